@@ -1,0 +1,43 @@
+import type Database from 'better-sqlite3';
+
+/**
+ * Numbered catalog migrations: index 0 takes version 0 to 1, and so on. Append only; never edit
+ * a migration that has shipped.
+ */
+export const migrations: ReadonlyArray<(db: Database.Database) => void> = [
+  // 1: vaults opened in this console and their policies; VMs as far as the vault rules need them.
+  (db) => {
+    db.exec(`
+      CREATE TABLE vaults (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        region TEXT NOT NULL,
+        location TEXT NOT NULL UNIQUE,
+        backend TEXT NOT NULL DEFAULT 'local',
+        format_version INTEGER NOT NULL,
+        created_at TEXT NOT NULL
+      );
+      CREATE TABLE policies (
+        id TEXT PRIMARY KEY,
+        vault_id TEXT NOT NULL REFERENCES vaults(id) ON DELETE CASCADE,
+        name TEXT NOT NULL COLLATE NOCASE,
+        builtin INTEGER NOT NULL DEFAULT 0,
+        spec TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE (vault_id, name)
+      );
+      CREATE TABLE vms (
+        id TEXT PRIMARY KEY,
+        source_id TEXT NOT NULL,
+        stable_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        cloud_service TEXT NOT NULL DEFAULT '',
+        region TEXT NOT NULL,
+        vault_id TEXT REFERENCES vaults(id),
+        registration_state TEXT,
+        UNIQUE (source_id, stable_id)
+      );
+      CREATE INDEX vms_vault ON vms(vault_id);
+    `);
+  },
+];

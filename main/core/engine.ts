@@ -1,0 +1,46 @@
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { openCatalog, type Db } from './catalog/catalog.js';
+import { EngineEvents, type EngineListener } from './events.js';
+import { VaultService } from './vaults.js';
+
+export const COFFER_VERSION = '0.1.0';
+
+/** Where the catalog lives unless `--data-dir` or COFFER_DATA_DIR say otherwise. */
+export function defaultDataDir(): string {
+  const fromEnv = process.env.COFFER_DATA_DIR;
+  if (fromEnv) return path.resolve(fromEnv);
+  if (process.platform === 'win32') return path.join(process.env.APPDATA ?? os.homedir(), 'Coffer');
+  if (process.platform === 'darwin') return path.join(os.homedir(), 'Library', 'Application Support', 'Coffer');
+  return path.join(process.env.XDG_DATA_HOME ?? path.join(os.homedir(), '.local', 'share'), 'coffer');
+}
+
+export interface EngineOptions {
+  dataDir: string;
+}
+
+/** One Coffer engine: the catalog and the services on it. Every face drives it through main/rpc. */
+export class Engine {
+  readonly events = new EngineEvents();
+  readonly vaults: VaultService;
+
+  private constructor(
+    readonly dataDir: string,
+    readonly db: Db,
+  ) {
+    this.vaults = new VaultService(db, this.events);
+  }
+
+  static open(opts: EngineOptions): Engine {
+    const dataDir = path.resolve(opts.dataDir);
+    return new Engine(dataDir, openCatalog(dataDir));
+  }
+
+  subscribe(listener: EngineListener): () => void {
+    return this.events.subscribe(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}

@@ -1,0 +1,156 @@
+import { createCipheriv, createDecipheriv, randomBytes, randomUUID, scrypt as scryptCb, type ScryptOptions } from 'node:crypto';
+import { z } from 'zod';
+import { CofferError } from '../errors.js';
+import { ObjectNotFound, type ObjectStore } from './storage.js';
+
+/** The newest vault format this Coffer writes and reads. */
+export const VAULT_FORMAT_VERSION = 1;
+export const CONFIG_KEY = 'config';
+
+const b64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/);
+
+/**
+ * The `config` object: plain JSON so another implementation (or a teammate's console) can find
+ * out what the vault is before it has the passphrase. Only the master key is secret, and it is
+ * stored wrapped (AES-256-GCM) under a key derived from the passphrase with scrypt.
+ */
+export const VaultConfigSchema = z.object({
+  format: z.literal('coffer-vault'),
+  version: z.number().int().positive(),
+  id: z.string().uuid(),
+  name: z.string(),
+  region: z.string(),
+  created: z.string(),
+  chunking: z.object({ algorithm: z.literal('fixed'), chunkSize: z.number().int().positive() }),
+  hash: z.literal('hmac-sha256'),
+  compression: z.literal('zstd'),
+  encryption: z.literal('aes-256-gcm'),
+  kdf: z.object({
+    algorithm: z.literal('scrypt'),
+    N: z.number().int().positive(),
+    r: z.number().int().positive(),
+    p: z.number().int().positive(),
+    salt: b64,
+  }),
+  masterKey: z.object({ iv: b64, tag: b64, wrapped: b64 }),
+});
+export type VaultConfig = z.infer<typeof VaultConfigSchema>;
+
+/** The unwrapped secrets of an open vault. Never logged, never sent to the renderer. */
+export interface VaultKeys {
+  /** AES-256-GCM key for chunks, packs, indexes and manifests. */
+  encKey: Buffer;
+  /** HMAC-SHA256 key that names chunks, so chunk ids reveal nothing about the data. */
+  macKey: Buffer;
+}
+
+export interface KdfParams {
+  N: number;
+  r: number;
+  p: number;
+}
+
+// 2^17 * 8 * 128 bytes = 128 MiB and about half a second here: costly to guess, cheap to open once.
+export const DEFAULT_KDF: KdfParams = { N: 1 << 17, r: 8, p: 1 };
+
+function scrypt(passphrase: string, salt: Buffer, params: KdfParams): Promise<Buffer> {
+  const opts: ScryptOptions = { N: params.N, r: params.r, p: params.p, maxmem: 256 * params.N * params.r + (1 << 20) };
+  return new Promise((resolve, reject) =>
+    scryptCb(passphrase.normalize('NFC'), salt, 32, opts, (err, key) => (err ? reject(err) : resolve(key))),
+  );
+}
+
+export interface NewVaultOptions {
+  name: string;
+  region: string;
+  passphrase: string;
+  chunkSize: number;
+  kdf?: KdfParams;
+}
+
+/** Makes a fresh config with a random master key wrapped under the passphrase. */
+export async function createVaultConfig(opts: NewVaultOptions): Promise<{ config: VaultConfig; keys: VaultKeys }> {
+  const kdf = opts.kdf ?? kdfFromEnv() ?? DEFAULT_KDF;
+  const salt = randomBytes(32);
+  const master = randomBytes(64);
+  const id = randomUUID();
+  const kek = await scrypt(opts.passphrase, salt, kdf);
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', kek, iv);
+  cipher.setAAD(Buffer.from(`coffer-vault:${id}`));
+  const wrapped = Buffer.concat([cipher.update(master), cipher.final()]);
+  const config: VaultConfig = {
+    format: 'coffer-vault',
+    version: VAULT_FORMAT_VERSION,
+    id,
+    name: opts.name,
+    region: opts.region,
+    created: new Date().toISOString(),
+    chunking: { algorithm: 'fixed', chunkSize: opts.chunkSize },
+    hash: 'hmac-sha256',
+    compression: 'zstd',
+    encryption: 'aes-256-gcm',
+    kdf: { algorithm: 'scrypt', ...kdf, salt: salt.toString('base64') },
+    masterKey: { iv: iv.toString('base64'), tag: cipher.getAuthTag().toString('base64'), wrapped: wrapped.toString('base64') },
+  };
+  return { config, keys: splitMaster(master) };
+}
+
+/** Tests may lower the scrypt cost (COFFER_TEST_KDF_N); never lower than 2^10. */
+function kdfFromEnv(): KdfParams | undefined {
+  const n = Number(process.env.COFFER_TEST_KDF_N);
+  if (!Number.isInteger(n) || n < 1024 || (n & (n - 1)) !== 0) return undefined;
+  return { N: n, r: 8, p: 1 };
+}
+
+function splitMaster(master: Buffer): VaultKeys {
+  return { encKey: master.subarray(0, 32), macKey: master.subarray(32, 64) };
+}
+
+/** Reads and checks `config`; refuses a newer format without touching anything. */
+export async function readVaultConfig(store: ObjectStore): Promise<VaultConfig> {
+  let raw: Buffer;
+  try {
+    raw = await store.get(CONFIG_KEY);
+  } catch (e) {
+    if (e instanceof ObjectNotFound) throw new CofferError('VaultNotFound', `No Coffer vault at ${store.location} (no config file).`);
+    throw e;
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw new CofferError('VaultCorrupt', `The config of the vault at ${store.location} is not valid JSON.`);
+  }
+  const version = (json as { version?: unknown } | null)?.version;
+  if (typeof version === 'number' && version > VAULT_FORMAT_VERSION) {
+    throw new CofferError(
+      'VaultFormatTooNew',
+      `The vault at ${store.location} has format ${version}; this Coffer reads up to ${VAULT_FORMAT_VERSION}.`,
+      { version, supported: VAULT_FORMAT_VERSION },
+    );
+  }
+  const parsed = VaultConfigSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new CofferError('VaultCorrupt', `The config of the vault at ${store.location} is not a Coffer vault config.`);
+  }
+  return parsed.data;
+}
+
+/** Unwraps the master key; a wrong passphrase fails GCM authentication and becomes `WrongPassphrase`. */
+export async function unlockVaultConfig(config: VaultConfig, passphrase: string): Promise<VaultKeys> {
+  const kek = await scrypt(passphrase, Buffer.from(config.kdf.salt, 'base64'), config.kdf);
+  const decipher = createDecipheriv('aes-256-gcm', kek, Buffer.from(config.masterKey.iv, 'base64'));
+  decipher.setAAD(Buffer.from(`coffer-vault:${config.id}`));
+  decipher.setAuthTag(Buffer.from(config.masterKey.tag, 'base64'));
+  try {
+    const master = Buffer.concat([decipher.update(Buffer.from(config.masterKey.wrapped, 'base64')), decipher.final()]);
+    return splitMaster(master);
+  } catch {
+    throw new CofferError('WrongPassphrase', `The passphrase does not unlock the vault "${config.name}".`);
+  }
+}
+
+export async function writeVaultConfig(store: ObjectStore, config: VaultConfig): Promise<void> {
+  await store.put(CONFIG_KEY, Buffer.from(`${JSON.stringify(config, null, 2)}\n`));
+}

@@ -1,0 +1,144 @@
+import { randomBytes } from 'node:crypto';
+import { constants as fsc } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { checkKey, ObjectNotFound, type ObjectInfo, type ObjectStore } from './storage.js';
+
+/**
+ * A vault in a local folder (also a NAS mount or a USB disk). Every write goes to a temp
+ * file, is fsynced, then renamed over the final name, and the folder is fsynced, so a crash
+ * never leaves half an object under its final name.
+ */
+export class LocalFolderStore implements ObjectStore {
+  readonly location: string;
+
+  constructor(readonly root: string) {
+    this.location = root;
+  }
+
+  private file(key: string): string {
+    return path.join(this.root, ...checkKey(key).split('/'));
+  }
+
+  async put(key: string, data: Uint8Array): Promise<void> {
+    const target = this.file(key);
+    const dir = path.dirname(target);
+    await fs.mkdir(dir, { recursive: true });
+    const tmp = path.join(dir, `.tmp-${randomBytes(8).toString('hex')}`);
+    const fh = await fs.open(tmp, 'wx');
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } catch (e) {
+      await fh.close().catch(() => undefined);
+      await fs.rm(tmp, { force: true });
+      throw e;
+    }
+    await fh.close();
+    try {
+      await fs.rename(tmp, target);
+    } catch (e) {
+      await fs.rm(tmp, { force: true });
+      throw e;
+    }
+    await syncDir(dir);
+  }
+
+  async putIfAbsent(key: string, data: Uint8Array): Promise<boolean> {
+    const target = this.file(key);
+    const dir = path.dirname(target);
+    await fs.mkdir(dir, { recursive: true });
+    const tmp = path.join(dir, `.tmp-${randomBytes(8).toString('hex')}`);
+    await fs.writeFile(tmp, data, { flag: 'wx' });
+    try {
+      // link() fails with EEXIST instead of replacing: the atomic create-if-absent of POSIX.
+      await fs.link(tmp, target);
+      await syncDir(dir);
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw e;
+    } finally {
+      await fs.rm(tmp, { force: true });
+    }
+  }
+
+  async get(key: string): Promise<Buffer> {
+    try {
+      return await fs.readFile(this.file(key));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new ObjectNotFound(key);
+      throw e;
+    }
+  }
+
+  async getRange(key: string, offset: number, length: number): Promise<Buffer> {
+    let fh: fs.FileHandle;
+    try {
+      fh = await fs.open(this.file(key), fsc.O_RDONLY);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new ObjectNotFound(key);
+      throw e;
+    }
+    try {
+      const buf = Buffer.allocUnsafe(length);
+      let done = 0;
+      while (done < length) {
+        const { bytesRead } = await fh.read(buf, done, length - done, offset + done);
+        if (bytesRead === 0) throw new Error(`short read of ${key} at ${offset + done}`);
+        done += bytesRead;
+      }
+      return buf;
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async stat(key: string): Promise<ObjectInfo | null> {
+    try {
+      const st = await fs.stat(this.file(key));
+      return { key, size: st.size };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+  }
+
+  async list(prefix: string): Promise<ObjectInfo[]> {
+    const out: ObjectInfo[] = [];
+    const walk = async (dir: string, rel: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await fs.readdir(dir, { withFileTypes: true });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw e;
+      }
+      for (const ent of entries) {
+        if (ent.name.startsWith('.tmp-')) continue;
+        const key = rel ? `${rel}/${ent.name}` : ent.name;
+        if (ent.isDirectory()) {
+          if (key.startsWith(prefix) || prefix.startsWith(`${key}/`)) await walk(path.join(dir, ent.name), key);
+        } else if (ent.isFile() && key.startsWith(prefix)) {
+          const st = await fs.stat(path.join(dir, ent.name));
+          out.push({ key, size: st.size });
+        }
+      }
+    };
+    await walk(this.root, '');
+    return out;
+  }
+
+  async delete(key: string): Promise<void> {
+    await fs.rm(this.file(key), { force: true });
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const fh = await fs.open(dir, fsc.O_RDONLY);
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}

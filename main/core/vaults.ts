@@ -1,0 +1,199 @@
+import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { ParsedArgsOf, Policy, VaultDetails, VaultSummary } from '../../preload/contract.js';
+import type { Db } from './catalog/catalog.js';
+import { CofferError } from './errors.js';
+import type { EngineEvents } from './events.js';
+import { createVaultConfig, readVaultConfig, unlockVaultConfig, writeVaultConfig, type VaultKeys } from './vault/config.js';
+import { DEFAULT_CHUNK_SIZE } from './vault/format.js';
+import { LocalFolderStore } from './vault/local-store.js';
+
+interface VaultRow {
+  id: string;
+  name: string;
+  region: string;
+  location: string;
+  format_version: number;
+  created_at: string;
+}
+
+/** The built-in policy every vault has from creation (W8): one backup a day, kept 30 days. */
+export const DEFAULT_POLICY_NAME = 'DefaultPolicy';
+export const defaultPolicySpec: Pick<Policy, 'schedule' | 'retention'> = {
+  schedule: { kind: 'daily', times: ['22:00'] },
+  retention: { dailyDays: 30 },
+};
+
+/** Vaults known to this console: the catalog rows plus, for unlocked ones, their keys in memory. */
+export class VaultService {
+  private readonly keys = new Map<string, VaultKeys>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly events: EngineEvents,
+  ) {}
+
+  list(): VaultSummary[] {
+    const rows = this.db.prepare('SELECT * FROM vaults ORDER BY name COLLATE NOCASE').all() as VaultRow[];
+    return rows.map((r) => this.summary(r));
+  }
+
+  async show(name: string): Promise<VaultDetails> {
+    const row = this.row(name);
+    const store = new LocalFolderStore(row.location);
+    let usedBytes = 0;
+    let pointCount = 0;
+    for (const obj of await store.list('')) {
+      usedBytes += obj.size;
+      if (obj.key.startsWith('points/')) pointCount++;
+    }
+    return { ...this.summary(row), usedBytes, pointCount, policies: this.policies(row.id) };
+  }
+
+  async create(args: ParsedArgsOf<'createVault'>): Promise<VaultSummary> {
+    const location = path.resolve(args.path);
+    if (this.db.prepare('SELECT 1 FROM vaults WHERE name = ?').get(args.name)) {
+      throw new CofferError('VaultNameTaken', `A vault named "${args.name}" already exists.`, { field: 'name' });
+    }
+    if (this.db.prepare('SELECT 1 FROM vaults WHERE location = ?').get(location)) {
+      throw new CofferError('VaultFolderNotEmpty', `Another vault already uses ${location}.`, { field: 'path' });
+    }
+    const createdFolder = prepareEmptyFolder(location);
+    try {
+      const store = new LocalFolderStore(location);
+      const { config, keys } = await createVaultConfig({
+        name: args.name,
+        region: args.region,
+        passphrase: args.passphrase,
+        chunkSize: DEFAULT_CHUNK_SIZE,
+      });
+      await writeVaultConfig(store, config);
+      const now = new Date().toISOString();
+      this.db.transaction(() => {
+        this.db
+          .prepare('INSERT INTO vaults (id, name, region, location, format_version, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+          .run(config.id, args.name, args.region, location, config.version, now);
+        this.db
+          .prepare('INSERT INTO policies (id, vault_id, name, builtin, spec, created_at) VALUES (?, ?, ?, 1, ?, ?)')
+          .run(randomUUID(), config.id, DEFAULT_POLICY_NAME, JSON.stringify(defaultPolicySpec), now);
+      })();
+      this.keys.set(config.id, keys);
+      this.events.emit('vaultsChanged', { names: [args.name] });
+      return this.summary(this.row(args.name));
+    } catch (e) {
+      // Never leave half a vault behind: undo what this call created on disk.
+      if (createdFolder) fs.rmSync(location, { recursive: true, force: true });
+      else fs.rmSync(path.join(location, 'config'), { force: true });
+      throw e;
+    }
+  }
+
+  async unlock(name: string, passphrase: string): Promise<VaultSummary> {
+    const row = this.row(name);
+    const config = await readVaultConfig(new LocalFolderStore(row.location));
+    if (config.id !== row.id) {
+      throw new CofferError('VaultCorrupt', `The folder ${row.location} now holds another vault (${config.name}).`);
+    }
+    this.keys.set(row.id, await unlockVaultConfig(config, passphrase));
+    this.events.emit('vaultsChanged', { names: [row.name] });
+    return this.summary(row);
+  }
+
+  lock(name: string): VaultSummary {
+    const row = this.row(name);
+    this.keys.delete(row.id);
+    this.events.emit('vaultsChanged', { names: [row.name] });
+    return this.summary(row);
+  }
+
+  async delete(name: string, deleteData: boolean): Promise<{ name: string; dataDeleted: boolean; location: string }> {
+    const row = this.row(name);
+    const registered = this.registeredCount(row.id);
+    if (registered > 0) {
+      throw new CofferError(
+        'VaultHasRegisteredItems',
+        `The vault "${row.name}" still has ${registered} registered virtual machine(s).`,
+        { registered },
+      );
+    }
+    if (deleteData) {
+      // Only remove a folder that really is this vault: a moved or replaced folder is left alone.
+      const config = await readVaultConfig(new LocalFolderStore(row.location));
+      if (config.id !== row.id) {
+        throw new CofferError('VaultCorrupt', `The folder ${row.location} holds another vault; nothing was deleted.`);
+      }
+    }
+    this.db.prepare('DELETE FROM vaults WHERE id = ?').run(row.id);
+    this.keys.delete(row.id);
+    if (deleteData) fs.rmSync(row.location, { recursive: true, force: true });
+    this.events.emit('vaultsChanged', { names: [row.name] });
+    return { name: row.name, dataDeleted: deleteData, location: row.location };
+  }
+
+  /** The keys of an unlocked vault, or `VaultLocked`. */
+  keysOf(name: string): VaultKeys {
+    const row = this.row(name);
+    const keys = this.keys.get(row.id);
+    if (!keys) throw new CofferError('VaultLocked', `The vault "${row.name}" is locked.`);
+    return keys;
+  }
+
+  private row(name: string): VaultRow {
+    const row = this.db.prepare('SELECT * FROM vaults WHERE name = ?').get(name) as VaultRow | undefined;
+    if (!row) throw new CofferError('VaultNotFound', `No vault named "${name}" in this console.`, { name });
+    return row;
+  }
+
+  private registeredCount(vaultId: string): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM vms WHERE vault_id = ?').get(vaultId) as { n: number }).n;
+  }
+
+  private policies(vaultId: string): Policy[] {
+    const rows = this.db
+      .prepare('SELECT id, name, builtin, spec FROM policies WHERE vault_id = ? ORDER BY builtin DESC, name')
+      .all(vaultId) as { id: string; name: string; builtin: number; spec: string }[];
+    return rows.map((r) => ({ id: r.id, name: r.name, builtin: r.builtin === 1, ...(JSON.parse(r.spec) as Pick<Policy, 'schedule' | 'retention'>) }));
+  }
+
+  private summary(r: VaultRow): VaultSummary {
+    return {
+      id: r.id,
+      name: r.name,
+      region: r.region,
+      location: r.location,
+      created: r.created_at,
+      formatVersion: r.format_version,
+      unlocked: this.keys.has(r.id),
+      registeredCount: this.registeredCount(r.id),
+    };
+  }
+}
+
+/**
+ * A new vault gets a folder of its own: absent (created here) or empty. Returns whether this call
+ * created it, so a failed create can remove exactly what it made.
+ */
+function prepareEmptyFolder(location: string): boolean {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(location);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw new CofferError('VaultPathInvalid', `Cannot use ${location}: ${(e as Error).message}`, { field: 'path' });
+    }
+    try {
+      fs.mkdirSync(location, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      throw new CofferError('VaultPathInvalid', `Cannot create ${location}: ${(err as Error).message}`, { field: 'path' });
+    }
+    return true;
+  }
+  if (!st.isDirectory()) {
+    throw new CofferError('VaultPathInvalid', `${location} is a file, not a folder.`, { field: 'path' });
+  }
+  if (fs.readdirSync(location).length > 0) {
+    throw new CofferError('VaultFolderNotEmpty', `The folder ${location} is not empty.`, { field: 'path' });
+  }
+  return false;
+}

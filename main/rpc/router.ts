@@ -1,0 +1,70 @@
+import type { z } from 'zod';
+import {
+  methods,
+  type ApiError,
+  type MethodName,
+  type Methods,
+  type ParsedArgsOf,
+  type Result,
+  type ResultOf,
+} from '../../preload/contract.js';
+import { COFFER_VERSION, type Engine } from '../core/engine.js';
+import { CofferError, toApiError } from '../core/errors.js';
+
+export type Face = 'electron' | 'browser' | 'cli';
+
+type Handlers = { [M in MethodName]: (args: ParsedArgsOf<M>) => ResultOf<M> | Promise<ResultOf<M>> };
+
+/** The one implementation of every method; the faces only carry calls to it. */
+function handlers(engine: Engine, face: Face): Handlers {
+  return {
+    engineInfo: () => ({ version: COFFER_VERSION, dataDir: engine.dataDir, face, platform: process.platform }),
+    listVaults: () => engine.vaults.list(),
+    showVault: ({ name }) => engine.vaults.show(name),
+    createVault: (args) => engine.vaults.create(args),
+    unlockVault: ({ name, passphrase }) => engine.vaults.unlock(name, passphrase),
+    lockVault: ({ name }) => engine.vaults.lock(name),
+    deleteVault: ({ name, deleteData }) => engine.vaults.delete(name, deleteData),
+  };
+}
+
+export interface Router {
+  /** Validates `args` against the contract, runs the method, and never throws. */
+  call(method: string, args: unknown): Promise<Result<unknown>>;
+}
+
+export function createRouter(engine: Engine, face: Face): Router {
+  const impl = handlers(engine, face) as Record<MethodName, (args: unknown) => unknown>;
+  return {
+    async call(method, args) {
+      if (typeof method !== 'string' || !Object.hasOwn(methods, method)) {
+        return fail(new CofferError('UnknownMethod', `Unknown method ${JSON.stringify(method)}.`));
+      }
+      const spec = methods[method as MethodName] as Methods[MethodName];
+      const parsed = (spec.args as z.ZodType).safeParse(args ?? {});
+      if (!parsed.success) return { ok: false, error: invalidArgument(parsed.error) };
+      try {
+        const value = await impl[method as MethodName](parsed.data);
+        // The result schema is the contract too: a handler that drifts from it is a bug caught here.
+        const checked = (spec.result as z.ZodType).safeParse(value);
+        if (!checked.success) {
+          return fail(new CofferError('Internal', `The engine's answer to ${method} broke the contract: ${checked.error.message}`));
+        }
+        return { ok: true, value: checked.data };
+      } catch (e) {
+        return { ok: false, error: toApiError(e) };
+      }
+    },
+  };
+}
+
+function fail(e: CofferError): Result<never> {
+  return { ok: false, error: e.toApiError() };
+}
+
+/** `InvalidArgument` naming every bad field, in the message and as structured details. */
+export function invalidArgument(error: z.ZodError): ApiError {
+  const issues = error.issues.map((i) => ({ path: i.path.map(String), message: i.message }));
+  const text = issues.map((i) => `${i.path.length ? i.path.join('.') : '(arguments)'}: ${i.message}`).join('; ');
+  return new CofferError('InvalidArgument', `Invalid argument: ${text}`, { issues }).toApiError();
+}

@@ -1,0 +1,135 @@
+// The one definition of Coffer's API: every method with the zod schema of its argument and its
+// result, and every event the engine pushes. The Electron preload, the browser bridge, the router
+// and the CLI are all typed from this table; nothing else defines the API.
+import { z } from 'zod';
+import type { Result } from './errors.js';
+
+export * from './errors.js';
+
+// Vault names follow the anchor service: 2..50 letters, digits or hyphens, starting with a letter.
+export const VaultName = z
+  .string()
+  .trim()
+  .regex(/^[A-Za-z][A-Za-z0-9-]{1,49}$/, '2 to 50 letters, digits or hyphens, starting with a letter');
+
+export const RegionLabel = z
+  .string()
+  .trim()
+  .min(1, 'a region label is required')
+  .max(64, 'at most 64 characters')
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, dots, hyphens or underscores');
+
+export const AbsolutePath = z
+  .string()
+  .min(1, 'a path is required')
+  .max(4096)
+  .refine((p) => p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p) || p.startsWith('\\\\'), 'must be an absolute path')
+  .refine((p) => !p.includes('\0'), 'must not contain NUL');
+
+export const Passphrase = z
+  .string()
+  .min(8, 'at least 8 characters')
+  .max(1024, 'at most 1024 characters');
+
+export const Policy = z.object({
+  id: z.string(),
+  name: z.string(),
+  builtin: z.boolean(),
+  schedule: z.object({
+    kind: z.enum(['daily', 'weekly']),
+    times: z.array(z.string()),
+    weekdays: z.array(z.string()).optional(),
+  }),
+  retention: z.object({
+    dailyDays: z.number().int().optional(),
+    weekly: z.object({ weekday: z.string(), weeks: z.number().int() }).optional(),
+    monthly: z.object({ rule: z.string(), months: z.number().int() }).optional(),
+    yearly: z.object({ month: z.string(), rule: z.string(), years: z.number().int() }).optional(),
+  }),
+});
+export type Policy = z.infer<typeof Policy>;
+
+export const VaultSummary = z.object({
+  id: z.string(),
+  name: z.string(),
+  region: z.string(),
+  location: z.string(),
+  created: z.string(),
+  formatVersion: z.number().int(),
+  /** Whether this console holds the vault key right now. */
+  unlocked: z.boolean(),
+  registeredCount: z.number().int(),
+});
+export type VaultSummary = z.infer<typeof VaultSummary>;
+
+export const VaultDetails = VaultSummary.extend({
+  usedBytes: z.number(),
+  pointCount: z.number().int(),
+  policies: z.array(Policy),
+});
+export type VaultDetails = z.infer<typeof VaultDetails>;
+
+const VaultRef = z.object({ name: VaultName });
+
+export const EngineInfo = z.object({
+  version: z.string(),
+  dataDir: z.string(),
+  face: z.enum(['electron', 'browser', 'cli']),
+  platform: z.string(),
+});
+
+/** name -> argument schema and result schema. Add a method here and every face gets it. */
+export const methods = {
+  engineInfo: { args: z.object({}).strict(), result: EngineInfo },
+  listVaults: { args: z.object({}).strict(), result: z.array(VaultSummary) },
+  showVault: { args: VaultRef.strict(), result: VaultDetails },
+  createVault: {
+    args: z
+      .object({ name: VaultName, region: RegionLabel, path: AbsolutePath, passphrase: Passphrase })
+      .strict(),
+    result: VaultSummary,
+  },
+  unlockVault: { args: z.object({ name: VaultName, passphrase: z.string().min(1, 'the passphrase is required') }).strict(), result: VaultSummary },
+  lockVault: { args: VaultRef.strict(), result: VaultSummary },
+  deleteVault: {
+    args: z
+      .object({
+        name: VaultName,
+        /** Also remove the vault's storage folder. Without it the data stays for others to open. */
+        deleteData: z.boolean().default(false),
+      })
+      .strict(),
+    result: z.object({ name: z.string(), dataDeleted: z.boolean(), location: z.string() }),
+  },
+} as const;
+
+export type Methods = typeof methods;
+export type MethodName = keyof Methods;
+export type ArgsOf<M extends MethodName> = z.input<Methods[M]['args']>;
+export type ParsedArgsOf<M extends MethodName> = z.output<Methods[M]['args']>;
+export type ResultOf<M extends MethodName> = z.output<Methods[M]['result']>;
+
+/** Events the engine pushes to every face. */
+export const events = {
+  /** The vault list or a vault's details changed. */
+  vaultsChanged: z.object({ names: z.array(z.string()) }),
+} as const;
+export type Events = typeof events;
+export type EventName = keyof Events;
+export type EventPayload<E extends EventName> = z.output<Events[E]>;
+
+/** What the renderer sees as `window.coffer`, identical in Electron and in the browser. */
+export type CofferApi = {
+  [M in MethodName]: (args: ArgsOf<M>) => Promise<Result<ResultOf<M>>>;
+} & {
+  on<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): () => void;
+  /** Reports whether the engine can be reached (always true in Electron). */
+  onConnection(listener: (connected: boolean) => void): () => void;
+};
+
+export const methodNames = Object.keys(methods) as MethodName[];
+export const eventNames = Object.keys(events) as EventName[];
+
+/** The single IPC channel names used by Electron. */
+export const IPC_CALL = 'coffer:call';
+export const IPC_EVENT = 'coffer:event';

@@ -1,0 +1,113 @@
+// The stable error codes of Coffer, each with the text the console shows beside a failed job
+// (W21). Shared by the engine, the router, the CLI and the renderer: it must stay free of Node.
+
+export interface ErrorInfo {
+  /** What went wrong, in words a person understands. */
+  readonly message: string;
+  /** The next step for the admin. */
+  readonly remedy: string;
+}
+
+export const errorCatalog = {
+  InvalidArgument: {
+    message: 'A value in the request is not valid.',
+    remedy: 'Correct the field named in the message and try again.',
+  },
+  UnknownMethod: {
+    message: 'The console asked the engine for an operation it does not know.',
+    remedy: 'Restart Coffer; if the console and engine versions differ, reinstall Coffer.',
+  },
+  Internal: {
+    message: 'Coffer hit an unexpected internal error.',
+    remedy: 'Retry the operation. If it keeps failing, keep the data folder and report the message.',
+  },
+  EngineUnreachable: {
+    message: 'The console cannot reach the Coffer engine.',
+    remedy: 'Check that the desktop app or `coffer serve` is still running, then reload the page.',
+  },
+  CatalogTooNew: {
+    message: 'The catalog in this data folder was written by a newer Coffer.',
+    remedy: 'Install the newer Coffer that wrote it, or start this one with another --data-dir.',
+  },
+  CatalogUnreadable: {
+    message: 'The catalog database in the data folder cannot be opened.',
+    remedy: 'Check the permissions and free space of the data folder.',
+  },
+  VaultNameTaken: {
+    message: 'A vault with this name already exists.',
+    remedy: 'Choose another name; vault names are unique in this console (ignoring case).',
+  },
+  VaultFolderNotEmpty: {
+    message: 'The storage folder for a new vault must be empty or not exist yet.',
+    remedy: 'Pick an empty folder or a new path; Coffer never mixes a vault with other files.',
+  },
+  VaultPathInvalid: {
+    message: 'The storage location is not a usable absolute folder path.',
+    remedy: 'Give an absolute path to a folder on a local disk, NAS mount or USB disk.',
+  },
+  VaultNotFound: {
+    message: 'No vault with this name or at this location.',
+    remedy: 'Check the name with `coffer vault list`, or the storage path of the vault.',
+  },
+  VaultHasRegisteredItems: {
+    message: 'The vault still has registered virtual machines.',
+    remedy: 'Stop protection and unregister every VM of the vault first.',
+  },
+  VaultFormatTooNew: {
+    message: 'The vault was written by a newer Coffer with a format this version cannot read.',
+    remedy: 'Upgrade Coffer to open this vault. Nothing in the vault was changed.',
+  },
+  VaultCorrupt: {
+    message: 'The vault configuration is damaged or not a Coffer vault.',
+    remedy: 'Check that the path points to a Coffer vault; restore its config file from a copy.',
+  },
+  WrongPassphrase: {
+    message: 'The passphrase does not unlock this vault.',
+    remedy: 'Type the passphrase the vault was created with. Without it the backups cannot be read.',
+  },
+  VaultLocked: {
+    message: 'The vault is locked: its key is not available to this console.',
+    remedy: 'Open the vault with its passphrase (or let Coffer remember it for scheduled backups).',
+  },
+  VaultBusy: {
+    message: 'Another operation holds the vault lock.',
+    remedy: 'Wait for the running prune or backup to finish, then retry.',
+  },
+  DiskChangedDuringBackup: {
+    message: 'A disk file changed while it was being read, so the backup would be torn.',
+    remedy: 'Shut the VM down or back it up through its hypervisor (live snapshot), then retry.',
+  },
+  DiskUnreadable: {
+    message: 'A disk file of the VM could not be read.',
+    remedy: 'Check that the file exists and that Coffer may read it.',
+  },
+  StorageFull: {
+    message: 'The vault storage ran out of space. The vault is still consistent.',
+    remedy: 'Free space on the vault storage or prune old recovery points, then retry.',
+  },
+  ChunkCorrupt: {
+    message: 'Stored data failed its integrity check.',
+    remedy: 'Run a full verify to see which recovery points are damaged; back the VM up again.',
+  },
+  RestoreTargetNotEmpty: {
+    message: 'The restore target folder is not empty.',
+    remedy: 'Choose an empty or new folder. Coffer never overwrites files when restoring.',
+  },
+  RecoveryPointNotFound: {
+    message: 'No recovery point with this id in the vault.',
+    remedy: 'List the points of the VM and pick one of their ids.',
+  },
+} as const satisfies Record<string, ErrorInfo>;
+
+export type ErrorCode = keyof typeof errorCatalog;
+export const errorCodes = Object.keys(errorCatalog) as ErrorCode[];
+
+/** The error half of every API result. */
+export interface ApiError {
+  code: ErrorCode;
+  message: string;
+  remedy: string;
+  details?: Record<string, unknown>;
+}
+
+export type Result<T> = { ok: true; value: T } | { ok: false; error: ApiError };
