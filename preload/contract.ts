@@ -71,6 +71,71 @@ export type VaultDetails = z.infer<typeof VaultDetails>;
 
 const VaultRef = z.object({ name: VaultName });
 
+export const jobStatuses = ['Queued', 'InProgress', 'Completed', 'CompletedWithWarnings', 'Failed', 'Cancelling', 'Cancelled'] as const;
+export const JobStatus = z.enum(jobStatuses);
+export type JobStatus = z.infer<typeof JobStatus>;
+export const finishedStatuses: readonly JobStatus[] = ['Completed', 'CompletedWithWarnings', 'Failed', 'Cancelled'];
+
+export const jobOperations = [
+  'Discover',
+  'Register',
+  'Unregister',
+  'ConfigureProtection',
+  'Backup',
+  'Restore',
+  'Verify',
+  'Prune',
+  'StopProtection',
+  'DeleteBackupData',
+  'UpgradeVault',
+] as const;
+export const JobOperation = z.enum(jobOperations);
+export type JobOperation = z.infer<typeof JobOperation>;
+
+export const JobWarning = z.object({ code: z.string(), message: z.string() });
+
+/** One row of the job log (W13, W19): every operation that changes state is a job. */
+export const Job = z.object({
+  id: z.number().int(),
+  operation: JobOperation,
+  status: JobStatus,
+  vaultName: z.string().nullable(),
+  vmId: z.string().nullable(),
+  vmName: z.string().nullable(),
+  cloudService: z.string().nullable(),
+  createdAt: z.string(),
+  startedAt: z.string().nullable(),
+  endedAt: z.string().nullable(),
+  durationMs: z.number().nullable(),
+  bytesDone: z.number(),
+  bytesTotal: z.number(),
+  progress: z.number().min(0).max(1),
+  bytesPerSecond: z.number(),
+  catchUp: z.boolean(),
+  summary: z.string().nullable(),
+  error: z.object({ code: z.string(), message: z.string(), remedy: z.string() }).nullable(),
+  warnings: z.array(JobWarning),
+  details: z.record(z.string(), z.unknown()),
+});
+export type Job = z.infer<typeof Job>;
+
+const IsoDate = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO date or date-time');
+
+export const JobQuery = z
+  .object({
+    status: z.array(JobStatus).optional(),
+    operation: z.array(JobOperation).optional(),
+    from: IsoDate.optional(),
+    to: IsoDate.optional(),
+    vault: z.string().optional(),
+    vm: z.string().optional(),
+    limit: z.number().int().min(1).max(1000).default(100),
+    /** The `nextCursor` of the previous page (keyset pagination: stable while jobs are added). */
+    cursor: z.string().optional(),
+  })
+  .strict();
+
+
 export const EngineInfo = z.object({
   version: z.string(),
   dataDir: z.string(),
@@ -101,6 +166,13 @@ export const methods = {
       .strict(),
     result: z.object({ name: z.string(), dataDeleted: z.boolean(), location: z.string() }),
   },
+  listJobs: { args: JobQuery, result: z.object({ jobs: z.array(Job), nextCursor: z.string().nullable() }) },
+  showJob: { args: z.object({ id: z.number().int().positive() }).strict(), result: Job },
+  cancelJob: { args: z.object({ id: z.number().int().positive() }).strict(), result: Job },
+  troubleshooting: {
+    args: z.object({}).strict(),
+    result: z.array(z.object({ code: z.string(), message: z.string(), remedy: z.string() })),
+  },
 } as const;
 
 export type Methods = typeof methods;
@@ -113,6 +185,8 @@ export type ResultOf<M extends MethodName> = z.output<Methods[M]['result']>;
 export const events = {
   /** The vault list or a vault's details changed. */
   vaultsChanged: z.object({ names: z.array(z.string()) }),
+  /** A job was created or changed (status, progress). */
+  jobUpdated: Job,
 } as const;
 export type Events = typeof events;
 export type EventName = keyof Events;

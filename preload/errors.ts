@@ -97,6 +97,22 @@ export const errorCatalog = {
     message: 'No recovery point with this id in the vault.',
     remedy: 'List the points of the VM and pick one of their ids.',
   },
+  Interrupted: {
+    message: 'The job was interrupted: Coffer stopped or the machine shut down while it ran.',
+    remedy: 'Nothing half-done was kept. Run the operation again, or wait for the next scheduled run.',
+  },
+  OperationCancelled: {
+    message: 'The job was cancelled; nothing partial was kept.',
+    remedy: 'Start the operation again when you want it.',
+  },
+  JobNotFound: {
+    message: 'No job with this id.',
+    remedy: 'List the jobs with `coffer job list` and use one of their ids.',
+  },
+  JobNotCancellable: {
+    message: 'The job has already finished, so it cannot be cancelled.',
+    remedy: 'No action needed.',
+  },
 } as const satisfies Record<string, ErrorInfo>;
 
 export type ErrorCode = keyof typeof errorCatalog;

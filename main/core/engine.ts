@@ -2,6 +2,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { openCatalog, type Db } from './catalog/catalog.js';
 import { EngineEvents, type EngineListener } from './events.js';
+import { JobService } from './jobs.js';
 import { VaultService } from './vaults.js';
 
 export const COFFER_VERSION = '0.1.0';
@@ -23,12 +24,14 @@ export interface EngineOptions {
 export class Engine {
   readonly events = new EngineEvents();
   readonly vaults: VaultService;
+  readonly jobs: JobService;
 
   private constructor(
     readonly dataDir: string,
     readonly db: Db,
   ) {
     this.vaults = new VaultService(db, this.events);
+    this.jobs = new JobService(db, this.events);
   }
 
   static open(opts: EngineOptions): Engine {
@@ -36,11 +39,22 @@ export class Engine {
     return new Engine(dataDir, openCatalog(dataDir));
   }
 
+  /** VM ids a user's reference matches: an id, a name, or `cloudservice/name`. */
+  vmIdsMatching(ref: string): string[] {
+    const slash = ref.lastIndexOf('/');
+    const rows =
+      slash > 0
+        ? this.db.prepare('SELECT id FROM vms WHERE cloud_service = ? AND name = ?').all(ref.slice(0, slash), ref.slice(slash + 1))
+        : this.db.prepare('SELECT id FROM vms WHERE id = ? OR name = ?').all(ref, ref);
+    return (rows as { id: string }[]).map((r) => r.id);
+  }
+
   subscribe(listener: EngineListener): () => void {
     return this.events.subscribe(listener);
   }
 
   async close(): Promise<void> {
+    await this.jobs.drain();
     if (this.db.open) this.db.close();
   }
 }

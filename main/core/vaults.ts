@@ -139,6 +139,10 @@ export class VaultService {
     return keys;
   }
 
+  idOf(name: string): string {
+    return this.row(name).id;
+  }
+
   private row(name: string): VaultRow {
     const row = this.db.prepare('SELECT * FROM vaults WHERE name = ?').get(name) as VaultRow | undefined;
     if (!row) throw new CofferError('VaultNotFound', `No vault named "${name}" in this console.`, { name });

@@ -10,6 +10,7 @@ import {
 } from '../../preload/contract.js';
 import { COFFER_VERSION, type Engine } from '../core/engine.js';
 import { CofferError, toApiError } from '../core/errors.js';
+import { errorCatalog } from '../../preload/errors.js';
 
 export type Face = 'electron' | 'browser' | 'cli';
 
@@ -25,6 +26,10 @@ function handlers(engine: Engine, face: Face): Handlers {
     unlockVault: ({ name, passphrase }) => engine.vaults.unlock(name, passphrase),
     lockVault: ({ name }) => engine.vaults.lock(name),
     deleteVault: ({ name, deleteData }) => engine.vaults.delete(name, deleteData),
+    listJobs: (q) => engine.jobs.query(q, q.vault === undefined ? undefined : engine.vaults.idOf(q.vault), q.vm === undefined ? undefined : engine.vmIdsMatching(q.vm)),
+    showJob: ({ id }) => engine.jobs.get(id),
+    cancelJob: ({ id }) => engine.jobs.cancel(id),
+    troubleshooting: () => Object.entries(errorCatalog).map(([code, info]) => ({ code, ...info })),
   };
 }
 

@@ -40,4 +40,41 @@ export const migrations: ReadonlyArray<(db: Database.Database) => void> = [
       CREATE INDEX vms_vault ON vms(vault_id);
     `);
   },
+
+  // 2: the job log (W13, W19). Keyset pages run on id; one index per Jobs-page filter.
+  (db) => {
+    db.exec(`
+      CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        operation TEXT NOT NULL,
+        status TEXT NOT NULL,
+        vault_id TEXT,
+        vault_name TEXT,
+        vm_id TEXT,
+        vm_name TEXT,
+        cloud_service TEXT,
+        created_at TEXT NOT NULL,
+        started_at TEXT,
+        ended_at TEXT,
+        bytes_done INTEGER NOT NULL DEFAULT 0,
+        bytes_total INTEGER NOT NULL DEFAULT 0,
+        progress REAL NOT NULL DEFAULT 0,
+        bytes_per_second REAL NOT NULL DEFAULT 0,
+        catch_up INTEGER NOT NULL DEFAULT 0,
+        summary TEXT,
+        error_code TEXT,
+        error_message TEXT,
+        error_remedy TEXT,
+        warnings TEXT NOT NULL DEFAULT '[]',
+        details TEXT NOT NULL DEFAULT '{}',
+        owner_pid INTEGER
+      );
+      CREATE INDEX jobs_created ON jobs(created_at);
+      CREATE INDEX jobs_status ON jobs(status, id);
+      CREATE INDEX jobs_operation ON jobs(operation, id);
+      CREATE INDEX jobs_vault ON jobs(vault_id, id);
+      CREATE INDEX jobs_vm ON jobs(vm_id, id);
+      CREATE INDEX jobs_active ON jobs(id) WHERE status IN ('Queued', 'InProgress', 'Cancelling');
+    `);
+  },
 ];

@@ -1,0 +1,316 @@
+import PQueue from 'p-queue';
+import { finishedStatuses, type Job, type JobOperation, type JobStatus, type ParsedArgsOf } from '../../preload/contract.js';
+import type { Db } from './catalog/catalog.js';
+import { CofferError, toApiError } from './errors.js';
+import type { EngineEvents } from './events.js';
+
+interface JobRow {
+  id: number;
+  operation: JobOperation;
+  status: JobStatus;
+  vault_id: string | null;
+  vault_name: string | null;
+  vm_id: string | null;
+  vm_name: string | null;
+  cloud_service: string | null;
+  created_at: string;
+  started_at: string | null;
+  ended_at: string | null;
+  bytes_done: number;
+  bytes_total: number;
+  progress: number;
+  bytes_per_second: number;
+  catch_up: number;
+  summary: string | null;
+  error_code: string | null;
+  error_message: string | null;
+  error_remedy: string | null;
+  warnings: string;
+  details: string;
+}
+
+export interface JobSubject {
+  vaultId?: string | null;
+  vaultName?: string | null;
+  vmId?: string | null;
+  vmName?: string | null;
+  cloudService?: string | null;
+  catchUp?: boolean;
+}
+
+/** What a running job can do: see cancellation, report progress and warnings. */
+export interface JobContext {
+  readonly job: Job;
+  readonly signal: AbortSignal;
+  progress(p: { bytesDone: number; bytesTotal: number; bytesPerSecond?: number }): void;
+  warn(code: string, message: string): void;
+}
+
+export interface JobOutcome {
+  summary?: string;
+  details?: Record<string, unknown>;
+}
+
+/** Operations that read or write whole disks share a global concurrency limit. */
+const HEAVY: ReadonlySet<JobOperation> = new Set(['Backup', 'Restore', 'Verify', 'Prune', 'DeleteBackupData', 'UpgradeVault']);
+const PROGRESS_INTERVAL_MS = 500;
+
+/**
+ * The job log and the runner. Every state change is a row here and a `jobUpdated` event, so the
+ * Jobs page, the dashboard, the tray and notifications are all views of this one log.
+ */
+export class JobService {
+  private readonly heavy: PQueue;
+  private readonly running = new Map<number, AbortController>();
+  private readonly settled = new Map<number, Promise<Job>>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly events: EngineEvents,
+    concurrency = 2,
+  ) {
+    this.heavy = new PQueue({ concurrency });
+    this.failInterrupted();
+  }
+
+  /** Creates a Queued job and runs `work` (now, or when a heavy-job slot frees). */
+  start(operation: JobOperation, subject: JobSubject, work: (ctx: JobContext) => Promise<JobOutcome | void>): Job {
+    const now = new Date().toISOString();
+    const info = this.db
+      .prepare(
+        `INSERT INTO jobs (operation, status, vault_id, vault_name, vm_id, vm_name, cloud_service, created_at, catch_up, owner_pid)
+         VALUES (?, 'Queued', ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        operation,
+        subject.vaultId ?? null,
+        subject.vaultName ?? null,
+        subject.vmId ?? null,
+        subject.vmName ?? null,
+        subject.cloudService ?? null,
+        now,
+        subject.catchUp ? 1 : 0,
+        process.pid,
+      );
+    const id = Number(info.lastInsertRowid);
+    const controller = new AbortController();
+    this.running.set(id, controller);
+    const job = this.emit(id);
+    const task = (): Promise<Job> => this.execute(id, controller, work);
+    const done = HEAVY.has(operation) ? (this.heavy.add(task) as Promise<Job>) : task();
+    this.settled.set(id, done);
+    void done.finally(() => {
+      this.running.delete(id);
+      this.settled.delete(id);
+    });
+    return job;
+  }
+
+  /** Resolves with the job once it has finished (at once if it already has). */
+  async wait(id: number): Promise<Job> {
+    return (await this.settled.get(id)) ?? this.get(id);
+  }
+
+  get(id: number): Job {
+    const row = this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
+    if (!row) throw new CofferError('JobNotFound', `No job with id ${id}.`);
+    return toJob(row);
+  }
+
+  /** Active jobs of a VM (used to keep one job at a time per VM). */
+  activeForVm(vmId: string): Job[] {
+    const rows = this.db
+      .prepare("SELECT * FROM jobs WHERE vm_id = ? AND status IN ('Queued', 'InProgress', 'Cancelling') ORDER BY id")
+      .all(vmId) as JobRow[];
+    return rows.map(toJob);
+  }
+
+  cancel(id: number): Job {
+    const job = this.get(id);
+    if (finishedStatuses.includes(job.status)) {
+      throw new CofferError('JobNotCancellable', `Job ${id} has already ended (${job.status}).`);
+    }
+    const controller = this.running.get(id);
+    if (!controller) {
+      throw new CofferError('JobNotCancellable', `Job ${id} runs in another Coffer process; cancel it there.`);
+    }
+    if (job.status === 'InProgress') {
+      this.db.prepare("UPDATE jobs SET status = 'Cancelling' WHERE id = ?").run(id);
+      this.emit(id);
+    }
+    controller.abort(new CofferError('OperationCancelled'));
+    return this.get(id);
+  }
+
+  query(q: ParsedArgsOf<'listJobs'>, vaultId?: string | null, vmIds?: string[]): { jobs: Job[]; nextCursor: string | null } {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (q.status?.length) {
+      where.push(`status IN (${q.status.map(() => '?').join(',')})`);
+      params.push(...q.status);
+    }
+    if (q.operation?.length) {
+      where.push(`operation IN (${q.operation.map(() => '?').join(',')})`);
+      params.push(...q.operation);
+    }
+    if (q.from) {
+      where.push('created_at >= ?');
+      params.push(new Date(q.from).toISOString());
+    }
+    if (q.to) {
+      where.push('created_at <= ?');
+      params.push(new Date(q.to).toISOString());
+    }
+    if (vaultId !== undefined) {
+      where.push('vault_id IS ?');
+      params.push(vaultId);
+    }
+    if (vmIds !== undefined) {
+      where.push(`vm_id IN (${vmIds.map(() => '?').join(',') || "''"})`);
+      params.push(...vmIds);
+    }
+    if (q.cursor !== undefined) {
+      const after = Number(q.cursor);
+      if (!Number.isInteger(after) || after < 0) throw new CofferError('InvalidArgument', 'cursor: not a cursor from a previous page');
+      where.push('id < ?');
+      params.push(after);
+    }
+    const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+    const rows = this.db.prepare(sql).all(...params, q.limit + 1) as JobRow[];
+    const page = rows.slice(0, q.limit).map(toJob);
+    return { jobs: page, nextCursor: rows.length > q.limit ? String(page[page.length - 1]!.id) : null };
+  }
+
+  /** Waits for every running job (used when the engine closes). */
+  async drain(): Promise<void> {
+    for (const c of this.running.values()) c.abort(new CofferError('Interrupted'));
+    await Promise.allSettled([...this.settled.values()]);
+  }
+
+  private async execute(id: number, controller: AbortController, work: (ctx: JobContext) => Promise<JobOutcome | void>): Promise<Job> {
+    if (controller.signal.aborted) return this.finish(id, 'Cancelled', { error: toApiError(controller.signal.reason) });
+    const started = Date.now();
+    this.db.prepare("UPDATE jobs SET status = 'InProgress', started_at = ? WHERE id = ?").run(new Date(started).toISOString(), id);
+    const job = this.emit(id);
+    const warnings: { code: string; message: string }[] = [];
+    let lastEmit = 0;
+    let pending: { bytesDone: number; bytesTotal: number; bytesPerSecond?: number } | undefined;
+    const flush = (): void => {
+      if (!pending) return;
+      const p = pending;
+      pending = undefined;
+      const seconds = (Date.now() - started) / 1000;
+      const rate = p.bytesPerSecond ?? (seconds > 0 ? p.bytesDone / seconds : 0);
+      const progress = p.bytesTotal > 0 ? Math.min(1, p.bytesDone / p.bytesTotal) : 0;
+      this.db
+        .prepare('UPDATE jobs SET bytes_done = ?, bytes_total = ?, progress = ?, bytes_per_second = ? WHERE id = ?')
+        .run(p.bytesDone, p.bytesTotal, progress, rate, id);
+      this.emit(id);
+      lastEmit = Date.now();
+    };
+    const ctx: JobContext = {
+      job,
+      signal: controller.signal,
+      progress: (p) => {
+        pending = p;
+        // Progress events at most every 500 ms keep the catalog and the sockets quiet.
+        if (Date.now() - lastEmit >= PROGRESS_INTERVAL_MS) flush();
+      },
+      warn: (code, message) => {
+        warnings.push({ code, message });
+      },
+    };
+    try {
+      const outcome = (await work(ctx)) ?? {};
+      flush();
+      if (controller.signal.aborted) throw controller.signal.reason;
+      return this.finish(id, warnings.length ? 'CompletedWithWarnings' : 'Completed', { ...outcome, warnings });
+    } catch (e) {
+      flush();
+      const error = toApiError(controller.signal.aborted ? controller.signal.reason : e);
+      const cancelled = error.code === 'OperationCancelled';
+      return this.finish(id, cancelled ? 'Cancelled' : 'Failed', { error, warnings, details: error.details });
+    }
+  }
+
+  private finish(
+    id: number,
+    status: JobStatus,
+    o: JobOutcome & { error?: { code: string; message: string; remedy: string }; warnings?: { code: string; message: string }[] },
+  ): Job {
+    this.db
+      .prepare(
+        `UPDATE jobs SET status = ?, ended_at = ?, summary = coalesce(?, summary), error_code = ?, error_message = ?,
+         error_remedy = ?, warnings = ?, details = ?, progress = CASE WHEN ? THEN 1 ELSE progress END WHERE id = ?`,
+      )
+      .run(
+        status,
+        new Date().toISOString(),
+        o.summary ?? null,
+        o.error?.code ?? null,
+        o.error?.message ?? null,
+        o.error?.remedy ?? null,
+        JSON.stringify(o.warnings ?? []),
+        JSON.stringify(o.details ?? {}),
+        status === 'Completed' || status === 'CompletedWithWarnings' ? 1 : 0,
+        id,
+      );
+    return this.emit(id);
+  }
+
+  /** Jobs left active by a process that no longer exists were interrupted: say so, once. */
+  private failInterrupted(): void {
+    const rows = this.db
+      .prepare("SELECT id, owner_pid FROM jobs WHERE status IN ('Queued', 'InProgress', 'Cancelling')")
+      .all() as { id: number; owner_pid: number | null }[];
+    const info = new CofferError('Interrupted');
+    for (const r of rows) {
+      if (r.owner_pid !== null && r.owner_pid !== process.pid && processAlive(r.owner_pid)) continue;
+      this.db
+        .prepare("UPDATE jobs SET status = 'Failed', ended_at = ?, error_code = ?, error_message = ?, error_remedy = ? WHERE id = ?")
+        .run(new Date().toISOString(), info.code, info.message, info.remedy, r.id);
+    }
+  }
+
+  private emit(id: number): Job {
+    const job = this.get(id);
+    this.events.emit('jobUpdated', job);
+    return job;
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function toJob(r: JobRow): Job {
+  const started = r.started_at ? Date.parse(r.started_at) : null;
+  const ended = r.ended_at ? Date.parse(r.ended_at) : null;
+  return {
+    id: r.id,
+    operation: r.operation,
+    status: r.status,
+    vaultName: r.vault_name,
+    vmId: r.vm_id,
+    vmName: r.vm_name,
+    cloudService: r.cloud_service,
+    createdAt: r.created_at,
+    startedAt: r.started_at,
+    endedAt: r.ended_at,
+    durationMs: started !== null ? (ended ?? Date.now()) - started : null,
+    bytesDone: r.bytes_done,
+    bytesTotal: r.bytes_total,
+    progress: r.progress,
+    bytesPerSecond: r.bytes_per_second,
+    catchUp: r.catch_up === 1,
+    summary: r.summary,
+    error: r.error_code ? { code: r.error_code, message: r.error_message ?? '', remedy: r.error_remedy ?? '' } : null,
+    warnings: JSON.parse(r.warnings) as { code: string; message: string }[],
+    details: JSON.parse(r.details) as Record<string, unknown>,
+  };
+}
