@@ -119,6 +119,72 @@ export const Job = z.object({
 });
 export type Job = z.infer<typeof Job>;
 
+export const SourceKind = z.enum(['folder', 'libvirt', 'virtualbox', 'vmware', 'hyperv']);
+export type SourceKind = z.infer<typeof SourceKind>;
+const SourceName = z
+  .string()
+  .trim()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, '1 to 64 letters, digits, dots, hyphens or underscores');
+
+export const Source = z.object({
+  id: z.string(),
+  name: z.string(),
+  kind: SourceKind,
+  /** A folder path, a libvirt URI, or empty for tools on this machine (VirtualBox, VMware, Hyper-V). */
+  target: z.string(),
+  region: z.string(),
+  cloudServiceLabel: z.string().nullable(),
+  state: z.enum(['unknown', 'reachable', 'unreachable', 'tool-missing']),
+  message: z.string(),
+  lastScanAt: z.string().nullable(),
+  vmCount: z.number().int(),
+});
+export type Source = z.infer<typeof Source>;
+
+export const DiskRef = z.object({
+  name: z.string(),
+  path: z.string(),
+  format: z.string(),
+  sizeBytes: z.number().optional(),
+  exists: z.boolean(),
+  role: z.enum(['disk', 'backing']),
+  extentOf: z.string().optional(),
+});
+
+export const RegistrationState = z.enum(['NotRegistered', 'Registering', 'Registered']);
+
+export const Vm = z.object({
+  id: z.string(),
+  name: z.string(),
+  cloudService: z.string(),
+  region: z.string(),
+  sourceName: z.string(),
+  kind: z.string(),
+  powerState: z.string(),
+  definitionPath: z.string().nullable(),
+  disks: z.array(DiskRef),
+  guestAgent: z.boolean().nullable(),
+  problems: z.array(z.string()),
+  vaultName: z.string().nullable(),
+  registrationState: RegistrationState,
+  protectionState: z.string().nullable(),
+  /** The VM was not found in its source at the last scan (SourceVmMissing); its points are kept. */
+  missing: z.boolean(),
+  lastSeenAt: z.string().nullable(),
+});
+export type Vm = z.infer<typeof Vm>;
+
+export const ExclusionReason = z.enum(['OtherRegion', 'AlreadyRegistered', 'Missing']);
+export const DiscoveryResult = z.object({
+  job: Job.nullable(),
+  /** VMs that exist, are in the vault's region and are registered nowhere (W3). */
+  candidates: z.array(Vm),
+  /** Every other VM seen, with the rule that keeps it out. */
+  excluded: z.array(z.object({ vm: Vm, reason: ExclusionReason, detail: z.string() })),
+});
+
+const VmRefs = z.array(z.string().min(1)).min(1, 'name at least one VM').max(1000);
+
 const IsoDate = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO date or date-time');
 
 export const JobQuery = z
@@ -166,6 +232,43 @@ export const methods = {
       .strict(),
     result: z.object({ name: z.string(), dataDeleted: z.boolean(), location: z.string() }),
   },
+  addSource: {
+    args: z
+      .object({
+        kind: SourceKind,
+        target: z.string().max(4096).default(''),
+        region: RegionLabel,
+        name: SourceName.optional(),
+        cloudServiceLabel: z.string().trim().min(1).max(128).optional(),
+      })
+      .strict()
+      .superRefine((a, ctx) => {
+        if (a.kind === 'folder' && !AbsolutePath.safeParse(a.target).success) {
+          ctx.addIssue({ code: 'custom', path: ['target'], message: 'a folder source needs an absolute folder path' });
+        }
+        if (a.kind === 'libvirt' && !/^[a-z][a-z0-9+]*:\/\/[^\s]*$/.test(a.target)) {
+          ctx.addIssue({ code: 'custom', path: ['target'], message: 'a libvirt source needs a connection URI such as qemu:///system' });
+        }
+      }),
+    result: Source,
+  },
+  listSources: { args: z.object({}).strict(), result: z.array(Source) },
+  showSource: { args: z.object({ name: z.string() }).strict(), result: Source.extend({ vms: z.array(Vm) }) },
+  editSource: {
+    args: z
+      .object({ name: z.string(), newName: SourceName.optional(), region: RegionLabel.optional(), cloudServiceLabel: z.string().trim().max(128).nullable().optional() })
+      .strict(),
+    result: Source,
+  },
+  removeSource: { args: z.object({ name: z.string() }).strict(), result: z.object({ name: z.string(), forgottenVms: z.number().int() }) },
+  discoverVms: { args: z.object({ vault: VaultName }).strict(), result: Job },
+  discoveryResult: { args: z.object({ vault: VaultName }).strict(), result: DiscoveryResult },
+  listVms: {
+    args: z.object({ vault: VaultName.optional(), registered: z.boolean().optional() }).strict(),
+    result: z.array(Vm),
+  },
+  registerVms: { args: z.object({ vault: VaultName, vms: VmRefs }).strict(), result: z.array(Job) },
+  unregisterVms: { args: z.object({ vault: VaultName, vms: VmRefs }).strict(), result: z.array(Job) },
   listJobs: { args: JobQuery, result: z.object({ jobs: z.array(Job), nextCursor: z.string().nullable() }) },
   showJob: { args: z.object({ id: z.number().int().positive() }).strict(), result: Job },
   cancelJob: { args: z.object({ id: z.number().int().positive() }).strict(), result: Job },

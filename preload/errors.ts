@@ -113,6 +113,54 @@ export const errorCatalog = {
     message: 'The job has already finished, so it cannot be cancelled.',
     remedy: 'No action needed.',
   },
+  SourceNotFound: {
+    message: 'No source with this name.',
+    remedy: 'List the sources with `coffer source list` and use one of their names.',
+  },
+  SourceNameTaken: {
+    message: 'A source with this name already exists.',
+    remedy: 'Choose another name with --name.',
+  },
+  SourceInUse: {
+    message: 'VMs of this source are still registered to a vault.',
+    remedy: 'Unregister the VMs of this source first; their recovery points stay in the vault.',
+  },
+  SourceUnreachable: {
+    message: 'The source could not be queried.',
+    remedy: 'Check that the folder exists or the hypervisor connection works (for libvirt: `virsh -c URI list`).',
+  },
+  DiscoveryInProgress: {
+    message: 'A discovery is already running for this vault.',
+    remedy: 'Wait for it to finish; its result appears in Registered Items.',
+  },
+  VmNotFound: {
+    message: 'No discovered VM matches this name or id.',
+    remedy: 'Run Discover for the vault, then use a name from its list (cloudservice/name where names repeat).',
+  },
+  VmAmbiguous: {
+    message: 'Several VMs have this name.',
+    remedy: 'Name the VM as cloudservice/name; the candidates are listed in the message.',
+  },
+  VmNotInVaultRegion: {
+    message: "The VM is in another region than the vault. A vault only protects VMs of its own region.",
+    remedy: 'Register the VM with a vault of its region, or create a vault in that region.',
+  },
+  VmAlreadyRegistered: {
+    message: 'The VM is already registered to a vault. A VM belongs to one vault at a time.',
+    remedy: 'Unregister it from that vault first (stop its protection before that).',
+  },
+  VmIsProtected: {
+    message: 'The VM is protected; a protected VM cannot be unregistered.',
+    remedy: 'Stop protection of the VM first (keeping or deleting its backup data).',
+  },
+  SourceVmMissing: {
+    message: 'The VM is no longer found in its source. Its recovery points are kept.',
+    remedy: 'Check whether the VM was moved or deleted; restore it from a recovery point if needed.',
+  },
+  GuestAgentUnavailable: {
+    message: 'The guest agent did not answer, so the snapshot is crash-consistent only.',
+    remedy: 'Install and start qemu-guest-agent in the VM for application-consistent backups.',
+  },
 } as const satisfies Record<string, ErrorInfo>;
 
 export type ErrorCode = keyof typeof errorCatalog;

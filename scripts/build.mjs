@@ -1,7 +1,7 @@
 // Builds every face into dist/ with esbuild (typechecking is `npm run typecheck`).
 // dist/cli.mjs            the CLI and `coffer serve` (Node, ESM)
 // dist/vault-worker.mjs   the hash/compress/encrypt worker of the vault engine
-// dist/electron/*.cjs     Electron main and the sandboxed preload
+// dist/electron/          Electron main (main.mjs) and the sandboxed preload (preload.cjs)
 // dist/renderer/          the console: index.html, app.js, web-bridge.js (browser only)
 import * as esbuild from 'esbuild';
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
@@ -26,16 +26,24 @@ const builds = [
   {
     ...node,
     format: 'esm',
-    entryPoints: { cli: at('main/cli/index.ts'), 'vault-worker': at('main/core/vault/worker.ts') },
+    entryPoints: { cli: at('main/cli/index.ts') },
     outdir: dist,
     outExtension: { '.js': '.mjs' },
   },
   {
     ...node,
-    format: 'cjs',
+    format: 'esm',
+    entryPoints: { 'vault-worker': at('main/core/vault/worker.ts') },
+    outdir: dist,
+    outExtension: { '.js': '.mjs' },
+  },
+  {
+    // ESM like the CLI: p-queue is ESM-only and the worker pool resolves its script by import.meta.url.
+    ...node,
+    format: 'esm',
     entryPoints: { main: at('main/electron/main.ts') },
     outdir: path.join(dist, 'electron'),
-    outExtension: { '.js': '.cjs' },
+    outExtension: { '.js': '.mjs' },
     external: ['electron'],
   },
   {

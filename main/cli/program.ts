@@ -2,7 +2,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ApiError, ArgsOf, MethodName, ResultOf } from '../../preload/contract.js';
+import type { ApiError, ArgsOf, Job, MethodName, ResultOf, Vm } from '../../preload/contract.js';
 import { defaultDataDir, Engine } from '../core/engine.js';
 import { CofferError, toApiError } from '../core/errors.js';
 import { startConsoleServer } from '../host/server.js';
@@ -47,9 +47,9 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
   };
 
   const call = async <M extends MethodName>(method: M, args: ArgsOf<M>): Promise<ResultOf<M>> => {
-    const result = await session().router.call(method, args);
+    const result = await session().router.invoke(method, args);
     if (!result.ok) throw new OperationFailed(result.error);
-    return result.value as ResultOf<M>;
+    return result.value;
   };
 
   const print = (value: unknown, json: boolean | undefined, human: () => void): void => {
@@ -137,6 +137,174 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
       );
     });
 
+  const waitFor = async (jobs: Job[], json?: boolean): Promise<Job[]> => {
+    const ended = await Promise.all(jobs.map((j) => session().engine.jobs.wait(j.id)));
+    if (!json) for (const j of ended) io.out(`${describeJob(j)}\n`);
+    const failed = ended.find((j) => j.status === 'Failed' || j.status === 'Cancelled');
+    if (failed?.error) throw new OperationFailed({ ...failed.error, code: failed.error.code as ApiError['code'] });
+    return ended;
+  };
+
+  const source = program.command('source').description('places Coffer finds VMs in: folders and hypervisor connections');
+  const addSource = source.command('add').description('add a source');
+  for (const kind of ['folder', 'libvirt'] as const) {
+    addSource
+      .command(`${kind} <${kind === 'folder' ? 'path' : 'uri'}>`)
+      .description(kind === 'folder' ? 'a folder tree of VM definitions and disk images' : 'a libvirt connection (virsh -c URI)')
+      .requiredOption('--region <region>', 'the region label of the VMs found here')
+      .option('--name <name>', 'a name for the source')
+      .option('--cloud-service <label>', 'group label for its VMs (libvirt: default the URI host)')
+      .option('--json', 'print as JSON')
+      .action(async (target: string, o: { region: string; name?: string; cloudService?: string; json?: boolean }) => {
+        const s = await call('addSource', {
+          kind,
+          target: kind === 'folder' ? path.resolve(target) : target,
+          region: o.region,
+          ...(o.name ? { name: o.name } : {}),
+          ...(o.cloudService ? { cloudServiceLabel: o.cloudService } : {}),
+        });
+        print(s, o.json, () => io.out(`Source ${s.name} added (${s.kind} ${s.target}, region ${s.region}): ${s.state}${s.message ? ` - ${s.message}` : ''}\n`));
+      });
+  }
+  for (const kind of ['virtualbox', 'vmware', 'hyperv'] as const) {
+    addSource
+      .command(kind)
+      .description(`the ${kind} VMs of this machine (needs its command-line tool)`)
+      .requiredOption('--region <region>', 'the region label of the VMs found here')
+      .option('--name <name>', 'a name for the source')
+      .option('--json', 'print as JSON')
+      .action(async (o: { region: string; name?: string; json?: boolean }) => {
+        const s = await call('addSource', { kind, target: '', region: o.region, ...(o.name ? { name: o.name } : {}) });
+        print(s, o.json, () => io.out(`Source ${s.name} added (region ${s.region}): ${s.state}${s.message ? ` - ${s.message}` : ''}\n`));
+      });
+  }
+  source
+    .command('list')
+    .option('--json', 'print as JSON')
+    .action(async (o: { json?: boolean }) => {
+      const list = await call('listSources', {});
+      print(list, o.json, () =>
+        printTable(
+          io.out,
+          ['NAME', 'KIND', 'TARGET', 'REGION', 'STATE', 'VMS', 'LAST SCAN'],
+          list.map((s) => [s.name, s.kind, s.target, s.region, s.state, String(s.vmCount), s.lastScanAt ?? 'never']),
+        ),
+      );
+    });
+  source
+    .command('show <name>')
+    .option('--json', 'print as JSON')
+    .action(async (name: string, o: { json?: boolean }) => {
+      const s = await call('showSource', { name });
+      print(s, o.json, () => {
+        io.out(`${s.name}: ${s.kind} ${s.target}, region ${s.region}, ${s.state}${s.message ? ` (${s.message})` : ''}\n`);
+        printVms(io.out, s.vms);
+      });
+    });
+  source
+    .command('edit <name>')
+    .option('--rename <newName>', 'a new name')
+    .option('--region <region>', 'a new region label (refused while VMs of the source are registered)')
+    .option('--cloud-service <label>', 'a new group label')
+    .option('--json', 'print as JSON')
+    .action(async (name: string, o: { rename?: string; region?: string; cloudService?: string; json?: boolean }) => {
+      const s = await call('editSource', {
+        name,
+        ...(o.rename ? { newName: o.rename } : {}),
+        ...(o.region ? { region: o.region } : {}),
+        ...(o.cloudService ? { cloudServiceLabel: o.cloudService } : {}),
+      });
+      print(s, o.json, () => io.out(`Source ${s.name} updated.\n`));
+    });
+  source
+    .command('remove <name>')
+    .action(async (name: string) => {
+      const r = await call('removeSource', { name });
+      io.out(`Source ${r.name} removed (${r.forgottenVms} discovered VM(s) forgotten).\n`);
+    });
+
+  const vm = program.command('vm').description('discover, list, register and unregister virtual machines');
+  vm.command('discover')
+    .description('query every source and list the VMs the vault can register (W1..W3)')
+    .requiredOption('--vault <vault>', 'the vault')
+    .option('--json', 'print as JSON')
+    .action(async (o: { vault: string; json?: boolean }) => {
+      const job = await call('discoverVms', { vault: o.vault });
+      await waitFor([job], o.json);
+      const r = await call('discoveryResult', { vault: o.vault });
+      print(r, o.json, () => {
+        if (r.candidates.length) printVms(io.out, r.candidates);
+        for (const e of r.excluded) io.out(`  not listed: ${e.vm.cloudService}/${e.vm.name} (${e.reason}: ${e.detail})\n`);
+      });
+    });
+  vm.command('list')
+    .option('--vault <vault>', 'only VMs registered to this vault')
+    .option('--json', 'print as JSON')
+    .action(async (o: { vault?: string; json?: boolean }) => {
+      const list = await call('listVms', o.vault ? { vault: o.vault } : {});
+      print(list, o.json, () => printVms(io.out, list));
+    });
+  for (const [name, method, verb] of [
+    ['register', 'registerVms', 'register VMs with a vault: one Register job per VM (W4..W7)'],
+    ['unregister', 'unregisterVms', 'unregister VMs from a vault (refused while protected)'],
+  ] as const) {
+    vm.command(`${name} <vms...>`)
+      .description(verb)
+      .requiredOption('--vault <vault>', 'the vault')
+      .option('--json', 'print as JSON')
+      .action(async (vms: string[], o: { vault: string; json?: boolean }) => {
+        const jobs = await call(method, { vault: o.vault, vms });
+        const ended = await waitFor(jobs, o.json);
+        print(ended, o.json, () => undefined);
+      });
+  }
+
+  const job = program.command('job').description('the job log');
+  job
+    .command('list')
+    .option('--status <s>', 'comma-separated statuses, e.g. Failed,InProgress')
+    .option('--operation <o>', 'comma-separated operations, e.g. Backup,Register')
+    .option('--from <time>', 'created at or after (ISO date or time)')
+    .option('--to <time>', 'created at or before (ISO date or time)')
+    .option('--vault <vault>', 'only jobs of this vault')
+    .option('--vm <vm>', 'only jobs of this VM (name, cloudservice/name or id)')
+    .option('--limit <n>', 'page size', (v) => Number(v), 100)
+    .option('--cursor <c>', 'the next-page cursor a previous call printed')
+    .option('--json', 'print as JSON')
+    .action(async (o: { status?: string; operation?: string; from?: string; to?: string; vault?: string; vm?: string; limit: number; cursor?: string; json?: boolean }) => {
+      const page = await call('listJobs', {
+        ...(o.status ? { status: o.status.split(',') as Job['status'][] } : {}),
+        ...(o.operation ? { operation: o.operation.split(',') as Job['operation'][] } : {}),
+        ...(o.from ? { from: o.from } : {}),
+        ...(o.to ? { to: o.to } : {}),
+        ...(o.vault ? { vault: o.vault } : {}),
+        ...(o.vm ? { vm: o.vm } : {}),
+        ...(o.cursor ? { cursor: o.cursor } : {}),
+        limit: o.limit,
+      });
+      print(o.json ? page.jobs : page, o.json, () => {
+        printTable(
+          io.out,
+          ['ID', 'OPERATION', 'STATUS', 'VAULT', 'VM', 'CREATED', 'DURATION', 'ERROR'],
+          page.jobs.map((j) => [String(j.id), j.operation, j.status, j.vaultName ?? '', j.vmName ?? '', j.createdAt, j.durationMs === null ? '' : `${(j.durationMs / 1000).toFixed(1)}s`, j.error?.code ?? '']),
+        );
+        if (page.nextCursor) io.out(`more: --cursor ${page.nextCursor}\n`);
+      });
+    });
+  job
+    .command('show <id>')
+    .option('--json', 'print as JSON')
+    .action(async (id: string, o: { json?: boolean }) => {
+      const j = await call('showJob', { id: Number(id) });
+      print(j, o.json, () => io.out(`${describeJob(j)}\n`));
+    });
+  job
+    .command('cancel <id>')
+    .action(async (id: string) => {
+      const j = await call('cancelJob', { id: Number(id) });
+      io.out(`${describeJob(j)}\n`);
+    });
+
   program
     .command('serve')
     .description('serve the console on 127.0.0.1 with a random access token')
@@ -171,6 +339,32 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
   } finally {
     await engine?.close();
   }
+}
+
+function describeJob(j: Job): string {
+  const subject = [j.vaultName, j.vmName && (j.cloudService ? `${j.cloudService}/${j.vmName}` : j.vmName)].filter(Boolean).join(' ');
+  const lines = [`Job ${j.id} ${j.operation}${subject ? ` ${subject}` : ''}: ${j.status}${j.summary ? ` - ${j.summary}` : ''}`];
+  if (j.bytesTotal > 0) lines.push(`  progress ${(j.progress * 100).toFixed(0)}%, ${formatBytes(j.bytesDone)} of ${formatBytes(j.bytesTotal)}`);
+  for (const w of j.warnings) lines.push(`  warning ${w.code}: ${w.message}`);
+  if (j.error) lines.push(`  error ${j.error.code}: ${j.error.message}`, `  remedy: ${j.error.remedy}`);
+  return lines.join('\n');
+}
+
+function printVms(out: (t: string) => void, vms: Vm[]): void {
+  printTable(
+    out,
+    ['NAME', 'CLOUD SERVICE', 'REGION', 'SOURCE', 'POWER', 'DISKS', 'VAULT', 'STATE'],
+    vms.map((v) => [
+      v.name,
+      v.cloudService,
+      v.region,
+      v.sourceName,
+      v.powerState,
+      String(v.disks.filter((d) => d.role === 'disk' && !d.extentOf).length),
+      v.vaultName ?? '',
+      v.missing ? 'SourceVmMissing' : (v.protectionState ?? v.registrationState),
+    ]),
+  );
 }
 
 function parsePort(value: string): number {

@@ -2,6 +2,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { openCatalog, type Db } from './catalog/catalog.js';
 import { EngineEvents, type EngineListener } from './events.js';
+import { InventoryService } from './inventory.js';
 import { JobService } from './jobs.js';
 import { VaultService } from './vaults.js';
 
@@ -25,6 +26,7 @@ export class Engine {
   readonly events = new EngineEvents();
   readonly vaults: VaultService;
   readonly jobs: JobService;
+  readonly inventory: InventoryService;
 
   private constructor(
     readonly dataDir: string,
@@ -32,6 +34,7 @@ export class Engine {
   ) {
     this.vaults = new VaultService(db, this.events);
     this.jobs = new JobService(db, this.events);
+    this.inventory = new InventoryService(db, this.events, this.jobs, this.vaults);
   }
 
   static open(opts: EngineOptions): Engine {

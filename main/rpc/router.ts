@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import {
   methods,
   type ApiError,
+  type ArgsOf,
   type MethodName,
   type Methods,
   type ParsedArgsOf,
@@ -26,6 +27,16 @@ function handlers(engine: Engine, face: Face): Handlers {
     unlockVault: ({ name, passphrase }) => engine.vaults.unlock(name, passphrase),
     lockVault: ({ name }) => engine.vaults.lock(name),
     deleteVault: ({ name, deleteData }) => engine.vaults.delete(name, deleteData),
+    addSource: (args) => engine.inventory.addSource(args),
+    listSources: () => engine.inventory.listSources(),
+    showSource: ({ name }) => engine.inventory.showSource(name),
+    editSource: (args) => engine.inventory.editSource(args),
+    removeSource: ({ name }) => engine.inventory.removeSource(name),
+    discoverVms: ({ vault }) => engine.inventory.discover(vault),
+    discoveryResult: ({ vault }) => engine.inventory.discoveryResult(vault),
+    listVms: (args) => engine.inventory.listVms(args),
+    registerVms: ({ vault, vms }) => engine.inventory.register(vault, vms),
+    unregisterVms: ({ vault, vms }) => engine.inventory.unregister(vault, vms),
     listJobs: (q) => engine.jobs.query(q, q.vault === undefined ? undefined : engine.vaults.idOf(q.vault), q.vm === undefined ? undefined : engine.vmIdsMatching(q.vm)),
     showJob: ({ id }) => engine.jobs.get(id),
     cancelJob: ({ id }) => engine.jobs.cancel(id),
@@ -36,11 +47,14 @@ function handlers(engine: Engine, face: Face): Handlers {
 export interface Router {
   /** Validates `args` against the contract, runs the method, and never throws. */
   call(method: string, args: unknown): Promise<Result<unknown>>;
+  /** The same call, typed from the contract (for in-process callers: the CLI and tests). */
+  invoke<M extends MethodName>(method: M, args: ArgsOf<M>): Promise<Result<ResultOf<M>>>;
 }
 
 export function createRouter(engine: Engine, face: Face): Router {
   const impl = handlers(engine, face) as Record<MethodName, (args: unknown) => unknown>;
-  return {
+  const router: Router = {
+    invoke: (method, args) => router.call(method, args) as Promise<Result<ResultOf<typeof method>>>,
     async call(method, args) {
       if (typeof method !== 'string' || !Object.hasOwn(methods, method)) {
         return fail(new CofferError('UnknownMethod', `Unknown method ${JSON.stringify(method)}.`));
@@ -61,6 +75,7 @@ export function createRouter(engine: Engine, face: Face): Router {
       }
     },
   };
+  return router;
 }
 
 function fail(e: CofferError): Result<never> {

@@ -77,4 +77,33 @@ export const migrations: ReadonlyArray<(db: Database.Database) => void> = [
       CREATE INDEX jobs_active ON jobs(id) WHERE status IN ('Queued', 'InProgress', 'Cancelling');
     `);
   },
+
+  // 3: sources and what discovery learns about VMs.
+  (db) => {
+    db.exec(`
+      CREATE TABLE sources (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        kind TEXT NOT NULL,
+        target TEXT NOT NULL,
+        region TEXT NOT NULL,
+        cloud_service_label TEXT,
+        state TEXT NOT NULL DEFAULT 'unknown',
+        message TEXT NOT NULL DEFAULT '',
+        last_scan_at TEXT,
+        created_at TEXT NOT NULL
+      );
+      ALTER TABLE vms ADD COLUMN kind TEXT NOT NULL DEFAULT 'images';
+      ALTER TABLE vms ADD COLUMN power_state TEXT NOT NULL DEFAULT 'unknown';
+      ALTER TABLE vms ADD COLUMN definition_path TEXT;
+      ALTER TABLE vms ADD COLUMN disks TEXT NOT NULL DEFAULT '[]';
+      ALTER TABLE vms ADD COLUMN guest_agent INTEGER;
+      ALTER TABLE vms ADD COLUMN problems TEXT NOT NULL DEFAULT '[]';
+      ALTER TABLE vms ADD COLUMN last_seen_at TEXT;
+      ALTER TABLE vms ADD COLUMN missing INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE vms ADD COLUMN protection_state TEXT;
+      CREATE INDEX vms_source ON vms(source_id);
+      CREATE INDEX vms_name ON vms(name);
+    `);
+  },
 ];

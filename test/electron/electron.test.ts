@@ -1,0 +1,115 @@
+// The desktop app through Playwright's _electron: the real main process, the sandboxed preload
+// and the console, on a temporary data folder. It needs the Electron runtime (fetched by
+// postinstall where GitHub is reachable) and a display; without them it is skipped, saying why.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { _electron as electron, type ElectronApplication, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const TIMEOUT = 60_000;
+
+/** The Electron binary, or why this machine cannot run the desktop app. */
+function electronRuntime(): { binary: string; skip?: undefined } | { binary?: undefined; skip: string } {
+  let binary: unknown;
+  try {
+    // The electron package exports its binary's path and throws when the runtime was never fetched.
+    binary = createRequire(import.meta.url)('electron');
+  } catch {
+    return { skip: 'Electron runtime not downloaded on this machine' };
+  }
+  if (typeof binary !== 'string' || !existsSync(binary)) return { skip: 'Electron runtime not downloaded on this machine' };
+  if (process.platform === 'linux' && !process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) {
+    return { skip: 'no display (DISPLAY or WAYLAND_DISPLAY); run under xvfb-run' };
+  }
+  return { binary };
+}
+
+const runtime = electronRuntime();
+if (runtime.skip) console.log(`Electron desktop tests skipped: ${runtime.skip}`);
+
+describe.skipIf(runtime.skip !== undefined)(
+  `Electron desktop${runtime.skip ? ` (skipped: ${runtime.skip})` : ''}`,
+  () => {
+    let app: ElectronApplication;
+    let page: Page;
+    let tmp = '';
+
+    beforeAll(async () => {
+      tmp = mkdtempSync(path.join(tmpdir(), 'coffer-electron-'));
+      app = await electron.launch({
+        executablePath: runtime.binary,
+        args: ['.'],
+        cwd: ROOT,
+        env: { ...process.env, COFFER_DATA_DIR: path.join(tmp, 'data'), COFFER_TEST_KDF_N: '1024' },
+        timeout: TIMEOUT,
+      });
+      page = await app.firstWindow();
+      page.on('pageerror', (err) => console.error('page error:', err));
+    }, TIMEOUT);
+
+    afterAll(async () => {
+      await app?.close().catch(() => {});
+      if (tmp) rmSync(tmp, { recursive: true, force: true });
+    });
+
+    it('opens the console from the app scheme, with no Node in the page', { timeout: TIMEOUT }, async () => {
+      await expect.poll(() => page.getByRole('heading', { level: 1, name: 'Vaults' }).isVisible(), { timeout: 20_000 }).toBe(true);
+      expect(await page.title()).toBe('Coffer');
+      expect(page.url()).toMatch(/^coffer:\/\/app\/index\.html/);
+      const globals = await page.evaluate(() => ({
+        require: typeof (window as unknown as { require?: unknown }).require,
+        process: typeof (window as unknown as { process?: unknown }).process,
+        coffer: typeof window.coffer,
+      }));
+      expect(globals).toEqual({ require: 'undefined', process: 'undefined', coffer: 'object' });
+    });
+
+    it('answers window.coffer through the real preload, and pushes events back', { timeout: TIMEOUT }, async () => {
+      expect(await page.evaluate(() => window.coffer.listVaults({}))).toEqual({ ok: true, value: [] });
+      const info = await page.evaluate(() => window.coffer.engineInfo({}));
+      expect(info).toMatchObject({ ok: true, value: { face: 'electron', dataDir: path.join(tmp, 'data') } });
+
+      const storage = path.join(tmp, 'vaults', 'desk-1');
+      const created = await page.evaluate(
+        (p) =>
+          new Promise<{ event: unknown; result: unknown }>((resolve) => {
+            const off = window.coffer.on('vaultsChanged', (event) => {
+              off();
+              resolve({ event, result });
+            });
+            let result: unknown;
+            void window.coffer
+              .createVault({ name: 'desk-1', region: 'office', path: p, passphrase: 'correct horse battery staple' })
+              .then((r) => (result = r));
+          }),
+        storage,
+      );
+      expect(created.event).toMatchObject({ names: expect.arrayContaining(['desk-1']) });
+      expect(existsSync(path.join(storage, 'config'))).toBe(true);
+      // The Vaults page follows the event without a reload.
+      await expect.poll(() => page.getByRole('row', { name: /desk-1/ }).isVisible(), { timeout: 20_000 }).toBe(true);
+
+      const invalid = await page.evaluate(() => window.coffer.showVault({ name: '1' }));
+      expect(invalid).toMatchObject({ ok: false, error: { code: 'InvalidArgument' } });
+    });
+
+    it('denies new windows and navigation away from the console', { timeout: TIMEOUT }, async () => {
+      expect(await page.evaluate(() => window.open('https://example.com') === null)).toBe(true);
+      await page.evaluate(() => {
+        window.location.href = 'https://example.com/';
+      });
+      await page.waitForTimeout(500);
+      expect(page.url()).toMatch(/^coffer:\/\/app\//);
+      expect(app.windows()).toHaveLength(1);
+    });
+
+    it('keeps running in the tray when the window closes', { timeout: TIMEOUT }, async () => {
+      await app.evaluate(({ BrowserWindow }) => BrowserWindow.getAllWindows()[0]?.close());
+      await expect.poll(() => app.evaluate(({ BrowserWindow }) => BrowserWindow.getAllWindows().length)).toBe(0);
+      expect(await app.evaluate(({ app: electronApp }) => electronApp.isReady())).toBe(true);
+    });
+  },
+);
