@@ -3,6 +3,9 @@
 // and the CLI are all typed from this table; nothing else defines the API.
 import { z } from 'zod';
 import type { Result } from './errors.js';
+import { PolicySchedule, PolicySpec, RetentionSpec } from './policy.js';
+
+export * from './policy.js';
 
 export * from './errors.js';
 
@@ -31,21 +34,21 @@ export const Passphrase = z
   .min(8, 'at least 8 characters')
   .max(1024, 'at most 1024 characters');
 
+// Policy names follow the anchor service: 3..150 letters, digits, hyphens or underscores.
+export const PolicyName = z
+  .string()
+  .trim()
+  .regex(/^[A-Za-z][A-Za-z0-9_-]{2,149}$/, '3 to 150 letters, digits, hyphens or underscores, starting with a letter');
+
 export const Policy = z.object({
   id: z.string(),
   name: z.string(),
   builtin: z.boolean(),
-  schedule: z.object({
-    kind: z.enum(['daily', 'weekly']),
-    times: z.array(z.string()),
-    weekdays: z.array(z.string()).optional(),
-  }),
-  retention: z.object({
-    dailyDays: z.number().int().optional(),
-    weekly: z.object({ weekday: z.string(), weeks: z.number().int() }).optional(),
-    monthly: z.object({ rule: z.string(), months: z.number().int() }).optional(),
-    yearly: z.object({ month: z.string(), rule: z.string(), years: z.number().int() }).optional(),
-  }),
+  schedule: PolicySchedule,
+  retention: RetentionSpec,
+  /** One line of English describing schedule and retention (the console uses its own words). */
+  description: z.string(),
+  vmCount: z.number().int(),
 });
 export type Policy = z.infer<typeof Policy>;
 
@@ -183,6 +186,45 @@ export const DiscoveryResult = z.object({
   excluded: z.array(z.object({ vm: Vm, reason: ExclusionReason, detail: z.string() })),
 });
 
+export const RecoveryPoint = z.object({
+  id: z.string(),
+  vmName: z.string(),
+  created: z.string(),
+  consistency: z.string(),
+  retainUntil: z.string().nullable(),
+  /** Taken by Backup Now (kept until retainUntil) rather than by the schedule. */
+  manual: z.boolean(),
+  logicalBytes: z.number(),
+  addedBytes: z.number(),
+  disks: z.array(z.object({ name: z.string(), size: z.number(), sha256: z.string() })),
+  /** The retention tiers that keep this point now (daily, weekly, monthly, yearly, retain-until, latest). */
+  keptBy: z.array(z.string()),
+});
+export type RecoveryPoint = z.infer<typeof RecoveryPoint>;
+
+export const Dashboard = z.object({
+  protectedByState: z.record(z.string(), z.number().int()),
+  jobs24h: z.object({ completed: z.number().int(), warnings: z.number().int(), failed: z.number().int(), inProgress: z.number().int() }),
+  vaults: z.array(
+    z.object({ name: z.string(), region: z.string(), unlocked: z.boolean(), pointCount: z.number().int(), logicalBytes: z.number(), storedBytes: z.number(), savedBytes: z.number() }),
+  ),
+  vms: z.array(
+    z.object({
+      id: z.string(),
+      name: z.string(),
+      cloudService: z.string(),
+      vaultName: z.string(),
+      state: z.string(),
+      policy: z.string().nullable(),
+      lastBackupAt: z.string().nullable(),
+      lastBackupStatus: z.string().nullable(),
+      nextBackupAt: z.string().nullable(),
+    }),
+  ),
+  backupVolumeByDay: z.array(z.object({ day: z.string(), logicalBytes: z.number(), addedBytes: z.number() })),
+});
+export type Dashboard = z.infer<typeof Dashboard>;
+
 const VmRefs = z.array(z.string().min(1)).min(1, 'name at least one VM').max(1000);
 
 const IsoDate = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO date or date-time');
@@ -269,6 +311,49 @@ export const methods = {
   },
   registerVms: { args: z.object({ vault: VaultName, vms: VmRefs }).strict(), result: z.array(Job) },
   unregisterVms: { args: z.object({ vault: VaultName, vms: VmRefs }).strict(), result: z.array(Job) },
+  listPolicies: { args: z.object({ vault: VaultName }).strict(), result: z.array(Policy) },
+  showPolicy: { args: z.object({ vault: VaultName, name: z.string() }).strict(), result: Policy.extend({ vms: z.array(Vm) }) },
+  createPolicy: { args: z.object({ vault: VaultName, name: PolicyName, spec: PolicySpec }).strict(), result: Policy },
+  editPolicy: { args: z.object({ vault: VaultName, name: z.string(), spec: PolicySpec }).strict(), result: Policy },
+  deletePolicy: { args: z.object({ vault: VaultName, name: z.string() }).strict(), result: z.object({ name: z.string() }) },
+  protectVms: {
+    args: z
+      .object({
+        vault: VaultName,
+        vms: VmRefs,
+        /** An existing policy, taken as it is (its retention cannot be changed here, W11)... */
+        policy: z.string().optional(),
+        /** ...or a new one defined in the same call. */
+        newPolicy: z.object({ name: PolicyName, spec: PolicySpec }).optional(),
+      })
+      .strict()
+      .refine((a) => !a.policy !== !a.newPolicy, { message: 'choose an existing policy or define a new one', path: ['policy'] }),
+    result: z.array(Job),
+  },
+  changePolicy: { args: z.object({ vm: z.string().min(1), policy: z.string() }).strict(), result: Job },
+  stopProtection: {
+    args: z
+      .object({ vm: z.string().min(1), deleteData: z.boolean().default(false), confirmName: z.string().optional() })
+      .strict(),
+    result: Job,
+  },
+  resumeProtection: { args: z.object({ vm: z.string().min(1) }).strict(), result: Job },
+  backupNow: { args: z.object({ vms: VmRefs, retainUntil: IsoDate.optional() }).strict(), result: z.array(Job) },
+  listPoints: { args: z.object({ vm: z.string().min(1) }).strict(), result: z.array(RecoveryPoint) },
+  restorePoint: {
+    args: z
+      .object({
+        vm: z.string().min(1),
+        pointId: z.string().min(1),
+        mode: z.enum(['disks', 'newVm']),
+        targetDir: AbsolutePath,
+        newName: z.string().trim().min(1).max(128).regex(/^[^/\\\0]+$/, 'no slashes').optional(),
+      })
+      .strict(),
+    result: Job,
+  },
+  verifyVault: { args: z.object({ vault: VaultName, full: z.boolean().default(false) }).strict(), result: Job },
+  dashboard: { args: z.object({}).strict(), result: Dashboard },
   listJobs: { args: JobQuery, result: z.object({ jobs: z.array(Job), nextCursor: z.string().nullable() }) },
   showJob: { args: z.object({ id: z.number().int().positive() }).strict(), result: Job },
   cancelJob: { args: z.object({ id: z.number().int().positive() }).strict(), result: Job },
@@ -290,6 +375,8 @@ export const events = {
   vaultsChanged: z.object({ names: z.array(z.string()) }),
   /** A job was created or changed (status, progress). */
   jobUpdated: Job,
+  /** Policies, protection states or recovery points changed. */
+  protectionChanged: z.object({}),
 } as const;
 export type Events = typeof events;
 export type EventName = keyof Events;

@@ -36,6 +36,20 @@ const api = {
   showJob: call('showJob'),
   cancelJob: call('cancelJob'),
   troubleshooting: call('troubleshooting'),
+  listPolicies: call('listPolicies'),
+  showPolicy: call('showPolicy'),
+  createPolicy: call('createPolicy'),
+  editPolicy: call('editPolicy'),
+  deletePolicy: call('deletePolicy'),
+  protectVms: call('protectVms'),
+  changePolicy: call('changePolicy'),
+  stopProtection: call('stopProtection'),
+  resumeProtection: call('resumeProtection'),
+  backupNow: call('backupNow'),
+  listPoints: call('listPoints'),
+  restorePoint: call('restorePoint'),
+  verifyVault: call('verifyVault'),
+  dashboard: call('dashboard'),
 
   on<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): () => void {
     const relay = (_e: IpcRendererEvent, name: unknown, payload: unknown) => {

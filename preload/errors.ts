@@ -161,6 +161,46 @@ export const errorCatalog = {
     message: 'The guest agent did not answer, so the snapshot is crash-consistent only.',
     remedy: 'Install and start qemu-guest-agent in the VM for application-consistent backups.',
   },
+  PolicyNotFound: {
+    message: 'The vault has no policy with this name.',
+    remedy: 'List the policies of the vault and pick one, or create it first.',
+  },
+  PolicyNameTaken: {
+    message: 'The vault already has a policy with this name.',
+    remedy: 'Choose another name, or pick the existing policy.',
+  },
+  PolicyBuiltIn: {
+    message: 'The built-in DefaultPolicy of a vault cannot be deleted.',
+    remedy: 'Edit it instead, or protect VMs with another policy.',
+  },
+  PolicyInUse: {
+    message: 'The policy still protects VMs.',
+    remedy: 'Move those VMs to another policy (change policy) or stop their protection first.',
+  },
+  VmNotRegistered: {
+    message: 'The VM is not registered to the vault.',
+    remedy: 'Register the VM with the vault first (Registered Items, Register).',
+  },
+  VmAlreadyProtected: {
+    message: 'The VM is already protected; a VM has exactly one policy.',
+    remedy: 'Use "change policy" to give it another policy.',
+  },
+  VmNotProtected: {
+    message: 'The VM is not protected.',
+    remedy: 'Protect the VM with a policy first (Protected Items, Protect).',
+  },
+  BackupAlreadyInProgress: {
+    message: 'A job for this VM is already running; one job at a time per VM.',
+    remedy: 'Wait for the running job to finish, or cancel it from the Jobs page.',
+  },
+  RecoveryPointLimitReached: {
+    message: 'The VM has reached the limit of 9999 recovery points.',
+    remedy: 'Shorten the retention of its policy or delete old recovery points.',
+  },
+  SnapshotFailed: {
+    message: 'The hypervisor could not take or merge the live snapshot of the running VM.',
+    remedy: 'Check the VM in the hypervisor (virsh domblklist / snapshot-list); the message says what to run.',
+  },
 } as const satisfies Record<string, ErrorInfo>;
 
 export type ErrorCode = keyof typeof errorCatalog;

@@ -4,6 +4,10 @@ import { openCatalog, type Db } from './catalog/catalog.js';
 import { EngineEvents, type EngineListener } from './events.js';
 import { InventoryService } from './inventory.js';
 import { JobService } from './jobs.js';
+import { ProtectionService } from './protection.js';
+import { dashboardData } from './dashboard.js';
+import { Scheduler } from './scheduler.js';
+import type { Dashboard } from '../../preload/contract.js';
 import { VaultService } from './vaults.js';
 
 export const COFFER_VERSION = '0.1.0';
@@ -27,6 +31,7 @@ export class Engine {
   readonly vaults: VaultService;
   readonly jobs: JobService;
   readonly inventory: InventoryService;
+  readonly protection: ProtectionService;
 
   private constructor(
     readonly dataDir: string,
@@ -35,6 +40,7 @@ export class Engine {
     this.vaults = new VaultService(db, this.events);
     this.jobs = new JobService(db, this.events);
     this.inventory = new InventoryService(db, this.events, this.jobs, this.vaults);
+    this.protection = new ProtectionService(db, this.events, this.jobs, this.vaults, this.inventory);
   }
 
   static open(opts: EngineOptions): Engine {
@@ -52,12 +58,22 @@ export class Engine {
     return (rows as { id: string }[]).map((r) => r.id);
   }
 
+  /** Runs scheduled backups until the returned function is called (hosts only: desktop app, serve). */
+  startScheduler(clock?: () => Date, intervalMs?: number): () => void {
+    return new Scheduler(this.db, this.protection, clock).start(intervalMs);
+  }
+
+  dashboard(now = new Date()): Dashboard {
+    return dashboardData(this.db, this.vaults, this.protection.timeZone, now);
+  }
+
   subscribe(listener: EngineListener): () => void {
     return this.events.subscribe(listener);
   }
 
   async close(): Promise<void> {
     await this.jobs.drain();
+    await this.vaults.closeHandles();
     if (this.db.open) this.db.close();
   }
 }

@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { ParsedArgsOf, Policy, VaultDetails, VaultSummary } from '../../preload/contract.js';
+import { DEFAULT_POLICY_SPEC, type ParsedArgsOf, type VaultDetails, type VaultSummary } from '../../preload/contract.js';
 import type { Db } from './catalog/catalog.js';
 import { CofferError } from './errors.js';
 import type { EngineEvents } from './events.js';
 import { createVaultConfig, readVaultConfig, unlockVaultConfig, writeVaultConfig, type VaultKeys } from './vault/config.js';
 import { DEFAULT_CHUNK_SIZE } from './vault/format.js';
 import { LocalFolderStore } from './vault/local-store.js';
+import { Vault } from './vault/vault.js';
 
 interface VaultRow {
   id: string;
@@ -20,14 +21,12 @@ interface VaultRow {
 
 /** The built-in policy every vault has from creation (W8): one backup a day, kept 30 days. */
 export const DEFAULT_POLICY_NAME = 'DefaultPolicy';
-export const defaultPolicySpec: Pick<Policy, 'schedule' | 'retention'> = {
-  schedule: { kind: 'daily', times: ['22:00'] },
-  retention: { dailyDays: 30 },
-};
 
 /** Vaults known to this console: the catalog rows plus, for unlocked ones, their keys in memory. */
 export class VaultService {
   private readonly keys = new Map<string, VaultKeys>();
+  /** Open engine handles (index in memory, worker pool) of unlocked vaults, made on first use. */
+  private readonly handles = new Map<string, Promise<Vault>>();
 
   constructor(
     private readonly db: Db,
@@ -39,7 +38,7 @@ export class VaultService {
     return rows.map((r) => this.summary(r));
   }
 
-  async show(name: string): Promise<VaultDetails> {
+  async show(name: string): Promise<Omit<VaultDetails, 'policies'>> {
     const row = this.row(name);
     const store = new LocalFolderStore(row.location);
     let usedBytes = 0;
@@ -48,7 +47,7 @@ export class VaultService {
       usedBytes += obj.size;
       if (obj.key.startsWith('points/')) pointCount++;
     }
-    return { ...this.summary(row), usedBytes, pointCount, policies: this.policies(row.id) };
+    return { ...this.summary(row), usedBytes, pointCount };
   }
 
   async create(args: ParsedArgsOf<'createVault'>): Promise<VaultSummary> {
@@ -76,7 +75,7 @@ export class VaultService {
           .run(config.id, args.name, args.region, location, config.version, now);
         this.db
           .prepare('INSERT INTO policies (id, vault_id, name, builtin, spec, created_at) VALUES (?, ?, ?, 1, ?, ?)')
-          .run(randomUUID(), config.id, DEFAULT_POLICY_NAME, JSON.stringify(defaultPolicySpec), now);
+          .run(randomUUID(), config.id, DEFAULT_POLICY_NAME, JSON.stringify(DEFAULT_POLICY_SPEC), now);
       })();
       this.keys.set(config.id, keys);
       this.events.emit('vaultsChanged', { names: [args.name] });
@@ -103,6 +102,7 @@ export class VaultService {
   lock(name: string): VaultSummary {
     const row = this.row(name);
     this.keys.delete(row.id);
+    this.dropHandle(row.id);
     this.events.emit('vaultsChanged', { names: [row.name] });
     return this.summary(row);
   }
@@ -126,9 +126,36 @@ export class VaultService {
     }
     this.db.prepare('DELETE FROM vaults WHERE id = ?').run(row.id);
     this.keys.delete(row.id);
+    this.dropHandle(row.id);
     if (deleteData) fs.rmSync(row.location, { recursive: true, force: true });
     this.events.emit('vaultsChanged', { names: [row.name] });
     return { name: row.name, dataDeleted: deleteData, location: row.location };
+  }
+
+  /** The engine handle of an unlocked vault (`VaultLocked` when this console has no key). */
+  openVault(name: string): Promise<Vault> {
+    const row = this.row(name);
+    const keys = this.keysOf(row.name);
+    let handle = this.handles.get(row.id);
+    if (!handle) {
+      handle = Vault.openWithKeys(new LocalFolderStore(row.location), keys);
+      this.handles.set(row.id, handle);
+      handle.catch(() => this.handles.delete(row.id));
+    }
+    return handle;
+  }
+
+  /** Closes every open handle (worker pools); keys stay. */
+  async closeHandles(): Promise<void> {
+    const open = [...this.handles.values()];
+    this.handles.clear();
+    await Promise.allSettled(open.map(async (h) => (await h).close()));
+  }
+
+  private dropHandle(id: string): void {
+    const h = this.handles.get(id);
+    this.handles.delete(id);
+    void h?.then((v) => v.close()).catch(() => undefined);
   }
 
   /** The keys of an unlocked vault, or `VaultLocked`. */
@@ -151,13 +178,6 @@ export class VaultService {
 
   private registeredCount(vaultId: string): number {
     return (this.db.prepare('SELECT count(*) AS n FROM vms WHERE vault_id = ?').get(vaultId) as { n: number }).n;
-  }
-
-  private policies(vaultId: string): Policy[] {
-    const rows = this.db
-      .prepare('SELECT id, name, builtin, spec FROM policies WHERE vault_id = ? ORDER BY builtin DESC, name')
-      .all(vaultId) as { id: string; name: string; builtin: number; spec: string }[];
-    return rows.map((r) => ({ id: r.id, name: r.name, builtin: r.builtin === 1, ...(JSON.parse(r.spec) as Pick<Policy, 'schedule' | 'retention'>) }));
   }
 
   private summary(r: VaultRow): VaultSummary {

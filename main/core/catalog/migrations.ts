@@ -106,4 +106,35 @@ export const migrations: ReadonlyArray<(db: Database.Database) => void> = [
       CREATE INDEX vms_name ON vms(name);
     `);
   },
+
+  // 4: protection (policy per VM, last backup) and the recovery point cache of each vault.
+  (db) => {
+    db.exec(`
+      ALTER TABLE vms ADD COLUMN policy_id TEXT REFERENCES policies(id);
+      ALTER TABLE vms ADD COLUMN protected_at TEXT;
+      ALTER TABLE vms ADD COLUMN last_backup_at TEXT;
+      ALTER TABLE vms ADD COLUMN last_backup_status TEXT;
+      ALTER TABLE vms ADD COLUMN last_attempt_at TEXT;
+      CREATE INDEX vms_policy ON vms(policy_id);
+      CREATE TABLE points (
+        vault_id TEXT NOT NULL REFERENCES vaults(id) ON DELETE CASCADE,
+        id TEXT NOT NULL,
+        vm_id TEXT,
+        vm_name TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        consistency TEXT NOT NULL,
+        retain_until TEXT,
+        manual INTEGER NOT NULL DEFAULT 0,
+        logical_bytes INTEGER NOT NULL,
+        added_bytes INTEGER NOT NULL,
+        disks TEXT NOT NULL,
+        PRIMARY KEY (vault_id, id)
+      );
+      CREATE INDEX points_vm ON points(vm_id, created_at);
+      CREATE TABLE vault_keys (
+        vault_id TEXT PRIMARY KEY REFERENCES vaults(id) ON DELETE CASCADE,
+        key_file TEXT NOT NULL
+      );
+    `);
+  },
 ];

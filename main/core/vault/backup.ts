@@ -1,0 +1,314 @@
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { CofferError } from '../errors.js';
+import { ChunkIdSet, type ChunkIndex } from './chunk-index.js';
+import type { VaultConfig, VaultKeys } from './config.js';
+import { ID_LEN, newPointId, pointKey, type Consistency, type DiskEntry, type Manifest } from './format.js';
+import { encodeManifest } from './manifest.js';
+import { crashPoint, mapStoreError, PackWriter } from './packs.js';
+import type { ObjectStore } from './storage.js';
+import type { WorkerPool } from './worker-pool.js';
+
+export interface Progress {
+  bytesDone: number;
+  bytesTotal: number;
+  bytesPerSecond: number;
+  /** Raw bytes of chunks that were new to the vault. */
+  newBytes: number;
+}
+
+export interface BackupOptions {
+  vmName: string;
+  vmId?: string;
+  definition?: { fileName: string; content: Buffer };
+  disks: Array<{ name: string; path: string }>;
+  consistency?: Consistency;
+  retainUntil?: string | null;
+  policy?: string | null;
+  signal?: AbortSignal;
+  onProgress?: (p: Progress) => void;
+}
+
+export interface PointSummary {
+  id: string;
+  vmName: string;
+  vmId?: string;
+  created: string;
+  consistency: Consistency;
+  retainUntil: string | null;
+  logicalBytes: number;
+  zeroBytes: number;
+  newChunks: number;
+  newRawBytes: number;
+  /** Bytes added to the storage: packs, index objects and the manifest. */
+  addedBytes: number;
+  seconds: number;
+  disks: Array<{ name: string; size: number; sha256: string }>;
+}
+
+export const PROGRESS_INTERVAL_MS = 250;
+const SEGMENT_BYTES = 4 * 1024 * 1024;
+
+export interface EngineContext {
+  store: ObjectStore;
+  keys: VaultKeys;
+  config: VaultConfig;
+  index: ChunkIndex;
+  pool: WorkerPool;
+}
+
+/** sha256 of an all-zero chunk of each length, for the disk digest. */
+const zeroShaCache = new Map<number, Buffer>();
+export function zeroSha(len: number): Buffer {
+  let s = zeroShaCache.get(len);
+  if (!s) {
+    s = createHash('sha256').update(Buffer.alloc(len)).digest();
+    zeroShaCache.set(len, s);
+  }
+  return s;
+}
+
+/** The disk digest: sha256 over the sha256 of each chunk in order (see docs/vault-format.md). */
+export function diskDigest(shas: Buffer): string {
+  return createHash('sha256').update(shas).digest('hex');
+}
+
+function cancelled(): CofferError {
+  return new CofferError('OperationCancelled', 'The backup was cancelled; no recovery point was kept.');
+}
+
+interface FileId {
+  size: number;
+  mtimeMs: number;
+  ino: number;
+}
+
+async function statDisk(p: string): Promise<FileId> {
+  try {
+    const st = await fs.stat(p);
+    if (!st.isFile()) throw new CofferError('DiskUnreadable', `The disk ${p} is not a regular file.`, { path: p });
+    return { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
+  } catch (e) {
+    if (e instanceof CofferError) throw e;
+    throw new CofferError('DiskUnreadable', `The disk ${p} cannot be read: ${(e as Error).message}`, { path: p });
+  }
+}
+
+export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promise<PointSummary> {
+  const { store, keys, config, index, pool } = ctx;
+  const chunkSize = config.chunking.chunkSize;
+  const chunksPerSeg = Math.max(1, Math.floor(SEGMENT_BYTES / chunkSize));
+  const segBytes = chunksPerSeg * chunkSize;
+  const zeroSeg = Buffer.alloc(segBytes);
+  // Room before the data so the worker can write sealed chunks (28 bytes longer each) in place.
+  const slack = Math.ceil((chunksPerSeg * 32) / 4096) * 4096;
+  const maxInFlight = pool.size * 3;
+  const started = Date.now();
+  const signal = opts.signal;
+
+  const names = new Set<string>();
+  for (const d of opts.disks) {
+    if (names.has(d.name)) throw new CofferError('InvalidArgument', `Two disks are named "${d.name}".`);
+    names.add(d.name);
+  }
+  const before = await Promise.all(opts.disks.map((d) => statDisk(d.path)));
+  const bytesTotal = before.reduce((s, b) => s + b.size, 0);
+
+  const packs = new PackWriter(store, keys, index);
+  const sessionNew = new ChunkIdSet();
+  let bytesDone = 0;
+  let newBytes = 0;
+  let newChunks = 0;
+  let zeroBytes = 0;
+  const emit = (): void => {
+    const sec = (Date.now() - started) / 1000;
+    opts.onProgress?.({ bytesDone, bytesTotal, bytesPerSecond: sec > 0 ? bytesDone / sec : 0, newBytes });
+  };
+  const timer = opts.onProgress ? setInterval(emit, PROGRESS_INTERVAL_MS) : undefined;
+  emit(); // at once: the job shows its total before the first segment is read
+  const inFlight = new Set<Promise<void>>();
+  let failure: unknown;
+  /** Segment buffers come back from the workers and are reused: flat memory, no page faults. */
+  const spare: ArrayBuffer[] = [];
+
+  const processSegment = async (buf: ArrayBuffer, at: number, len: number, firstChunk: number, ids: Buffer, shas: Buffer): Promise<void> => {
+    const w = pool.leastBusy();
+    const job = pool.newJob();
+    const h = await pool.send<'hashed'>(w, { type: 'hash', buf, at, len }, [buf], job);
+    const hids = Buffer.from(h.ids);
+    const hshas = Buffer.from(h.shas);
+    const n = h.zeroMask.length;
+    const want: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const at = (firstChunk + i) * ID_LEN;
+      const clen = Math.min(chunkSize, len - i * chunkSize);
+      if (h.zeroMask[i]) {
+        zeroSha(clen).copy(shas, at);
+        zeroBytes += clen;
+        continue;
+      }
+      hids.copy(ids, at, i * ID_LEN, (i + 1) * ID_LEN);
+      hshas.copy(shas, at, i * ID_LEN, (i + 1) * ID_LEN);
+      // Known to the vault or already queued by this backup: nothing to compress or store.
+      if (index.has(hids, i * ID_LEN) || !sessionNew.add(hids, i * ID_LEN)) continue;
+      want.push(i);
+      newBytes += clen;
+    }
+    if (want.length === 0 || failure || signal?.aborted) {
+      const r = await pool.send<'ok'>(w, { type: 'drop' }, [], job);
+      if (r.seg) spare.push(r.seg);
+    } else {
+      const wantIds = Buffer.alloc(want.length * ID_LEN);
+      want.forEach((i, j) => hids.copy(wantIds, j * ID_LEN, i * ID_LEN, (i + 1) * ID_LEN));
+      const s = await pool.send<'sealed'>(w, { type: 'seal', want: Uint32Array.from(want), ids: wantIds.buffer as ArrayBuffer }, [], job);
+      newChunks += want.length;
+      await packs.add(Buffer.from(s.seg, 0, s.blobLen), wantIds, s.lens, s.rawLens, s.flags);
+      spare.push(s.seg); // copied into the pack: free for the next read
+    }
+    bytesDone += len;
+  };
+
+  const track = (p: Promise<void>): void => {
+    const q = p.catch((e) => {
+      failure ??= e;
+    });
+    inFlight.add(q);
+    void q.finally(() => inFlight.delete(q));
+  };
+
+  const diskEntries: DiskEntry[] = [];
+  try {
+    for (let di = 0; di < opts.disks.length; di++) {
+      const disk = opts.disks[di]!;
+      const b = before[di]!;
+      const nChunks = Math.ceil(b.size / chunkSize);
+      const ids = Buffer.alloc(nChunks * ID_LEN); // all-zero id = zero chunk
+      const shas = Buffer.alloc(nChunks * ID_LEN);
+      let fh: fs.FileHandle;
+      try {
+        fh = await fs.open(disk.path, 'r');
+      } catch (e) {
+        throw new CofferError('DiskUnreadable', `The disk ${disk.path} cannot be opened: ${(e as Error).message}`, { path: disk.path });
+      }
+      try {
+        for (let pos = 0, seg = 0; pos < b.size; pos += segBytes, seg++) {
+          if (signal?.aborted) throw cancelled();
+          if (failure) throw failure;
+          while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
+          const len = Math.min(segBytes, b.size - pos);
+          const ab = spare.pop() ?? new ArrayBuffer(slack + segBytes);
+          const buf = Buffer.from(ab, slack, len);
+          let got = 0;
+          try {
+            while (got < len) {
+              const { bytesRead } = await fh.read(buf, got, len - got, pos + got);
+              if (bytesRead === 0) break;
+              got += bytesRead;
+            }
+          } catch (e) {
+            throw new CofferError('DiskUnreadable', `Reading ${disk.path} failed: ${(e as Error).message}`, { path: disk.path });
+          }
+          if (got < len) throw new CofferError('DiskChangedDuringBackup', `The disk ${disk.path} shrank while it was read.`, { path: disk.path });
+          const first = seg * chunksPerSeg;
+          if (buf.equals(zeroSeg.subarray(0, len))) {
+            spare.push(ab);
+            // Whole segment is zero (holes are common): settle it here without a worker round trip.
+            for (let i = 0; i * chunkSize < len; i++) zeroSha(Math.min(chunkSize, len - i * chunkSize)).copy(shas, (first + i) * ID_LEN);
+            zeroBytes += len;
+            bytesDone += len;
+            continue;
+          }
+          track(processSegment(ab, slack, len, first, ids, shas));
+        }
+        while (inFlight.size > 0) await Promise.race(inFlight);
+        if (failure) throw failure;
+      } finally {
+        await fh.close();
+      }
+      const after = await statDisk(disk.path);
+      if (after.size !== b.size || after.mtimeMs !== b.mtimeMs || after.ino !== b.ino) {
+        throw new CofferError('DiskChangedDuringBackup', `The disk ${disk.path} changed while it was being read.`, {
+          path: disk.path,
+          before: b,
+          after,
+        });
+      }
+      diskEntries.push({
+        name: disk.name,
+        size: b.size,
+        sha256: diskDigest(shas),
+        chunks: ids.toString('base64'),
+        zeroBytes: 0,
+        source: { path: path.resolve(disk.path), mtimeMs: b.mtimeMs, ino: b.ino },
+      });
+    }
+    if (signal?.aborted) throw cancelled();
+    await packs.finish();
+  } catch (e) {
+    if (timer) clearInterval(timer);
+    while (inFlight.size > 0) await Promise.race(inFlight);
+    await packs.abandon();
+    throw mapStoreError(e);
+  }
+
+  // Per-disk zero bytes: recomputed from the id list (zero id) to keep the loop simple.
+  for (const d of diskEntries) {
+    const ids = Buffer.from(d.chunks, 'base64');
+    let z = 0;
+    for (let i = 0; i * ID_LEN < ids.length; i++) {
+      if (ids.subarray(i * ID_LEN, (i + 1) * ID_LEN).equals(ZERO_ID)) z += Math.min(chunkSize, d.size - i * chunkSize);
+    }
+    d.zeroBytes = z;
+  }
+
+  const created = new Date();
+  const id = newPointId(created);
+  const seconds = (Date.now() - started) / 1000;
+  const manifest: Manifest = {
+    format: 'coffer-point',
+    version: 1,
+    id,
+    created: created.toISOString(),
+    vm: opts.vmId ? { name: opts.vmName, id: opts.vmId } : { name: opts.vmName },
+    consistency: opts.consistency ?? 'offline',
+    retainUntil: opts.retainUntil ?? null,
+    policy: opts.policy ?? null,
+    chunkSize,
+    definition: opts.definition ? { fileName: opts.definition.fileName, content: opts.definition.content.toString('base64') } : null,
+    disks: diskEntries,
+    stats: { logicalBytes: bytesTotal, zeroBytes, newChunks, newRawBytes: newBytes, addedBytes: 0, seconds },
+  };
+  let blob = encodeManifest(keys, manifest);
+  manifest.stats.addedBytes = packs.bytesWritten + blob.length;
+  blob = encodeManifest(keys, manifest);
+  try {
+    if (signal?.aborted) throw cancelled();
+    // The manifest is the commit point: written last, after every pack and index is durable.
+    const put = store.put(pointKey(id), blob);
+    crashPoint('manifest');
+    await put;
+  } catch (e) {
+    throw mapStoreError(e);
+  } finally {
+    if (timer) clearInterval(timer);
+  }
+  emit();
+  return {
+    id,
+    vmName: opts.vmName,
+    ...(opts.vmId ? { vmId: opts.vmId } : {}),
+    created: manifest.created,
+    consistency: manifest.consistency,
+    retainUntil: manifest.retainUntil,
+    logicalBytes: bytesTotal,
+    zeroBytes,
+    newChunks,
+    newRawBytes: newBytes,
+    addedBytes: manifest.stats.addedBytes,
+    seconds,
+    disks: diskEntries.map((d) => ({ name: d.name, size: d.size, sha256: d.sha256 })),
+  };
+}
+
+export const ZERO_ID = Buffer.alloc(ID_LEN);

@@ -1,0 +1,178 @@
+import { CofferError } from '../errors.js';
+import type { ChunkIndex } from './chunk-index.js';
+import type { VaultKeys } from './config.js';
+import { open, seal } from './crypto.js';
+import { decodeIndex, encodeIndex, INDEX_PREFIX, indexKey, newPackId, PACK_TARGET_SIZE, packKey, type DecodedIndex } from './format.js';
+import type { ObjectStore } from './storage.js';
+
+/** Every pack starts with this 8-byte header ("CFXP", version 1, 3 reserved bytes); blobs follow. */
+export const PACK_HEADER = Buffer.from([0x43, 0x46, 0x58, 0x50, 1, 0, 0, 0]);
+
+export const indexAad = (packId: string): Buffer => Buffer.from(`index:${packId}`);
+
+/** Storage errors with a stable meaning become Coffer errors (ENOSPC -> StorageFull). */
+export function mapStoreError(e: unknown): unknown {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') return new CofferError('StorageFull', undefined, { cause: String((e as Error).message) });
+  return e;
+}
+
+/** Test-only crash hook (COFFER_TEST_CRASH_AT=pack|index|manifest): dies while that write is in flight. */
+export function crashPoint(stage: 'pack' | 'index' | 'manifest', count = 1): void {
+  if (process.env.COFFER_TEST_CRASH_AT !== stage) return;
+  const after = Number(process.env.COFFER_TEST_CRASH_AFTER ?? '1');
+  if (count >= after) process.kill(process.pid, 'SIGKILL');
+}
+
+interface Entry {
+  id: Buffer;
+  offset: number;
+  length: number;
+  rawLength: number;
+  flags: number;
+}
+
+/**
+ * Appends sealed chunks into pack files of about PACK_TARGET_SIZE. A pack is written (atomic put),
+ * then its index object; only then are its chunks added to the vault index, so anything that
+ * the index names is durable, and a manifest written after finish() references durable data only.
+ */
+export class PackWriter {
+  private buf: Buffer;
+  private used = PACK_HEADER.length;
+  private entries: Entry[] = [];
+  private readonly flushing = new Set<Promise<void>>();
+  private failure: unknown;
+  packsWritten = 0;
+  bytesWritten = 0;
+
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly keys: VaultKeys,
+    private readonly index: ChunkIndex,
+    private readonly target = PACK_TARGET_SIZE,
+    private readonly maxFlushing = 2,
+  ) {
+    this.buf = this.fresh(0);
+  }
+
+  /** Pack buffers are reused once written: fresh 32 MiB allocations pile up faster than GC frees them. */
+  private readonly free: Buffer[] = [];
+
+  private fresh(extra: number): Buffer {
+    const reuse = extra === 0 ? this.free.pop() : undefined;
+    const b = reuse ?? Buffer.allocUnsafe(this.target + extra + PACK_HEADER.length);
+    PACK_HEADER.copy(b, 0);
+    return b;
+  }
+
+  private tail: Promise<void> = Promise.resolve();
+
+  /** Adds one blob holding several sealed chunks back to back; calls are serialised. */
+  add(blob: Buffer, ids: Buffer, lens: Uint32Array, rawLens: Uint32Array, flags: Uint8Array): Promise<void> {
+    const p = this.tail.then(() => this.addNow(blob, ids, lens, rawLens, flags));
+    this.tail = p.catch(() => undefined);
+    return p;
+  }
+
+  private async addNow(blob: Buffer, ids: Buffer, lens: Uint32Array, rawLens: Uint32Array, flags: Uint8Array): Promise<void> {
+    if (this.failure) throw this.failure;
+    if (this.used + blob.length > this.buf.length) {
+      if (this.entries.length > 0) await this.flush();
+      if (this.used + blob.length > this.buf.length) this.buf = this.fresh(blob.length);
+    }
+    blob.copy(this.buf, this.used);
+    let off = this.used;
+    for (let j = 0; j < lens.length; j++) {
+      this.entries.push({ id: Buffer.from(ids.subarray(j * 32, j * 32 + 32)), offset: off, length: lens[j]!, rawLength: rawLens[j]!, flags: flags[j]! });
+      off += lens[j]!;
+    }
+    this.used = off;
+    if (this.used >= this.target) await this.flush();
+  }
+
+  /** Adds one already sealed chunk (repack copies blobs without decrypting them). */
+  async addRaw(id: Buffer, blob: Buffer, rawLength: number, flags: number): Promise<void> {
+    await this.add(blob, id, Uint32Array.of(blob.length), Uint32Array.of(rawLength), Uint8Array.of(flags));
+  }
+
+  private async flush(): Promise<void> {
+    while (this.flushing.size >= this.maxFlushing) await Promise.race(this.flushing);
+    if (this.failure) throw this.failure;
+    const whole = this.buf;
+    const data = whole.subarray(0, this.used);
+    const entries = this.entries;
+    this.buf = this.fresh(0);
+    this.used = PACK_HEADER.length;
+    this.entries = [];
+    const p = this.write(data, entries).then(
+      () => {
+        if (whole.length === this.target + PACK_HEADER.length) this.free.push(whole);
+      },
+      (e) => {
+        this.failure ??= mapStoreError(e);
+      },
+    );
+    this.flushing.add(p);
+    void p.finally(() => this.flushing.delete(p));
+  }
+
+  private async write(data: Buffer, entries: Entry[]): Promise<void> {
+    const packId = newPackId();
+    const putPack = this.store.put(packKey(packId), data);
+    crashPoint('pack', this.packsWritten + 1);
+    await putPack;
+    const idx = seal(this.keys.encKey, encodeIndex(packId, entries), indexAad(packId));
+    const putIndex = this.store.put(indexKey(packId), idx);
+    crashPoint('index', this.packsWritten + 1);
+    await putIndex;
+    this.packsWritten++;
+    this.bytesWritten += data.length + idx.length;
+    const key = packId;
+    for (const e of entries) this.index.add(e.id, 0, { pack: key, offset: e.offset, length: e.length, rawLength: e.rawLength, flags: e.flags });
+  }
+
+  /** Writes what is left and waits until every pack and index is durable. */
+  async finish(): Promise<void> {
+    await this.tail;
+    if (this.entries.length > 0 && !this.failure) await this.flush();
+    await Promise.all(this.flushing);
+    if (this.failure) throw this.failure;
+  }
+
+  /** Waits for writes in flight without writing the rest (used when a backup fails or is cancelled). */
+  async abandon(): Promise<void> {
+    await this.tail;
+    this.entries = [];
+    await Promise.all(this.flushing);
+  }
+}
+
+/** Reads and decrypts every index object; unreadable ones are reported, not fatal. */
+export async function loadIndexes(
+  store: ObjectStore,
+  keys: VaultKeys,
+  onIndex: (d: DecodedIndex) => void,
+  skip?: (packId: string) => boolean,
+): Promise<{ loaded: number; bad: string[]; all: string[] }> {
+  const objs = await store.list(INDEX_PREFIX);
+  const all = objs.map((o) => o.key.slice(INDEX_PREFIX.length));
+  const bad: string[] = [];
+  let loaded = 0;
+  const queue = skip ? objs.filter((o) => !skip(o.key.slice(INDEX_PREFIX.length))) : [...objs];
+  const readOne = async (): Promise<void> => {
+    for (let o = queue.shift(); o; o = queue.shift()) {
+      const packId = o.key.slice(INDEX_PREFIX.length);
+      try {
+        const d = decodeIndex(open(keys.encKey, await store.get(o.key), indexAad(packId), 'index'));
+        if (d.packId !== packId) throw new Error('index names another pack');
+        onIndex(d);
+        loaded++;
+      } catch {
+        bad.push(packId);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, readOne));
+  return { loaded, bad, all };
+}

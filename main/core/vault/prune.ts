@@ -1,0 +1,125 @@
+import { CofferError } from '../errors.js';
+import { ChunkIdSet, ChunkIndex } from './chunk-index.js';
+import type { EngineContext } from './backup.js';
+import { ZERO_ID } from './backup.js';
+import { ID_LEN, indexKey, PACK_PREFIX, packKey, pointKey, type DecodedIndex } from './format.js';
+import { decodeManifest, listPointIds } from './manifest.js';
+import { loadIndexes, mapStoreError, PackWriter } from './packs.js';
+
+/** Packs whose live bytes fall under this share are rewritten with only their live chunks. */
+export const REPACK_THRESHOLD = 0.5;
+
+export interface GcReport {
+  pointsKept: number;
+  packsDeleted: number;
+  packsRepacked: number;
+  packsWritten: number;
+  orphanPacksDeleted: number;
+  bytesFreed: number;
+  bytesWritten: number;
+  seconds: number;
+}
+
+/** Deletes manifests only; space comes back with collectGarbage. Needs the exclusive lock. */
+export async function deletePointObjects(ctx: EngineContext, ids: string[]): Promise<void> {
+  const known = new Set(await listPointIds(ctx.store));
+  for (const id of ids) if (!known.has(id)) throw new CofferError('RecoveryPointNotFound', `No recovery point "${id}" in this vault.`);
+  for (const id of ids) await ctx.store.delete(pointKey(id));
+}
+
+/**
+ * Order of every step keeps each remaining point restorable at any crash:
+ * 1. new packs with live chunks copied out of sparse packs are written with their index;
+ * 2. only then are old index objects deleted, then old packs.
+ * A pack left without index (crash between 2's steps) is an orphan: nothing can reference it,
+ * and the next run deletes it. The exclusive lock guarantees no backup is writing a pack meanwhile.
+ */
+export async function runGc(ctx: EngineContext): Promise<GcReport> {
+  const { store, keys } = ctx;
+  const started = Date.now();
+  const referenced = new ChunkIdSet();
+  const points = await listPointIds(store);
+  for (const id of points) {
+    let m;
+    try {
+      m = decodeManifest(keys, id, await store.get(pointKey(id)));
+    } catch (e) {
+      // Collecting without knowing what a point references could delete its data.
+      throw new CofferError('VaultCorrupt', `Recovery point ${id} cannot be read, so garbage collection stopped without deleting anything.`, {
+        pointId: id,
+        cause: (e as Error).message,
+      });
+    }
+    for (const d of m.disks) {
+      const list = Buffer.from(d.chunks, 'base64');
+      for (let o = 0; o < list.length; o += ID_LEN) if (!list.subarray(o, o + ID_LEN).equals(ZERO_ID)) referenced.add(list, o);
+    }
+  }
+
+  const indexes: DecodedIndex[] = [];
+  const { bad } = await loadIndexes(store, keys, (d) => indexes.push(d));
+  if (bad.length > 0) {
+    throw new CofferError('VaultCorrupt', `${bad.length} index object(s) cannot be read, so garbage collection stopped without deleting anything.`, { packs: bad });
+  }
+  const packObjs = new Map((await store.list(PACK_PREFIX)).map((o) => [o.key, o.size]));
+  // Stable order: the copy of a chunk that is kept is the one in the pack that sorts first.
+  indexes.sort((a, b) => (a.packId < b.packId ? -1 : 1));
+  const kept = new ChunkIdSet();
+  const report: GcReport = { pointsKept: points.length, packsDeleted: 0, packsRepacked: 0, packsWritten: 0, orphanPacksDeleted: 0, bytesFreed: 0, bytesWritten: 0, seconds: 0 };
+  const toDelete: DecodedIndex[] = [];
+  const toRepack: Array<{ d: DecodedIndex; live: number[] }> = [];
+  for (const d of indexes) {
+    const size = packObjs.get(packKey(d.packId));
+    const live: number[] = [];
+    let liveBytes = 0;
+    let total = 0;
+    for (let i = 0; i < d.count; i++) {
+      total += d.lengths[i]!;
+      if (size !== undefined && referenced.has(d.ids, i * ID_LEN) && kept.add(d.ids, i * ID_LEN)) {
+        live.push(i);
+        liveBytes += d.lengths[i]!;
+      }
+    }
+    if (live.length === 0) toDelete.push(d);
+    else if (liveBytes < total * REPACK_THRESHOLD) toRepack.push({ d, live });
+  }
+
+  try {
+    if (toRepack.length > 0) {
+      const scratch = new ChunkIndex();
+      const writer = new PackWriter(store, keys, scratch);
+      for (const { d, live } of toRepack) {
+        const pack = await store.get(packKey(d.packId));
+        for (const i of live) {
+          const off = d.offsets[i]!;
+          // Sealed blobs are position independent (nonce inside, AAD = chunk id): copied as they are.
+          await writer.addRaw(Buffer.from(d.ids.subarray(i * ID_LEN, (i + 1) * ID_LEN)), Buffer.from(pack.subarray(off, off + d.lengths[i]!)), d.rawLengths[i]!, d.flags[i]!);
+        }
+      }
+      await writer.finish();
+      report.packsWritten = writer.packsWritten;
+      report.bytesWritten = writer.bytesWritten;
+      report.packsRepacked = toRepack.length;
+    }
+    for (const d of [...toDelete, ...toRepack.map((r) => r.d)]) {
+      const key = packKey(d.packId);
+      report.bytesFreed += packObjs.get(key) ?? 0;
+      await store.delete(indexKey(d.packId));
+      await store.delete(key);
+      packObjs.delete(key);
+      report.packsDeleted++;
+    }
+    // Packs without an index: left by a crash between pack and index writes, or by step 2 above.
+    const indexed = new Set(indexes.map((d) => packKey(d.packId)));
+    for (const [key, size] of packObjs) {
+      if (indexed.has(key)) continue;
+      await store.delete(key);
+      report.orphanPacksDeleted++;
+      report.bytesFreed += size;
+    }
+  } catch (e) {
+    throw mapStoreError(e);
+  }
+  report.seconds = (Date.now() - started) / 1000;
+  return report;
+}

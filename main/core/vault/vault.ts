@@ -1,0 +1,245 @@
+import { CofferError } from '../errors.js';
+import { runBackup, type BackupOptions, type EngineContext, type PointSummary } from './backup.js';
+import { ChunkIndex } from './chunk-index.js';
+import { createVaultConfig, readVaultConfig, unlockVaultConfig, writeVaultConfig, type KdfParams, type VaultConfig, type VaultKeys } from './config.js';
+import { DEFAULT_CHUNK_SIZE, ID_LEN, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, SafeFileName, ZSTD_LEVEL, type Manifest } from './format.js';
+import { VaultLock } from './locks.js';
+import { listPointIds, readManifest } from './manifest.js';
+import { loadIndexes } from './packs.js';
+import { deletePointObjects, runGc, type GcReport } from './prune.js';
+import { runRestore, type RestoreOptions, type RestoreResult } from './restore.js';
+import type { ObjectStore } from './storage.js';
+import { runVerify, type VerifyOptions, type VerifyReport } from './verify.js';
+import { WorkerPool } from './worker-pool.js';
+
+export type { BackupOptions, PointSummary } from './backup.js';
+export type { RestoreOptions, RestoreResult } from './restore.js';
+export type { VerifyReport, DamagedPoint } from './verify.js';
+export type { GcReport } from './prune.js';
+export { DEFAULT_CHUNK_SIZE } from './format.js';
+
+export interface PointListing {
+  id: string;
+  created: string;
+  vmName: string;
+  vmId?: string;
+  consistency: Manifest['consistency'];
+  retainUntil: string | null;
+  policy: string | null;
+  logicalBytes: number;
+  addedBytes: number;
+  disks: Array<{ name: string; size: number }>;
+}
+
+export interface VaultStats {
+  /** Bytes of every object in the storage. */
+  storedBytes: number;
+  /** Sum of the disk sizes of every point. */
+  logicalBytes: number;
+  pointCount: number;
+  chunkCount: number;
+  packCount: number;
+}
+
+export interface CreateVaultOptions {
+  name: string;
+  region: string;
+  passphrase: string;
+  chunkSize?: number;
+  kdf?: KdfParams;
+}
+
+/**
+ * An open vault: its config, keys, chunk index (loaded on first use) and a worker pool (started
+ * on first use, stopped by close()). Every method works through the ObjectStore interface only.
+ */
+export class Vault {
+  private index: ChunkIndex | undefined;
+  private indexedPacks = new Set<string>();
+  private pool: WorkerPool | undefined;
+  private closed = false;
+  /** Pool size override (tests, bench); default is one worker per core. */
+  workers: number | undefined;
+
+  private constructor(
+    readonly store: ObjectStore,
+    readonly config: VaultConfig,
+    private readonly keys: VaultKeys,
+  ) {}
+
+  static async create(store: ObjectStore, opts: CreateVaultOptions): Promise<Vault> {
+    const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
+    if (!Number.isInteger(chunkSize) || chunkSize < MIN_CHUNK_SIZE || chunkSize > MAX_CHUNK_SIZE || chunkSize % 4096 !== 0) {
+      throw new CofferError('InvalidArgument', `The chunk size must be a multiple of 4 KiB between ${MIN_CHUNK_SIZE} and ${MAX_CHUNK_SIZE} bytes.`);
+    }
+    if (await store.stat('config')) throw new CofferError('VaultFolderNotEmpty', `A vault already exists at ${store.location}.`);
+    const { config, keys } = await createVaultConfig({ name: opts.name, region: opts.region, passphrase: opts.passphrase, chunkSize, ...(opts.kdf ? { kdf: opts.kdf } : {}) });
+    await writeVaultConfig(store, config);
+    return new Vault(store, config, keys);
+  }
+
+  static async open(store: ObjectStore, passphrase: string): Promise<Vault> {
+    const config = await readVaultConfig(store);
+    return new Vault(store, config, await unlockVaultConfig(config, passphrase));
+  }
+
+  static async openWithKeys(store: ObjectStore, keys: VaultKeys): Promise<Vault> {
+    return new Vault(store, await readVaultConfig(store), keys);
+  }
+
+  private async ctx(): Promise<EngineContext> {
+    if (this.closed) throw new CofferError('VaultLocked', 'This vault handle was closed.');
+    const index = await this.refreshIndex();
+    this.pool ??= await WorkerPool.start(this.keys, this.config.chunking.chunkSize, ZSTD_LEVEL, this.workers);
+    return { store: this.store, keys: this.keys, config: this.config, index, pool: this.pool };
+  }
+
+  /**
+   * Brings the in-memory index up to date with the storage: packs that other processes or
+   * consoles added are loaded; if any pack we know vanished (a prune elsewhere), it is rebuilt.
+   */
+  private async refreshIndex(): Promise<ChunkIndex> {
+    let idx = this.index ?? new ChunkIndex();
+    const known = this.indexedPacks;
+    const loaded = new Set<string>();
+    const { all } = await loadIndexes(
+      this.store,
+      this.keys,
+      (d) => {
+        loaded.add(d.packId);
+        for (let i = 0; i < d.count; i++) {
+          idx.add(d.ids, i * ID_LEN, { pack: d.packId, offset: d.offsets[i]!, length: d.lengths[i]!, rawLength: d.rawLengths[i]!, flags: d.flags[i]! });
+        }
+      },
+      (packId) => known.has(packId),
+    );
+    const present = new Set(all);
+    if ([...known].some((p) => !present.has(p))) {
+      this.index = undefined;
+      this.indexedPacks = new Set();
+      return this.refreshIndex();
+    }
+    for (const p of loaded) known.add(p);
+    this.index = idx;
+    return idx;
+  }
+
+  private async loadIndex(): Promise<ChunkIndex> {
+    this.index = undefined;
+    this.indexedPacks = new Set();
+    return this.refreshIndex();
+  }
+
+  /** Backs up one VM under a shared lock; the point exists only once its manifest is written. */
+  async backup(opts: BackupOptions): Promise<PointSummary> {
+    for (const n of [...opts.disks.map((d) => d.name), ...(opts.definition ? [opts.definition.fileName] : [])]) {
+      if (!SafeFileName.safeParse(n).success) throw new CofferError('InvalidArgument', `"${n}" is not a plain file name.`);
+    }
+    // ctx() refreshes the index: packs another console wrote since are deduplicated against too.
+    const ctx = await this.ctx();
+    const lock = await VaultLock.acquire(this.store, 'shared', `backup of ${opts.vmName}`);
+    try {
+      return await runBackup(ctx, opts);
+    } finally {
+      await lock.release();
+    }
+  }
+
+  async listPoints(): Promise<PointListing[]> {
+    const out: PointListing[] = [];
+    for (const id of await listPointIds(this.store)) {
+      const m = await readManifest(this.store, this.keys, id);
+      out.push({
+        id,
+        created: m.created,
+        vmName: m.vm.name,
+        ...(m.vm.id ? { vmId: m.vm.id } : {}),
+        consistency: m.consistency,
+        retainUntil: m.retainUntil,
+        policy: m.policy,
+        logicalBytes: m.stats.logicalBytes,
+        addedBytes: m.stats.addedBytes,
+        disks: m.disks.map((d) => ({ name: d.name, size: d.size })),
+      });
+    }
+    return out;
+  }
+
+  readManifest(id: string): Promise<Manifest> {
+    return readManifest(this.store, this.keys, id);
+  }
+
+  async restore(pointId: string, targetDir: string, opts: RestoreOptions = {}): Promise<RestoreResult> {
+    const ctx = await this.ctx();
+    const lock = await VaultLock.acquire(this.store, 'shared', `restore of ${pointId}`);
+    try {
+      return await runRestore(ctx, pointId, targetDir, opts);
+    } finally {
+      await lock.release();
+    }
+  }
+
+  async verify(opts: VerifyOptions = {}): Promise<VerifyReport> {
+    const ctx = await this.ctx();
+    const lock = await VaultLock.acquire(this.store, 'shared', opts.full ? 'full verify' : 'quick verify');
+    try {
+      return await runVerify(ctx, opts);
+    } finally {
+      await lock.release();
+    }
+  }
+
+  /** Removes recovery points (their manifests); run collectGarbage() to reclaim space. */
+  async deletePoints(ids: string[]): Promise<void> {
+    const ctx = await this.ctx();
+    const lock = await VaultLock.acquire(this.store, 'exclusive', 'delete recovery points');
+    try {
+      await deletePointObjects(ctx, ids);
+    } finally {
+      await lock.release();
+    }
+  }
+
+  async collectGarbage(): Promise<GcReport> {
+    const ctx = await this.ctx();
+    const lock = await VaultLock.acquire(this.store, 'exclusive', 'prune');
+    try {
+      return await runGc(ctx);
+    } finally {
+      this.index = await this.loadIndex();
+      await lock.release();
+    }
+  }
+
+  /** deletePoints + collectGarbage under one exclusive lock. */
+  async prune(ids: string[]): Promise<GcReport> {
+    const ctx = await this.ctx();
+    const lock = await VaultLock.acquire(this.store, 'exclusive', 'prune');
+    try {
+      await deletePointObjects(ctx, ids);
+      return await runGc(ctx);
+    } finally {
+      this.index = await this.loadIndex();
+      await lock.release();
+    }
+  }
+
+  async stats(): Promise<VaultStats> {
+    const objs = await this.store.list('');
+    const points = await this.listPoints();
+    await this.refreshIndex();
+    return {
+      storedBytes: objs.reduce((s, o) => s + o.size, 0),
+      logicalBytes: points.reduce((s, p) => s + p.logicalBytes, 0),
+      pointCount: points.length,
+      chunkCount: this.index!.size,
+      packCount: objs.filter((o) => o.key.startsWith('packs/')).length,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.pool?.close();
+    this.pool = undefined;
+  }
+}

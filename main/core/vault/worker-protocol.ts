@@ -1,0 +1,23 @@
+// Messages between the engine and dist/vault-worker.mjs (structured clone + transferred buffers).
+export type WorkerRequest =
+  | { type: 'init'; job: number; encKey: Uint8Array; macKey: Uint8Array; chunkSize: number; level: number }
+  | { type: 'hash'; job: number; buf: ArrayBuffer; at: number; len: number }
+  | { type: 'seal'; job: number; want: Uint32Array; ids: ArrayBuffer }
+  | { type: 'drop'; job: number }
+  | {
+      type: 'open';
+      job: number;
+      blob: ArrayBuffer;
+      /** Per chunk: offset in blob, stored length, raw length, flags. */
+      items: Uint32Array;
+      ids: ArrayBuffer;
+      fd: number;
+      positions?: Float64Array;
+    };
+
+export type WorkerReply =
+  | { type: 'ok'; job: number; seg?: ArrayBuffer }
+  | { type: 'hashed'; job: number; ids: ArrayBuffer; shas: ArrayBuffer; zeroMask: Uint8Array }
+  | { type: 'sealed'; job: number; seg: ArrayBuffer; blobLen: number; lens: Uint32Array; rawLens: Uint32Array; flags: Uint8Array }
+  | { type: 'opened'; job: number; shas: ArrayBuffer; bad: number[] }
+  | { type: 'error'; job: number; message: string; code?: string | undefined };

@@ -1,0 +1,176 @@
+// Worker thread of the vault engine: zero check, hashing, compression, encryption on backup;
+// decryption, decompression, verification and writing on restore. Bundled to dist/vault-worker.mjs.
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
+import { writeSync } from 'node:fs';
+import { parentPort } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
+
+// The native binding directly: its contexts compress into caller-owned buffers.
+const binding = createRequire(import.meta.url)('zstd-napi/binding.js') as typeof import('zstd-napi/binding.js');
+
+const NONCE = 12;
+const TAG = 16;
+const ID = 32;
+
+let encKey: Buffer = Buffer.alloc(32);
+let macKey: Buffer = Buffer.alloc(32);
+let chunkSize = 0;
+let zero: Buffer = Buffer.alloc(0);
+let level = 1;
+// Low-level contexts writing into reused scratch buffers: no per-chunk output allocations.
+const cctx = new binding.CCtx();
+const dctx = new binding.DCtx();
+let scratch: Buffer = Buffer.alloc(0);
+/** Segments kept between 'hash' and 'seal' so their data is not sent twice. */
+const held = new Map<number, { buf: Buffer; n: number; ab: ArrayBuffer }>();
+
+function chunkAt(buf: Buffer, i: number): Buffer {
+  const start = i * chunkSize;
+  return buf.subarray(start, Math.min(buf.length, start + chunkSize));
+}
+
+function reply(msg: WorkerReply, transfer: ArrayBuffer[] = []): void {
+  parentPort!.postMessage(msg, transfer);
+}
+
+function handle(m: WorkerRequest): void {
+  switch (m.type) {
+    case 'init': {
+      encKey = Buffer.from(m.encKey);
+      macKey = Buffer.from(m.macKey);
+      chunkSize = m.chunkSize;
+      zero = Buffer.alloc(chunkSize);
+      level = m.level;
+      scratch = Buffer.alloc(Math.max(binding.compressBound(chunkSize), chunkSize));
+      reply({ type: 'ok', job: m.job });
+      return;
+    }
+    case 'hash': {
+      const buf = Buffer.from(m.buf, m.at, m.len);
+      const n = Math.ceil(m.len / chunkSize);
+      const ids = Buffer.alloc(n * ID);
+      const shas = Buffer.alloc(n * ID);
+      const zeroMask = new Uint8Array(n);
+      for (let i = 0; i < n; i++) {
+        const c = chunkAt(buf, i);
+        // A shared zero buffer makes the check a memcmp: zero chunks are never hashed or stored.
+        if (c.equals(c.length === chunkSize ? zero : zero.subarray(0, c.length))) {
+          zeroMask[i] = 1;
+          continue;
+        }
+        const d = createHash('sha256').update(c).digest();
+        d.copy(shas, i * ID);
+        createHmac('sha256', macKey).update(d).digest().copy(ids, i * ID);
+      }
+      held.set(m.job, { buf, n, ab: m.buf });
+      reply({ type: 'hashed', job: m.job, ids: ab(ids), shas: ab(shas), zeroMask }, [ids.buffer as ArrayBuffer, shas.buffer as ArrayBuffer]);
+      return;
+    }
+    case 'seal': {
+      const h = held.get(m.job);
+      held.delete(m.job);
+      if (!h) throw new Error(`no held segment ${m.job}`);
+      // Sealed chunks are written into the same ArrayBuffer, before the segment's data (which
+      // starts at a slack offset), so output never overtakes input not yet read.
+      const out = Buffer.from(h.ab);
+      let o = 0;
+      const k = m.want.length;
+      const lens = new Uint32Array(k);
+      const rawLens = new Uint32Array(k);
+      const flags = new Uint8Array(k);
+      for (let j = 0; j < k; j++) {
+        const i = m.want[j]!;
+        const c = chunkAt(h.buf, i);
+        const zn = cctx.compress(scratch, c, level);
+        // Incompressible chunks are stored raw: decompression would only cost time on restore.
+        const useZ = zn < c.length - (c.length >> 5);
+        const plain = useZ ? scratch.subarray(0, zn) : c;
+        const nonce = randomBytes(NONCE);
+        const cipher = createCipheriv('aes-256-gcm', encKey, nonce);
+        cipher.setAAD(Buffer.from(m.ids, j * ID, ID));
+        const body = cipher.update(plain);
+        cipher.final();
+        const start = o;
+        nonce.copy(out, o);
+        o += NONCE;
+        body.copy(out, o);
+        o += body.length;
+        cipher.getAuthTag().copy(out, o);
+        o += TAG;
+        lens[j] = o - start;
+        rawLens[j] = c.length;
+        flags[j] = useZ ? 1 : 0;
+      }
+      reply({ type: 'sealed', job: m.job, seg: h.ab, blobLen: o, lens, rawLens, flags }, [h.ab]);
+      return;
+    }
+    case 'drop': {
+      const h = held.get(m.job);
+      held.delete(m.job);
+      const seg = h?.ab;
+      reply(seg ? { type: 'ok', job: m.job, seg } : { type: 'ok', job: m.job }, seg ? [seg] : []);
+      return;
+    }
+    case 'open': {
+      // Restore (fd >= 0: write each chunk at its place) or full verify (fd < 0: check only).
+      const blob = Buffer.from(m.blob);
+      const n = m.items.length / 4;
+      const shas = Buffer.alloc(n * ID);
+      const bad: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const off = m.items[i * 4]!;
+        const len = m.items[i * 4 + 1]!;
+        const rawLen = m.items[i * 4 + 2]!;
+        const flag = m.items[i * 4 + 3]!;
+        const id = Buffer.from(m.ids, i * ID, ID);
+        let plain: Buffer;
+        try {
+          if (len < NONCE + TAG || off + len > blob.length) throw new Error('truncated');
+          const d = createDecipheriv('aes-256-gcm', encKey, blob.subarray(off, off + NONCE));
+          d.setAAD(id);
+          d.setAuthTag(blob.subarray(off + len - TAG, off + len));
+          const body = d.update(blob.subarray(off + NONCE, off + len - TAG));
+          d.final();
+          if (flag & 1) {
+            if (scratch.length < rawLen) scratch = Buffer.alloc(rawLen);
+            const n = dctx.decompress(scratch.subarray(0, rawLen), body);
+            if (n !== rawLen) throw new Error('wrong length');
+            plain = scratch.subarray(0, rawLen);
+          } else plain = body;
+          if (plain.length !== rawLen) throw new Error('wrong length');
+          const digest = createHash('sha256').update(plain).digest();
+          if (!createHmac('sha256', macKey).update(digest).digest().equals(id)) throw new Error('wrong hash');
+          digest.copy(shas, i * ID);
+        } catch {
+          bad.push(i);
+          continue;
+        }
+        if (m.fd >= 0) {
+          const pos = m.positions![i]!;
+          let done = 0;
+          while (done < plain.length) done += writeSync(m.fd, plain, done, plain.length - done, pos + done);
+        }
+      }
+      reply({ type: 'opened', job: m.job, shas: ab(shas), bad }, [shas.buffer as ArrayBuffer]);
+      return;
+    }
+  }
+}
+
+/** Buffers from Buffer.alloc own their ArrayBuffer exactly (no pool) when >= 4 KiB or from concat. */
+function ab(b: Buffer): ArrayBuffer {
+  if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength) return b.buffer as ArrayBuffer;
+  const copy = new Uint8Array(b.byteLength);
+  copy.set(b);
+  return copy.buffer;
+}
+
+parentPort!.on('message', (m: WorkerRequest) => {
+  try {
+    handle(m);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    reply({ type: 'error', job: m.job, message: err?.message ?? String(e), code: err?.code });
+  }
+});
