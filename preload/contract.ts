@@ -262,7 +262,21 @@ export const methods = {
       .strict(),
     result: VaultSummary,
   },
-  unlockVault: { args: z.object({ name: VaultName, passphrase: z.string().min(1, 'the passphrase is required') }).strict(), result: VaultSummary },
+  unlockVault: {
+    args: z
+      .object({
+        name: VaultName,
+        passphrase: z.string().min(1, 'the passphrase is required'),
+        /** Remember it on this computer for scheduled backups (desktop app: the OS keychain via safeStorage). */
+        remember: z.boolean().default(false),
+      })
+      .strict(),
+    result: VaultSummary,
+  },
+  setVaultKeyFile: {
+    args: z.object({ name: VaultName, keyFile: AbsolutePath.nullable() }).strict(),
+    result: VaultSummary,
+  },
   lockVault: { args: VaultRef.strict(), result: VaultSummary },
   deleteVault: {
     args: z

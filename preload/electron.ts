@@ -21,6 +21,7 @@ const api = {
   createVault: call('createVault'),
   unlockVault: call('unlockVault'),
   lockVault: call('lockVault'),
+  setVaultKeyFile: call('setVaultKeyFile'),
   deleteVault: call('deleteVault'),
   addSource: call('addSource'),
   listSources: call('listSources'),

@@ -8,6 +8,7 @@ export interface PassphraseOptions {
   /** Ask twice when prompting, so a typo cannot lock the admin out of a new vault. */
   confirm: boolean;
   io: CliIo;
+  prompt?: string;
 }
 
 /** COFFER_PASSPHRASE, then --passphrase-file, then an interactive prompt that does not echo. */
@@ -29,7 +30,7 @@ export async function readPassphrase(opts: PassphraseOptions): Promise<string> {
       'Set COFFER_PASSPHRASE, pass --passphrase-file FILE, or run the command in a terminal to be asked.',
     );
   }
-  const first = await prompt('Vault passphrase: ', opts.io);
+  const first = await prompt(opts.prompt ?? 'Vault passphrase: ', opts.io);
   if (opts.confirm) {
     const second = await prompt('Repeat passphrase: ', opts.io);
     if (first !== second) throw new CofferError('InvalidArgument', 'The two passphrases differ.', undefined, 'Run the command again.');

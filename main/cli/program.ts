@@ -2,11 +2,14 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ApiError, ArgsOf, Job, MethodName, ResultOf, Vm } from '../../preload/contract.js';
+import type { ApiError, ArgsOf, Job, MethodName, Policy, PolicySpec, Result, ResultOf, Vm } from '../../preload/contract.js';
+import { policySpecFromCli, type PolicyCliFlags } from '../core/policy/spec.js';
 import { defaultDataDir, Engine } from '../core/engine.js';
 import { CofferError, toApiError } from '../core/errors.js';
+import { readHostFile, writeHostFile } from '../host/host-file.js';
 import { startConsoleServer } from '../host/server.js';
-import { createRouter, type Router } from '../rpc/router.js';
+import { createRouter } from '../rpc/router.js';
+import { RemoteEngine } from './remote.js';
 import { formatBytes, printTable } from './format.js';
 import { readPassphrase } from './passphrase.js';
 
@@ -21,6 +24,13 @@ const processIo: CliIo = {
   err: (t) => process.stderr.write(t),
 };
 
+/** Where commands go: this process's own engine, or a running host over its WebSocket. */
+interface Session {
+  invoke<M extends MethodName>(method: M, args: ArgsOf<M>): Promise<Result<ResultOf<M>>>;
+  waitJob(id: number): Promise<Job>;
+  close(): Promise<void>;
+}
+
 /** A failed operation: exit 1 with the error code on stderr. */
 class OperationFailed extends Error {
   constructor(readonly error: ApiError) {
@@ -33,23 +43,46 @@ class OperationFailed extends Error {
  * Long-running commands (serve) resolve only when they stop.
  */
 export async function runCli(argv: string[], io: CliIo = processIo): Promise<number> {
-  let engine: Engine | undefined;
-  let router: Router | undefined;
+  let current: Session | undefined;
   const program = new Command();
+  const dataDir = (): string => path.resolve(program.opts<{ dataDir?: string }>().dataDir ?? defaultDataDir());
 
-  const session = (face: 'cli' | 'browser' = 'cli'): { engine: Engine; router: Router } => {
-    if (!engine) {
-      const { dataDir } = program.opts<{ dataDir?: string }>();
-      engine = Engine.open({ dataDir: dataDir ?? defaultDataDir() });
+  /**
+   * A running host (desktop app or `coffer serve`) on the same data folder gets the call, so its
+   * scheduler, job log and open vaults stay the one writer; otherwise this process runs it.
+   */
+  const session = async (): Promise<Session> => {
+    if (current) return current;
+    const host = readHostFile(dataDir());
+    const remote = host ? await RemoteEngine.connect(host) : undefined;
+    if (remote) {
+      current = { invoke: (m, a) => remote.invoke(m, a), waitJob: (id) => remote.waitJob(id), close: async () => remote.close() };
+    } else {
+      const engine = Engine.open({ dataDir: dataDir() });
+      const router = createRouter(engine, 'cli');
+      current = { invoke: router.invoke, waitJob: (id) => engine.jobs.wait(id), close: () => engine.close() };
     }
-    router ??= createRouter(engine, face);
-    return { engine, router };
+    return current;
   };
 
   const call = async <M extends MethodName>(method: M, args: ArgsOf<M>): Promise<ResultOf<M>> => {
-    const result = await session().router.invoke(method, args);
+    const result = await (await session()).invoke(method, args);
     if (!result.ok) throw new OperationFailed(result.error);
     return result.value;
+  };
+
+  /** Unlocks the vaults these commands need with COFFER_PASSPHRASE, --passphrase-file or a prompt. */
+  const unlock = async (vaultNames: string[], passphraseFile?: string): Promise<void> => {
+    const locked = (await call('listVaults', {})).filter((v) => !v.unlocked && vaultNames.some((n) => n.toLowerCase() === v.name.toLowerCase()));
+    for (const v of locked) {
+      const passphrase = await readPassphrase({ file: passphraseFile, confirm: false, io, prompt: `Passphrase of vault ${v.name}: ` }).catch(() => undefined);
+      // Without a passphrase the job itself reports VaultLocked with its remedy.
+      if (passphrase !== undefined) await call('unlockVault', { name: v.name, passphrase });
+    }
+  };
+  const vaultsOfVms = async (refs: string[]): Promise<string[]> => {
+    const vms = await call('listVms', {});
+    return [...new Set(vms.filter((v) => refs.some((r) => r === v.id || r === v.name || r === `${v.cloudService}/${v.name}`)).map((v) => v.vaultName ?? ''))].filter(Boolean);
   };
 
   const print = (value: unknown, json: boolean | undefined, human: () => void): void => {
@@ -138,11 +171,22 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
     });
 
   const waitFor = async (jobs: Job[], json?: boolean): Promise<Job[]> => {
-    const ended = await Promise.all(jobs.map((j) => session().engine.jobs.wait(j.id)));
+    const s = await session();
+    const ended = await Promise.all(jobs.map((j) => s.waitJob(j.id)));
     if (!json) for (const j of ended) io.out(`${describeJob(j)}\n`);
     const failed = ended.find((j) => j.status === 'Failed' || j.status === 'Cancelled');
     if (failed?.error) throw new OperationFailed({ ...failed.error, code: failed.error.code as ApiError['code'] });
     return ended;
+  };
+
+  /** With --wait (and always when this process runs the job itself) wait, else print the queued jobs. */
+  const finish = async (jobs: Job[], o: { wait?: boolean; json?: boolean }): Promise<void> => {
+    if (o.wait || !readHostFile(dataDir())) {
+      const ended = await waitFor(jobs, o.json);
+      print(ended, o.json, () => undefined);
+    } else {
+      print(jobs, o.json, () => jobs.forEach((j) => io.out(`${describeJob(j)}\n`)));
+    }
   };
 
   const source = program.command('source').description('places Coffer finds VMs in: folders and hypervisor connections');
@@ -305,18 +349,218 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
       io.out(`${describeJob(j)}\n`);
     });
 
+  const policy = program.command('policy').description('backup policies of a vault: schedule and retention');
+  const policyFlags = (c: Command): Command =>
+    c
+      .option('--daily <times>', 'back up every day at HH:MM[,HH:MM...]')
+      .option('--weekly <spec>', 'back up on DAY[,DAY...]@HH:MM[,HH:MM...], e.g. SAT,SUN@22:00')
+      .option('--keep-daily <n>', 'keep daily points N days')
+      .option('--keep-weekly <day:n>', 'keep the DAY backup N weeks, e.g. SUN:104')
+      .option('--keep-monthly <rule:n>', 'keep the RULE backup N months, e.g. last-SUN:120 or day-1:12')
+      .option('--keep-yearly <month:rule:n>', 'keep the MONTH RULE backup N years, e.g. JAN:first-SUN:99')
+      .option('--json', 'print as JSON');
+  const specFrom = (o: PolicyCliFlags): PolicySpec => {
+    const parsed = policySpecFromCli(o);
+    if (!parsed.success) {
+      throw new CofferError('InvalidArgument', `Invalid policy: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'policy'}: ${i.message}`).join('; ')}`);
+    }
+    return parsed.data;
+  };
+  const printPolicy = (p: Policy): void => io.out(`${p.name}${p.builtin ? ' (built-in)' : ''}: ${p.description} - ${p.vmCount} VM(s)\n`);
+  policyFlags(policy.command('create <name>').description('create a policy').requiredOption('--vault <vault>', 'the vault')).action(
+    async (name: string, o: PolicyCliFlags & { vault: string; json?: boolean }) => {
+      const p = await call('createPolicy', { vault: o.vault, name, spec: specFrom(o) });
+      print(p, o.json, () => printPolicy(p));
+    },
+  );
+  policyFlags(policy.command('edit <name>').description('change a policy; applies at once to all its VMs').requiredOption('--vault <vault>', 'the vault')).action(
+    async (name: string, o: PolicyCliFlags & { vault: string; json?: boolean }) => {
+      const p = await call('editPolicy', { vault: o.vault, name, spec: specFrom(o) });
+      print(p, o.json, () => printPolicy(p));
+    },
+  );
+  policy
+    .command('list')
+    .requiredOption('--vault <vault>', 'the vault')
+    .option('--json', 'print as JSON')
+    .action(async (o: { vault: string; json?: boolean }) => {
+      const list = await call('listPolicies', { vault: o.vault });
+      print(list, o.json, () => list.forEach(printPolicy));
+    });
+  policy
+    .command('show <name>')
+    .requiredOption('--vault <vault>', 'the vault')
+    .option('--json', 'print as JSON')
+    .action(async (name: string, o: { vault: string; json?: boolean }) => {
+      const p = await call('showPolicy', { vault: o.vault, name });
+      print(p, o.json, () => {
+        printPolicy(p);
+        if (p.vms.length) printVms(io.out, p.vms);
+      });
+    });
+  policy
+    .command('delete <name>')
+    .requiredOption('--vault <vault>', 'the vault')
+    .action(async (name: string, o: { vault: string }) => {
+      await call('deletePolicy', { vault: o.vault, name });
+      io.out(`Policy ${name} deleted.\n`);
+    });
+
+  program
+    .command('protect <vms...>')
+    .description('protect registered VMs with a policy: one ConfigureProtection job per VM (W9..W13)')
+    .requiredOption('--vault <vault>', 'the vault')
+    .requiredOption('--policy <policy>', 'an existing policy of the vault')
+    .option('--json', 'print as JSON')
+    .action(async (vms: string[], o: { vault: string; policy: string; json?: boolean }) => {
+      const ended = await waitFor(await call('protectVms', { vault: o.vault, vms, policy: o.policy }), o.json);
+      print(ended, o.json, () => undefined);
+    });
+
+  const protection = program.command('protection').description('stop, resume or change the protection of a VM (W22)');
+  protection
+    .command('stop <vm>')
+    .option('--keep-data', 'stop backups, keep the recovery points')
+    .option('--delete-data', 'stop backups and delete every recovery point of the VM')
+    .option('--confirm <name>', "the VM's name, required with --delete-data (asked in a terminal)")
+    .option('--passphrase-file <file>', 'passphrase of the vault if it is locked')
+    .action(async (vm: string, o: { keepData?: boolean; deleteData?: boolean; confirm?: string; passphraseFile?: string }) => {
+      if (!o.keepData === !o.deleteData) throw new CofferError('InvalidArgument', 'Give exactly one of --keep-data or --delete-data.');
+      if (o.deleteData) await unlock(await vaultsOfVms([vm]), o.passphraseFile);
+      const confirmName = o.confirm ?? (o.deleteData ? vm.slice(vm.lastIndexOf('/') + 1) : undefined);
+      await waitFor([await call('stopProtection', { vm, deleteData: o.deleteData ?? false, ...(confirmName ? { confirmName } : {}) })]);
+    });
+  protection.command('resume <vm>').action(async (vm: string) => {
+    await waitFor([await call('resumeProtection', { vm })]);
+  });
+  protection
+    .command('change-policy <vm>')
+    .requiredOption('--policy <policy>', 'the new policy')
+    .action(async (vm: string, o: { policy: string }) => {
+      await waitFor([await call('changePolicy', { vm, policy: o.policy })]);
+    });
+
+  const backup = program.command('backup').description('back up protected VMs');
+  backup
+    .command('now <vms...>')
+    .description('start a Backup job per VM at once (W15)')
+    .option('--retain-until <date>', 'keep this point until DATE (default: the policy daily retention)')
+    .option('--wait', 'wait for the jobs to end; exit 1 if one failed')
+    .option('--passphrase-file <file>', 'passphrase of the vault if it is locked')
+    .option('--json', 'print as JSON')
+    .action(async (vms: string[], o: { retainUntil?: string; wait?: boolean; passphraseFile?: string; json?: boolean }) => {
+      await unlock(await vaultsOfVms(vms), o.passphraseFile);
+      const jobs = await call('backupNow', { vms, ...(o.retainUntil ? { retainUntil: o.retainUntil } : {}) });
+      await finish(jobs, o);
+    });
+
+  program
+    .command('restore <vm>')
+    .description('restore a recovery point as a new VM or its disks into an empty folder (W23)')
+    .requiredOption('--point <id>', 'the recovery point (see `coffer point list VM`)')
+    .option('--as-new <name>', 'restore the whole VM under a new name (new UUID)')
+    .option('--to <dir>', 'target folder for --as-new')
+    .option('--disks-to <dir>', 'restore only the disks into this folder')
+    .option('--wait', 'wait for the job to end; exit 1 if it failed')
+    .option('--passphrase-file <file>', 'passphrase of the vault if it is locked')
+    .option('--json', 'print as JSON')
+    .action(async (vm: string, o: { point: string; asNew?: string; to?: string; disksTo?: string; wait?: boolean; passphraseFile?: string; json?: boolean }) => {
+      const asNew = o.asNew !== undefined;
+      if (asNew === (o.disksTo !== undefined) || (asNew && !o.to)) {
+        throw new CofferError('InvalidArgument', 'Give either --as-new NAME --to DIR, or --disks-to DIR.');
+      }
+      await unlock(await vaultsOfVms([vm]), o.passphraseFile);
+      const job = await call('restorePoint', {
+        vm,
+        pointId: o.point,
+        mode: asNew ? 'newVm' : 'disks',
+        targetDir: path.resolve(asNew ? o.to! : o.disksTo!),
+        ...(asNew ? { newName: o.asNew! } : {}),
+      });
+      await finish([job], o);
+    });
+
+  program
+    .command('verify <vault>')
+    .description('check that every recovery point is readable (--full: read and authenticate every chunk)')
+    .option('--full', 'read, decrypt and hash every chunk')
+    .option('--wait', 'wait for the job to end; exit 1 if it failed')
+    .option('--passphrase-file <file>', 'passphrase of the vault if it is locked')
+    .option('--json', 'print as JSON')
+    .action(async (vault: string, o: { full?: boolean; wait?: boolean; passphraseFile?: string; json?: boolean }) => {
+      await unlock([vault], o.passphraseFile);
+      await finish([await call('verifyVault', { vault, full: o.full ?? false })], o);
+    });
+
+  const point = program.command('point').description('recovery points');
+  point
+    .command('list <vm>')
+    .option('--json', 'print as JSON')
+    .action(async (vm: string, o: { json?: boolean }) => {
+      const points = await call('listPoints', { vm });
+      print(points, o.json, () =>
+        printTable(
+          io.out,
+          ['ID', 'CREATED', 'CONSISTENCY', 'SIZE', 'ADDED', 'KEPT BY', 'RETAIN UNTIL'],
+          points.map((p) => [p.id, p.created, p.consistency, formatBytes(p.logicalBytes), formatBytes(p.addedBytes), p.keptBy.join(',') || 'nothing (pruned next)', p.retainUntil ?? '']),
+        ),
+      );
+    });
+
+  program
+    .command('dashboard')
+    .description('protected VMs, jobs of the last 24 hours, storage per vault, next backups (W18)')
+    .option('--json', 'print as JSON')
+    .action(async (o: { json?: boolean }) => {
+      const d = await call('dashboard', {});
+      print(d, o.json, () => {
+        const states = Object.entries(d.protectedByState).map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
+        io.out(`Protected VMs: ${states}\n`);
+        io.out(`Jobs (24 h): ${d.jobs24h.completed} completed, ${d.jobs24h.warnings} with warnings, ${d.jobs24h.failed} failed, ${d.jobs24h.inProgress} in progress\n`);
+        for (const v of d.vaults) io.out(`Vault ${v.name}: ${v.pointCount} point(s), ${formatBytes(v.storedBytes)} stored, ${formatBytes(v.savedBytes)} saved by deduplication\n`);
+        if (d.vms.length) {
+          printTable(io.out, ['VM', 'VAULT', 'STATE', 'LAST BACKUP', 'NEXT BACKUP'], d.vms.map((v) => [`${v.cloudService}/${v.name}`, v.vaultName, v.state, v.lastBackupAt ?? 'never', v.nextBackupAt ?? '']));
+        }
+      });
+    });
+
+  vault
+    .command('unlock <name>')
+    .description('give this console (or the running host) the vault key')
+    .option('--passphrase-file <file>', 'read the passphrase from this file')
+    .action(async (name: string, o: { passphraseFile?: string }) => {
+      const passphrase = await readPassphrase({ file: o.passphraseFile, confirm: false, io });
+      await call('unlockVault', { name, passphrase });
+      io.out(`Vault ${name} unlocked.\n`);
+    });
+  vault
+    .command('remember <name>')
+    .description('unattended backups: unlock the vault from a key file readable only by this user')
+    .requiredOption('--key-file <file>', 'a file (mode 0600) holding the passphrase on its first line')
+    .action(async (name: string, o: { keyFile: string }) => {
+      await call('setVaultKeyFile', { name, keyFile: path.resolve(o.keyFile) });
+      io.out(`Vault ${name} will be unlocked from ${path.resolve(o.keyFile)} for scheduled backups.\n`);
+    });
+
   program
     .command('serve')
     .description('serve the console on 127.0.0.1 with a random access token')
     .addOption(new Option('--port <port>', 'port to listen on; 0 picks a free one').default(0).argParser(parsePort))
-    .action(async (o: { port: number }) => {
-      const s = session('browser');
-      const server = await startConsoleServer({ engine: s.engine, router: s.router, staticDir: rendererDir(), port: o.port });
+    .option('--no-scheduler', 'do not run scheduled backups in this host')
+    .action(async (o: { port: number; scheduler: boolean }) => {
+      const engine = Engine.open({ dataDir: dataDir() });
+      const router = createRouter(engine, 'browser');
+      current = { invoke: router.invoke, waitJob: (id) => engine.jobs.wait(id), close: () => engine.close() };
+      const server = await startConsoleServer({ engine, router, staticDir: rendererDir(), port: o.port });
+      const removeHostFile = writeHostFile(engine.dataDir, { pid: process.pid, port: server.port, token: server.token });
+      const stopScheduler = o.scheduler ? engine.startScheduler() : () => undefined;
       io.out(`Coffer console: ${server.url}\n`);
       await new Promise<void>((resolve) => {
         const stop = (): void => {
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
+          stopScheduler();
+          removeHostFile();
           void server.close().then(resolve);
         };
         process.on('SIGINT', stop);
@@ -337,7 +581,7 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
     // A value the contract rejects came from the command line: that is a usage error too.
     return error.code === 'InvalidArgument' ? 2 : 1;
   } finally {
-    await engine?.close();
+    await current?.close();
   }
 }
 

@@ -8,7 +8,7 @@ import { ProtectionService } from './protection.js';
 import { dashboardData } from './dashboard.js';
 import { Scheduler } from './scheduler.js';
 import type { Dashboard } from '../../preload/contract.js';
-import { VaultService } from './vaults.js';
+import { VaultService, type SecretStore } from './vaults.js';
 
 export const COFFER_VERSION = '0.1.0';
 
@@ -23,6 +23,8 @@ export function defaultDataDir(): string {
 
 export interface EngineOptions {
   dataDir: string;
+  /** The desktop app's keychain for remembered passphrases; headless hosts use key files. */
+  secrets?: SecretStore;
 }
 
 /** One Coffer engine: the catalog and the services on it. Every face drives it through main/rpc. */
@@ -36,8 +38,9 @@ export class Engine {
   private constructor(
     readonly dataDir: string,
     readonly db: Db,
+    secrets?: SecretStore,
   ) {
-    this.vaults = new VaultService(db, this.events);
+    this.vaults = new VaultService(db, this.events, secrets);
     this.jobs = new JobService(db, this.events);
     this.inventory = new InventoryService(db, this.events, this.jobs, this.vaults);
     this.protection = new ProtectionService(db, this.events, this.jobs, this.vaults, this.inventory);
@@ -45,7 +48,7 @@ export class Engine {
 
   static open(opts: EngineOptions): Engine {
     const dataDir = path.resolve(opts.dataDir);
-    return new Engine(dataDir, openCatalog(dataDir));
+    return new Engine(dataDir, openCatalog(dataDir), opts.secrets);
   }
 
   /** VM ids a user's reference matches: an id, a name, or `cloudservice/name`. */

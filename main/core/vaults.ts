@@ -31,6 +31,7 @@ export class VaultService {
   constructor(
     private readonly db: Db,
     private readonly events: EngineEvents,
+    private readonly secrets?: SecretStore,
   ) {}
 
   list(): VaultSummary[] {
@@ -88,13 +89,22 @@ export class VaultService {
     }
   }
 
-  async unlock(name: string, passphrase: string): Promise<VaultSummary> {
+  async unlock(name: string, passphrase: string, remember = false): Promise<VaultSummary> {
     const row = this.row(name);
+    if (remember && !this.secrets) {
+      throw new CofferError(
+        'InvalidArgument',
+        'remember: this host cannot keep secrets safely (no OS keychain).',
+        { field: 'remember' },
+        'Use the desktop app, or point Coffer to a key file: `coffer vault remember NAME --key-file FILE`.',
+      );
+    }
     const config = await readVaultConfig(new LocalFolderStore(row.location));
     if (config.id !== row.id) {
       throw new CofferError('VaultCorrupt', `The folder ${row.location} now holds another vault (${config.name}).`);
     }
     this.keys.set(row.id, await unlockVaultConfig(config, passphrase));
+    if (remember) this.secrets!.save(row.id, passphrase);
     this.events.emit('vaultsChanged', { names: [row.name] });
     return this.summary(row);
   }
@@ -102,6 +112,7 @@ export class VaultService {
   lock(name: string): VaultSummary {
     const row = this.row(name);
     this.keys.delete(row.id);
+    this.secrets?.forget(row.id);
     this.dropHandle(row.id);
     this.events.emit('vaultsChanged', { names: [row.name] });
     return this.summary(row);
@@ -132,9 +143,29 @@ export class VaultService {
     return { name: row.name, dataDeleted: deleteData, location: row.location };
   }
 
-  /** The engine handle of an unlocked vault (`VaultLocked` when this console has no key). */
-  openVault(name: string): Promise<Vault> {
+  /**
+   * Unattended unlocking for scheduled backups on a headless host: the admin points to a file
+   * only the service user can read. Only its path is stored, never the passphrase.
+   */
+  async setKeyFile(name: string, keyFile: string | null): Promise<VaultSummary> {
     const row = this.row(name);
+    if (keyFile === null) {
+      this.db.prepare('DELETE FROM vault_keys WHERE vault_id = ?').run(row.id);
+      return this.summary(row);
+    }
+    await this.unlock(row.name, readKeyFile(keyFile));
+    this.db.prepare('INSERT INTO vault_keys (vault_id, key_file) VALUES (?, ?) ON CONFLICT (vault_id) DO UPDATE SET key_file = excluded.key_file').run(row.id, keyFile);
+    return this.summary(row);
+  }
+
+  /** The engine handle of an unlocked vault; a remembered key unlocks it, else `VaultLocked`. */
+  async openVault(name: string): Promise<Vault> {
+    const row = this.row(name);
+    if (!this.keys.has(row.id)) {
+      const keyFile = (this.db.prepare('SELECT key_file FROM vault_keys WHERE vault_id = ?').get(row.id) as { key_file: string } | undefined)?.key_file;
+      const remembered = this.secrets?.load(row.id) ?? (keyFile ? readKeyFile(keyFile) : undefined);
+      if (remembered !== undefined) await this.unlock(row.name, remembered);
+    }
     const keys = this.keysOf(row.name);
     let handle = this.handles.get(row.id);
     if (!handle) {
@@ -192,6 +223,32 @@ export class VaultService {
       registeredCount: this.registeredCount(r.id),
     };
   }
+}
+
+/** Where the desktop app keeps passphrases a user chose to remember (Electron safeStorage). */
+export interface SecretStore {
+  save(vaultId: string, passphrase: string): void;
+  load(vaultId: string): string | undefined;
+  forget(vaultId: string): void;
+}
+
+/** A key file must belong to this user and be unreadable by others, like an ssh key. */
+function readKeyFile(file: string): string {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch (e) {
+    throw new CofferError('VaultLocked', `The key file ${file} cannot be read: ${(e as Error).message}`, { keyFile: file });
+  }
+  if ((st.mode & 0o077) !== 0 || (typeof process.getuid === 'function' && st.uid !== process.getuid())) {
+    throw new CofferError(
+      'VaultLocked',
+      `The key file ${file} is readable by other users (mode ${(st.mode & 0o777).toString(8)}).`,
+      { keyFile: file },
+      `Make it private to the service user: chmod 600 ${file}`,
+    );
+  }
+  return (fs.readFileSync(file, 'utf8').split(/\r?\n/)[0] ?? '').trim();
 }
 
 /**

@@ -14,6 +14,9 @@ import { lockDownWebContents, registerAppScheme, secureSession, serveRenderer } 
 import { createTray, type CofferTray } from './tray.js';
 import { APP_ENTRY, isTrustedPageUrl, loopbackDevServer } from './trust.js';
 import { openConsoleWindow } from './window.js';
+import { safeStorageSecrets } from './secrets.js';
+import { writeHostFile } from '../host/host-file.js';
+import { startConsoleServer } from '../host/server.js';
 
 const appRoot = app.getAppPath();
 const paths = {
@@ -41,6 +44,8 @@ let preferences: PreferenceStore | undefined;
 let tray: CofferTray | undefined;
 let consoleWindow: BrowserWindow | undefined;
 let stopForwarding: (() => void) | undefined;
+let stopScheduler: (() => void) | undefined;
+let stopHost: (() => Promise<void>) | undefined;
 let shuttingDown = false;
 let shutDown = false;
 
@@ -83,7 +88,8 @@ async function start(): Promise<void> {
   serveRenderer(paths.renderer);
 
   try {
-    engine = Engine.open({ dataDir });
+    const secrets = safeStorageSecrets(app.getPath('userData'));
+    engine = Engine.open({ dataDir, ...(secrets ? { secrets } : {}) });
   } catch (e) {
     const error = toApiError(e);
     dialog.showErrorBox('Coffer cannot open its data folder', `${error.message}\n\n${error.remedy}\n\n${dataDir}`);
@@ -102,6 +108,15 @@ async function start(): Promise<void> {
     if (name === 'jobUpdated') onJobUpdated(payload as Job);
   });
   await seedJobLog(engineRouter);
+  // The desktop app is a host like `coffer serve`: it runs the schedule while it lives in the tray,
+  // and the CLI hands jobs to it over the same loopback console (token in the data folder).
+  stopScheduler = engine.startScheduler();
+  const server = await startConsoleServer({ engine, router: createRouter(engine, 'browser'), staticDir: paths.renderer, port: 0 });
+  const removeHostFile = writeHostFile(engine.dataDir, { pid: process.pid, port: server.port, token: server.token });
+  stopHost = async () => {
+    removeHostFile();
+    await server.close();
+  };
   showConsole();
 }
 
@@ -209,6 +224,8 @@ function onTrayAction(action: TrayAction): void {
 async function shutDownEngine(): Promise<void> {
   ipcMain.removeHandler(IPC_CALL);
   stopForwarding?.();
+  stopScheduler?.();
+  await stopHost?.().catch(() => undefined);
   tray?.dispose();
   tray = undefined;
   try {

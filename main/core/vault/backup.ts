@@ -103,7 +103,7 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
   const zeroSeg = Buffer.alloc(segBytes);
   // Room before the data so the worker can write sealed chunks (28 bytes longer each) in place.
   const slack = Math.ceil((chunksPerSeg * 32) / 4096) * 4096;
-  const maxInFlight = pool.size * 3;
+  const maxInFlight = pool.size * 2 + 1;
   const started = Date.now();
   const signal = opts.signal;
 

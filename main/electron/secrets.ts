@@ -1,0 +1,46 @@
+import * as fs from 'node:fs';
+import path from 'node:path';
+import { safeStorage } from 'electron';
+import type { SecretStore } from '../core/vaults.js';
+
+/**
+ * Passphrases a user chose to remember, encrypted with the OS keychain (safeStorage) into one
+ * file of the desktop profile. Never in the catalog, never in clear; unavailable keychain = no
+ * remembering (the engine then tells the user to use a key file).
+ */
+export function safeStorageSecrets(userDataDir: string): SecretStore | undefined {
+  if (!safeStorage.isEncryptionAvailable()) return undefined;
+  const file = path.join(userDataDir, 'remembered-vaults.json');
+  const read = (): Record<string, string> => {
+    try {
+      return JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, string>;
+    } catch {
+      return {};
+    }
+  };
+  const write = (all: Record<string, string>): void => {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(`${file}.tmp`, JSON.stringify(all), { mode: 0o600 });
+    fs.renameSync(`${file}.tmp`, file);
+  };
+  return {
+    save(vaultId, passphrase) {
+      write({ ...read(), [vaultId]: safeStorage.encryptString(passphrase).toString('base64') });
+    },
+    load(vaultId) {
+      const blob = read()[vaultId];
+      if (!blob) return undefined;
+      try {
+        return safeStorage.decryptString(Buffer.from(blob, 'base64'));
+      } catch {
+        return undefined;
+      }
+    },
+    forget(vaultId) {
+      const all = read();
+      if (!(vaultId in all)) return;
+      delete all[vaultId];
+      write(all);
+    },
+  };
+}

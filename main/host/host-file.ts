@@ -1,0 +1,40 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/** What a running host (`coffer serve`) tells CLI processes on the same data folder. */
+export interface HostInfo {
+  pid: number;
+  port: number;
+  token: string;
+}
+
+const FILE = 'host.json';
+
+/** Written 0600 into the data folder: the token is as secret as the catalog itself. */
+export function writeHostFile(dataDir: string, info: HostInfo): () => void {
+  const file = path.join(dataDir, FILE);
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(info), { mode: 0o600 });
+  fs.renameSync(tmp, file);
+  return () => {
+    // Only remove our own file: a newer host may have replaced it.
+    if (readHostFile(dataDir)?.pid === info.pid) fs.rmSync(file, { force: true });
+  };
+}
+
+/** The live host of this data folder, or undefined (a file left by a dead process is ignored). */
+export function readHostFile(dataDir: string): HostInfo | undefined {
+  let info: HostInfo;
+  try {
+    info = JSON.parse(fs.readFileSync(path.join(dataDir, FILE), 'utf8')) as HostInfo;
+  } catch {
+    return undefined;
+  }
+  if (!Number.isInteger(info.pid) || !Number.isInteger(info.port) || typeof info.token !== 'string') return undefined;
+  try {
+    process.kill(info.pid, 0);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return undefined;
+  }
+  return info;
+}

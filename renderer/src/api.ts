@@ -1,0 +1,119 @@
+// Typed access to window.coffer: call() unwraps the Result and throws ApiCallError; useApi()
+// loads a method's result into state, reloading on engine events and on reconnect.
+import { useCallback, useEffect, useRef, useState } from 'react';
+import type { ApiError, ArgsOf, EventName, EventPayload, MethodName, Result, ResultOf } from '../../preload/contract.js';
+
+export class ApiCallError extends Error {
+  override readonly name = 'ApiCallError';
+  constructor(
+    readonly method: MethodName,
+    readonly error: ApiError,
+  ) {
+    super(`${method}: ${error.code}: ${error.message}`);
+  }
+  get code(): ApiError['code'] {
+    return this.error.code;
+  }
+}
+
+function unreachable(method: MethodName, reason: string): ApiCallError {
+  return new ApiCallError(method, {
+    code: 'EngineUnreachable',
+    message: 'The console cannot reach the Coffer engine.',
+    remedy: 'Check that the desktop app or `coffer serve` is still running, then reload the page.',
+    details: { reason },
+  });
+}
+
+/** Calls an engine method; resolves with its value or throws an ApiCallError. */
+export async function call<M extends MethodName>(method: M, args: ArgsOf<M>): Promise<ResultOf<M>> {
+  const api = window.coffer;
+  if (!api) throw unreachable(method, 'window.coffer is not defined');
+  const fn = api[method] as unknown as (a: ArgsOf<M>) => Promise<Result<ResultOf<M>>>;
+  let result: Result<ResultOf<M>>;
+  try {
+    result = await fn(args);
+  } catch (err) {
+    throw unreachable(method, err instanceof Error ? err.message : String(err));
+  }
+  if (!result.ok) throw new ApiCallError(method, result.error);
+  return result.value;
+}
+
+/** Turns anything thrown into an ApiError to display. */
+export function toApiError(err: unknown): ApiError {
+  if (err instanceof ApiCallError) return err.error;
+  return {
+    code: 'Internal',
+    message: err instanceof Error ? err.message : String(err),
+    remedy: 'Retry the operation. If it keeps failing, keep the data folder and report the message.',
+  };
+}
+
+/** Subscribes to an engine event for the lifetime of the component. */
+export function useEngineEvent<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): void {
+  const ref = useRef(listener);
+  ref.current = listener;
+  useEffect(() => window.coffer?.on(event, (payload) => ref.current(payload)), [event]);
+}
+
+/** Whether the engine is reachable; starts optimistic so no banner flashes while connecting. */
+export function useConnection(): boolean {
+  const [connected, setConnected] = useState(true);
+  useEffect(() => window.coffer?.onConnection(setConnected), []);
+  return connected;
+}
+
+export interface ApiState<T> {
+  data: T | undefined;
+  error: ApiError | undefined;
+  loading: boolean;
+  reload: () => void;
+}
+
+export interface UseApiOptions {
+  /** Engine events after which the data is loaded again. */
+  refreshOn?: readonly EventName[];
+  /** Set false to hold off the call (e.g. while a selection is missing). */
+  enabled?: boolean;
+}
+
+/**
+ * Loads `method(args)` and keeps it fresh. Args are compared by value (JSON), so inline object
+ * literals are fine. Responses that arrive out of order are ignored.
+ */
+export function useApi<M extends MethodName>(method: M, args: ArgsOf<M>, options: UseApiOptions = {}): ApiState<ResultOf<M>> {
+  const { refreshOn = [], enabled = true } = options;
+  const key = JSON.stringify(args);
+  const [state, setState] = useState<{ data?: ResultOf<M>; error?: ApiError; loading: boolean }>({ loading: enabled });
+  const [tick, setTick] = useState(0);
+  const reload = useCallback(() => setTick((n) => n + 1), []);
+  const seq = useRef(0);
+
+  useEffect(() => {
+    if (!enabled) return;
+    const mine = ++seq.current;
+    setState((s) => ({ ...s, loading: true }));
+    call(method, JSON.parse(key) as ArgsOf<M>).then(
+      (data) => mine === seq.current && setState({ data, loading: false }),
+      (err: unknown) => mine === seq.current && setState((s) => ({ data: s.data, error: toApiError(err), loading: false })),
+    );
+  }, [method, key, tick, enabled]);
+
+  const events = refreshOn.join(',');
+  useEffect(() => {
+    const api = window.coffer;
+    if (!api) return;
+    const offs = events ? events.split(',').map((e) => api.on(e as EventName, reload)) : [];
+    let wasConnected = true;
+    offs.push(
+      api.onConnection((connected) => {
+        if (connected && !wasConnected) reload();
+        wasConnected = connected;
+      }),
+    );
+    return () => offs.forEach((off) => off());
+  }, [events, reload]);
+
+  return { ...state, reload } as ApiState<ResultOf<M>>;
+}

@@ -1,0 +1,226 @@
+import {
+  Badge,
+  Button,
+  DataGrid,
+  DataGridBody,
+  DataGridCell,
+  DataGridHeader,
+  DataGridHeaderCell,
+  DataGridRow,
+  Skeleton,
+  SkeletonItem,
+  Text,
+  Title3,
+  Tooltip,
+  createTableColumn,
+  makeStyles,
+  tokens,
+  type TableColumnDefinition,
+} from '@fluentui/react-components';
+import { Add20Regular, ArrowClockwise20Regular, Delete20Regular, LockClosed16Regular, LockOpen16Regular, VaultRegular } from '@fluentui/react-icons';
+import { useMemo, useState, type ReactElement } from 'react';
+import type { VaultSummary } from '../../../preload/contract.js';
+import { useApi } from '../api.js';
+import { useI18n } from '../i18n/index.js';
+import { useNotify } from '../shell/notify.js';
+import { ErrorBar, Page } from '../shell/Page.js';
+import { CreateVaultDialog } from './CreateVaultDialog.js';
+import { DeleteVaultDialog } from './DeleteVaultDialog.js';
+
+const useStyles = makeStyles({
+  grid: {
+    backgroundColor: tokens.colorNeutralBackground1,
+    borderRadius: tokens.borderRadiusLarge,
+    boxShadow: tokens.shadow4,
+    overflow: 'hidden',
+  },
+  location: { fontFamily: tokens.fontFamilyMonospace, fontSize: tokens.fontSizeBase200, overflow: 'hidden', textOverflow: 'ellipsis', whiteSpace: 'nowrap' },
+  name: { fontWeight: tokens.fontWeightSemibold },
+  count: { color: tokens.colorNeutralForeground2 },
+  empty: {
+    display: 'flex',
+    flexDirection: 'column',
+    alignItems: 'center',
+    textAlign: 'center',
+    gap: tokens.spacingVerticalM,
+    padding: `${tokens.spacingVerticalXXXL} ${tokens.spacingHorizontalXXL}`,
+    backgroundColor: tokens.colorNeutralBackground1,
+    borderRadius: tokens.borderRadiusLarge,
+    boxShadow: tokens.shadow4,
+  },
+  // Relative column widths (cells are flex items): the storage path gets the most room.
+  colName: { flexGrow: 1.3, minWidth: '120px' },
+  colRegion: { flexGrow: 0.9, minWidth: '80px' },
+  colLocation: { flexGrow: 2.2, minWidth: '160px' },
+  colRegistered: { flexGrow: 1, minWidth: '130px' },
+  colState: { flexGrow: 0.9, minWidth: '110px' },
+  colCreated: { flexGrow: 1.4, minWidth: '180px' },
+  colActions: { flexGrow: 0.8, minWidth: '110px' },
+  emptyIcon: { color: tokens.colorBrandForeground1 },
+  emptyBody: { color: tokens.colorNeutralForeground2, maxWidth: '44ch' },
+});
+
+export function VaultsPage(): ReactElement {
+  const { t, formatDateTime, formatNumber } = useI18n();
+  const styles = useStyles();
+  const notify = useNotify();
+  const vaults = useApi('listVaults', {}, { refreshOn: ['vaultsChanged'] });
+  const [creating, setCreating] = useState(false);
+  const [deleting, setDeleting] = useState<VaultSummary>();
+
+  const columns = useMemo<TableColumnDefinition<VaultSummary>[]>(
+    () => [
+      createTableColumn<VaultSummary>({
+        columnId: 'name',
+        compare: (a, b) => a.name.localeCompare(b.name),
+        renderHeaderCell: () => t('vaults.col.name'),
+        renderCell: (v) => <span className={styles.name}>{v.name}</span>,
+      }),
+      createTableColumn<VaultSummary>({
+        columnId: 'region',
+        compare: (a, b) => a.region.localeCompare(b.region),
+        renderHeaderCell: () => t('vaults.col.region'),
+        renderCell: (v) => v.region,
+      }),
+      createTableColumn<VaultSummary>({
+        columnId: 'location',
+        compare: (a, b) => a.location.localeCompare(b.location),
+        renderHeaderCell: () => t('vaults.col.location'),
+        renderCell: (v) => (
+          <Tooltip content={v.location} relationship="description">
+            <span className={styles.location}>{v.location}</span>
+          </Tooltip>
+        ),
+      }),
+      createTableColumn<VaultSummary>({
+        columnId: 'registered',
+        compare: (a, b) => a.registeredCount - b.registeredCount,
+        renderHeaderCell: () => t('vaults.col.registered'),
+        renderCell: (v) => formatNumber(v.registeredCount),
+      }),
+      createTableColumn<VaultSummary>({
+        columnId: 'state',
+        compare: (a, b) => Number(a.unlocked) - Number(b.unlocked),
+        renderHeaderCell: () => t('vaults.col.state'),
+        renderCell: (v) =>
+          v.unlocked ? (
+            <Badge appearance="tint" color="success" icon={<LockOpen16Regular />}>
+              {t('vaults.state.unlocked')}
+            </Badge>
+          ) : (
+            <Badge appearance="tint" color="informative" icon={<LockClosed16Regular />}>
+              {t('vaults.state.locked')}
+            </Badge>
+          ),
+      }),
+      createTableColumn<VaultSummary>({
+        columnId: 'created',
+        compare: (a, b) => a.created.localeCompare(b.created),
+        renderHeaderCell: () => t('vaults.col.created'),
+        renderCell: (v) => formatDateTime(v.created),
+      }),
+      createTableColumn<VaultSummary>({
+        columnId: 'actions',
+        renderHeaderCell: () => t('common.actions'),
+        renderCell: (v) => (
+          <Button appearance="subtle" size="small" icon={<Delete20Regular />} aria-label={t('vaults.deleteVaultLabel', { name: v.name })} onClick={() => setDeleting(v)}>
+            {t('vaults.delete')}
+          </Button>
+        ),
+      }),
+    ],
+    [t, formatDateTime, formatNumber, styles],
+  );
+
+  const colClass = (id: string | number): string | undefined =>
+    ({
+      name: styles.colName,
+      region: styles.colRegion,
+      location: styles.colLocation,
+      registered: styles.colRegistered,
+      state: styles.colState,
+      created: styles.colCreated,
+      actions: styles.colActions,
+    })[String(id)];
+
+  const list = vaults.data;
+  const toolbar = (
+    <>
+      <Button appearance="primary" icon={<Add20Regular />} onClick={() => setCreating(true)}>
+        {t('vaults.create')}
+      </Button>
+      <Button appearance="subtle" icon={<ArrowClockwise20Regular />} onClick={vaults.reload} disabled={vaults.loading}>
+        {t('common.refresh')}
+      </Button>
+      {list && list.length > 0 && (
+        <Text className={styles.count} aria-live="polite">
+          {list.length === 1 ? t('vaults.countOne') : t('vaults.count', { count: formatNumber(list.length) })}
+        </Text>
+      )}
+    </>
+  );
+
+  return (
+    <Page title={t('vaults.title')} intro={t('vaults.intro')} toolbar={toolbar}>
+      {vaults.error && <ErrorBar error={vaults.error} onRetry={vaults.reload} />}
+      {!list && vaults.loading && (
+        <Skeleton aria-label={t('common.loading')}>
+          <SkeletonItem size={32} />
+          <SkeletonItem size={32} />
+          <SkeletonItem size={32} />
+        </Skeleton>
+      )}
+      {list && list.length === 0 && (
+        <div className={styles.empty}>
+          <VaultRegular className={styles.emptyIcon} fontSize={48} aria-hidden />
+          <Title3 as="h2">{t('vaults.empty.title')}</Title3>
+          <Text align="center" className={styles.emptyBody}>{t('vaults.empty.body')}</Text>
+          <Button appearance="primary" icon={<Add20Regular />} onClick={() => setCreating(true)}>
+            {t('vaults.create')}
+          </Button>
+        </div>
+      )}
+      {list && list.length > 0 && (
+        <DataGrid
+          className={styles.grid}
+          items={list}
+          columns={columns}
+          sortable
+          defaultSortState={{ sortColumn: 'name', sortDirection: 'ascending' }}
+          getRowId={(v: VaultSummary) => v.id}
+          focusMode="composite"
+          aria-label={t('vaults.tableLabel')}
+        >
+          <DataGridHeader>
+            <DataGridRow>{({ renderHeaderCell, columnId }) => <DataGridHeaderCell className={colClass(columnId)}>{renderHeaderCell()}</DataGridHeaderCell>}</DataGridRow>
+          </DataGridHeader>
+          <DataGridBody<VaultSummary>>
+            {({ item, rowId }) => (
+              <DataGridRow<VaultSummary> key={rowId}>
+                {({ renderCell, columnId }) => <DataGridCell className={colClass(columnId)} focusMode={columnId === 'actions' ? 'group' : 'cell'}>{renderCell(item)}</DataGridCell>}
+              </DataGridRow>
+            )}
+          </DataGridBody>
+        </DataGrid>
+      )}
+      <CreateVaultDialog
+        open={creating}
+        onClose={() => setCreating(false)}
+        onCreated={(vault) => {
+          setCreating(false);
+          notify('success', t('vaults.created', { name: vault.name }));
+          vaults.reload();
+        }}
+      />
+      <DeleteVaultDialog
+        vault={deleting}
+        onClose={() => setDeleting(undefined)}
+        onDeleted={(result) => {
+          setDeleting(undefined);
+          notify('success', t(result.dataDeleted ? 'vaults.deletedWithData' : 'vaults.deleted', { name: result.name }));
+          vaults.reload();
+        }}
+      />
+    </Page>
+  );
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env node
+// `npm run bench [-- --smoke] [--size 4G] [--work DIR]`: bundles the vault engine and its worker
+// into dist/ (esbuild), then runs test/bench/vault-bench.mjs with the same arguments.
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const common = { bundle: true, platform: 'node', target: 'node20', format: 'esm', packages: 'external', logLevel: 'warning' };
+await esbuild.build({
+  ...common,
+  entryPoints: {
+    'vault-worker': path.join(root, 'main/core/vault/worker.ts'),
+    'bench-engine': path.join(root, 'test/bench/vault-bench-entry.ts'),
+  },
+  outdir: path.join(root, 'dist'),
+  outExtension: { '.js': '.mjs' },
+});
+const r = spawnSync(process.execPath, [path.join(root, 'test/bench/vault-bench.mjs'), ...process.argv.slice(2)], { stdio: 'inherit' });
+process.exit(r.status ?? 1);
