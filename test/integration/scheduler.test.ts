@@ -1,0 +1,149 @@
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Result } from '../../preload/contract.js';
+import { Engine } from '../../main/core/engine.js';
+import { Scheduler } from '../../main/core/scheduler.js';
+import { createRouter } from '../../main/rpc/router.js';
+import { useTmp } from '../helpers/tmp.js';
+
+const tmp = useTmp();
+const engines: Engine[] = [];
+afterEach(async () => {
+  for (const e of engines.splice(0)) await e.close();
+});
+
+function unwrap<T>(r: Result<T>): T {
+  if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
+  return r.value;
+}
+
+/** One protected VM (policy: daily at the given local times) and a scheduler on a manual clock. */
+async function setup(times: string[], dataDir?: string) {
+  const dir = dataDir ? path.dirname(dataDir) : tmp();
+  const data = dataDir ?? path.join(dir, 'data');
+  const engine = Engine.open({ dataDir: data });
+  engines.push(engine);
+  engine.protection.timeZone = 'Europe/Amsterdam';
+  const router = createRouter(engine, 'cli');
+  if (!dataDir) {
+    const vmDir = path.join(dir, 'src', 'rack1');
+    fs.mkdirSync(vmDir, { recursive: true });
+    fs.writeFileSync(path.join(vmDir, 'db01.img'), randomBytes(256 * 1024));
+    fs.writeFileSync(
+      path.join(vmDir, 'db01.xml'),
+      `<domain type='kvm'><name>db01</name><uuid>5e0f8a1c-2222-4333-8444-555566667777</uuid><devices><disk type='file' device='disk'><source file='db01.img'/><target dev='vda'/></disk></devices></domain>`,
+    );
+    unwrap(await router.invoke('createVault', { name: 'vault-a', region: 'r1', path: path.join(dir, 'vault'), passphrase: 'correct horse battery' }));
+    unwrap(await router.invoke('addSource', { kind: 'folder', target: path.join(dir, 'src'), region: 'r1' }));
+    await engine.jobs.wait(unwrap(await router.invoke('discoverVms', { vault: 'vault-a' })).id);
+    for (const j of unwrap(await router.invoke('registerVms', { vault: 'vault-a', vms: ['db01'] }))) await engine.jobs.wait(j.id);
+    unwrap(await router.invoke('createPolicy', { vault: 'vault-a', name: 'Nightly', spec: { schedule: { kind: 'daily', times }, retention: { dailyDays: 7 } } }));
+    for (const j of unwrap(await router.invoke('protectVms', { vault: 'vault-a', vms: ['db01'], policy: 'Nightly' }))) await engine.jobs.wait(j.id);
+    // Protected on a Friday morning in Amsterdam, in the clock's terms.
+    engine.db.prepare("UPDATE vms SET protected_at = '2026-03-27T08:00:00.000Z'").run();
+  }
+  const scheduler = new Scheduler(engine.db, engine.protection);
+  return { engine, router, scheduler, data };
+}
+
+const at = (iso: string) => new Date(iso);
+
+describe('scheduler on a manual clock', () => {
+  it('runs the initial backup at the first slot, once, and then the next day', async () => {
+    const { engine, scheduler, router } = await setup(['22:00']);
+    expect(scheduler.tick(at('2026-03-27T20:59:00Z'))).toEqual([]); // 21:59 CET
+    const [first] = scheduler.tick(at('2026-03-27T21:00:20Z'));
+    expect(first).toMatchObject({ operation: 'Backup', catchUp: false, vmName: 'db01' });
+    expect(scheduler.tick(at('2026-03-27T21:00:40Z'))).toEqual([]); // busy, and the slot is taken
+    expect((await engine.jobs.wait(first!.id)).status).toBe('Completed');
+    expect(scheduler.tick(at('2026-03-27T21:30:00Z'))).toEqual([]);
+    expect(unwrap(await router.invoke('dashboard', {})).protectedByState).toEqual({ Protected: 1 });
+    // Saturday 22:00 CET is 21:00Z; Sunday after the spring-forward night, 22:00 CEST is 20:00Z.
+    expect(scheduler.tick(at('2026-03-28T21:00:30Z'))).toHaveLength(1);
+    await Promise.all(engine.jobs.query({ limit: 10, status: ['Queued', 'InProgress'] }).jobs.map((j) => engine.jobs.wait(j.id)));
+    expect(scheduler.tick(at('2026-03-29T19:59:00Z'))).toEqual([]);
+    expect(scheduler.tick(at('2026-03-29T20:00:30Z'))).toHaveLength(1);
+  });
+
+  it('runs a slot in the skipped DST hour once, when the clocks jump', async () => {
+    const { engine, scheduler } = await setup(['02:30']);
+    engine.db.prepare("UPDATE vms SET protected_at = '2026-03-28T12:00:00.000Z'").run();
+    // 2026-03-29 02:30 does not exist in Amsterdam: it runs at 03:00 CEST = 01:00Z.
+    expect(scheduler.tick(at('2026-03-29T00:59:00Z'))).toEqual([]);
+    const jobs = scheduler.tick(at('2026-03-29T01:00:10Z'));
+    expect(jobs).toHaveLength(1);
+    await engine.jobs.wait(jobs[0]!.id);
+    expect(scheduler.tick(at('2026-03-29T01:40:00Z'))).toEqual([]);
+  });
+
+  it('runs the repeated DST hour slot once, at its first occurrence', async () => {
+    const { engine, scheduler } = await setup(['02:30']);
+    engine.db.prepare("UPDATE vms SET protected_at = '2026-10-24T12:00:00.000Z'").run();
+    const jobs = scheduler.tick(at('2026-10-25T00:30:10Z')); // 02:30 CEST
+    expect(jobs).toHaveLength(1);
+    await engine.jobs.wait(jobs[0]!.id);
+    expect(scheduler.tick(at('2026-10-25T01:30:10Z'))).toEqual([]); // 02:30 CET, the second time
+  });
+
+  it('after sleeping over many slots runs the latest missed one once, as a catch-up', async () => {
+    const { engine, scheduler } = await setup(['06:00', '18:00']);
+    const jobs = scheduler.tick(at('2026-04-02T09:00:00Z')); // six days and twelve slots later
+    expect(jobs).toHaveLength(1);
+    expect(jobs[0]!.catchUp).toBe(true);
+    await engine.jobs.wait(jobs[0]!.id);
+    expect(scheduler.tick(at('2026-04-02T09:01:00Z'))).toEqual([]);
+    const next = scheduler.tick(at('2026-04-02T16:00:30Z')); // 18:00 CEST
+    expect(next).toHaveLength(1);
+    expect(next[0]!.catchUp).toBe(false);
+    await engine.jobs.wait(next[0]!.id);
+  });
+
+  it('marks a job cut off by a restart Interrupted and goes on at the next slot', async () => {
+    const first = await setup(['22:00']);
+    const [job] = first.scheduler.tick(at('2026-03-27T21:00:20Z'));
+    await first.engine.jobs.wait(job!.id);
+    // A crash mid-backup: the row says InProgress and its process is gone.
+    first.engine.db
+      .prepare("INSERT INTO jobs (operation, status, vm_id, vm_name, created_at, started_at, owner_pid) SELECT 'Backup', 'InProgress', id, name, ?, ?, 999999999 FROM vms")
+      .run('2026-03-28T21:00:05.000Z', '2026-03-28T21:00:05.000Z');
+    first.engine.db.prepare("UPDATE vms SET last_attempt_at = '2026-03-28T21:00:05.000Z'").run();
+    await first.engine.close();
+    engines.splice(engines.indexOf(first.engine), 1);
+
+    const again = await setup(['22:00'], first.data);
+    const interrupted = again.engine.jobs.query({ limit: 1 }).jobs[0]!;
+    expect(interrupted).toMatchObject({ status: 'Failed', error: { code: 'Interrupted' } });
+    expect(again.scheduler.tick(at('2026-03-28T21:30:00Z'))).toEqual([]);
+    // A restarted console has no key in memory until the vault is opened again.
+    unwrap(await again.router.invoke('unlockVault', { name: 'vault-a', passphrase: 'correct horse battery' }));
+    const next = again.scheduler.tick(at('2026-03-29T20:00:30Z'));
+    expect(next).toHaveLength(1);
+    expect((await again.engine.jobs.wait(next[0]!.id)).status).toBe('Completed');
+  });
+
+  it('fails a scheduled run of a locked vault visibly with VaultLocked and a remedy', async () => {
+    const { engine, scheduler, router } = await setup(['22:00']);
+    unwrap(await router.invoke('lockVault', { name: 'vault-a' }));
+    const [job] = scheduler.tick(at('2026-03-27T21:00:20Z'));
+    const ended = await engine.jobs.wait(job!.id);
+    expect(ended.status).toBe('Failed');
+    expect(ended.error).toMatchObject({ code: 'VaultLocked', remedy: expect.stringContaining('passphrase') });
+    expect(unwrap(await router.invoke('dashboard', {})).protectedByState).toEqual({ ProtectionError: 1 });
+  });
+
+  it('unlocks a vault from a private key file for unattended runs, and refuses a readable one', async () => {
+    const { engine, scheduler, router, data } = await setup(['22:00']);
+    const keyFile = path.join(path.dirname(data), 'vault-a.key');
+    fs.writeFileSync(keyFile, 'correct horse battery\n', { mode: 0o644 });
+    const loose = await router.invoke('setVaultKeyFile', { name: 'vault-a', keyFile });
+    expect(loose.ok).toBe(false);
+    expect(!loose.ok && loose.error.remedy).toContain('chmod 600');
+    fs.chmodSync(keyFile, 0o600);
+    unwrap(await router.invoke('setVaultKeyFile', { name: 'vault-a', keyFile }));
+    unwrap(await router.invoke('lockVault', { name: 'vault-a' }));
+    const [job] = scheduler.tick(at('2026-03-27T21:00:20Z'));
+    expect((await engine.jobs.wait(job!.id)).status).toBe('Completed');
+  });
+});
