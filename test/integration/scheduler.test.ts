@@ -147,3 +147,33 @@ describe('scheduler on a manual clock', () => {
     expect((await engine.jobs.wait(job!.id)).status).toBe('Completed');
   });
 });
+
+describe('retention after backups', () => {
+  it('prunes the points the policy no longer keeps and leaves the rest restorable', async () => {
+    const { engine, scheduler, router, data } = await setup(['22:00']);
+    for (const day of ['2026-03-27', '2026-03-28', '2026-03-29']) {
+      const [job] = scheduler.tick(at(`${day}T23:30:00Z`));
+      expect((await engine.jobs.wait(job!.id)).status).toBe('Completed');
+    }
+    const manual = unwrap(await router.invoke('backupNow', { vms: ['db01'], retainUntil: new Date(Date.now() + 30 * 86_400_000).toISOString() }));
+    await engine.jobs.wait(manual[0]!.id);
+    const points = unwrap(await router.invoke('listPoints', { vm: 'db01' }));
+    expect(points).toHaveLength(4);
+    expect(points[0]!.keptBy).toEqual(['retain-until']);
+
+    // Eight days on, the daily tier (7 days) keeps nothing; the newest scheduled point is kept as
+    // a safety net and the Backup Now point until its retain-until date.
+    const prune = engine.protection.applyRetention(engine.inventory.allVms()[0]!.id, new Date(Date.now() + 8 * 86_400_000));
+    const ended = await engine.jobs.wait(prune!.id);
+    expect(ended).toMatchObject({ operation: 'Prune', status: 'Completed' });
+    const left = unwrap(await router.invoke('listPoints', { vm: 'db01' }));
+    expect(left.map((p) => p.id)).toEqual([points[0]!.id, points[1]!.id]);
+
+    const verify = unwrap(await router.invoke('verifyVault', { vault: 'vault-a', full: true }));
+    expect((await engine.jobs.wait(verify.id)).status).toBe('Completed');
+    const target = path.join(path.dirname(data), 'restored');
+    const restore = unwrap(await router.invoke('restorePoint', { vm: 'db01', pointId: left[1]!.id, mode: 'disks', targetDir: target }));
+    expect((await engine.jobs.wait(restore.id)).status).toBe('Completed');
+    expect(fs.readFileSync(path.join(target, 'db01.img')).equals(fs.readFileSync(path.join(path.dirname(data), 'src', 'rack1', 'db01.img')))).toBe(true);
+  });
+});
