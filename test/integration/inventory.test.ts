@@ -207,3 +207,26 @@ describe('discovery and registration through the CLI', () => {
     expect(un.stdout).toContain('Unregister');
   });
 });
+
+describe('a libvirt source through the CLI (virsh -c test:///default)', () => {
+  it('adds the connection, discovers its domain with its power state and registers it', () => {
+    const dir = tmp();
+    const data = path.join(dir, 'data');
+    const env = { ...process.env, COFFER_PASSPHRASE: 'correct horse battery' };
+    const coffer = (...args: string[]) => spawnSync(process.execPath, [cliPath, '--data-dir', data, ...args], { encoding: 'utf8', env });
+    expect(coffer('vault', 'create', 'kvm-vault', '--region', 'dc1', '--path', path.join(dir, 'v')).status).toBe(0);
+    const added = coffer('source', 'add', 'libvirt', 'test:///default', '--region', 'dc1', '--name', 'testdrv', '--json');
+    expect(added.status, added.stderr).toBe(0);
+    expect(JSON.parse(added.stdout)).toMatchObject({ kind: 'libvirt', state: 'reachable' });
+    const found = coffer('vm', 'discover', '--vault', 'kvm-vault', '--json');
+    expect(found.status, found.stderr).toBe(0);
+    const result = JSON.parse(found.stdout) as { candidates: Vm[] };
+    // The test driver's built-in domain "test" runs, with one disk.
+    expect(result.candidates).toEqual([expect.objectContaining({ name: 'test', cloudService: 'test', powerState: 'running', kind: 'libvirt' })]);
+    expect(coffer('vm', 'register', '--vault', 'kvm-vault', 'test').status).toBe(0);
+    expect(coffer('source', 'remove', 'testdrv').stderr).toContain('SourceInUse');
+    const missing = coffer('source', 'add', 'libvirt', 'test:///nonexistent/node.xml', '--region', 'dc1', '--json');
+    expect(missing.status).toBe(0);
+    expect(JSON.parse(missing.stdout).state).toBe('unreachable');
+  });
+});
