@@ -3,6 +3,7 @@ import { finishedStatuses, type Job, type JobOperation, type JobStatus, type Par
 import type { Db } from './catalog/catalog.js';
 import { CofferError, toApiError } from './errors.js';
 import type { EngineEvents } from './events.js';
+import { processAlive } from './process-alive.js';
 
 interface JobRow {
   id: number;
@@ -276,15 +277,6 @@ export class JobService {
     const job = this.get(id);
     this.events.emit('jobUpdated', job);
     return job;
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { processAlive } from '../core/process-alive.js';
 
 /** What a running host (`coffer serve`) tells CLI processes on the same data folder. */
 export interface HostInfo {
@@ -31,10 +32,5 @@ export function readHostFile(dataDir: string): HostInfo | undefined {
     return undefined;
   }
   if (!Number.isInteger(info.pid) || !Number.isInteger(info.port) || typeof info.token !== 'string') return undefined;
-  try {
-    process.kill(info.pid, 0);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return undefined;
-  }
-  return info;
+  return processAlive(info.pid) ? info : undefined;
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { processAlive } from '../process-alive.js';
 import { hostname } from 'node:os';
 import { CofferError } from '../errors.js';
 import { LOCK_PREFIX } from './format.js';
@@ -21,18 +22,9 @@ const REFRESH_MS = 5 * 60 * 1000;
 /** The single exclusive lock object: putIfAbsent makes two exclusive holders impossible. */
 const EXCLUSIVE_KEY = `${LOCK_PREFIX}exclusive`;
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 export function isStale(lock: LockInfo, now = Date.now()): boolean {
   // Same machine: the process tells us for sure. Elsewhere: only time can.
-  if (lock.host === hostname()) return !pidAlive(lock.pid);
+  if (lock.host === hostname()) return !processAlive(lock.pid);
   return now - Date.parse(lock.refreshed) > LOCK_STALE_MS;
 }
 
