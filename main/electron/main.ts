@@ -51,8 +51,8 @@ let shutDown = false;
 
 /** Running jobs and each VM's latest finished backup: what the tray shows (core/tray.ts). */
 let jobLog: JobLike[] = [];
-// Until the protection API exists there is no protected VM, so "Back up all now" stays hidden.
-const protectedVmCount = 0;
+/** Protected VMs (from the dashboard data): "Back up all now" is offered only when there are some. */
+let protectedVmCount = 0;
 /** Shown notifications are held until dismissed: a collected one loses its click handler. */
 const notifications = new Set<Notification>();
 
@@ -106,8 +106,10 @@ async function start(): Promise<void> {
     const contents = consoleWindow?.webContents;
     if (contents && !contents.isDestroyed()) contents.send(IPC_EVENT, name, payload);
     if (name === 'jobUpdated') onJobUpdated(payload as Job);
+    if (name === 'protectionChanged') refreshProtectedCount();
   });
   await seedJobLog(engineRouter);
+  refreshProtectedCount();
   // The desktop app is a host like `coffer serve`: it runs the schedule while it lives in the tray,
   // and the CLI hands jobs to it over the same loopback console (token in the data folder).
   stopScheduler = engine.startScheduler();
@@ -212,13 +214,25 @@ function onTrayAction(action: TrayAction): void {
       showConsole();
       return;
     case 'backUpAll':
-      // Offered only once VMs are protected, which arrives with the protection issue's API.
-      showConsole();
+      void backUpAll();
       return;
     case 'quit':
       app.quit();
       return;
   }
+}
+
+/** One Backup Now per protected VM; a VM already busy keeps its running job (its error is expected). */
+async function backUpAll(): Promise<void> {
+  if (!engine || !router) return;
+  const active = engine.dashboard().vms.filter((v) => v.state !== 'ProtectionStopped');
+  await Promise.all(active.map((vm) => router!.call('backupNow', { vms: [vm.id] })));
+}
+
+function refreshProtectedCount(): void {
+  if (!engine) return;
+  protectedVmCount = engine.dashboard().vms.filter((v) => v.state !== 'ProtectionStopped').length;
+  tray?.update({ jobs: jobLog, protectedVmCount });
 }
 
 async function shutDownEngine(): Promise<void> {
