@@ -3,6 +3,7 @@
 // and the CLI are all typed from this table; nothing else defines the API.
 import { z } from 'zod';
 import type { Result } from './errors.js';
+import type { methodNameList } from './method-names.js';
 import { PolicySchedule, PolicySpec, RetentionSpec } from './policy.js';
 
 export * from './policy.js';
@@ -406,6 +407,11 @@ export type CofferApi = {
 };
 
 export const methodNames = Object.keys(methods) as MethodName[];
+
+// The zod-free list in method-names.ts must name exactly the methods of the table above.
+type ListedMethod = (typeof methodNameList)[number];
+const listIsComplete: [Exclude<MethodName, ListedMethod>, Exclude<ListedMethod, MethodName>] extends [never, never] ? true : never = true;
+void listIsComplete;
 export const eventNames = Object.keys(events) as EventName[];
 
 /** The single IPC channel names used by Electron. */

@@ -7,7 +7,8 @@
 // {event, payload}. The socket is ws(s)://<host>/ws, authenticated by the HttpOnly cookie the host
 // set when the page was opened with ?token=..., and by ?token= on the socket URL as well (kept in
 // sessionStorage so reloads work after the token is stripped from the address bar).
-import { methodNames, type CofferApi, type EventName, type EventPayload, type MethodName, type Result } from './contract.js';
+import type { CofferApi, EventName, EventPayload, MethodName, Result } from './contract.js';
+import { methodNameList as methodNames } from './method-names.js';
 import { errorCatalog } from './errors.js';
 
 const TOKEN_KEY = 'coffer_token';
