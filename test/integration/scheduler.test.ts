@@ -177,3 +177,33 @@ describe('retention after backups', () => {
     expect(fs.readFileSync(path.join(target, 'db01.img')).equals(fs.readFileSync(path.join(path.dirname(data), 'src', 'rack1', 'db01.img')))).toBe(true);
   });
 });
+
+describe('cancel', () => {
+  it('cancels a running backup and a running restore cleanly: no point, no partial target', async () => {
+    const { engine, router, data } = await setup(['22:00']);
+    const diskPath = path.join(path.dirname(data), 'src', 'rack1', 'db01.img');
+    const fd = fs.openSync(diskPath, 'w');
+    for (let i = 0; i < 96; i++) fs.writeSync(fd, randomBytes(1 << 20));
+    fs.closeSync(fd);
+    await engine.jobs.wait(unwrap(await router.invoke('discoverVms', { vault: 'vault-a' })).id);
+
+    const [backup] = unwrap(await router.invoke('backupNow', { vms: ['db01'] }));
+    await new Promise((r) => setTimeout(r, 50));
+    unwrap(await router.invoke('cancelJob', { id: backup!.id }));
+    const cancelled = await engine.jobs.wait(backup!.id);
+    expect(cancelled.status).toBe('Cancelled');
+    expect(unwrap(await router.invoke('listPoints', { vm: 'db01' }))).toEqual([]);
+
+    const [ok] = unwrap(await router.invoke('backupNow', { vms: ['db01'] }));
+    expect((await engine.jobs.wait(ok!.id)).status).toBe('Completed');
+    const [point] = unwrap(await router.invoke('listPoints', { vm: 'db01' }));
+    const target = path.join(path.dirname(data), 'restore-cancelled');
+    const restore = unwrap(await router.invoke('restorePoint', { vm: 'db01', pointId: point!.id, mode: 'disks', targetDir: target }));
+    await new Promise((r) => setTimeout(r, 30));
+    unwrap(await router.invoke('cancelJob', { id: restore.id }));
+    expect((await engine.jobs.wait(restore.id)).status).toBe('Cancelled');
+    expect(fs.existsSync(target) ? fs.readdirSync(target) : []).toEqual([]);
+    const verify = unwrap(await router.invoke('verifyVault', { vault: 'vault-a', full: true }));
+    expect((await engine.jobs.wait(verify.id)).status).toBe('Completed');
+  });
+});
