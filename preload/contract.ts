@@ -360,11 +360,19 @@ export const methods = {
       .object({
         vm: z.string().min(1),
         pointId: z.string().min(1),
-        mode: z.enum(['disks', 'newVm']),
-        targetDir: AbsolutePath,
+        /** disks: into an empty folder; newVm: disks + definition with a new name and UUID; replaceDisks: over the VM's own disks, originals kept as safety copies. */
+        mode: z.enum(['disks', 'newVm', 'replaceDisks']),
+        targetDir: AbsolutePath.optional(),
         newName: z.string().trim().min(1).max(128).regex(/^[^/\\\0]+$/, 'no slashes').optional(),
+        /** newVm from a libvirt definition: also define it on this connection (virsh define). */
+        defineOn: z.string().regex(/^[a-z][a-z0-9+]*:\/\/\S*$/, 'a libvirt connection URI such as qemu:///system').optional(),
       })
-      .strict(),
+      .strict()
+      .superRefine((a, ctx) => {
+        if (a.mode !== 'replaceDisks' && !a.targetDir) ctx.addIssue({ code: 'custom', path: ['targetDir'], message: 'a target folder is required' });
+        if (a.mode === 'newVm' && !a.newName) ctx.addIssue({ code: 'custom', path: ['newName'], message: 'a restored VM needs a new name' });
+        if (a.defineOn && a.mode !== 'newVm') ctx.addIssue({ code: 'custom', path: ['defineOn'], message: 'only a VM restored as new can be defined' });
+      }),
     result: Job,
   },
   verifyVault: { args: z.object({ vault: VaultName, full: z.boolean().default(false) }).strict(), result: Job },

@@ -197,6 +197,14 @@ export const errorCatalog = {
     message: 'The VM has reached the limit of 9999 recovery points.',
     remedy: 'Shorten the retention of its policy or delete old recovery points.',
   },
+  DefineFailed: {
+    message: 'The hypervisor refused the restored VM definition.',
+    remedy: 'The restored files are in the target folder: correct the definition and define it yourself (virsh define FILE).',
+  },
+  VmRunning: {
+    message: 'The VM is running, so its disks cannot be replaced.',
+    remedy: 'Shut the VM down first, or restore as a new VM or to a folder instead.',
+  },
   SnapshotFailed: {
     message: 'The hypervisor could not take or merge the live snapshot of the running VM.',
     remedy: 'Check the VM in the hypervisor (virsh domblklist / snapshot-list); the message says what to run.',

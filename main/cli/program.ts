@@ -456,29 +456,35 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
 
   program
     .command('restore <vm>')
-    .description('restore a recovery point as a new VM or its disks into an empty folder (W23)')
+    .description('restore a recovery point as a new VM, its disks into an empty folder, or over its own disks (W23)')
     .requiredOption('--point <id>', 'the recovery point (see `coffer point list VM`)')
     .option('--as-new <name>', 'restore the whole VM under a new name (new UUID)')
     .option('--to <dir>', 'target folder for --as-new')
+    .option('--define-on <uri>', 'with --as-new: also define the VM on this libvirt connection')
     .option('--disks-to <dir>', 'restore only the disks into this folder')
+    .option('--replace-disks', "replace the VM's own disk files (VM off; the old files are kept as safety copies)")
     .option('--wait', 'wait for the job to end; exit 1 if it failed')
     .option('--passphrase-file <file>', 'passphrase of the vault if it is locked')
     .option('--json', 'print as JSON')
-    .action(async (vm: string, o: { point: string; asNew?: string; to?: string; disksTo?: string; wait?: boolean; passphraseFile?: string; json?: boolean }) => {
-      const asNew = o.asNew !== undefined;
-      if (asNew === (o.disksTo !== undefined) || (asNew && !o.to)) {
-        throw new CofferError('InvalidArgument', 'Give either --as-new NAME --to DIR, or --disks-to DIR.');
-      }
-      await unlock(await vaultsOfVms([vm]), o.passphraseFile);
-      const job = await call('restorePoint', {
-        vm,
-        pointId: o.point,
-        mode: asNew ? 'newVm' : 'disks',
-        targetDir: path.resolve(asNew ? o.to! : o.disksTo!),
-        ...(asNew ? { newName: o.asNew! } : {}),
-      });
-      await finish([job], o);
-    });
+    .action(
+      async (
+        vm: string,
+        o: { point: string; asNew?: string; to?: string; defineOn?: string; disksTo?: string; replaceDisks?: boolean; wait?: boolean; passphraseFile?: string; json?: boolean },
+      ) => {
+        const modes = [o.asNew !== undefined, o.disksTo !== undefined, o.replaceDisks === true].filter(Boolean).length;
+        if (modes !== 1 || (o.asNew !== undefined && !o.to)) {
+          throw new CofferError('InvalidArgument', 'Give one of: --as-new NAME --to DIR, --disks-to DIR, or --replace-disks.');
+        }
+        await unlock(await vaultsOfVms([vm]), o.passphraseFile);
+        const how =
+          o.asNew !== undefined
+            ? { mode: 'newVm' as const, targetDir: path.resolve(o.to!), newName: o.asNew, ...(o.defineOn ? { defineOn: o.defineOn } : {}) }
+            : o.disksTo !== undefined
+              ? { mode: 'disks' as const, targetDir: path.resolve(o.disksTo) }
+              : { mode: 'replaceDisks' as const };
+        await finish([await call('restorePoint', { vm, pointId: o.point, ...how })], o);
+      },
+    );
 
   program
     .command('verify <vault>')

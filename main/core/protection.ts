@@ -10,6 +10,7 @@ import type { JobContext, JobService } from './jobs.js';
 import { defaultRetainUntil, retentionDecisions, type RetentionReason } from './policy/retention.js';
 import { describePolicy, MAX_POINTS_PER_VM, maxPointsKept, PolicySpec } from './policy/spec.js';
 import { withConsistentSnapshot } from './sources/index.js';
+import { virsh } from './sources/libvirt.js';
 import type { Vault } from './vault/vault.js';
 import type { VaultService } from './vaults.js';
 
@@ -33,6 +34,13 @@ interface PointRow {
   logical_bytes: number;
   added_bytes: number;
   disks: string;
+}
+
+export interface RestoreHow {
+  mode: 'disks' | 'newVm' | 'replaceDisks';
+  targetDir?: string | undefined;
+  newName?: string | undefined;
+  defineOn?: string | undefined;
 }
 
 /** States of a protected item, as in the anchor service (W14, W17, W22). */
@@ -310,16 +318,16 @@ export class ProtectionService {
 
   // ---- restore (W23) and verify ----
 
-  restore(ref: string, pointId: string, mode: 'disks' | 'newVm', targetDir: string, newName?: string): Job {
+  restore(ref: string, pointId: string, how: RestoreHow): Job {
     const vm = this.inventory.resolve(ref, this.inventory.allVms().filter((v) => v.vaultName));
     const point = this.pointRows(vm.id).find((p) => p.id === pointId);
     if (!point) throw new CofferError('RecoveryPointNotFound', `${label(vm)} has no recovery point ${pointId}.`);
-    const target = path.resolve(targetDir);
-    // Never overwrite: the target must be empty or absent, and never a folder of the VM's own disks.
+    if (how.mode === 'replaceDisks') return this.replaceDisks(vm, pointId);
+    const target = path.resolve(how.targetDir!);
+    // Never overwrite: the target must be empty or absent.
     if (fs.existsSync(target) && fs.readdirSync(target).length > 0) {
       throw new CofferError('RestoreTargetNotEmpty', `The folder ${target} is not empty.`, { field: 'targetDir' });
     }
-    if (mode === 'newVm' && !newName) throw new CofferError('InvalidArgument', 'newName: a restored VM needs a new name.', { field: 'newName' });
     const vaultName = vm.vaultName!;
     const vaultId = this.vaults.idOf(vaultName);
     return this.jobs.start('Restore', this.subject(vm, vaultId, vaultName), async (ctx) => {
@@ -328,8 +336,61 @@ export class ProtectionService {
         signal: ctx.signal,
         onProgress: (p) => ctx.progress({ bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, bytesPerSecond: p.bytesPerSecond }),
       });
-      if (mode === 'newVm') await this.renameRestoredVm(vault, pointId, target, newName!);
-      return { summary: `Restored ${label(vm)} point ${pointId} to ${target}.`, details: { target, ...(result as unknown as Record<string, unknown>) } };
+      let defined = '';
+      if (how.mode === 'newVm') {
+        const definition = await this.renameRestoredVm(vault, pointId, target, how.newName!);
+        if (how.defineOn) {
+          if (!definition?.endsWith('.xml')) throw new CofferError('InvalidArgument', 'defineOn: the point has no libvirt definition to define.');
+          try {
+            await virsh(how.defineOn, ['define', definition]);
+          } catch (e) {
+            throw new CofferError('DefineFailed', `Restored to ${target}, but ${how.defineOn} refused the definition: ${(e as Error).message}`, { target });
+          }
+          defined = ` and defined as ${how.newName} on ${how.defineOn}`;
+        }
+      }
+      return { summary: `Restored ${label(vm)} point ${pointId} to ${target}${defined}.`, details: { target, ...(result as unknown as Record<string, unknown>) } };
+    });
+  }
+
+  /**
+   * Restores over the VM's own disk files, only when asked explicitly and only while the VM is
+   * off. The restored files land beside the originals first (same filesystem), then each original
+   * is renamed to a safety copy and the restored file takes its name: nothing is lost either way.
+   */
+  private replaceDisks(vm: Vm, pointId: string): Job {
+    if (vm.powerState === 'running' || vm.powerState === 'paused') {
+      throw new CofferError('VmRunning', `${label(vm)} is ${vm.powerState}; shut it down before replacing its disks.`);
+    }
+    const files = diskFiles(vm);
+    if (files.length === 0) throw new CofferError('DiskUnreadable', `${label(vm)} has no disk files to replace.`);
+    this.assertNoActiveJob(vm);
+    const vaultName = vm.vaultName!;
+    const vaultId = this.vaults.idOf(vaultName);
+    return this.jobs.start('Restore', this.subject(vm, vaultId, vaultName), async (ctx) => {
+      const vault = await this.vaults.openVault(vaultName);
+      const staging = path.join(path.dirname(files[0]!.path), `.coffer-restore-${pointId}`);
+      try {
+        await vault.restore(pointId, staging, {
+          signal: ctx.signal,
+          onProgress: (p) => ctx.progress({ bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, bytesPerSecond: p.bytesPerSecond }),
+        });
+        const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+        const safety: string[] = [];
+        for (const f of files) {
+          const restored = path.join(staging, f.name);
+          if (!fs.existsSync(restored)) continue;
+          if (fs.existsSync(f.path)) {
+            const copy = `${f.path}.coffer-safety-${stamp}`;
+            fs.renameSync(f.path, copy);
+            safety.push(copy);
+          }
+          fs.renameSync(restored, f.path);
+        }
+        return { summary: `Replaced the disks of ${label(vm)} with point ${pointId}; the previous files are kept as ${safety.map((s) => path.basename(s)).join(', ')}.`, details: { safetyCopies: safety } };
+      } finally {
+        fs.rmSync(staging, { recursive: true, force: true });
+      }
     });
   }
 
@@ -351,14 +412,15 @@ export class ProtectionService {
 
   // ---- helpers ----
 
-  private async renameRestoredVm(vault: Vault, pointId: string, target: string, newName: string): Promise<void> {
+  /** Gives the restored definition its new name, UUID and disk paths; returns its path. */
+  private async renameRestoredVm(vault: Vault, pointId: string, target: string, newName: string): Promise<string | undefined> {
     const manifest = await vault.readManifest(pointId);
     const defName = (manifest as unknown as { definition?: { fileName: string } }).definition?.fileName;
-    if (!defName) return;
+    if (!defName) return undefined;
     const file = path.join(target, defName);
     const text = fs.readFileSync(file, 'utf8');
-    const renamed = rewriteDefinition(defName, text, newName, target);
-    fs.writeFileSync(file, renamed);
+    fs.writeFileSync(file, rewriteDefinition(defName, text, newName, target));
+    return file;
   }
 
   private decisions(vmId: string, policy: Policy, now: Date) {

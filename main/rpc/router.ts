@@ -49,7 +49,7 @@ function handlers(engine: Engine, face: Face): Handlers {
     resumeProtection: ({ vm }) => engine.protection.resumeProtection(vm),
     backupNow: ({ vms, retainUntil }) => vms.map((vm) => engine.protection.backup(vm, { retainUntil })),
     listPoints: ({ vm }) => engine.protection.listPoints(vm),
-    restorePoint: ({ vm, pointId, mode, targetDir, newName }) => engine.protection.restore(vm, pointId, mode, targetDir, newName),
+    restorePoint: ({ vm, pointId, ...how }) => engine.protection.restore(vm, pointId, how),
     verifyVault: ({ vault, full }) => engine.protection.verify(vault, full),
     dashboard: () => engine.dashboard(),
     listJobs: (q) => engine.jobs.query(q, q.vault === undefined ? undefined : engine.vaults.idOf(q.vault), q.vm === undefined ? undefined : engine.vmIdsMatching(q.vm)),

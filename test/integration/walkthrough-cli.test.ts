@@ -25,6 +25,7 @@ function makeVm(dir: string): { disk: string; qcow: string } {
   fs.writeFileSync(
     path.join(dir, 'web01.xml'),
     `<domain type='kvm'><name>web01</name><uuid>0b3c9a52-1111-4222-8333-444455556666</uuid><memory unit='MiB'>512</memory>
+      <os><type arch='x86_64'>hvm</type></os>
       <devices>
         <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='web01.img'/><target dev='vda' bus='virtio'/></disk>
         <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='web01-data.qcow2'/><target dev='vdb' bus='virtio'/></disk>
@@ -120,6 +121,20 @@ describe('the walkthrough W1..W23 from the CLI alone', () => {
     expect(xml).not.toContain('0b3c9a52-1111-4222-8333-444455556666');
     expect(xml).toContain(`file='${path.join(asNew, 'web01.img')}'`);
     expect(sha256(path.join(asNew, 'web01.img'))).toBe(sha256(disk));
+
+    // ...and defined on a libvirt connection (the test driver accepts the definition).
+    expect(ok('restore', 'web01', '--point', points[0]!.id, '--as-new', 'web01-copy2', '--to', path.join(dir, 'copy2'), '--define-on', 'test:///default', '--wait')).toContain(
+      'defined as web01-copy2 on test:///default',
+    );
+
+    // Replace the VM's own disks (it is off): the current files stay as safety copies.
+    const current = sha256(disk);
+    ok('restore', 'web01', '--point', first.id, '--replace-disks', '--wait');
+    expect(sha256(disk)).toBe(diskAtFirstBackup);
+    const safety = fs.readdirSync(path.dirname(disk)).filter((f) => f.startsWith('web01.img.coffer-safety-'));
+    expect(safety).toHaveLength(1);
+    expect(sha256(path.join(path.dirname(disk), safety[0]!))).toBe(current);
+    expect(fs.readdirSync(path.dirname(disk)).filter((f) => f.startsWith('.coffer-restore'))).toEqual([]);
 
     ok('verify', 'vault-ams', '--full', '--wait');
 
