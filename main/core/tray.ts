@@ -94,6 +94,9 @@ export interface TrayLabels {
   open: string;
   backUpAll: string;
   quit: string;
+  openAtLogin: string;
+  notifications: string;
+  notifyLevels: Record<NotifySetting, string>;
   cancelling: string;
   /** Shown when more jobs run than the menu lists. */
   moreRunning: (count: number) => string;
@@ -106,6 +109,9 @@ export const englishTrayLabels: TrayLabels = {
   open: 'Open Coffer',
   backUpAll: 'Back up all now',
   quit: 'Quit Coffer',
+  openAtLogin: 'Start Coffer at login',
+  notifications: 'Notifications',
+  notifyLevels: { off: 'Off', failures: 'Failures only', all: 'All finished jobs' },
   cancelling: 'cancelling',
   moreRunning: (count) => `${count} more running`,
   tooltip: { idle: 'Coffer', running: 'Coffer: backing up', failed: 'Coffer: last backup failed' },
@@ -118,14 +124,20 @@ export interface TrayState {
   /** VMs with a protection policy; "Back up all now" is pointless without one. */
   protectedVmCount: number;
   labels?: TrayLabels;
+  /** Whether Coffer starts at login; undefined where the OS offers no login items (Linux). */
+  openAtLogin?: boolean;
+  /** The notification level, shown as a choice when given. */
+  notify?: NotifySetting;
 }
 
-export type TrayAction = 'open' | 'backUpAll' | 'quit';
+export type TrayAction = 'open' | 'backUpAll' | 'quit' | 'toggleOpenAtLogin';
 
 export type TrayMenuItem =
   | { kind: 'action'; action: TrayAction; label: string }
   | { kind: 'job'; jobId: JobLike['id']; label: string }
   | { kind: 'note'; label: string }
+  | { kind: 'toggle'; action: TrayAction; label: string; checked: boolean }
+  | { kind: 'choice'; label: string; options: { value: NotifySetting; label: string; checked: boolean }[] }
   | { kind: 'separator' };
 
 /** A tray menu stays short: more jobs than this collapse into one "N more running" line. */
@@ -159,6 +171,14 @@ export function trayMenuModel(state: TrayState): TrayMenuItem[] {
   }
   if (state.protectedVmCount > 0) {
     items.push({ kind: 'separator' }, { kind: 'action', action: 'backUpAll', label: labels.backUpAll });
+  }
+  if (state.notify !== undefined || state.openAtLogin !== undefined) items.push({ kind: 'separator' });
+  if (state.notify !== undefined) {
+    const levels: NotifySetting[] = ['off', 'failures', 'all'];
+    items.push({ kind: 'choice', label: labels.notifications, options: levels.map((value) => ({ value, label: labels.notifyLevels[value], checked: value === state.notify })) });
+  }
+  if (state.openAtLogin !== undefined) {
+    items.push({ kind: 'toggle', action: 'toggleOpenAtLogin', label: labels.openAtLogin, checked: state.openAtLogin });
   }
   items.push({ kind: 'separator' }, { kind: 'action', action: 'quit', label: labels.quit });
   return items;

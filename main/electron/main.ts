@@ -101,7 +101,18 @@ async function start(): Promise<void> {
   router = engineRouter;
   ipcMain.handle(IPC_CALL, (event, method: unknown, args: unknown) => handleCall(engineRouter, event, method, args));
   preferences = await openPreferences();
-  tray = createTray(paths.assets, { onAction: onTrayAction, onJob: () => showConsole() }, { jobs: [], protectedVmCount });
+  tray = createTray(
+    paths.assets,
+    {
+      onAction: onTrayAction,
+      onJob: () => showConsole(),
+      onNotify: (level) => {
+        preferences?.set('notifications', level);
+        updateTray();
+      },
+    },
+    trayState(),
+  );
   stopForwarding = engine.subscribe((name, payload) => {
     const contents = consoleWindow?.webContents;
     if (contents && !contents.isDestroyed()) contents.send(IPC_EVENT, name, payload);
@@ -135,13 +146,13 @@ async function seedJobLog(engineRouter: Router): Promise<void> {
       if (!jobLog.some((j) => j.id === job.id)) jobLog = trackJob(jobLog, job).log;
     }
   }
-  tray?.update({ jobs: jobLog, protectedVmCount });
+  updateTray();
 }
 
 function onJobUpdated(job: Job): void {
   const tracked = trackJob(jobLog, job);
   jobLog = tracked.log;
-  tray?.update({ jobs: jobLog, protectedVmCount });
+  updateTray();
   if (tracked.justFinished && shouldNotify(job, preferences?.get('notifications') ?? 'failures')) notify(job);
 }
 
@@ -216,10 +227,28 @@ function onTrayAction(action: TrayAction): void {
     case 'backUpAll':
       void backUpAll();
       return;
+    case 'toggleOpenAtLogin':
+      app.setLoginItemSettings({ openAtLogin: !app.getLoginItemSettings().openAtLogin });
+      updateTray();
+      return;
     case 'quit':
       app.quit();
       return;
   }
+}
+
+/** What the tray shows: jobs, protected VMs, the notification level, start at login (not on Linux). */
+function trayState() {
+  return {
+    jobs: jobLog,
+    protectedVmCount,
+    notify: preferences?.get('notifications') ?? 'failures',
+    ...(process.platform === 'linux' ? {} : { openAtLogin: app.getLoginItemSettings().openAtLogin }),
+  };
+}
+
+function updateTray(): void {
+  tray?.update(trayState());
 }
 
 /** One Backup Now per protected VM; a VM already busy keeps its running job (its error is expected). */
@@ -232,7 +261,7 @@ async function backUpAll(): Promise<void> {
 function refreshProtectedCount(): void {
   if (!engine) return;
   protectedVmCount = engine.dashboard().vms.filter((v) => v.state !== 'ProtectionStopped').length;
-  tray?.update({ jobs: jobLog, protectedVmCount });
+  updateTray();
 }
 
 async function shutDownEngine(): Promise<void> {

@@ -6,6 +6,7 @@ import {
   trayMenuModel,
   trayStatus,
   type JobLike,
+  type NotifySetting,
   type TrayAction,
   type TrayMenuItem,
   type TrayState,
@@ -16,6 +17,8 @@ export interface TrayHandlers {
   onAction(action: TrayAction): void;
   /** A running job in the menu was clicked (issue 6: open the window at that job). */
   onJob(jobId: JobLike['id']): void;
+  /** The user picked a notification level. */
+  onNotify(level: NotifySetting): void;
 }
 
 export interface CofferTray {
@@ -49,6 +52,13 @@ export function createTray(assetsDir: string, handlers: TrayHandlers, initial: T
         return { label: item.label, click: () => handlers.onJob(item.jobId) };
       case 'action':
         return { label: item.label, click: () => handlers.onAction(item.action) };
+      case 'toggle':
+        return { label: item.label, type: 'checkbox', checked: item.checked, click: () => handlers.onAction(item.action) };
+      case 'choice':
+        return {
+          label: item.label,
+          submenu: item.options.map((o) => ({ label: o.label, type: 'radio' as const, checked: o.checked, click: () => handlers.onNotify(o.value) })),
+        };
     }
   };
 

@@ -103,6 +103,22 @@ describe('trackJob', () => {
 });
 
 describe('trayMenuModel', () => {
+  it('offers the notification level and start at login when the OS has them', () => {
+    const items = trayMenuModel({ jobs: [], protectedVmCount: 0, notify: 'all', openAtLogin: false });
+    expect(items).toContainEqual({
+      kind: 'choice',
+      label: 'Notifications',
+      options: [
+        { value: 'off', label: 'Off', checked: false },
+        { value: 'failures', label: 'Failures only', checked: false },
+        { value: 'all', label: 'All finished jobs', checked: true },
+      ],
+    });
+    expect(items).toContainEqual({ kind: 'toggle', action: 'toggleOpenAtLogin', label: 'Start Coffer at login', checked: false });
+    // Linux has no login items: the toggle is left out rather than shown and ignored.
+    expect(trayMenuModel({ jobs: [], protectedVmCount: 0, notify: 'failures' }).some((i) => i.kind === 'toggle')).toBe(false);
+  });
+
   it('offers Open and Quit when nothing is protected or running', () => {
     expect(labels(trayMenuModel({ jobs: [], protectedVmCount: 0 }))).toEqual(['Open Coffer', '---', 'Quit Coffer']);
   });
