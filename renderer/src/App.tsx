@@ -6,11 +6,13 @@ import { ProtectedItemsPage } from './items/ProtectedItemsPage.js';
 import { RegisteredItemsPage } from './items/RegisteredItemsPage.js';
 import { JobsPage } from './jobs/JobsPage.js';
 import { PoliciesPage } from './policies/PoliciesPage.js';
+import { RecoveryPointsPage } from './restore/RecoveryPointsPage.js';
+import { SourcesPage } from './sources/SourcesPage.js';
 import { useLocation, type RouteId } from './routes.js';
 import { AppNav } from './shell/AppNav.js';
 import { ConnectionBanner } from './shell/ConnectionBanner.js';
 import { Header } from './shell/Header.js';
-import { AppToaster } from './shell/notify.js';
+import { AppToaster, NotificationsProvider } from './shell/notify.js';
 import { Page } from './shell/Page.js';
 import { usePrefersDark } from './shell/useColorScheme.js';
 import { VaultsPage } from './vaults/VaultsPage.js';
@@ -18,6 +20,8 @@ import { VaultsPage } from './vaults/VaultsPage.js';
 const pages: Record<RouteId, ComponentType> = {
   dashboard: DashboardPage,
   vaults: VaultsPage,
+  sources: SourcesPage,
+  recoveryPoints: RecoveryPointsPage,
   registeredItems: RegisteredItemsPage,
   protectedItems: ProtectedItemsPage,
   jobs: JobsPage,
@@ -82,7 +86,9 @@ export function App({ locale }: { locale?: Locale } = {}): ReactElement {
   return (
     <FluentProvider theme={dark ? webDarkTheme : webLightTheme}>
       <I18nProvider locale={locale}>
-        <Shell />
+        <NotificationsProvider>
+          <Shell />
+        </NotificationsProvider>
       </I18nProvider>
     </FluentProvider>
   );

@@ -76,6 +76,11 @@ export interface UseApiOptions {
   refreshOn?: readonly EventName[];
   /** Set false to hold off the call (e.g. while a selection is missing). */
   enabled?: boolean;
+  /**
+   * Coalesces event-driven reloads into one per this many ms (a running backup sends many
+   * jobUpdated progress events; a dashboard needs one refetch, not hundreds). Default 250.
+   */
+  coalesceMs?: number;
 }
 
 /**
@@ -83,7 +88,7 @@ export interface UseApiOptions {
  * literals are fine. Responses that arrive out of order are ignored.
  */
 export function useApi<M extends MethodName>(method: M, args: ArgsOf<M>, options: UseApiOptions = {}): ApiState<ResultOf<M>> {
-  const { refreshOn = [], enabled = true } = options;
+  const { refreshOn = [], enabled = true, coalesceMs = 250 } = options;
   const key = JSON.stringify(args);
   const [state, setState] = useState<{ data?: ResultOf<M>; error?: ApiError; loading: boolean }>({ loading: enabled });
   const [tick, setTick] = useState(0);
@@ -104,7 +109,16 @@ export function useApi<M extends MethodName>(method: M, args: ArgsOf<M>, options
   useEffect(() => {
     const api = window.coffer;
     if (!api) return;
-    const offs = events ? events.split(',').map((e) => api.on(e as EventName, reload)) : [];
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const onEvent = () => {
+      if (timer !== undefined) return;
+      timer = setTimeout(() => {
+        timer = undefined;
+        reload();
+      }, coalesceMs);
+    };
+    const offs = events ? events.split(',').map((e) => api.on(e as EventName, onEvent)) : [];
+    offs.push(() => timer !== undefined && clearTimeout(timer));
     let wasConnected = true;
     offs.push(
       api.onConnection((connected) => {
@@ -113,7 +127,7 @@ export function useApi<M extends MethodName>(method: M, args: ArgsOf<M>, options
       }),
     );
     return () => offs.forEach((off) => off());
-  }, [events, reload]);
+  }, [events, reload, coalesceMs]);
 
   return { ...state, reload } as ApiState<ResultOf<M>>;
 }

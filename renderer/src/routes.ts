@@ -3,7 +3,7 @@
 import { useEffect, useState } from 'react';
 import type { MessageKey } from './i18n/index.js';
 
-export type RouteId = 'dashboard' | 'vaults' | 'registeredItems' | 'protectedItems' | 'jobs' | 'policies';
+export type RouteId = 'dashboard' | 'vaults' | 'sources' | 'registeredItems' | 'protectedItems' | 'recoveryPoints' | 'jobs' | 'policies';
 
 export interface RouteDef {
   id: RouteId;
@@ -15,8 +15,10 @@ export interface RouteDef {
 export const routes: readonly RouteDef[] = [
   { id: 'dashboard', path: '/dashboard', label: 'nav.dashboard', section: 'overview' },
   { id: 'vaults', path: '/vaults', label: 'nav.vaults', section: 'manage' },
+  { id: 'sources', path: '/sources', label: 'nav.sources', section: 'manage' },
   { id: 'registeredItems', path: '/registered-items', label: 'nav.registeredItems', section: 'manage' },
   { id: 'protectedItems', path: '/protected-items', label: 'nav.protectedItems', section: 'manage' },
+  { id: 'recoveryPoints', path: '/recovery-points', label: 'nav.recoveryPoints', section: 'manage' },
   { id: 'policies', path: '/policies', label: 'nav.policies', section: 'manage' },
   { id: 'jobs', path: '/jobs', label: 'nav.jobs', section: 'monitor' },
 ];
@@ -42,6 +44,16 @@ export function parseHash(hash: string): Location {
   const [path = '/', qs = ''] = raw.split('?', 2);
   const route = routes.find((r) => r.path === path || path.startsWith(`${r.path}/`));
   return { path, query: new URLSearchParams(qs), route };
+}
+
+/** Replaces the query of the current page without adding a history entry per keystroke. */
+export function replaceQuery(id: RouteId, query: Record<string, string>): void {
+  const clean = Object.fromEntries(Object.entries(query).filter(([, v]) => v !== ''));
+  const next = hrefOf(id, Object.keys(clean).length ? clean : undefined);
+  if (window.location.hash !== next) {
+    window.history.replaceState(null, '', next);
+    window.dispatchEvent(new HashChangeEvent('hashchange'));
+  }
 }
 
 export function navigate(id: RouteId, query?: Record<string, string>): void {

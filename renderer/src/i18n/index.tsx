@@ -18,6 +18,9 @@ const catalogs: Record<Locale, { messages: Messages; errors: Partial<Record<Erro
 
 export type Vars = Record<string, string | number>;
 
+/** An engine error as carried by a result or by a failed job (whose code is a plain string). */
+export type ErrorLike = Pick<ApiError, 'message' | 'remedy'> & { code: string };
+
 export function isLocale(value: unknown): value is Locale {
   return typeof value === 'string' && (locales as readonly string[]).includes(value);
 }
@@ -41,8 +44,8 @@ export function translate(locale: Locale, key: MessageKey, vars?: Vars): string 
 }
 
 /** The message and remedy of an engine error in the chosen language. */
-export function translateError(locale: Locale, error: Pick<ApiError, 'code' | 'message' | 'remedy'>): ErrorInfo {
-  return catalogs[locale].errors[error.code] ?? { message: error.message, remedy: error.remedy };
+export function translateError(locale: Locale, error: ErrorLike): ErrorInfo {
+  return catalogs[locale].errors[error.code as ErrorCode] ?? { message: error.message, remedy: error.remedy };
 }
 
 const STORAGE_KEY = 'coffer.locale';
@@ -61,10 +64,23 @@ export interface I18n {
   locale: Locale;
   setLocale(locale: Locale): void;
   t(key: MessageKey, vars?: Vars): string;
-  errorText(error: Pick<ApiError, 'code' | 'message' | 'remedy'>): ErrorInfo;
+  errorText(error: ErrorLike): ErrorInfo;
   formatDateTime(iso: string | number | Date): string;
+  formatDate(iso: string | number | Date): string;
   formatNumber(n: number): string;
+  /** 1.5 GB, 820 KB (decimal units, locale digits). */
+  formatBytes(n: number): string;
+  /** 1 h 2 min, 45 s. */
+  formatDuration(ms: number): string;
+  /** Mon, Tue... for a contract weekday code. */
+  weekdayName(code: string, width?: 'long' | 'short'): string;
+  /** January... for a contract month code. */
+  monthName(code: string): string;
 }
+
+const WEEKDAY_CODES = ['MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT', 'SUN'];
+const MONTH_CODES = ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'];
+const BYTE_UNITS = ['byte', 'kilobyte', 'megabyte', 'gigabyte', 'terabyte', 'petabyte'] as const;
 
 const I18nContext = createContext<I18n | null>(null);
 
@@ -86,7 +102,15 @@ export function I18nProvider({ children, locale: forced }: { children: ReactNode
 
   const value = useMemo<I18n>(() => {
     const dateFmt = new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short' });
+    const dayFmt = new Intl.DateTimeFormat(locale, { dateStyle: 'medium' });
     const numberFmt = new Intl.NumberFormat(locale);
+    const byteFmts = BYTE_UNITS.map((unit, i) => new Intl.NumberFormat(locale, { style: 'unit', unit, unitDisplay: i === 0 ? 'long' : 'short', maximumFractionDigits: i === 0 ? 0 : 1 }));
+    const weekdayFmt = { long: new Intl.DateTimeFormat(locale, { weekday: 'long', timeZone: 'UTC' }), short: new Intl.DateTimeFormat(locale, { weekday: 'short', timeZone: 'UTC' }) };
+    const monthFmt = new Intl.DateTimeFormat(locale, { month: 'long', timeZone: 'UTC' });
+    const unitFmt = (unit: 'hour' | 'minute' | 'second') => new Intl.NumberFormat(locale, { style: 'unit', unit, unitDisplay: 'narrow', maximumFractionDigits: 0 });
+    const hFmt = unitFmt('hour');
+    const mFmt = unitFmt('minute');
+    const sFmt = unitFmt('second');
     return {
       locale,
       setLocale,
@@ -96,7 +120,38 @@ export function I18nProvider({ children, locale: forced }: { children: ReactNode
         const d = iso instanceof Date ? iso : new Date(iso);
         return Number.isNaN(d.getTime()) ? String(iso) : dateFmt.format(d);
       },
+      formatDate: (iso) => {
+        const d = iso instanceof Date ? iso : new Date(iso);
+        return Number.isNaN(d.getTime()) ? String(iso) : dayFmt.format(d);
+      },
       formatNumber: (n) => numberFmt.format(n),
+      formatBytes: (n) => {
+        let i = 0;
+        let v = Math.max(0, n);
+        while (v >= 1000 && i < BYTE_UNITS.length - 1) {
+          v /= 1000;
+          i++;
+        }
+        return byteFmts[i]!.format(v);
+      },
+      formatDuration: (ms) => {
+        const total = Math.max(0, Math.round(ms / 1000));
+        const h = Math.floor(total / 3600);
+        const m = Math.floor((total % 3600) / 60);
+        const sec = total % 60;
+        if (h > 0) return `${hFmt.format(h)} ${mFmt.format(m)}`;
+        if (m > 0) return `${mFmt.format(m)} ${sFmt.format(sec)}`;
+        return sFmt.format(sec);
+      },
+      // 2024-01-01 was a Monday; 2024-MM-01 gives each month.
+      weekdayName: (code, width = 'long') => {
+        const i = WEEKDAY_CODES.indexOf(code);
+        return i < 0 ? code : weekdayFmt[width].format(Date.UTC(2024, 0, 1 + i));
+      },
+      monthName: (code) => {
+        const i = MONTH_CODES.indexOf(code);
+        return i < 0 ? code : monthFmt.format(Date.UTC(2024, i, 1));
+      },
     };
   }, [locale, setLocale]);
 

@@ -1,8 +1,403 @@
-import type { ReactElement } from 'react';
-import { useT } from '../i18n/index.js';
-import { Page } from '../shell/Page.js';
+import {
+  Badge,
+  Button,
+  Checkbox,
+  Dialog,
+  DialogActions,
+  DialogBody,
+  DialogContent,
+  DialogSurface,
+  DialogTitle,
+  Dropdown,
+  Field,
+  MessageBar,
+  MessageBarActions,
+  MessageBarBody,
+  MessageBarTitle,
+  Option,
+  Spinner,
+  Table,
+  TableBody,
+  TableCell,
+  TableCellLayout,
+  TableHeader,
+  TableHeaderCell,
+  TableRow,
+  Text,
+  makeStyles,
+  tokens,
+} from '@fluentui/react-components';
+import { Add20Regular, Delete20Regular, Search20Regular, ServerMultiple20Regular } from '@fluentui/react-icons';
+import { useMemo, useState, type ReactElement } from 'react';
+import { finishedStatuses, type ApiError, type ResultOf, type Vm } from '../../../preload/contract.js';
+import { call, toApiError, useApi, useEngineEvent } from '../api.js';
+import { useI18n, type MessageKey } from '../i18n/index.js';
+import { hrefOf } from '../routes.js';
+import { ProtectionBadge } from '../shell/labels.js';
+import { useNotify, useTrackJobs } from '../shell/notify.js';
+import { ErrorBar, Page } from '../shell/Page.js';
+import { EmptyState, VaultPicker, usePanelStyles, useVaultChoice } from '../shell/ui.js';
+
+const useStyles = makeStyles({
+  pickers: { display: 'flex', gap: tokens.spacingHorizontalXL, flexWrap: 'wrap', alignItems: 'flex-end' },
+  surface: { maxWidth: '860px', width: '100%' },
+  reasons: { margin: 0, paddingInlineStart: tokens.spacingHorizontalXL, display: 'flex', flexDirection: 'column', gap: tokens.spacingVerticalXS },
+  reasonHead: { fontWeight: tokens.fontWeightSemibold },
+});
+
+type Discovery = ResultOf<'discoveryResult'>;
+
+/** Names that occur more than once: those rows show their cloud service to tell them apart (W4, W9). */
+export function duplicateNames(vms: readonly Pick<Vm, 'name'>[]): Set<string> {
+  const seen = new Map<string, number>();
+  for (const vm of vms) seen.set(vm.name.toLowerCase(), (seen.get(vm.name.toLowerCase()) ?? 0) + 1);
+  return new Set([...seen].filter(([, n]) => n > 1).map(([name]) => name));
+}
+
+export function VmName({ vm, duplicates }: { vm: Pick<Vm, 'name' | 'cloudService'>; duplicates: Set<string> }): ReactElement {
+  const { t } = useI18n();
+  return (
+    <span>
+      <Text weight="semibold">{vm.name}</Text>{' '}
+      {duplicates.has(vm.name.toLowerCase()) && (
+        <Badge appearance="outline" color="informative" size="small" title={t('items.cloudService')}>
+          {vm.cloudService}
+        </Badge>
+      )}
+    </span>
+  );
+}
+
+function RegisterDialog({
+  vault,
+  candidates,
+  open,
+  onClose,
+}: {
+  vault: string;
+  candidates: Vm[];
+  open: boolean;
+  onClose: () => void;
+}): ReactElement {
+  const { t } = useI18n();
+  const styles = useStyles();
+  const panel = usePanelStyles();
+  const trackJobs = useTrackJobs();
+  const [selected, setSelected] = useState<Set<string>>(new Set());
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<ApiError>();
+  const dups = useMemo(() => duplicateNames(candidates), [candidates]);
+  const all = candidates.length > 0 && selected.size === candidates.length;
+
+  const close = () => {
+    if (busy) return;
+    setSelected(new Set());
+    setError(undefined);
+    onClose();
+  };
+  const toggle = (id: string, on: boolean) =>
+    setSelected((s) => {
+      const next = new Set(s);
+      if (on) next.add(id);
+      else next.delete(id);
+      return next;
+    });
+  const submit = async () => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      const jobs = await call('registerVms', { vault, vms: [...selected] });
+      trackJobs(jobs);
+      setSelected(new Set());
+      onClose();
+    } catch (err) {
+      setError(toApiError(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <Dialog open={open} onOpenChange={(_, d) => !d.open && close()}>
+      <DialogSurface className={styles.surface}>
+        <DialogBody>
+          <DialogTitle>{t('register.title', { vault })}</DialogTitle>
+          <DialogContent className={panel.padded}>
+            <Text>{t('register.intro')}</Text>
+            <Table aria-label={t('register.tableLabel')} size="small">
+              <TableHeader>
+                <TableRow>
+                  <TableHeaderCell style={{ width: '44px' }}>
+                    <Checkbox
+                      checked={all ? true : selected.size > 0 ? 'mixed' : false}
+                      onChange={(_, d) => setSelected(d.checked === true ? new Set(candidates.map((c) => c.id)) : new Set())}
+                      aria-label={t('register.selectAll')}
+                    />
+                  </TableHeaderCell>
+                  <TableHeaderCell>{t('items.col.name')}</TableHeaderCell>
+                  <TableHeaderCell>{t('items.cloudService')}</TableHeaderCell>
+                  <TableHeaderCell>{t('items.col.source')}</TableHeaderCell>
+                  <TableHeaderCell>{t('items.col.power')}</TableHeaderCell>
+                  <TableHeaderCell>{t('items.col.disks')}</TableHeaderCell>
+                </TableRow>
+              </TableHeader>
+              <TableBody>
+                {candidates.map((vm) => (
+                  <TableRow key={vm.id}>
+                    <TableCell>
+                      <Checkbox
+                        checked={selected.has(vm.id)}
+                        onChange={(_, d) => toggle(vm.id, d.checked === true)}
+                        aria-label={t('register.selectVm', { name: `${vm.cloudService}/${vm.name}` })}
+                      />
+                    </TableCell>
+                    <TableCell>
+                      <VmName vm={vm} duplicates={dups} />
+                    </TableCell>
+                    <TableCell>{vm.cloudService}</TableCell>
+                    <TableCell>{vm.sourceName}</TableCell>
+                    <TableCell>{vm.powerState}</TableCell>
+                    <TableCell>{vm.disks.filter((d) => d.role === 'disk').length}</TableCell>
+                  </TableRow>
+                ))}
+              </TableBody>
+            </Table>
+            {error && <ErrorBar error={error} />}
+          </DialogContent>
+          <DialogActions>
+            <Text className={panel.muted} aria-live="polite">
+              {t('register.selected', { count: selected.size })}
+            </Text>
+            <Button appearance="secondary" onClick={close} disabled={busy}>
+              {t('common.cancel')}
+            </Button>
+            <Button appearance="primary" onClick={() => void submit()} disabled={busy || selected.size === 0} icon={busy ? <Spinner size="tiny" /> : undefined}>
+              {t('register.submit')}
+            </Button>
+          </DialogActions>
+        </DialogBody>
+      </DialogSurface>
+    </Dialog>
+  );
+}
+
+const reasonKeys: Record<Discovery['excluded'][number]['reason'], MessageKey> = {
+  OtherRegion: 'discover.reason.OtherRegion',
+  AlreadyRegistered: 'discover.reason.AlreadyRegistered',
+  Missing: 'discover.reason.Missing',
+};
+
+function DiscoveryPanel({ result, onRegister }: { result: Discovery; onRegister: () => void }): ReactElement | null {
+  const { t, formatDateTime } = useI18n();
+  const styles = useStyles();
+  if (!result.job) return null;
+  const when = formatDateTime(result.job.endedAt ?? result.job.createdAt);
+  if (result.candidates.length > 0) {
+    return (
+      <MessageBar intent="success" layout="multiline">
+        <MessageBarBody>
+          <MessageBarTitle>{result.candidates.length === 1 ? t('discover.candidatesOne') : t('discover.candidates', { count: result.candidates.length })}</MessageBarTitle> {t('discover.lastRun', { when })}
+        </MessageBarBody>
+        <MessageBarActions>
+          <Button appearance="primary" icon={<Add20Regular />} onClick={onRegister}>
+            {t('register.open')}
+          </Button>
+        </MessageBarActions>
+      </MessageBar>
+    );
+  }
+  const groups = (['OtherRegion', 'AlreadyRegistered', 'Missing'] as const)
+    .map((reason) => ({ reason, items: result.excluded.filter((e) => e.reason === reason) }))
+    .filter((g) => g.items.length > 0);
+  return (
+    <MessageBar intent="info" layout="multiline">
+      <MessageBarBody>
+        <MessageBarTitle>{t('discover.nothing')}</MessageBarTitle> {t('discover.lastRun', { when })}
+        {groups.length === 0 ? (
+          <Text block>{t('discover.nothingSeen')}</Text>
+        ) : (
+          <>
+            <Text block>{t('discover.explain')}</Text>
+            <ul className={styles.reasons}>
+              {groups.map((g) => (
+                <li key={g.reason}>
+                  <span className={styles.reasonHead}>{t(reasonKeys[g.reason], { count: g.items.length })}</span>{' '}
+                  {g.items.map((e) => `${e.vm.cloudService}/${e.vm.name}`).join(', ')}
+                </li>
+              ))}
+            </ul>
+          </>
+        )}
+      </MessageBarBody>
+    </MessageBar>
+  );
+}
 
 export function RegisteredItemsPage(): ReactElement {
-  const t = useT();
-  return <Page title={t('items.registered.title')} intro={t('items.registered.intro')} />;
+  const { t } = useI18n();
+  const styles = useStyles();
+  const panel = usePanelStyles();
+  const notify = useNotify();
+  const trackJobs = useTrackJobs();
+  const choice = useVaultChoice();
+  const vault = choice.vault;
+  const enabled = vault !== undefined;
+  const vms = useApi('listVms', { vault, registered: true }, { refreshOn: ['vaultsChanged', 'jobUpdated', 'protectionChanged'], enabled });
+  const discovery = useApi('discoveryResult', { vault: vault ?? 'x0' }, { refreshOn: ['vaultsChanged'], enabled });
+  const [discoveryJob, setDiscoveryJob] = useState<number>();
+  const [registering, setRegistering] = useState(false);
+  const [error, setError] = useState<ApiError>();
+  const [busy, setBusy] = useState<string>();
+
+  useEngineEvent('jobUpdated', (job) => {
+    if (job.id !== discoveryJob || !finishedStatuses.includes(job.status)) return;
+    setDiscoveryJob(undefined);
+    if (job.status === 'Failed' || job.status === 'Cancelled' || !vault) return;
+    call('discoveryResult', { vault }).then(
+      (r) => {
+        notify('success', t('discover.finished', { count: r.candidates.length }), undefined, job.id);
+        discovery.reload();
+      },
+      (err: unknown) => setError(toApiError(err)),
+    );
+  });
+
+  const discover = async () => {
+    if (!vault) return;
+    setError(undefined);
+    try {
+      const job = await call('discoverVms', { vault });
+      trackJobs([job], { announceStart: false, announceEnd: false });
+      notify('info', t('discover.running'), t('discover.runningBody'), job.id);
+      setDiscoveryJob(job.id);
+      if (finishedStatuses.includes(job.status)) discovery.reload();
+    } catch (err) {
+      setError(toApiError(err));
+    }
+  };
+
+  const unregister = async (vm: Vm) => {
+    if (!vault) return;
+    setBusy(vm.id);
+    setError(undefined);
+    try {
+      trackJobs(await call('unregisterVms', { vault, vms: [vm.id] }));
+    } catch (err) {
+      setError(toApiError(err));
+    } finally {
+      setBusy(undefined);
+    }
+  };
+
+  const list = vms.data ?? [];
+  const dups = duplicateNames(list);
+  const candidates = discovery.data?.candidates ?? [];
+  const noVaults = choice.vaults.data?.length === 0;
+
+  return (
+    <Page
+      title={t('items.registered.title')}
+      intro={t('items.registered.intro')}
+      toolbar={
+        <>
+          <Button appearance="primary" icon={discoveryJob ? <Spinner size="tiny" /> : <Search20Regular />} onClick={() => void discover()} disabled={!vault || discoveryJob !== undefined}>
+            {discoveryJob ? t('discover.runningShort') : t('discover.button')}
+          </Button>
+          <Button icon={<Add20Regular />} onClick={() => setRegistering(true)} disabled={!vault || candidates.length === 0}>
+            {t('register.open')}
+          </Button>
+        </>
+      }
+    >
+      <div className={styles.pickers}>
+        <VaultPicker choice={choice} />
+        <Field label={t('items.type')}>
+          <Dropdown value={t('items.type.vm')} selectedOptions={['vm']}>
+            <Option value="vm">{t('items.type.vm')}</Option>
+          </Dropdown>
+        </Field>
+      </div>
+      {error && <ErrorBar error={error} onDismiss={() => setError(undefined)} />}
+      {vms.error && <ErrorBar error={vms.error} onRetry={vms.reload} />}
+      {noVaults && (
+        <EmptyState
+          icon={<ServerMultiple20Regular />}
+          title={t('items.noVault.title')}
+          body={t('items.noVault.body')}
+          action={
+            <Button as="a" href={hrefOf('vaults')} appearance="primary">
+              {t('dashboard.goToVaults')}
+            </Button>
+          }
+        />
+      )}
+      {discovery.data && <DiscoveryPanel result={discovery.data} onRegister={() => setRegistering(true)} />}
+      {vault && vms.data && list.length === 0 && (
+        <EmptyState icon={<ServerMultiple20Regular />} title={t('items.registered.empty.title')} body={t('items.registered.empty.body')} />
+      )}
+      {list.length > 0 && (
+        <div className={panel.panel}>
+          <Table aria-label={t('items.registered.tableLabel', { vault: vault ?? '' })}>
+            <TableHeader>
+              <TableRow>
+                <TableHeaderCell>{t('items.col.name')}</TableHeaderCell>
+                <TableHeaderCell>{t('items.cloudService')}</TableHeaderCell>
+                <TableHeaderCell>{t('items.col.status')}</TableHeaderCell>
+                <TableHeaderCell>{t('items.col.protection')}</TableHeaderCell>
+                <TableHeaderCell>{t('items.col.source')}</TableHeaderCell>
+                <TableHeaderCell>{t('items.col.disks')}</TableHeaderCell>
+                <TableHeaderCell>{t('common.actions')}</TableHeaderCell>
+              </TableRow>
+            </TableHeader>
+            <TableBody>
+              {list.map((vm) => (
+                <TableRow key={vm.id}>
+                  <TableCell>
+                    <TableCellLayout>
+                      <VmName vm={vm} duplicates={dups} />
+                    </TableCellLayout>
+                  </TableCell>
+                  <TableCell>{vm.cloudService}</TableCell>
+                  <TableCell>
+                    {vm.registrationState === 'Registering' ? (
+                      <Badge appearance="tint" color="brand" icon={<Spinner size="extra-tiny" />}>
+                        {t('items.state.Registering')}
+                      </Badge>
+                    ) : (
+                      <Badge appearance="tint" color="success">
+                        {t('items.state.Registered')}
+                      </Badge>
+                    )}
+                    {vm.missing && (
+                      <Badge appearance="tint" color="warning">
+                        {t('items.state.missing')}
+                      </Badge>
+                    )}
+                  </TableCell>
+                  <TableCell>
+                    <ProtectionBadge state={vm.protectionState} />
+                  </TableCell>
+                  <TableCell>{vm.sourceName}</TableCell>
+                  <TableCell>{vm.disks.filter((d) => d.role === 'disk').length}</TableCell>
+                  <TableCell>
+                    <Button
+                      size="small"
+                      appearance="subtle"
+                      icon={busy === vm.id ? <Spinner size="tiny" /> : <Delete20Regular />}
+                      disabled={busy !== undefined || vm.registrationState !== 'Registered'}
+                      aria-label={t('items.unregisterLabel', { name: `${vm.cloudService}/${vm.name}` })}
+                      onClick={() => void unregister(vm)}
+                    >
+                      {t('items.unregister')}
+                    </Button>
+                  </TableCell>
+                </TableRow>
+              ))}
+            </TableBody>
+          </Table>
+        </div>
+      )}
+      {vault && <RegisterDialog vault={vault} candidates={candidates} open={registering} onClose={() => setRegistering(false)} />}
+    </Page>
+  );
 }

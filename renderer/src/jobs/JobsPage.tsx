@@ -1,8 +1,486 @@
-import type { ReactElement } from 'react';
-import { useT } from '../i18n/index.js';
-import { Page } from '../shell/Page.js';
+// The job log (W13, W19, W21): filters in the address (#/jobs?status=Failed&id=12), a
+// virtualised list paged by keyset as you scroll, and a live details pane.
+import {
+  Button,
+  Dropdown,
+  Field,
+  Input,
+  Option,
+  ProgressBar,
+  Spinner,
+  Text,
+  Title3,
+  makeStyles,
+  mergeClasses,
+  tokens,
+} from '@fluentui/react-components';
+import { Dismiss20Regular, DismissCircle20Regular, FilterDismiss20Regular, TaskListLtr20Regular } from '@fluentui/react-icons';
+import { useVirtualizer } from '@tanstack/react-virtual';
+import { useCallback, useEffect, useMemo, useRef, useState, type ReactElement } from 'react';
+import { jobOperations, jobStatuses, type ApiError, type Job, type JobOperation, type JobStatus } from '../../../preload/contract.js';
+import { call, toApiError, useApi, useEngineEvent } from '../api.js';
+import { useI18n } from '../i18n/index.js';
+import { replaceQuery, useLocation } from '../routes.js';
+import { JobStatusBadge, jobSubject, operationLabel, statusLabel } from '../shell/labels.js';
+import { useTrackJobs } from '../shell/notify.js';
+import { ErrorBar, Page } from '../shell/Page.js';
+import { EmptyState, usePanelStyles } from '../shell/ui.js';
+
+const PAGE = 100;
+const ROW_HEIGHT = 52;
+
+const useStyles = makeStyles({
+  filters: { display: 'flex', gap: tokens.spacingHorizontalM, flexWrap: 'wrap', alignItems: 'flex-end' },
+  filter: { minWidth: '170px' },
+  layout: { display: 'grid', gridTemplateColumns: 'minmax(0, 3fr) minmax(320px, 2fr)', gap: tokens.spacingHorizontalL, alignItems: 'start' },
+  layoutSingle: { display: 'grid', gridTemplateColumns: 'minmax(0, 1fr)' },
+  listHead: {
+    display: 'grid',
+    gridTemplateColumns: '1.2fr 1.3fr 1.2fr 1.8fr 0.6fr',
+    gap: tokens.spacingHorizontalM,
+    padding: `${tokens.spacingVerticalS} ${tokens.spacingHorizontalL}`,
+    fontWeight: tokens.fontWeightSemibold,
+    borderBottom: `${tokens.strokeWidthThin} solid ${tokens.colorNeutralStroke2}`,
+    color: tokens.colorNeutralForeground2,
+    fontSize: tokens.fontSizeBase200,
+  },
+  scroller: { height: 'calc(100vh - 360px)', minHeight: '280px', overflowY: 'auto', position: 'relative' },
+  row: {
+    position: 'absolute',
+    left: 0,
+    width: '100%',
+    display: 'grid',
+    gridTemplateColumns: '1.2fr 1.3fr 1.2fr 1.8fr 0.6fr',
+    gap: tokens.spacingHorizontalM,
+    alignItems: 'center',
+    padding: `0 ${tokens.spacingHorizontalL}`,
+    boxSizing: 'border-box',
+    border: 'none',
+    borderBottom: `${tokens.strokeWidthThin} solid ${tokens.colorNeutralStroke3}`,
+    backgroundColor: 'transparent',
+    color: tokens.colorNeutralForeground1,
+    fontFamily: 'inherit',
+    fontSize: tokens.fontSizeBase300,
+    textAlign: 'start',
+    cursor: 'pointer',
+    ':hover': { backgroundColor: tokens.colorNeutralBackground1Hover },
+    ':focus-visible': { outline: `${tokens.strokeWidthThick} solid ${tokens.colorStrokeFocus2}`, outlineOffset: '-2px' },
+  },
+  rowSelected: { backgroundColor: tokens.colorNeutralBackground1Selected },
+  cell: { overflow: 'hidden', textOverflow: 'ellipsis', whiteSpace: 'nowrap' },
+  progressCell: { display: 'flex', flexDirection: 'column', gap: tokens.spacingVerticalXXS },
+  details: { position: 'sticky', top: 0 },
+  dl: { margin: 0, display: 'grid', gridTemplateColumns: 'max-content 1fr', columnGap: tokens.spacingHorizontalL, rowGap: tokens.spacingVerticalXS },
+  dd: { margin: 0, overflowWrap: 'anywhere' },
+  head: { display: 'flex', justifyContent: 'space-between', alignItems: 'flex-start', gap: tokens.spacingHorizontalS },
+  failure: {
+    display: 'flex',
+    flexDirection: 'column',
+    gap: tokens.spacingVerticalXS,
+    padding: tokens.spacingHorizontalM,
+    borderRadius: tokens.borderRadiusMedium,
+    backgroundColor: tokens.colorPaletteRedBackground1,
+    borderLeft: `${tokens.strokeWidthThicker} solid ${tokens.colorPaletteRedBorder2}`,
+  },
+  code: { fontFamily: tokens.fontFamilyMonospace },
+  footer: { padding: `${tokens.spacingVerticalS} ${tokens.spacingHorizontalL}`, color: tokens.colorNeutralForeground2, borderTop: `${tokens.strokeWidthThin} solid ${tokens.colorNeutralStroke2}` },
+});
+
+interface Filters {
+  status: JobStatus[];
+  operation: JobOperation[];
+  from: string;
+  to: string;
+  vault: string;
+  vm: string;
+}
+
+function list<T extends string>(raw: string | null, allowed: readonly T[]): T[] {
+  return (raw ?? '')
+    .split(',')
+    .filter((x): x is T => (allowed as readonly string[]).includes(x));
+}
+
+function filtersOf(q: URLSearchParams): Filters {
+  return {
+    status: list(q.get('status'), jobStatuses),
+    operation: list(q.get('operation'), jobOperations),
+    from: q.get('from') ?? '',
+    to: q.get('to') ?? '',
+    vault: q.get('vault') ?? '',
+    vm: q.get('vm') ?? '',
+  };
+}
+
+function toIso(local: string): string | undefined {
+  if (!local) return undefined;
+  const d = new Date(local);
+  return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
+}
+
+function queryOf(f: Filters) {
+  const from = toIso(f.from);
+  const to = toIso(f.to);
+  return {
+    ...(f.status.length ? { status: f.status } : {}),
+    ...(f.operation.length ? { operation: f.operation } : {}),
+    ...(from ? { from } : {}),
+    ...(to ? { to } : {}),
+    ...(f.vault ? { vault: f.vault } : {}),
+    ...(f.vm ? { vm: f.vm } : {}),
+  };
+}
+
+function matches(job: Job, f: Filters): boolean {
+  if (f.status.length && !f.status.includes(job.status)) return false;
+  if (f.operation.length && !f.operation.includes(job.operation)) return false;
+  if (f.vault && job.vaultName?.toLowerCase() !== f.vault.toLowerCase()) return false;
+  if (f.vm && job.vmId !== f.vm) return false;
+  const from = toIso(f.from);
+  const to = toIso(f.to);
+  if (from && job.createdAt < from) return false;
+  if (to && job.createdAt > to) return false;
+  return true;
+}
+
+/** "YYYY-MM-DDTHH:mm" in local time, the value format of datetime-local inputs. */
+export function localDateTime(d: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+}
+
+function JobDetails({ job, onClose }: { job: Job; onClose: () => void }): ReactElement {
+  const { t, formatDateTime, formatBytes, formatDuration, errorText } = useI18n();
+  const styles = useStyles();
+  const panel = usePanelStyles();
+  const trackJobs = useTrackJobs();
+  const [cancelError, setCancelError] = useState<ApiError>();
+  const [cancelling, setCancelling] = useState(false);
+  const running = job.status === 'Queued' || job.status === 'InProgress';
+  const duration = job.durationMs ?? (job.startedAt ? Date.now() - Date.parse(job.startedAt) : null);
+  const error = job.error ? errorText(job.error) : undefined;
+
+  const cancel = async () => {
+    setCancelling(true);
+    setCancelError(undefined);
+    try {
+      const j = await call('cancelJob', { id: job.id });
+      trackJobs([j], { announceStart: false });
+    } catch (err) {
+      setCancelError(toApiError(err));
+    } finally {
+      setCancelling(false);
+    }
+  };
+
+  const row = (label: string, value: string | ReactElement | null | undefined) =>
+    value === null || value === undefined || value === '' ? null : (
+      <>
+        <dt>
+          <Text weight="semibold">{label}</Text>
+        </dt>
+        <dd className={styles.dd}>{value}</dd>
+      </>
+    );
+
+  return (
+    <section className={mergeClasses(panel.padded, styles.details)} aria-labelledby="job-details-title" aria-live="polite">
+      <div className={styles.head}>
+        <div>
+          <Title3 as="h2" id="job-details-title">
+            {t('jobs.detailsTitle', { operation: operationLabel(t, job.operation), id: job.id })}
+          </Title3>
+          <Text block className={panel.muted}>
+            {jobSubject(job)}
+          </Text>
+        </div>
+        <Button appearance="subtle" icon={<Dismiss20Regular />} aria-label={t('jobs.closeDetails')} onClick={onClose} />
+      </div>
+      <div className={panel.row}>
+        <JobStatusBadge status={job.status} />
+        {job.catchUp && <Text size={200}>{t('jobs.catchUp')}</Text>}
+      </div>
+      {(running || job.bytesTotal > 0) && (
+        <Field
+          label={t('jobs.progress')}
+          validationMessage={t('jobs.progressText', { percent: Math.round(job.progress * 100), done: formatBytes(job.bytesDone), total: formatBytes(job.bytesTotal) })}
+          validationState="none"
+        >
+          <ProgressBar value={job.progress} max={1} thickness="large" color={job.status === 'Failed' ? 'error' : job.status === 'Completed' ? 'success' : 'brand'} />
+        </Field>
+      )}
+      {error && job.error && (
+        <div className={styles.failure} role="group" aria-label={t('jobs.failure')}>
+          <Text weight="semibold">
+            {t('jobs.errorCode')}: <span className={styles.code}>{job.error.code}</span>
+          </Text>
+          <Text>{job.error.message}</Text>
+          {error.message !== job.error.message && <Text className={panel.muted}>{error.message}</Text>}
+          <Text>
+            <strong>{t('jobs.remedy')}:</strong> {error.remedy}
+          </Text>
+        </div>
+      )}
+      <dl className={styles.dl}>
+        {row(t('jobs.col.operation'), operationLabel(t, job.operation))}
+        {row(t('jobs.filter.vault'), job.vaultName)}
+        {row(t('jobs.col.item'), job.vmName ? jobSubject(job) : null)}
+        {row(t('jobs.created'), formatDateTime(job.createdAt))}
+        {row(t('jobs.started'), job.startedAt ? formatDateTime(job.startedAt) : null)}
+        {row(t('jobs.ended'), job.endedAt ? formatDateTime(job.endedAt) : null)}
+        {row(t('jobs.duration'), duration !== null ? formatDuration(duration) : null)}
+        {row(t('jobs.bytes'), job.bytesTotal > 0 ? t('jobs.bytesOf', { done: formatBytes(job.bytesDone), total: formatBytes(job.bytesTotal) }) : null)}
+        {row(t('jobs.rate'), job.bytesPerSecond > 0 ? t('jobs.perSecond', { size: formatBytes(job.bytesPerSecond) }) : null)}
+        {row(t('jobs.summary'), job.summary)}
+      </dl>
+      {job.warnings.length > 0 && (
+        <div>
+          <Text weight="semibold">{t('jobs.warnings')}</Text>
+          <ul>
+            {job.warnings.map((w, i) => (
+              <li key={i}>
+                <span className={styles.code}>{w.code}</span>: {w.message}
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
+      {running && (
+        <div>
+          <Button icon={cancelling ? <Spinner size="tiny" /> : <DismissCircle20Regular />} onClick={() => void cancel()} disabled={cancelling}>
+            {t('jobs.cancel')}
+          </Button>
+        </div>
+      )}
+      {cancelError && <ErrorBar error={cancelError} />}
+    </section>
+  );
+}
 
 export function JobsPage(): ReactElement {
-  const t = useT();
-  return <Page title={t('jobs.title')} intro={t('jobs.intro')} />;
+  const i18n = useI18n();
+  const { t, formatDateTime, formatNumber } = i18n;
+  const styles = useStyles();
+  const panel = usePanelStyles();
+  const location = useLocation();
+  const filters = useMemo(() => filtersOf(location.query), [location.query.toString()]);
+  const selectedId = Number(location.query.get('id') ?? '') || undefined;
+  const filterKey = JSON.stringify(queryOf(filters));
+  const vaults = useApi('listVaults', {}, { refreshOn: ['vaultsChanged'] });
+  const vms = useApi('listVms', { registered: true }, { refreshOn: ['vaultsChanged'] });
+
+  const [jobs, setJobs] = useState<Job[]>([]);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [loading, setLoading] = useState(false);
+  const [error, setError] = useState<ApiError>();
+  const [detail, setDetail] = useState<Job>();
+  const seq = useRef(0);
+  const loadingMore = useRef(false);
+
+  const setQuery = (patch: Partial<Record<keyof Filters | 'id', string>>) => {
+    const current: Record<string, string> = {};
+    location.query.forEach((v, k) => (current[k] = v));
+    replaceQuery('jobs', { ...current, ...patch });
+  };
+
+  // First page whenever the filters change.
+  useEffect(() => {
+    const mine = ++seq.current;
+    setLoading(true);
+    setError(undefined);
+    call('listJobs', { ...(JSON.parse(filterKey) as object), limit: PAGE }).then(
+      (r) => {
+        if (mine !== seq.current) return;
+        setJobs(r.jobs);
+        setCursor(r.nextCursor);
+        setLoading(false);
+      },
+      (err: unknown) => {
+        if (mine !== seq.current) return;
+        setError(toApiError(err));
+        setLoading(false);
+      },
+    );
+  }, [filterKey]);
+
+  const loadMore = useCallback(() => {
+    if (!cursor || loadingMore.current) return;
+    loadingMore.current = true;
+    const mine = seq.current;
+    call('listJobs', { ...(JSON.parse(filterKey) as object), limit: PAGE, cursor }).then(
+      (r) => {
+        loadingMore.current = false;
+        if (mine !== seq.current) return;
+        setJobs((js) => [...js, ...r.jobs.filter((j) => !js.some((x) => x.id === j.id))]);
+        setCursor(r.nextCursor);
+      },
+      (err: unknown) => {
+        loadingMore.current = false;
+        setError(toApiError(err));
+      },
+    );
+  }, [cursor, filterKey]);
+
+  // The details of a deep-linked job that is not (yet) in the loaded pages.
+  useEffect(() => {
+    if (selectedId === undefined) {
+      setDetail(undefined);
+      return;
+    }
+    let live = true;
+    call('showJob', { id: selectedId }).then(
+      (j) => live && setDetail(j),
+      (err: unknown) => live && setError(toApiError(err)),
+    );
+    return () => {
+      live = false;
+    };
+  }, [selectedId]);
+
+  // Live: update rows in place, add new jobs that match the filters on top.
+  useEngineEvent('jobUpdated', (job) => {
+    setJobs((js) => {
+      const i = js.findIndex((j) => j.id === job.id);
+      if (i >= 0) return js.map((j) => (j.id === job.id ? job : j));
+      if (!matches(job, filters)) return js;
+      if (js.length > 0 && job.id < js[0]!.id) return js;
+      return [job, ...js];
+    });
+    if (job.id === selectedId) setDetail(job);
+  });
+
+  const scroller = useRef<HTMLDivElement>(null);
+  const virtualizer = useVirtualizer({ count: jobs.length, getScrollElement: () => scroller.current, estimateSize: () => ROW_HEIGHT, overscan: 10 });
+  const items = virtualizer.getVirtualItems();
+  const last = items[items.length - 1];
+  useEffect(() => {
+    if (last && last.index >= jobs.length - 20) loadMore();
+  }, [last?.index, jobs.length, loadMore]);
+
+  const vmOptions = vms.data ?? [];
+  const vmName = vmOptions.find((v) => v.id === filters.vm);
+  const anyFilter = filterKey !== '{}';
+  const multi = (values: string[], label: (v: string) => string, all: string) => (values.length === 0 ? all : values.map(label).join(', '));
+
+  return (
+    <Page title={t('jobs.title')} intro={t('jobs.intro')}>
+      <div className={styles.filters} role="search" aria-label={t('jobs.filters')}>
+        <Field label={t('jobs.filter.status')} className={styles.filter}>
+          <Dropdown
+            multiselect
+            value={multi(filters.status, (s) => statusLabel(t, s as JobStatus), t('jobs.filter.all'))}
+            selectedOptions={filters.status}
+            onOptionSelect={(_, d) => setQuery({ status: d.selectedOptions.join(','), id: '' })}
+          >
+            {jobStatuses.map((s) => (
+              <Option key={s} value={s}>
+                {statusLabel(t, s)}
+              </Option>
+            ))}
+          </Dropdown>
+        </Field>
+        <Field label={t('jobs.filter.operation')} className={styles.filter}>
+          <Dropdown
+            multiselect
+            value={multi(filters.operation, (o) => operationLabel(t, o as JobOperation), t('jobs.filter.all'))}
+            selectedOptions={filters.operation}
+            onOptionSelect={(_, d) => setQuery({ operation: d.selectedOptions.join(','), id: '' })}
+          >
+            {jobOperations.map((o) => (
+              <Option key={o} value={o}>
+                {operationLabel(t, o)}
+              </Option>
+            ))}
+          </Dropdown>
+        </Field>
+        <Field label={t('jobs.filter.from')}>
+          <Input type="datetime-local" value={filters.from} onChange={(_, d) => setQuery({ from: d.value, id: '' })} />
+        </Field>
+        <Field label={t('jobs.filter.to')}>
+          <Input type="datetime-local" value={filters.to} onChange={(_, d) => setQuery({ to: d.value, id: '' })} />
+        </Field>
+        <Field label={t('jobs.filter.vault')} className={styles.filter}>
+          <Dropdown
+            value={filters.vault || t('jobs.filter.all')}
+            selectedOptions={[filters.vault]}
+            onOptionSelect={(_, d) => setQuery({ vault: d.optionValue ?? '', id: '' })}
+          >
+            <Option value="">{t('jobs.filter.all')}</Option>
+            {(vaults.data ?? []).map((v) => (
+              <Option key={v.id} value={v.name}>
+                {v.name}
+              </Option>
+            ))}
+          </Dropdown>
+        </Field>
+        <Field label={t('jobs.filter.vm')} className={styles.filter}>
+          <Dropdown
+            value={vmName ? `${vmName.cloudService}/${vmName.name}` : t('jobs.filter.all')}
+            selectedOptions={[filters.vm]}
+            onOptionSelect={(_, d) => setQuery({ vm: d.optionValue ?? '', id: '' })}
+          >
+            <Option value="">{t('jobs.filter.all')}</Option>
+            {vmOptions.map((v) => (
+              <Option key={v.id} value={v.id} text={`${v.cloudService}/${v.name}`}>
+                {`${v.cloudService}/${v.name}`}
+              </Option>
+            ))}
+          </Dropdown>
+        </Field>
+        {anyFilter && (
+          <Button appearance="subtle" icon={<FilterDismiss20Regular />} onClick={() => replaceQuery('jobs', {})}>
+            {t('jobs.clearFilters')}
+          </Button>
+        )}
+      </div>
+      {error && <ErrorBar error={error} onDismiss={() => setError(undefined)} />}
+      <div className={detail ? styles.layout : styles.layoutSingle}>
+        {!loading && jobs.length === 0 ? (
+          <EmptyState icon={<TaskListLtr20Regular />} title={anyFilter ? t('jobs.empty.filtered') : t('jobs.empty.title')} body={t('jobs.empty.body')} />
+        ) : (
+          <div className={panel.panel}>
+            <div className={styles.listHead} aria-hidden>
+              <span>{t('jobs.col.operation')}</span>
+              <span>{t('jobs.col.item')}</span>
+              <span>{t('jobs.col.status')}</span>
+              <span>{t('jobs.col.created')}</span>
+              <span>{t('jobs.col.duration')}</span>
+            </div>
+            <div ref={scroller} className={styles.scroller}>
+              <div role="list" aria-label={t('jobs.listLabel')} aria-busy={loading} style={{ height: virtualizer.getTotalSize(), position: 'relative' }}>
+                {items.map((item) => {
+                  const job = jobs[item.index]!;
+                  const selected = job.id === selectedId;
+                  return (
+                    <div role="listitem" key={job.id}>
+                      <button
+                        type="button"
+                        className={mergeClasses(styles.row, selected && styles.rowSelected)}
+                        style={{ top: item.start, height: item.size }}
+                        aria-current={selected ? 'true' : undefined}
+                        onClick={() => setQuery({ id: String(job.id) })}
+                      >
+                        <span className={styles.cell}>{operationLabel(t, job.operation)}</span>
+                        <span className={styles.cell}>{jobSubject(job)}</span>
+                        <span className={styles.progressCell}>
+                          <JobStatusBadge status={job.status} />
+                          {job.status === 'InProgress' && <ProgressBar value={job.progress} max={1} aria-hidden />}
+                        </span>
+                        <span className={styles.cell}>{formatDateTime(job.createdAt)}</span>
+                        <span className={styles.cell}>{job.durationMs !== null ? i18n.formatDuration(job.durationMs) : '—'}</span>
+                      </button>
+                    </div>
+                  );
+                })}
+              </div>
+            </div>
+            <div className={styles.footer} aria-live="polite">
+              {loading ? t('common.loading') : cursor ? t('jobs.countMore', { count: formatNumber(jobs.length) }) : t('jobs.count', { count: formatNumber(jobs.length) })}
+            </div>
+          </div>
+        )}
+        {detail && <JobDetails job={detail} onClose={() => setQuery({ id: '' })} />}
+      </div>
+    </Page>
+  );
 }

@@ -1,8 +1,261 @@
-import type { ReactElement } from 'react';
-import { useT } from '../i18n/index.js';
-import { Page } from '../shell/Page.js';
+import {
+  Badge,
+  Button,
+  Dialog,
+  DialogActions,
+  DialogBody,
+  DialogContent,
+  DialogSurface,
+  DialogTitle,
+  Spinner,
+  Table,
+  TableBody,
+  TableCell,
+  TableHeader,
+  TableHeaderCell,
+  TableRow,
+  Text,
+  Title3,
+  makeStyles,
+  tokens,
+} from '@fluentui/react-components';
+import { Add20Regular, Delete20Regular, DocumentBulletList20Regular, Edit20Regular } from '@fluentui/react-icons';
+import { useState, type ReactElement } from 'react';
+import type { ApiError, Policy } from '../../../preload/contract.js';
+import { call, toApiError, useApi } from '../api.js';
+import { useI18n } from '../i18n/index.js';
+import { ProtectionBadge, vmLabel } from '../shell/labels.js';
+import { useNotify } from '../shell/notify.js';
+import { ErrorBar, Page } from '../shell/Page.js';
+import { EmptyState, VaultPicker, usePanelStyles, useVaultChoice } from '../shell/ui.js';
+import { PolicyForm, PolicySummary, defaultDraft, describeRetention, describeSchedule, draftFromSpec, validateDraft, type PolicyDraft } from './policyForm.js';
+
+const useStyles = makeStyles({
+  layout: { display: 'grid', gridTemplateColumns: 'minmax(0, 3fr) minmax(280px, 2fr)', gap: tokens.spacingHorizontalL, alignItems: 'start' },
+  surface: { maxWidth: '820px', width: '100%' },
+  selected: { backgroundColor: tokens.colorNeutralBackground1Selected },
+  vmList: { margin: 0, paddingInlineStart: tokens.spacingHorizontalL },
+  nameButton: { fontWeight: tokens.fontWeightSemibold, minWidth: 0, paddingInline: 0 },
+});
+
+function PolicyDialog({
+  vault,
+  editing,
+  open,
+  onClose,
+  onSaved,
+}: {
+  vault: string;
+  editing: Policy | undefined;
+  open: boolean;
+  onClose: () => void;
+  onSaved: (p: Policy, created: boolean) => void;
+}): ReactElement {
+  const i18n = useI18n();
+  const { t } = i18n;
+  const styles = useStyles();
+  const [draft, setDraft] = useState<PolicyDraft>(() => (editing ? draftFromSpec(editing.name, editing) : defaultDraft));
+  const [showErrors, setShowErrors] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<ApiError>();
+  const validation = validateDraft(t, draft, !editing);
+  const save = async () => {
+    setShowErrors(true);
+    setError(undefined);
+    if (!validation.spec) return;
+    setBusy(true);
+    try {
+      const p = editing
+        ? await call('editPolicy', { vault, name: editing.name, spec: validation.spec })
+        : await call('createPolicy', { vault, name: draft.name.trim(), spec: validation.spec });
+      onSaved(p, !editing);
+    } catch (err) {
+      setError(toApiError(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Dialog open={open} onOpenChange={(_, d) => !d.open && !busy && onClose()}>
+      <DialogSurface className={styles.surface}>
+        <DialogBody>
+          <DialogTitle>{editing ? t('policies.editTitle', { name: editing.name }) : t('policies.createTitle')}</DialogTitle>
+          <DialogContent>
+            <PolicyForm draft={draft} onChange={setDraft} errors={showErrors ? validation.errors : {}} withName={!editing} idPrefix="policy" />
+            {editing && editing.vmCount > 0 && (
+              <Text block style={{ marginTop: 12 }}>
+                {t('policies.editAppliesTo', { count: editing.vmCount })}
+              </Text>
+            )}
+            {error && <ErrorBar error={error} />}
+          </DialogContent>
+          <DialogActions>
+            <Button appearance="secondary" onClick={onClose} disabled={busy}>
+              {t('common.cancel')}
+            </Button>
+            <Button appearance="primary" onClick={() => void save()} disabled={busy} icon={busy ? <Spinner size="tiny" /> : undefined}>
+              {editing ? t('policies.save') : t('policies.create')}
+            </Button>
+          </DialogActions>
+        </DialogBody>
+      </DialogSurface>
+    </Dialog>
+  );
+}
+
+function PolicyDetails({ vault, name }: { vault: string; name: string }): ReactElement {
+  const { t } = useI18n();
+  const panel = usePanelStyles();
+  const styles = useStyles();
+  const policy = useApi('showPolicy', { vault, name }, { refreshOn: ['protectionChanged'] });
+  const p = policy.data;
+  return (
+    <section className={panel.padded} aria-labelledby="policy-details-title">
+      <Title3 as="h2" id="policy-details-title">
+        {name}
+      </Title3>
+      {policy.error && <ErrorBar error={policy.error} />}
+      {p && (
+        <>
+          <PolicySummary spec={p} />
+          <Text weight="semibold">{t('policies.usedBy', { count: p.vms.length })}</Text>
+          {p.vms.length === 0 ? (
+            <Text className={panel.muted}>{t('policies.unused')}</Text>
+          ) : (
+            <ul className={styles.vmList}>
+              {p.vms.map((vm) => (
+                <li key={vm.id}>
+                  {vmLabel(vm)} <ProtectionBadge state={vm.protectionState} />
+                </li>
+              ))}
+            </ul>
+          )}
+        </>
+      )}
+    </section>
+  );
+}
 
 export function PoliciesPage(): ReactElement {
-  const t = useT();
-  return <Page title={t('policies.title')} intro={t('policies.intro')} />;
+  const i18n = useI18n();
+  const { t, formatNumber } = i18n;
+  const styles = useStyles();
+  const panel = usePanelStyles();
+  const notify = useNotify();
+  const choice = useVaultChoice();
+  const vault = choice.vault;
+  const policies = useApi('listPolicies', { vault: vault ?? 'x0' }, { refreshOn: ['protectionChanged', 'vaultsChanged'], enabled: vault !== undefined });
+  const [selected, setSelected] = useState<string>();
+  const [dialog, setDialog] = useState<{ editing?: Policy } | undefined>();
+  const [error, setError] = useState<{ error: ApiError; policy: string }>();
+
+  const remove = async (p: Policy) => {
+    if (!vault) return;
+    setError(undefined);
+    try {
+      await call('deletePolicy', { vault, name: p.name });
+      notify('success', t('policies.deleted', { name: p.name }));
+      if (selected === p.name) setSelected(undefined);
+      policies.reload();
+    } catch (err) {
+      setError({ error: toApiError(err), policy: p.name });
+    }
+  };
+
+  const inUseVms = (e: ApiError): string => {
+    const vms = (e.details as { vms?: unknown } | undefined)?.vms;
+    return Array.isArray(vms) ? vms.join(', ') : '';
+  };
+
+  const list = policies.data ?? [];
+  const current = list.find((p) => p.name === selected) ?? list[0];
+  return (
+    <Page
+      title={t('policies.title')}
+      intro={t('policies.intro')}
+      toolbar={
+        <Button appearance="primary" icon={<Add20Regular />} onClick={() => setDialog({})} disabled={!vault}>
+          {t('policies.create')}
+        </Button>
+      }
+    >
+      <VaultPicker choice={choice} />
+      {policies.error && <ErrorBar error={policies.error} onRetry={policies.reload} />}
+      {error &&
+        (error.error.code === 'PolicyInUse' ? (
+          <ErrorBar error={{ ...error.error, message: t('policies.inUse', { name: error.policy, vms: inUseVms(error.error) }), remedy: t('policies.inUseRemedy') }} onDismiss={() => setError(undefined)} />
+        ) : (
+          <ErrorBar error={error.error} onDismiss={() => setError(undefined)} />
+        ))}
+      {choice.vaults.data?.length === 0 && <EmptyState icon={<DocumentBulletList20Regular />} title={t('items.noVault.title')} body={t('items.noVault.body')} />}
+      {list.length > 0 && vault && (
+        <div className={styles.layout}>
+          <div className={panel.panel}>
+            <Table aria-label={t('policies.tableLabel', { vault })}>
+              <TableHeader>
+                <TableRow>
+                  <TableHeaderCell>{t('policies.col.name')}</TableHeaderCell>
+                  <TableHeaderCell>{t('policy.schedule')}</TableHeaderCell>
+                  <TableHeaderCell style={{ width: '40%' }}>{t('policy.retention')}</TableHeaderCell>
+                  <TableHeaderCell style={{ width: '64px' }}>{t('policies.col.vms')}</TableHeaderCell>
+                  <TableHeaderCell>{t('common.actions')}</TableHeaderCell>
+                </TableRow>
+              </TableHeader>
+              <TableBody>
+                {list.map((p) => (
+                  <TableRow key={p.id} className={current?.name === p.name ? styles.selected : undefined} aria-selected={current?.name === p.name}>
+                    <TableCell>
+                      <Button appearance="transparent" className={styles.nameButton} onClick={() => setSelected(p.name)} aria-label={t('policies.showDetails', { name: p.name })}>
+                        {p.name}
+                      </Button>{' '}
+                      {p.builtin && (
+                        <Badge appearance="tint" color="informative" size="small">
+                          {t('policies.builtin')}
+                        </Badge>
+                      )}
+                    </TableCell>
+                    <TableCell>{describeSchedule(i18n, p.schedule)}</TableCell>
+                    <TableCell>
+                      {describeRetention(i18n, p.retention).map((line) => (
+                        <div key={line}>{line}</div>
+                      ))}
+                    </TableCell>
+                    <TableCell>{formatNumber(p.vmCount)}</TableCell>
+                    <TableCell>
+                      <div className={panel.row}>
+                        <Button size="small" appearance="subtle" icon={<Edit20Regular />} aria-label={t('policies.editLabel', { name: p.name })} onClick={() => setDialog({ editing: p })}>
+                          {t('policies.edit')}
+                        </Button>
+                        {!p.builtin && (
+                          <Button size="small" appearance="subtle" icon={<Delete20Regular />} aria-label={t('policies.deleteLabel', { name: p.name })} onClick={() => void remove(p)}>
+                            {t('vaults.delete')}
+                          </Button>
+                        )}
+                      </div>
+                    </TableCell>
+                  </TableRow>
+                ))}
+              </TableBody>
+            </Table>
+          </div>
+          {current && <PolicyDetails key={current.name} vault={vault} name={current.name} />}
+        </div>
+      )}
+      {vault && dialog && (
+        <PolicyDialog
+          key={dialog.editing?.id ?? 'new'}
+          vault={vault}
+          editing={dialog.editing}
+          open
+          onClose={() => setDialog(undefined)}
+          onSaved={(p, created) => {
+            setDialog(undefined);
+            notify('success', t(created ? 'policies.created' : 'policies.saved', { name: p.name }));
+            setSelected(p.name);
+            policies.reload();
+          }}
+        />
+      )}
+    </Page>
+  );
 }

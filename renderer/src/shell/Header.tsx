@@ -2,6 +2,7 @@ import { Menu, MenuItemRadio, MenuList, MenuPopover, MenuTrigger, Button, Text, 
 import { LocalLanguage20Regular, Vault24Filled } from '@fluentui/react-icons';
 import type { ReactElement } from 'react';
 import { useApi } from '../api.js';
+import { NotificationCentre } from './NotificationCentre.js';
 import { locales, useI18n, type Locale, type MessageKey } from '../i18n/index.js';
 
 const useStyles = makeStyles({
@@ -23,9 +24,9 @@ const useStyles = makeStyles({
     textDecoration: 'none',
   },
   name: { fontWeight: tokens.fontWeightSemibold, fontSize: tokens.fontSizeBase400 },
-  tagline: { color: tokens.colorNeutralForegroundOnBrand, opacity: 0.85 },
+  tagline: { color: tokens.colorNeutralForegroundOnBrand },
   spacer: { flexGrow: 1 },
-  version: { color: tokens.colorNeutralForegroundOnBrand, opacity: 0.85 },
+  version: { color: tokens.colorNeutralForegroundOnBrand },
   onBrand: {
     color: tokens.colorNeutralForegroundOnBrand,
     ':hover': { color: tokens.colorNeutralForegroundOnBrand, backgroundColor: tokens.colorBrandBackgroundHover },
@@ -54,6 +55,7 @@ export function Header(): ReactElement {
           {t('header.engineVersion', { version: info.data.version })}
         </Text>
       )}
+      <NotificationCentre />
       <Menu
         checkedValues={{ language: [locale] }}
         onCheckedValueChange={(_, data) => {
@@ -62,7 +64,7 @@ export function Header(): ReactElement {
         }}
       >
         <MenuTrigger disableButtonEnhancement>
-          <Button appearance="transparent" className={styles.onBrand} icon={<LocalLanguage20Regular />} aria-label={t('header.language')}>
+          <Button appearance="transparent" className={styles.onBrand} icon={<LocalLanguage20Regular />} aria-label={`${t('header.language')}: ${t(languageNames[locale])}`}>
             {t(languageNames[locale])}
           </Button>
         </MenuTrigger>

@@ -1,7 +1,6 @@
 import { Button, MessageBar, MessageBarActions, MessageBarBody, MessageBarTitle, Text, makeStyles, tokens, typographyStyles } from '@fluentui/react-components';
 import { useEffect, useRef, type ReactElement, type ReactNode } from 'react';
-import type { ApiError } from '../../../preload/errors.js';
-import { useI18n } from '../i18n/index.js';
+import { useI18n, type ErrorLike } from '../i18n/index.js';
 
 const useStyles = makeStyles({
   page: {
@@ -44,7 +43,7 @@ export function Page({ title, intro, toolbar, children }: { title: string; intro
 }
 
 /** An engine error in the user's language with its next step, and an optional retry. */
-export function ErrorBar({ error, onRetry, onDismiss }: { error: Pick<ApiError, 'code' | 'message' | 'remedy'>; onRetry?: () => void; onDismiss?: () => void }): ReactElement {
+export function ErrorBar({ error, onRetry, onDismiss }: { error: ErrorLike; onRetry?: () => void; onDismiss?: () => void }): ReactElement {
   const { t, errorText } = useI18n();
   const text = errorText(error);
   return (

@@ -17,15 +17,17 @@ import {
   tokens,
   type TableColumnDefinition,
 } from '@fluentui/react-components';
-import { Add20Regular, ArrowClockwise20Regular, Delete20Regular, LockClosed16Regular, LockOpen16Regular, VaultRegular } from '@fluentui/react-icons';
+import { Add20Regular, ArrowClockwise20Regular, Delete20Regular, LockClosed16Regular, LockClosed20Regular, LockOpen16Regular, LockOpen20Regular, VaultRegular } from '@fluentui/react-icons';
 import { useMemo, useState, type ReactElement } from 'react';
 import type { VaultSummary } from '../../../preload/contract.js';
-import { useApi } from '../api.js';
+import { call, toApiError, useApi } from '../api.js';
+import type { ApiError } from '../../../preload/contract.js';
 import { useI18n } from '../i18n/index.js';
 import { useNotify } from '../shell/notify.js';
 import { ErrorBar, Page } from '../shell/Page.js';
 import { CreateVaultDialog } from './CreateVaultDialog.js';
 import { DeleteVaultDialog } from './DeleteVaultDialog.js';
+import { UnlockVaultDialog } from './UnlockVaultDialog.js';
 
 const useStyles = makeStyles({
   grid: {
@@ -55,7 +57,8 @@ const useStyles = makeStyles({
   colRegistered: { flexGrow: 1, minWidth: '130px' },
   colState: { flexGrow: 0.9, minWidth: '110px' },
   colCreated: { flexGrow: 1.4, minWidth: '180px' },
-  colActions: { flexGrow: 0.8, minWidth: '110px' },
+  colActions: { flexGrow: 1.4, minWidth: '190px' },
+  actions: { display: 'flex', gap: tokens.spacingHorizontalXS },
   emptyIcon: { color: tokens.colorBrandForeground1 },
   emptyBody: { color: tokens.colorNeutralForeground2, maxWidth: '44ch' },
 });
@@ -67,6 +70,19 @@ export function VaultsPage(): ReactElement {
   const vaults = useApi('listVaults', {}, { refreshOn: ['vaultsChanged'] });
   const [creating, setCreating] = useState(false);
   const [deleting, setDeleting] = useState<VaultSummary>();
+  const [unlocking, setUnlocking] = useState<VaultSummary>();
+  const [lockError, setLockError] = useState<ApiError>();
+
+  const lock = async (v: VaultSummary) => {
+    setLockError(undefined);
+    try {
+      await call('lockVault', { name: v.name });
+      notify('success', t('vaults.locked', { name: v.name }));
+      vaults.reload();
+    } catch (err) {
+      setLockError(toApiError(err));
+    }
+  };
 
   const columns = useMemo<TableColumnDefinition<VaultSummary>[]>(
     () => [
@@ -123,13 +139,24 @@ export function VaultsPage(): ReactElement {
         columnId: 'actions',
         renderHeaderCell: () => t('common.actions'),
         renderCell: (v) => (
-          <Button appearance="subtle" size="small" icon={<Delete20Regular />} aria-label={t('vaults.deleteVaultLabel', { name: v.name })} onClick={() => setDeleting(v)}>
-            {t('vaults.delete')}
-          </Button>
+          <div className={styles.actions}>
+            {v.unlocked ? (
+              <Button appearance="subtle" size="small" icon={<LockClosed20Regular />} aria-label={t('vaults.lockLabel', { name: v.name })} onClick={() => void lock(v)}>
+                {t('vaults.lock')}
+              </Button>
+            ) : (
+              <Button appearance="subtle" size="small" icon={<LockOpen20Regular />} aria-label={t('vaults.unlockLabel', { name: v.name })} onClick={() => setUnlocking(v)}>
+                {t('vaults.unlock')}
+              </Button>
+            )}
+            <Button appearance="subtle" size="small" icon={<Delete20Regular />} aria-label={t('vaults.deleteVaultLabel', { name: v.name })} onClick={() => setDeleting(v)}>
+              {t('vaults.delete')}
+            </Button>
+          </div>
         ),
       }),
     ],
-    [t, formatDateTime, formatNumber, styles],
+    [t, formatDateTime, formatNumber, styles, lock],
   );
 
   const colClass = (id: string | number): string | undefined =>
@@ -163,6 +190,7 @@ export function VaultsPage(): ReactElement {
   return (
     <Page title={t('vaults.title')} intro={t('vaults.intro')} toolbar={toolbar}>
       {vaults.error && <ErrorBar error={vaults.error} onRetry={vaults.reload} />}
+      {lockError && <ErrorBar error={lockError} onDismiss={() => setLockError(undefined)} />}
       {!list && vaults.loading && (
         <Skeleton aria-label={t('common.loading')}>
           <SkeletonItem size={32} />
@@ -209,6 +237,15 @@ export function VaultsPage(): ReactElement {
         onCreated={(vault) => {
           setCreating(false);
           notify('success', t('vaults.created', { name: vault.name }));
+          vaults.reload();
+        }}
+      />
+      <UnlockVaultDialog
+        vault={unlocking}
+        onClose={() => setUnlocking(undefined)}
+        onUnlocked={(v) => {
+          setUnlocking(undefined);
+          notify('success', t('vaults.unlocked', { name: v.name }));
           vaults.reload();
         }}
       />

@@ -1,0 +1,367 @@
+// The policy form of the Protect wizard and the Policies page: schedule (daily or weekly, at
+// chosen times) and the four retention tiers, validated inline by the contract's PolicySpec.
+import {
+  Button,
+  Checkbox,
+  Field,
+  Input,
+  Radio,
+  RadioGroup,
+  Select,
+  SpinButton,
+  Text,
+  makeStyles,
+  tokens,
+} from '@fluentui/react-components';
+import { Add16Regular, Dismiss16Regular } from '@fluentui/react-icons';
+import type { ReactElement, ReactNode } from 'react';
+import {
+  LIMITS,
+  MONTHS,
+  MONTH_RULES,
+  PolicyName,
+  PolicySpec,
+  WEEKDAYS,
+  parseMonthRule,
+  type MonthName,
+  type MonthRule,
+  type RetentionSpec,
+  type Weekday,
+} from '../../../preload/contract.js';
+import { useI18n, type I18n, type MessageKey } from '../i18n/index.js';
+
+export interface PolicyDraft {
+  name: string;
+  kind: 'daily' | 'weekly';
+  weekdays: Weekday[];
+  times: string[];
+  daily: { on: boolean; days: number };
+  weekly: { on: boolean; weekday: Weekday; weeks: number };
+  monthly: { on: boolean; rule: MonthRule; months: number };
+  yearly: { on: boolean; month: MonthName; rule: MonthRule; years: number };
+}
+
+export const defaultDraft: PolicyDraft = {
+  name: '',
+  kind: 'daily',
+  weekdays: ['SUN'],
+  times: ['22:00'],
+  daily: { on: true, days: 30 },
+  weekly: { on: false, weekday: 'SUN', weeks: 104 },
+  monthly: { on: false, rule: 'last-SUN', months: 120 },
+  yearly: { on: false, month: 'JAN', rule: 'first-SUN', years: 99 },
+};
+
+export function draftFromSpec(name: string, spec: PolicySpec): PolicyDraft {
+  const r = spec.retention;
+  return {
+    name,
+    kind: spec.schedule.kind,
+    weekdays: spec.schedule.kind === 'weekly' ? [...spec.schedule.weekdays] : ['SUN'],
+    times: [...spec.schedule.times],
+    daily: { on: r.dailyDays !== undefined, days: r.dailyDays ?? defaultDraft.daily.days },
+    weekly: r.weekly ? { on: true, ...r.weekly } : defaultDraft.weekly,
+    monthly: r.monthly ? { on: true, ...r.monthly } : defaultDraft.monthly,
+    yearly: r.yearly ? { on: true, ...r.yearly } : defaultDraft.yearly,
+  };
+}
+
+export function specOfDraft(d: PolicyDraft): unknown {
+  const retention: Record<string, unknown> = {};
+  if (d.daily.on) retention.dailyDays = d.daily.days;
+  if (d.weekly.on) retention.weekly = { weekday: d.weekly.weekday, weeks: d.weekly.weeks };
+  if (d.monthly.on) retention.monthly = { rule: d.monthly.rule, months: d.monthly.months };
+  if (d.yearly.on) retention.yearly = { month: d.yearly.month, rule: d.yearly.rule, years: d.yearly.years };
+  return {
+    schedule: d.kind === 'daily' ? { kind: 'daily', times: d.times } : { kind: 'weekly', weekdays: d.weekdays, times: d.times },
+    retention,
+  };
+}
+
+/** A field path of the form ('schedule.times', 'retention.weekly.weekday', 'name') -> a message. */
+export type PolicyErrors = Partial<Record<string, string>>;
+
+/** Validates with the contract's zod schema and maps each issue to a message in the user's language. */
+export function validateDraft(t: I18n['t'], d: PolicyDraft, withName: boolean): { spec?: PolicySpec; errors: PolicyErrors } {
+  const errors: PolicyErrors = {};
+  if (withName && !PolicyName.safeParse(d.name).success) errors.name = t('policy.err.name');
+  const r = PolicySpec.safeParse(specOfDraft(d));
+  if (!r.success) {
+    for (const issue of r.error.issues) {
+      const path = issue.path.filter((p) => typeof p === 'string').join('.');
+      if (errors[path]) continue;
+      errors[path] = issueMessage(t, path, issue.code, d);
+    }
+  }
+  return { spec: r.success && Object.keys(errors).length === 0 ? r.data : undefined, errors };
+}
+
+function issueMessage(t: I18n['t'], path: string, code: string, d: PolicyDraft): string {
+  const count = (max: number) => t('policy.err.count', { max });
+  switch (path) {
+    case 'schedule.times':
+      return d.times.length === 0 ? t('policy.err.timesMin') : new Set(d.times).size !== d.times.length ? t('policy.err.timesDup') : t('policy.err.time');
+    case 'schedule.weekdays':
+      return t('policy.err.weekdays');
+    case 'retention':
+      return t('policy.err.noTier');
+    case 'retention.dailyDays':
+      return code === 'custom' ? t('policy.err.dailyRequired') : count(LIMITS.dailyDays);
+    case 'retention.weekly.weeks':
+      return count(LIMITS.weeklyWeeks);
+    case 'retention.monthly.months':
+      return count(LIMITS.monthlyMonths);
+    case 'retention.yearly.years':
+      return count(LIMITS.yearlyYears);
+    case 'retention.weekly.weekday':
+      return t('policy.err.weekdayNotScheduled');
+    case 'retention.monthly.rule':
+    case 'retention.yearly.rule':
+      return d.kind === 'weekly' && /^day|last-day/.test(path.startsWith('retention.monthly') ? d.monthly.rule : d.yearly.rule)
+        ? t('policy.err.dayRuleNeedsDaily')
+        : t('policy.err.ruleNotScheduled');
+    default:
+      return t('validation.invalid');
+  }
+}
+
+export function ruleLabel(i18n: Pick<I18n, 't' | 'weekdayName'>, rule: MonthRule): string {
+  const parsed = parseMonthRule(rule);
+  if (parsed.kind === 'weekday') return i18n.t('policy.rule.weekday', { ordinal: i18n.t(`policy.ordinal.${parsed.ordinal}` as MessageKey), weekday: i18n.weekdayName(parsed.weekday) });
+  return parsed.day === 'last' ? i18n.t('policy.rule.lastDay') : i18n.t('policy.rule.day', { day: parsed.day });
+}
+
+/** "Daily at 22:00" / "Weekly on Saturday, Sunday at 02:00". */
+export function describeSchedule(i18n: I18n, s: PolicySpec['schedule']): string {
+  const times = s.times.join(', ');
+  if (s.kind === 'daily') return i18n.t('policy.describe.daily', { times });
+  return i18n.t('policy.describe.weekly', { days: s.weekdays.map((d) => i18n.weekdayName(d)).join(', '), times });
+}
+
+/** One line per retention tier, in the user's language. */
+export function describeRetention(i18n: I18n, r: RetentionSpec): string[] {
+  const out: string[] = [];
+  if (r.dailyDays !== undefined) out.push(i18n.t('policy.describe.dailyTier', { count: r.dailyDays }));
+  if (r.weekly) out.push(i18n.t('policy.describe.weeklyTier', { weekday: i18n.weekdayName(r.weekly.weekday), count: r.weekly.weeks }));
+  if (r.monthly) out.push(i18n.t('policy.describe.monthlyTier', { rule: ruleLabel(i18n, r.monthly.rule), count: r.monthly.months }));
+  if (r.yearly) out.push(i18n.t('policy.describe.yearlyTier', { rule: ruleLabel(i18n, r.yearly.rule), month: i18n.monthName(r.yearly.month), count: r.yearly.years }));
+  return out;
+}
+
+const useStyles = makeStyles({
+  form: { display: 'flex', flexDirection: 'column', gap: tokens.spacingVerticalM },
+  section: {
+    display: 'flex',
+    flexDirection: 'column',
+    gap: tokens.spacingVerticalS,
+    border: `${tokens.strokeWidthThin} solid ${tokens.colorNeutralStroke2}`,
+    borderRadius: tokens.borderRadiusMedium,
+    padding: `${tokens.spacingVerticalS} ${tokens.spacingHorizontalM} ${tokens.spacingVerticalM}`,
+    margin: 0,
+  },
+  legend: { fontWeight: tokens.fontWeightSemibold, paddingInline: tokens.spacingHorizontalXS },
+  times: { display: 'flex', gap: tokens.spacingHorizontalS, flexWrap: 'wrap', alignItems: 'center' },
+  time: { display: 'flex', alignItems: 'center', gap: tokens.spacingHorizontalXXS },
+  weekdays: { display: 'flex', flexWrap: 'wrap', columnGap: tokens.spacingHorizontalS },
+  tier: { display: 'grid', gridTemplateColumns: 'minmax(160px, 200px) 1fr', gap: tokens.spacingHorizontalM, alignItems: 'start' },
+  tierFields: { display: 'flex', gap: tokens.spacingHorizontalM, flexWrap: 'wrap', alignItems: 'flex-start' },
+  count: { width: '110px' },
+  error: { color: tokens.colorPaletteRedForeground1 },
+});
+
+/** The controlled form; `errors` come from validateDraft (shown once `showErrors` is set or a field was touched). */
+export function PolicyForm({
+  draft,
+  onChange,
+  errors,
+  withName,
+  idPrefix,
+}: {
+  draft: PolicyDraft;
+  onChange: (d: PolicyDraft) => void;
+  errors: PolicyErrors;
+  withName: boolean;
+  idPrefix: string;
+}): ReactElement {
+  const i18n = useI18n();
+  const { t, weekdayName, monthName } = i18n;
+  const styles = useStyles();
+  const set = (patch: Partial<PolicyDraft>) => onChange({ ...draft, ...patch });
+  const err = (path: string) => errors[path];
+  const state = (path: string) => (errors[path] ? 'error' : 'none') as 'error' | 'none';
+  const num = (v: number | null | undefined, fallback: number) => (typeof v === 'number' && Number.isFinite(v) ? Math.round(v) : fallback);
+
+  const ruleOptions = MONTH_RULES.filter((r) => draft.kind === 'daily' || parseMonthRule(r).kind === 'weekday').map((r) => (
+    <option key={r} value={r}>
+      {ruleLabel(i18n, r)}
+    </option>
+  ));
+  const weekdayOptions = WEEKDAYS.map((d) => (
+    <option key={d} value={d}>
+      {weekdayName(d)}
+    </option>
+  ));
+
+  const tier = (key: 'daily' | 'weekly' | 'monthly' | 'yearly', on: boolean, fields: ReactNode) => (
+    <div className={styles.tier}>
+      <Checkbox
+        checked={on}
+        label={t(`policy.tier.${key}` as MessageKey)}
+        onChange={(_, d) => set({ [key]: { ...draft[key], on: d.checked === true } } as Partial<PolicyDraft>)}
+      />
+      {on ? <div className={styles.tierFields}>{fields}</div> : <Text size={200}>{t('policy.tier.off')}</Text>}
+    </div>
+  );
+
+  return (
+    <div className={styles.form}>
+      {withName && (
+        <Field label={t('policy.name')} hint={t('policy.nameHint')} required validationMessage={err('name')} validationState={state('name')}>
+          <Input id={`${idPrefix}-name`} value={draft.name} onChange={(_, d) => set({ name: d.value })} autoComplete="off" spellCheck={false} />
+        </Field>
+      )}
+      <fieldset className={styles.section}>
+        <legend className={styles.legend}>{t('policy.schedule')}</legend>
+        <RadioGroup layout="horizontal" value={draft.kind} onChange={(_, d) => set({ kind: d.value as 'daily' | 'weekly' })} aria-label={t('policy.frequency')}>
+          <Radio value="daily" label={t('policy.kind.daily')} />
+          <Radio value="weekly" label={t('policy.kind.weekly')} />
+        </RadioGroup>
+        {draft.kind === 'weekly' && (
+          <Field label={t('policy.weekdays')} validationMessage={err('schedule.weekdays')} validationState={state('schedule.weekdays')}>
+            <div className={styles.weekdays} role="group" aria-label={t('policy.weekdays')}>
+              {WEEKDAYS.map((d) => (
+                <Checkbox
+                  key={d}
+                  label={weekdayName(d, 'short')}
+                  aria-label={weekdayName(d)}
+                  checked={draft.weekdays.includes(d)}
+                  onChange={(_, c) => set({ weekdays: c.checked === true ? [...draft.weekdays, d] : draft.weekdays.filter((x) => x !== d) })}
+                />
+              ))}
+            </div>
+          </Field>
+        )}
+        <Field label={t('policy.times')} hint={t('policy.timesHint', { max: LIMITS.timesPerDay })} validationMessage={err('schedule.times')} validationState={state('schedule.times')}>
+          <div className={styles.times}>
+            {draft.times.map((time, i) => (
+              <span key={i} className={styles.time}>
+                <Input
+                  type="time"
+                  value={time}
+                  aria-label={t('policy.timeN', { n: i + 1 })}
+                  onChange={(_, d) => set({ times: draft.times.map((x, j) => (j === i ? d.value : x)) })}
+                />
+                {draft.times.length > 1 && (
+                  <Button
+                    size="small"
+                    appearance="subtle"
+                    icon={<Dismiss16Regular />}
+                    aria-label={t('policy.removeTime', { time })}
+                    onClick={() => set({ times: draft.times.filter((_, j) => j !== i) })}
+                  />
+                )}
+              </span>
+            ))}
+            {draft.times.length < LIMITS.timesPerDay && (
+              <Button size="small" icon={<Add16Regular />} onClick={() => set({ times: [...draft.times, '12:00'] })}>
+                {t('policy.addTime')}
+              </Button>
+            )}
+          </div>
+        </Field>
+      </fieldset>
+      <fieldset className={styles.section}>
+        <legend className={styles.legend}>{t('policy.retention')}</legend>
+        {err('retention') && (
+          <Text role="alert" className={styles.error}>
+            {err('retention')}
+          </Text>
+        )}
+        {tier(
+          'daily',
+          draft.daily.on,
+          <Field label={t('policy.keepDays')} validationMessage={err('retention.dailyDays')} validationState={state('retention.dailyDays')}>
+            <SpinButton className={styles.count} min={1} max={LIMITS.dailyDays} value={draft.daily.days} onChange={(_, d) => set({ daily: { ...draft.daily, days: num(d.value ?? Number(d.displayValue), draft.daily.days) } })} />
+          </Field>,
+        )}
+        {!draft.daily.on && err('retention.dailyDays') && (
+          <Text role="alert" className={styles.error}>
+            {err('retention.dailyDays')}
+          </Text>
+        )}
+        {tier(
+          'weekly',
+          draft.weekly.on,
+          <>
+            <Field label={t('policy.onWeekday')} validationMessage={err('retention.weekly.weekday')} validationState={state('retention.weekly.weekday')}>
+              <Select value={draft.weekly.weekday} onChange={(_, d) => set({ weekly: { ...draft.weekly, weekday: d.value as Weekday } })}>
+                {weekdayOptions}
+              </Select>
+            </Field>
+            <Field label={t('policy.keepWeeks')} validationMessage={err('retention.weekly.weeks')} validationState={state('retention.weekly.weeks')}>
+              <SpinButton className={styles.count} min={1} max={LIMITS.weeklyWeeks} value={draft.weekly.weeks} onChange={(_, d) => set({ weekly: { ...draft.weekly, weeks: num(d.value ?? Number(d.displayValue), draft.weekly.weeks) } })} />
+            </Field>
+          </>,
+        )}
+        {tier(
+          'monthly',
+          draft.monthly.on,
+          <>
+            <Field label={t('policy.onRule')} validationMessage={err('retention.monthly.rule')} validationState={state('retention.monthly.rule')}>
+              <Select value={draft.monthly.rule} onChange={(_, d) => set({ monthly: { ...draft.monthly, rule: d.value as MonthRule } })}>
+                {ruleOptions}
+              </Select>
+            </Field>
+            <Field label={t('policy.keepMonths')} validationMessage={err('retention.monthly.months')} validationState={state('retention.monthly.months')}>
+              <SpinButton className={styles.count} min={1} max={LIMITS.monthlyMonths} value={draft.monthly.months} onChange={(_, d) => set({ monthly: { ...draft.monthly, months: num(d.value ?? Number(d.displayValue), draft.monthly.months) } })} />
+            </Field>
+          </>,
+        )}
+        {tier(
+          'yearly',
+          draft.yearly.on,
+          <>
+            <Field label={t('policy.inMonth')}>
+              <Select value={draft.yearly.month} onChange={(_, d) => set({ yearly: { ...draft.yearly, month: d.value as MonthName } })}>
+                {MONTHS.map((m) => (
+                  <option key={m} value={m}>
+                    {monthName(m)}
+                  </option>
+                ))}
+              </Select>
+            </Field>
+            <Field label={t('policy.onRule')} validationMessage={err('retention.yearly.rule')} validationState={state('retention.yearly.rule')}>
+              <Select value={draft.yearly.rule} onChange={(_, d) => set({ yearly: { ...draft.yearly, rule: d.value as MonthRule } })}>
+                {ruleOptions}
+              </Select>
+            </Field>
+            <Field label={t('policy.keepYears')} validationMessage={err('retention.yearly.years')} validationState={state('retention.yearly.years')}>
+              <SpinButton className={styles.count} min={1} max={LIMITS.yearlyYears} value={draft.yearly.years} onChange={(_, d) => set({ yearly: { ...draft.yearly, years: num(d.value ?? Number(d.displayValue), draft.yearly.years) } })} />
+            </Field>
+          </>,
+        )}
+      </fieldset>
+    </div>
+  );
+}
+
+/** A policy's schedule and retention, read-only (W11: the wizard cannot change it). */
+export function PolicySummary({ spec }: { spec: PolicySpec }): ReactElement {
+  const i18n = useI18n();
+  return (
+    <dl style={{ margin: 0, display: 'grid', gridTemplateColumns: 'max-content 1fr', columnGap: '16px', rowGap: '4px' }}>
+      <dt>
+        <Text weight="semibold">{i18n.t('policy.schedule')}</Text>
+      </dt>
+      <dd style={{ margin: 0 }}>{describeSchedule(i18n, spec.schedule)}</dd>
+      <dt>
+        <Text weight="semibold">{i18n.t('policy.retention')}</Text>
+      </dt>
+      <dd style={{ margin: 0 }}>
+        {describeRetention(i18n, spec.retention).map((line) => (
+          <div key={line}>{line}</div>
+        ))}
+      </dd>
+    </dl>
+  );
+}

@@ -1,0 +1,129 @@
+// Shared building blocks of the pages: the panel look, the empty state, the vault picker.
+import { Dropdown, Field, Option, Text, Title3, makeStyles, tokens } from '@fluentui/react-components';
+import { useEffect, useState, type ReactElement, type ReactNode } from 'react';
+import type { VaultSummary } from '../../../preload/contract.js';
+import { useApi, type ApiState } from '../api.js';
+import { useT } from '../i18n/index.js';
+
+export const usePanelStyles = makeStyles({
+  panel: {
+    backgroundColor: tokens.colorNeutralBackground1,
+    borderRadius: tokens.borderRadiusLarge,
+    boxShadow: tokens.shadow4,
+    overflow: 'hidden',
+  },
+  padded: {
+    backgroundColor: tokens.colorNeutralBackground1,
+    borderRadius: tokens.borderRadiusLarge,
+    boxShadow: tokens.shadow4,
+    padding: `${tokens.spacingVerticalL} ${tokens.spacingHorizontalL}`,
+    display: 'flex',
+    flexDirection: 'column',
+    gap: tokens.spacingVerticalM,
+  },
+  mono: { fontFamily: tokens.fontFamilyMonospace, fontSize: tokens.fontSizeBase200, overflowWrap: 'anywhere' },
+  muted: { color: tokens.colorNeutralForeground2 },
+  strong: { fontWeight: tokens.fontWeightSemibold },
+  row: { display: 'flex', gap: tokens.spacingHorizontalS, alignItems: 'center', flexWrap: 'wrap' },
+  visuallyHidden: {
+    position: 'absolute',
+    width: '1px',
+    height: '1px',
+    margin: '-1px',
+    padding: 0,
+    overflow: 'hidden',
+    clip: 'rect(0 0 0 0)',
+    whiteSpace: 'nowrap',
+    border: 0,
+  },
+  empty: {
+    display: 'flex',
+    flexDirection: 'column',
+    alignItems: 'center',
+    textAlign: 'center',
+    gap: tokens.spacingVerticalM,
+    padding: `${tokens.spacingVerticalXXL} ${tokens.spacingHorizontalXXL}`,
+    backgroundColor: tokens.colorNeutralBackground1,
+    borderRadius: tokens.borderRadiusLarge,
+    boxShadow: tokens.shadow4,
+  },
+  emptyIcon: { color: tokens.colorBrandForeground1, fontSize: '48px' },
+  emptyBody: { color: tokens.colorNeutralForeground2, maxWidth: '52ch' },
+});
+
+export function EmptyState({ icon, title, body, action }: { icon: ReactElement; title: string; body?: string; action?: ReactNode }): ReactElement {
+  const styles = usePanelStyles();
+  return (
+    <div className={styles.empty}>
+      <span className={styles.emptyIcon} aria-hidden>
+        {icon}
+      </span>
+      <Title3 as="h2">{title}</Title3>
+      {body && (
+        <Text align="center" className={styles.emptyBody}>
+          {body}
+        </Text>
+      )}
+      {action}
+    </div>
+  );
+}
+
+const VAULT_KEY = 'coffer.vault';
+
+function stored(): string | null {
+  try {
+    return localStorage.getItem(VAULT_KEY);
+  } catch {
+    return null;
+  }
+}
+
+export interface VaultChoice {
+  vaults: ApiState<VaultSummary[]>;
+  /** The chosen vault's name; undefined while loading or when there are no vaults. */
+  vault: string | undefined;
+  setVault(name: string): void;
+}
+
+/** The vault a per-vault page shows: the one chosen last (remembered), else the first. */
+export function useVaultChoice(initial?: string | null): VaultChoice {
+  const vaults = useApi('listVaults', {}, { refreshOn: ['vaultsChanged'] });
+  const [chosen, setChosen] = useState<string | null>(() => initial ?? stored());
+  const list = vaults.data;
+  const vault = list ? (list.find((v) => v.name === chosen)?.name ?? list[0]?.name) : undefined;
+  useEffect(() => {
+    if (vault) {
+      try {
+        localStorage.setItem(VAULT_KEY, vault);
+      } catch {
+        // not remembered
+      }
+    }
+  }, [vault]);
+  return { vaults, vault, setVault: setChosen };
+}
+
+export function VaultPicker({ choice }: { choice: VaultChoice }): ReactElement | null {
+  const t = useT();
+  const list = choice.vaults.data ?? [];
+  const current = list.find((v) => v.name === choice.vault);
+  return (
+    <Field label={t('vaultPicker.label')} style={{ maxWidth: '360px' }}>
+      <Dropdown
+        style={{ minWidth: '240px' }}
+        value={current ? `${current.name} (${current.region})` : ''}
+        selectedOptions={current ? [current.name] : []}
+        onOptionSelect={(_, data) => data.optionValue && choice.setVault(data.optionValue)}
+        placeholder={t('vaultPicker.none')}
+        disabled={list.length === 0}
+      >
+        {list.map((v) => (
+          <Option key={v.id} value={v.name} text={`${v.name} (${v.region})`}>
+            {`${v.name} (${v.region})`}
+          </Option>
+        ))}
+      </Dropdown>
+    </Field>
+  );
+}
