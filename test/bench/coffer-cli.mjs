@@ -5,6 +5,8 @@ import { Vault, LocalFolderStore } from '../../dist/bench-engine.mjs';
 const [op, repo, ...rest] = process.argv.slice(2);
 const pass = process.env.COFFER_BENCH_PASSPHRASE ?? 'bench passphrase';
 const store = new LocalFolderStore(repo);
+// Pool size override for measurements (default: the engine's choice).
+const workers = process.env.COFFER_BENCH_WORKERS ? Number(process.env.COFFER_BENCH_WORKERS) : undefined;
 const t0 = process.hrtime.bigint();
 let out = {};
 if (op === 'init') {
@@ -15,12 +17,14 @@ if (op === 'init') {
 } else if (op === 'backup') {
   const [vm, img] = rest;
   const v = await Vault.open(store, pass);
+  if (workers) v.workers = workers;
   const p = await v.backup({ vmName: vm, disks: [{ name: 'disk.img', path: img }] });
   out = { id: p.id, addedBytes: p.addedBytes, newChunks: p.newChunks, opSeconds: p.seconds };
   await v.close();
 } else if (op === 'restore') {
   const [target] = rest;
   const v = await Vault.open(store, pass);
+  if (workers) v.workers = workers;
   const points = await v.listPoints();
   const r = await v.restore(points.at(-1).id, target);
   out = { file: r.files[0].path, opSeconds: r.seconds };

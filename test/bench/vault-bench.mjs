@@ -89,7 +89,9 @@ function run(cmd, argv, { env = {}, cwd } = {}) {
           try {
             const m = /VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'));
             if (m) hwm = Math.max(hwm, Number(m[1]) * 1024);
-          } catch {}
+          } catch {
+            // the process has just exited
+          }
         }, 20);
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (err += d));

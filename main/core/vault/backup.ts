@@ -95,12 +95,21 @@ async function statDisk(p: string): Promise<FileId> {
   }
 }
 
+/** A read failure inside a worker becomes DiskUnreadable / DiskChangedDuringBackup; others pass. */
+function readError(e: unknown, p: string): unknown {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ESHORTREAD') return new CofferError('DiskChangedDuringBackup', `The disk ${p} shrank while it was read.`, { path: p });
+  if (code === 'EIO' || code === 'EISDIR' || code === 'EBADF' || code === 'EINVAL') {
+    return new CofferError('DiskUnreadable', `Reading ${p} failed: ${(e as Error).message}`, { path: p });
+  }
+  return e;
+}
+
 export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promise<PointSummary> {
   const { store, keys, config, index, pool } = ctx;
   const chunkSize = config.chunking.chunkSize;
   const chunksPerSeg = Math.max(1, Math.floor(SEGMENT_BYTES / chunkSize));
   const segBytes = chunksPerSeg * chunkSize;
-  const zeroSeg = Buffer.alloc(segBytes);
   // Room before the data so the worker can write sealed chunks (28 bytes longer each) in place.
   const slack = Math.ceil((chunksPerSeg * 32) / 4096) * 4096;
   const maxInFlight = pool.size * 2 + 1;
@@ -132,10 +141,10 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
   /** Segment buffers come back from the workers and are reused: flat memory, no page faults. */
   const spare: ArrayBuffer[] = [];
 
-  const processSegment = async (buf: ArrayBuffer, at: number, len: number, firstChunk: number, ids: Buffer, shas: Buffer): Promise<void> => {
+  const processSegment = async (buf: ArrayBuffer, at: number, fd: number, pos: number, len: number, firstChunk: number, ids: Buffer, shas: Buffer): Promise<void> => {
     const w = pool.leastBusy();
     const job = pool.newJob();
-    const h = await pool.send<'hashed'>(w, { type: 'hash', buf, at, len }, [buf], job);
+    const h = await pool.send<'hashed'>(w, { type: 'hash', buf, at, len, fd, pos }, [buf], job);
     const hids = Buffer.from(h.ids);
     const hshas = Buffer.from(h.shas);
     const n = h.zeroMask.length;
@@ -155,7 +164,9 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
       want.push(i);
       newBytes += clen;
     }
-    if (want.length === 0 || failure || signal?.aborted) {
+    if (h.seg) {
+      spare.push(h.seg); // all zero: the worker kept nothing
+    } else if (want.length === 0 || failure || signal?.aborted) {
       const r = await pool.send<'ok'>(w, { type: 'drop' }, [], job);
       if (r.seg) spare.push(r.seg);
     } else {
@@ -169,9 +180,9 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
     bytesDone += len;
   };
 
-  const track = (p: Promise<void>): void => {
-    const q = p.catch((e) => {
-      failure ??= e;
+  const track = (p: Promise<void>, diskPath: string): void => {
+    const q = p.catch((e: unknown) => {
+      failure ??= readError(e, diskPath);
     });
     inFlight.add(q);
     void q.finally(() => inFlight.delete(q));
@@ -196,34 +207,17 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
           if (signal?.aborted) throw cancelled();
           if (failure) throw failure;
           while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
+          if (failure) throw failure;
           const len = Math.min(segBytes, b.size - pos);
           const ab = spare.pop() ?? new ArrayBuffer(slack + segBytes);
-          const buf = Buffer.from(ab, slack, len);
-          let got = 0;
-          try {
-            while (got < len) {
-              const { bytesRead } = await fh.read(buf, got, len - got, pos + got);
-              if (bytesRead === 0) break;
-              got += bytesRead;
-            }
-          } catch (e) {
-            throw new CofferError('DiskUnreadable', `Reading ${disk.path} failed: ${(e as Error).message}`, { path: disk.path });
-          }
-          if (got < len) throw new CofferError('DiskChangedDuringBackup', `The disk ${disk.path} shrank while it was read.`, { path: disk.path });
-          const first = seg * chunksPerSeg;
-          if (buf.equals(zeroSeg.subarray(0, len))) {
-            spare.push(ab);
-            // Whole segment is zero (holes are common): settle it here without a worker round trip.
-            for (let i = 0; i * chunkSize < len; i++) zeroSha(Math.min(chunkSize, len - i * chunkSize)).copy(shas, (first + i) * ID_LEN);
-            zeroBytes += len;
-            bytesDone += len;
-            continue;
-          }
-          track(processSegment(ab, slack, len, first, ids, shas));
+          // The worker reads the segment itself (see worker.ts), checks for zeros and hashes it.
+          track(processSegment(ab, slack, fh.fd, pos, len, seg * chunksPerSeg, ids, shas), disk.path);
         }
         while (inFlight.size > 0) await Promise.race(inFlight);
         if (failure) throw failure;
       } finally {
+        // Workers read through this fd: never close it under them (nor let it be reused).
+        while (inFlight.size > 0) await Promise.race(inFlight);
         await fh.close();
       }
       const after = await statDisk(disk.path);

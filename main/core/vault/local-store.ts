@@ -132,6 +132,42 @@ export class LocalFolderStore implements ObjectStore {
   async delete(key: string): Promise<void> {
     await fs.rm(this.file(key), { force: true });
   }
+
+  /**
+   * Removes `.tmp-*` files left by writers that died (a crash between create and rename).
+   * Only files older than `olderThanMs` go: a live writer of another process renames its temp
+   * file within seconds, so anything older than the stale-lock horizon is certainly abandoned.
+   * Returns how many were removed.
+   */
+  async sweepTemp(olderThanMs: number): Promise<number> {
+    const limit = Date.now() - olderThanMs;
+    let removed = 0;
+    const walk = async (dir: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await fs.readdir(dir, { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const ent of entries) {
+        const p = path.join(dir, ent.name);
+        if (ent.isDirectory()) await walk(p);
+        else if (ent.name.startsWith('.tmp-')) {
+          try {
+            const st = await fs.stat(p);
+            if (st.mtimeMs < limit) {
+              await fs.rm(p, { force: true });
+              removed++;
+            }
+          } catch {
+            // gone meanwhile (renamed by its writer or removed by another sweep)
+          }
+        }
+      }
+    };
+    await walk(this.root);
+    return removed;
+  }
 }
 
 async function syncDir(dir: string): Promise<void> {

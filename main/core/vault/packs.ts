@@ -17,8 +17,8 @@ export function mapStoreError(e: unknown): unknown {
   return e;
 }
 
-/** Test-only crash hook (COFFER_TEST_CRASH_AT=pack|index|manifest): dies while that write is in flight. */
-export function crashPoint(stage: 'pack' | 'index' | 'manifest', count = 1): void {
+/** Test-only crash hook (COFFER_TEST_CRASH_AT=pack|index|manifest|gc): dies while that write or delete is in flight. */
+export function crashPoint(stage: 'pack' | 'index' | 'manifest' | 'gc', count = 1): void {
   if (process.env.COFFER_TEST_CRASH_AT !== stage) return;
   const after = Number(process.env.COFFER_TEST_CRASH_AFTER ?? '1');
   if (count >= after) process.kill(process.pid, 'SIGKILL');
@@ -154,6 +154,7 @@ export async function loadIndexes(
   keys: VaultKeys,
   onIndex: (d: DecodedIndex) => void,
   skip?: (packId: string) => boolean,
+  prefetched?: Map<string, Buffer>,
 ): Promise<{ loaded: number; bad: string[]; all: string[] }> {
   const objs = await store.list(INDEX_PREFIX);
   const all = objs.map((o) => o.key.slice(INDEX_PREFIX.length));
@@ -164,7 +165,8 @@ export async function loadIndexes(
     for (let o = queue.shift(); o; o = queue.shift()) {
       const packId = o.key.slice(INDEX_PREFIX.length);
       try {
-        const d = decodeIndex(open(keys.encKey, await store.get(o.key), indexAad(packId), 'index'));
+        const blob = prefetched?.get(o.key) ?? (await store.get(o.key));
+        const d = decodeIndex(open(keys.encKey, blob, indexAad(packId), 'index'));
         if (d.packId !== packId) throw new Error('index names another pack');
         onIndex(d);
         loaded++;
@@ -175,4 +177,22 @@ export async function loadIndexes(
   };
   await Promise.all(Array.from({ length: 8 }, readOne));
   return { loaded, bad, all };
+}
+
+/** Reads every index object without decrypting it (Vault.open overlaps this with scrypt). Never throws. */
+export async function prefetchIndexes(store: ObjectStore): Promise<Map<string, Buffer>> {
+  const out = new Map<string, Buffer>();
+  try {
+    const queue = await store.list(INDEX_PREFIX);
+    const readOne = async (): Promise<void> => {
+      for (let o = queue.shift(); o; o = queue.shift()) {
+        const b = await store.get(o.key).catch(() => undefined);
+        if (b) out.set(o.key, b);
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, readOne));
+  } catch {
+    // The real load reports problems; a prefetch only saves time.
+  }
+  return out;
 }

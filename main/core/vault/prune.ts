@@ -4,7 +4,7 @@ import type { EngineContext } from './backup.js';
 import { ZERO_ID } from './backup.js';
 import { ID_LEN, indexKey, PACK_PREFIX, packKey, pointKey, type DecodedIndex } from './format.js';
 import { decodeManifest, listPointIds } from './manifest.js';
-import { loadIndexes, mapStoreError, PackWriter } from './packs.js';
+import { crashPoint, loadIndexes, mapStoreError, PackWriter } from './packs.js';
 
 /** Packs whose live bytes fall under this share are rewritten with only their live chunks. */
 export const REPACK_THRESHOLD = 0.5;
@@ -104,8 +104,12 @@ export async function runGc(ctx: EngineContext): Promise<GcReport> {
     for (const d of [...toDelete, ...toRepack.map((r) => r.d)]) {
       const key = packKey(d.packId);
       report.bytesFreed += packObjs.get(key) ?? 0;
-      await store.delete(indexKey(d.packId));
-      await store.delete(key);
+      const delIndex = store.delete(indexKey(d.packId));
+      crashPoint('gc', report.packsDeleted * 2 + 1);
+      await delIndex;
+      const delPack = store.delete(key);
+      crashPoint('gc', report.packsDeleted * 2 + 2);
+      await delPack;
       packObjs.delete(key);
       report.packsDeleted++;
     }

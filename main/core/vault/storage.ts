@@ -24,6 +24,8 @@ export interface ObjectStore {
   list(prefix: string): Promise<ObjectInfo[]>;
   /** Removes an object; removing an absent one is not an error. */
   delete(key: string): Promise<void>;
+  /** Optional: removes abandoned temporary files older than `olderThanMs` (see LocalFolderStore). */
+  sweepTemp?(olderThanMs: number): Promise<number>;
 }
 
 export class ObjectNotFound extends Error {

@@ -67,13 +67,28 @@ export class WorkerPool {
   }
 
   static async start(keys: VaultKeys, chunkSize: number, level: number, size = availableParallelism()): Promise<WorkerPool> {
+    const pool = WorkerPool.spawn(size);
+    await pool.init(keys, chunkSize, level);
+    return pool;
+  }
+
+  /**
+   * Starts the threads without keys, so they load their module while the caller is busy
+   * (Vault.open spawns them during scrypt). They do not keep the process alive until init().
+   */
+  static spawn(size = availableParallelism()): WorkerPool {
     const pool = new WorkerPool(workerScriptPath(), Math.max(1, size));
+    for (const w of pool.workers) w.worker.unref();
+    return pool;
+  }
+
+  async init(keys: VaultKeys, chunkSize: number, level: number): Promise<void> {
+    for (const w of this.workers) w.worker.ref();
     await Promise.all(
-      pool.workers.map((_, i) =>
-        pool.send(i, { type: 'init', encKey: new Uint8Array(keys.encKey), macKey: new Uint8Array(keys.macKey), chunkSize, level }),
+      this.workers.map((_, i) =>
+        this.send(i, { type: 'init', encKey: new Uint8Array(keys.encKey), macKey: new Uint8Array(keys.macKey), chunkSize, level }),
       ),
     );
-    return pool;
   }
 
   get size(): number {

@@ -1,7 +1,8 @@
 // Messages between the engine and dist/vault-worker.mjs (structured clone + transferred buffers).
 export type WorkerRequest =
   | { type: 'init'; job: number; encKey: Uint8Array; macKey: Uint8Array; chunkSize: number; level: number }
-  | { type: 'hash'; job: number; buf: ArrayBuffer; at: number; len: number }
+  /** Read len bytes of fd at pos into buf[at..] (in the worker: no main-thread hop), then zero-check and hash. */
+  | { type: 'hash'; job: number; buf: ArrayBuffer; at: number; len: number; fd: number; pos: number }
   | { type: 'seal'; job: number; want: Uint32Array; ids: ArrayBuffer }
   | { type: 'drop'; job: number }
   | {
@@ -17,7 +18,8 @@ export type WorkerRequest =
 
 export type WorkerReply =
   | { type: 'ok'; job: number; seg?: ArrayBuffer }
-  | { type: 'hashed'; job: number; ids: ArrayBuffer; shas: ArrayBuffer; zeroMask: Uint8Array }
+  /** seg is returned at once (and nothing is held) when every chunk of the segment is zero. */
+  | { type: 'hashed'; job: number; ids: ArrayBuffer; shas: ArrayBuffer; zeroMask: Uint8Array; seg?: ArrayBuffer }
   | { type: 'sealed'; job: number; seg: ArrayBuffer; blobLen: number; lens: Uint32Array; rawLens: Uint32Array; flags: Uint8Array }
   | { type: 'opened'; job: number; shas: ArrayBuffer; bad: number[] }
   | { type: 'error'; job: number; message: string; code?: string | undefined };

@@ -1,7 +1,7 @@
 // Worker thread of the vault engine: zero check, hashing, compression, encryption on backup;
 // decryption, decompression, verification and writing on restore. Bundled to dist/vault-worker.mjs.
 import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
-import { writeSync } from 'node:fs';
+import { readSync, writeSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
@@ -43,28 +43,58 @@ function handle(m: WorkerRequest): void {
       zero = Buffer.alloc(chunkSize);
       level = m.level;
       scratch = Buffer.alloc(Math.max(binding.compressBound(chunkSize), chunkSize));
+      // zstd level 1 tuned for chunk-sized inputs: on the reference text-like data (128 KiB chunks)
+      // hashLog 12 + minMatch 7 + windowLog 17 compress at 410 MiB/s vs 344 for plain level 1, ratio
+      // 0.427 vs 0.415. Incompressible data needs no sampling: zstd's own fast path already runs
+      // at 6.4 GiB/s on it (measured), so a 4-8 KiB trial compression would save under 2% of CPU.
+      // The output is an ordinary zstd frame: readers are unaffected.
+      cctx.setParameter(binding.CParameter.compressionLevel, level);
+      cctx.setParameter(binding.CParameter.windowLog, Math.max(10, Math.min(17, Math.ceil(Math.log2(chunkSize)))));
+      cctx.setParameter(binding.CParameter.hashLog, 12);
+      cctx.setParameter(binding.CParameter.minMatch, 7);
       reply({ type: 'ok', job: m.job });
       return;
     }
     case 'hash': {
       const buf = Buffer.from(m.buf, m.at, m.len);
+      // The worker reads its own segment (pread on the engine's fd): reads run in parallel on
+      // every worker, without a thread-pool hop or a message carrying the data.
+      let got = 0;
+      while (got < m.len) {
+        const n = readSync(m.fd, buf, got, m.len - got, m.pos + got);
+        if (n === 0) break;
+        got += n;
+      }
+      if (got < m.len) {
+        const e = new Error(`short read at ${m.pos + got}`) as NodeJS.ErrnoException;
+        e.code = 'ESHORTREAD';
+        throw e;
+      }
       const n = Math.ceil(m.len / chunkSize);
       const ids = Buffer.alloc(n * ID);
       const shas = Buffer.alloc(n * ID);
       const zeroMask = new Uint8Array(n);
+      let zeros = 0;
       for (let i = 0; i < n; i++) {
         const c = chunkAt(buf, i);
         // A shared zero buffer makes the check a memcmp: zero chunks are never hashed or stored.
         if (c.equals(c.length === chunkSize ? zero : zero.subarray(0, c.length))) {
           zeroMask[i] = 1;
+          zeros++;
           continue;
         }
         const d = createHash('sha256').update(c).digest();
         d.copy(shas, i * ID);
         createHmac('sha256', macKey).update(d).digest().copy(ids, i * ID);
       }
+      const transfer = [ids.buffer as ArrayBuffer, shas.buffer as ArrayBuffer];
+      if (zeros === n) {
+        // Nothing to seal: hand the segment buffer back now, no 'drop' round trip.
+        reply({ type: 'hashed', job: m.job, ids: ab(ids), shas: ab(shas), zeroMask, seg: m.buf }, [...transfer, m.buf]);
+        return;
+      }
       held.set(m.job, { buf, n, ab: m.buf });
-      reply({ type: 'hashed', job: m.job, ids: ab(ids), shas: ab(shas), zeroMask }, [ids.buffer as ArrayBuffer, shas.buffer as ArrayBuffer]);
+      reply({ type: 'hashed', job: m.job, ids: ab(ids), shas: ab(shas), zeroMask }, transfer);
       return;
     }
     case 'seal': {
@@ -82,7 +112,7 @@ function handle(m: WorkerRequest): void {
       for (let j = 0; j < k; j++) {
         const i = m.want[j]!;
         const c = chunkAt(h.buf, i);
-        const zn = cctx.compress(scratch, c, level);
+        const zn = cctx.compress2(scratch, c);
         // Incompressible chunks are stored raw: decompression would only cost time on restore.
         const useZ = zn < c.length - (c.length >> 5);
         const plain = useZ ? scratch.subarray(0, zn) : c;
@@ -147,6 +177,10 @@ function handle(m: WorkerRequest): void {
           continue;
         }
         if (m.fd >= 0) {
+          // One write per chunk, while it is still in cache. Coalescing adjacent chunks into one
+          // writev per 4 MiB batch brought no measurable gain on a 1 GiB restore: the kernel time
+          // varied 0.5-1.9 s between runs with page reuse after the previous restore, not with
+          // the write pattern, and batching means copying cache-cold data.
           const pos = m.positions![i]!;
           let done = 0;
           while (done < plain.length) done += writeSync(m.fd, plain, done, plain.length - done, pos + done);

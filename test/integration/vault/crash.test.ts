@@ -13,19 +13,25 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../../..');
 // Inside the repo so the engine finds <repo>/dist/vault-worker.mjs, outside git's view.
 const child = path.join(root, 'node_modules', '.cache', 'coffer-test', 'crash-child.mjs');
+const pruneChild = path.join(root, 'node_modules', '.cache', 'coffer-test', 'prune-child.mjs');
 let dir: string;
 let disk: string;
 
 beforeAll(async () => {
-  await esbuild.build({
-    entryPoints: [path.join(here, 'fixtures', 'crash-child.ts')],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    packages: 'external',
-    outfile: child,
-    logLevel: 'warning',
-  });
+  for (const [name, outfile] of [
+    ['crash-child.ts', child],
+    ['prune-child.ts', pruneChild],
+  ] as const) {
+    await esbuild.build({
+      entryPoints: [path.join(here, 'fixtures', name)],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      packages: 'external',
+      outfile,
+      logLevel: 'warning',
+    });
+  }
   dir = tempDir();
   disk = path.join(dir, 'disk.img');
   makeDisk(disk, 64, 11);
@@ -85,6 +91,65 @@ describe('SIGKILL during a backup', () => {
         await vault.restore(point.id, path.join(dir, `out-${stage}-${after}`));
         expect(sha256File(path.join(dir, `out-${stage}-${after}`, 'disk.img'))).toBe(sha256File(disk));
         expect(listFiles(vaultDir).filter((f) => f.startsWith('locks/'))).toEqual([]);
+      } finally {
+        await vault.close();
+      }
+    });
+  }
+});
+
+describe('SIGKILL during a prune', () => {
+  // Point "old" is disk A (24 MiB random); point "keep" is disk B, which shares A's first 4 MiB.
+  // Deleting "old" leaves A's first pack a quarter live (repacked) and its other packs dead
+  // (deleted), so the prune writes packs and index objects, then deletes old ones.
+  let diskA: string;
+  let diskB: string;
+  beforeAll(() => {
+    diskA = path.join(dir, 'prune-a.img');
+    diskB = path.join(dir, 'prune-b.img');
+    const a = randomBytes(24 * 1024 * 1024);
+    fs.writeFileSync(diskA, a);
+    fs.writeFileSync(diskB, Buffer.concat([a.subarray(0, 4 * 1024 * 1024), randomBytes(12 * 1024 * 1024)]));
+  });
+
+  for (const [stage, after] of [
+    ['pack', 1],
+    ['index', 1],
+    ['gc', 1],
+    ['gc', 2],
+    ['gc', 4],
+  ] as const) {
+    it(`leaves every remaining point restorable when killed at ${stage} #${after}`, async () => {
+      const vaultDir = path.join(dir, `prune-${stage}-${after}`);
+      const vault = await Vault.create(new LocalFolderStore(vaultDir), { name: 'v', region: 'local', passphrase: 'pw', chunkSize: 64 * 1024 });
+      try {
+        const old = await vault.backup({ vmName: 'old', disks: [{ name: 'disk.img', path: diskA }] });
+        const keep = await vault.backup({ vmName: 'keep', disks: [{ name: 'disk.img', path: diskB }] });
+
+        const env: NodeJS.ProcessEnv = { ...process.env, COFFER_TEST_CRASH_AT: stage, COFFER_TEST_CRASH_AFTER: String(after) };
+        const r = spawnSync(process.execPath, [pruneChild, vaultDir, 'pw', old.id], { env, encoding: 'utf8', timeout: 60_000 });
+        expect(r.signal).toBe('SIGKILL');
+
+        // The deleted point is gone, the kept one verifies and restores byte for byte.
+        expect((await vault.listPoints()).map((p) => p.id)).toEqual([keep.id]);
+        expect((await vault.verify({ full: true })).ok).toBe(true);
+        const out1 = path.join(dir, `prune-out-${stage}-${after}`);
+        await vault.restore(keep.id, out1);
+        expect(sha256File(path.join(out1, 'disk.img'))).toBe(sha256File(diskB));
+
+        // The next prune breaks the dead process's lock, finishes the job and keeps the point intact.
+        const again = spawnSync(process.execPath, [pruneChild, vaultDir, 'pw'], { env: { ...process.env, COFFER_TEST_CRASH_AT: '' }, encoding: 'utf8', timeout: 60_000 });
+        expect(again.status).toBe(0);
+        expect((await vault.verify({ full: true })).ok).toBe(true);
+        const out2 = path.join(dir, `prune-out2-${stage}-${after}`);
+        await vault.restore(keep.id, out2);
+        expect(sha256File(path.join(out2, 'disk.img'))).toBe(sha256File(diskB));
+        expect(listFiles(vaultDir).filter((f) => f.startsWith('locks/'))).toEqual([]);
+        // Only the live data is left: about B's 16 MiB (random, stored raw) plus small objects.
+        const packBytes = listFiles(vaultDir)
+          .filter((f) => f.startsWith('packs/') && !f.includes('.tmp-'))
+          .reduce((s, f) => s + fs.statSync(path.join(vaultDir, f)).size, 0);
+        expect(packBytes).toBeLessThan(17 * 1024 * 1024);
       } finally {
         await vault.close();
       }

@@ -131,3 +131,28 @@ describe('object store', () => {
     await expect(store.get('../escape')).rejects.toThrow(/invalid object key/);
   });
 });
+
+describe('abandoned temp files', () => {
+  it('are swept when the vault is opened, but only those older than an hour', async () => {
+    const created = await Vault.create(new LocalFolderStore(vdir), { name: 'v', region: 'local', passphrase: 'pw', chunkSize: 64 * 1024 });
+    await created.close();
+    fs.mkdirSync(path.join(vdir, 'packs', 'ab'), { recursive: true });
+    const old = path.join(vdir, 'packs', 'ab', '.tmp-0123456789abcdef');
+    const oldTop = path.join(vdir, '.tmp-fedcba9876543210');
+    const fresh = path.join(vdir, 'packs', 'ab', '.tmp-aaaaaaaaaaaaaaaa');
+    for (const f of [old, oldTop, fresh]) fs.writeFileSync(f, 'half a pack');
+    const twoHoursAgo = new Date(Date.now() - 2 * 60 * 60 * 1000);
+    fs.utimesSync(old, twoHoursAgo, twoHoursAgo);
+    fs.utimesSync(oldTop, twoHoursAgo, twoHoursAgo);
+    // A writer of another process (40 minutes: past the stale-lock horizon, not an hour) keeps its file.
+    const fortyMinutesAgo = new Date(Date.now() - 40 * 60 * 1000);
+    fs.utimesSync(fresh, fortyMinutesAgo, fortyMinutesAgo);
+
+    const vault = await Vault.open(new LocalFolderStore(vdir), 'pw');
+    await vault.close(); // close() waits for the sweep
+    expect(fs.existsSync(old)).toBe(false);
+    expect(fs.existsSync(oldTop)).toBe(false);
+    expect(fs.existsSync(fresh)).toBe(true);
+    expect(fs.existsSync(path.join(vdir, 'config'))).toBe(true);
+  });
+});
