@@ -377,6 +377,11 @@ export const methods = {
   },
   verifyVault: { args: z.object({ vault: VaultName, full: z.boolean().default(false) }).strict(), result: Job },
   dashboard: { args: z.object({}).strict(), result: Dashboard },
+  /** The desktop app's native folder picker (`NotAvailableHere` in the browser console and the CLI). */
+  pickFolder: {
+    args: z.object({ title: z.string().max(200).optional(), defaultPath: AbsolutePath.optional() }).strict(),
+    result: z.object({ path: z.string().nullable() }),
+  },
   listJobs: { args: JobQuery, result: z.object({ jobs: z.array(Job), nextCursor: z.string().nullable() }) },
   showJob: { args: z.object({ id: z.number().int().positive() }).strict(), result: Job },
   cancelJob: { args: z.object({ id: z.number().int().positive() }).strict(), result: Job },

@@ -51,6 +51,7 @@ const api = {
   restorePoint: call('restorePoint'),
   verifyVault: call('verifyVault'),
   dashboard: call('dashboard'),
+  pickFolder: call('pickFolder'),
 
   on<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): () => void {
     const relay = (_e: IpcRendererEvent, name: unknown, payload: unknown) => {

@@ -197,6 +197,10 @@ export const errorCatalog = {
     message: 'The VM has reached the limit of 9999 recovery points.',
     remedy: 'Shorten the retention of its policy or delete old recovery points.',
   },
+  NotAvailableHere: {
+    message: 'This action needs the desktop app.',
+    remedy: 'Type the path instead.',
+  },
   DefineFailed: {
     message: 'The hypervisor refused the restored VM definition.',
     remedy: 'The restored files are in the target folder: correct the definition and define it yourself (virsh define FILE).',

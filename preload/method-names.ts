@@ -33,6 +33,7 @@ export const methodNameList = [
   'restorePoint',
   'verifyVault',
   'dashboard',
+  'pickFolder',
   'listJobs',
   'showJob',
   'cancelJob',

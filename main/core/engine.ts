@@ -25,6 +25,12 @@ export interface EngineOptions {
   dataDir: string;
   /** The desktop app's keychain for remembered passphrases; headless hosts use key files. */
   secrets?: SecretStore;
+  /** What only the desktop window can do (native dialogs). */
+  desktop?: DesktopServices;
+}
+
+export interface DesktopServices {
+  pickFolder(opts: { title?: string | undefined; defaultPath?: string | undefined }): Promise<string | null>;
 }
 
 /** One Coffer engine: the catalog and the services on it. Every face drives it through main/rpc. */
@@ -39,6 +45,7 @@ export class Engine {
     readonly dataDir: string,
     readonly db: Db,
     secrets?: SecretStore,
+    readonly desktop?: DesktopServices,
   ) {
     this.vaults = new VaultService(db, this.events, secrets);
     this.jobs = new JobService(db, this.events);
@@ -48,7 +55,7 @@ export class Engine {
 
   static open(opts: EngineOptions): Engine {
     const dataDir = path.resolve(opts.dataDir);
-    return new Engine(dataDir, openCatalog(dataDir), opts.secrets);
+    return new Engine(dataDir, openCatalog(dataDir), opts.secrets, opts.desktop);
   }
 
   /** VM ids a user's reference matches: an id, a name, or `cloudservice/name`. */

@@ -89,7 +89,17 @@ async function start(): Promise<void> {
 
   try {
     const secrets = safeStorageSecrets(app.getPath('userData'));
-    engine = Engine.open({ dataDir, ...(secrets ? { secrets } : {}) });
+    engine = Engine.open({
+      dataDir,
+      ...(secrets ? { secrets } : {}),
+      desktop: {
+        pickFolder: async ({ title, defaultPath }) => {
+          const options: Electron.OpenDialogOptions = { properties: ['openDirectory', 'createDirectory'], ...(title ? { title } : {}), ...(defaultPath ? { defaultPath } : {}) };
+          const r = consoleWindow ? await dialog.showOpenDialog(consoleWindow, options) : await dialog.showOpenDialog(options);
+          return r.canceled ? null : (r.filePaths[0] ?? null);
+        },
+      },
+    });
   } catch (e) {
     const error = toApiError(e);
     dialog.showErrorBox('Coffer cannot open its data folder', `${error.message}\n\n${error.remedy}\n\n${dataDir}`);

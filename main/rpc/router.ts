@@ -52,6 +52,11 @@ function handlers(engine: Engine, face: Face): Handlers {
     restorePoint: ({ vm, pointId, ...how }) => engine.protection.restore(vm, pointId, how),
     verifyVault: ({ vault, full }) => engine.protection.verify(vault, full),
     dashboard: () => engine.dashboard(),
+    // Only the desktop window's own calls may open a dialog on the desktop, never the loopback console.
+    pickFolder: async (o) => {
+      if (face !== 'electron' || !engine.desktop) throw new CofferError('NotAvailableHere', 'A folder picker exists only in the desktop app.');
+      return { path: await engine.desktop.pickFolder(o) };
+    },
     listJobs: (q) => engine.jobs.query(q, q.vault === undefined ? undefined : engine.vaults.idOf(q.vault), q.vm === undefined ? undefined : engine.vmIdsMatching(q.vm)),
     showJob: ({ id }) => engine.jobs.get(id),
     cancelJob: ({ id }) => engine.jobs.cancel(id),

@@ -153,3 +153,14 @@ describe('vaults through the router', () => {
     expect(fs.existsSync(path.join(dir, 'vault-two'))).toBe(false);
   });
 });
+
+describe('desktop-only methods', () => {
+  it('opens the folder picker only for the desktop window, never for the loopback console', async () => {
+    const dir = tmp();
+    // The native dialog itself needs the Electron binary: a stand-in answers here.
+    engine = Engine.open({ dataDir: path.join(dir, 'data'), desktop: { pickFolder: async () => '/srv/vaults' } });
+    expect(await createRouter(engine, 'electron').call('pickFolder', {})).toEqual({ ok: true, value: { path: '/srv/vaults' } });
+    expectError(await createRouter(engine, 'browser').call('pickFolder', {}), 'NotAvailableHere');
+    expectError(await createRouter(engine, 'cli').call('pickFolder', { defaultPath: 'relative' }), 'InvalidArgument');
+  });
+});

@@ -31,6 +31,7 @@ export const en = {
   'common.close': 'Close',
   'common.refresh': 'Refresh',
   'common.loading': 'Loading…',
+  'common.browse': 'Choose a folder…',
   'common.retry': 'Retry',
   'common.actions': 'Actions',
   'common.errorTitle': 'Something went wrong',

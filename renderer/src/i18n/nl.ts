@@ -32,6 +32,7 @@ export const nl: Messages = {
   'common.close': 'Sluiten',
   'common.refresh': 'Vernieuwen',
   'common.loading': 'Laden…',
+  'common.browse': 'Map kiezen…',
   'common.retry': 'Opnieuw proberen',
   'common.actions': 'Acties',
   'common.errorTitle': 'Er ging iets mis',

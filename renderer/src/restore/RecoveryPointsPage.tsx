@@ -33,6 +33,7 @@ import { useState, type FormEvent, type ReactElement } from 'react';
 import { AbsolutePath, finishedStatuses, type ApiError, type Job, type RecoveryPoint, type Vm } from '../../../preload/contract.js';
 import { call, toApiError, useApi, useEngineEvent } from '../api.js';
 import { useI18n, type MessageKey } from '../i18n/index.js';
+import { FolderInput } from '../shell/FolderInput.js';
 import { hrefOf, replaceQuery, useLocation } from '../routes.js';
 import { JobStatusBadge, vmLabel } from '../shell/labels.js';
 import { useTrackJobs } from '../shell/notify.js';
@@ -134,7 +135,7 @@ function RestoreDialog({ vm, point, onClose }: { vm: Vm; point: RecoveryPoint | 
                     validationMessage={touched && !pathOk ? t('validation.path.absolute') : undefined}
                     validationState={touched && !pathOk ? 'error' : 'none'}
                   >
-                    <Input value={target} onChange={(_, d) => setTarget(d.value)} onBlur={() => setTouched(true)} autoComplete="off" spellCheck={false} />
+                    <FolderInput value={target} onValue={setTarget} onBlur={() => setTouched(true)} />
                   </Field>
                 </>
               )}

@@ -28,6 +28,7 @@ import { useState, type FormEvent, type ReactElement } from 'react';
 import { methods, type ApiError, type Source } from '../../../preload/contract.js';
 import { call, toApiError, useApi } from '../api.js';
 import { useI18n, useT, type MessageKey } from '../i18n/index.js';
+import { FolderInput } from '../shell/FolderInput.js';
 import { useNotify } from '../shell/notify.js';
 import { ErrorBar, Page } from '../shell/Page.js';
 import { EmptyState, usePanelStyles } from '../shell/ui.js';
@@ -132,7 +133,11 @@ function AddSourceDialog({ open, onClose, onAdded }: { open: boolean; onClose: (
                 validationMessage={msg('target')}
                 validationState={msg('target') ? 'error' : 'none'}
               >
-                <Input value={values.target} onChange={set('target')} onBlur={blur('target')} autoComplete="off" spellCheck={false} autoFocus />
+                {values.kind === 'folder' ? (
+                  <FolderInput value={values.target} onValue={(value) => set('target')(undefined, { value })} onBlur={blur('target')} autoFocus />
+                ) : (
+                  <Input value={values.target} onChange={set('target')} onBlur={blur('target')} autoComplete="off" spellCheck={false} autoFocus />
+                )}
               </Field>
               <Field label={t('sources.region')} hint={t('sources.regionHint')} required validationMessage={msg('region')} validationState={msg('region') ? 'error' : 'none'}>
                 <Input value={values.region} onChange={set('region')} onBlur={blur('region')} autoComplete="off" spellCheck={false} />

@@ -21,6 +21,7 @@ import { useState, type FormEvent, type ReactElement } from 'react';
 import type { ApiError, VaultSummary } from '../../../preload/contract.js';
 import { call, toApiError } from '../api.js';
 import { useT, type MessageKey } from '../i18n/index.js';
+import { FolderInput } from '../shell/FolderInput.js';
 import { ErrorBar } from '../shell/Page.js';
 import { passphraseStrength } from './strength.js';
 import { fieldErrorsFromApi, validateAll, validateField, type CreateField, type CreateValues, type FieldError, type FieldErrors } from './validation.js';
@@ -115,7 +116,7 @@ export function CreateVaultDialog({ open, onClose, onCreated }: { open: boolean;
               <Text className={styles.intro}>{t('vaults.createDialog.intro')}</Text>
               {field('name', 'vaults.createDialog.name', 'vaults.createDialog.nameHint', <Input value={values.name} onChange={set('name')} onBlur={blur('name')} autoComplete="off" spellCheck={false} autoFocus />)}
               {field('region', 'vaults.createDialog.region', 'vaults.createDialog.regionHint', <Input value={values.region} onChange={set('region')} onBlur={blur('region')} autoComplete="off" spellCheck={false} />)}
-              {field('path', 'vaults.createDialog.path', 'vaults.createDialog.pathHint', <Input value={values.path} onChange={set('path')} onBlur={blur('path')} autoComplete="off" spellCheck={false} />)}
+              {field('path', 'vaults.createDialog.path', 'vaults.createDialog.pathHint', <FolderInput value={values.path} onValue={(value) => set('path')(undefined, { value })} onBlur={blur('path')} />)}
               {field('passphrase', 'vaults.createDialog.passphrase', undefined, <Input type="password" value={values.passphrase} onChange={set('passphrase')} onBlur={blur('passphrase')} autoComplete="new-password" />)}
               <div className={styles.strength}>
                 <Field
