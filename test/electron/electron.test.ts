@@ -1,7 +1,8 @@
 // The desktop app through Playwright's _electron: the real main process, the sandboxed preload
 // and the console, on a temporary data folder. It needs the Electron runtime (fetched by
 // postinstall where GitHub is reachable) and a display; without them it is skipped, saying why.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -104,6 +105,50 @@ describe.skipIf(runtime.skip !== undefined)(
       await page.waitForTimeout(500);
       expect(page.url()).toMatch(/^coffer:\/\/app\//);
       expect(app.windows()).toHaveLength(1);
+    });
+
+    it('runs the walkthrough in the desktop window: source, discover, register, protect, back up, restore', { timeout: 3 * TIMEOUT }, async () => {
+      const api = async <T>(method: string, args: unknown): Promise<T> => {
+        const r = (await page.evaluate(([m, a]) => (window.coffer as unknown as Record<string, (x: unknown) => Promise<unknown>>)[m as string]!(a), [method, args] as const)) as {
+          ok: boolean;
+          value?: T;
+          error?: { code: string; message: string };
+        };
+        if (!r.ok) throw new Error(`${method}: ${r.error?.code} ${r.error?.message}`);
+        return r.value as T;
+      };
+      const finished = async (id: number) => {
+        await expect
+          .poll(async () => (await api<{ status: string }>('showJob', { id })).status, { timeout: 60_000 })
+          .toMatch(/^(Completed|CompletedWithWarnings|Failed|Cancelled)$/);
+        return api<{ status: string }>('showJob', { id });
+      };
+      const vmDir = path.join(tmp, 'hypervisor', 'desk');
+      mkdirSync(vmDir, { recursive: true });
+      const disk = path.join(vmDir, 'app01.img');
+      writeFileSync(disk, randomBytes(2 << 20));
+      writeFileSync(
+        path.join(vmDir, 'app01.xml'),
+        `<domain type='kvm'><name>app01</name><uuid>3c3c3c3c-1111-4222-8333-444455556666</uuid><devices><disk type='file' device='disk'><source file='app01.img'/><target dev='vda'/></disk></devices></domain>`,
+      );
+      await api('addSource', { kind: 'folder', target: path.join(tmp, 'hypervisor'), region: 'office' });
+      await finished((await api<{ id: number }>('discoverVms', { vault: 'desk-1' })).id);
+      const [vm] = (await api<{ candidates: { id: string }[] }>('discoveryResult', { vault: 'desk-1' })).candidates;
+      for (const j of await api<{ id: number }[]>('registerVms', { vault: 'desk-1', vms: [vm!.id] })) await finished(j.id);
+      for (const j of await api<{ id: number }[]>('protectVms', { vault: 'desk-1', vms: [vm!.id], policy: 'DefaultPolicy' })) await finished(j.id);
+      const [backup] = await api<{ id: number }[]>('backupNow', { vms: [vm!.id] });
+      expect((await finished(backup!.id)).status).toBe('Completed');
+
+      await page.evaluate(() => (location.hash = '#/jobs?operation=Backup'));
+      await expect.poll(() => page.getByRole('list').getByText('Completed').first().isVisible(), { timeout: 20_000 }).toBe(true);
+      await page.evaluate(() => (location.hash = '#/dashboard'));
+      await expect.poll(() => page.getByText('Protected', { exact: true }).first().isVisible(), { timeout: 20_000 }).toBe(true);
+
+      const [point] = await api<{ id: string }[]>('listPoints', { vm: vm!.id });
+      const target = path.join(tmp, 'restored');
+      const restore = await api<{ id: number }>('restorePoint', { vm: vm!.id, pointId: point!.id, mode: 'disks', targetDir: target });
+      expect((await finished(restore.id)).status).toBe('Completed');
+      expect(readFileSync(path.join(target, 'app01.img')).equals(readFileSync(disk))).toBe(true);
     });
 
     it('keeps running in the tray when the window closes', { timeout: TIMEOUT }, async () => {
