@@ -384,6 +384,8 @@ export const en = {
   'points.consistency.crash': 'Crash-consistent',
   'points.consistency.filesystem': 'File-system consistent',
   'points.consistency.application': 'Application consistent',
+  'points.timelineLabel': '{count} recovery points from {from} to {to}',
+  'points.keptByNothing': 'kept by no tier: pruned at the next cleanup',
   'points.tier.daily': 'Daily',
   'points.tier.weekly': 'Weekly',
   'points.tier.monthly': 'Monthly',

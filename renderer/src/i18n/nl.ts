@@ -385,6 +385,8 @@ export const nl: Messages = {
   'points.consistency.crash': 'Crashconsistent',
   'points.consistency.filesystem': 'Bestandssysteemconsistent',
   'points.consistency.application': 'Toepassingsconsistent',
+  'points.timelineLabel': '{count} herstelpunten van {from} tot {to}',
+  'points.keptByNothing': 'door geen laag bewaard: wordt bij de volgende opruiming verwijderd',
   'points.tier.daily': 'Dagelijks',
   'points.tier.weekly': 'Wekelijks',
   'points.tier.monthly': 'Maandelijks',

@@ -34,6 +34,7 @@ import { AbsolutePath, finishedStatuses, type ApiError, type Job, type RecoveryP
 import { call, toApiError, useApi, useEngineEvent } from '../api.js';
 import { useI18n, type MessageKey } from '../i18n/index.js';
 import { FolderInput } from '../shell/FolderInput.js';
+import { PointsTimeline } from './PointsTimeline.js';
 import { hrefOf, replaceQuery, useLocation } from '../routes.js';
 import { JobStatusBadge, vmLabel } from '../shell/labels.js';
 import { useTrackJobs } from '../shell/notify.js';
@@ -216,6 +217,7 @@ export function RecoveryPointsPage(): ReactElement {
       {vm && points.data && list.length === 0 && <EmptyState icon={<History20Regular />} title={t('points.empty.title')} body={t('points.empty.body')} />}
       {vm && list.length > 0 && (
         <div className={panel.panel}>
+          <PointsTimeline points={list} onPick={setRestoring} />
           <Table aria-label={t('points.tableLabel', { name: vmLabel(vm) })}>
             <TableHeader>
               <TableRow>
