@@ -14,6 +14,8 @@ const CLI = path.join(ROOT, 'dist/cli.mjs');
 const CHROMIUM = process.env.COFFER_CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = path.join(ROOT, 'test-results');
 const DOCS = path.join(ROOT, 'docs/screenshots');
+// The README's screenshots are refreshed on request only, so a test run leaves tracked files alone.
+const UPDATE_DOCS = process.env.COFFER_UPDATE_SCREENSHOTS === '1';
 const AXE = path.join(ROOT, 'node_modules/axe-core/axe.min.js');
 const T = 120_000;
 
@@ -86,7 +88,7 @@ async function cleanShot(file: string, docName?: string): Promise<void> {
   const style = await page.addStyleTag({ content: '.fui-Toaster, .fui-Toast { display: none !important; }' });
   await page.screenshot({ path: path.join(SHOTS, file) });
   await style.evaluate((el) => (el as Element).remove());
-  if (docName) fs.copyFileSync(path.join(SHOTS, file), path.join(DOCS, docName));
+  if (docName && UPDATE_DOCS) fs.copyFileSync(path.join(SHOTS, file), path.join(DOCS, docName));
 }
 /** The toast with this text (Fluent renders each in a .fui-Toast). */
 const toastWith = (text: string) => page.locator('.fui-Toast').filter({ hasText: text }).first();
