@@ -277,11 +277,18 @@ export class InventoryService {
       }
     })();
     this.events.emit('vaultsChanged', { names: [vault.name] });
+    // Each job checks that its VM still exists; the VMs of one call share one listing per source.
+    const listings = new Map<string, Promise<DiscoveredVm[]>>();
+    const listing = (source: Source, signal: AbortSignal): Promise<DiscoveredVm[]> => {
+      let l = listings.get(source.id);
+      if (!l) listings.set(source.id, (l = this.providerFor(source).list(signal)));
+      return l;
+    };
     return claimed.map((vm) =>
       this.jobs.start('Register', { vaultId: vault.id, vaultName: vault.name, vmId: vm.id, vmName: vm.name, cloudService: vm.cloudService }, async (ctx) => {
         try {
           const source = this.listSources().find((s) => s.name === vm.sourceName);
-          const present = source ? (await this.providerFor(source).list(ctx.signal)).some((d) => d.stableId === this.stableIdOf(vm.id)) : false;
+          const present = source ? (await listing(source, ctx.signal)).some((d) => d.stableId === this.stableIdOf(vm.id)) : false;
           if (!present) throw new CofferError('VmNotFound', `The VM ${label(vm)} is no longer in source ${vm.sourceName}.`);
         } catch (e) {
           this.db.prepare('UPDATE vms SET vault_id = NULL, registration_state = NULL WHERE id = ?').run(vm.id);
