@@ -289,7 +289,7 @@ export class ProtectionService {
       const del = this.db.prepare('DELETE FROM points WHERE vault_id = ? AND id = ?');
       this.db.transaction(() => doomed.forEach((id) => del.run(row.vault_id, id)))();
       this.changed();
-      return { summary: `${doomed.length} recovery point(s) of ${label(vm)} past retention deleted.`, details: { deleted: doomed, gc: report as unknown as Record<string, unknown> } };
+      return { summary: `${doomed.length} recovery point(s) of ${label(vm)} past retention deleted.`, details: { deleted: doomed, gc: { ...report } } };
     });
   }
 
@@ -349,7 +349,7 @@ export class ProtectionService {
           defined = ` and defined as ${how.newName} on ${how.defineOn}`;
         }
       }
-      return { summary: `Restored ${label(vm)} point ${pointId} to ${target}${defined}.`, details: { target, ...(result as unknown as Record<string, unknown>) } };
+      return { summary: `Restored ${label(vm)} point ${pointId} to ${target}${defined}.`, details: { ...result, target } };
     });
   }
 
@@ -398,15 +398,18 @@ export class ProtectionService {
     const vaultId = this.vaults.idOf(vaultName);
     return this.jobs.start('Verify', { vaultId, vaultName }, async (ctx) => {
       const vault = await this.vaults.openVault(vaultName);
-      const report = await vault.verify({
-        full,
-        onProgress: (p: { bytesDone: number; bytesTotal: number }) => ctx.progress({ bytesDone: p.bytesDone, bytesTotal: p.bytesTotal }),
-      } as Parameters<Vault['verify']>[0]);
-      const damaged = (report as unknown as { damagedPoints?: unknown[] }).damagedPoints ?? [];
-      if (damaged.length) {
-        throw new CofferError('ChunkCorrupt', `${damaged.length} recovery point(s) are damaged.`, { report: report as unknown as Record<string, unknown> });
+      const report = await vault.verify({ full, onProgress: (p) => ctx.progress({ bytesDone: p.bytesDone, bytesTotal: p.bytesTotal }) });
+      if (!report.ok) {
+        throw new CofferError(
+          'ChunkCorrupt',
+          `${report.damaged.length} recovery point(s) of ${report.damagedVms.join(', ') || 'no VM'} are damaged: ${report.missingChunks} chunk(s) missing, ${report.corruptChunks} corrupt.`,
+          { damaged: report.damaged, damagedVms: report.damagedVms, unreadableIndexes: report.unreadableIndexes },
+        );
       }
-      return { summary: `${full ? 'Full' : 'Quick'} verify: every recovery point is intact.`, details: report as unknown as Record<string, unknown> };
+      return {
+        summary: `${full ? 'Full' : 'Quick'} verify: all ${report.pointsChecked} recovery point(s) intact (${report.chunksChecked} chunks checked).`,
+        details: { ...report },
+      };
     });
   }
 
@@ -415,7 +418,7 @@ export class ProtectionService {
   /** Gives the restored definition its new name, UUID and disk paths; returns its path. */
   private async renameRestoredVm(vault: Vault, pointId: string, target: string, newName: string): Promise<string | undefined> {
     const manifest = await vault.readManifest(pointId);
-    const defName = (manifest as unknown as { definition?: { fileName: string } }).definition?.fileName;
+    const defName = manifest.definition?.fileName;
     if (!defName) return undefined;
     const file = path.join(target, defName);
     const text = fs.readFileSync(file, 'utf8');

@@ -1,5 +1,6 @@
 // One Coffer operation per process, so the benchmark sees its wall time and peak RSS like a
 // user would: node coffer-cli.mjs init|backup|restore REPO ...
+import fs from 'node:fs';
 import { Vault, LocalFolderStore } from '../../dist/bench-engine.mjs';
 
 const [op, repo, ...rest] = process.argv.slice(2);
@@ -8,6 +9,8 @@ const store = new LocalFolderStore(repo);
 // Pool size override for measurements (default: the engine's choice).
 const workers = process.env.COFFER_BENCH_WORKERS ? Number(process.env.COFFER_BENCH_WORKERS) : undefined;
 const t0 = process.hrtime.bigint();
+// COFFER_MEMTRACE=1: samples memoryUsage() every 200 ms and prints the peaks to stderr (2: every sample too).
+const trace = process.env.COFFER_MEMTRACE ? startMemTrace(process.env.COFFER_MEMTRACE === '2') : undefined;
 let out = {};
 if (op === 'init') {
   const chunkSize = rest[0] ? Number(rest[0]) : undefined;
@@ -33,6 +36,31 @@ if (op === 'init') {
   console.error('usage: coffer-cli.mjs init|backup|restore REPO ...');
   process.exit(2);
 }
+trace?.stop();
 out.seconds = Number(process.hrtime.bigint() - t0) / 1e9;
 out.maxRssBytes = process.resourceUsage().maxRSS * 1024;
 process.stdout.write(`${JSON.stringify(out)}\n`);
+
+function startMemTrace(verbose) {
+  const M = (b) => (b / 1048576).toFixed(1);
+  const peak = { rss: 0, heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
+  let atPeak;
+  const sample = () => {
+    const m = process.memoryUsage();
+    for (const k of Object.keys(peak)) peak[k] = Math.max(peak[k], m[k]);
+    const t = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (m.rss >= peak.rss) atPeak = { ...m, t };
+    if (verbose) process.stderr.write(`memtrace sample t=${t.toFixed(1)} ${Object.keys(peak).map((k) => `${k} ${M(m[k])}`).join(', ')}\n`);
+  };
+  const timer = setInterval(sample, 200);
+  timer.unref();
+  return {
+    stop() {
+      clearInterval(timer);
+      sample();
+      const hwm = /VmHWM:\s+(\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+      const fmt = (o) => Object.keys(peak).map((k) => `${k} ${M(o[k])}`).join(', ');
+      process.stderr.write(`memtrace ${op}: VmHWM ${hwm ? M(Number(hwm[1]) * 1024) : '?'} MiB; peaks (MiB): ${fmt(peak)}; at rss peak (t=${atPeak.t.toFixed(1)} s): ${fmt(atPeak)}\n`);
+    },
+  };
+}

@@ -102,6 +102,8 @@ function run(cmd, argv, { env = {}, cwd } = {}) {
       const m = /__RSS__(\d+)/.exec(err);
       if (m) hwm = Number(m[1]) * 1024;
       if (code !== 0) return reject(new Error(`${cmd} ${argv.join(' ')} failed (${code}): ${err.slice(-2000)}`));
+      // COFFER_MEMTRACE=1: coffer-cli.mjs prints where its memory went; pass it on.
+      for (const line of err.split('\n')) if (line.startsWith('memtrace ')) log(`    ${line}`);
       resolve({ seconds, peak: hwm, out });
     });
   });

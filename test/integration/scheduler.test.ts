@@ -207,3 +207,22 @@ describe('cancel', () => {
     expect((await engine.jobs.wait(verify.id)).status).toBe('Completed');
   });
 });
+
+describe('verify', () => {
+  it('fails with ChunkCorrupt naming the damaged VM when a pack is corrupted', async () => {
+    const { engine, router, scheduler, data } = await setup(['22:00']);
+    const [job] = scheduler.tick(at('2026-03-27T21:00:20Z'));
+    await engine.jobs.wait(job!.id);
+    const packs = path.join(path.dirname(data), 'vault', 'packs');
+    const pack = fs.readdirSync(packs, { recursive: true, withFileTypes: true }).find((e) => e.isFile())!;
+    const file = path.join(pack.parentPath, pack.name);
+    const bytes = fs.readFileSync(file);
+    bytes[bytes.length >> 1] = bytes[bytes.length >> 1]! ^ 0xff;
+    fs.writeFileSync(file, bytes);
+    const quick = await engine.jobs.wait(unwrap(await router.invoke('verifyVault', { vault: 'vault-a' })).id);
+    expect(quick.status).toBe('Completed'); // quick: every chunk present
+    const full = await engine.jobs.wait(unwrap(await router.invoke('verifyVault', { vault: 'vault-a', full: true })).id);
+    expect(full.status).toBe('Failed');
+    expect(full.error).toMatchObject({ code: 'ChunkCorrupt', message: expect.stringContaining('db01') });
+  });
+});

@@ -105,6 +105,34 @@ function readError(e: unknown, p: string): unknown {
   return e;
 }
 
+/**
+ * The disk digest (see diskDigest) fed segment by segment in disk order, whatever order the
+ * workers finish them in: only the segments still in flight wait here.
+ */
+class OrderedDigest {
+  private readonly hash = createHash('sha256');
+  private readonly waiting = new Map<number, Buffer>();
+  private next = 0;
+
+  put(seg: number, shas: Buffer): void {
+    this.waiting.set(seg, shas);
+    for (let b = this.waiting.get(this.next); b; b = this.waiting.get(this.next)) {
+      this.hash.update(b);
+      this.waiting.delete(this.next++);
+    }
+  }
+
+  hex(): string {
+    if (this.waiting.size > 0) throw new Error('disk digest: a segment is missing');
+    return this.hash.digest('hex');
+  }
+}
+
+interface DiskState {
+  digest: OrderedDigest;
+  zeroBytes: number;
+}
+
 export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promise<PointSummary> {
   const { store, keys, config, index, pool } = ctx;
   const chunkSize = config.chunking.chunkSize;
@@ -141,7 +169,8 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
   /** Segment buffers come back from the workers and are reused: flat memory, no page faults. */
   const spare: ArrayBuffer[] = [];
 
-  const processSegment = async (buf: ArrayBuffer, at: number, fd: number, pos: number, len: number, firstChunk: number, ids: Buffer, shas: Buffer): Promise<void> => {
+  const processSegment = async (buf: ArrayBuffer, at: number, fd: number, pos: number, len: number, seg: number, ids: Buffer, disk: DiskState): Promise<void> => {
+    const firstChunk = seg * chunksPerSeg;
     const w = pool.leastBusy();
     const job = pool.newJob();
     const h = await pool.send<'hashed'>(w, { type: 'hash', buf, at, len, fd, pos }, [buf], job);
@@ -153,17 +182,18 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
       const at = (firstChunk + i) * ID_LEN;
       const clen = Math.min(chunkSize, len - i * chunkSize);
       if (h.zeroMask[i]) {
-        zeroSha(clen).copy(shas, at);
+        zeroSha(clen).copy(hshas, i * ID_LEN);
         zeroBytes += clen;
+        disk.zeroBytes += clen;
         continue;
       }
       hids.copy(ids, at, i * ID_LEN, (i + 1) * ID_LEN);
-      hshas.copy(shas, at, i * ID_LEN, (i + 1) * ID_LEN);
       // Known to the vault or already queued by this backup: nothing to compress or store.
       if (index.has(hids, i * ID_LEN) || !sessionNew.add(hids, i * ID_LEN)) continue;
       want.push(i);
       newBytes += clen;
     }
+    disk.digest.put(seg, hshas);
     if (h.seg) {
       spare.push(h.seg); // all zero: the worker kept nothing
     } else if (want.length === 0 || failure || signal?.aborted) {
@@ -195,7 +225,8 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
       const b = before[di]!;
       const nChunks = Math.ceil(b.size / chunkSize);
       const ids = Buffer.alloc(nChunks * ID_LEN); // all-zero id = zero chunk
-      const shas = Buffer.alloc(nChunks * ID_LEN);
+      // The per-chunk sha256 are hashed in order as segments complete: no per-disk array of them.
+      const state: DiskState = { digest: new OrderedDigest(), zeroBytes: 0 };
       let fh: fs.FileHandle;
       try {
         fh = await fs.open(disk.path, 'r');
@@ -211,7 +242,7 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
           const len = Math.min(segBytes, b.size - pos);
           const ab = spare.pop() ?? new ArrayBuffer(slack + segBytes);
           // The worker reads the segment itself (see worker.ts), checks for zeros and hashes it.
-          track(processSegment(ab, slack, fh.fd, pos, len, seg * chunksPerSeg, ids, shas), disk.path);
+          track(processSegment(ab, slack, fh.fd, pos, len, seg, ids, state), disk.path);
         }
         while (inFlight.size > 0) await Promise.race(inFlight);
         if (failure) throw failure;
@@ -231,9 +262,9 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
       diskEntries.push({
         name: disk.name,
         size: b.size,
-        sha256: diskDigest(shas),
+        sha256: state.digest.hex(),
         chunks: ids.toString('base64'),
-        zeroBytes: 0,
+        zeroBytes: state.zeroBytes,
         source: { path: path.resolve(disk.path), mtimeMs: b.mtimeMs, ino: b.ino },
       });
     }
@@ -244,16 +275,6 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
     while (inFlight.size > 0) await Promise.race(inFlight);
     await packs.abandon();
     throw mapStoreError(e);
-  }
-
-  // Per-disk zero bytes: recomputed from the id list (zero id) to keep the loop simple.
-  for (const d of diskEntries) {
-    const ids = Buffer.from(d.chunks, 'base64');
-    let z = 0;
-    for (let i = 0; i * ID_LEN < ids.length; i++) {
-      if (ids.subarray(i * ID_LEN, (i + 1) * ID_LEN).equals(ZERO_ID)) z += Math.min(chunkSize, d.size - i * chunkSize);
-    }
-    d.zeroBytes = z;
   }
 
   const created = new Date();

@@ -73,6 +73,12 @@ export class LocalFolderStore implements ObjectStore {
   }
 
   async getRange(key: string, offset: number, length: number): Promise<Buffer> {
+    const buf = Buffer.allocUnsafe(length);
+    await this.getRangeInto(key, offset, buf);
+    return buf;
+  }
+
+  async getRangeInto(key: string, offset: number, into: Uint8Array): Promise<void> {
     let fh: fs.FileHandle;
     try {
       fh = await fs.open(this.file(key), fsc.O_RDONLY);
@@ -81,14 +87,13 @@ export class LocalFolderStore implements ObjectStore {
       throw e;
     }
     try {
-      const buf = Buffer.allocUnsafe(length);
+      const length = into.length;
       let done = 0;
       while (done < length) {
-        const { bytesRead } = await fh.read(buf, done, length - done, offset + done);
+        const { bytesRead } = await fh.read(into, done, length - done, offset + done);
         if (bytesRead === 0) throw new Error(`short read of ${key} at ${offset + done}`);
         done += bytesRead;
       }
-      return buf;
     } finally {
       await fh.close();
     }

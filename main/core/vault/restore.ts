@@ -20,6 +20,8 @@ export interface RestoreResult {
 }
 
 const SEGMENT_BYTES = 4 * 1024 * 1024;
+/** A batch stops at the first chunk that reaches SEGMENT_BYTES: one more stored chunk at most. */
+const BATCH_BUFFER_BYTES = SEGMENT_BYTES + 256 * 1024;
 
 /** Joins a manifest name to the target and proves the result stays directly inside it. */
 export function safeJoin(targetDir: string, name: string): string {
@@ -124,6 +126,7 @@ async function restoreDisk(
   const fh = await fs.open(file, 'wx');
   const maxInFlight = pool.size * 2;
   const inFlight = new Set<Promise<void>>();
+  const spare: ArrayBuffer[] = [];
   let failure: unknown;
   try {
     // The file starts as one hole; zero chunks are never written, so they stay holes.
@@ -136,15 +139,29 @@ async function restoreDisk(
         if (last && last.pack === it.loc.pack && last.offset + last.length === it.loc.offset) last.length += it.loc.length;
         else ranges.push({ pack: it.loc.pack, offset: it.loc.offset, length: it.loc.length });
       }
-      const parts = await Promise.all(
-        ranges.map((r) =>
-          store.getRange(packKey(r.pack), r.offset, r.length).catch((e) => {
+      // Every range is read straight into one batch buffer; batch buffers come back from the
+      // workers and are reused, so restore memory is maxInFlight buffers for any disk size.
+      const total = ranges.reduce((n, r) => n + r.length, 0);
+      let ab = spare.pop();
+      if (!ab || ab.byteLength < total) ab = new ArrayBuffer(Math.max(total, BATCH_BUFFER_BYTES));
+      const blob = Buffer.from(ab, 0, total);
+      let at = 0;
+      await Promise.all(
+        ranges.map((r) => {
+          const into = blob.subarray(at, at + r.length);
+          at += r.length;
+          const read = store.getRangeInto
+            ? store.getRangeInto(packKey(r.pack), r.offset, into)
+            : store.getRange(packKey(r.pack), r.offset, r.length).then((b) => {
+                if (b.length !== r.length) throw new Error(`short read of pack ${r.pack}`);
+                b.copy(into);
+              });
+          return read.catch((e: unknown) => {
             if (e instanceof ObjectNotFound) throw new CofferError('ChunkCorrupt', `Pack ${r.pack} is missing from the vault.`, { pack: r.pack });
             throw e;
-          }),
-        ),
+          });
+        }),
       );
-      const blob = Buffer.concat(parts);
       const meta = new Uint32Array(items.length * 4);
       const positions = new Float64Array(items.length);
       const sendIds = Buffer.alloc(items.length * ID_LEN);
@@ -158,13 +175,13 @@ async function restoreDisk(
         ids.copy(sendIds, k * ID_LEN, it.chunk * ID_LEN, (it.chunk + 1) * ID_LEN);
         off += it.loc.length;
       });
-      const ab = blob.byteOffset === 0 && blob.byteLength === blob.buffer.byteLength ? (blob.buffer as ArrayBuffer) : new Uint8Array(blob).buffer;
       // Decrypt, decompress, check and write happen in the worker, in parallel with reading the next ones.
       const r = await pool.send<'opened'>(
         pool.leastBusy(),
         { type: 'open', blob: ab, items: meta, ids: sendIds.buffer as ArrayBuffer, fd: fh.fd, positions },
         [ab],
       );
+      spare.push(r.blob);
       if (r.bad.length > 0) {
         const bad = items[r.bad[0]!]!;
         throw new CofferError('ChunkCorrupt', `Chunk ${bad.chunk} of disk ${d.name} failed its integrity check.`, { disk: d.name, chunk: bad.chunk, pack: bad.loc.pack });

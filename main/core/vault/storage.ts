@@ -19,6 +19,11 @@ export interface ObjectStore {
   get(key: string): Promise<Buffer>;
   /** Reads `length` bytes at `offset` of an object (pack files are read this way). */
   getRange(key: string, offset: number, length: number): Promise<Buffer>;
+  /**
+   * Optional: like getRange, but reads into `into` (exactly into.length bytes), so a caller can
+   * reuse its buffers. Restore falls back to getRange + copy when a store lacks it.
+   */
+  getRangeInto?(key: string, offset: number, into: Uint8Array): Promise<void>;
   stat(key: string): Promise<ObjectInfo | null>;
   /** Every object whose key starts with `prefix`, in no particular order. */
   list(prefix: string): Promise<ObjectInfo[]>;

@@ -21,5 +21,6 @@ export type WorkerReply =
   /** seg is returned at once (and nothing is held) when every chunk of the segment is zero. */
   | { type: 'hashed'; job: number; ids: ArrayBuffer; shas: ArrayBuffer; zeroMask: Uint8Array; seg?: ArrayBuffer }
   | { type: 'sealed'; job: number; seg: ArrayBuffer; blobLen: number; lens: Uint32Array; rawLens: Uint32Array; flags: Uint8Array }
-  | { type: 'opened'; job: number; shas: ArrayBuffer; bad: number[] }
+  /** blob is the request's buffer, handed back so the engine reuses it for the next batch. */
+  | { type: 'opened'; job: number; shas: ArrayBuffer; bad: number[]; blob: ArrayBuffer }
   | { type: 'error'; job: number; message: string; code?: string | undefined };
