@@ -292,11 +292,11 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
     chunkSize,
     definition: opts.definition ? { fileName: opts.definition.fileName, content: opts.definition.content.toString('base64') } : null,
     disks: diskEntries,
-    stats: { logicalBytes: bytesTotal, zeroBytes, newChunks, newRawBytes: newBytes, addedBytes: 0, seconds },
+    // Packs and index objects only: counting the manifest in itself would mean encoding it twice,
+    // and at 16 GiB a manifest's chunk lists are megabytes copied several times over.
+    stats: { logicalBytes: bytesTotal, zeroBytes, newChunks, newRawBytes: newBytes, addedBytes: packs.bytesWritten, seconds },
   };
-  let blob = encodeManifest(keys, manifest);
-  manifest.stats.addedBytes = packs.bytesWritten + blob.length;
-  blob = encodeManifest(keys, manifest);
+  const blob = encodeManifest(keys, manifest);
   try {
     if (signal?.aborted) throw cancelled();
     // The manifest is the commit point: written last, after every pack and index is durable.
@@ -320,7 +320,7 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
     zeroBytes,
     newChunks,
     newRawBytes: newBytes,
-    addedBytes: manifest.stats.addedBytes,
+    addedBytes: packs.bytesWritten + blob.length,
     seconds,
     disks: diskEntries.map((d) => ({ name: d.name, size: d.size, sha256: d.sha256 })),
   };

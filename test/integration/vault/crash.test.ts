@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PACK_TARGET_SIZE } from '../../../main/core/vault/format.js';
 import { LocalFolderStore } from '../../../main/core/vault/local-store.js';
 import { Vault } from '../../../main/core/vault/vault.js';
 import { listFiles, makeDisk, sha256File, tempDir } from './helpers.js';
@@ -98,8 +99,12 @@ describe('SIGKILL during a backup', () => {
   }
 });
 
+const PACK_SHARE = Math.min(PACK_TARGET_SIZE, 4 * 1024 * 1024) / 4;
+
 describe('SIGKILL during a prune', () => {
-  // Point "old" is disk A (24 MiB random); point "keep" is disk B, which shares A's first 4 MiB.
+  // Point "old" is disk A (24 MiB random); point "keep" is disk B, which shares A's first MiB:
+  // a quarter of A's first pack (random data fills a pack with one 4 MiB segment when packs
+  // close at PACK_TARGET_SIZE = 8 MiB).
   // Deleting "old" leaves A's first pack a quarter live (repacked) and its other packs dead
   // (deleted), so the prune writes packs and index objects, then deletes old ones.
   let diskA: string;
@@ -109,7 +114,7 @@ describe('SIGKILL during a prune', () => {
     diskB = path.join(dir, 'prune-b.img');
     const a = randomBytes(24 * 1024 * 1024);
     fs.writeFileSync(diskA, a);
-    fs.writeFileSync(diskB, Buffer.concat([a.subarray(0, 4 * 1024 * 1024), randomBytes(12 * 1024 * 1024)]));
+    fs.writeFileSync(diskB, Buffer.concat([a.subarray(0, PACK_SHARE), randomBytes(12 * 1024 * 1024)]));
   });
 
   for (const [stage, after] of [
@@ -128,7 +133,7 @@ describe('SIGKILL during a prune', () => {
 
         const env: NodeJS.ProcessEnv = { ...process.env, COFFER_TEST_CRASH_AT: stage, COFFER_TEST_CRASH_AFTER: String(after) };
         const r = spawnSync(process.execPath, [pruneChild, vaultDir, 'pw', old.id], { env, encoding: 'utf8', timeout: 60_000 });
-        expect(r.signal).toBe('SIGKILL');
+        expect(r.signal, `${r.stdout}\n${r.stderr}`).toBe('SIGKILL');
 
         // The deleted point is gone, the kept one verifies and restores byte for byte.
         expect((await vault.listPoints()).map((p) => p.id)).toEqual([keep.id]);
