@@ -2,7 +2,6 @@
 // existing policy (its retention shown read-only) or defines a new one.
 import {
   Button,
-  Checkbox,
   Dialog,
   DialogActions,
   DialogBody,
@@ -17,12 +16,6 @@ import {
   Radio,
   RadioGroup,
   Spinner,
-  Table,
-  TableBody,
-  TableCell,
-  TableHeader,
-  TableHeaderCell,
-  TableRow,
   Text,
   makeStyles,
   tokens,
@@ -34,7 +27,7 @@ import { useI18n } from '../i18n/index.js';
 import { PolicyForm, PolicySummary, defaultDraft, validateDraft, type PolicyDraft } from '../policies/policyForm.js';
 import { useTrackJobs } from '../shell/notify.js';
 import { ErrorBar } from '../shell/Page.js';
-import { VmName, duplicateNames } from './RegisteredItemsPage.js';
+import { VmPickTable } from './VmPickTable.js';
 
 const useStyles = makeStyles({
   surface: { maxWidth: '900px', width: '100%' },
@@ -77,7 +70,6 @@ export function ProtectWizard({
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<ApiError>();
   const candidates = useMemo(() => vms.filter((v) => v.registrationState === 'Registered' && !v.protectionState), [vms]);
-  const dups = useMemo(() => duplicateNames(candidates), [candidates]);
   const chosenPolicy = policies.find((p) => p.name === (policyName || policies[0]?.name));
   const validation = validateDraft(t, draft, true);
 
@@ -95,13 +87,6 @@ export function ProtectWizard({
     reset();
     onClose();
   };
-  const toggle = (id: string, on: boolean) =>
-    setSelected((s) => {
-      const next = new Set(s);
-      if (on) next.add(id);
-      else next.delete(id);
-      return next;
-    });
 
   const submit = async () => {
     setError(undefined);
@@ -148,42 +133,7 @@ export function ProtectWizard({
                     <MessageBarBody>{t('protect.noCandidates')}</MessageBarBody>
                   </MessageBar>
                 ) : (
-                  <Table aria-label={t('protect.vmsLabel')} size="small">
-                    <TableHeader>
-                      <TableRow>
-                        <TableHeaderCell style={{ width: '44px' }}>
-                          <Checkbox
-                            aria-label={t('register.selectAll')}
-                            checked={selected.size === candidates.length ? true : selected.size > 0 ? 'mixed' : false}
-                            onChange={(_, d) => setSelected(d.checked === true ? new Set(candidates.map((c) => c.id)) : new Set())}
-                          />
-                        </TableHeaderCell>
-                        <TableHeaderCell>{t('items.col.name')}</TableHeaderCell>
-                        <TableHeaderCell>{t('items.cloudService')}</TableHeaderCell>
-                        <TableHeaderCell>{t('items.col.source')}</TableHeaderCell>
-                        <TableHeaderCell>{t('items.col.power')}</TableHeaderCell>
-                      </TableRow>
-                    </TableHeader>
-                    <TableBody>
-                      {candidates.map((vm) => (
-                        <TableRow key={vm.id}>
-                          <TableCell>
-                            <Checkbox
-                              checked={selected.has(vm.id)}
-                              onChange={(_, d) => toggle(vm.id, d.checked === true)}
-                              aria-label={t('register.selectVm', { name: `${vm.cloudService}/${vm.name}` })}
-                            />
-                          </TableCell>
-                          <TableCell>
-                            <VmName vm={vm} duplicates={dups} />
-                          </TableCell>
-                          <TableCell>{vm.cloudService}</TableCell>
-                          <TableCell>{vm.sourceName}</TableCell>
-                          <TableCell>{vm.powerState}</TableCell>
-                        </TableRow>
-                      ))}
-                    </TableBody>
-                  </Table>
+                  <VmPickTable label={t('protect.vmsLabel')} vms={candidates} selected={selected} onChange={setSelected} />
                 )}
               </>
             )}

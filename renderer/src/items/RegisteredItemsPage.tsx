@@ -1,7 +1,6 @@
 import {
   Badge,
   Button,
-  Checkbox,
   Dialog,
   DialogActions,
   DialogBody,
@@ -28,7 +27,7 @@ import {
   tokens,
 } from '@fluentui/react-components';
 import { Add20Regular, Delete20Regular, Search20Regular, ServerMultiple20Regular } from '@fluentui/react-icons';
-import { useMemo, useState, type ReactElement } from 'react';
+import { useState, type ReactElement } from 'react';
 import { finishedStatuses, type ApiError, type ResultOf, type Vm } from '../../../preload/contract.js';
 import { call, toApiError, useApi, useEngineEvent } from '../api.js';
 import { useI18n, type MessageKey } from '../i18n/index.js';
@@ -37,6 +36,7 @@ import { ProtectionBadge } from '../shell/labels.js';
 import { useNotify, useTrackJobs } from '../shell/notify.js';
 import { ErrorBar, Page } from '../shell/Page.js';
 import { EmptyState, VaultPicker, usePanelStyles, useVaultChoice } from '../shell/ui.js';
+import { VmPickTable } from './VmPickTable.js';
 
 const useStyles = makeStyles({
   pickers: { display: 'flex', gap: tokens.spacingHorizontalXL, flexWrap: 'wrap', alignItems: 'flex-end' },
@@ -86,8 +86,6 @@ function RegisterDialog({
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<ApiError>();
-  const dups = useMemo(() => duplicateNames(candidates), [candidates]);
-  const all = candidates.length > 0 && selected.size === candidates.length;
 
   const close = () => {
     if (busy) return;
@@ -95,13 +93,6 @@ function RegisterDialog({
     setError(undefined);
     onClose();
   };
-  const toggle = (id: string, on: boolean) =>
-    setSelected((s) => {
-      const next = new Set(s);
-      if (on) next.add(id);
-      else next.delete(id);
-      return next;
-    });
   const submit = async () => {
     setBusy(true);
     setError(undefined);
@@ -124,44 +115,7 @@ function RegisterDialog({
           <DialogTitle>{t('register.title', { vault })}</DialogTitle>
           <DialogContent className={panel.padded}>
             <Text>{t('register.intro')}</Text>
-            <Table aria-label={t('register.tableLabel')} size="small">
-              <TableHeader>
-                <TableRow>
-                  <TableHeaderCell style={{ width: '44px' }}>
-                    <Checkbox
-                      checked={all ? true : selected.size > 0 ? 'mixed' : false}
-                      onChange={(_, d) => setSelected(d.checked === true ? new Set(candidates.map((c) => c.id)) : new Set())}
-                      aria-label={t('register.selectAll')}
-                    />
-                  </TableHeaderCell>
-                  <TableHeaderCell>{t('items.col.name')}</TableHeaderCell>
-                  <TableHeaderCell>{t('items.cloudService')}</TableHeaderCell>
-                  <TableHeaderCell>{t('items.col.source')}</TableHeaderCell>
-                  <TableHeaderCell>{t('items.col.power')}</TableHeaderCell>
-                  <TableHeaderCell>{t('items.col.disks')}</TableHeaderCell>
-                </TableRow>
-              </TableHeader>
-              <TableBody>
-                {candidates.map((vm) => (
-                  <TableRow key={vm.id}>
-                    <TableCell>
-                      <Checkbox
-                        checked={selected.has(vm.id)}
-                        onChange={(_, d) => toggle(vm.id, d.checked === true)}
-                        aria-label={t('register.selectVm', { name: `${vm.cloudService}/${vm.name}` })}
-                      />
-                    </TableCell>
-                    <TableCell>
-                      <VmName vm={vm} duplicates={dups} />
-                    </TableCell>
-                    <TableCell>{vm.cloudService}</TableCell>
-                    <TableCell>{vm.sourceName}</TableCell>
-                    <TableCell>{vm.powerState}</TableCell>
-                    <TableCell>{vm.disks.filter((d) => d.role === 'disk').length}</TableCell>
-                  </TableRow>
-                ))}
-              </TableBody>
-            </Table>
+            <VmPickTable label={t('register.tableLabel')} vms={candidates} selected={selected} onChange={setSelected} showDisks />
             {error && <ErrorBar error={error} />}
           </DialogContent>
           <DialogActions>
