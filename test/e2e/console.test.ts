@@ -1,22 +1,19 @@
 // End to end: `coffer serve` with a temporary data folder, the real console in Debian Chromium.
 // Covers the token and Origin checks, the Vaults page (create, duplicate-name validation, delete),
 // navigation to every page, both themes, the Dutch locale and the engine-unreachable banner.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { CHROMIUM, CLI, ROOT, launchChromium, startConsole } from './console-host.js';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const CLI = path.join(ROOT, 'dist/cli.mjs');
-const CHROMIUM = process.env.COFFER_CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = path.join(ROOT, 'test-results');
 const TIMEOUT = 60_000;
 
 let server: ChildProcess | undefined;
-let serverOutput = '';
 let consoleUrl = '';
 let origin = '';
 let token = '';
@@ -25,31 +22,6 @@ let context: BrowserContext;
 let page: Page;
 let tmp = '';
 
-function startServer(dataDir: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, '--data-dir', dataDir, 'serve', '--port', '0'], {
-      cwd: ROOT,
-      env: { ...process.env, COFFER_TEST_KDF_N: '1024' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    server = child;
-    const timer = setTimeout(() => reject(new Error(`coffer serve printed no URL within 30 s:\n${serverOutput}`)), 30_000);
-    const onData = (chunk: Buffer) => {
-      serverOutput += chunk.toString();
-      const m = /Coffer console: (http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]+)/.exec(serverOutput);
-      if (m?.[1]) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`coffer serve exited with ${code}:\n${serverOutput}`));
-    });
-  });
-}
 
 /** Status of a WebSocket upgrade to /ws (101 when accepted). */
 function upgradeStatus(url: string, headers: Record<string, string>): Promise<number> {
@@ -93,15 +65,13 @@ describe('browser console', () => {
     if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium`);
     mkdirSync(SHOTS, { recursive: true });
     tmp = mkdtempSync(path.join(tmpdir(), 'coffer-e2e-'));
-    consoleUrl = await startServer(path.join(tmp, 'data'));
+    const host = await startConsole(path.join(tmp, 'data'));
+    server = host.child;
+    consoleUrl = host.url;
     const u = new URL(consoleUrl);
     origin = u.origin;
     token = u.searchParams.get('token') ?? '';
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    browser = await launchChromium();
     context = await browser.newContext({ locale: 'en-US', viewport: { width: 1360, height: 820 }, colorScheme: 'light' });
     page = await context.newPage();
     page.on('pageerror', (err) => console.error('page error:', err));

@@ -1,15 +1,14 @@
 // The Jobs page on a catalog of 100,000 jobs: the list stays virtual (a bounded number of rows
 // in the DOM however far one scrolls) and pages in by keyset as the user scrolls.
 import Database from 'better-sqlite3';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI, launchChromium, startConsole } from './console-host.js';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const CLI = path.join(ROOT, 'dist/cli.mjs');
 const TOTAL = 100_000;
 let server: ChildProcess | undefined;
 let browser: Browser | undefined;
@@ -31,20 +30,10 @@ beforeAll(async () => {
     }
   })();
   db.close();
-  server = spawn(process.execPath, [CLI, '--data-dir', data, 'serve', '--port', '0', '--no-scheduler'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    server!.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /Coffer console: (\S+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    server!.once('exit', (code) => reject(new Error(`serve exited ${code}`)));
-  });
-  browser = await chromium.launch({
-    executablePath: process.env.COFFER_CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  const host = await startConsole(data, ['--no-scheduler']);
+  server = host.child;
+  url = host.url;
+  browser = await launchChromium();
 });
 
 afterAll(async () => {

@@ -1,17 +1,15 @@
 // The walkthrough W1..W23 in the real console: `coffer serve` with a temporary data folder,
 // real disk images made here, Debian Chromium driven by playwright-core. Also runs axe-core on
 // every page and takes screenshots of every page in both themes and both languages.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CLI, ROOT, launchChromium, startConsole } from './console-host.js';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const CLI = path.join(ROOT, 'dist/cli.mjs');
-const CHROMIUM = process.env.COFFER_CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = path.join(ROOT, 'test-results');
 const DOCS = path.join(ROOT, 'docs/screenshots');
 // The README's screenshots are refreshed on request only, so a test run leaves tracked files alone.
@@ -20,7 +18,6 @@ const AXE = path.join(ROOT, 'node_modules/axe-core/axe.min.js');
 const T = 120_000;
 
 let server: ChildProcess | undefined;
-let output = '';
 let url = '';
 let browser: Browser;
 let page: Page;
@@ -50,31 +47,6 @@ function makeVm(dir: string, name: string, uuid: string, mib: number): { raw: st
   return { raw, qcow };
 }
 
-function startServer(dataDir: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, '--data-dir', dataDir, 'serve', '--port', '0'], {
-      cwd: ROOT,
-      env: { ...process.env, COFFER_TEST_KDF_N: '1024' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    server = child;
-    const timer = setTimeout(() => reject(new Error(`coffer serve printed no URL:\n${output}`)), 30_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const m = /Coffer console: (http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]+)/.exec(output);
-      if (m?.[1]) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`coffer serve exited with ${code}:\n${output}`));
-    });
-  });
-}
 
 const visible = (l: Locator, timeout = 20_000) => expect.poll(() => l.first().isVisible(), { timeout }).toBe(true);
 const dialog = () => page.getByRole('dialog');
@@ -105,12 +77,10 @@ describe('the walkthrough in the browser console', () => {
     disks.shop = makeVm(path.join(hv, 'shop'), 'web01', '0b3c9a52-1111-4222-8333-444455556601', 24);
     disks.web = makeVm(path.join(hv, 'web-tier'), 'web01', '0b3c9a52-1111-4222-8333-444455556602', 6);
     makeVm(path.join(hv, 'web-tier'), 'db01', '0b3c9a52-1111-4222-8333-444455556603', 2);
-    url = await startServer(path.join(tmp, 'data'));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    const host = await startConsole(path.join(tmp, 'data'));
+    server = host.child;
+    url = host.url;
+    browser = await launchChromium();
     // bypassCSP: axe-core is injected as an inline script, which the console's CSP forbids.
     const context = await browser.newContext({ locale: 'en-US', viewport: { width: 1440, height: 900 }, colorScheme: 'light', bypassCSP: true });
     page = await context.newPage();
