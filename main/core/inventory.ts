@@ -407,6 +407,8 @@ export function label(vm: Pick<Vm, 'name' | 'cloudService'>): string {
 }
 
 function defaultSourceName(kind: Source['kind'], target: string): string {
+  // A hypervisor of this machine has no target: its kind is name enough.
+  if (!target) return kind;
   const base = target.replace(/[/\\]+$/, '').split(/[/\\:]+/).filter(Boolean).pop() ?? kind;
   return `${kind}-${base}`.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64);
 }
