@@ -6,6 +6,7 @@ import type { ApiError, ArgsOf, Job, MethodName, Policy, PolicySpec, Result, Res
 import { policySpecFromCli, type PolicyCliFlags } from '../core/policy/spec.js';
 import { defaultDataDir, Engine } from '../core/engine.js';
 import { CofferError, toApiError } from '../core/errors.js';
+import { vmMatches } from '../core/inventory.js';
 import { readHostFile, writeHostFile } from '../host/host-file.js';
 import { startConsoleServer } from '../host/server.js';
 import { createRouter } from '../rpc/router.js';
@@ -82,7 +83,7 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
   };
   const vaultsOfVms = async (refs: string[]): Promise<string[]> => {
     const vms = await call('listVms', {});
-    return [...new Set(vms.filter((v) => refs.some((r) => r === v.id || r === v.name || r === `${v.cloudService}/${v.name}`)).map((v) => v.vaultName ?? ''))].filter(Boolean);
+    return [...new Set(vms.filter((v) => refs.some((r) => vmMatches(v, r))).map((v) => v.vaultName ?? ''))].filter(Boolean);
   };
 
   const print = (value: unknown, json: boolean | undefined, human: () => void): void => {

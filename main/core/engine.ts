@@ -2,7 +2,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { openCatalog, type Db } from './catalog/catalog.js';
 import { EngineEvents, type EngineListener } from './events.js';
-import { InventoryService } from './inventory.js';
+import { InventoryService, vmMatches } from './inventory.js';
 import { JobService } from './jobs.js';
 import { ProtectionService } from './protection.js';
 import { dashboardData } from './dashboard.js';
@@ -58,14 +58,9 @@ export class Engine {
     return new Engine(dataDir, openCatalog(dataDir), opts.secrets, opts.desktop);
   }
 
-  /** VM ids a user's reference matches: an id, a name, or `cloudservice/name`. */
+  /** VM ids a user's reference matches: an id, a name, or `cloudservice/name` (every match). */
   vmIdsMatching(ref: string): string[] {
-    const slash = ref.lastIndexOf('/');
-    const rows =
-      slash > 0
-        ? this.db.prepare('SELECT id FROM vms WHERE cloud_service = ? AND name = ?').all(ref.slice(0, slash), ref.slice(slash + 1))
-        : this.db.prepare('SELECT id FROM vms WHERE id = ? OR name = ?').all(ref, ref);
-    return (rows as { id: string }[]).map((r) => r.id);
+    return this.inventory.allVms().filter((vm) => vmMatches(vm, ref)).map((vm) => vm.id);
   }
 
   /** Runs scheduled backups until the returned function is called (hosts only: desktop app, serve). */

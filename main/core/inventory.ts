@@ -135,8 +135,7 @@ export class InventoryService {
   // ---- discovery (W1..W3) ----
 
   discover(vaultName: string): Job {
-    const vault = this.vaults.list().find((v) => v.name.toLowerCase() === vaultName.toLowerCase());
-    if (!vault) throw new CofferError('VaultNotFound', `No vault named "${vaultName}" in this console.`);
+    const vault = this.vaults.get(vaultName);
     const running = this.db
       .prepare("SELECT id FROM jobs WHERE operation = 'Discover' AND vault_id = ? AND status IN ('Queued', 'InProgress', 'Cancelling')")
       .get(vault.id) as { id: number } | undefined;
@@ -166,8 +165,7 @@ export class InventoryService {
 
   /** What the last discovery found for a vault, judged by the rules as they stand now. */
   discoveryResult(vaultName: string): { job: Job | null; candidates: Vm[]; excluded: { vm: Vm; reason: 'OtherRegion' | 'AlreadyRegistered' | 'Missing'; detail: string }[] } {
-    const vault = this.vaults.list().find((v) => v.name.toLowerCase() === vaultName.toLowerCase());
-    if (!vault) throw new CofferError('VaultNotFound', `No vault named "${vaultName}" in this console.`);
+    const vault = this.vaults.get(vaultName);
     const last = this.db
       .prepare("SELECT id FROM jobs WHERE operation = 'Discover' AND vault_id = ? ORDER BY id DESC LIMIT 1")
       .get(vault.id) as { id: number } | undefined;
@@ -250,8 +248,7 @@ export class InventoryService {
   }
 
   register(vaultName: string, refs: string[]): Job[] {
-    const vault = this.vaults.list().find((v) => v.name.toLowerCase() === vaultName.toLowerCase());
-    if (!vault) throw new CofferError('VaultNotFound', `No vault named "${vaultName}" in this console.`);
+    const vault = this.vaults.get(vaultName);
     // Check every VM before starting anything: a refused call changes nothing.
     const vms = this.resolveAll(refs, this.allVms());
     for (const vm of vms) {
@@ -303,8 +300,8 @@ export class InventoryService {
   }
 
   unregister(vaultName: string, refs: string[]): Job[] {
-    const vaultId = this.vaults.idOf(vaultName);
-    const vault = this.vaults.list().find((v) => v.id === vaultId)!;
+    const vault = this.vaults.get(vaultName);
+    const vaultId = vault.id;
     const vms = this.resolveAll(refs, this.allVms().filter((v) => this.vaultIdOf(v) === vaultId));
     for (const vm of vms) {
       if (vm.protectionState && PROTECTING.has(vm.protectionState)) {
@@ -326,11 +323,7 @@ export class InventoryService {
   resolve(ref: string, among: Vm[] = this.allVms()): Vm {
     const byId = among.find((v) => v.id === ref);
     if (byId) return byId;
-    const slash = ref.lastIndexOf('/');
-    const matches =
-      slash > 0
-        ? among.filter((v) => v.cloudService === ref.slice(0, slash) && v.name === ref.slice(slash + 1))
-        : among.filter((v) => v.name === ref);
+    const matches = among.filter((v) => vmMatches(v, ref));
     if (matches.length === 1) return matches[0]!;
     if (matches.length === 0) throw new CofferError('VmNotFound', `No VM named "${ref}".`, { ref });
     const names = matches.map(label);
@@ -400,6 +393,13 @@ function toVm(r: VmRow): Vm {
     missing: r.missing === 1,
     lastSeenAt: r.last_seen_at,
   };
+}
+
+/** Whether a user's reference names this VM: its id, its name, or `cloudservice/name`. */
+export function vmMatches(vm: Pick<Vm, 'id' | 'name' | 'cloudService'>, ref: string): boolean {
+  if (vm.id === ref) return true;
+  const slash = ref.lastIndexOf('/');
+  return slash > 0 ? vm.cloudService === ref.slice(0, slash) && vm.name === ref.slice(slash + 1) : vm.name === ref;
 }
 
 export function label(vm: Pick<Vm, 'name' | 'cloudService'>): string {

@@ -201,6 +201,11 @@ export class VaultService {
     return this.row(name).id;
   }
 
+  /** One vault by name (ignoring case), or `VaultNotFound`. */
+  get(name: string): VaultSummary {
+    return this.summary(this.row(name));
+  }
+
   private row(name: string): VaultRow {
     const row = this.db.prepare('SELECT * FROM vaults WHERE name = ?').get(name) as VaultRow | undefined;
     if (!row) throw new CofferError('VaultNotFound', `No vault named "${name}" in this console.`, { name });
