@@ -294,7 +294,7 @@ export class ProtectionService {
   }
 
   listPoints(ref: string): RecoveryPoint[] {
-    const vm = this.inventory.resolve(ref, this.inventory.allVms().filter((v) => v.vaultName));
+    const vm = this.registeredVm(ref);
     const rows = this.pointRows(vm.id);
     let reasons = new Map<string, RetentionReason[]>();
     if (vm.protectionState) {
@@ -319,7 +319,7 @@ export class ProtectionService {
   // ---- restore (W23) and verify ----
 
   restore(ref: string, pointId: string, how: RestoreHow): Job {
-    const vm = this.inventory.resolve(ref, this.inventory.allVms().filter((v) => v.vaultName));
+    const vm = this.registeredVm(ref);
     const point = this.pointRows(vm.id).find((p) => p.id === pointId);
     if (!point) throw new CofferError('RecoveryPointNotFound', `${label(vm)} has no recovery point ${pointId}.`);
     if (how.mode === 'replaceDisks') return this.replaceDisks(vm, pointId);
@@ -446,8 +446,13 @@ export class ProtectionService {
     return this.toPolicy(row);
   }
 
+  /** A VM registered to some vault, by id, name or cloudservice/name. */
+  private registeredVm(ref: string): Vm {
+    return this.inventory.resolve(ref, this.inventory.allVms().filter((v) => v.vaultName));
+  }
+
   private protectedVm(ref: string): Vm {
-    const vm = this.inventory.resolve(ref, this.inventory.allVms().filter((v) => v.vaultName));
+    const vm = this.registeredVm(ref);
     if (!vm.protectionState || !ACTIVE.has(vm.protectionState)) {
       throw new CofferError('VmNotProtected', `The VM ${label(vm)} is not protected${vm.protectionState ? ` (${vm.protectionState})` : ''}.`);
     }
