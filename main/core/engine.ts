@@ -4,7 +4,7 @@ import { openCatalog, type Db } from './catalog/catalog.js';
 import { EngineEvents, type EngineListener } from './events.js';
 import { InventoryService, vmMatches } from './inventory.js';
 import { JobService } from './jobs.js';
-import { ProtectionService } from './protection.js';
+import { ProtectionService } from './protection/service.js';
 import { dashboardData } from './dashboard.js';
 import { Scheduler } from './scheduler.js';
 import type { Dashboard } from '../../preload/contract.js';

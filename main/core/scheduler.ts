@@ -3,7 +3,7 @@ import type { Db } from './catalog/catalog.js';
 import { isCofferError } from './errors.js';
 import { dueBackups, type ScheduledVm } from './policy/schedule.js';
 import type { PolicySpec } from './policy/spec.js';
-import type { ProtectionService } from './protection.js';
+import type { ProtectionService } from './protection/service.js';
 
 /**
  * Starts scheduled backups. Which backups are due is a pure function of (policies, history, now)

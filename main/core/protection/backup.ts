@@ -1,0 +1,113 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Job, Policy, Vm } from '../../../preload/contract.js';
+import { CofferError } from '../errors.js';
+import { label } from '../inventory.js';
+import type { JobContext } from '../jobs.js';
+import { defaultRetainUntil } from '../policy/retention.js';
+import { MAX_POINTS_PER_VM } from '../policy/spec.js';
+import { hypervisorOf } from '../sources/capabilities.js';
+import type { ProtectionContext, RegisteredVm } from './context.js';
+import { plainFileName, readDefinition } from './definition.js';
+import type { PointService } from './points.js';
+import type { PolicyService } from './policies.js';
+
+export interface BackupRequest {
+  retainUntil?: string | undefined;
+  scheduled?: boolean;
+  catchUp?: boolean;
+  now?: Date;
+}
+
+/** Backup Now and scheduled backups (W14..W17): one Backup job per VM, then retention. */
+export class BackupService {
+  constructor(
+    private readonly ctx: ProtectionContext,
+    private readonly policies: PolicyService,
+    private readonly points: PointService,
+  ) {}
+
+  /** Backup Now (retainUntil given or the policy's daily retention) or a scheduled run. */
+  backup(ref: string, opts: BackupRequest = {}): Job {
+    const vm = this.ctx.protectedVm(ref);
+    this.ctx.assertNoActiveJob(vm);
+    const policy = this.policies.ofVm(vm.id);
+    const manual = !opts.scheduled;
+    const now = opts.now ?? new Date();
+    if (opts.retainUntil && Date.parse(opts.retainUntil) <= now.getTime()) {
+      throw new CofferError('InvalidArgument', 'retainUntil: must be in the future.', { field: 'retainUntil' });
+    }
+    const retainUntil = manual ? (opts.retainUntil ? new Date(opts.retainUntil) : defaultRetainUntil(policy.retention, now, this.ctx.timeZone)).toISOString() : null;
+    if (this.ctx.pointRows(vm.id).length >= MAX_POINTS_PER_VM) {
+      throw new CofferError('RecoveryPointLimitReached', `${label(vm)} already has ${MAX_POINTS_PER_VM} recovery points.`);
+    }
+    this.ctx.db.prepare('UPDATE vms SET last_attempt_at = ? WHERE id = ?').run(now.toISOString(), vm.id);
+    return this.ctx.jobs.start('Backup', { ...this.ctx.subject(vm), catchUp: opts.catchUp ?? false }, async (job) => {
+      try {
+        const point = await this.run(job, vm, policy, retainUntil, manual);
+        this.ctx.db
+          .prepare("UPDATE vms SET protection_state = 'Protected', last_backup_at = ?, last_backup_status = 'Completed' WHERE id = ? AND protection_state IS NOT NULL")
+          .run(point.created, vm.id);
+        this.ctx.changed();
+        this.points.applyRetention(vm.id);
+        return {
+          summary: `Recovery point ${point.id}: ${point.disks.length} disk(s), ${fmt(point.logicalBytes)} read, ${fmt(point.addedBytes)} added.`,
+          details: { pointId: point.id, logicalBytes: point.logicalBytes, addedBytes: point.addedBytes, consistency: point.consistency },
+        };
+      } catch (e) {
+        if (!(e instanceof CofferError && e.code === 'OperationCancelled') && !job.signal.aborted) {
+          this.ctx.db
+            .prepare("UPDATE vms SET protection_state = 'ProtectionError', last_backup_status = 'Failed' WHERE id = ? AND protection_state IN ('Protected', 'ProtectedPendingInitialBackup', 'ProtectionError')")
+            .run(vm.id);
+          this.ctx.changed();
+        }
+        throw e;
+      }
+    });
+  }
+
+  private async run(job: JobContext, vm: RegisteredVm, policy: Policy, retainUntil: string | null, manual: boolean) {
+    const vault = await this.ctx.vaults.openVault(vm.vaultName);
+    const definition = vm.definitionPath ? readDefinition(vm.definitionPath) : undefined;
+    const files = diskFiles(vm);
+    const missing = files.filter((f) => !fs.existsSync(f.path));
+    if (missing.length) {
+      throw new CofferError('DiskUnreadable', `Disk file(s) of ${label(vm)} not found: ${missing.map((m) => m.path).join(', ')}.`, { missing: missing.map((m) => m.path) });
+    }
+    const source = this.ctx.sourceOf(vm);
+    const hypervisor = hypervisorOf(source ?? { kind: 'folder', target: '' });
+    const nameOf = new Map(files.map((f) => [f.path, f.name]));
+    const read = await hypervisor.consistentRead({ stableId: vm.stableId, name: vm.name, diskPaths: files.map((f) => f.path) }, (frozen, consistency) =>
+      vault.backup({
+        vmName: vm.name,
+        vmId: vm.id,
+        ...(definition ? { definition } : {}),
+        // Each frozen file keeps the name of the disk it stands for.
+        disks: frozen.map((d) => ({ name: nameOf.get(d.path) ?? plainFileName(d.name), path: d.path })),
+        consistency,
+        retainUntil,
+        policy: policy.name,
+        signal: job.signal,
+        onProgress: (p) => job.progress({ bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, bytesPerSecond: p.bytesPerSecond }),
+      }),
+    );
+    for (const w of read.warnings) job.warn(w.code, w.message);
+    this.points.record(vm, read.value, manual);
+    return read.value;
+  }
+}
+
+/** Every file of a VM, byte for byte: disks, backing chains and VMDK extents, under unique plain names. */
+export function diskFiles(vm: Pick<Vm, 'disks'>): { name: string; path: string }[] {
+  const used = new Set<string>();
+  return vm.disks.map((d) => {
+    let name = plainFileName(path.basename(d.path));
+    for (let i = 2; used.has(name); i++) name = `${i}-${plainFileName(path.basename(d.path))}`;
+    used.add(name);
+    return { name, path: d.path };
+  });
+}
+
+function fmt(n: number): string {
+  return n >= 1 << 30 ? `${(n / (1 << 30)).toFixed(2)} GiB` : `${(n / (1 << 20)).toFixed(1)} MiB`;
+}
