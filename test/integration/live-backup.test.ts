@@ -34,7 +34,10 @@ if (noKvm) console.warn(`live backup test skipped: ${noKvm}`);
 const tmp = useTmp();
 const domains: string[] = [];
 afterAll(() => {
-  for (const d of domains) spawnSync('virsh', ['-c', URI, 'destroy', d], { stdio: 'ignore' });
+  for (const d of domains) {
+    spawnSync('virsh', ['-c', URI, 'destroy', d], { stdio: 'ignore' });
+    spawnSync('virsh', ['-c', URI, 'undefine', d], { stdio: 'ignore' });
+  }
 });
 
 function unwrap<T>(r: Result<T>): T {
@@ -76,8 +79,19 @@ describe.skipIf(!!noKvm)(`live backup of a running KVM domain${noKvm ? ` (skippe
       expect(ended.status, JSON.stringify(ended.error)).toBe('CompletedWithWarnings');
       expect(ended.warnings.map((w) => w.code)).toContain('GuestAgentUnavailable');
 
+      // The level the snapshot reached (no agent channel: crash), as the job and the point record it.
+      expect(ended.details).toMatchObject({ consistency: 'crash' });
       const [point] = unwrap(await router.invoke('listPoints', { vm: vm.id }));
       expect(point!.consistency).toBe('crash');
+
+      // Shut off, the same domain is backed up from its files: offline, not crash.
+      execFileSync('virsh', ['-c', URI, 'define', xml]);
+      execFileSync('virsh', ['-c', URI, 'destroy', name]);
+      await engine.jobs.wait(unwrap(await router.invoke('discoverVms', { vault: 'kvm' })).id);
+      const [offJob] = unwrap(await router.invoke('backupNow', { vms: [vm.id] }));
+      expect(await engine.jobs.wait(offJob!.id)).toMatchObject({ status: 'Completed', details: { consistency: 'offline' } });
+      execFileSync('virsh', ['-c', URI, 'start', name]);
+      expect(unwrap(await router.invoke('listPoints', { vm: vm.id }))[0]!.consistency).toBe('offline');
       expect(execFileSync('virsh', ['-c', URI, 'domstate', name], { encoding: 'utf8' }).trim()).toBe('running');
       expect(execFileSync('virsh', ['-c', URI, 'domblklist', name], { encoding: 'utf8' })).toContain(disk);
       expect(fs.readdirSync(dir).filter((f) => f.includes('overlay'))).toEqual([]);

@@ -76,8 +76,7 @@ function libvirtActions(uri: string): HypervisorActions {
       // Errors of `read` (the vault's) pass through unchanged; the hypervisor's become SnapshotFailed.
       let readError: { e: unknown } | undefined;
       try {
-        const r = await withConsistentSnapshot(uri, vm.stableId, async (frozen) => {
-          const consistency = 'crash'; // as before the split: the level is not yet passed on
+        const r = await withConsistentSnapshot(uri, vm.stableId, async (frozen, consistency) => {
           try {
             return await read(frozen, consistency);
           } catch (e) {

@@ -348,7 +348,7 @@ async function commitAll(uri: string, domain: string, disks: readonly { name: st
 }
 
 /**
- * Runs `fn` on a consistent, unchanging view of the domain's disks.
+ * Runs `fn` on a consistent, unchanging view of the domain's disks; fn is told the consistency reached.
  * - Off: fn gets the disk files themselves ('offline'; the caller's stable-read check applies).
  * - Running or paused: an external disk-only snapshot, quiesced through the guest agent when it
  *   answers ('filesystem': the agent froze the filesystems; application hooks are the guest's
@@ -360,7 +360,7 @@ async function commitAll(uri: string, domain: string, disks: readonly { name: st
 export async function withConsistentSnapshot<T>(
   uri: string,
   domain: string,
-  fn: (frozenDisks: { name: string; path: string }[]) => Promise<T>,
+  fn: (frozenDisks: { name: string; path: string }[], consistency: Consistency) => Promise<T>,
   opts: ConsistentSnapshotOptions = {},
 ): Promise<{ value: T; consistency: Consistency; warnings: SnapshotWarning[] }> {
   const warnings: SnapshotWarning[] = [];
@@ -368,7 +368,7 @@ export async function withConsistentSnapshot<T>(
   if (state === 'off') {
     const def = await domainDefinition(uri, domain, opts);
     const disks = snapshotTargets(def).take.map((d) => ({ name: d.target, path: d.path! }));
-    return { value: await fn(disks), consistency: 'offline', warnings };
+    return { value: await fn(disks, 'offline'), consistency: 'offline', warnings };
   }
 
   // A crash in an earlier run may have left one of our overlays active: merge it before anything else.
@@ -403,7 +403,7 @@ export async function withConsistentSnapshot<T>(
   let fnError: unknown;
   let fnFailed = false;
   try {
-    value = await fn(disks.map((d) => ({ name: d.name, path: d.basePath })));
+    value = await fn(disks.map((d) => ({ name: d.name, path: d.basePath })), consistency);
   } catch (e) {
     fnFailed = true;
     fnError = e;
