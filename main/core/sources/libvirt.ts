@@ -3,7 +3,9 @@ import { unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { ErrorCode } from '../../../preload/errors.js';
 import { runTool, ToolMissingError, type ToolResult } from './exec.js';
-import { describeDisk, formatFromExtension, parseLibvirtDomainXml, type LibvirtDiskDefinition, type LibvirtDomainDefinition } from './folder.js';
+import { describeDisk } from './formats/disk-chain.js';
+import { formatFromExtension } from './formats/disk-image.js';
+import { parseLibvirtDomainXml, type LibvirtDiskDefinition, type LibvirtDomainDefinition } from './formats/libvirt-xml.js';
 import type { DiscoveredVm, DiskRef, PowerState, SourceStatus, VmProvider } from './types.js';
 
 /*
