@@ -6,6 +6,7 @@ import { runTool, ToolMissingError, type ToolResult } from './exec.js';
 import { describeDisk } from './formats/disk-chain.js';
 import { formatFromExtension } from './formats/disk-image.js';
 import { parseLibvirtDomainXml, type LibvirtDiskDefinition, type LibvirtDomainDefinition } from './formats/libvirt-xml.js';
+import { checkLibvirtUri } from './libvirt-uri.js';
 import type { DiscoveredVm, DiskRef, PowerState, SourceStatus, VmProvider } from './types.js';
 
 /*
@@ -40,6 +41,8 @@ export function virshErrorText(r: ToolResult): string {
 }
 
 export async function virsh(uri: string, args: readonly string[], opts: VirshOptions = {}): Promise<string> {
+  // Every call, not only adding a source: a catalog row from an older Coffer may hold any URI.
+  checkLibvirtUri(uri);
   const full = ['-c', uri, ...args];
   const r = await runTool(opts.virsh ?? 'virsh', full, { timeoutMs: opts.timeoutMs ?? 60_000, ...(opts.signal ? { signal: opts.signal } : {}) });
   if (r.code !== 0) throw new VirshError(args, virshErrorText(r));
