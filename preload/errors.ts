@@ -213,6 +213,10 @@ export const errorCatalog = {
     message: 'The hypervisor could not take or merge the live snapshot of the running VM.',
     remedy: 'Check the VM in the hypervisor (virsh domblklist / snapshot-list); the message says what to run.',
   },
+  LibvirtUriRefused: {
+    message: 'This libvirt connection URI would make Coffer run a program or reach a socket the URI chooses.',
+    remedy: 'Use a plain connection URI: qemu:///system on this machine, qemu+ssh://user@host/system or qemu+tls://host/system for another host.',
+  },
 } as const satisfies Record<string, ErrorInfo>;
 
 export type ErrorCode = keyof typeof errorCatalog;

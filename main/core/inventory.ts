@@ -4,7 +4,7 @@ import type { Db } from './catalog/catalog.js';
 import { CofferError } from './errors.js';
 import type { EngineEvents } from './events.js';
 import type { JobService } from './jobs.js';
-import { createProvider } from './sources/index.js';
+import { checkLibvirtUri, createProvider } from './sources/index.js';
 import type { DiscoveredVm, VmProvider } from './sources/types.js';
 import type { VaultService } from './vaults.js';
 
@@ -71,6 +71,7 @@ export class InventoryService {
   // ---- sources ----
 
   async addSource(args: ParsedArgsOf<'addSource'>): Promise<Source> {
+    if (args.kind === 'libvirt') checkLibvirtUri(args.target);
     const name = args.name ?? defaultSourceName(args.kind, args.target);
     if (this.db.prepare('SELECT 1 FROM sources WHERE name = ?').get(name)) {
       throw new CofferError('SourceNameTaken', `A source named "${name}" already exists.`, { field: 'name' });

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { firstErrorLine, runTool, ToolMissingError } from './exec.js';
+import { formatFromExtension } from './formats/disk-image.js';
 import type { DiscoveredVm, DiskRef, PowerState, SourceStatus, VmProvider } from './types.js';
-import { formatFromExtension } from './folder.js';
 
 /**
  * Hyper-V through PowerShell's Hyper-V module. The scripts are constants: no VM name is ever

@@ -25,5 +25,6 @@ export function createProvider(spec: ProviderSpec): VmProvider {
   }
 }
 
+export { checkLibvirtUri } from './libvirt-uri.js';
 export type { DiscoveredVm, DiskRef, SourceStatus, VmProvider } from './types.js';
 export { withConsistentSnapshot, freezeFilesystems, thawFilesystems, createDiskOnlySnapshot, blockCommitActive, type Consistency } from './libvirt.js';

@@ -2,13 +2,19 @@ import { randomBytes } from 'node:crypto';
 import { unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { ErrorCode } from '../../../preload/errors.js';
+import { CofferError } from '../errors.js';
 import { runTool, ToolMissingError, type ToolResult } from './exec.js';
-import { describeDisk, formatFromExtension, parseLibvirtDomainXml, type LibvirtDiskDefinition, type LibvirtDomainDefinition } from './folder.js';
+import { describeDisk } from './formats/disk-chain.js';
+import { formatFromExtension } from './formats/disk-image.js';
+import { parseLibvirtDomainXml, type LibvirtDiskDefinition, type LibvirtDomainDefinition } from './formats/libvirt-xml.js';
+import { checkLibvirtUri } from './libvirt-uri.js';
 import type { DiscoveredVm, DiskRef, PowerState, SourceStatus, VmProvider } from './types.js';
 
 /*
  * libvirt through the real `virsh` (any URI). Domains are always named with `--domain X` so a name
  * that starts with "--" cannot turn into an option; virsh gets an argument array, never a shell line.
+ * Domains are addressed by UUID only: virsh tries an argument as an id, then a UUID, then a name,
+ * so a domain named "3", or named like another domain's UUID, would be taken for another domain.
  */
 
 export interface VirshOptions {
@@ -38,6 +44,8 @@ export function virshErrorText(r: ToolResult): string {
 }
 
 export async function virsh(uri: string, args: readonly string[], opts: VirshOptions = {}): Promise<string> {
+  // Every call, not only adding a source: a catalog row from an older Coffer may hold any URI.
+  checkLibvirtUri(uri);
   const full = ['-c', uri, ...args];
   const r = await runTool(opts.virsh ?? 'virsh', full, { timeoutMs: opts.timeoutMs ?? 60_000, ...(opts.signal ? { signal: opts.signal } : {}) });
   if (r.code !== 0) throw new VirshError(args, virshErrorText(r));
@@ -82,18 +90,45 @@ export function parseDomblklist(text: string): { type: string; device: string; t
   return out;
 }
 
-export async function domblklist(uri: string, domain: string, opts: VirshOptions = {}) {
-  return parseDomblklist(await virsh(uri, ['domblklist', '--domain', domain, '--details'], opts));
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The domain argument for virsh: a UUID, never a name or id (see the top of this file). */
+export function domainUuid(domain: string): string {
+  if (!UUID_RE.test(domain)) {
+    throw new CofferError('InvalidArgument', `libvirt domains are addressed by UUID, not by name or id: ${JSON.stringify(domain)}.`, { domain });
+  }
+  return domain.toLowerCase();
 }
 
+/**
+ * virsh falls back to a name when no domain has the UUID: one named like it is not this VM. Each
+ * call that reads what virsh found (dominfo, dumpxml) checks the UUID it got back.
+ */
+function checkFound(uri: string, wanted: string, got: string | undefined): void {
+  if (got?.toLowerCase() !== wanted) {
+    throw new CofferError('VmNotFound', `No libvirt domain with UUID ${wanted} on ${uri}${got ? ` (virsh answered with domain ${got}, which is named like it)` : ''}.`, { uuid: wanted });
+  }
+}
+
+/** `virsh domblklist` of a domain (by UUID). */
+export async function domblklist(uri: string, domain: string, opts: VirshOptions = {}) {
+  return parseDomblklist(await virsh(uri, ['domblklist', '--domain', domainUuid(domain), '--details'], opts));
+}
+
+/** The power state, from `virsh dominfo` (one call that also names the UUID virsh found). */
 export async function domainState(uri: string, domain: string, opts: VirshOptions = {}): Promise<PowerState> {
-  return powerStateFromDomstate(await virsh(uri, ['domstate', '--domain', domain], opts));
+  const uuid = domainUuid(domain);
+  const info = await virsh(uri, ['dominfo', '--domain', uuid], opts);
+  checkFound(uri, uuid, /^UUID:\s*(\S+)/m.exec(info)?.[1]);
+  return powerStateFromDomstate(/^State:\s*(.+)$/m.exec(info)?.[1] ?? '');
 }
 
 export async function domainDefinition(uri: string, domain: string, opts: VirshOptions = {}): Promise<LibvirtDomainDefinition> {
-  const xml = await virsh(uri, ['dumpxml', '--domain', domain], opts);
+  const uuid = domainUuid(domain);
+  const xml = await virsh(uri, ['dumpxml', '--domain', uuid], opts);
   const def = parseLibvirtDomainXml(xml);
-  if (!def) throw new Error(`virsh dumpxml ${domain} did not return a domain XML`);
+  if (!def) throw new Error(`virsh dumpxml ${uuid} did not return a domain XML`);
+  checkFound(uri, uuid, def.uuid);
   return def;
 }
 
@@ -134,7 +169,7 @@ async function disksOf(uri: string, domain: string, def: LibvirtDomainDefinition
     let exists = true;
     let sizeBytes: number | undefined;
     try {
-      const info = await virsh(uri, ['domblkinfo', '--domain', domain, '--device', d.target], opts);
+      const info = await virsh(uri, ['domblkinfo', '--domain', domainUuid(domain), '--device', d.target], opts);
       const phys = /^Physical:\s+(\d+)/m.exec(info)?.[1];
       if (phys) sizeBytes = Number(phys);
     } catch (e) {
@@ -175,6 +210,7 @@ export async function listLibvirtDomains(uri: string, opts: LibvirtProviderOptio
     } catch (e) {
       // Undefined between list and dumpxml (a transient domain stopped): it no longer exists.
       if (e instanceof VirshError && /not found|no domain/i.test(e.detail)) return undefined;
+      if (e instanceof CofferError && e.code === 'VmNotFound') return undefined;
       throw e;
     }
     const problems: string[] = [];
@@ -228,12 +264,12 @@ export class LibvirtProvider implements VmProvider {
 
 /** Asks the guest agent to freeze all guest filesystems; returns how many were frozen. */
 export async function freezeFilesystems(uri: string, domain: string, opts: VirshOptions = {}): Promise<number> {
-  const out = await virsh(uri, ['domfsfreeze', '--domain', domain], opts);
+  const out = await virsh(uri, ['domfsfreeze', '--domain', domainUuid(domain)], opts);
   return Number(/Froze (\d+)/.exec(out)?.[1] ?? 0);
 }
 
 export async function thawFilesystems(uri: string, domain: string, opts: VirshOptions = {}): Promise<number> {
-  const out = await virsh(uri, ['domfsthaw', '--domain', domain], opts);
+  const out = await virsh(uri, ['domfsthaw', '--domain', domainUuid(domain)], opts);
   return Number(/Thawed (\d+)/.exec(out)?.[1] ?? 0);
 }
 
@@ -281,7 +317,7 @@ export async function createDiskOnlySnapshot(
     const dir = snap.overlayDir ?? (d.sourceType === 'block' ? '/var/lib/libvirt/images' : path.dirname(base));
     return { name: d.target, basePath: base, overlayPath: path.join(dir, `${path.basename(base)}.coffer-${tag}.overlay.qcow2`) };
   });
-  const args = ['snapshot-create-as', '--domain', domain, '--name', `coffer-${tag}`, '--disk-only', '--atomic', '--no-metadata'];
+  const args = ['snapshot-create-as', '--domain', domainUuid(domain), '--name', `coffer-${tag}`, '--disk-only', '--atomic', '--no-metadata'];
   if (snap.quiesce) args.push('--quiesce');
   for (const d of disks) args.push('--diskspec', `${d.name},snapshot=external,file=${d.overlayPath}`);
   for (const d of skip) if (d.target) args.push('--diskspec', `${d.target},snapshot=no`);
@@ -296,7 +332,7 @@ export async function createDiskOnlySnapshot(
 export async function blockCommitActive(uri: string, domain: string, disk: string, opts: VirshOptions & { commitTimeoutMs?: number } = {}): Promise<{ overlayPath: string; basePath: string }> {
   const before = (await domblklist(uri, domain, opts)).find((d) => d.target === disk);
   if (!before) throw new Error(`${domain} has no disk ${disk}`);
-  await virsh(uri, ['blockcommit', '--domain', domain, '--path', disk, '--active', '--pivot', '--wait', '--verbose'], {
+  await virsh(uri, ['blockcommit', '--domain', domainUuid(domain), '--path', disk, '--active', '--pivot', '--wait', '--verbose'], {
     ...opts,
     timeoutMs: opts.commitTimeoutMs ?? 6 * 60 * 60_000,
   });

@@ -2,7 +2,8 @@ import { access } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { runTool, ToolMissingError, firstErrorLine } from './exec.js';
-import { describeDisk, vmFromVboxFile } from './folder.js';
+import { describeDisk } from './formats/disk-chain.js';
+import { vmFromVboxFile } from './formats/vbox.js';
 import type { DiscoveredVm, DiskRef, PowerState, SourceStatus, VmProvider } from './types.js';
 
 /** VirtualBox through `VBoxManage list vms` and `VBoxManage showvminfo UUID --machinereadable`. */

@@ -2,7 +2,7 @@ import { access, readFile } from 'node:fs/promises';
 import { homedir, hostname } from 'node:os';
 import path from 'node:path';
 import { firstErrorLine, runTool, ToolMissingError } from './exec.js';
-import { parseVmx, vmFromVmxFile } from './folder.js';
+import { parseVmx, vmFromVmxFile } from './formats/vmx.js';
 import type { DiscoveredVm, SourceStatus, VmProvider } from './types.js';
 
 /** VMware Workstation/Fusion through `vmrun list` (running VMs) plus the inventory of known VMs. */

@@ -100,7 +100,7 @@ describe('libvirt through the real virsh (test driver)', () => {
   });
 
   it('withConsistentSnapshot on a shut-off domain reads the disk files directly: consistency offline', async () => {
-    const r = await withConsistentSnapshot(`test://${hostA}`, 'db', async (disks) => disks);
+    const r = await withConsistentSnapshot(`test://${hostA}`, 'a0000000-0000-4000-8000-00000000000d', async (disks) => disks);
     expect(r.consistency).toBe('offline');
     expect(r.warnings).toEqual([]);
     expect(r.value).toEqual([

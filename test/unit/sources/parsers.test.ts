@@ -1,17 +1,12 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  formatFromMagic,
-  normaliseVmwareUuid,
-  parseLibvirtDomainXml,
-  parseOvf,
-  parseVbox,
-  parseVmdkDescriptor,
-  parseVmx,
-  qcow2BackingFromHeader,
-  vboxDiskList,
-} from '../../../main/core/sources/folder.js';
+import { formatFromMagic, qcow2BackingFromHeader } from '../../../main/core/sources/formats/disk-image.js';
+import { parseLibvirtDomainXml } from '../../../main/core/sources/formats/libvirt-xml.js';
+import { parseOvf } from '../../../main/core/sources/formats/ovf.js';
+import { parseVbox, vboxDiskList } from '../../../main/core/sources/formats/vbox.js';
+import { parseVmdkDescriptor } from '../../../main/core/sources/formats/vmdk.js';
+import { normaliseVmwareUuid, parseVmx } from '../../../main/core/sources/formats/vmx.js';
 import { cloudServiceFromUri, parseDomblklist, powerStateFromDomstate } from '../../../main/core/sources/libvirt.js';
 
 const fixture = (name: string) => readFileSync(path.join(import.meta.dirname, 'fixtures', name), 'utf8');
