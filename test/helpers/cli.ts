@@ -57,3 +57,16 @@ export function unwrap<T>(r: Result<T>): T {
   if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
   return r.value;
 }
+
+/** The same as runCoffer, without blocking this process (for tests that serve something the CLI calls). */
+export function runCofferAsync(args: string[], env: Record<string, string | undefined> = {}): Promise<CliRun> {
+  const child = spawn(process.execPath, [cliPath, ...args], { env: { ...process.env, COFFER_PASSPHRASE: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, out, err }));
+  });
+}
