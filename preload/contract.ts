@@ -389,6 +389,16 @@ export const methods = {
     args: z.object({}).strict(),
     result: z.array(z.object({ code: z.string(), message: z.string(), remedy: z.string() })),
   },
+  /** The locked vaults among these vaults and the vaults these VMs are registered with (names). */
+  vaultsToUnlock: {
+    args: z.object({ vaults: z.array(VaultName).max(1000).optional(), vms: z.array(z.string().min(1)).max(1000).optional() }).strict(),
+    result: z.array(z.string()),
+  },
+  /** "Back up all now": a Backup Now job for every VM whose protection is active; VMs that refuse are listed. */
+  backupAll: {
+    args: z.object({}).strict(),
+    result: z.object({ jobs: z.array(Job), refused: z.array(z.object({ vm: z.string(), code: z.string(), message: z.string() })) }),
+  },
 } as const;
 
 export type Methods = typeof methods;

@@ -38,4 +38,6 @@ export const methodNameList = [
   'showJob',
   'cancelJob',
   'troubleshooting',
+  'vaultsToUnlock',
+  'backupAll',
 ] as const;

@@ -3,40 +3,38 @@
 // to the host, events arrive as pushes on the same socket. The renderer code is identical to
 // Electron's. Must stay free of Node built-ins; it assigns window.coffer synchronously on load.
 //
-// Protocol: client -> server {id, method, args}; server -> client {id, result} (a Result) or
-// {event, payload}. The socket is ws(s)://<host>/ws, authenticated by the HttpOnly cookie the host
-// set when the page was opened with ?token=..., and by ?token= on the socket URL as well (kept in
-// sessionStorage so reloads work after the token is stripped from the address bar).
+// Protocol: preload/wire.ts. The socket is ws://<host>/ws?token=...; the token comes from the URL
+// fragment (#token=...) the host printed, which no request carries, and is kept in this tab's
+// sessionStorage (per origin, so per port) so reloads work after it is stripped from the address
+// bar. No cookie: cookies ignore ports, so any other server on 127.0.0.1 would receive one.
 import type { CofferApi, EventName, EventPayload, MethodName, Result } from './contract.js';
 import { methodNameList as methodNames } from './method-names.js';
 import { errorCatalog } from './errors.js';
+import { encodeCall, parseHostMessage, SOCKET_PATH, TOKEN_FRAGMENT_KEY } from './wire.js';
 
 const TOKEN_KEY = 'coffer_token';
 /** Reconnect delays grow from the first to the last, then stay there. */
 const BACKOFF_MS = [250, 500, 1000, 2000, 4000, 8000];
 
 function takeToken(): string | null {
-  let token: string | null = null;
   try {
     const url = new URL(window.location.href);
-    const fromUrl = url.searchParams.get('token');
+    const fragment = new URLSearchParams(url.hash.replace(/^#/, ''));
+    const fromUrl = fragment.get(TOKEN_FRAGMENT_KEY);
     if (fromUrl) {
-      token = fromUrl;
       try {
         sessionStorage.setItem(TOKEN_KEY, fromUrl);
       } catch {
-        // no storage: the HttpOnly cookie still authenticates reloads
+        // no storage: this page still works until it is reloaded
       }
-      url.searchParams.delete('token');
-      // Keep the token out of the address bar, history and screenshots.
-      window.history.replaceState(window.history.state, '', url.pathname + url.search + url.hash);
-    } else {
-      token = sessionStorage.getItem(TOKEN_KEY);
+      // Keep the token out of the address bar, history and screenshots; the console routes from '#/'.
+      window.history.replaceState(window.history.state, '', `${url.pathname}${url.search}#/`);
+      return fromUrl;
     }
+    return sessionStorage.getItem(TOKEN_KEY);
   } catch {
-    // ignore: fall back to the cookie alone
+    return null;
   }
-  return token;
 }
 
 function unreachable(reason: string): Result<never> {
@@ -51,7 +49,7 @@ type Pending = { resolve: (r: Result<unknown>) => void };
 function createBridge(): CofferApi {
   const token = takeToken();
   const scheme = window.location.protocol === 'https:' ? 'wss' : 'ws';
-  const socketUrl = `${scheme}://${window.location.host}/ws${token ? `?token=${encodeURIComponent(token)}` : ''}`;
+  const socketUrl = `${scheme}://${window.location.host}${SOCKET_PATH}${token ? `?token=${encodeURIComponent(token)}` : ''}`;
 
   let socket: WebSocket | undefined;
   /** undefined until the first attempt settles, so listeners do not see a false alarm at start-up. */
@@ -94,13 +92,8 @@ function createBridge(): CofferApi {
       for (const q of toSend) ws.send(q.text);
     };
     ws.onmessage = (ev: MessageEvent) => {
-      let msg: { id?: unknown; result?: unknown; event?: unknown; payload?: unknown };
-      try {
-        msg = JSON.parse(String(ev.data)) as typeof msg;
-      } catch {
-        return;
-      }
-      if (typeof msg.event === 'string') {
+      const msg = parseHostMessage(String(ev.data));
+      if (msg?.kind === 'event') {
         for (const l of [...(eventListeners.get(msg.event) ?? [])]) {
           try {
             l(msg.payload);
@@ -110,11 +103,11 @@ function createBridge(): CofferApi {
         }
         return;
       }
-      if (typeof msg.id === 'number') {
+      if (msg?.kind === 'reply' && msg.id !== null) {
         const p = inFlight.get(msg.id);
         if (!p) return;
         inFlight.delete(msg.id);
-        p.resolve(msg.result as Result<unknown>);
+        p.resolve(msg.result);
       }
     };
     ws.onclose = (ev: CloseEvent) => {
@@ -137,16 +130,12 @@ function createBridge(): CofferApi {
         return;
       }
       const id = nextId++;
-      let text: string;
-      try {
-        text = JSON.stringify({ id, method, args: args ?? {} });
-      } catch (err) {
-        resolve({
-          ok: false,
-          error: { code: 'InvalidArgument', ...errorCatalog.InvalidArgument, details: { reason: String(err) } },
-        });
+      const encoded = encodeCall(id, method, args);
+      if (!encoded.ok) {
+        resolve({ ok: false, error: encoded.error });
         return;
       }
+      const text = encoded.text;
       inFlight.set(id, { resolve });
       if (ws.readyState === WebSocket.OPEN) ws.send(text);
       else queued.push({ id, text });

@@ -15,8 +15,7 @@ import { createTray, type CofferTray } from './tray.js';
 import { APP_ENTRY, isTrustedPageUrl, loopbackDevServer } from './trust.js';
 import { openConsoleWindow } from './window.js';
 import { safeStorageSecrets } from './secrets.js';
-import { writeHostFile } from '../host/host-file.js';
-import { startConsoleServer } from '../host/server.js';
+import { startHosting } from '../host/hosting.js';
 
 const appRoot = app.getAppPath();
 const paths = {
@@ -44,7 +43,6 @@ let preferences: PreferenceStore | undefined;
 let tray: CofferTray | undefined;
 let consoleWindow: BrowserWindow | undefined;
 let stopForwarding: (() => void) | undefined;
-let stopScheduler: (() => void) | undefined;
 let stopHost: (() => Promise<void>) | undefined;
 let shuttingDown = false;
 let shutDown = false;
@@ -133,13 +131,8 @@ async function start(): Promise<void> {
   refreshProtectedCount();
   // The desktop app is a host like `coffer serve`: it runs the schedule while it lives in the tray,
   // and the CLI hands jobs to it over the same loopback console (token in the data folder).
-  stopScheduler = engine.startScheduler();
-  const server = await startConsoleServer({ engine, router: createRouter(engine, 'browser'), staticDir: paths.renderer, port: 0 });
-  const removeHostFile = writeHostFile(engine.dataDir, { pid: process.pid, port: server.port, token: server.token });
-  stopHost = async () => {
-    removeHostFile();
-    await server.close();
-  };
+  const hosting = await startHosting({ engine, staticDir: paths.renderer });
+  stopHost = () => hosting.stop();
   showConsole();
 }
 
@@ -262,10 +255,9 @@ function updateTray(): void {
 }
 
 /** One Backup Now per protected VM; a VM already busy keeps its running job (its error is expected). */
+/** "Back up all now" is an API method like any other: the tray calls it through the router. */
 async function backUpAll(): Promise<void> {
-  if (!engine || !router) return;
-  const active = engine.dashboard().vms.filter((v) => v.state !== 'ProtectionStopped');
-  await Promise.all(active.map((vm) => router!.call('backupNow', { vms: [vm.id] })));
+  await router?.call('backupAll', {});
 }
 
 function refreshProtectedCount(): void {
@@ -277,7 +269,6 @@ function refreshProtectedCount(): void {
 async function shutDownEngine(): Promise<void> {
   ipcMain.removeHandler(IPC_CALL);
   stopForwarding?.();
-  stopScheduler?.();
   await stopHost?.().catch(() => undefined);
   tray?.dispose();
   tray = undefined;

@@ -1,5 +1,7 @@
+import { createHmac } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { HOST_PROOF_LABEL } from '../../preload/wire.js';
 import { processAlive } from '../core/process-alive.js';
 
 /** What a running host (`coffer serve`) tells CLI processes on the same data folder. */
@@ -33,4 +35,12 @@ export function readHostFile(dataDir: string): HostInfo | undefined {
   }
   if (!Number.isInteger(info.pid) || !Number.isInteger(info.port) || typeof info.token !== 'string') return undefined;
   return processAlive(info.pid) ? info : undefined;
+}
+
+/**
+ * HMAC-SHA256(token, label + nonce): how a host proves to a CLI that it is the one that wrote
+ * host.json. Only the owner of the data folder can read the token there (0600).
+ */
+export function hostProof(token: string, nonce: string): string {
+  return createHmac('sha256', token).update(HOST_PROOF_LABEL + nonce).digest('base64url');
 }

@@ -3,6 +3,7 @@ import {
   methods,
   type ApiError,
   type ArgsOf,
+  type Job,
   type MethodName,
   type Methods,
   type ParsedArgsOf,
@@ -12,6 +13,7 @@ import {
 import { COFFER_VERSION, type Engine } from '../core/engine.js';
 import { CofferError, toApiError } from '../core/errors.js';
 import { errorCatalog } from '../../preload/errors.js';
+import { vmMatches } from '../core/inventory.js';
 
 export type Face = 'electron' | 'browser' | 'cli';
 
@@ -61,6 +63,24 @@ function handlers(engine: Engine, face: Face): Handlers {
     showJob: ({ id }) => engine.jobs.get(id),
     cancelJob: ({ id }) => engine.jobs.cancel(id),
     troubleshooting: () => Object.entries(errorCatalog).map(([code, info]) => ({ code, ...info })),
+    vaultsToUnlock: ({ vaults = [], vms = [] }) => {
+      const needed = new Set(vaults.map((n) => n.toLowerCase()));
+      for (const vm of engine.inventory.allVms()) if (vm.vaultName && vms.some((ref) => vmMatches(vm, ref))) needed.add(vm.vaultName.toLowerCase());
+      return engine.vaults.list().filter((v) => !v.unlocked && needed.has(v.name.toLowerCase())).map((v) => v.name);
+    },
+    backupAll: () => {
+      const jobs: Job[] = [];
+      const refused: { vm: string; code: string; message: string }[] = [];
+      for (const vm of engine.dashboard().vms.filter((v) => v.state !== 'ProtectionStopped')) {
+        try {
+          jobs.push(engine.protection.backup(vm.id));
+        } catch (e) {
+          const error = toApiError(e);
+          refused.push({ vm: vm.id, code: error.code, message: error.message });
+        }
+      }
+      return { jobs, refused };
+    },
   };
 }
 

@@ -1,20 +1,11 @@
-import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { cliPath, repoRoot, useTmp } from '../helpers/tmp.js';
+import { runCoffer as coffer, startServe } from '../helpers/cli.js';
+import { useTmp } from '../helpers/tmp.js';
 
 const tmp = useTmp();
-
-function coffer(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [cliPath, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, COFFER_PASSPHRASE: '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
 
 describe('coffer CLI (child process)', () => {
   it('creates, lists, shows and deletes a vault with the documented exit codes', () => {
@@ -85,40 +76,37 @@ describe('coffer CLI (child process)', () => {
 });
 
 describe('coffer serve', () => {
-  it('listens on loopback with a token, refuses strangers and answers the API over the WebSocket', async () => {
-    const dir = tmp();
-    const child = spawn(process.execPath, [cliPath, '--data-dir', path.join(dir, 'data'), 'serve', '--port', '0'], {
-      cwd: repoRoot,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+  it('listens on loopback, keeps the token out of every request but the socket, and answers the API over the WebSocket', async () => {
+    const host = await startServe(path.join(tmp(), 'data'));
+    const { url } = host;
     try {
-      const line = await new Promise<string>((resolve, reject) => {
-        let buf = '';
-        child.stdout.on('data', (d: Buffer) => {
-          buf += d.toString();
-          const m = /Coffer console: (\S+)\n/.exec(buf);
-          if (m) resolve(m[1]!);
-        });
-        child.once('exit', (code) => reject(new Error(`serve exited ${code}`)));
-      });
-      const url = new URL(line);
       expect(url.hostname).toBe('127.0.0.1');
-      const token = url.searchParams.get('token')!;
+      // The token travels in the fragment, which the browser never sends to any server.
+      expect(url.search).toBe('');
+      const token = new URLSearchParams(url.hash.slice(1)).get('token')!;
       expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
       const base = `http://127.0.0.1:${url.port}`;
 
-      expect((await fetch(`${base}/`)).status).toBe(401);
-      expect((await fetch(`${base}/?token=${'x'.repeat(43)}`)).status).toBe(401);
-      expect((await fetch(`${base}/?token=${token}`, { headers: { origin: 'http://evil.example' } })).status).toBe(403);
-      const page = await fetch(`${base}/?token=${token}`);
+      // The static console is public and sets no cookie (cookies ignore ports: any local server would get it).
+      const page = await fetch(`${base}/`);
       expect(page.status).toBe(200);
-      expect(page.headers.get('set-cookie')).toContain('HttpOnly');
+      expect(page.headers.get('set-cookie')).toBeNull();
       expect(await page.text()).toContain('web-bridge.js');
+      expect((await fetch(`${base}/`, { headers: { origin: 'http://evil.example' } })).status).toBe(403);
 
-      // A foreign page cannot open the socket, even with the token.
-      const foreign = new WebSocket(`ws://127.0.0.1:${url.port}/ws?token=${token}`, { origin: 'http://evil.example' });
-      const refused = await new Promise<number>((resolve) => foreign.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));
-      expect(refused).toBe(403);
+      const status = (wsUrl: string, origin: string) =>
+        new Promise<number>((resolve) => {
+          const ws = new WebSocket(wsUrl, { origin });
+          ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+          ws.on('open', () => {
+            ws.close();
+            resolve(101);
+          });
+        });
+      // A foreign page cannot open the socket, even with the token; without the token nobody can.
+      expect(await status(`ws://127.0.0.1:${url.port}/ws?token=${token}`, 'http://evil.example')).toBe(403);
+      expect(await status(`ws://127.0.0.1:${url.port}/ws`, base)).toBe(401);
+      expect(await status(`ws://127.0.0.1:${url.port}/ws?token=${'x'.repeat(43)}`, base)).toBe(401);
 
       const ws = new WebSocket(`ws://127.0.0.1:${url.port}/ws?token=${token}`, { origin: base });
       await new Promise((resolve, reject) => {
@@ -141,9 +129,7 @@ describe('coffer serve', () => {
       expect(replies).toContainEqual({ id: null, result: { ok: false, error: expect.objectContaining({ code: 'InvalidArgument' }) } });
       ws.close();
     } finally {
-      child.kill('SIGTERM');
+      expect(await host.stop()).toBe(0);
     }
-    const code = await new Promise((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', resolve)));
-    expect(code).toBe(0);
   });
 });

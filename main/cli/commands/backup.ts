@@ -1,0 +1,87 @@
+import type { Command } from 'commander';
+import * as path from 'node:path';
+import { endOfLocalDay } from '../../../preload/policy.js';
+import { CofferError } from '../../core/errors.js';
+import { formatBytes, printTable } from '../format.js';
+import type { Cli } from '../io.js';
+
+/** A plain DATE means the end of that local day (as in the console); a date-time is taken as it is. */
+function retainUntilArg(value: string): string {
+  return /^\d{4}-\d{2}-\d{2}$/.test(value) ? endOfLocalDay(value) : value;
+}
+
+export function backupCommands(program: Command, cli: Cli): void {
+  const { io, call, print, unlock, finish } = cli;
+  const backup = program.command('backup').description('back up protected VMs');
+  backup
+    .command('now <vms...>')
+    .description('start a Backup job per VM at once (W15)')
+    .option('--retain-until <date>', 'keep this point until the end of local day DATE (YYYY-MM-DD) or an ISO date-time (default: the policy daily retention)')
+    .option('--wait', 'wait for the jobs to end; exit 1 if one failed')
+    .option('--passphrase-file <file>', 'passphrase of the vault if it is locked')
+    .option('--json', 'print as JSON')
+    .action(async (vms: string[], o: { retainUntil?: string; wait?: boolean; passphraseFile?: string; json?: boolean }) => {
+      const retainUntil = o.retainUntil === undefined ? undefined : retainUntilArg(o.retainUntil);
+      await unlock({ vms }, o.passphraseFile);
+      const jobs = await call('backupNow', { vms, ...(retainUntil ? { retainUntil } : {}) });
+      await finish(jobs, o);
+    });
+
+  program
+    .command('restore <vm>')
+    .description('restore a recovery point as a new VM, its disks into an empty folder, or over its own disks (W23)')
+    .requiredOption('--point <id>', 'the recovery point (see `coffer point list VM`)')
+    .option('--as-new <name>', 'restore the whole VM under a new name (new UUID)')
+    .option('--to <dir>', 'target folder for --as-new')
+    .option('--define-on <uri>', 'with --as-new: also define the VM on this libvirt connection')
+    .option('--disks-to <dir>', 'restore only the disks into this folder')
+    .option('--replace-disks', "replace the VM's own disk files (VM off; the old files are kept as safety copies)")
+    .option('--wait', 'wait for the job to end; exit 1 if it failed')
+    .option('--passphrase-file <file>', 'passphrase of the vault if it is locked')
+    .option('--json', 'print as JSON')
+    .action(
+      async (
+        vm: string,
+        o: { point: string; asNew?: string; to?: string; defineOn?: string; disksTo?: string; replaceDisks?: boolean; wait?: boolean; passphraseFile?: string; json?: boolean },
+      ) => {
+        const how =
+          o.asNew !== undefined && o.to !== undefined && o.disksTo === undefined && !o.replaceDisks
+            ? { mode: 'newVm' as const, targetDir: path.resolve(o.to), newName: o.asNew, ...(o.defineOn ? { defineOn: o.defineOn } : {}) }
+            : o.disksTo !== undefined && o.asNew === undefined && !o.replaceDisks
+              ? { mode: 'disks' as const, targetDir: path.resolve(o.disksTo) }
+              : o.replaceDisks && o.asNew === undefined && o.disksTo === undefined
+                ? { mode: 'replaceDisks' as const }
+                : undefined;
+        if (!how) throw new CofferError('InvalidArgument', 'Give one of: --as-new NAME --to DIR, --disks-to DIR, or --replace-disks.');
+        await unlock({ vms: [vm] }, o.passphraseFile);
+        await finish([await call('restorePoint', { vm, pointId: o.point, ...how })], o);
+      },
+    );
+
+  program
+    .command('verify <vault>')
+    .description('check that every recovery point is readable (--full: read and authenticate every chunk)')
+    .option('--full', 'read, decrypt and hash every chunk')
+    .option('--wait', 'wait for the job to end; exit 1 if it failed')
+    .option('--passphrase-file <file>', 'passphrase of the vault if it is locked')
+    .option('--json', 'print as JSON')
+    .action(async (vault: string, o: { full?: boolean; wait?: boolean; passphraseFile?: string; json?: boolean }) => {
+      await unlock({ vaults: [vault] }, o.passphraseFile);
+      await finish([await call('verifyVault', { vault, full: o.full ?? false })], o);
+    });
+
+  const point = program.command('point').description('recovery points');
+  point
+    .command('list <vm>')
+    .option('--json', 'print as JSON')
+    .action(async (vm: string, o: { json?: boolean }) => {
+      const points = await call('listPoints', { vm });
+      print(points, o.json, () =>
+        printTable(
+          io.out,
+          ['ID', 'CREATED', 'CONSISTENCY', 'SIZE', 'ADDED', 'KEPT BY', 'RETAIN UNTIL'],
+          points.map((p) => [p.id, p.created, p.consistency, formatBytes(p.logicalBytes), formatBytes(p.addedBytes), p.keptBy.join(',') || 'nothing (pruned next)', p.retainUntil ?? '']),
+        ),
+      );
+    });
+}

@@ -1,0 +1,52 @@
+import type { Command } from 'commander';
+import { CofferError } from '../../core/errors.js';
+import type { Cli } from '../io.js';
+
+export function protectionCommands(program: Command, cli: Cli): void {
+  const { io, call, print, waitFor, unlock } = cli;
+  program
+    .command('protect <vms...>')
+    .description('protect registered VMs with a policy: one ConfigureProtection job per VM (W9..W13)')
+    .requiredOption('--vault <vault>', 'the vault')
+    .requiredOption('--policy <policy>', 'an existing policy of the vault')
+    .option('--json', 'print as JSON')
+    .action(async (vms: string[], o: { vault: string; policy: string; json?: boolean }) => {
+      const ended = await waitFor(await call('protectVms', { vault: o.vault, vms, policy: o.policy }), o.json);
+      print(ended, o.json, () => undefined);
+    });
+
+  const protection = program.command('protection').description('stop, resume or change the protection of a VM (W22)');
+  protection
+    .command('stop <vm>')
+    .option('--keep-data', 'stop backups, keep the recovery points')
+    .option('--delete-data', 'stop backups and delete every recovery point of the VM')
+    .option('--confirm <name>', "the VM's name, required with --delete-data (asked in a terminal)")
+    .option('--passphrase-file <file>', 'passphrase of the vault if it is locked')
+    .action(async (vm: string, o: { keepData?: boolean; deleteData?: boolean; confirm?: string; passphraseFile?: string }) => {
+      if (!o.keepData === !o.deleteData) throw new CofferError('InvalidArgument', 'Give exactly one of --keep-data or --delete-data.');
+      let confirmName: string | undefined;
+      if (o.deleteData) {
+        // The typed-back name is the user's safeguard: never filled in for them. The core checks it.
+        confirmName = o.confirm ?? (io.interactive ? await io.ask(`This deletes every recovery point of ${vm}. Type the VM's name to confirm: `) : undefined);
+        if (confirmName === undefined) {
+          throw new CofferError(
+            'InvalidArgument',
+            `Deleting the recovery points of ${vm} needs its name typed back.`,
+            { field: 'confirm' },
+            "Run the command in a terminal to be asked, or pass --confirm with the VM's name.",
+          );
+        }
+        await unlock({ vms: [vm] }, o.passphraseFile);
+      }
+      await waitFor([await call('stopProtection', { vm, deleteData: o.deleteData ?? false, ...(confirmName !== undefined ? { confirmName } : {}) })]);
+    });
+  protection.command('resume <vm>').action(async (vm: string) => {
+    await waitFor([await call('resumeProtection', { vm })]);
+  });
+  protection
+    .command('change-policy <vm>')
+    .requiredOption('--policy <policy>', 'the new policy')
+    .action(async (vm: string, o: { policy: string }) => {
+      await waitFor([await call('changePolicy', { vm, policy: o.policy })]);
+    });
+}

@@ -1,0 +1,41 @@
+import type { Command } from 'commander';
+import { printVms, type Cli } from '../io.js';
+
+export function vmCommands(program: Command, cli: Cli): void {
+  const { io, call, print, waitFor } = cli;
+  const vm = program.command('vm').description('discover, list, register and unregister virtual machines');
+  vm.command('discover')
+    .description('query every source and list the VMs the vault can register (W1..W3)')
+    .requiredOption('--vault <vault>', 'the vault')
+    .option('--json', 'print as JSON')
+    .action(async (o: { vault: string; json?: boolean }) => {
+      const job = await call('discoverVms', { vault: o.vault });
+      await waitFor([job], o.json);
+      const r = await call('discoveryResult', { vault: o.vault });
+      print(r, o.json, () => {
+        if (r.candidates.length) printVms(io.out, r.candidates);
+        for (const e of r.excluded) io.out(`  not listed: ${e.vm.cloudService}/${e.vm.name} (${e.reason}: ${e.detail})\n`);
+      });
+    });
+  vm.command('list')
+    .option('--vault <vault>', 'only VMs registered to this vault')
+    .option('--json', 'print as JSON')
+    .action(async (o: { vault?: string; json?: boolean }) => {
+      const list = await call('listVms', o.vault ? { vault: o.vault } : {});
+      print(list, o.json, () => printVms(io.out, list));
+    });
+  for (const [name, method, verb] of [
+    ['register', 'registerVms', 'register VMs with a vault: one Register job per VM (W4..W7)'],
+    ['unregister', 'unregisterVms', 'unregister VMs from a vault (refused while protected)'],
+  ] as const) {
+    vm.command(`${name} <vms...>`)
+      .description(verb)
+      .requiredOption('--vault <vault>', 'the vault')
+      .option('--json', 'print as JSON')
+      .action(async (vms: string[], o: { vault: string; json?: boolean }) => {
+        const jobs = await call(method, { vault: o.vault, vms });
+        const ended = await waitFor(jobs, o.json);
+        print(ended, o.json, () => undefined);
+      });
+  }
+}

@@ -1,0 +1,72 @@
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { Result } from '../../preload/contract.js';
+import { cliPath, repoRoot } from './tmp.js';
+
+export interface CliRun {
+  code: number | null;
+  out: string;
+  err: string;
+}
+
+/**
+ * The `coffer` CLI as a user runs it: a child process of the built dist/cli.mjs. COFFER_PASSPHRASE
+ * is empty unless `env` gives one, so a test never inherits a passphrase by accident.
+ */
+export function runCoffer(args: string[], env: Record<string, string | undefined> = {}, input?: string): CliRun {
+  const r = spawnSync(process.execPath, [cliPath, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, COFFER_PASSPHRASE: '', ...env },
+    ...(input === undefined ? { stdio: ['ignore', 'pipe', 'pipe'] } : { input }),
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+/** A runner bound to one data folder and environment: `coffer('vault', 'list')`. */
+export function cofferIn(dataDir: string, env: Record<string, string | undefined> = {}): (...args: string[]) => CliRun {
+  return (...args) => runCoffer(['--data-dir', dataDir, ...args], env);
+}
+
+/** `coffer serve` on a free port; resolves with the child and the console URL once it printed it. */
+export function startServe(dataDir: string, extraArgs: string[] = [], env: Record<string, string | undefined> = {}): Promise<{ child: ChildProcessWithoutNullStreams; url: URL; stop: () => Promise<number | null> }> {
+  const child = spawn(process.execPath, [cliPath, '--data-dir', dataDir, 'serve', '--port', '0', ...extraArgs], {
+    cwd: repoRoot,
+    env: { ...process.env, ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const stop = (): Promise<number | null> =>
+    new Promise((resolve) => {
+      if (child.exitCode !== null) return resolve(child.exitCode);
+      child.once('exit', (code) => resolve(code));
+      child.kill('SIGTERM');
+    });
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    let errBuf = '';
+    child.stderr.on('data', (d: Buffer) => (errBuf += d.toString()));
+    child.stdout.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const m = /Coffer console: (\S+)\n/.exec(buf);
+      if (m) resolve({ child, url: new URL(m[1]!), stop });
+    });
+    child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${errBuf}`)));
+  });
+}
+
+/** The value of an API result, or a thrown error naming its code and message. */
+export function unwrap<T>(r: Result<T>): T {
+  if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
+  return r.value;
+}
+
+/** The same as runCoffer, without blocking this process (for tests that serve something the CLI calls). */
+export function runCofferAsync(args: string[], env: Record<string, string | undefined> = {}): Promise<CliRun> {
+  const child = spawn(process.execPath, [cliPath, ...args], { env: { ...process.env, COFFER_PASSPHRASE: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, out, err }));
+  });
+}
