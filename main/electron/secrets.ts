@@ -2,14 +2,25 @@ import * as fs from 'node:fs';
 import path from 'node:path';
 import { safeStorage } from 'electron';
 import type { SecretStore } from '../core/vaults.js';
+import { keychainVerdict } from './keychain.js';
 
 /**
  * Passphrases a user chose to remember, encrypted with the OS keychain (safeStorage) into one
- * file of the desktop profile. Never in the catalog, never in clear; unavailable keychain = no
- * remembering (the engine then tells the user to use a key file).
+ * file of the desktop profile. Never in the catalog, never in clear; no real keychain (including
+ * Linux's fixed-key `basic_text` fallback) = no remembering (the engine then tells the user to use
+ * a key file).
  */
 export function safeStorageSecrets(userDataDir: string): SecretStore | undefined {
-  if (!safeStorage.isEncryptionAvailable()) return undefined;
+  const verdict = keychainVerdict(
+    process.platform,
+    safeStorage.isEncryptionAvailable(),
+    process.platform === 'linux' ? safeStorage.getSelectedStorageBackend() : undefined,
+  );
+  if (!verdict.usable) {
+    // The engine then refuses "remember" with its typed error and remedy (use a key file).
+    console.warn(`Coffer: passphrases cannot be remembered on this computer: ${verdict.reason}.`);
+    return undefined;
+  }
   const file = path.join(userDataDir, 'remembered-vaults.json');
   const read = (): Record<string, string> => {
     try {

@@ -187,8 +187,8 @@ function serveStatic(root: string, pathname: string, res: http.ServerResponse, t
 }
 
 function serveSocket(ws: WebSocket, opts: ConsoleServerOptions, log: (message: string, error: unknown) => void): void {
-  // A bad frame (too large, invalid UTF-8) closes this socket only.
-  ws.on('error', () => ws.terminate());
+  // A bad frame (too large, invalid UTF-8): ws closes this socket (1009, 1007), and only this one.
+  ws.on('error', () => undefined);
   const unsubscribe = opts.engine.subscribe((event, payload) => {
     if (ws.readyState === ws.OPEN) ws.send(encodeEvent(event, payload));
   });

@@ -1,12 +1,26 @@
 #!/usr/bin/env node
 // `npm run bench [-- --smoke] [--size 4G] [--work DIR]`: bundles the vault engine and its worker
 // into dist/ (esbuild), then runs test/bench/vault-bench.mjs with the same arguments.
+// `npm run bench -- --fuzz [--runs N]`: only the host fuzz test (test/integration/host-fuzz.test.ts),
+// with N cases per property (default 20000; COFFER_FUZZ_SEED picks another seed).
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
+const args = process.argv.slice(2);
+if (args.includes('--fuzz')) {
+  const at = args.indexOf('--runs');
+  const runs = at >= 0 ? args[at + 1] : (process.env.COFFER_FUZZ_RUNS ?? '20000');
+  const vitest = path.join(root, 'node_modules/vitest/vitest.mjs');
+  const f = spawnSync(process.execPath, [vitest, 'run', '--project', 'unit', 'test/integration/host-fuzz.test.ts', '--testTimeout', '3600000'], {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, COFFER_FUZZ_RUNS: runs },
+  });
+  process.exit(f.status ?? 1);
+}
 const common = { bundle: true, platform: 'node', target: 'node20', format: 'esm', packages: 'external', logLevel: 'warning' };
 await esbuild.build({
   ...common,

@@ -9,7 +9,7 @@ export const CLI = path.join(ROOT, 'dist/cli.mjs');
 export const CHROMIUM = process.env.COFFER_CHROMIUM ?? '/usr/bin/chromium';
 
 export interface ConsoleHost {
-  /** `http://127.0.0.1:PORT/?token=TOKEN`, as the server printed it. */
+  /** `http://127.0.0.1:PORT/#token=TOKEN`, as the server printed it. */
   url: string;
   child: ChildProcess;
   /** Everything the server printed so far (for error messages). */
@@ -28,7 +28,7 @@ export function startConsole(dataDir: string, extraArgs: string[] = []): Promise
     const timer = setTimeout(() => reject(new Error(`coffer serve printed no URL within 30 s:\n${output}`)), 30_000);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
-      const m = /Coffer console: (http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]+)/.exec(output);
+      const m = /Coffer console: (http:\/\/127\.0\.0\.1:\d+\/#token=[A-Za-z0-9_-]+)/.exec(output);
       if (m?.[1]) {
         clearTimeout(timer);
         resolve({ url: m[1], child, output: () => output });

@@ -4,7 +4,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Dashboard, Job, RecoveryPoint } from '../../preload/contract.js';
-import { cliPath, useTmp } from '../helpers/tmp.js';
+import { cofferIn } from '../helpers/cli.js';
+import { useTmp } from '../helpers/tmp.js';
 
 const tmp = useTmp();
 const sha256 = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
@@ -39,11 +40,7 @@ describe('the walkthrough W1..W23 from the CLI alone', () => {
     const dir = tmp();
     const data = path.join(dir, 'data');
     const { disk, qcow } = makeVm(path.join(dir, 'hypervisor', 'shop'));
-    const env = { ...process.env, COFFER_PASSPHRASE: 'correct horse battery staple' };
-    const coffer = (...args: string[]) => {
-      const r = spawnSync(process.execPath, [cliPath, '--data-dir', data, ...args], { encoding: 'utf8', env });
-      return { code: r.status, out: r.stdout, err: r.stderr };
-    };
+    const coffer = cofferIn(data, { COFFER_PASSPHRASE: 'correct horse battery staple' });
     const ok = (...args: string[]) => {
       const r = coffer(...args);
       expect(r.code, `coffer ${args.join(' ')}\n${r.out}\n${r.err}`).toBe(0);

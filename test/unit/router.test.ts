@@ -164,3 +164,31 @@ describe('desktop-only methods', () => {
     expectError(await createRouter(engine, 'cli').call('pickFolder', { defaultPath: 'relative' }), 'InvalidArgument');
   });
 });
+
+describe('methods the faces call instead of deciding themselves', () => {
+  it('vaultsToUnlock names the locked vaults among the named ones and those of the named VMs', async () => {
+    const { router, engine, dir } = setup();
+    await router.call('createVault', good(dir));
+    await router.call('createVault', good(dir, 'vault-two'));
+    const id = engine.vaults.list().find((v) => v.name === 'vault-two')!.id;
+    fs.mkdirSync(path.join(dir, 'src'));
+    const source = await router.call('addSource', { kind: 'folder', target: path.join(dir, 'src'), region: 'lab-amsterdam', name: 'lab' });
+    const sourceId = source.ok ? (source.value as { id: string }).id : '';
+    engine.db
+      .prepare("INSERT INTO vms (id, source_id, stable_id, name, region, vault_id, registration_state) VALUES ('vm1', ?, 'u1', 'web01', 'lab-amsterdam', ?, 'Registered')")
+      .run(sourceId, id);
+    // Both were just created, so this console holds their keys.
+    expect(await router.call('vaultsToUnlock', { vaults: ['VAULT-AMS'], vms: ['web01'] })).toEqual({ ok: true, value: [] });
+    await router.call('lockVault', { name: 'vault-ams' });
+    await router.call('lockVault', { name: 'vault-two' });
+    expect(await router.call('vaultsToUnlock', { vaults: ['VAULT-AMS'] })).toEqual({ ok: true, value: ['vault-ams'] });
+    expect(await router.call('vaultsToUnlock', { vms: ['web01'] })).toEqual({ ok: true, value: ['vault-two'] });
+    expect(await router.call('vaultsToUnlock', { vms: ['nothing-like-it'] })).toEqual({ ok: true, value: [] });
+    expectError(await router.call('vaultsToUnlock', { vms: [''] }), 'InvalidArgument');
+  });
+
+  it('backupAll starts nothing and refuses nothing when no VM is protected', async () => {
+    const { router } = setup();
+    expect(await router.call('backupAll', {})).toEqual({ ok: true, value: { jobs: [], refused: [] } });
+  });
+});
