@@ -52,6 +52,11 @@ const api = {
   verifyVault: call('verifyVault'),
   dashboard: call('dashboard'),
   pickFolder: call('pickFolder'),
+  connectVault: call('connectVault'),
+  disconnectVault: call('disconnectVault'),
+  associateVm: call('associateVm'),
+  listPendingProtections: call('listPendingProtections'),
+  confirmProtections: call('confirmProtections'),
 
   on<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): () => void {
     const relay = (_e: IpcRendererEvent, name: unknown, payload: unknown) => {

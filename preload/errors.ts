@@ -213,6 +213,18 @@ export const errorCatalog = {
     message: 'The hypervisor could not take or merge the live snapshot of the running VM.',
     remedy: 'Check the VM in the hypervisor (virsh domblklist / snapshot-list); the message says what to run.',
   },
+  VaultAlreadyConnected: {
+    message: 'This vault is already connected to this install (the vault id is the same), perhaps under another name.',
+    remedy: 'Use the vault already listed (`coffer vault list`); disconnect it first to connect it under another name.',
+  },
+  VaultJobsRunning: {
+    message: 'Jobs of this vault are still running.',
+    remedy: 'Wait for them to finish or cancel them on the Jobs page, then retry.',
+  },
+  VmBackupDataOnly: {
+    message: 'No source of this install lists this VM: only its backup data is here.',
+    remedy: 'Add the source that holds the VM and discover, or associate the item with the VM (`associateVm`); its points can be restored meanwhile.',
+  },
 } as const satisfies Record<string, ErrorInfo>;
 
 export type ErrorCode = keyof typeof errorCatalog;

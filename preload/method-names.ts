@@ -38,4 +38,9 @@ export const methodNameList = [
   'showJob',
   'cancelJob',
   'troubleshooting',
+  'connectVault',
+  'disconnectVault',
+  'associateVm',
+  'listPendingProtections',
+  'confirmProtections',
 ] as const;

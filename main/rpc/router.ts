@@ -61,6 +61,11 @@ function handlers(engine: Engine, face: Face): Handlers {
     showJob: ({ id }) => engine.jobs.get(id),
     cancelJob: ({ id }) => engine.jobs.cancel(id),
     troubleshooting: () => Object.entries(errorCatalog).map(([code, info]) => ({ code, ...info })),
+    connectVault: (args) => engine.vaults.connect(args),
+    disconnectVault: ({ name }) => engine.vaults.disconnect(name),
+    associateVm: ({ vm, with: target }) => engine.inventory.associate(vm, target),
+    listPendingProtections: ({ vault }) => engine.vaults.pendingProtections(vault),
+    confirmProtections: ({ vault, vms }) => engine.inventory.confirmProtections(vault, vms),
   };
 }
 
