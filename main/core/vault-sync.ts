@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { BackupDataOnlyState, DEFAULT_POLICY_SPEC } from '../../preload/contract.js';
 import type { Db } from './catalog/catalog.js';
 import { CofferError } from './errors.js';
-import type { VaultKeys } from './vault/config.js';
+import { CONFIG_KEY, readVaultConfig, type VaultKeys } from './vault/config.js';
 import type { Manifest } from './vault/format.js';
 import { listPointIds, readManifest } from './vault/manifest.js';
 import {
@@ -82,9 +82,16 @@ interface VmRow {
 
 /** Reads what the vault holds that the catalog does not know yet (async; writes nothing). */
 export async function readVaultSnapshot(db: Db, store: ObjectStore, keys: VaultKeys | undefined, vaultId: string): Promise<VaultSnapshot> {
+  // An unmounted disk or a moved folder lists as empty: only a listing of this very vault may remove points.
+  const config = await readVaultConfig(store);
+  if (config.id !== vaultId) {
+    throw new CofferError('VaultCorrupt', `The storage at ${store.location} now holds another vault (${config.name}); the catalog was left as it is.`);
+  }
   // The snapshot of known ids is taken before listing: a point this install adds meanwhile is never removed.
   const known = new Set((db.prepare('SELECT id FROM points WHERE vault_id = ?').pluck().all(vaultId) as string[]));
   const listed = new Set(await listPointIds(store));
+  // ...and the vault must still be there after the listing (a disk unmounted while it ran).
+  if (!(await store.stat(CONFIG_KEY))) throw new CofferError('VaultNotFound', `The vault at ${store.location} went away while it was read; the catalog was left as it is.`);
   const snap: VaultSnapshot = { known, listed, manifests: [], unreadable: [] };
   if (!keys) return snap;
   for (const id of listed) {
@@ -159,6 +166,7 @@ export function applyVaultSnapshot(
         db.prepare('UPDATE policies SET name = ?, builtin = ?, spec = ? WHERE id = ?').run(r.name, r.builtin ? 1 : 0, JSON.stringify(r.spec), r.id);
       }
     }
+    ensureBuiltinPolicy(db, vault.id);
     for (const row of db.prepare('SELECT * FROM policies WHERE vault_id = ?').all(vault.id) as PolicyRow[]) {
       if (row.in_vault === 1 && !recorded.has(row.id)) {
         // Deleted by another install: gone here too, unless a VM of this install still uses it.
@@ -172,8 +180,7 @@ export function applyVaultSnapshot(
       }
       if (row.in_vault === 0) writes.policies.push(policyRecordOf(row));
     }
-  }
-  ensureBuiltinPolicy(db, vault.id);
+  } else ensureBuiltinPolicy(db, vault.id);
 
   // 2. Points the vault no longer holds (pruned or deleted by another install) disappear.
   const del = db.prepare('DELETE FROM points WHERE vault_id = ? AND id = ?');
@@ -184,7 +191,10 @@ export function applyVaultSnapshot(
     `INSERT INTO points (vault_id, id, vm_id, vm_name, created_at, consistency, retain_until, manual, logical_bytes, added_bytes, disks)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (vault_id, id) DO NOTHING`,
   );
+  const backingUp = db.prepare("SELECT 1 FROM jobs WHERE vm_id = ? AND operation = 'Backup' AND status IN ('Queued', 'InProgress', 'Cancelling')");
   for (const m of snap.manifests) {
+    // The point of a running backup is that job's to record (its manifest lands just before its row).
+    if (m.vm.id && backingUp.get(m.vm.id)) continue;
     const vmId = vmRowFor(ctx, { key: m.vm.id, name: m.vm.name, policyName: m.policy });
     report.pointsAdded += insert.run(
       vault.id,
@@ -205,6 +215,13 @@ export function applyVaultSnapshot(
   // 4. Protection records: this install writes those of the VMs it protects; the others describe
   // VMs of other (or lost) installs and become "pending confirmation" on Backup data only items.
   if (snap.protections) {
+    // Backup data only items whose data was deleted: their protection record goes with them.
+    const dropped = new Set(
+      db.prepare('SELECT id FROM vms WHERE vault_id = ? AND source_id IS NULL AND protection_state IS NULL').pluck().all(vault.id) as string[],
+    );
+    for (const id of dropped) {
+      if (snap.protections.some((r) => r.vmKey === id)) writes.deleteProtections.push(id);
+    }
     const byKey = new Map(snap.protections.map((r) => [r.vmKey, r]));
     const mine = db
       .prepare(
@@ -222,7 +239,7 @@ export function applyVaultSnapshot(
       if (!have || !sameProtection(have, want)) writes.protections.push(want);
     }
     for (const r of snap.protections) {
-      if (mineIds.has(r.vmKey)) continue;
+      if (mineIds.has(r.vmKey) || dropped.has(r.vmKey)) continue;
       let row = db.prepare('SELECT * FROM vms WHERE id = ?').get(r.vmKey) as VmRow | undefined;
       if (row?.source_id && (ctx.adopted.has(row.id) || (row.vault_id === null && adopt(ctx, row, r.policyName)))) {
         row = db.prepare('SELECT * FROM vms WHERE id = ?').get(r.vmKey) as VmRow;
@@ -252,11 +269,12 @@ export function applyVaultSnapshot(
     }
   }
 
-  // 5. A Backup data only item with no point left and nothing pending has nothing to show.
+  // 5. A Backup data only item with no point left and nothing pending, or whose data the admin
+  // deleted (protection cleared), has nothing to show.
   report.vmsRemoved += db
     .prepare(
-      `DELETE FROM vms WHERE vault_id = ? AND source_id IS NULL AND pending_policy_id IS NULL
-       AND NOT EXISTS (SELECT 1 FROM points WHERE points.vm_id = vms.id)`,
+      `DELETE FROM vms WHERE vault_id = ? AND source_id IS NULL AND (protection_state IS NULL
+       OR (pending_policy_id IS NULL AND NOT EXISTS (SELECT 1 FROM points WHERE points.vm_id = vms.id)))`,
     )
     .run(vault.id).changes;
   return { report, writes };

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BackupDataOnlyState, type ConnectedVault, type ParsedArgsOf, type PendingProtection, type VaultDetails, type VaultSummary } from '../../preload/contract.js';
+import { BackupDataOnlyState, finishedStatuses, type ConnectedVault, type Job, type ParsedArgsOf, type PendingProtection, type VaultDetails, type VaultSummary } from '../../preload/contract.js';
 import type { Db } from './catalog/catalog.js';
 import { CofferError } from './errors.js';
 import type { EngineEvents } from './events.js';
@@ -44,7 +44,17 @@ export class VaultService {
     private readonly db: Db,
     private readonly events: EngineEvents,
     private readonly secrets?: SecretStore,
-  ) {}
+  ) {
+    // After each job of a vault the catalog follows the vault again (points another install added
+    // or pruned meanwhile, records this install now is the origin of). Failures change nothing.
+    events.subscribe((event, payload) => {
+      if (event !== 'jobUpdated') return;
+      const job = payload as Job;
+      if (!job.vaultName || !finishedStatuses.includes(job.status) || !this.db.open) return;
+      const row = this.db.prepare('SELECT id FROM vaults WHERE name = ?').get(job.vaultName) as { id: string } | undefined;
+      if (row) void this.reconcileVault(row.id).catch(() => undefined);
+    });
+  }
 
   list(): VaultSummary[] {
     const rows = this.db.prepare('SELECT * FROM vaults ORDER BY name COLLATE NOCASE').all() as VaultRow[];
@@ -263,7 +273,12 @@ export class VaultService {
     const store = this.storeFor(row);
     const keys = this.keys.get(row.id);
     const snap = await readVaultSnapshot(this.db, store, keys, row.id);
-    const { report, writes } = this.db.transaction(() => applyVaultSnapshot(this.db, { id: row.id, region: row.region }, snap))();
+    const applied = this.db.transaction(() =>
+      // Disconnected meanwhile: nothing to bring in line.
+      this.db.prepare('SELECT 1 FROM vaults WHERE id = ?').get(row.id) ? applyVaultSnapshot(this.db, { id: row.id, region: row.region }, snap) : null,
+    )();
+    if (!applied) return { pointsAdded: 0, pointsRemoved: 0, unreadable: [], vmsAdded: 0, vmsRemoved: 0, policiesAdded: 0, recordsWritten: 0, complete: false };
+    const { report, writes } = applied;
     if (keys) report.recordsWritten = await flushWrites(this.db, store, keys, writes);
     if (report.pointsAdded || report.pointsRemoved || report.vmsAdded || report.vmsRemoved || report.policiesAdded) this.changed(row.name);
     return report;
@@ -363,6 +378,7 @@ export class VaultService {
 
   /** Closes every open handle (worker pools); keys stay. */
   async closeHandles(): Promise<void> {
+    await Promise.allSettled([...this.reconciling.values()]);
     const open = [...this.handles.values()];
     this.handles.clear();
     await Promise.allSettled(open.map(async (h) => (await h).close()));

@@ -215,3 +215,100 @@ describe('the catalog follows the vault', () => {
     expect(unwrap(await b.router.invoke('listPoints', { vm: 'web01' })).map((p) => p.id)).toEqual([ids[0]]);
   });
 });
+
+describe('Backup data only items', () => {
+  it('become the VM again when a source lists it (same UUID), and resume protection once the admin confirms', async () => {
+    const dir = tmp();
+    const a = await installA(dir);
+    const vmIdA = unwrap(await a.router.invoke('listVms', { vault: 'vault-ams' }))[0]!.id;
+    const b = install(path.join(dir, 'data-b'));
+    unwrap(await b.router.invoke('connectVault', { name: 'dr-vault', path: a.vaultDir, passphrase: PASS }));
+
+    // Not before a source lists it: a VM without disks here cannot be backed up.
+    const early = errorOf(await b.router.invoke('confirmProtections', { vault: 'dr-vault' }));
+    expect(early.code).toBe('VmBackupDataOnly');
+    expect(unwrap(await b.router.invoke('listVms', {}))[0]!.protectionState).toBe('BackupDataOnly');
+
+    // The new machine's hypervisor holds the VM again: discovery joins it with its backup data.
+    unwrap(await b.router.invoke('addSource', { kind: 'folder', target: path.join(dir, 'hypervisor'), region: 'lab-amsterdam', name: 'lab-b' }));
+    const discover = unwrap(await b.router.invoke('discoverVms', { vault: 'dr-vault' }));
+    expect((await b.engine.jobs.wait(discover.id)).details).toMatchObject({ associated: 1 });
+    const vms = unwrap(await b.router.invoke('listVms', {}));
+    expect(vms.map((v) => [v.id, v.name, v.sourceName, v.vaultName, v.protectionState])).toEqual([[vmIdA, 'web01', 'lab-b', 'dr-vault', 'ProtectionStopped']]);
+    expect(unwrap(await b.router.invoke('discoveryResult', { vault: 'dr-vault' })).candidates).toEqual([]);
+
+    expect(unwrap(await b.router.invoke('listPendingProtections', { vault: 'dr-vault' }))).toEqual([
+      { vmId: vmIdA, vmName: 'web01', cloudService: 'shop', policy: 'Gold', backupDataOnly: false },
+    ]);
+    const [confirmed] = unwrap(await b.router.invoke('confirmProtections', { vault: 'dr-vault' }));
+    expect(confirmed).toMatchObject({ id: vmIdA, protectionState: 'Protected' });
+    expect(unwrap(await b.router.invoke('listPendingProtections', { vault: 'dr-vault' }))).toEqual([]);
+    const dash = unwrap(await b.router.invoke('dashboard', {}));
+    expect(dash.vms).toEqual([expect.objectContaining({ name: 'web01', policy: 'Gold', state: 'Protected', nextBackupAt: expect.any(String) })]);
+
+    // B's backups continue the same VM's history: A sees them on its VM.
+    await waitAll(b.engine, unwrap(await b.router.invoke('backupNow', { vms: ['web01'] })));
+    await a.engine.vaults.reconcileVault(a.engine.vaults.idOf('vault-ams'));
+    expect(unwrap(await a.router.invoke('listPoints', { vm: 'web01' }))).toHaveLength(2);
+  });
+
+  it('of an old vault (no records) are associated by hand, and the new records appear on the first write', async () => {
+    const dir = tmp();
+    const a = await installA(dir);
+    await a.engine.close();
+    // A vault from before policies and protections were recorded in it.
+    for (const d of ['policies', 'protection']) fs.rmSync(path.join(a.vaultDir, d), { recursive: true, force: true });
+    const b = install(path.join(dir, 'data-b'));
+    const connected = unwrap(await b.router.invoke('connectVault', { name: 'dr-vault', path: a.vaultDir, passphrase: PASS }));
+    expect(connected).toMatchObject({ pointCount: 1, backupDataOnlyVms: ['web01'], pendingProtections: [] });
+    expect(unwrap(await b.router.invoke('listPolicies', { vault: 'dr-vault' })).map((p) => p.name)).toEqual(['DefaultPolicy']);
+    expect(fs.readdirSync(path.join(a.vaultDir, 'policies'))).toHaveLength(1);
+
+    unwrap(await b.router.invoke('addSource', { kind: 'folder', target: path.join(dir, 'hypervisor'), region: 'lab-amsterdam', name: 'lab-b' }));
+    const discover = unwrap(await b.router.invoke('discoverVms', { vault: 'dr-vault' }));
+    expect((await b.engine.jobs.wait(discover.id)).details).toMatchObject({ associated: 0 });
+    expect(unwrap(await b.router.invoke('discoveryResult', { vault: 'dr-vault' })).candidates.map((v) => v.name)).toEqual(['web01']);
+
+    const wrongWay = errorOf(await b.router.invoke('associateVm', { vm: 'shop/web01', with: 'shop/web01' }));
+    expect(wrongWay.code).toBe('VmNotFound');
+    const vm = unwrap(await b.router.invoke('associateVm', { vm: 'web01', with: 'shop/web01' }));
+    expect(vm).toMatchObject({ name: 'web01', sourceName: 'lab-b', protectionState: 'ProtectionStopped', vaultName: 'dr-vault' });
+    expect(unwrap(await b.router.invoke('listVms', {}))).toHaveLength(1);
+    await waitAll(b.engine, [unwrap(await b.router.invoke('resumeProtection', { vm: 'web01' }))]);
+    // The reconcile after the job writes the protection record (queued behind the one the job started).
+    await b.engine.vaults.reconcileVault(b.engine.vaults.idOf('dr-vault'));
+    expect(fs.readdirSync(path.join(a.vaultDir, 'protection'))).toEqual([vm.id]);
+    expect(unwrap(await b.router.invoke('listPoints', { vm: 'web01' }))).toHaveLength(1);
+  });
+
+  it('can have their backup data deleted: points, item and record go', async () => {
+    const dir = tmp();
+    const a = await installA(dir);
+    await a.engine.close();
+    const b = install(path.join(dir, 'data-b'));
+    unwrap(await b.router.invoke('connectVault', { name: 'dr-vault', path: a.vaultDir, passphrase: PASS }));
+    expect(fs.readdirSync(path.join(a.vaultDir, 'protection'))).toHaveLength(1);
+    const refused = errorOf(await b.router.invoke('stopProtection', { vm: 'web01', deleteData: true }));
+    expect(refused.code).toBe('InvalidArgument');
+    await waitAll(b.engine, [unwrap(await b.router.invoke('stopProtection', { vm: 'web01', deleteData: true, confirmName: 'web01' }))]);
+    await b.engine.vaults.reconcileVault(b.engine.vaults.idOf('dr-vault'));
+    expect(unwrap(await b.router.invoke('listVms', {}))).toEqual([]);
+    expect(fs.readdirSync(path.join(a.vaultDir, 'points')).filter((f) => !f.startsWith('.'))).toEqual([]);
+    expect(fs.readdirSync(path.join(a.vaultDir, 'protection'))).toEqual([]);
+    // Nothing comes back on the next open.
+    await b.engine.vaults.reconcileVault(b.engine.vaults.idOf('dr-vault'));
+    expect(unwrap(await b.router.invoke('listVms', {}))).toEqual([]);
+  });
+});
+
+describe('a vault that is not there', () => {
+  it('(unmounted disk, moved folder) leaves the catalog as it is', async () => {
+    const dir = tmp();
+    const a = await installA(dir);
+    fs.renameSync(a.vaultDir, `${a.vaultDir}.away`);
+    const r = a.engine.vaults.reconcileVault(a.engine.vaults.idOf('vault-ams'));
+    await expect(r).rejects.toMatchObject({ code: 'VaultNotFound' });
+    expect(unwrap(await a.router.invoke('listPoints', { vm: 'web01' }))).toHaveLength(1);
+    fs.renameSync(`${a.vaultDir}.away`, a.vaultDir);
+  });
+});
