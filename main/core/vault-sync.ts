@@ -6,6 +6,7 @@ import { CONFIG_KEY, readVaultConfig, type VaultKeys } from './vault/config.js';
 import type { Manifest } from './vault/format.js';
 import { listPointIds, readManifest } from './vault/manifest.js';
 import {
+  deletePolicyRecordObject,
   deleteProtectionRecordObject,
   putPolicyRecord,
   putProtectionRecord,
@@ -63,7 +64,6 @@ interface PolicyRow {
   builtin: number;
   spec: string;
   created_at: string;
-  in_vault: number;
 }
 
 interface VmRow {
@@ -116,6 +116,7 @@ export async function readVaultSnapshot(db: Db, store: ObjectStore, keys: VaultK
 /** Records the catalog must write to the vault after applying a snapshot. */
 export interface PendingWrites {
   policies: PolicyRecord[];
+  deletePolicies: string[];
   protections: ProtectionRecord[];
   deleteProtections: string[];
 }
@@ -141,46 +142,13 @@ export function applyVaultSnapshot(
     recordsWritten: 0,
     complete: snap.policies !== undefined,
   };
-  const writes: PendingWrites = { policies: [], protections: [], deleteProtections: [] };
+  const writes: PendingWrites = { policies: [], deletePolicies: [], protections: [], deleteProtections: [] };
   ctx.report = report;
 
-  // 1. Policies: the vault's records win, except rows this install changed and has not written yet.
-  if (snap.policies) {
-    const recorded = new Set<string>();
-    for (const r of snap.policies) {
-      recorded.add(r.id);
-      const row = db.prepare('SELECT * FROM policies WHERE id = ? AND vault_id = ?').get(r.id, vault.id) as PolicyRow | undefined;
-      const clash = db.prepare('SELECT id FROM policies WHERE vault_id = ? AND name = ? AND id <> ?').get(vault.id, r.name, r.id);
-      if (clash) continue; // two policies of one name: keep this install's, the admin renames one
-      if (!row) {
-        db.prepare('INSERT INTO policies (id, vault_id, name, builtin, spec, created_at, in_vault) VALUES (?, ?, ?, ?, ?, ?, 1)').run(
-          r.id,
-          vault.id,
-          r.name,
-          r.builtin ? 1 : 0,
-          JSON.stringify(r.spec),
-          r.created,
-        );
-        report.policiesAdded++;
-      } else if (row.in_vault === 1) {
-        db.prepare('UPDATE policies SET name = ?, builtin = ?, spec = ? WHERE id = ?').run(r.name, r.builtin ? 1 : 0, JSON.stringify(r.spec), r.id);
-      }
-    }
-    ensureBuiltinPolicy(db, vault.id);
-    for (const row of db.prepare('SELECT * FROM policies WHERE vault_id = ?').all(vault.id) as PolicyRow[]) {
-      if (row.in_vault === 1 && !recorded.has(row.id)) {
-        // Deleted by another install: gone here too, unless a VM of this install still uses it.
-        const used = db.prepare('SELECT 1 FROM vms WHERE policy_id = ? OR pending_policy_id = ?').get(row.id, row.id);
-        if (!used) {
-          db.prepare('DELETE FROM policies WHERE id = ?').run(row.id);
-          continue;
-        }
-        db.prepare('UPDATE policies SET in_vault = 0 WHERE id = ?').run(row.id);
-        row.in_vault = 0;
-      }
-      if (row.in_vault === 0) writes.policies.push(policyRecordOf(row));
-    }
-  } else ensureBuiltinPolicy(db, vault.id);
+  // 1. Policies, merged three ways against what this install last synced: a side that changed
+  // since wins (this install's edit when both did), a deletion on either side deletes.
+  if (snap.policies) syncPolicies(db, vault.id, snap.policies, writes, report);
+  else ensureBuiltinPolicy(db, vault.id);
 
   // 2. Points the vault no longer holds (pruned or deleted by another install) disappear.
   const del = db.prepare('DELETE FROM points WHERE vault_id = ? AND id = ?');
@@ -280,12 +248,17 @@ export function applyVaultSnapshot(
   return { report, writes };
 }
 
-/** Writes back what applyVaultSnapshot asked for; policies are marked as in the vault once written. */
-export async function flushWrites(db: Db, store: ObjectStore, keys: VaultKeys, writes: PendingWrites): Promise<number> {
+/** Writes back what applyVaultSnapshot asked for; a policy counts as synced once its write succeeded. */
+export async function flushWrites(db: Db, vaultId: string, store: ObjectStore, keys: VaultKeys, writes: PendingWrites): Promise<number> {
   let n = 0;
   for (const p of writes.policies) {
     await putPolicyRecord(store, keys, p);
-    db.prepare('UPDATE policies SET in_vault = 1 WHERE id = ? AND spec = ? AND name = ?').run(p.id, JSON.stringify(p.spec), p.name);
+    markSynced(db, vaultId, p);
+    n++;
+  }
+  for (const id of writes.deletePolicies) {
+    await deletePolicyRecordObject(store, id);
+    db.prepare('DELETE FROM policy_sync WHERE vault_id = ? AND policy_id = ?').run(vaultId, id);
     n++;
   }
   for (const r of writes.protections) {
@@ -299,11 +272,71 @@ export async function flushWrites(db: Db, store: ObjectStore, keys: VaultKeys, w
   return n;
 }
 
+/** What a policy is, for comparing catalog, vault and last sync: name, built-in flag and spec. */
+function policyState(p: { name: string; builtin: boolean | number; spec: unknown }): string {
+  return JSON.stringify({ name: p.name, builtin: p.builtin === true || p.builtin === 1, spec: typeof p.spec === 'string' ? (JSON.parse(p.spec) as unknown) : p.spec });
+}
+
+export function markSynced(db: Db, vaultId: string, r: PolicyRecord): void {
+  db.prepare('INSERT INTO policy_sync (vault_id, policy_id, synced) VALUES (?, ?, ?) ON CONFLICT (vault_id, policy_id) DO UPDATE SET synced = excluded.synced').run(
+    vaultId,
+    r.id,
+    policyState(r),
+  );
+}
+
+function syncPolicies(db: Db, vaultId: string, records: PolicyRecord[], writes: PendingWrites, report: ReconcileReport): void {
+  const rows = new Map((db.prepare('SELECT * FROM policies WHERE vault_id = ?').all(vaultId) as PolicyRow[]).map((r) => [r.id, r]));
+  const synced = new Map(
+    (db.prepare('SELECT policy_id, synced FROM policy_sync WHERE vault_id = ?').all(vaultId) as { policy_id: string; synced: string }[]).map((r) => [r.policy_id, r.synced]),
+  );
+  const recs = new Map(records.map((r) => [r.id, r]));
+  const used = (id: string) => db.prepare('SELECT 1 FROM vms WHERE policy_id = ? OR pending_policy_id = ?').get(id, id) !== undefined;
+  const take = (r: PolicyRecord, insert: boolean) => {
+    if (insert) {
+      // Two policies of one name cannot live in one vault's catalog: this install's stays, the admin renames one.
+      if (db.prepare('SELECT 1 FROM policies WHERE vault_id = ? AND name = ?').get(vaultId, r.name)) return;
+      db.prepare('INSERT INTO policies (id, vault_id, name, builtin, spec, created_at) VALUES (?, ?, ?, ?, ?, ?)').run(r.id, vaultId, r.name, r.builtin ? 1 : 0, JSON.stringify(r.spec), r.created);
+      report.policiesAdded++;
+    } else {
+      if (db.prepare('SELECT 1 FROM policies WHERE vault_id = ? AND name = ? AND id <> ?').get(vaultId, r.name, r.id)) return;
+      db.prepare('UPDATE policies SET name = ?, builtin = ?, spec = ? WHERE id = ?').run(r.name, r.builtin ? 1 : 0, JSON.stringify(r.spec), r.id);
+    }
+    markSynced(db, vaultId, r);
+  };
+  for (const id of new Set([...rows.keys(), ...synced.keys(), ...recs.keys()])) {
+    const row = rows.get(id);
+    const base = synced.get(id);
+    const rec = recs.get(id);
+    if (row && base === undefined) {
+      if (rec) take(rec, false); // the same policy on both sides, never compared: the vault's
+      else writes.policies.push(policyRecordOf(row)); // new here (or from before records): write it
+    } else if (row && base !== undefined) {
+      const localChanged = policyState(row) !== base;
+      if (rec) {
+        if (localChanged) writes.policies.push(policyRecordOf(row));
+        else if (policyState(rec) !== base) take(rec, false);
+      } else if (!used(id)) {
+        // Deleted by another install: gone here too...
+        db.prepare('DELETE FROM policies WHERE id = ?').run(id);
+        db.prepare('DELETE FROM policy_sync WHERE vault_id = ? AND policy_id = ?').run(vaultId, id);
+      } else writes.policies.push(policyRecordOf(row)); // ...unless a VM of this install still uses it
+    } else if (!row && base !== undefined) {
+      // Deleted in this install since the last sync.
+      if (rec) writes.deletePolicies.push(id);
+      else db.prepare('DELETE FROM policy_sync WHERE vault_id = ? AND policy_id = ?').run(vaultId, id);
+    } else if (rec) take(rec, true); // new in the vault
+  }
+  ensureBuiltinPolicy(db, vaultId);
+  const builtin = db.prepare('SELECT * FROM policies WHERE vault_id = ? AND builtin = 1').get(vaultId) as PolicyRow;
+  if (!synced.has(builtin.id) && !recs.has(builtin.id) && !writes.policies.some((p) => p.id === builtin.id)) writes.policies.push(policyRecordOf(builtin));
+}
+
 /** The vault's built-in policy, made in the catalog when neither the catalog nor the vault has it. */
 export function ensureBuiltinPolicy(db: Db, vaultId: string, now = new Date().toISOString()): void {
   if (db.prepare('SELECT 1 FROM policies WHERE vault_id = ? AND builtin = 1').get(vaultId)) return;
   const name = db.prepare('SELECT 1 FROM policies WHERE vault_id = ? AND name = ?').get(vaultId, DEFAULT_POLICY_NAME) ? `${DEFAULT_POLICY_NAME}-${vaultId.slice(0, 8)}` : DEFAULT_POLICY_NAME;
-  db.prepare('INSERT INTO policies (id, vault_id, name, builtin, spec, created_at, in_vault) VALUES (?, ?, ?, 1, ?, ?, 0)').run(
+  db.prepare('INSERT INTO policies (id, vault_id, name, builtin, spec, created_at) VALUES (?, ?, ?, 1, ?, ?)').run(
     randomUUID(),
     vaultId,
     name,

@@ -8,6 +8,7 @@ import {
   applyVaultSnapshot,
   ensureBuiltinPolicy,
   flushWrites,
+  markSynced,
   policyRecordOf,
   policyRowFor,
   protectionRecordFor,
@@ -101,8 +102,9 @@ export class VaultService {
       this.keys.set(config.id, keys);
       // The built-in policy lives in the vault from the start, so any install connecting finds it.
       for (const p of this.db.prepare('SELECT * FROM policies WHERE vault_id = ?').all(config.id) as Parameters<typeof policyRecordOf>[0][]) {
-        await putPolicyRecord(store, keys, policyRecordOf(p));
-        this.db.prepare('UPDATE policies SET in_vault = 1 WHERE id = ?').run(p.id);
+        const record = policyRecordOf(p);
+        await putPolicyRecord(store, keys, record);
+        markSynced(this.db, config.id, record);
       }
       this.events.emit('vaultsChanged', { names: [args.name] });
       return this.summary(this.row(args.name));
@@ -204,7 +206,7 @@ export class VaultService {
     this.keys.set(config.id, keys);
     if (args.remember) this.secrets!.save(config.id, args.passphrase);
     // An old vault gets its built-in policy record now (the first write of the new objects).
-    await flushWrites(this.db, store, keys, writes);
+    await flushWrites(this.db, config.id, store, keys, writes);
     this.changed(args.name);
     const row = this.row(args.name);
     const backupOnly = this.db
@@ -279,7 +281,7 @@ export class VaultService {
     )();
     if (!applied) return { pointsAdded: 0, pointsRemoved: 0, unreadable: [], vmsAdded: 0, vmsRemoved: 0, policiesAdded: 0, recordsWritten: 0, complete: false };
     const { report, writes } = applied;
-    if (keys) report.recordsWritten = await flushWrites(this.db, store, keys, writes);
+    if (keys) report.recordsWritten = await flushWrites(this.db, row.id, store, keys, writes);
     if (report.pointsAdded || report.pointsRemoved || report.vmsAdded || report.vmsRemoved || report.policiesAdded) this.changed(row.name);
     return report;
   }
@@ -297,29 +299,29 @@ export class VaultService {
   }
 
   /**
-   * Writes a policy's record to its vault (after create or edit). A locked vault gets it at its
-   * next reconcile: the row is marked as not in the vault yet, and the vault does not override it.
+   * Writes a policy's record to its vault at once (after create or edit). Without this call the
+   * next reconcile (after a job, or opening the vault) writes it; a locked vault gets it then too.
    * Hook: the lead calls this from createPolicy/editPolicy (and the protect wizard's new policy).
    */
   async writePolicyRecord(policyId: string): Promise<boolean> {
     const row = policyRowFor(this.db, policyId);
     if (!row) throw new CofferError('PolicyNotFound', `No policy with id ${policyId}.`);
-    this.db.prepare('UPDATE policies SET in_vault = 0 WHERE id = ?').run(policyId);
     const keys = this.keys.get(row.vault_id);
     if (!keys) return false;
-    await putPolicyRecord(this.storeFor(this.rowById(row.vault_id)), keys, policyRecordOf(row));
-    this.db.prepare('UPDATE policies SET in_vault = 1 WHERE id = ? AND spec = ? AND name = ?').run(row.id, row.spec, row.name);
+    const record = policyRecordOf(row);
+    await putPolicyRecord(this.storeFor(this.rowById(row.vault_id)), keys, record);
+    markSynced(this.db, row.vault_id, record);
     return true;
   }
 
   /**
-   * Removes a deleted policy's record. Hook: the lead calls this from deletePolicy, after the row
-   * is gone. A locked vault keeps the record, and the policy comes back at the next reconcile.
+   * Removes a deleted policy's record at once (after deletePolicy removed the row). Without this
+   * call the next reconcile of an unlocked vault removes it.
    */
   async deletePolicyRecord(vaultId: string, policyId: string): Promise<boolean> {
-    const keys = this.keys.get(vaultId);
-    if (!keys) return false;
+    if (!this.keys.get(vaultId)) return false;
     await deletePolicyRecordObject(this.storeFor(this.rowById(vaultId)), policyId);
+    this.db.prepare('DELETE FROM policy_sync WHERE vault_id = ? AND policy_id = ?').run(vaultId, policyId);
     return true;
   }
 

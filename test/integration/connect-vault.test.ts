@@ -216,6 +216,34 @@ describe('the catalog follows the vault', () => {
   });
 });
 
+describe('policies live in the vault', () => {
+  it('an edit, a new policy and a deletion in one install reach the other', async () => {
+    const dir = tmp();
+    const a = await installA(dir);
+    const b = install(path.join(dir, 'data-b'));
+    unwrap(await b.router.invoke('connectVault', { name: 'dr-vault', path: a.vaultDir, passphrase: PASS }));
+    const sync = async () => {
+      await a.engine.vaults.reconcileVault(a.engine.vaults.idOf('vault-ams'));
+      await b.engine.vaults.reconcileVault(b.engine.vaults.idOf('dr-vault'));
+      await a.engine.vaults.reconcileVault(a.engine.vaults.idOf('vault-ams'));
+    };
+    const described = async (r: Router, vault: string) => unwrap(await r.invoke('listPolicies', { vault })).map((p) => `${p.name}: ${p.description}`);
+
+    unwrap(await a.router.invoke('editPolicy', { vault: 'vault-ams', name: 'Gold', spec: { schedule: { kind: 'daily', times: ['20:00'] }, retention: { dailyDays: 10 } } }));
+    unwrap(await b.router.invoke('createPolicy', { vault: 'dr-vault', name: 'Silver', spec: { schedule: { kind: 'daily', times: ['23:00'] }, retention: { dailyDays: 7 } } }));
+    await sync();
+    const both = ['DefaultPolicy: Daily at 22:00; keep daily 30 days', 'Gold: Daily at 20:00; keep daily 10 days', 'Silver: Daily at 23:00; keep daily 7 days'];
+    expect(await described(a.router, 'vault-ams')).toEqual(both);
+    expect(await described(b.router, 'dr-vault')).toEqual(both);
+
+    unwrap(await a.router.invoke('deletePolicy', { vault: 'vault-ams', name: 'Silver' }));
+    await sync();
+    expect(await described(b.router, 'dr-vault')).toEqual(both.slice(0, 2));
+    expect(await described(a.router, 'vault-ams')).toEqual(both.slice(0, 2));
+    expect(fs.readdirSync(path.join(a.vaultDir, 'policies'))).toHaveLength(2);
+  });
+});
+
 describe('Backup data only items', () => {
   it('become the VM again when a source lists it (same UUID), and resume protection once the admin confirms', async () => {
     const dir = tmp();

@@ -142,7 +142,9 @@ export const migrations: ReadonlyArray<(db: Database.Database) => void> = [
   // ("Backup data only") has no source, so vms.source_id becomes nullable (SQLite: rebuild the
   // table). pending_policy_id holds a protection recorded in the vault that this install has not
   // confirmed yet (a rebuilt install resumes scheduled backups only after the admin says so).
-  // policies.in_vault: the policy's record in the vault matches this row (0: still to be written).
+  // policy_sync: each policy as this install last read it from or wrote it to the vault, so a
+  // reconcile tells a local edit (catalog differs) from a remote one (record differs), and a policy
+  // deleted here (sync row without policy) from one that is new in the vault.
   (db) => {
     db.exec(`
       CREATE TABLE vms_new (
@@ -183,7 +185,12 @@ export const migrations: ReadonlyArray<(db: Database.Database) => void> = [
       CREATE INDEX vms_source ON vms(source_id);
       CREATE INDEX vms_name ON vms(name);
       CREATE INDEX vms_policy ON vms(policy_id);
-      ALTER TABLE policies ADD COLUMN in_vault INTEGER NOT NULL DEFAULT 0;
+      CREATE TABLE policy_sync (
+        vault_id TEXT NOT NULL REFERENCES vaults(id) ON DELETE CASCADE,
+        policy_id TEXT NOT NULL,
+        synced TEXT NOT NULL,
+        PRIMARY KEY (vault_id, policy_id)
+      );
     `);
   },
 ];
