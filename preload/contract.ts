@@ -252,6 +252,30 @@ export const EngineInfo = z.object({
   platform: z.string(),
 });
 
+// ---- issue 11: the vault is the truth (connect an existing vault, Backup data only items) ----
+
+/** Protection state of a VM known only from a vault's recovery points: no source of this install lists it. */
+export const BackupDataOnlyState = 'BackupDataOnly';
+
+/** A protection recorded in the vault that this install resumes only once the admin confirms it. */
+export const PendingProtection = z.object({
+  vmId: z.string(),
+  vmName: z.string(),
+  cloudService: z.string(),
+  policy: z.string(),
+  /** No source of this install lists the VM yet: associate it (or discover it) before confirming. */
+  backupDataOnly: z.boolean(),
+});
+export type PendingProtection = z.infer<typeof PendingProtection>;
+
+export const ConnectedVault = VaultSummary.extend({
+  pointCount: z.number().int(),
+  /** Names of the VMs shown as Backup data only items (no source of this install lists them). */
+  backupDataOnlyVms: z.array(z.string()),
+  pendingProtections: z.array(PendingProtection),
+});
+export type ConnectedVault = z.infer<typeof ConnectedVault>;
+
 /** name -> argument schema and result schema. Add a method here and every face gets it. */
 export const methods = {
   engineInfo: { args: z.object({}).strict(), result: EngineInfo },
@@ -399,6 +423,25 @@ export const methods = {
     args: z.object({}).strict(),
     result: z.object({ jobs: z.array(Job), refused: z.array(z.object({ vm: z.string(), code: z.string(), message: z.string() })) }),
   },
+  /** Makes an existing vault (made by another install, or before a rebuild) usable here, under a local name. */
+  connectVault: {
+    args: z
+      .object({
+        name: VaultName,
+        path: AbsolutePath,
+        passphrase: z.string().min(1, 'the passphrase is required'),
+        remember: z.boolean().default(false),
+      })
+      .strict(),
+    result: ConnectedVault,
+  },
+  /** Forgets the vault in this install; its data stays in the storage for any install to connect again. */
+  disconnectVault: { args: VaultRef.strict(), result: z.object({ name: z.string(), location: z.string() }) },
+  /** Joins a Backup data only item with the VM a source lists (same VM), so its protection can continue. */
+  associateVm: { args: z.object({ vm: z.string().min(1), with: z.string().min(1) }).strict(), result: Vm },
+  listPendingProtections: { args: z.object({ vault: VaultName }).strict(), result: z.array(PendingProtection) },
+  /** Resumes the protections recorded in the vault (all pending ones of the vault, or the VMs named). */
+  confirmProtections: { args: z.object({ vault: VaultName, vms: VmRefs.optional() }).strict(), result: z.array(Vm) },
 } as const;
 
 export type Methods = typeof methods;

@@ -217,6 +217,18 @@ export const errorCatalog = {
     message: 'This libvirt connection URI would make Coffer run a program or reach a socket the URI chooses.',
     remedy: 'Use a plain connection URI: qemu:///system on this machine, qemu+ssh://user@host/system or qemu+tls://host/system for another host.',
   },
+  VaultAlreadyConnected: {
+    message: 'This vault is already connected to this install (the vault id is the same), perhaps under another name.',
+    remedy: 'Use the vault already listed (`coffer vault list`); disconnect it first to connect it under another name.',
+  },
+  VaultJobsRunning: {
+    message: 'Jobs of this vault are still running.',
+    remedy: 'Wait for them to finish or cancel them on the Jobs page, then retry.',
+  },
+  VmBackupDataOnly: {
+    message: 'No source of this install lists this VM: only its backup data is here.',
+    remedy: 'Add the source that holds the VM and discover, or associate the item with the VM (`associateVm`); its points can be restored meanwhile.',
+  },
 } as const satisfies Record<string, ErrorInfo>;
 
 export type ErrorCode = keyof typeof errorCatalog;

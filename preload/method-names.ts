@@ -40,4 +40,9 @@ export const methodNameList = [
   'troubleshooting',
   'vaultsToUnlock',
   'backupAll',
+  'connectVault',
+  'disconnectVault',
+  'associateVm',
+  'listPendingProtections',
+  'confirmProtections',
 ] as const;

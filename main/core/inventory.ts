@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Job, ParsedArgsOf, Source, Vm } from '../../preload/contract.js';
+import { BackupDataOnlyState, type Job, type ParsedArgsOf, type Source, type Vm } from '../../preload/contract.js';
 import type { Db } from './catalog/catalog.js';
 import { CofferError } from './errors.js';
 import type { EngineEvents } from './events.js';
@@ -38,12 +38,13 @@ interface VmRow {
   last_seen_at: string | null;
   missing: number;
   protection_state: string | null;
-  source_name: string;
+  source_name: string | null;
   vault_name: string | null;
 }
 
+// A VM without source is a Backup data only item: known from a vault's recovery points alone.
 const VM_SELECT = `SELECT vms.*, sources.name AS source_name, vaults.name AS vault_name
-  FROM vms JOIN sources ON sources.id = vms.source_id LEFT JOIN vaults ON vaults.id = vms.vault_id`;
+  FROM vms LEFT JOIN sources ON sources.id = vms.source_id LEFT JOIN vaults ON vaults.id = vms.vault_id`;
 
 /** A protected VM keeps its registration: stop protection first (W22). */
 const PROTECTING = new Set(['ProtectedPendingInitialBackup', 'Protected', 'ProtectionError']);
@@ -151,6 +152,8 @@ export class InventoryService {
         seen += await this.scan(source, ctx.signal);
         ctx.progress({ bytesDone: i + 1, bytesTotal: sources.length });
       }
+      // A Backup data only item whose VM a source now lists (same hypervisor id) is that VM again.
+      const associated = this.associateByStableId();
       const result = this.discoveryResult(vault.name);
       const unreachable = this.listSources().filter((s) => s.state !== 'reachable');
       for (const s of unreachable) ctx.warn('SourceUnreachable', `${s.name}: ${s.message}`);
@@ -159,7 +162,7 @@ export class InventoryService {
           result.candidates.length > 0
             ? `Found ${result.candidates.length} VM(s) to register in region ${vault.region}.`
             : `No VM can be registered: ${seen === 0 ? 'no source reported any VM' : explainNothing(result.excluded, vault.region)}.`,
-        details: { candidates: result.candidates.length, excluded: result.excluded.length, sources: sources.length },
+        details: { candidates: result.candidates.length, excluded: result.excluded.length, sources: sources.length, associated },
       };
     });
   }
@@ -173,6 +176,7 @@ export class InventoryService {
     const candidates: Vm[] = [];
     const excluded: { vm: Vm; reason: 'OtherRegion' | 'AlreadyRegistered' | 'Missing'; detail: string }[] = [];
     for (const vm of this.allVms()) {
+      if (isBackupDataOnly(vm)) continue; // not seen by any source: nothing to register
       if (vm.missing) excluded.push({ vm, reason: 'Missing', detail: `not found in source ${vm.sourceName} at the last scan` });
       else if (vm.vaultName) excluded.push({ vm, reason: 'AlreadyRegistered', detail: `registered to vault ${vm.vaultName}` });
       else if (vm.region !== vault.region) excluded.push({ vm, reason: 'OtherRegion', detail: `in region ${vm.region}, the vault is in ${vault.region}` });
@@ -305,6 +309,9 @@ export class InventoryService {
     const vaultId = vault.id;
     const vms = this.resolveAll(refs, this.allVms().filter((v) => this.vaultIdOf(v) === vaultId));
     for (const vm of vms) {
+      if (isBackupDataOnly(vm)) {
+        throw new CofferError('VmIsProtected', `${label(vm)} holds backup data only; delete its backup data instead (stop protection, deleting data).`, { vm: vm.id });
+      }
       if (vm.protectionState && PROTECTING.has(vm.protectionState)) {
         throw new CofferError('VmIsProtected', `The VM ${label(vm)} is protected (${vm.protectionState}).`, { vm: vm.id });
       }
@@ -318,6 +325,94 @@ export class InventoryService {
         return { summary: `${label(vm)} unregistered from ${vault.name}.` };
       }),
     );
+  }
+
+  // ---- Backup data only items (issue 11) ----
+
+  /**
+   * Joins a Backup data only item with the VM a source lists: the listed VM takes the item's id
+   * (its key in the vault, carried by every manifest), so its points, policy and recorded
+   * protection are the VM's again. Protection stays stopped until the admin resumes or confirms it.
+   */
+  associate(itemRef: string, vmRef: string): Vm {
+    const item = this.resolve(itemRef, this.allVms().filter(isBackupDataOnly));
+    const vm = this.resolve(vmRef, this.allVms().filter((v) => !isBackupDataOnly(v)));
+    if (vm.missing) throw new CofferError('VmNotFound', `The VM ${label(vm)} was not found in its source at the last discovery.`, { vm: vm.id });
+    if (vm.vaultName) {
+      throw new CofferError('VmAlreadyRegistered', `The VM ${label(vm)} is already registered to vault ${vm.vaultName}.`, { vm: vm.id, vault: vm.vaultName });
+    }
+    if (vm.region !== item.region) {
+      throw new CofferError('VmNotInVaultRegion', `The VM ${label(vm)} is in region ${vm.region}; vault ${item.vaultName} is in ${item.region}.`, {
+        vm: vm.id,
+        vmRegion: vm.region,
+        vaultRegion: item.region,
+      });
+    }
+    this.merge(item.id, vm.id);
+    this.events.emit('vaultsChanged', { names: [item.vaultName!] });
+    this.events.emit('protectionChanged', {});
+    return this.resolve(item.id);
+  }
+
+  /** Associates every Backup data only item whose recorded hypervisor id a source lists; returns how many. */
+  private associateByStableId(): number {
+    const pairs = this.db
+      .prepare(
+        `SELECT item.id AS item, vm.id AS vm FROM vms item JOIN vms vm ON vm.stable_id = item.stable_id AND vm.region = item.region
+         WHERE item.source_id IS NULL AND item.protection_state = ? AND item.stable_id <> ''
+           AND vm.source_id IS NOT NULL AND vm.vault_id IS NULL AND vm.missing = 0`,
+      )
+      .all(BackupDataOnlyState) as { item: string; vm: string }[];
+    const used = new Set<string>();
+    let n = 0;
+    for (const p of pairs) {
+      if (used.has(p.item) || used.has(p.vm)) continue; // one VM per item, first match
+      used.add(p.item).add(p.vm);
+      this.merge(p.item, p.vm);
+      n++;
+    }
+    if (n) this.events.emit('protectionChanged', {});
+    return n;
+  }
+
+  /** The listed VM's row goes; the item's row takes its source facts and keeps id, vault, policy, points. */
+  private merge(itemId: string, vmId: string): void {
+    this.db.transaction(() => {
+      const vm = this.db.prepare('SELECT * FROM vms WHERE id = ?').get(vmId) as VmRow;
+      this.db.prepare('DELETE FROM vms WHERE id = ?').run(vmId);
+      this.db
+        .prepare(
+          `UPDATE vms SET source_id = ?, stable_id = ?, name = ?, cloud_service = ?, region = ?, kind = ?, power_state = ?, definition_path = ?,
+           disks = ?, guest_agent = ?, problems = ?, last_seen_at = ?, missing = 0, protection_state = 'ProtectionStopped' WHERE id = ?`,
+        )
+        .run(vm.source_id, vm.stable_id, vm.name, vm.cloud_service, vm.region, vm.kind, vm.power_state, vm.definition_path, vm.disks, vm.guest_agent, vm.problems, vm.last_seen_at, itemId);
+    })();
+  }
+
+  /**
+   * Resumes the protections recorded in a vault (by another install, or this one before a
+   * rebuild): each VM gets its recorded policy and is scheduled again. A VM no source lists yet
+   * cannot be backed up, so it is refused (VmBackupDataOnly) and nothing changes.
+   */
+  confirmProtections(vaultName: string, refs?: string[]): Vm[] {
+    const vault = this.vaults.get(vaultName);
+    const pending = this.db.prepare('SELECT id FROM vms WHERE vault_id = ? AND pending_policy_id IS NOT NULL').pluck().all(vault.id) as string[];
+    const among = this.allVms().filter((v) => pending.includes(v.id));
+    const vms = refs ? this.resolveAll(refs, among) : among;
+    for (const vm of vms) {
+      if (isBackupDataOnly(vm)) throw new CofferError('VmBackupDataOnly', `No source of this install lists ${label(vm)}; associate it with its VM first.`, { vm: vm.id });
+    }
+    const now = new Date().toISOString();
+    this.db.transaction(() => {
+      for (const vm of vms) {
+        const hasPoints = this.db.prepare('SELECT 1 FROM points WHERE vm_id = ?').get(vm.id) !== undefined;
+        this.db
+          .prepare('UPDATE vms SET policy_id = pending_policy_id, pending_policy_id = NULL, protection_state = ?, protected_at = ?, last_attempt_at = NULL WHERE id = ?')
+          .run(hasPoints ? 'Protected' : 'ProtectedPendingInitialBackup', now, vm.id);
+      }
+    })();
+    if (vms.length) this.events.emit('protectionChanged', {});
+    return vms.map((vm) => this.resolve(vm.id));
   }
 
   /** Resolves a VM by id, name, or cloudservice/name; an ambiguous name lists the candidates. */
@@ -381,7 +476,7 @@ function toVm(r: VmRow): Vm {
     name: r.name,
     cloudService: r.cloud_service,
     region: r.region,
-    sourceName: r.source_name,
+    sourceName: r.source_name ?? '',
     kind: r.kind,
     powerState: r.power_state,
     definitionPath: r.definition_path,
@@ -394,6 +489,11 @@ function toVm(r: VmRow): Vm {
     missing: r.missing === 1,
     lastSeenAt: r.last_seen_at,
   };
+}
+
+/** A VM known only from a vault's recovery points: no source of this install lists it. */
+export function isBackupDataOnly(vm: Pick<Vm, 'protectionState'>): boolean {
+  return vm.protectionState === BackupDataOnlyState;
 }
 
 /** Whether a user's reference names this VM: its id, its name, or `cloudservice/name`. */

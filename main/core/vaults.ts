@@ -1,14 +1,28 @@
-import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DEFAULT_POLICY_SPEC, type ParsedArgsOf, type VaultDetails, type VaultSummary } from '../../preload/contract.js';
+import { BackupDataOnlyState, finishedStatuses, type ConnectedVault, type Job, type ParsedArgsOf, type PendingProtection, type VaultDetails, type VaultSummary } from '../../preload/contract.js';
 import type { Db } from './catalog/catalog.js';
 import { CofferError } from './errors.js';
 import type { EngineEvents } from './events.js';
+import {
+  applyVaultSnapshot,
+  ensureBuiltinPolicy,
+  flushWrites,
+  markSynced,
+  policyRecordOf,
+  policyRowFor,
+  protectionRecordFor,
+  readVaultSnapshot,
+  type ReconcileReport,
+} from './vault-sync.js';
 import { createVaultConfig, readVaultConfig, unlockVaultConfig, writeVaultConfig, type VaultKeys } from './vault/config.js';
 import { DEFAULT_CHUNK_SIZE } from './vault/format.js';
 import { LocalFolderStore } from './vault/local-store.js';
+import { deletePolicyRecordObject, deleteProtectionRecordObject, putPolicyRecord, putProtectionRecord } from './vault/records.js';
+import type { ObjectStore } from './vault/storage.js';
 import { Vault } from './vault/vault.js';
+
+export { DEFAULT_POLICY_NAME } from './vault-sync.js';
 
 interface VaultRow {
   id: string;
@@ -19,20 +33,29 @@ interface VaultRow {
   created_at: string;
 }
 
-/** The built-in policy every vault has from creation (W8): one backup a day, kept 30 days. */
-export const DEFAULT_POLICY_NAME = 'DefaultPolicy';
-
 /** Vaults known to this console: the catalog rows plus, for unlocked ones, their keys in memory. */
 export class VaultService {
   private readonly keys = new Map<string, VaultKeys>();
   /** Open engine handles (index in memory, worker pool) of unlocked vaults, made on first use. */
   private readonly handles = new Map<string, Promise<Vault>>();
+  /** One reconcile at a time per vault; a request during one runs after it (it may miss newer points). */
+  private readonly reconciling = new Map<string, Promise<ReconcileReport>>();
 
   constructor(
     private readonly db: Db,
     private readonly events: EngineEvents,
     private readonly secrets?: SecretStore,
-  ) {}
+  ) {
+    // After each job of a vault the catalog follows the vault again (points another install added
+    // or pruned meanwhile, records this install now is the origin of). Failures change nothing.
+    events.subscribe((event, payload) => {
+      if (event !== 'jobUpdated') return;
+      const job = payload as Job;
+      if (!job.vaultName || !finishedStatuses.includes(job.status) || !this.db.open) return;
+      const row = this.db.prepare('SELECT id FROM vaults WHERE name = ?').get(job.vaultName) as { id: string } | undefined;
+      if (row) void this.reconcileVault(row.id).catch(() => undefined);
+    });
+  }
 
   list(): VaultSummary[] {
     const rows = this.db.prepare('SELECT * FROM vaults ORDER BY name COLLATE NOCASE').all() as VaultRow[];
@@ -41,7 +64,7 @@ export class VaultService {
 
   async show(name: string): Promise<Omit<VaultDetails, 'policies'>> {
     const row = this.row(name);
-    const store = new LocalFolderStore(row.location);
+    const store = this.storeFor(row);
     let usedBytes = 0;
     let pointCount = 0;
     for (const obj of await store.list('')) {
@@ -61,7 +84,7 @@ export class VaultService {
     }
     const createdFolder = prepareEmptyFolder(location);
     try {
-      const store = new LocalFolderStore(location);
+      const store = this.storeFor({ location });
       const { config, keys } = await createVaultConfig({
         name: args.name,
         region: args.region,
@@ -74,17 +97,21 @@ export class VaultService {
         this.db
           .prepare('INSERT INTO vaults (id, name, region, location, format_version, created_at) VALUES (?, ?, ?, ?, ?, ?)')
           .run(config.id, args.name, args.region, location, config.version, now);
-        this.db
-          .prepare('INSERT INTO policies (id, vault_id, name, builtin, spec, created_at) VALUES (?, ?, ?, 1, ?, ?)')
-          .run(randomUUID(), config.id, DEFAULT_POLICY_NAME, JSON.stringify(DEFAULT_POLICY_SPEC), now);
+        ensureBuiltinPolicy(this.db, config.id, now);
       })();
       this.keys.set(config.id, keys);
+      // The built-in policy lives in the vault from the start, so any install connecting finds it.
+      for (const p of this.db.prepare('SELECT * FROM policies WHERE vault_id = ?').all(config.id) as Parameters<typeof policyRecordOf>[0][]) {
+        const record = policyRecordOf(p);
+        await putPolicyRecord(store, keys, record);
+        markSynced(this.db, config.id, record);
+      }
       this.events.emit('vaultsChanged', { names: [args.name] });
       return this.summary(this.row(args.name));
     } catch (e) {
       // Never leave half a vault behind: undo what this call created on disk.
       if (createdFolder) fs.rmSync(location, { recursive: true, force: true });
-      else fs.rmSync(path.join(location, 'config'), { force: true });
+      else for (const made of ['config', 'policies']) fs.rmSync(path.join(location, made), { recursive: true, force: true });
       throw e;
     }
   }
@@ -99,12 +126,14 @@ export class VaultService {
         'Use the desktop app, or point Coffer to a key file: `coffer vault remember NAME --key-file FILE`.',
       );
     }
-    const config = await readVaultConfig(new LocalFolderStore(row.location));
+    const config = await readVaultConfig(this.storeFor(row));
     if (config.id !== row.id) {
       throw new CofferError('VaultCorrupt', `The folder ${row.location} now holds another vault (${config.name}).`);
     }
     this.keys.set(row.id, await unlockVaultConfig(config, passphrase));
     if (remember) this.secrets!.save(row.id, passphrase);
+    // Opening a vault brings the catalog in line with it: points, policies and protections of other installs.
+    await this.reconcileVault(row.id);
     this.events.emit('vaultsChanged', { names: [row.name] });
     return this.summary(row);
   }
@@ -130,7 +159,7 @@ export class VaultService {
     }
     if (deleteData) {
       // Only remove a folder that really is this vault: a moved or replaced folder is left alone.
-      const config = await readVaultConfig(new LocalFolderStore(row.location));
+      const config = await readVaultConfig(this.storeFor(row));
       if (config.id !== row.id) {
         throw new CofferError('VaultCorrupt', `The folder ${row.location} holds another vault; nothing was deleted.`);
       }
@@ -141,6 +170,178 @@ export class VaultService {
     if (deleteData) fs.rmSync(row.location, { recursive: true, force: true });
     this.events.emit('vaultsChanged', { names: [row.name] });
     return { name: row.name, dataDeleted: deleteData, location: row.location };
+  }
+
+  /**
+   * Connects an existing vault (made by another install, or by this one before its data folder was
+   * lost) under a local name: reads `config`, checks the passphrase, then records the vault with its
+   * region, policies and every recovery point. Nothing is written to the catalog unless all of that
+   * succeeds; the vault itself is only written to for records this install is the origin of (none yet).
+   */
+  async connect(args: ParsedArgsOf<'connectVault'>): Promise<ConnectedVault> {
+    const location = path.resolve(args.path);
+    if (this.db.prepare('SELECT 1 FROM vaults WHERE name = ?').get(args.name)) {
+      throw new CofferError('VaultNameTaken', `A vault named "${args.name}" already exists.`, { field: 'name' });
+    }
+    if (args.remember && !this.secrets) {
+      throw new CofferError('InvalidArgument', 'remember: this host cannot keep secrets safely (no OS keychain).', { field: 'remember' });
+    }
+    const store = this.storeFor({ location });
+    const config = await readVaultConfig(store);
+    const same = this.db.prepare('SELECT name FROM vaults WHERE id = ?').get(config.id) as { name: string } | undefined;
+    if (same) {
+      throw new CofferError('VaultAlreadyConnected', `The vault at ${location} is already connected here as "${same.name}".`, { name: same.name, field: 'path' });
+    }
+    if (this.db.prepare('SELECT 1 FROM vaults WHERE location = ?').get(location)) {
+      throw new CofferError('VaultFolderNotEmpty', `Another vault already uses ${location}.`, { field: 'path' });
+    }
+    const keys = await unlockVaultConfig(config, args.passphrase);
+    const snap = await readVaultSnapshot(this.db, store, keys, config.id);
+    const writes = this.db.transaction(() => {
+      this.db
+        .prepare('INSERT INTO vaults (id, name, region, location, format_version, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(config.id, args.name, config.region, location, config.version, config.created);
+      return applyVaultSnapshot(this.db, { id: config.id, region: config.region }, snap, { connecting: true }).writes;
+    })();
+    this.keys.set(config.id, keys);
+    if (args.remember) this.secrets!.save(config.id, args.passphrase);
+    // An old vault gets its built-in policy record now (the first write of the new objects).
+    await flushWrites(this.db, config.id, store, keys, writes);
+    this.changed(args.name);
+    const row = this.row(args.name);
+    const backupOnly = this.db
+      .prepare('SELECT name FROM vms WHERE vault_id = ? AND protection_state = ? ORDER BY name')
+      .pluck()
+      .all(row.id, BackupDataOnlyState) as string[];
+    return {
+      ...this.summary(row),
+      pointCount: (this.db.prepare('SELECT count(*) FROM points WHERE vault_id = ?').pluck().get(row.id) as number),
+      backupDataOnlyVms: backupOnly,
+      pendingProtections: this.pendingProtections(row.name),
+    };
+  }
+
+  /**
+   * Forgets a vault in this install and keeps its data: its points leave the catalog, its VMs are
+   * no longer registered here, and any install (this one too) can connect it again. Refused while
+   * jobs of the vault run.
+   */
+  disconnect(name: string): { name: string; location: string } {
+    const row = this.row(name);
+    const running = this.db
+      .prepare("SELECT count(*) FROM jobs WHERE vault_id = ? AND status IN ('Queued', 'InProgress', 'Cancelling')")
+      .pluck()
+      .get(row.id) as number;
+    if (running > 0) {
+      throw new CofferError('VaultJobsRunning', `${running} job(s) of the vault "${row.name}" are still running.`, { running });
+    }
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM vms WHERE vault_id = ? AND source_id IS NULL').run(row.id);
+      this.db
+        .prepare(
+          `UPDATE vms SET vault_id = NULL, registration_state = NULL, protection_state = NULL, policy_id = NULL, protected_at = NULL,
+           last_attempt_at = NULL, pending_policy_id = NULL WHERE vault_id = ?`,
+        )
+        .run(row.id);
+      this.db.prepare('DELETE FROM vaults WHERE id = ?').run(row.id);
+    })();
+    this.keys.delete(row.id);
+    this.secrets?.forget(row.id);
+    this.dropHandle(row.id);
+    this.changed(row.name);
+    return { name: row.name, location: row.location };
+  }
+
+  /**
+   * Brings the catalog in line with the vault: points another install added (or this one wrote
+   * just before a crash) appear, points the vault no longer holds disappear, policies and
+   * protections recorded in the vault are taken in, and records this install is the origin of
+   * are written. A locked vault can only lose points (manifests need the key).
+   * Hook: the lead calls this after each job of the vault (see the report).
+   */
+  reconcileVault(vaultId: string): Promise<ReconcileReport> {
+    const prev = this.reconciling.get(vaultId) ?? Promise.resolve(undefined);
+    const next = prev.catch(() => undefined).then(() => this.reconcileNow(vaultId));
+    this.reconciling.set(vaultId, next);
+    void next.finally(() => {
+      if (this.reconciling.get(vaultId) === next) this.reconciling.delete(vaultId);
+    }).catch(() => undefined);
+    return next;
+  }
+
+  private async reconcileNow(vaultId: string): Promise<ReconcileReport> {
+    const row = this.db.prepare('SELECT * FROM vaults WHERE id = ?').get(vaultId) as VaultRow | undefined;
+    if (!row) throw new CofferError('VaultNotFound', `No vault with id ${vaultId} in this console.`);
+    const store = this.storeFor(row);
+    const keys = this.keys.get(row.id);
+    const snap = await readVaultSnapshot(this.db, store, keys, row.id);
+    const applied = this.db.transaction(() =>
+      // Disconnected meanwhile: nothing to bring in line.
+      this.db.prepare('SELECT 1 FROM vaults WHERE id = ?').get(row.id) ? applyVaultSnapshot(this.db, { id: row.id, region: row.region }, snap) : null,
+    )();
+    if (!applied) return { pointsAdded: 0, pointsRemoved: 0, unreadable: [], vmsAdded: 0, vmsRemoved: 0, policiesAdded: 0, recordsWritten: 0, complete: false };
+    const { report, writes } = applied;
+    if (keys) report.recordsWritten = await flushWrites(this.db, row.id, store, keys, writes);
+    if (report.pointsAdded || report.pointsRemoved || report.vmsAdded || report.vmsRemoved || report.policiesAdded) this.changed(row.name);
+    return report;
+  }
+
+  /** Protections recorded in the vault that wait for the admin's confirmation in this install. */
+  pendingProtections(name: string): PendingProtection[] {
+    const row = this.row(name);
+    const rows = this.db
+      .prepare(
+        `SELECT vms.id, vms.name, vms.cloud_service, vms.source_id, policies.name AS policy FROM vms JOIN policies ON policies.id = vms.pending_policy_id
+         WHERE vms.vault_id = ? ORDER BY vms.name, vms.cloud_service`,
+      )
+      .all(row.id) as { id: string; name: string; cloud_service: string; source_id: string | null; policy: string }[];
+    return rows.map((r) => ({ vmId: r.id, vmName: r.name, cloudService: r.cloud_service, policy: r.policy, backupDataOnly: r.source_id === null }));
+  }
+
+  /**
+   * Writes a policy's record to its vault at once (after create or edit). Without this call the
+   * next reconcile (after a job, or opening the vault) writes it; a locked vault gets it then too.
+   * Hook: the lead calls this from createPolicy/editPolicy (and the protect wizard's new policy).
+   */
+  async writePolicyRecord(policyId: string): Promise<boolean> {
+    const row = policyRowFor(this.db, policyId);
+    if (!row) throw new CofferError('PolicyNotFound', `No policy with id ${policyId}.`);
+    const keys = this.keys.get(row.vault_id);
+    if (!keys) return false;
+    const record = policyRecordOf(row);
+    await putPolicyRecord(this.storeFor(this.rowById(row.vault_id)), keys, record);
+    markSynced(this.db, row.vault_id, record);
+    return true;
+  }
+
+  /**
+   * Removes a deleted policy's record at once (after deletePolicy removed the row). Without this
+   * call the next reconcile of an unlocked vault removes it.
+   */
+  async deletePolicyRecord(vaultId: string, policyId: string): Promise<boolean> {
+    if (!this.keys.get(vaultId)) return false;
+    await deletePolicyRecordObject(this.storeFor(this.rowById(vaultId)), policyId);
+    this.db.prepare('DELETE FROM policy_sync WHERE vault_id = ? AND policy_id = ?').run(vaultId, policyId);
+    return true;
+  }
+
+  /**
+   * Writes the protection record of one VM (which policy, protected or stopped) to its vault.
+   * Reconcile after each job writes it too; calling this right after protect, change policy, stop
+   * and resume makes it durable at once. Returns false when nothing was written (locked, or not protected).
+   */
+  async writeProtectionRecord(vmId: string): Promise<boolean> {
+    const want = protectionRecordFor(this.db, vmId);
+    if (!want) return false;
+    const keys = this.keys.get(want.vaultId);
+    if (!keys) return false;
+    await putProtectionRecord(this.storeFor(this.rowById(want.vaultId)), keys, want.record);
+    return true;
+  }
+
+  /** Removes the protection record of a VM (after its backup data is deleted or it is unregistered). */
+  async deleteProtectionRecord(vaultId: string, vmId: string): Promise<void> {
+    await deleteProtectionRecordObject(this.storeFor(this.rowById(vaultId)), vmId);
   }
 
   /**
@@ -169,15 +370,17 @@ export class VaultService {
     const keys = this.keysOf(row.name);
     let handle = this.handles.get(row.id);
     if (!handle) {
-      handle = Vault.openWithKeys(new LocalFolderStore(row.location), keys);
+      handle = Vault.openWithKeys(this.storeFor(row), keys);
       this.handles.set(row.id, handle);
       handle.catch(() => this.handles.delete(row.id));
+      await this.reconcileVault(row.id);
     }
     return handle;
   }
 
   /** Closes every open handle (worker pools); keys stay. */
   async closeHandles(): Promise<void> {
+    await Promise.allSettled([...this.reconciling.values()]);
     const open = [...this.handles.values()];
     this.handles.clear();
     await Promise.allSettled(open.map(async (h) => (await h).close()));
@@ -204,6 +407,25 @@ export class VaultService {
   /** One vault by name (ignoring case), or `VaultNotFound`. */
   get(name: string): VaultSummary {
     return this.summary(this.row(name));
+  }
+
+  /**
+   * The one place a vault row becomes an object store. H5's `openStore(location)` plugs in here
+   * (Azure Blob, S3); every other method of this class goes through it.
+   */
+  private storeFor(row: Pick<VaultRow, 'location'>): ObjectStore {
+    return new LocalFolderStore(row.location);
+  }
+
+  private changed(name: string): void {
+    this.events.emit('vaultsChanged', { names: [name] });
+    this.events.emit('protectionChanged', {});
+  }
+
+  private rowById(id: string): VaultRow {
+    const row = this.db.prepare('SELECT * FROM vaults WHERE id = ?').get(id) as VaultRow | undefined;
+    if (!row) throw new CofferError('VaultNotFound', `No vault with id ${id} in this console.`);
+    return row;
   }
 
   private row(name: string): VaultRow {

@@ -81,6 +81,11 @@ function handlers(engine: Engine, face: Face): Handlers {
       }
       return { jobs, refused };
     },
+    connectVault: (args) => engine.vaults.connect(args),
+    disconnectVault: ({ name }) => engine.vaults.disconnect(name),
+    associateVm: ({ vm, with: target }) => engine.inventory.associate(vm, target),
+    listPendingProtections: ({ vault }) => engine.vaults.pendingProtections(vault),
+    confirmProtections: ({ vault, vms }) => engine.inventory.confirmProtections(vault, vms),
   };
 }
 

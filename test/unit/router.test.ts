@@ -92,7 +92,10 @@ describe('vaults through the router', () => {
     if (!shown.ok) return;
     const v = shown.value as { usedBytes: number; pointCount: number; policies: { name: string; builtin: boolean; retention: unknown; schedule: { kind: string } }[] };
     expect(v.pointCount).toBe(0);
-    expect(v.usedBytes).toBe(fs.statSync(path.join(dir, 'vault-ams', 'config')).size);
+    // A new vault holds its config and the record of its built-in policy (docs/vault-format.md).
+    const files = fs.readdirSync(path.join(dir, 'vault-ams'), { recursive: true, withFileTypes: true }).filter((f) => f.isFile());
+    expect(files.map((f) => path.relative(path.join(dir, 'vault-ams'), path.join(f.parentPath, f.name))).sort()).toEqual(['config', expect.stringMatching(/^policies\//)]);
+    expect(v.usedBytes).toBe(files.reduce((n, f) => n + fs.statSync(path.join(f.parentPath, f.name)).size, 0));
     expect(v.policies).toEqual([
       expect.objectContaining({ name: 'DefaultPolicy', builtin: true, retention: { dailyDays: 30 }, schedule: expect.objectContaining({ kind: 'daily' }) }),
     ]);

@@ -137,4 +137,60 @@ export const migrations: ReadonlyArray<(db: Database.Database) => void> = [
       );
     `);
   },
+
+  // 5: the catalog follows the vault (issue 11). A VM known only from a vault's recovery points
+  // ("Backup data only") has no source, so vms.source_id becomes nullable (SQLite: rebuild the
+  // table). pending_policy_id holds a protection recorded in the vault that this install has not
+  // confirmed yet (a rebuilt install resumes scheduled backups only after the admin says so).
+  // policy_sync: each policy as this install last read it from or wrote it to the vault, so a
+  // reconcile tells a local edit (catalog differs) from a remote one (record differs), and a policy
+  // deleted here (sync row without policy) from one that is new in the vault.
+  (db) => {
+    db.exec(`
+      CREATE TABLE vms_new (
+        id TEXT PRIMARY KEY,
+        source_id TEXT,
+        stable_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        cloud_service TEXT NOT NULL DEFAULT '',
+        region TEXT NOT NULL,
+        vault_id TEXT REFERENCES vaults(id),
+        registration_state TEXT,
+        kind TEXT NOT NULL DEFAULT 'images',
+        power_state TEXT NOT NULL DEFAULT 'unknown',
+        definition_path TEXT,
+        disks TEXT NOT NULL DEFAULT '[]',
+        guest_agent INTEGER,
+        problems TEXT NOT NULL DEFAULT '[]',
+        last_seen_at TEXT,
+        missing INTEGER NOT NULL DEFAULT 0,
+        protection_state TEXT,
+        policy_id TEXT REFERENCES policies(id),
+        protected_at TEXT,
+        last_backup_at TEXT,
+        last_backup_status TEXT,
+        last_attempt_at TEXT,
+        pending_policy_id TEXT,
+        UNIQUE (source_id, stable_id)
+      );
+      INSERT INTO vms_new (id, source_id, stable_id, name, cloud_service, region, vault_id, registration_state, kind, power_state,
+        definition_path, disks, guest_agent, problems, last_seen_at, missing, protection_state, policy_id, protected_at,
+        last_backup_at, last_backup_status, last_attempt_at)
+      SELECT id, source_id, stable_id, name, cloud_service, region, vault_id, registration_state, kind, power_state,
+        definition_path, disks, guest_agent, problems, last_seen_at, missing, protection_state, policy_id, protected_at,
+        last_backup_at, last_backup_status, last_attempt_at FROM vms;
+      DROP TABLE vms;
+      ALTER TABLE vms_new RENAME TO vms;
+      CREATE INDEX vms_vault ON vms(vault_id);
+      CREATE INDEX vms_source ON vms(source_id);
+      CREATE INDEX vms_name ON vms(name);
+      CREATE INDEX vms_policy ON vms(policy_id);
+      CREATE TABLE policy_sync (
+        vault_id TEXT NOT NULL REFERENCES vaults(id) ON DELETE CASCADE,
+        policy_id TEXT NOT NULL,
+        synced TEXT NOT NULL,
+        PRIMARY KEY (vault_id, policy_id)
+      );
+    `);
+  },
 ];
