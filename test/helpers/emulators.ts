@@ -28,6 +28,8 @@ export interface Emulator {
   location(container: string, prefix?: string): VaultLocation;
   /** Credentials the emulator accepts. */
   readonly credentials: StoreCredentials;
+  /** The same credentials as the conventional environment variables (for child processes). */
+  readonly env: Record<string, string>;
 }
 
 /** s3rver accepts this key pair (it checks the key id, not the signature). */
@@ -64,6 +66,12 @@ class ChildEmulator implements Emulator {
 
   get credentials(): StoreCredentials {
     return this.kind === 'azure' ? { azure: { accountName: AZURITE_DEV.account, accountKey: AZURITE_DEV.key } } : { s3: { ...S3RVER_KEY, region: 'us-east-1' } };
+  }
+
+  get env(): Record<string, string> {
+    return this.kind === 'azure'
+      ? { AZURE_STORAGE_ACCOUNT: AZURITE_DEV.account, AZURE_STORAGE_KEY: AZURITE_DEV.key }
+      : { AWS_ACCESS_KEY_ID: S3RVER_KEY.accessKeyId, AWS_SECRET_ACCESS_KEY: S3RVER_KEY.secretAccessKey, AWS_REGION: 'us-east-1' };
   }
 
   location(container: string, prefix = ''): VaultLocation {
