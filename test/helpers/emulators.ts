@@ -3,7 +3,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { AZURITE_DEV, type StoreCredentials, type VaultLocation } from '../../main/core/vault/stores.js';
-import { repoRoot } from './tmp.js';
+
+/** The repository (where node_modules holds the emulators), found upwards: this file is also bundled into dist/ for the bench. */
+const repoRoot = ((): string => {
+  for (let d = import.meta.dirname; ; d = path.dirname(d)) {
+    if (fs.existsSync(path.join(d, 'node_modules', 's3rver'))) return d;
+    if (path.dirname(d) === d) throw new Error('cannot find the repository with node_modules/s3rver');
+  }
+})();
 
 /**
  * Real object-storage emulators in child processes, on 127.0.0.1 and a free port, keeping their

@@ -1,4 +1,5 @@
-import { ContainerClient, type AnonymousCredential, type StorageSharedKeyCredential } from '@azure/storage-blob';
+import type * as AzureSdk from '@azure/storage-blob';
+import type { ContainerClient } from '@azure/storage-blob';
 import { classify, withRetry, type RemoteContext } from './retry.js';
 import {
   asBuffer,
@@ -23,9 +24,8 @@ export interface AzureStoreParams {
   container: string;
   /** Objects live under this prefix ("" for the container root). */
   prefix: string;
-  credential: StorageSharedKeyCredential | AnonymousCredential;
-  /** A SAS token (query string without "?"), when that is the credential. */
-  sasToken?: string;
+  /** An account key, or a SAS token (query string without "?"). */
+  credential: { accountName: string; accountKey: string } | { sasToken: string };
   /** Shown to the admin: the location without secrets. */
   location: string;
   /** Texts that must never appear in a message (account key, SAS). */
@@ -51,14 +51,22 @@ export class AzureBlobStore implements ObjectStore {
   private readonly partConcurrency: number;
   private readonly listPageSize: number;
 
-  constructor(params: AzureStoreParams, opts: RemoteStoreOptions = {}) {
+  /** Loads the SDK on first use: installs with local vaults only never pay for it. */
+  static async create(params: AzureStoreParams, opts: RemoteStoreOptions = {}): Promise<AzureBlobStore> {
+    return new AzureBlobStore(await import('@azure/storage-blob'), params, opts);
+  }
+
+  private constructor(sdk: typeof AzureSdk, params: AzureStoreParams, opts: RemoteStoreOptions) {
     this.location = params.location;
     this.prefix = params.prefix;
     this.counters = opts.counters ?? newCounters();
-    const url = `${params.serviceUrl}/${params.container}${params.sasToken ? `?${params.sasToken}` : ''}`;
+    const c = params.credential;
+    const sas = 'sasToken' in c ? c.sasToken : undefined;
+    const url = `${params.serviceUrl}/${params.container}${sas ? `?${sas}` : ''}`;
+    const credential = 'accountKey' in c ? new sdk.StorageSharedKeyCredential(c.accountName, c.accountKey) : new sdk.AnonymousCredential();
     this.ctx = remoteContext(`${params.serviceUrl}/${params.container}`, params.secrets, this.counters, opts.retry);
     // The SDK's own retries are off: withRetry() retries, with one policy for both backends.
-    this.container = new ContainerClient(url, params.credential, {
+    this.container = new sdk.ContainerClient(url, credential, {
       retryOptions: { maxTries: 1, tryTimeoutInMs: this.ctx.policy.tryTimeoutMs },
       keepAliveOptions: { enable: true },
     });

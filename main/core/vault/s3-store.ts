@@ -1,18 +1,7 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
-import {
-  AbortMultipartUploadCommand,
-  CreateBucketCommand,
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  HeadObjectCommand,
-  ListMultipartUploadsCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-} from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import type * as S3Sdk from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { classify, withRetry, type RemoteContext } from './retry.js';
 import {
   asBuffer,
@@ -50,9 +39,6 @@ export interface S3StoreParams {
 
 const MIN_PART = 5 * 1024 * 1024;
 
-// The SDK warns on every Node below 22 from 2027 on; Coffer supports Node 20.19, and the admin can do nothing about it.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
 /**
  * A vault in an S3 bucket (AWS or any S3-compatible server). Objects up to singlePutMax go up in
  * one PutObject, larger ones as a multipart upload that is aborted on failure; either way the
@@ -74,7 +60,17 @@ export class S3Store implements ObjectStore {
   private readonly partConcurrency: number;
   private readonly listPageSize: number;
 
-  constructor(params: S3StoreParams, opts: RemoteStoreOptions = {}) {
+  private readonly sdk: typeof S3Sdk;
+
+  /** Loads the SDK on first use: installs with local vaults only never pay for it. */
+  static async create(params: S3StoreParams, opts: RemoteStoreOptions = {}): Promise<S3Store> {
+    // The SDK warns on every Node below 22 from 2027 on; Coffer supports Node 20.19 and the admin can do nothing about it.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+    return new S3Store(await import('@aws-sdk/client-s3'), params, opts);
+  }
+
+  private constructor(sdk: typeof S3Sdk, params: S3StoreParams, opts: RemoteStoreOptions) {
+    this.sdk = sdk;
     this.location = params.location;
     this.bucket = params.bucket;
     this.prefix = params.prefix;
@@ -83,7 +79,7 @@ export class S3Store implements ObjectStore {
     const secrets = [params.credentials.secretAccessKey, ...(params.credentials.sessionToken ? [params.credentials.sessionToken] : [])];
     this.ctx = remoteContext(`${endpoint}/${params.bucket}`, secrets, this.counters, opts.retry);
     const agentOptions = { keepAlive: true, maxSockets: 16 };
-    this.client = new S3Client({
+    this.client = new sdk.S3Client({
       region: params.region,
       credentials: params.credentials,
       ...(params.endpoint ? { endpoint: params.endpoint, forcePathStyle: true } : {}),
@@ -113,7 +109,7 @@ export class S3Store implements ObjectStore {
   async createBucket(): Promise<boolean> {
     const exists = await withRetry(this.ctx, 'looking for the bucket', async (abortSignal) => {
       try {
-        await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), { abortSignal });
+        await this.client.send(new this.sdk.HeadBucketCommand({ Bucket: this.bucket }), { abortSignal });
         return true;
       } catch (e) {
         if (classify(e).kind === 'notFound') return false;
@@ -123,7 +119,7 @@ export class S3Store implements ObjectStore {
     if (exists) return false;
     return withRetry(this.ctx, 'creating the bucket', async (abortSignal) => {
       try {
-        await this.client.send(new CreateBucketCommand({ Bucket: this.bucket }), { abortSignal });
+        await this.client.send(new this.sdk.CreateBucketCommand({ Bucket: this.bucket }), { abortSignal });
         return true;
       } catch (e) {
         // BucketAlreadyOwnedByYou: another install created it a moment ago.
@@ -144,7 +140,7 @@ export class S3Store implements ObjectStore {
     const Key = this.key(key);
     if (body.length <= this.singlePutMax) {
       await withRetry(this.ctx, `writing ${key}`, (abortSignal) =>
-        this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body: body, ContentLength: body.length }), { abortSignal }),
+        this.client.send(new this.sdk.PutObjectCommand({ Bucket: this.bucket, Key, Body: body, ContentLength: body.length }), { abortSignal }),
       );
     } else {
       // Parts in parallel (bounded), completed by one request; on failure the upload is aborted.
@@ -157,6 +153,7 @@ export class S3Store implements ObjectStore {
           const onAbort = (): void => abortController.abort();
           abortSignal.addEventListener('abort', onAbort, { once: true });
           try {
+            const { Upload } = await import('@aws-sdk/lib-storage');
             const up = new Upload({
               client: this.client,
               params: { Bucket: this.bucket, Key, Body: body },
@@ -183,7 +180,7 @@ export class S3Store implements ObjectStore {
     return withRetry(this.ctx, `creating ${key}`, async (abortSignal) => {
       tries++;
       try {
-        await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body: data, ContentLength: data.length, IfNoneMatch: '*' }), { abortSignal });
+        await this.client.send(new this.sdk.PutObjectCommand({ Bucket: this.bucket, Key, Body: data, ContentLength: data.length, IfNoneMatch: '*' }), { abortSignal });
         this.counters.bytesUp += data.length;
         return true;
       } catch (e) {
@@ -214,7 +211,7 @@ export class S3Store implements ObjectStore {
     const Key = this.key(key);
     const buf = await withRetry(this.ctx, `reading ${key}`, async (abortSignal) => {
       try {
-        const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key }), { abortSignal });
+        const res = await this.client.send(new this.sdk.GetObjectCommand({ Bucket: this.bucket, Key }), { abortSignal });
         return await readBody(res.Body as AsyncIterable<Uint8Array> | undefined, res.ContentLength, key);
       } catch (e) {
         if (classify(e).kind === 'notFound') return null;
@@ -238,7 +235,7 @@ export class S3Store implements ObjectStore {
     const Range = `bytes=${offset}-${offset + into.length - 1}`;
     const found = await withRetry(this.ctx, `reading ${key}`, async (abortSignal) => {
       try {
-        const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key, Range }), { abortSignal });
+        const res = await this.client.send(new this.sdk.GetObjectCommand({ Bucket: this.bucket, Key, Range }), { abortSignal });
         await readBodyInto(res.Body as AsyncIterable<Uint8Array> | undefined, into, key);
         return true;
       } catch (e) {
@@ -254,7 +251,7 @@ export class S3Store implements ObjectStore {
     const Key = this.key(key);
     return withRetry(this.ctx, `reading ${key}`, async (abortSignal) => {
       try {
-        const res = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key }), { abortSignal });
+        const res = await this.client.send(new this.sdk.HeadObjectCommand({ Bucket: this.bucket, Key }), { abortSignal });
         return { key, size: res.ContentLength ?? 0 };
       } catch (e) {
         if (classify(e).kind === 'notFound') return null;
@@ -275,7 +272,7 @@ export class S3Store implements ObjectStore {
     do {
       const page = await withRetry(this.ctx, `listing ${prefix || 'the vault'}`, (abortSignal) =>
         this.client.send(
-          new ListObjectsV2Command({ Bucket: this.bucket, Prefix, MaxKeys: this.listPageSize, ...(token ? { ContinuationToken: token } : {}) }),
+          new this.sdk.ListObjectsV2Command({ Bucket: this.bucket, Prefix, MaxKeys: this.listPageSize, ...(token ? { ContinuationToken: token } : {}) }),
           { abortSignal },
         ),
       );
@@ -292,7 +289,7 @@ export class S3Store implements ObjectStore {
     const Key = this.key(key);
     await withRetry(this.ctx, `deleting ${key}`, async (abortSignal) => {
       try {
-        await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key }), { abortSignal });
+        await this.client.send(new this.sdk.DeleteObjectCommand({ Bucket: this.bucket, Key }), { abortSignal });
       } catch (e) {
         if (classify(e).kind !== 'notFound') throw e;
       }
@@ -314,7 +311,7 @@ export class S3Store implements ObjectStore {
       do {
         const page = await withRetry(this.ctx, 'listing abandoned uploads', (abortSignal) =>
           this.client.send(
-            new ListMultipartUploadsCommand({
+            new this.sdk.ListMultipartUploadsCommand({
               Bucket: this.bucket,
               Prefix,
               ...(keyMarker ? { KeyMarker: keyMarker } : {}),
@@ -327,7 +324,7 @@ export class S3Store implements ObjectStore {
           if (!u.Key || !u.UploadId || (u.Initiated?.getTime() ?? 0) >= limit) continue;
           const { Key, UploadId } = u;
           await withRetry(this.ctx, 'aborting an abandoned upload', (abortSignal) =>
-            this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId }), { abortSignal }),
+            this.client.send(new this.sdk.AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId }), { abortSignal }),
           );
           removed++;
         }

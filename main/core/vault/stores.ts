@@ -1,9 +1,8 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { AnonymousCredential, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { z } from 'zod';
 import { CofferError, isCofferError } from '../errors.js';
-import { AzureBlobStore } from './azure-store.js';
+import { AzureBlobStore, type AzureStoreParams } from './azure-store.js';
 import { LocalFolderStore } from './local-store.js';
 import type { RemoteStoreOptions } from './remote.js';
 import { redactor } from './retry.js';
@@ -290,17 +289,16 @@ function parseConnectionString(cs: string): Map<string, string> {
 }
 
 interface ResolvedAzure {
-  credential: StorageSharedKeyCredential | AnonymousCredential;
-  sasToken?: string;
+  credential: AzureStoreParams['credential'];
   secrets: string[];
 }
 
 function resolveAzure(loc: Extract<VaultLocation, { kind: 'azure' }>, c: AzureCredentials | undefined): ResolvedAzure {
   const sas = (s: string): ResolvedAzure => {
     const token = s.replace(/^\?/, '');
-    return { credential: new AnonymousCredential(), sasToken: token, secrets: [token, new URLSearchParams(token).get('sig') ?? ''] };
+    return { credential: { sasToken: token }, secrets: [token, new URLSearchParams(token).get('sig') ?? ''] };
   };
-  const key = (name: string, k: string): ResolvedAzure => ({ credential: new StorageSharedKeyCredential(name, k), secrets: [k] });
+  const key = (name: string, k: string): ResolvedAzure => ({ credential: { accountName: name, accountKey: k }, secrets: [k] });
   if (loc.sasToken) return sas(loc.sasToken);
   if (c?.connectionString) {
     const m = parseConnectionString(c.connectionString);
@@ -344,10 +342,7 @@ export async function openStore(loc: VaultLocation, opts: OpenStoreOptions = {})
   const location = formatVaultLocation(loc);
   if (loc.kind === 'azure') {
     const a = resolveAzure(loc, creds.azure);
-    const store = new AzureBlobStore(
-      { serviceUrl: loc.url, container: loc.container, prefix: loc.prefix, credential: a.credential, ...(a.sasToken ? { sasToken: a.sasToken } : {}), location, secrets: a.secrets },
-      opts,
-    );
+    const store = await AzureBlobStore.create({ serviceUrl: loc.url, container: loc.container, prefix: loc.prefix, credential: a.credential, location, secrets: a.secrets }, opts);
     if (opts.create) await tolerateDenied(store.createContainer());
     await store.probe();
     return store;
@@ -360,7 +355,7 @@ export async function openStore(loc: VaultLocation, opts: OpenStoreOptions = {})
   const region = loc.region ?? creds.s3.region ?? (opts.env ?? process.env).AWS_REGION ?? (loc.endpoint ? 'us-east-1' : undefined);
   if (!region) throw invalid(`Give the region of the bucket ${loc.bucket} (AWS_REGION, or region in the credentials file).`, 'region');
   const { accessKeyId, secretAccessKey, sessionToken } = creds.s3;
-  const store = new S3Store(
+  const store = await S3Store.create(
     {
       bucket: loc.bucket,
       prefix: loc.prefix,
