@@ -21,7 +21,7 @@ export const DEFAULT_RETRY: RetryPolicy = { maxTries: 5, baseDelayMs: 500, maxDe
 
 /**
  * What a failed request means. `transient`: worth retrying (connection refused or reset,
- * timeout, 408/429/5xx); `auth`: 401/403; `notFound`: 404; `conflict`: 409/412 (a create-only
+ * timeout, 408, 429, 500, 502, 503, 504); `auth`: 401/403; `notFound`: 404; `conflict`: 409/412 (a create-only
  * write lost); `fatal`: anything else.
  */
 export type FailureKind = 'transient' | 'auth' | 'notFound' | 'conflict' | 'fatal';
@@ -68,7 +68,8 @@ export function classify(e: unknown): Failure {
     if (status === 401 || status === 403) return { kind: 'auth', detail };
     if (status === 404) return { kind: 'notFound', detail };
     if (status === 409 || status === 412) return { kind: 'conflict', detail };
-    if (status === 408 || status === 429 || status >= 500) return { kind: 'transient', detail };
+    // 501 Not Implemented and 505 are answers, not hiccups: retrying cannot help.
+    if (status === 408 || status === 429 || status === 500 || status === 502 || status === 503 || status === 504) return { kind: 'transient', detail };
     return { kind: 'fatal', detail };
   }
   const causeCode = (err.cause as HttpishError | undefined)?.code;

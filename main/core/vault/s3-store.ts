@@ -95,6 +95,17 @@ export class S3Store implements ObjectStore {
         httpsAgent: new https.Agent(agentOptions),
       },
     });
+    // Sign large bodies as UNSIGNED-PAYLOAD instead of hashing every byte for the signature (one
+    // SHA-256 pass over each pack): packs and indexes are sealed with AES-GCM, so a body altered
+    // in transit fails its check on the next read, and TLS protects https endpoints anyway.
+    this.client.middlewareStack.add(
+      (next) => async (args) => {
+        const req = args.request as { headers?: Record<string, string>; body?: unknown };
+        if (req.headers && ArrayBuffer.isView(req.body) && req.body.byteLength >= 64 * 1024) req.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+        return next(args);
+      },
+      { step: 'build', name: 'cofferUnsignedPayload' },
+    );
     this.singlePutMax = opts.singlePutMax ?? DEFAULT_SINGLE_PUT_MAX;
     this.partSize = Math.max(MIN_PART, opts.partSize ?? DEFAULT_PART_SIZE);
     this.partConcurrency = opts.partConcurrency ?? 4;
