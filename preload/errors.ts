@@ -229,6 +229,30 @@ export const errorCatalog = {
     message: 'No source of this install lists this VM: only its backup data is here.',
     remedy: 'Add the source that holds the VM and discover, or associate the item with the VM (`associateVm`); its points can be restored meanwhile.',
   },
+  StorageUnreachable: {
+    message: 'The vault storage could not be reached.',
+    remedy: 'Check that the storage endpoint named in the message is up and reachable from this machine (network, firewall, proxy), then retry. The vault stays consistent; the next backup reuses what was uploaded.',
+  },
+  StorageAuthFailed: {
+    message: 'The vault storage refused the credentials.',
+    remedy: 'Check the key, connection string, SAS token or credentials file (expired? another account?) and that it may read, write, list and delete in the container or bucket.',
+  },
+  StorageLocationInvalid: {
+    message: 'The storage location is not a valid Azure Blob or S3 location.',
+    remedy: 'Give --azure https://ACCOUNT.blob.core.windows.net/CONTAINER[/PREFIX] or --s3 s3://BUCKET[/PREFIX] [--endpoint URL].',
+  },
+  StorageCredentialsMissing: {
+    message: 'No credentials for the object storage were found.',
+    remedy: 'For Azure set AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_KEY, or put a SAS token in the URL; for S3 set AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_REGION; or give a credentials file.',
+  },
+  StorageCredentialsFileInvalid: {
+    message: 'The credentials file cannot be used.',
+    remedy: 'Make it a JSON file readable only by its owner (chmod 600) with the fields named in the message.',
+  },
+  StorageContainerNotFound: {
+    message: 'The container or bucket of the vault does not exist.',
+    remedy: 'Check the name in the location; creating a vault creates its container or bucket when the credentials allow it.',
+  },
 } as const satisfies Record<string, ErrorInfo>;
 
 export type ErrorCode = keyof typeof errorCatalog;

@@ -1,0 +1,239 @@
+import type * as AzureSdk from '@azure/storage-blob';
+import type { ContainerClient } from '@azure/storage-blob';
+import { classify, withRetry, type RemoteContext } from './retry.js';
+import {
+  asBuffer,
+  DEFAULT_PART_SIZE,
+  DEFAULT_SINGLE_PUT_MAX,
+  newCounters,
+  prefixed,
+  PROBE_PREFIX,
+  probeCreateOnly,
+  readBody,
+  readBodyInto,
+  remoteContext,
+  type ListedObject,
+  type RemoteStoreOptions,
+  type StoreCounters,
+} from './remote.js';
+import { checkKey, ObjectNotFound, type ObjectInfo, type ObjectStore } from './storage.js';
+
+export interface AzureStoreParams {
+  /** The account's blob endpoint without query: https://ACCOUNT.blob.core.windows.net or http://127.0.0.1:10000/devstoreaccount1 */
+  serviceUrl: string;
+  container: string;
+  /** Objects live under this prefix ("" for the container root). */
+  prefix: string;
+  /** An account key, or a SAS token (query string without "?"). */
+  credential: { accountName: string; accountKey: string } | { sasToken: string };
+  /** Shown to the admin: the location without secrets. */
+  location: string;
+  /** Texts that must never appear in a message (account key, SAS). */
+  secrets: string[];
+}
+
+/**
+ * A vault in an Azure Blob Storage container (or azurite). Every object is a block blob written in
+ * one Put Blob, or as blocks committed by one Put Block List above singlePutMax: either way a
+ * reader sees the old object or the new one, never a part (uncommitted blocks are invisible and
+ * the service discards them after a week). Create-only writes use If-None-Match: *, which Azure
+ * and azurite enforce; `conditionalCreate` says what the probe at connect time found.
+ */
+export class AzureBlobStore implements ObjectStore {
+  readonly location: string;
+  conditionalCreate = false;
+  readonly counters: StoreCounters;
+  private readonly container: ContainerClient;
+  private readonly ctx: RemoteContext;
+  private readonly prefix: string;
+  private readonly singlePutMax: number;
+  private readonly partSize: number;
+  private readonly partConcurrency: number;
+  private readonly listPageSize: number;
+
+  /** Loads the SDK on first use: installs with local vaults only never pay for it. */
+  static async create(params: AzureStoreParams, opts: RemoteStoreOptions = {}): Promise<AzureBlobStore> {
+    return new AzureBlobStore(await import('@azure/storage-blob'), params, opts);
+  }
+
+  private constructor(sdk: typeof AzureSdk, params: AzureStoreParams, opts: RemoteStoreOptions) {
+    this.location = params.location;
+    this.prefix = params.prefix;
+    this.counters = opts.counters ?? newCounters();
+    const c = params.credential;
+    const sas = 'sasToken' in c ? c.sasToken : undefined;
+    const url = `${params.serviceUrl}/${params.container}${sas ? `?${sas}` : ''}`;
+    const credential = 'accountKey' in c ? new sdk.StorageSharedKeyCredential(c.accountName, c.accountKey) : new sdk.AnonymousCredential();
+    this.ctx = remoteContext(`${params.serviceUrl}/${params.container}`, params.secrets, this.counters, opts.retry);
+    // The SDK's own retries are off: withRetry() retries, with one policy for both backends.
+    this.container = new sdk.ContainerClient(url, credential, {
+      retryOptions: { maxTries: 1, tryTimeoutInMs: this.ctx.policy.tryTimeoutMs },
+      keepAliveOptions: { enable: true },
+    });
+    this.singlePutMax = opts.singlePutMax ?? DEFAULT_SINGLE_PUT_MAX;
+    this.partSize = opts.partSize ?? DEFAULT_PART_SIZE;
+    this.partConcurrency = opts.partConcurrency ?? 4;
+    this.listPageSize = opts.listPageSize ?? 1000;
+  }
+
+  private blob(key: string): ReturnType<ContainerClient['getBlockBlobClient']> {
+    return this.container.getBlockBlobClient(prefixed(this.prefix, checkKey(key)));
+  }
+
+  /** Creates the container if it is missing (vault create); false when it already existed. */
+  async createContainer(): Promise<boolean> {
+    return withRetry(this.ctx, 'creating the container', async (abortSignal) => (await this.container.createIfNotExists({ abortSignal })).succeeded);
+  }
+
+  /** Runs the create-only probe (see probeCreateOnly) and records the result in conditionalCreate. */
+  async probe(): Promise<boolean> {
+    this.conditionalCreate = await probeCreateOnly({ createOnly: (k, d) => this.createOnly(k, d), delete: (k) => this.delete(k) });
+    return this.conditionalCreate;
+  }
+
+  async put(key: string, data: Uint8Array): Promise<void> {
+    const body = asBuffer(data);
+    const blob = this.blob(key);
+    if (body.length <= this.singlePutMax) {
+      await withRetry(this.ctx, `writing ${key}`, (abortSignal) => blob.upload(body, body.length, { abortSignal }));
+    } else {
+      // Stage blocks in parallel, then one Put Block List makes the object appear whole.
+      const blocks = Math.ceil(body.length / this.partSize);
+      await withRetry(
+        this.ctx,
+        `writing ${key}`,
+        (abortSignal) => blob.uploadData(body, { abortSignal, blockSize: this.partSize, concurrency: this.partConcurrency, maxSingleShotSize: this.singlePutMax }),
+        blocks + 1,
+      );
+    }
+    this.counters.bytesUp += body.length;
+  }
+
+  /** One conditional Put Blob: true if it created the object, false if one existed. */
+  private async createOnly(key: string, data: Buffer): Promise<boolean> {
+    const blob = this.blob(key);
+    let tries = 0;
+    return withRetry(this.ctx, `creating ${key}`, async (abortSignal) => {
+      tries++;
+      try {
+        await blob.upload(data, data.length, { abortSignal, conditions: { ifNoneMatch: '*' } });
+        this.counters.bytesUp += data.length;
+        return true;
+      } catch (e) {
+        if (classify(e).kind !== 'conflict') throw e;
+        // After a lost answer the object may be our own first attempt: same bytes, ours.
+        return tries > 1 && (await this.sameContent(key, data));
+      }
+    });
+  }
+
+  private async sameContent(key: string, data: Buffer): Promise<boolean> {
+    try {
+      return (await this.get(key)).equals(data);
+    } catch (e) {
+      if (e instanceof ObjectNotFound) return false;
+      throw e;
+    }
+  }
+
+  async putIfAbsent(key: string, data: Uint8Array): Promise<boolean> {
+    // Without enforcement (never seen on Azure, but the probe decides) the best effort is to look first.
+    if (!this.conditionalCreate && (await this.stat(key))) return false;
+    return this.createOnly(key, asBuffer(data));
+  }
+
+  async get(key: string): Promise<Buffer> {
+    const blob = this.blob(key);
+    const buf = await withRetry(this.ctx, `reading ${key}`, async (abortSignal) => {
+      try {
+        const res = await blob.download(0, undefined, { abortSignal });
+        return await readBody(res.readableStreamBody as AsyncIterable<Uint8Array> | undefined, res.contentLength, key);
+      } catch (e) {
+        if (classify(e).kind === 'notFound') return null;
+        throw e;
+      }
+    });
+    if (!buf) throw new ObjectNotFound(key);
+    this.counters.bytesDown += buf.length;
+    return buf;
+  }
+
+  async getRange(key: string, offset: number, length: number): Promise<Buffer> {
+    const buf = Buffer.allocUnsafe(length);
+    await this.getRangeInto(key, offset, buf);
+    return buf;
+  }
+
+  async getRangeInto(key: string, offset: number, into: Uint8Array): Promise<void> {
+    if (into.length === 0) return;
+    const blob = this.blob(key);
+    const found = await withRetry(this.ctx, `reading ${key}`, async (abortSignal) => {
+      try {
+        const res = await blob.download(offset, into.length, { abortSignal });
+        await readBodyInto(res.readableStreamBody as AsyncIterable<Uint8Array> | undefined, into, key);
+        return true;
+      } catch (e) {
+        if (classify(e).kind === 'notFound') return false;
+        throw e;
+      }
+    });
+    if (!found) throw new ObjectNotFound(key);
+    this.counters.bytesDown += into.length;
+  }
+
+  async stat(key: string): Promise<ObjectInfo | null> {
+    const blob = this.blob(key);
+    return withRetry(this.ctx, `reading ${key}`, async (abortSignal) => {
+      try {
+        const p = await blob.getProperties({ abortSignal });
+        return { key, size: p.contentLength ?? 0 };
+      } catch (e) {
+        if (classify(e).kind === 'notFound') return null;
+        throw e;
+      }
+    });
+  }
+
+  async list(prefix: string): Promise<ObjectInfo[]> {
+    return (await this.listWithDates(prefix)).map(({ key, size }) => ({ key, size }));
+  }
+
+  private async listWithDates(prefix: string): Promise<ListedObject[]> {
+    const out: ListedObject[] = [];
+    const strip = this.prefix ? this.prefix.length + 1 : 0;
+    const full = prefixed(this.prefix, prefix);
+    let token: string | undefined;
+    do {
+      const page = await withRetry(this.ctx, `listing ${prefix || 'the vault'}`, async (abortSignal) => {
+        const it = this.container
+          .listBlobsFlat({ prefix: full, abortSignal })
+          .byPage({ maxPageSize: this.listPageSize, ...(token ? { continuationToken: token } : {}) });
+        return (await it.next()).value;
+      });
+      if (!page) break;
+      for (const b of page.segment.blobItems) {
+        out.push({ key: b.name.slice(strip), size: b.properties.contentLength ?? 0, lastModified: b.properties.lastModified.getTime() });
+      }
+      token = page.continuationToken || undefined;
+    } while (token);
+    return out;
+  }
+
+  async delete(key: string): Promise<void> {
+    const blob = this.blob(key);
+    await withRetry(this.ctx, `deleting ${key}`, (abortSignal) => blob.deleteIfExists({ abortSignal }));
+  }
+
+  /** Removes probe objects left by a process that died mid-probe (Azure discards uncommitted blocks itself). */
+  async sweepTemp(olderThanMs: number): Promise<number> {
+    const limit = Date.now() - olderThanMs;
+    let removed = 0;
+    for (const o of await this.listWithDates(PROBE_PREFIX)) {
+      if (o.lastModified < limit) {
+        await this.delete(o.key);
+        removed++;
+      }
+    }
+    return removed;
+  }
+}

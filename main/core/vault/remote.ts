@@ -1,0 +1,99 @@
+import { randomBytes } from 'node:crypto';
+import { DEFAULT_RETRY, redactor, type RemoteContext, type RetryPolicy } from './retry.js';
+import type { ObjectInfo } from './storage.js';
+
+/** What both object-store backends share: counters, options, body reading and the probe. */
+
+/** Requests sent (each retry counts: object stores bill per request) and bytes moved. */
+export interface StoreCounters {
+  requests: number;
+  bytesUp: number;
+  bytesDown: number;
+}
+
+export const newCounters = (): StoreCounters => ({ requests: 0, bytesUp: 0, bytesDown: 0 });
+
+export interface RemoteStoreOptions {
+  retry?: RetryPolicy;
+  /** Keys per list request (the services cap it at 1000, their default); tests use small pages. */
+  listPageSize?: number;
+  /** Objects up to this size go up in one request; larger ones as blocks or multipart parts. */
+  singlePutMax?: number;
+  /** Block or part size above singlePutMax (at least 5 MiB for S3). */
+  partSize?: number;
+  /** Blocks or parts in flight for one large object. */
+  partConcurrency?: number;
+  /** Shared counters (the bench reports requests per GiB). */
+  counters?: StoreCounters;
+}
+
+export const DEFAULT_SINGLE_PUT_MAX = 64 * 1024 * 1024;
+export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
+
+/** Objects written by the create-only probe live here, outside every prefix the engine reads. */
+export const PROBE_PREFIX = 'probe/';
+
+export interface ListedObject extends ObjectInfo {
+  lastModified: number;
+}
+
+export function remoteContext(endpoint: string, secrets: readonly string[], counters: StoreCounters, policy: RetryPolicy = DEFAULT_RETRY): RemoteContext {
+  return {
+    endpoint,
+    policy,
+    count: (n) => {
+      counters.requests += n;
+    },
+    redact: redactor(secrets),
+  };
+}
+
+/** Joins a vault prefix ("team/vault1", may be empty) and a key. */
+export const prefixed = (prefix: string, key: string): string => (prefix ? `${prefix}/${key}` : key);
+
+/** Reads a response body into `into` exactly; a shorter or longer body is an error (and retried). */
+export async function readBodyInto(body: AsyncIterable<Uint8Array> | undefined, into: Uint8Array, what: string): Promise<void> {
+  if (!body) throw new Error(`empty response body for ${what}`);
+  let done = 0;
+  for await (const chunk of body) {
+    if (done + chunk.length > into.length) throw new Error(`response body for ${what} is longer than ${into.length} bytes`);
+    into.set(chunk, done);
+    done += chunk.length;
+  }
+  if (done !== into.length) throw new Error(`short response body for ${what}: ${done} of ${into.length} bytes (connection lost)`);
+}
+
+/** Reads a whole response body (size unknown up front, or known: then preallocated). */
+export async function readBody(body: AsyncIterable<Uint8Array> | undefined, length: number | undefined, what: string): Promise<Buffer> {
+  if (length !== undefined) {
+    const buf = Buffer.allocUnsafe(length);
+    await readBodyInto(body, buf, what);
+    return buf;
+  }
+  if (!body) throw new Error(`empty response body for ${what}`);
+  const parts: Buffer[] = [];
+  for await (const chunk of body) parts.push(Buffer.from(chunk));
+  return Buffer.concat(parts);
+}
+
+/** A Buffer view of the caller's bytes (no copy): the SDKs need a body of known length. */
+export const asBuffer = (data: Uint8Array): Buffer => (Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+
+/**
+ * Whether the service enforces create-only writes: writes a probe object with If-None-Match: *,
+ * writes it again with the same condition and expects a refusal (some S3-compatible servers
+ * accept the header and overwrite anyway). The probe object is removed either way.
+ */
+export async function probeCreateOnly(store: {
+  createOnly(key: string, data: Buffer): Promise<boolean>;
+  delete(key: string): Promise<void>;
+}): Promise<boolean> {
+  const key = `${PROBE_PREFIX}${Date.now()}-${randomBytes(8).toString('hex')}`;
+  try {
+    const first = await store.createOnly(key, Buffer.from('probe 1'));
+    if (!first) return false; // a random key that exists: the condition means nothing here
+    return !(await store.createOnly(key, Buffer.from('probe 2')));
+  } finally {
+    await store.delete(key);
+  }
+}

@@ -1,0 +1,356 @@
+import * as http from 'node:http';
+import * as https from 'node:https';
+import type * as S3Sdk from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { classify, withRetry, type RemoteContext } from './retry.js';
+import {
+  asBuffer,
+  DEFAULT_PART_SIZE,
+  DEFAULT_SINGLE_PUT_MAX,
+  newCounters,
+  prefixed,
+  PROBE_PREFIX,
+  probeCreateOnly,
+  readBody,
+  readBodyInto,
+  remoteContext,
+  type ListedObject,
+  type RemoteStoreOptions,
+  type StoreCounters,
+} from './remote.js';
+import { checkKey, ObjectNotFound, type ObjectInfo, type ObjectStore } from './storage.js';
+
+export interface S3Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
+export interface S3StoreParams {
+  bucket: string;
+  prefix: string;
+  region: string;
+  /** A custom endpoint (MinIO, s3rver, another provider): path-style requests to it. */
+  endpoint?: string;
+  credentials: S3Credentials;
+  /** Shown to the admin: the location without secrets. */
+  location: string;
+}
+
+const MIN_PART = 5 * 1024 * 1024;
+
+/**
+ * A vault in an S3 bucket (AWS or any S3-compatible server). Objects up to singlePutMax go up in
+ * one PutObject, larger ones as a multipart upload that is aborted on failure; either way the
+ * object appears whole or not at all. Bodies are Buffers sent with their length and no
+ * streaming (aws-chunked) signature or flexible checksum, which several S3-compatible servers
+ * (s3rver among them) would store raw. Create-only writes send If-None-Match: *; whether the
+ * server enforces it is probed at connect time (`conditionalCreate`).
+ */
+export class S3Store implements ObjectStore {
+  readonly location: string;
+  conditionalCreate = false;
+  readonly counters: StoreCounters;
+  private readonly client: S3Client;
+  private readonly ctx: RemoteContext;
+  private readonly bucket: string;
+  private readonly prefix: string;
+  private readonly singlePutMax: number;
+  private readonly partSize: number;
+  private readonly partConcurrency: number;
+  private readonly listPageSize: number;
+
+  private readonly sdk: typeof S3Sdk;
+
+  /** Loads the SDK on first use: installs with local vaults only never pay for it. */
+  static async create(params: S3StoreParams, opts: RemoteStoreOptions = {}): Promise<S3Store> {
+    // The SDK warns on every Node below 22 from 2027 on; Coffer supports Node 20.19 and the admin can do nothing about it.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+    return new S3Store(await import('@aws-sdk/client-s3'), params, opts);
+  }
+
+  private constructor(sdk: typeof S3Sdk, params: S3StoreParams, opts: RemoteStoreOptions) {
+    this.sdk = sdk;
+    this.location = params.location;
+    this.bucket = params.bucket;
+    this.prefix = params.prefix;
+    this.counters = opts.counters ?? newCounters();
+    const endpoint = params.endpoint ?? `https://s3.${params.region}.amazonaws.com`;
+    const secrets = [params.credentials.secretAccessKey, ...(params.credentials.sessionToken ? [params.credentials.sessionToken] : [])];
+    this.ctx = remoteContext(`${endpoint}/${params.bucket}`, secrets, this.counters, opts.retry);
+    const agentOptions = { keepAlive: true, maxSockets: 16 };
+    this.client = new sdk.S3Client({
+      region: params.region,
+      credentials: params.credentials,
+      ...(params.endpoint ? { endpoint: params.endpoint, forcePathStyle: true } : {}),
+      // Plain payloads with Content-Length: no aws-chunked bodies, no trailing checksums.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      // withRetry() retries (one policy for both backends); the SDK's own retries are off.
+      maxAttempts: 1,
+      requestHandler: {
+        connectionTimeout: Math.min(10_000, this.ctx.policy.tryTimeoutMs),
+        requestTimeout: this.ctx.policy.tryTimeoutMs,
+        httpAgent: new http.Agent(agentOptions),
+        httpsAgent: new https.Agent(agentOptions),
+      },
+    });
+    // Sign large bodies as UNSIGNED-PAYLOAD instead of hashing every byte for the signature (one
+    // SHA-256 pass over each pack): packs and indexes are sealed with AES-GCM, so a body altered
+    // in transit fails its check on the next read, and TLS protects https endpoints anyway.
+    this.client.middlewareStack.add(
+      (next) => async (args) => {
+        const req = args.request as { headers?: Record<string, string>; body?: unknown };
+        if (req.headers && ArrayBuffer.isView(req.body) && req.body.byteLength >= 64 * 1024) req.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+        return next(args);
+      },
+      { step: 'build', name: 'cofferUnsignedPayload' },
+    );
+    this.singlePutMax = opts.singlePutMax ?? DEFAULT_SINGLE_PUT_MAX;
+    this.partSize = Math.max(MIN_PART, opts.partSize ?? DEFAULT_PART_SIZE);
+    this.partConcurrency = opts.partConcurrency ?? 4;
+    this.listPageSize = opts.listPageSize ?? 1000;
+  }
+
+  private key(key: string): string {
+    return prefixed(this.prefix, checkKey(key));
+  }
+
+  /** Creates the bucket if it is missing (vault create); false when it already existed. */
+  async createBucket(): Promise<boolean> {
+    const exists = await withRetry(this.ctx, 'looking for the bucket', async (abortSignal) => {
+      try {
+        await this.client.send(new this.sdk.HeadBucketCommand({ Bucket: this.bucket }), { abortSignal });
+        return true;
+      } catch (e) {
+        if (classify(e).kind === 'notFound') return false;
+        throw e;
+      }
+    });
+    if (exists) return false;
+    return withRetry(this.ctx, 'creating the bucket', async (abortSignal) => {
+      try {
+        await this.client.send(new this.sdk.CreateBucketCommand({ Bucket: this.bucket }), { abortSignal });
+        return true;
+      } catch (e) {
+        // BucketAlreadyOwnedByYou: another install created it a moment ago.
+        if (classify(e).kind === 'conflict') return false;
+        throw e;
+      }
+    });
+  }
+
+  /** Runs the create-only probe (see probeCreateOnly) and records the result in conditionalCreate. */
+  async probe(): Promise<boolean> {
+    this.conditionalCreate = await probeCreateOnly({ createOnly: (k, d) => this.createOnly(k, d), delete: (k) => this.delete(k) });
+    return this.conditionalCreate;
+  }
+
+  async put(key: string, data: Uint8Array): Promise<void> {
+    const body = asBuffer(data);
+    const Key = this.key(key);
+    if (body.length <= this.singlePutMax) {
+      await withRetry(this.ctx, `writing ${key}`, (abortSignal) =>
+        this.client.send(new this.sdk.PutObjectCommand({ Bucket: this.bucket, Key, Body: body, ContentLength: body.length }), { abortSignal }),
+      );
+    } else {
+      // Parts in parallel (bounded), completed by one request; on failure the upload is aborted.
+      const parts = Math.ceil(body.length / this.partSize);
+      await withRetry(
+        this.ctx,
+        `writing ${key}`,
+        async (abortSignal) => {
+          const abortController = new AbortController();
+          const onAbort = (): void => abortController.abort();
+          abortSignal.addEventListener('abort', onAbort, { once: true });
+          try {
+            const { Upload } = await import('@aws-sdk/lib-storage');
+            const up = new Upload({
+              client: this.client,
+              params: { Bucket: this.bucket, Key, Body: body },
+              partSize: this.partSize,
+              queueSize: this.partConcurrency,
+              leavePartsOnError: false,
+              abortController,
+            });
+            await up.done();
+          } finally {
+            abortSignal.removeEventListener('abort', onAbort);
+          }
+        },
+        parts + 2,
+      );
+    }
+    this.counters.bytesUp += body.length;
+  }
+
+  /** One conditional PutObject: true if it created the object, false if the server refused. */
+  private async createOnly(key: string, data: Buffer): Promise<boolean> {
+    const Key = this.key(key);
+    let tries = 0;
+    return withRetry(this.ctx, `creating ${key}`, async (abortSignal) => {
+      tries++;
+      try {
+        await this.client.send(new this.sdk.PutObjectCommand({ Bucket: this.bucket, Key, Body: data, ContentLength: data.length, IfNoneMatch: '*' }), { abortSignal });
+        this.counters.bytesUp += data.length;
+        return true;
+      } catch (e) {
+        if (classify(e).kind !== 'conflict') throw e;
+        // After a lost answer the object may be our own first attempt: same bytes, ours.
+        return tries > 1 && (await this.sameContent(key, data));
+      }
+    });
+  }
+
+  private async sameContent(key: string, data: Buffer): Promise<boolean> {
+    try {
+      return (await this.get(key)).equals(data);
+    } catch (e) {
+      if (e instanceof ObjectNotFound) return false;
+      throw e;
+    }
+  }
+
+  async putIfAbsent(key: string, data: Uint8Array): Promise<boolean> {
+    // The server ignores If-None-Match (the probe said so): looking first is the best effort;
+    // the lock protocol for such servers does not rely on this.
+    if (!this.conditionalCreate && (await this.stat(key))) return false;
+    return this.createOnly(key, asBuffer(data));
+  }
+
+  async get(key: string): Promise<Buffer> {
+    const Key = this.key(key);
+    const buf = await withRetry(this.ctx, `reading ${key}`, async (abortSignal) => {
+      try {
+        const res = await this.client.send(new this.sdk.GetObjectCommand({ Bucket: this.bucket, Key }), { abortSignal });
+        return await readBody(res.Body as AsyncIterable<Uint8Array> | undefined, res.ContentLength, key);
+      } catch (e) {
+        if (classify(e).kind === 'notFound') return null;
+        throw e;
+      }
+    });
+    if (!buf) throw new ObjectNotFound(key);
+    this.counters.bytesDown += buf.length;
+    return buf;
+  }
+
+  async getRange(key: string, offset: number, length: number): Promise<Buffer> {
+    const buf = Buffer.allocUnsafe(length);
+    await this.getRangeInto(key, offset, buf);
+    return buf;
+  }
+
+  async getRangeInto(key: string, offset: number, into: Uint8Array): Promise<void> {
+    if (into.length === 0) return;
+    const Key = this.key(key);
+    const Range = `bytes=${offset}-${offset + into.length - 1}`;
+    const found = await withRetry(this.ctx, `reading ${key}`, async (abortSignal) => {
+      try {
+        const res = await this.client.send(new this.sdk.GetObjectCommand({ Bucket: this.bucket, Key, Range }), { abortSignal });
+        await readBodyInto(res.Body as AsyncIterable<Uint8Array> | undefined, into, key);
+        return true;
+      } catch (e) {
+        if (classify(e).kind === 'notFound') return false;
+        throw e;
+      }
+    });
+    if (!found) throw new ObjectNotFound(key);
+    this.counters.bytesDown += into.length;
+  }
+
+  async stat(key: string): Promise<ObjectInfo | null> {
+    const Key = this.key(key);
+    return withRetry(this.ctx, `reading ${key}`, async (abortSignal) => {
+      try {
+        const res = await this.client.send(new this.sdk.HeadObjectCommand({ Bucket: this.bucket, Key }), { abortSignal });
+        return { key, size: res.ContentLength ?? 0 };
+      } catch (e) {
+        if (classify(e).kind === 'notFound') return null;
+        throw e;
+      }
+    });
+  }
+
+  async list(prefix: string): Promise<ObjectInfo[]> {
+    return (await this.listWithDates(prefix)).map(({ key, size }) => ({ key, size }));
+  }
+
+  private async listWithDates(prefix: string): Promise<ListedObject[]> {
+    const out: ListedObject[] = [];
+    const strip = this.prefix ? this.prefix.length + 1 : 0;
+    const Prefix = prefixed(this.prefix, prefix);
+    let token: string | undefined;
+    do {
+      const page = await withRetry(this.ctx, `listing ${prefix || 'the vault'}`, (abortSignal) =>
+        this.client.send(
+          new this.sdk.ListObjectsV2Command({ Bucket: this.bucket, Prefix, MaxKeys: this.listPageSize, ...(token ? { ContinuationToken: token } : {}) }),
+          { abortSignal },
+        ),
+      );
+      for (const o of page.Contents ?? []) {
+        if (!o.Key) continue;
+        out.push({ key: o.Key.slice(strip), size: o.Size ?? 0, lastModified: o.LastModified?.getTime() ?? 0 });
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return out;
+  }
+
+  async delete(key: string): Promise<void> {
+    const Key = this.key(key);
+    await withRetry(this.ctx, `deleting ${key}`, async (abortSignal) => {
+      try {
+        await this.client.send(new this.sdk.DeleteObjectCommand({ Bucket: this.bucket, Key }), { abortSignal });
+      } catch (e) {
+        if (classify(e).kind !== 'notFound') throw e;
+      }
+    });
+  }
+
+  /**
+   * Aborts multipart uploads of this vault started before the horizon (a writer that died
+   * mid-upload leaves its parts billed but invisible) and removes stale probe objects.
+   * Servers without ListMultipartUploads (s3rver) just skip the first part.
+   */
+  async sweepTemp(olderThanMs: number): Promise<number> {
+    const limit = Date.now() - olderThanMs;
+    let removed = 0;
+    const Prefix = prefixed(this.prefix, '');
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    try {
+      do {
+        const page = await withRetry(this.ctx, 'listing abandoned uploads', (abortSignal) =>
+          this.client.send(
+            new this.sdk.ListMultipartUploadsCommand({
+              Bucket: this.bucket,
+              Prefix,
+              ...(keyMarker ? { KeyMarker: keyMarker } : {}),
+              ...(uploadIdMarker ? { UploadIdMarker: uploadIdMarker } : {}),
+            }),
+            { abortSignal },
+          ),
+        );
+        for (const u of page.Uploads ?? []) {
+          if (!u.Key || !u.UploadId || (u.Initiated?.getTime() ?? 0) >= limit) continue;
+          const { Key, UploadId } = u;
+          await withRetry(this.ctx, 'aborting an abandoned upload', (abortSignal) =>
+            this.client.send(new this.sdk.AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId }), { abortSignal }),
+          );
+          removed++;
+        }
+        keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+        uploadIdMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
+      } while (keyMarker);
+    } catch {
+      // NotImplemented on some servers; an unreachable store fails the next real request anyway.
+    }
+    for (const o of await this.listWithDates(PROBE_PREFIX)) {
+      if (o.lastModified < limit) {
+        await this.delete(o.key);
+        removed++;
+      }
+    }
+    return removed;
+  }
+}

@@ -1,0 +1,130 @@
+#!/usr/bin/env node
+// Coffer with the vault on object storage: azurite (Azure Blob) and s3rver (S3), each started on
+// 127.0.0.1 for the run. Cases full_azure, restore_azure, full_s3, restore_s3 on the same
+// reference image as vault-bench.mjs (same generator and size), appended to bench-results.json
+// beside the local-folder figures, with requests per GiB (object stores bill per request).
+// node test/bench/store-bench.mjs [--smoke] [--size 4G] [--work DIR] [--chunk-size N] [--keep]
+// Needs dist/bench-store.mjs and dist/vault-worker.mjs (test/bench/run.mjs builds them).
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const args = process.argv.slice(2);
+const opt = (n, d) => {
+  const i = args.indexOf(n);
+  return i >= 0 ? args[i + 1] : d;
+};
+const smoke = args.includes('--smoke');
+const size = opt('--size', smoke ? '64M' : '4G');
+const work = path.resolve(opt('--work', path.join(os.tmpdir(), 'coffer-bench')) + '-stores');
+const chunkSize = opt('--chunk-size');
+const keep = args.includes('--keep');
+const shared = [path.resolve(root, '../shared/bench'), '/work/shared/bench'].find((p) => fs.existsSync(path.join(p, 'make-vm-image.mjs')));
+if (!shared) throw new Error('cannot find shared/bench/make-vm-image.mjs next to the repository');
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+const log = (...a) => console.log(...a);
+
+const { startAzurite, startS3rver, formatVaultLocation, describeStore, parseStoredLocation } = await import(path.join(root, 'dist/bench-store.mjs'));
+
+fs.rmSync(work, { recursive: true, force: true });
+fs.mkdirSync(work, { recursive: true });
+const image = path.join(work, 'base.img');
+const gen = spawnSync(process.execPath, [path.join(shared, 'make-vm-image.mjs'), image, size], { encoding: 'utf8' });
+if (gen.status !== 0) throw new Error(`make-vm-image.mjs failed: ${gen.stderr}`);
+const logical = fs.statSync(image).size;
+
+function sha256File(file) {
+  const h = createHash('sha256');
+  const fd = fs.openSync(file, 'r');
+  const buf = Buffer.alloc(8 * MiB);
+  for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(buf.subarray(0, n));
+  fs.closeSync(fd);
+  return h.digest('hex');
+}
+const want = sha256File(image); // also puts the image in page cache, as for the local figures
+
+/** One store-cli.mjs operation in its own process: wall seconds and what it printed. */
+function cli(env, ...a) {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const child = spawn(process.execPath, [path.join(root, 'test/bench/store-cli.mjs'), ...a], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      if (code !== 0) return reject(new Error(`store-cli ${a[0]} failed (${code}): ${err.slice(-2000)}`));
+      resolve({ seconds, ...JSON.parse(out.trim().split('\n').at(-1)) });
+    });
+  });
+}
+
+const file = path.resolve('bench-results.json');
+const prior = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : {};
+const local = (kase) => prior.results?.find((r) => r.tool === 'coffer' && r.case === kase);
+const results = [];
+const lockModes = {};
+log(`\nvault on object storage (${size} image, emulators on 127.0.0.1 sharing the cores):`);
+for (const [kind, start] of [
+  ['azure', startAzurite],
+  ['s3', startS3rver],
+]) {
+  const em = await start();
+  try {
+    const loc = em.location('bench', 'vault');
+    const where = formatVaultLocation(loc);
+    await cli(em.env, 'init', where, ...(chunkSize ? [chunkSize] : []));
+    const b = await cli(em.env, 'backup', where, 'a', image);
+    lockModes[kind] = describeStore(parseStoredLocation(where), b.conditionalCreate);
+    const target = path.join(work, `restore-${kind}`);
+    const r = await cli(em.env, 'restore', where, target);
+    if (sha256File(r.file) !== want) throw new Error(`restore from ${kind} does not match the image`);
+    fs.rmSync(target, { recursive: true, force: true });
+    for (const [kase, m, added, ref] of [
+      [`full_${kind}`, b, b.addedBytes, local('full')],
+      [`restore_${kind}`, r, 0, local('restore')],
+    ]) {
+      const mibPerS = logical / MiB / m.seconds;
+      const row = {
+        tool: 'coffer',
+        case: kase,
+        seconds: +m.seconds.toFixed(3),
+        mib_per_s: +mibPerS.toFixed(1),
+        added_bytes: added,
+        peak_rss_bytes: m.maxRssBytes,
+        requests: m.requests,
+        requests_per_gib: +(m.requests / (logical / GiB)).toFixed(0),
+        ratio_to_local: ref ? +(mibPerS / ref.mib_per_s).toFixed(2) : null,
+      };
+      results.push(row);
+      log(`  coffer ${kase.padEnd(13)} ${row.seconds.toFixed(2).padStart(7)} s ${row.mib_per_s.toFixed(0).padStart(6)} MiB/s  rss ${(row.peak_rss_bytes / MiB).toFixed(0)} MiB  ${row.requests} requests (${row.requests_per_gib}/GiB)`);
+    }
+  } finally {
+    await em.dispose();
+  }
+}
+
+log(`\n| case | s | MiB/s | RSS MiB | requests/GiB | vs local folder |`);
+log(`|---|---|---|---|---|---|`);
+for (const kase of ['full', 'restore']) {
+  const l = local(kase);
+  if (l) log(`| ${kase} (local folder) | ${l.seconds.toFixed(2)} | ${l.mib_per_s.toFixed(0)} | ${(l.peak_rss_bytes / MiB).toFixed(0)} | - | 1.00x |`);
+  for (const r of results.filter((x) => x.case.startsWith(`${kase}_`))) {
+    log(`| ${r.case} | ${r.seconds.toFixed(2)} | ${r.mib_per_s.toFixed(0)} | ${(r.peak_rss_bytes / MiB).toFixed(0)} | ${r.requests_per_gib} | ${r.ratio_to_local === null ? '-' : `${r.ratio_to_local.toFixed(2)}x`} |`);
+  }
+}
+for (const [kind, mode] of Object.entries(lockModes)) log(`lock mode on ${kind === 'azure' ? 'azurite' : 's3rver'}: ${mode}`);
+
+const version = (pkg) => JSON.parse(fs.readFileSync(path.join(root, 'node_modules', pkg, 'package.json'), 'utf8')).version;
+prior.results = [...(prior.results ?? []).filter((r) => !/_(azure|s3)$/.test(r.case)), ...results];
+prior.machine = { ...prior.machine, object_storage: { azurite: version('azurite'), s3rver: version('s3rver'), image_bytes: logical, image_size: size, lock_modes: lockModes } };
+fs.writeFileSync(file, `${JSON.stringify(prior, null, 2)}\n`);
+log(`updated ${file}`);
+if (!keep) fs.rmSync(work, { recursive: true, force: true });

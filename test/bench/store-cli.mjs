@@ -1,0 +1,38 @@
+// One Coffer operation on a vault in object storage per process, so the benchmark sees its wall
+// time, peak RSS and request count: node store-cli.mjs init|backup|restore LOCATION ...
+// Credentials come from the environment (AZURE_STORAGE_* / AWS_*), as for a scheduled job.
+import { Vault, openStore, parseStoredLocation } from '../../dist/bench-store.mjs';
+
+const [op, location, ...rest] = process.argv.slice(2);
+const pass = process.env.COFFER_BENCH_PASSPHRASE ?? 'bench passphrase';
+const counters = { requests: 0, bytesUp: 0, bytesDown: 0 };
+const store = await openStore(parseStoredLocation(location), { create: op === 'init', counters });
+let out = {};
+if (op === 'init') {
+  const chunkSize = rest[0] ? Number(rest[0]) : undefined;
+  const v = await Vault.create(store, { name: 'bench', region: 'local', passphrase: pass, ...(chunkSize ? { chunkSize } : {}) });
+  out = { chunkSize: v.config.chunking.chunkSize };
+  await v.close();
+} else if (op === 'backup') {
+  const [vm, img] = rest;
+  const v = await Vault.open(store, pass);
+  const p = await v.backup({ vmName: vm, disks: [{ name: 'disk.img', path: img }] });
+  out = { id: p.id, addedBytes: p.addedBytes, newChunks: p.newChunks, opSeconds: p.seconds };
+  await v.close();
+} else if (op === 'restore') {
+  const [target] = rest;
+  const v = await Vault.open(store, pass);
+  const points = await v.listPoints();
+  const r = await v.restore(points.at(-1).id, target);
+  out = { file: r.files[0].path, opSeconds: r.seconds };
+  await v.close();
+} else {
+  console.error('usage: store-cli.mjs init|backup|restore LOCATION ...');
+  process.exit(2);
+}
+out.conditionalCreate = store.conditionalCreate;
+out.requests = counters.requests;
+out.bytesUp = counters.bytesUp;
+out.bytesDown = counters.bytesDown;
+out.maxRssBytes = process.resourceUsage().maxRSS * 1024;
+process.stdout.write(`${JSON.stringify(out)}\n`);

@@ -1,0 +1,176 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { AZURITE_DEV, type StoreCredentials, type VaultLocation } from '../../main/core/vault/stores.js';
+
+/** The repository (where node_modules holds the emulators), found upwards: this file is also bundled into dist/ for the bench. */
+const repoRoot = ((): string => {
+  for (let d = import.meta.dirname; ; d = path.dirname(d)) {
+    if (fs.existsSync(path.join(d, 'node_modules', 's3rver'))) return d;
+    if (path.dirname(d) === d) throw new Error('cannot find the repository with node_modules/s3rver');
+  }
+})();
+
+/**
+ * Real object-storage emulators in child processes, on 127.0.0.1 and a free port, keeping their
+ * data in a temporary folder: azurite (Azure Blob) and s3rver (S3). A test starts them, may stop
+ * and restart them (same port, same data) to play a storage outage, and stops them at the end.
+ */
+export interface Emulator {
+  readonly kind: 'azure' | 's3';
+  /** http://127.0.0.1:PORT */
+  readonly endpoint: string;
+  readonly port: number;
+  /** Where the emulator keeps its data. */
+  readonly dir: string;
+  readonly running: boolean;
+  /** Stops the server gracefully (it saves its data) and waits for the process to exit. */
+  stop(): Promise<void>;
+  /** Starts it again on the same port with the same data. */
+  restart(): Promise<void>;
+  /** Stops it and removes its data folder. */
+  dispose(): Promise<void>;
+  /** A location in this emulator, e.g. location('vaults', 'team/a'). */
+  location(container: string, prefix?: string): VaultLocation;
+  /** Credentials the emulator accepts. */
+  readonly credentials: StoreCredentials;
+  /** The same credentials as the conventional environment variables (for child processes). */
+  readonly env: Record<string, string>;
+}
+
+/** s3rver accepts this key pair (it checks the key id, not the signature). */
+export const S3RVER_KEY = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
+
+const LISTENING = /successfully listens on http:\/\/127\.0\.0\.1:(\d+)|^listening (\d+)$/m;
+
+const S3RVER_MAIN = `
+import S3rver from 's3rver';
+const server = new S3rver({ port: Number(process.env.S3RVER_PORT), address: '127.0.0.1', directory: process.env.S3RVER_DIR, silent: true });
+const address = await server.run();
+process.stdout.write('listening ' + address.port + '\\n');
+const stop = () => server.close().then(() => process.exit(0));
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
+`;
+
+class ChildEmulator implements Emulator {
+  private child: ChildProcess | undefined;
+  port = 0;
+
+  constructor(
+    readonly kind: 'azure' | 's3',
+    readonly dir: string,
+  ) {}
+
+  get endpoint(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get running(): boolean {
+    return this.child !== undefined;
+  }
+
+  get credentials(): StoreCredentials {
+    return this.kind === 'azure' ? { azure: { accountName: AZURITE_DEV.account, accountKey: AZURITE_DEV.key } } : { s3: { ...S3RVER_KEY, region: 'us-east-1' } };
+  }
+
+  get env(): Record<string, string> {
+    return this.kind === 'azure'
+      ? { AZURE_STORAGE_ACCOUNT: AZURITE_DEV.account, AZURE_STORAGE_KEY: AZURITE_DEV.key }
+      : { AWS_ACCESS_KEY_ID: S3RVER_KEY.accessKeyId, AWS_SECRET_ACCESS_KEY: S3RVER_KEY.secretAccessKey, AWS_REGION: 'us-east-1' };
+  }
+
+  location(container: string, prefix = ''): VaultLocation {
+    return this.kind === 'azure'
+      ? { kind: 'azure', url: `${this.endpoint}/${AZURITE_DEV.account}`, account: AZURITE_DEV.account, container, prefix }
+      : { kind: 's3', bucket: container, prefix, endpoint: this.endpoint, region: 'us-east-1' };
+  }
+
+  async start(): Promise<void> {
+    if (this.child) return;
+    const child =
+      this.kind === 'azure'
+        ? spawn(
+            process.execPath,
+            [
+              fs.realpathSync(path.join(repoRoot, 'node_modules/.bin/azurite-blob')),
+              '--blobHost',
+              '127.0.0.1',
+              '--blobPort',
+              String(this.port),
+              '--location',
+              this.dir,
+              '--silent',
+              '--disableTelemetry',
+              '--skipApiVersionCheck',
+              '--loose',
+            ],
+            { cwd: this.dir, stdio: ['ignore', 'pipe', 'pipe'] },
+          )
+        : // s3rver's list continuation tokens use DES, which OpenSSL 3 only has in its legacy provider.
+          spawn(process.execPath, ['--openssl-legacy-provider', '--input-type=module', '-e', S3RVER_MAIN], {
+            cwd: repoRoot,
+            env: { ...process.env, S3RVER_PORT: String(this.port), S3RVER_DIR: this.dir },
+            stdio: ['ignore', 'pipe', 'pipe'],
+          });
+    this.child = child;
+    this.port = await new Promise<number>((resolve, reject) => {
+      let out = '';
+      let err = '';
+      const timer = setTimeout(() => reject(new Error(`${this.kind} emulator did not start within 30 s: ${out}${err}`)), 30_000);
+      child.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = LISTENING.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          resolve(Number(m[1] ?? m[2]));
+        }
+      });
+      child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`${this.kind} emulator exited (${code}) before listening: ${out}${err}`));
+      });
+    }).catch((e: unknown) => {
+      this.child = undefined;
+      child.kill('SIGKILL');
+      throw e;
+    });
+    child.once('exit', () => {
+      if (this.child === child) this.child = undefined;
+    });
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    await exited;
+    clearTimeout(timer);
+    this.child = undefined;
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.start();
+  }
+
+  async dispose(): Promise<void> {
+    await this.stop();
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+async function startEmulator(kind: 'azure' | 's3'): Promise<Emulator> {
+  const em = new ChildEmulator(kind, fs.mkdtempSync(path.join(os.tmpdir(), `coffer-${kind}-`)));
+  await em.start();
+  return em;
+}
+
+/** azurite's blob service; its account is devstoreaccount1 with the well-known key. */
+export const startAzurite = (): Promise<Emulator> => startEmulator('azure');
+/** s3rver; it accepts the S3RVER key pair and ignores If-None-Match on writes. */
+export const startS3rver = (): Promise<Emulator> => startEmulator('s3');

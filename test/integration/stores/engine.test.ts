@@ -1,0 +1,177 @@
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isCofferError } from '../../../main/core/errors.js';
+import { LocalFolderStore } from '../../../main/core/vault/local-store.js';
+import type { RetryPolicy } from '../../../main/core/vault/retry.js';
+import type { ObjectStore } from '../../../main/core/vault/storage.js';
+import { formatVaultLocation, openStore, type OpenStoreOptions, type VaultLocation, type VaultStore } from '../../../main/core/vault/stores.js';
+import { Vault } from '../../../main/core/vault/vault.js';
+import { startAzurite, startS3rver, type Emulator } from '../../helpers/emulators.js';
+import { makeDisk, sha256File, tempDir } from '../vault/helpers.js';
+
+/**
+ * The vault engine, unchanged, on object storage: back up, restore byte for byte, verify, open
+ * from a second "install", survive the server stopping mid-backup and a SIGKILL mid-upload.
+ */
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '../../..');
+// Inside the repo so the engine finds <repo>/dist/vault-worker.mjs, outside git's view.
+const child = path.join(root, 'node_modules', '.cache', 'coffer-test', 'store-backup-child.mjs');
+const FAST_RETRY: RetryPolicy = { maxTries: 2, baseDelayMs: 20, maxDelayMs: 50, tryTimeoutMs: 10_000 };
+const CHUNK = 64 * 1024;
+
+let dir: string;
+let disk: string;
+
+beforeAll(async () => {
+  await esbuild.build({
+    entryPoints: [path.join(here, 'fixtures', 'backup-child.ts')],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    packages: 'external',
+    outfile: child,
+    logLevel: 'warning',
+  });
+  dir = tempDir();
+  disk = path.join(dir, 'disk.img');
+  makeDisk(disk, 32, 21);
+  // 24 MiB of incompressible data: the backup writes at least three 8 MiB packs.
+  const fd = fs.openSync(disk, 'r+');
+  fs.writeSync(fd, randomBytes(24 * 1024 * 1024), 0, 24 * 1024 * 1024, 4 * 1024 * 1024);
+  fs.closeSync(fd);
+});
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+describe.each(['azure', 's3'] as const)('vault engine on %s', (kind) => {
+  let em: Emulator;
+  let n = 0;
+  beforeAll(async () => {
+    em = kind === 'azure' ? await startAzurite() : await startS3rver();
+  });
+  afterAll(async () => {
+    await em.dispose();
+  });
+
+  const fresh = (): VaultLocation => em.location('vaults', `team/v${++n}`);
+  const open = (loc: VaultLocation, opts: OpenStoreOptions = {}): Promise<VaultStore> => openStore(loc, { credentials: em.credentials, ...opts });
+
+  async function createVault(loc: VaultLocation): Promise<void> {
+    const v = await Vault.create(await open(loc, { create: true }), { name: 'team', region: 'local', passphrase: 'pw', chunkSize: CHUNK });
+    await v.close();
+  }
+
+  it('backs up, restores byte for byte, verifies, and a second install opens the same vault', async () => {
+    const loc = fresh();
+    await createVault(loc);
+    const vault = await Vault.open(await open(loc), 'pw');
+    try {
+      const point = await vault.backup({ vmName: 'web01', disks: [{ name: 'disk.img', path: disk }] });
+      expect(point.newChunks).toBeGreaterThan(0);
+      const again = await vault.backup({ vmName: 'web01', disks: [{ name: 'disk.img', path: disk }] });
+      expect(again.newChunks).toBe(0);
+      const out = path.join(dir, `restore-${kind}`);
+      await vault.restore(point.id, out);
+      expect(sha256File(path.join(out, 'disk.img'))).toBe(sha256File(disk));
+      expect((await vault.verify({ full: true })).ok).toBe(true);
+    } finally {
+      await vault.close();
+    }
+    // Another install: only the location and the passphrase.
+    const other = await Vault.open(await open(loc), 'pw');
+    try {
+      expect((await other.listPoints()).map((p) => p.vmName)).toEqual(['web01', 'web01']);
+      expect(other.store.location).toBe(formatVaultLocation(loc));
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('fails a backup with StorageUnreachable when the server stops mid-upload; the next one completes and reuses what was uploaded', async () => {
+    const loc = fresh();
+    await createVault(loc);
+    const store = await open(loc, { retry: FAST_RETRY });
+    // The server stops right after the first pack is durable: deterministic, no timing.
+    let packs = 0;
+    const stopping: ObjectStore = Object.create(store) as ObjectStore;
+    stopping.put = async (key, data) => {
+      await store.put(key, data);
+      if (key.startsWith('index/') && ++packs === 1) await em.stop();
+    };
+    const vault = await Vault.open(stopping, 'pw');
+    let failure: unknown;
+    try {
+      await vault.backup({ vmName: 'web01', disks: [{ name: 'disk.img', path: disk }] }).catch((e: unknown) => (failure = e));
+    } finally {
+      await vault.close().catch(() => undefined);
+    }
+    expect(isCofferError(failure, 'StorageUnreachable')).toBe(true);
+    expect((failure as Error).message).toContain(em.endpoint);
+
+    await em.restart();
+    const after = await Vault.open(await open(loc), 'pw');
+    try {
+      expect(await after.listPoints()).toEqual([]);
+      expect((await after.verify({ full: true })).ok).toBe(true);
+      const point = await after.backup({ vmName: 'web01', disks: [{ name: 'disk.img', path: disk }] });
+      const ref = await referenceChunks();
+      expect(point.newChunks).toBeLessThan(ref);
+      const out = path.join(dir, `restore-outage-${kind}`);
+      await after.restore(point.id, out);
+      expect(sha256File(path.join(out, 'disk.img'))).toBe(sha256File(disk));
+    } finally {
+      await after.close();
+    }
+  });
+
+  it('leaves a consistent vault when the uploading process is killed (SIGKILL), and the next backup reuses the upload', async () => {
+    const loc = fresh();
+    await createVault(loc);
+    const run = (crash?: string): ReturnType<typeof spawnSync> => {
+      const env: NodeJS.ProcessEnv = { ...process.env, ...em.env };
+      delete env.COFFER_TEST_CRASH_AT;
+      if (crash) Object.assign(env, { COFFER_TEST_CRASH_AT: 'pack', COFFER_TEST_CRASH_AFTER: crash });
+      return spawnSync(process.execPath, [child, formatVaultLocation(loc), 'pw', disk], { env, encoding: 'utf8', timeout: 60_000 });
+    };
+    const killed = run('2');
+    expect(killed.signal).toBe('SIGKILL');
+
+    const vault = await Vault.open(await open(loc), 'pw');
+    try {
+      expect(await vault.listPoints()).toEqual([]);
+      expect((await vault.verify({ full: true })).ok).toBe(true);
+      expect((await vault.store.list('packs/')).length).toBeGreaterThan(0);
+
+      const ok = run();
+      expect(ok.status, String(ok.stderr)).toBe(0);
+      const point = JSON.parse(String(ok.stdout).trim()) as { id: string; newChunks: number };
+      expect(point.newChunks).toBeLessThan(await referenceChunks());
+      expect((await vault.listPoints()).map((p) => p.id)).toEqual([point.id]);
+      expect((await vault.verify({ full: true })).ok).toBe(true);
+      const out = path.join(dir, `restore-kill-${kind}`);
+      await vault.restore(point.id, out);
+      expect(sha256File(path.join(out, 'disk.img'))).toBe(sha256File(disk));
+      expect(await vault.store.list('locks/')).toEqual([]);
+    } finally {
+      await vault.close();
+    }
+  });
+
+  /** New chunks of the disk in an empty vault (a local folder): what "reuses" is measured against. */
+  let ref: number | undefined;
+  async function referenceChunks(): Promise<number> {
+    if (ref !== undefined) return ref;
+    const v = await Vault.create(new LocalFolderStore(path.join(dir, `ref-${kind}`)), { name: 'r', region: 'local', passphrase: 'pw', chunkSize: CHUNK });
+    try {
+      ref = (await v.backup({ vmName: 'ref', disks: [{ name: 'disk.img', path: disk }] })).newChunks;
+    } finally {
+      await v.close();
+    }
+    return ref;
+  }
+});
