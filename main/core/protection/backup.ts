@@ -66,6 +66,24 @@ export class BackupService {
     });
   }
 
+  /**
+   * A scheduled backup refused before its job could start: it becomes a Failed Backup job with
+   * the error's code and remedy, the VM shows ProtectionError, and the slot counts as attempted
+   * (the next slot tries again; the scheduler does not log the same failure every tick).
+   */
+  failScheduled(vmId: string, error: unknown, opts: { catchUp?: boolean; now?: Date } = {}): Job {
+    const vm = this.ctx.inventory.allVms().find((v) => v.id === vmId);
+    const registered = this.ctx.registeredById(vmId);
+    this.ctx.db
+      .prepare(
+        "UPDATE vms SET last_attempt_at = ?, protection_state = 'ProtectionError', last_backup_status = 'Failed' WHERE id = ? AND protection_state IN ('Protected', 'ProtectedPendingInitialBackup', 'ProtectionError')",
+      )
+      .run((opts.now ?? new Date()).toISOString(), vmId);
+    this.ctx.changed();
+    const subject = registered ? this.ctx.subject(registered) : { vmId, vmName: vm?.name ?? null, cloudService: vm?.cloudService ?? null };
+    return this.ctx.jobs.recordFailure('Backup', { ...subject, catchUp: opts.catchUp ?? false }, error);
+  }
+
   private async run(job: JobContext, vm: RegisteredVm, policy: Policy, retainUntil: string | null, manual: boolean) {
     const vault = await this.ctx.vaults.openVault(vm.vaultName);
     const definition = vm.definitionPath ? readDefinition(vm.definitionPath) : undefined;
