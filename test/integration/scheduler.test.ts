@@ -205,6 +205,19 @@ describe('one VM failing does not stop the others', () => {
   });
 });
 
+describe('retain until a date', () => {
+  it('keeps a Backup Now point until the end of the given day in the console time zone, whichever face sends the date', async () => {
+    const { engine, router } = await setup(['22:00']);
+    // Amsterdam in summer is UTC+2: the end of 30 June 2099 there is 21:59:59.999Z.
+    const [job] = unwrap(await router.invoke('backupNow', { vms: ['db01'], retainUntil: '2099-06-30' }));
+    expect((await engine.jobs.wait(job!.id)).status).toBe('Completed');
+    const [point] = unwrap(await router.invoke('listPoints', { vm: 'db01' }));
+    expect(point!.retainUntil).toBe('2099-06-30T21:59:59.999Z');
+    const past = await router.invoke('backupNow', { vms: ['db01'], retainUntil: '2020-01-01' });
+    expect(!past.ok && past.error).toMatchObject({ code: 'InvalidArgument', details: { field: 'retainUntil' } });
+  });
+});
+
 describe('retention after backups', () => {
   it('prunes the points the policy no longer keeps and leaves the rest restorable', async () => {
     const { engine, scheduler, router, data } = await setup(['22:00']);

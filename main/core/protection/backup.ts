@@ -4,7 +4,7 @@ import type { Job, Policy, Vm } from '../../../preload/contract.js';
 import { CofferError } from '../errors.js';
 import { label } from '../inventory.js';
 import type { JobContext } from '../jobs.js';
-import { defaultRetainUntil } from '../policy/retention.js';
+import { defaultRetainUntil, retainUntilInstant } from '../policy/retention.js';
 import { MAX_POINTS_PER_VM } from '../policy/spec.js';
 import { hypervisorOf } from '../sources/capabilities.js';
 import type { ProtectionContext, RegisteredVm } from './context.js';
@@ -34,10 +34,12 @@ export class BackupService {
     const policy = this.policies.ofVm(vm.id);
     const manual = !opts.scheduled;
     const now = opts.now ?? new Date();
-    if (opts.retainUntil && Date.parse(opts.retainUntil) <= now.getTime()) {
+    // A date alone means the end of that day in the console's time zone, from every face.
+    const until = opts.retainUntil ? retainUntilInstant(opts.retainUntil, this.ctx.timeZone) : undefined;
+    if (until && !(until.getTime() > now.getTime())) {
       throw new CofferError('InvalidArgument', 'retainUntil: must be in the future.', { field: 'retainUntil' });
     }
-    const retainUntil = manual ? (opts.retainUntil ? new Date(opts.retainUntil) : defaultRetainUntil(policy.retention, now, this.ctx.timeZone)).toISOString() : null;
+    const retainUntil = manual ? (until ?? defaultRetainUntil(policy.retention, now, this.ctx.timeZone)).toISOString() : null;
     if (this.ctx.pointRows(vm.id).length >= MAX_POINTS_PER_VM) {
       throw new CofferError('RecoveryPointLimitReached', `${label(vm)} already has ${MAX_POINTS_PER_VM} recovery points.`);
     }
