@@ -213,6 +213,14 @@ export const errorCatalog = {
     message: 'The hypervisor could not take or merge the live snapshot of the running VM.',
     remedy: 'Check the VM in the hypervisor (virsh domblklist / snapshot-list); the message says what to run.',
   },
+  DiskInUse: {
+    message: 'A program has the disk file open, so it cannot be replaced.',
+    remedy: 'Stop the program the message names (often the VM itself), or restore as a new VM or to a folder instead.',
+  },
+  ReplaceTargetsChanged: {
+    message: "The VM's disk files are not the ones the recovery point recorded.",
+    remedy: 'Restore to a folder or as a new VM and attach the disks yourself, or rediscover the VM if its disks moved back.',
+  },
 } as const satisfies Record<string, ErrorInfo>;
 
 export type ErrorCode = keyof typeof errorCatalog;
