@@ -33,6 +33,9 @@ export function replaceDisks(ctx: ProtectionContext, vm: RegisteredVm, pointId: 
   ctx.assertNoActiveJob(vm);
   const source = ctx.sourceOf(vm);
   const hypervisor = hypervisorOf(source ?? { kind: 'folder', target: '' });
+  if (!hypervisor.disksAreLocal) {
+    throw new CofferError('InvalidArgument', `The disks of ${label(vm)} are on the host ${source?.target ?? ''}, not on this machine; restore to a folder there instead.`);
+  }
   return ctx.jobs.start('Restore', ctx.subject(vm), async (job) => {
     const vault = await ctx.vaults.openVault(vm.vaultName);
     const plan = replacementsFor(vm, await vault.readManifest(pointId), pointId);
