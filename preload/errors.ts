@@ -253,6 +253,14 @@ export const errorCatalog = {
     message: 'The container or bucket of the vault does not exist.',
     remedy: 'Check the name in the location; creating a vault creates its container or bucket when the credentials allow it.',
   },
+  DiskInUse: {
+    message: 'A program has the disk file open, so it cannot be replaced.',
+    remedy: 'Stop the program the message names (often the VM itself), or restore as a new VM or to a folder instead.',
+  },
+  ReplaceTargetsChanged: {
+    message: "The VM's disk files are not the ones the recovery point recorded.",
+    remedy: 'Restore to a folder or as a new VM and attach the disks yourself, or rediscover the VM if its disks moved back.',
+  },
 } as const satisfies Record<string, ErrorInfo>;
 
 export type ErrorCode = keyof typeof errorCatalog;

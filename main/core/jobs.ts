@@ -107,6 +107,36 @@ export class JobService {
     return job;
   }
 
+  /** Logs a job that was refused before it could run: Failed at once, with the error's code and remedy. */
+  recordFailure(operation: JobOperation, subject: JobSubject, error: unknown): Job {
+    const now = new Date().toISOString();
+    const e = toApiError(error);
+    const info = this.db
+      .prepare(
+        `INSERT INTO jobs (operation, status, vault_id, vault_name, vm_id, vm_name, cloud_service, created_at, started_at, ended_at, catch_up,
+           error_code, error_message, error_remedy, details, owner_pid)
+         VALUES (?, 'Failed', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        operation,
+        subject.vaultId ?? null,
+        subject.vaultName ?? null,
+        subject.vmId ?? null,
+        subject.vmName ?? null,
+        subject.cloudService ?? null,
+        now,
+        now,
+        now,
+        subject.catchUp ? 1 : 0,
+        e.code,
+        e.message,
+        e.remedy,
+        JSON.stringify(e.details ?? {}),
+        process.pid,
+      );
+    return this.emit(Number(info.lastInsertRowid));
+  }
+
   /** Resolves with the job once it has finished (at once if it already has). */
   async wait(id: number): Promise<Job> {
     return (await this.settled.get(id)) ?? this.get(id);

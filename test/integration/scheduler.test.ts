@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Result } from '../../preload/contract.js';
+import type { Job, Result } from '../../preload/contract.js';
 import { Engine } from '../../main/core/engine.js';
 import { Scheduler } from '../../main/core/scheduler.js';
 import { createRouter } from '../../main/rpc/router.js';
@@ -49,6 +49,24 @@ async function setup(times: string[], dataDir?: string) {
 }
 
 const at = (iso: string) => new Date(iso);
+
+/** Resolves once the job's own events show `pred` (its current state first): no sleeping. */
+function whenJob(engine: Engine, id: number, pred: (j: Job) => boolean): Promise<Job> {
+  return new Promise((resolve) => {
+    const off = engine.subscribe((event, payload) => {
+      const j = payload as Job;
+      if (event === 'jobUpdated' && j.id === id && pred(j)) {
+        off();
+        resolve(j);
+      }
+    });
+    const now = engine.jobs.get(id);
+    if (pred(now)) {
+      off();
+      resolve(now);
+    }
+  });
+}
 
 describe('scheduler on a manual clock', () => {
   it('runs the initial backup at the first slot, once, and then the next day', async () => {
@@ -148,6 +166,58 @@ describe('scheduler on a manual clock', () => {
   });
 });
 
+describe('one VM failing does not stop the others', () => {
+  it('turns a backup that throws at once into a Failed job with code and remedy, and still starts the VMs after it', async () => {
+    const { engine, scheduler, router, data } = await setup(['22:00']);
+    // A second VM in the same folder, protected with the same policy.
+    const vmDir = path.join(path.dirname(data), 'src', 'rack1');
+    fs.writeFileSync(path.join(vmDir, 'db02.img'), randomBytes(128 * 1024));
+    fs.writeFileSync(
+      path.join(vmDir, 'db02.xml'),
+      `<domain type='kvm'><name>db02</name><uuid>5e0f8a1c-2222-4333-8444-555566668888</uuid><devices><disk type='file' device='disk'><source file='db02.img'/><target dev='vda'/></disk></devices></domain>`,
+    );
+    await engine.jobs.wait(unwrap(await router.invoke('discoverVms', { vault: 'vault-a' })).id);
+    for (const j of unwrap(await router.invoke('registerVms', { vault: 'vault-a', vms: ['db02'] }))) await engine.jobs.wait(j.id);
+    for (const j of unwrap(await router.invoke('protectVms', { vault: 'vault-a', vms: ['db02'], policy: 'Nightly' }))) await engine.jobs.wait(j.id);
+    engine.db.prepare("UPDATE vms SET protected_at = '2026-03-27T08:00:00.000Z'").run();
+    // Both VMs hold the recovery point limit in turn: whichever the scheduler meets first refuses at once.
+    const ids = (engine.db.prepare('SELECT id, vault_id FROM vms ORDER BY name').all() as { id: string; vault_id: string }[]);
+    const fill = (vm: { id: string; vault_id: string }, n: number) => {
+      const ins = engine.db.prepare("INSERT INTO points (vault_id, id, vm_id, vm_name, created_at, consistency, manual, logical_bytes, added_bytes, disks) VALUES (?, ?, ?, 'x', ?, 'offline', 0, 0, 0, '[]')");
+      engine.db.transaction(() => {
+        for (let i = 0; i < n; i++) ins.run(vm.vault_id, `${vm.id}-${i}`, vm.id, new Date(Date.UTC(2000, 0, 1) + i * 60_000).toISOString());
+      })();
+    };
+    for (const [full, other] of [[ids[0]!, ids[1]!], [ids[1]!, ids[0]!]] as const) {
+      engine.db.prepare('DELETE FROM points').run();
+      engine.db.prepare("UPDATE vms SET last_attempt_at = NULL, protection_state = 'Protected'").run();
+      fill(full, 9999);
+      const started = scheduler.tick(at('2026-03-27T21:00:20Z'));
+      const byVm = new Map(started.map((j) => [j.vmId, j]));
+      expect([...byVm.keys()].sort()).toEqual([full.id, other.id].sort());
+      const failed = await engine.jobs.wait(byVm.get(full.id)!.id);
+      expect(failed).toMatchObject({ operation: 'Backup', status: 'Failed', error: { code: 'RecoveryPointLimitReached', remedy: expect.stringContaining('retention') } });
+      expect((await engine.jobs.wait(byVm.get(other.id)!.id)).status).toBe('Completed');
+      // The refused slot counts as attempted: the next tick does not fail it again.
+      expect(scheduler.tick(at('2026-03-27T21:01:00Z'))).toEqual([]);
+      expect(engine.inventory.allVms().find((v) => v.id === full.id)!.protectionState).toBe('ProtectionError');
+    }
+  });
+});
+
+describe('retain until a date', () => {
+  it('keeps a Backup Now point until the end of the given day in the console time zone, whichever face sends the date', async () => {
+    const { engine, router } = await setup(['22:00']);
+    // Amsterdam in summer is UTC+2: the end of 30 June 2099 there is 21:59:59.999Z.
+    const [job] = unwrap(await router.invoke('backupNow', { vms: ['db01'], retainUntil: '2099-06-30' }));
+    expect((await engine.jobs.wait(job!.id)).status).toBe('Completed');
+    const [point] = unwrap(await router.invoke('listPoints', { vm: 'db01' }));
+    expect(point!.retainUntil).toBe('2099-06-30T21:59:59.999Z');
+    const past = await router.invoke('backupNow', { vms: ['db01'], retainUntil: '2020-01-01' });
+    expect(!past.ok && past.error).toMatchObject({ code: 'InvalidArgument', details: { field: 'retainUntil' } });
+  });
+});
+
 describe('retention after backups', () => {
   it('prunes the points the policy no longer keeps and leaves the rest restorable', async () => {
     const { engine, scheduler, router, data } = await setup(['22:00']);
@@ -188,7 +258,7 @@ describe('cancel', () => {
     await engine.jobs.wait(unwrap(await router.invoke('discoverVms', { vault: 'vault-a' })).id);
 
     const [backup] = unwrap(await router.invoke('backupNow', { vms: ['db01'] }));
-    await new Promise((r) => setTimeout(r, 50));
+    await whenJob(engine, backup!.id, (j) => j.status === 'InProgress' && j.bytesDone > 0);
     unwrap(await router.invoke('cancelJob', { id: backup!.id }));
     const cancelled = await engine.jobs.wait(backup!.id);
     expect(cancelled.status).toBe('Cancelled');
@@ -199,7 +269,7 @@ describe('cancel', () => {
     const [point] = unwrap(await router.invoke('listPoints', { vm: 'db01' }));
     const target = path.join(path.dirname(data), 'restore-cancelled');
     const restore = unwrap(await router.invoke('restorePoint', { vm: 'db01', pointId: point!.id, mode: 'disks', targetDir: target }));
-    await new Promise((r) => setTimeout(r, 30));
+    await whenJob(engine, restore.id, (j) => j.status === 'InProgress' && j.bytesDone > 0);
     unwrap(await router.invoke('cancelJob', { id: restore.id }));
     expect((await engine.jobs.wait(restore.id)).status).toBe('Cancelled');
     expect(fs.existsSync(target) ? fs.readdirSync(target) : []).toEqual([]);

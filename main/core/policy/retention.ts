@@ -137,3 +137,21 @@ export function retentionDecisions(
     return { id: point.id, keep: reasons.length > 0, reasons };
   });
 }
+
+const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/**
+ * The last millisecond of a calendar day (YYYY-MM-DD) in a time zone: what "keep until DATE"
+ * means in the CLI and the console alike (that day is kept whole, wherever the clocks jump).
+ */
+export function endOfLocalDay(date: string, timeZone: string): Date {
+  const m = DATE_ONLY.exec(date);
+  if (!m) throw new RangeError(`${date} is not a YYYY-MM-DD date`);
+  const nextMidnight = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]) + 1);
+  return new Date(fromWallMs(nextMidnight, timeZone) - 1);
+}
+
+/** A retain-until as the faces send it: a date alone is the end of that local day; a date-time is that instant. */
+export function retainUntilInstant(value: string, timeZone: string): Date {
+  return DATE_ONLY.test(value) ? endOfLocalDay(value, timeZone) : new Date(value);
+}

@@ -4,7 +4,7 @@ import type { Job, Policy, Vm } from '../../../preload/contract.js';
 import { CofferError } from '../errors.js';
 import { label } from '../inventory.js';
 import type { JobContext } from '../jobs.js';
-import { defaultRetainUntil } from '../policy/retention.js';
+import { defaultRetainUntil, retainUntilInstant } from '../policy/retention.js';
 import { MAX_POINTS_PER_VM } from '../policy/spec.js';
 import { hypervisorOf } from '../sources/capabilities.js';
 import type { ProtectionContext, RegisteredVm } from './context.js';
@@ -34,10 +34,12 @@ export class BackupService {
     const policy = this.policies.ofVm(vm.id);
     const manual = !opts.scheduled;
     const now = opts.now ?? new Date();
-    if (opts.retainUntil && Date.parse(opts.retainUntil) <= now.getTime()) {
+    // A date alone means the end of that day in the console's time zone, from every face.
+    const until = opts.retainUntil ? retainUntilInstant(opts.retainUntil, this.ctx.timeZone) : undefined;
+    if (until && !(until.getTime() > now.getTime())) {
       throw new CofferError('InvalidArgument', 'retainUntil: must be in the future.', { field: 'retainUntil' });
     }
-    const retainUntil = manual ? (opts.retainUntil ? new Date(opts.retainUntil) : defaultRetainUntil(policy.retention, now, this.ctx.timeZone)).toISOString() : null;
+    const retainUntil = manual ? (until ?? defaultRetainUntil(policy.retention, now, this.ctx.timeZone)).toISOString() : null;
     if (this.ctx.pointRows(vm.id).length >= MAX_POINTS_PER_VM) {
       throw new CofferError('RecoveryPointLimitReached', `${label(vm)} already has ${MAX_POINTS_PER_VM} recovery points.`);
     }
@@ -64,6 +66,24 @@ export class BackupService {
         throw e;
       }
     });
+  }
+
+  /**
+   * A scheduled backup refused before its job could start: it becomes a Failed Backup job with
+   * the error's code and remedy, the VM shows ProtectionError, and the slot counts as attempted
+   * (the next slot tries again; the scheduler does not log the same failure every tick).
+   */
+  failScheduled(vmId: string, error: unknown, opts: { catchUp?: boolean; now?: Date } = {}): Job {
+    const vm = this.ctx.inventory.allVms().find((v) => v.id === vmId);
+    const registered = this.ctx.registeredById(vmId);
+    this.ctx.db
+      .prepare(
+        "UPDATE vms SET last_attempt_at = ?, protection_state = 'ProtectionError', last_backup_status = 'Failed' WHERE id = ? AND protection_state IN ('Protected', 'ProtectedPendingInitialBackup', 'ProtectionError')",
+      )
+      .run((opts.now ?? new Date()).toISOString(), vmId);
+    this.ctx.changed();
+    const subject = registered ? this.ctx.subject(registered) : { vmId, vmName: vm?.name ?? null, cloudService: vm?.cloudService ?? null };
+    return this.ctx.jobs.recordFailure('Backup', { ...subject, catchUp: opts.catchUp ?? false }, error);
   }
 
   private async run(job: JobContext, vm: RegisteredVm, policy: Policy, retainUntil: string | null, manual: boolean) {

@@ -17,7 +17,7 @@ export type RegisteredVm = Vm & {
 /** Protection states in which the scheduler backs a VM up (W14, W17, W22). */
 export const ACTIVE_PROTECTION: ReadonlySet<string> = new Set(['ProtectedPendingInitialBackup', 'Protected', 'ProtectionError']);
 
-export interface PointRow {
+interface PointRow {
   vault_id: string;
   id: string;
   vm_id: string | null;

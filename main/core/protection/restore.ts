@@ -4,9 +4,9 @@ import type { Job } from '../../../preload/contract.js';
 import { CofferError } from '../errors.js';
 import { label } from '../inventory.js';
 import { defineVm } from '../sources/capabilities.js';
-import { diskFiles } from './backup.js';
-import type { ProtectionContext, RegisteredVm } from './context.js';
+import type { ProtectionContext } from './context.js';
 import { renameRestoredVm } from './definition.js';
+import { replaceDisks } from './replace-disks.js';
 
 export interface RestoreHow {
   mode: 'disks' | 'newVm' | 'replaceDisks';
@@ -23,7 +23,7 @@ export class RestoreService {
     const vm = this.ctx.registeredVm(ref);
     const point = this.ctx.pointRows(vm.id).find((p) => p.id === pointId);
     if (!point) throw new CofferError('RecoveryPointNotFound', `${label(vm)} has no recovery point ${pointId}.`);
-    if (how.mode === 'replaceDisks') return this.replaceDisks(vm, pointId);
+    if (how.mode === 'replaceDisks') return replaceDisks(this.ctx, vm, pointId);
     if (!how.targetDir) throw new CofferError('InvalidArgument', 'targetDir: a target folder is required.', { field: 'targetDir' });
     if (how.mode === 'newVm' && !how.newName) throw new CofferError('InvalidArgument', 'newName: a restored VM needs a new name.', { field: 'newName' });
     const target = path.resolve(how.targetDir);
@@ -51,45 +51,6 @@ export class RestoreService {
         }
       }
       return { summary: `Restored ${label(vm)} point ${pointId} to ${target}${defined}.`, details: { ...result, target } };
-    });
-  }
-
-  /**
-   * Restores over the VM's own disk files, only when asked explicitly and only while the VM is
-   * off. The restored files land beside the originals first (same filesystem), then each original
-   * is renamed to a safety copy and the restored file takes its name: nothing is lost either way.
-   */
-  private replaceDisks(vm: RegisteredVm, pointId: string): Job {
-    if (vm.powerState === 'running' || vm.powerState === 'paused') {
-      throw new CofferError('VmRunning', `${label(vm)} is ${vm.powerState}; shut it down before replacing its disks.`);
-    }
-    const files = diskFiles(vm);
-    if (files.length === 0) throw new CofferError('DiskUnreadable', `${label(vm)} has no disk files to replace.`);
-    this.ctx.assertNoActiveJob(vm);
-    return this.ctx.jobs.start('Restore', this.ctx.subject(vm), async (job) => {
-      const vault = await this.ctx.vaults.openVault(vm.vaultName);
-      const staging = path.join(path.dirname(files[0]!.path), `.coffer-restore-${pointId}`);
-      try {
-        await vault.restore(pointId, staging, {
-          signal: job.signal,
-          onProgress: (p) => job.progress({ bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, bytesPerSecond: p.bytesPerSecond }),
-        });
-        const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-        const safety: string[] = [];
-        for (const f of files) {
-          const restored = path.join(staging, f.name);
-          if (!fs.existsSync(restored)) continue;
-          if (fs.existsSync(f.path)) {
-            const copy = `${f.path}.coffer-safety-${stamp}`;
-            fs.renameSync(f.path, copy);
-            safety.push(copy);
-          }
-          fs.renameSync(restored, f.path);
-        }
-        return { summary: `Replaced the disks of ${label(vm)} with point ${pointId}; the previous files are kept as ${safety.map((s) => path.basename(s)).join(', ')}.`, details: { safetyCopies: safety } };
-      } finally {
-        fs.rmSync(staging, { recursive: true, force: true });
-      }
     });
   }
 }

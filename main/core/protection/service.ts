@@ -87,6 +87,11 @@ export class ProtectionService {
     return this.backups.backup(ref, opts);
   }
 
+  /** Logs a scheduled backup that was refused before it started as a Failed job (see BackupService). */
+  failScheduledBackup(vmId: string, error: unknown, opts: { catchUp?: boolean; now?: Date } = {}): Job {
+    return this.backups.failScheduled(vmId, error, opts);
+  }
+
   applyRetention(vmId: string, now = new Date()): Job | null {
     return this.points.applyRetention(vmId, now);
   }

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { CofferError } from '../errors.js';
 import { ToolMissingError } from './exec.js';
 import { createProvider, type ProviderSpec } from './index.js';
-import { domainState, LiveSnapshotError, virsh, VirshError, withConsistentSnapshot, type Consistency, type SnapshotWarning } from './libvirt.js';
+import { domainState, isLocalUri, LiveSnapshotError, virsh, VirshError, withConsistentSnapshot, type Consistency, type SnapshotWarning } from './libvirt.js';
 import type { PowerState } from './types.js';
 
 /*
@@ -37,6 +37,8 @@ export interface ConsistentRead<T> {
 export type DiskReader<T> = (files: { name: string; path: string }[], consistency: Consistency) => Promise<T>;
 
 export interface HypervisorActions {
+  /** The disk files are on this machine (a remote libvirt host's are not: Coffer cannot replace them). */
+  readonly disksAreLocal: boolean;
   /** Asks the hypervisor now; never the catalog's last scan. 'unknown' when it cannot tell. */
   currentPowerState(vm: VmAddress, signal?: AbortSignal): Promise<PowerState>;
   /**
@@ -65,6 +67,7 @@ export async function defineVm(uri: string, xmlPath: string): Promise<void> {
 
 function libvirtActions(uri: string): HypervisorActions {
   return {
+    disksAreLocal: isLocalUri(uri),
     async currentPowerState(vm, signal) {
       try {
         return await domainState(uri, vm.stableId, signal ? { signal } : {});
@@ -112,6 +115,7 @@ async function offlineRead<T>(vm: VmAddress, read: DiskReader<T>): Promise<Consi
 
 /** A folder holds files, not a hypervisor: a VM is "running" when a process has one of its disks open. */
 const folderActions: HypervisorActions = {
+  disksAreLocal: true,
   async currentPowerState(vm) {
     const holders = await processesHolding(vm.diskPaths);
     if (holders === null) return 'unknown';
@@ -123,6 +127,7 @@ const folderActions: HypervisorActions = {
 /** VirtualBox, VMware, Hyper-V: their provider lists the VM afresh with its state. */
 function providerActions(kind: 'virtualbox' | 'vmware' | 'hyperv'): HypervisorActions {
   return {
+    disksAreLocal: true,
     async currentPowerState(vm, signal) {
       const found = (await createProvider({ kind }).list(signal)).find((d) => d.stableId === vm.stableId);
       return found?.powerState ?? 'unknown';

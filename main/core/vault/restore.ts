@@ -9,7 +9,17 @@ import { ObjectNotFound } from './storage.js';
 export interface RestoreOptions {
   signal?: AbortSignal;
   onProgress?: (p: Progress) => void;
+  /**
+   * Restore only these disks (manifest name -> absolute file path, created new), each fsynced
+   * before it is reported done; the definition and targetDir are left alone. Replace-disks stages
+   * each disk beside its target this way, on the target's own filesystem.
+   */
+  files?: ReadonlyMap<string, string>;
 }
+
+/** Restored data is the VM's: readable by its owner only (replace-disks then applies the original's mode). */
+const FILE_MODE = 0o600;
+const DIR_MODE = 0o700;
 
 export interface RestoreResult {
   pointId: string;
@@ -40,7 +50,7 @@ async function prepareTarget(targetDir: string): Promise<void> {
     }
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
-      await fs.mkdir(targetDir, { recursive: true });
+      await fs.mkdir(targetDir, { recursive: true, mode: DIR_MODE });
       return;
     }
     if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') {
@@ -65,10 +75,19 @@ export async function runRestore(ctx: EngineContext, pointId: string, targetDir:
   const started = Date.now();
   const m = await readManifest(store, keys, pointId);
   const target = path.resolve(targetDir);
-  checkNames(m, target);
-  await prepareTarget(target);
+  const only = opts.files;
+  if (only) {
+    for (const [name, file] of only) {
+      if (!m.disks.some((d) => d.name === name)) throw new CofferError('RecoveryPointNotFound', `The recovery point has no disk ${name}.`, { name });
+      if (!path.isAbsolute(file)) throw new CofferError('InvalidArgument', `The restore path ${file} is not absolute.`);
+    }
+  } else {
+    checkNames(m, target);
+    await prepareTarget(target);
+  }
+  const disks = only ? m.disks.filter((d) => only.has(d.name)) : m.disks;
   const created: string[] = [];
-  const bytesTotal = m.disks.reduce((s, d) => s + d.size, 0);
+  const bytesTotal = disks.reduce((s, d) => s + d.size, 0);
   let bytesDone = 0;
   const emit = (): void => {
     const sec = (Date.now() - started) / 1000;
@@ -77,18 +96,18 @@ export async function runRestore(ctx: EngineContext, pointId: string, targetDir:
   const timer = opts.onProgress ? setInterval(emit, PROGRESS_INTERVAL_MS) : undefined;
   const files: RestoreResult['files'] = [];
   try {
-    if (m.definition) {
+    if (m.definition && !only) {
       const p = safeJoin(target, m.definition.fileName);
       created.push(p);
-      await fs.writeFile(p, Buffer.from(m.definition.content, 'base64'), { flag: 'wx' });
+      await fs.writeFile(p, Buffer.from(m.definition.content, 'base64'), { flag: 'wx', mode: FILE_MODE });
       files.push({ name: m.definition.fileName, path: p, size: Buffer.byteLength(m.definition.content, 'base64') });
     }
-    for (const d of m.disks) {
-      const p = safeJoin(target, d.name);
+    for (const d of disks) {
+      const p = only ? only.get(d.name)! : safeJoin(target, d.name);
       created.push(p);
       await restoreDisk(ctx, m, d, p, opts.signal, (n) => {
         bytesDone += n;
-      });
+      }, only !== undefined);
       files.push({ name: d.name, path: p, size: d.size, sha256: d.sha256 });
     }
   } catch (e) {
@@ -116,6 +135,7 @@ async function restoreDisk(
   file: string,
   signal: AbortSignal | undefined,
   progress: (n: number) => void,
+  durable = false,
 ): Promise<void> {
   const { store, index, pool } = ctx;
   const chunkSize = m.chunkSize;
@@ -123,7 +143,7 @@ async function restoreDisk(
   const nChunks = Math.ceil(d.size / chunkSize);
   if (ids.length !== nChunks * ID_LEN) throw new CofferError('VaultCorrupt', `The chunk list of disk ${d.name} has the wrong length.`);
   const shas = Buffer.alloc(nChunks * ID_LEN);
-  const fh = await fs.open(file, 'wx');
+  const fh = await fs.open(file, 'wx', FILE_MODE);
   const maxInFlight = pool.size * 2;
   const inFlight = new Set<Promise<void>>();
   const spare: ArrayBuffer[] = [];
@@ -221,8 +241,10 @@ async function restoreDisk(
     if (batch.length > 0) await dispatch();
     while (inFlight.size > 0) await Promise.race(inFlight);
     if (failure) throw failure;
-    // No fsync: like cp, restic and borg, the restored files are handed to the page cache; an
-    // fsync of gigabytes here would double the restore time on slow first-touch disks.
+    // No fsync for a restore to a folder: like cp, restic and borg, the files are handed to the
+    // page cache (an fsync of gigabytes would double the time on slow disks). A staged file that
+    // is about to replace a VM's disk is synced first: the rename must never expose a torn disk.
+    if (durable) await fh.sync();
   } catch (e) {
     while (inFlight.size > 0) await Promise.race(inFlight);
     throw e;

@@ -530,4 +530,6 @@ export const nlErrors: Partial<Record<ErrorCode, ErrorInfo>> = {
   DefineFailed: { message: 'De hypervisor weigerde de herstelde VM-definitie.', remedy: 'De herstelde bestanden staan in de doelmap: corrigeer de definitie en definieer haar zelf (virsh define BESTAND).' },
   VmRunning: { message: 'De VM draait, dus haar schijven kunnen niet worden vervangen.', remedy: 'Zet de VM eerst uit, of herstel als nieuwe VM of naar een map.' },
   SnapshotFailed: { message: 'De hypervisor kon de live momentopname van de draaiende VM niet maken of samenvoegen.', remedy: 'Controleer de VM in de hypervisor (virsh domblklist / snapshot-list); de melding zegt wat u moet uitvoeren.' },
+  DiskInUse: { message: 'Een programma heeft het schijfbestand open, dus het kan niet worden vervangen.', remedy: 'Stop het programma dat de melding noemt (vaak de VM zelf), of herstel als nieuwe VM of naar een map.' },
+  ReplaceTargetsChanged: { message: 'De schijfbestanden van de VM zijn niet de bestanden die het herstelpunt vastlegde.', remedy: 'Herstel naar een map of als nieuwe VM en koppel de schijven zelf, of ontdek de VM opnieuw als haar schijven terug zijn verplaatst.' },
 };
