@@ -153,6 +153,8 @@ export const DiskRef = z.object({
   exists: z.boolean(),
   role: z.enum(['disk', 'backing']),
   extentOf: z.string().optional(),
+  /** The source does not allow reading this file (outside its folder, or a block device it has not enabled). */
+  refused: z.object({ code: z.enum(['DiskOutsideSource', 'BlockDeviceNotAllowed']), reason: z.string() }).optional(),
 });
 
 export const RegistrationState = z.enum(['NotRegistered', 'Registering', 'Registered']);

@@ -217,6 +217,14 @@ export const errorCatalog = {
     message: 'This libvirt connection URI would make Coffer run a program or reach a socket the URI chooses.',
     remedy: 'Use a plain connection URI: qemu:///system on this machine, qemu+ssh://user@host/system or qemu+tls://host/system for another host.',
   },
+  DiskOutsideSource: {
+    message: 'A disk of this VM lies outside its source folder, so Coffer does not read it.',
+    remedy: "If the VM really uses that file, add its folder to the source's allowed roots (Sources, Edit), then run Discover again.",
+  },
+  BlockDeviceNotAllowed: {
+    message: 'A disk of this VM is a block device, and block devices are not enabled for its source.',
+    remedy: 'If the VM really uses that device, enable block devices for the source (Sources, Edit), then run Discover again.',
+  },
 } as const satisfies Record<string, ErrorInfo>;
 
 export type ErrorCode = keyof typeof errorCatalog;
