@@ -2,9 +2,11 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { Engine } from '../../../main/core/engine.js';
 import { diskPathChanges, refusedDiskError } from '../../../main/core/sources/confinement.js';
 import { scanFolder } from '../../../main/core/sources/folder.js';
 import type { DiscoveredVm } from '../../../main/core/sources/types.js';
+import { createRouter } from '../../../main/rpc/router.js';
 import { useTmp } from '../../helpers/tmp.js';
 
 // A definition in a scanned folder names a disk outside the folder: Coffer lists it as refused and
@@ -111,5 +113,39 @@ describe('disk path changes between scans', () => {
   it('lists what was added and removed; the same paths in another order are no change', () => {
     expect(diskPathChanges(['/vm/a.img', '/vm/b.img'], [{ path: '/vm/b.img' }, { path: '/vm/a.img' }])).toEqual({ added: [], removed: [], changed: false });
     expect(diskPathChanges(['/vm/a.img', '/vm/b.img'], ['/vm/a.img', '/etc/shadow'])).toEqual({ added: ['/etc/shadow'], removed: ['/vm/b.img'], changed: true });
+  });
+});
+
+describe('allowed roots are a setting of the source', () => {
+  it('addSource and editSource store them; the next discovery accepts the disk', async () => {
+    const root = tmp();
+    const images = tmp();
+    writeFileSync(path.join(images, 'web.img'), Buffer.alloc(4096));
+    writeFileSync(path.join(root, 'web.xml'), libvirtXml('web', path.join(images, 'web.img')));
+    const engine = Engine.open({ dataDir: path.join(tmp(), 'data') });
+    try {
+      const router = createRouter(engine, 'cli');
+      const call = async <T>(r: Promise<{ ok: true; value: T } | { ok: false; error: { code: string; message: string } }>): Promise<T> => {
+        const v = await r;
+        if (!v.ok) throw new Error(`${v.error.code}: ${v.error.message}`);
+        return v.value;
+      };
+      const added = await call(router.invoke('addSource', { kind: 'folder', target: root, region: 'lab', name: 'lab' }));
+      expect([added.allowedRoots, added.allowBlockDevices]).toEqual([[], false]);
+      await call(router.invoke('createVault', { name: 'lab-vault', region: 'lab', path: path.join(tmp(), 'v'), passphrase: 'correct horse battery' }));
+      const discover = async () => {
+        await engine.jobs.wait((await call(router.invoke('discoverVms', { vault: 'lab-vault' }))).id);
+        return (await call(router.invoke('listVms', {}))).find((v) => v.name === 'web')!;
+      };
+      const before = await discover();
+      expect(before.disks.map((d) => d.refused?.code)).toEqual(['DiskOutsideSource']);
+      expect(before.problems.join('\n')).toMatch(/outside the source folder/);
+      const edited = await call(router.invoke('editSource', { name: 'lab', allowedRoots: [images] }));
+      expect(edited.allowedRoots).toEqual([images]);
+      const after = await discover();
+      expect([after.disks.map((d) => d.refused), after.problems]).toEqual([[undefined], []]);
+    } finally {
+      await engine.close();
+    }
   });
 });
