@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { openCatalog } from '../../../main/core/catalog/catalog.js';
 import { Engine } from '../../../main/core/engine.js';
 import { diskPathChanges, refusedDiskError } from '../../../main/core/sources/confinement.js';
 import { scanFolder } from '../../../main/core/sources/folder.js';
@@ -122,7 +123,8 @@ describe('allowed roots are a setting of the source', () => {
     const images = tmp();
     writeFileSync(path.join(images, 'web.img'), Buffer.alloc(4096));
     writeFileSync(path.join(root, 'web.xml'), libvirtXml('web', path.join(images, 'web.img')));
-    const engine = Engine.open({ dataDir: path.join(tmp(), 'data') });
+    const dataDir = path.join(tmp(), 'data');
+    const engine = Engine.open({ dataDir });
     try {
       const router = createRouter(engine, 'cli');
       const call = async <T>(r: Promise<{ ok: true; value: T } | { ok: false; error: { code: string; message: string } }>): Promise<T> => {
@@ -144,6 +146,23 @@ describe('allowed roots are a setting of the source', () => {
       expect(edited.allowedRoots).toEqual([images]);
       const after = await discover();
       expect([after.disks.map((d) => d.refused), after.problems]).toEqual([[undefined], []]);
+
+      // The definition now names another disk: the catalog still holds the paths first seen, so the
+      // change is visible to the backup gate as diskPathChanges(approved, current).
+      writeFileSync(path.join(images, 'other.img'), Buffer.alloc(4096));
+      writeFileSync(path.join(root, 'web.xml'), libvirtXml('web', path.join(images, 'other.img')));
+      const moved = await discover();
+      const db = openCatalog(dataDir);
+      try {
+        const row = db.prepare('SELECT approved_disk_paths FROM vms WHERE id = ?').get(moved.id) as { approved_disk_paths: string };
+        expect(diskPathChanges(JSON.parse(row.approved_disk_paths) as string[], moved.disks)).toEqual({
+          added: [path.join(images, 'other.img')],
+          removed: [path.join(images, 'web.img')],
+          changed: true,
+        });
+      } finally {
+        db.close();
+      }
     } finally {
       await engine.close();
     }
