@@ -142,6 +142,10 @@ export const Source = z.object({
   message: z.string(),
   lastScanAt: z.string().nullable(),
   vmCount: z.number().int(),
+  /** Folder sources: folders besides the source folder that VM disks may live in. */
+  allowedRoots: z.array(z.string()),
+  /** Folder sources: whether VM disks may be block devices (under an allowed root). */
+  allowBlockDevices: z.boolean(),
 });
 export type Source = z.infer<typeof Source>;
 
@@ -153,6 +157,8 @@ export const DiskRef = z.object({
   exists: z.boolean(),
   role: z.enum(['disk', 'backing']),
   extentOf: z.string().optional(),
+  /** The source does not allow reading this file (outside its folder, or a block device it has not enabled). */
+  refused: z.object({ code: z.enum(['DiskOutsideSource', 'BlockDeviceNotAllowed']), reason: z.string() }).optional(),
 });
 
 export const RegistrationState = z.enum(['NotRegistered', 'Registering', 'Registered']);
@@ -321,6 +327,8 @@ export const methods = {
         region: RegionLabel,
         name: SourceName.optional(),
         cloudServiceLabel: z.string().trim().min(1).max(128).optional(),
+        allowedRoots: z.array(AbsolutePath).max(32).optional(),
+        allowBlockDevices: z.boolean().optional(),
       })
       .strict()
       .superRefine((a, ctx) => {
@@ -337,7 +345,14 @@ export const methods = {
   showSource: { args: z.object({ name: z.string() }).strict(), result: Source.extend({ vms: z.array(Vm) }) },
   editSource: {
     args: z
-      .object({ name: z.string(), newName: SourceName.optional(), region: RegionLabel.optional(), cloudServiceLabel: z.string().trim().max(128).nullable().optional() })
+      .object({
+        name: z.string(),
+        newName: SourceName.optional(),
+        region: RegionLabel.optional(),
+        cloudServiceLabel: z.string().trim().max(128).nullable().optional(),
+        allowedRoots: z.array(AbsolutePath).max(32).optional(),
+        allowBlockDevices: z.boolean().optional(),
+      })
       .strict(),
     result: Source,
   },

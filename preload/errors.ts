@@ -261,6 +261,14 @@ export const errorCatalog = {
     message: "The VM's disk files are not the ones the recovery point recorded.",
     remedy: 'Restore to a folder or as a new VM and attach the disks yourself, or rediscover the VM if its disks moved back.',
   },
+  DiskOutsideSource: {
+    message: 'A disk of this VM lies outside its source folder, so Coffer does not read it.',
+    remedy: "If the VM really uses that file, add its folder to the source's allowed roots (Sources, Edit), then run Discover again.",
+  },
+  BlockDeviceNotAllowed: {
+    message: 'A disk of this VM is a block device, and block devices are not enabled for its source.',
+    remedy: 'If the VM really uses that device, enable block devices for the source (Sources, Edit), then run Discover again.',
+  },
 } as const satisfies Record<string, ErrorInfo>;
 
 export type ErrorCode = keyof typeof errorCatalog;

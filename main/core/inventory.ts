@@ -4,7 +4,7 @@ import type { Db } from './catalog/catalog.js';
 import { CofferError } from './errors.js';
 import type { EngineEvents } from './events.js';
 import type { JobService } from './jobs.js';
-import { checkLibvirtUri, createProvider } from './sources/index.js';
+import { checkLibvirtUri, createProvider, diskPaths } from './sources/index.js';
 import type { DiscoveredVm, VmProvider } from './sources/types.js';
 import type { VaultService } from './vaults.js';
 
@@ -18,6 +18,8 @@ interface SourceRow {
   state: Source['state'];
   message: string;
   last_scan_at: string | null;
+  allowed_roots: string;
+  allow_block_devices: number;
 }
 
 interface VmRow {
@@ -57,7 +59,7 @@ export class InventoryService {
   /** Tests and future providers may swap how a source becomes a provider. */
   providerFor: (source: Source) => VmProvider = (s) =>
     s.kind === 'folder'
-      ? createProvider({ kind: 'folder', path: s.target })
+      ? createProvider({ kind: 'folder', path: s.target, allowedRoots: s.allowedRoots, allowBlockDevices: s.allowBlockDevices })
       : s.kind === 'libvirt'
         ? createProvider({ kind: 'libvirt', uri: s.target, ...(s.cloudServiceLabel ? { cloudServiceLabel: s.cloudServiceLabel } : {}) })
         : createProvider({ kind: s.kind });
@@ -81,6 +83,7 @@ export class InventoryService {
     this.db
       .prepare('INSERT INTO sources (id, name, kind, target, region, cloud_service_label, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
       .run(id, name, args.kind, args.target, args.region, args.cloudServiceLabel ?? null, new Date().toISOString());
+    this.db.prepare('UPDATE sources SET allowed_roots = ?, allow_block_devices = ? WHERE id = ?').run(JSON.stringify(args.allowedRoots ?? []), args.allowBlockDevices ? 1 : 0, id);
     const source = this.source(name);
     // A source that cannot be reached is still added: the admin sees why in its status.
     const status = await this.providerFor(source).status();
@@ -116,6 +119,8 @@ export class InventoryService {
         .prepare('UPDATE sources SET name = ?, region = ?, cloud_service_label = ? WHERE id = ?')
         .run(args.newName ?? source.name, args.region ?? source.region, args.cloudServiceLabel === undefined ? source.cloudServiceLabel : args.cloudServiceLabel, source.id);
       if (args.region) this.db.prepare('UPDATE vms SET region = ? WHERE source_id = ?').run(args.region, source.id);
+      if (args.allowedRoots) this.db.prepare('UPDATE sources SET allowed_roots = ? WHERE id = ?').run(JSON.stringify(args.allowedRoots), source.id);
+      if (args.allowBlockDevices !== undefined) this.db.prepare('UPDATE sources SET allow_block_devices = ? WHERE id = ?').run(args.allowBlockDevices ? 1 : 0, source.id);
     })();
     return this.source(args.newName ?? source.name);
   }
@@ -206,11 +211,12 @@ export class InventoryService {
       // Only a source that answered can say a VM is gone; an unreachable one changes nothing.
       if (state !== 'reachable') return;
       const upsert = this.db.prepare(`
-        INSERT INTO vms (id, source_id, stable_id, name, cloud_service, region, kind, power_state, definition_path, disks, guest_agent, problems, last_seen_at, missing)
-        VALUES (@id, @source_id, @stable_id, @name, @cloud_service, @region, @kind, @power_state, @definition_path, @disks, @guest_agent, @problems, @now, 0)
+        INSERT INTO vms (id, source_id, stable_id, name, cloud_service, region, kind, power_state, definition_path, disks, guest_agent, problems, last_seen_at, missing, approved_disk_paths)
+        VALUES (@id, @source_id, @stable_id, @name, @cloud_service, @region, @kind, @power_state, @definition_path, @disks, @guest_agent, @problems, @now, 0, @disk_paths)
         ON CONFLICT (source_id, stable_id) DO UPDATE SET name = excluded.name, cloud_service = excluded.cloud_service,
           region = excluded.region, kind = excluded.kind, power_state = excluded.power_state, definition_path = excluded.definition_path,
-          disks = excluded.disks, guest_agent = excluded.guest_agent, problems = excluded.problems, last_seen_at = excluded.last_seen_at, missing = 0`);
+          disks = excluded.disks, guest_agent = excluded.guest_agent, problems = excluded.problems, last_seen_at = excluded.last_seen_at, missing = 0,
+          approved_disk_paths = COALESCE(vms.approved_disk_paths, excluded.approved_disk_paths)`);
       for (const vm of found) {
         upsert.run({
           id: randomUUID(),
@@ -226,6 +232,8 @@ export class InventoryService {
           guest_agent: vm.guestAgent === undefined ? null : vm.guestAgent ? 1 : 0,
           problems: JSON.stringify(vm.problems),
           now,
+          // The paths first seen are the approved ones; diskPathChanges(approved, disks) tells what moved since.
+          disk_paths: JSON.stringify(diskPaths(vm.disks)),
         });
       }
       const seen = new Set(found.map((v) => v.stableId));
@@ -466,6 +474,8 @@ export class InventoryService {
       message: r.message,
       lastScanAt: r.last_scan_at,
       vmCount: n.n,
+      allowedRoots: JSON.parse(r.allowed_roots) as string[],
+      allowBlockDevices: r.allow_block_devices === 1,
     };
   }
 }

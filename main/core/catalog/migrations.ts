@@ -193,4 +193,14 @@ export const migrations: ReadonlyArray<(db: Database.Database) => void> = [
       );
     `);
   },
+  // 6 (sources, issue 10 item 8): what a folder source may read besides its folder, and the disk
+  // paths the admin approved for each VM (first seen at a scan; a rescan that moves them holds the
+  // VM's backups until the admin approves again).
+  (db) => {
+    db.exec(`
+      ALTER TABLE sources ADD COLUMN allowed_roots TEXT NOT NULL DEFAULT '[]';
+      ALTER TABLE sources ADD COLUMN allow_block_devices INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE vms ADD COLUMN approved_disk_paths TEXT;
+    `);
+  },
 ];

@@ -1,5 +1,6 @@
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { folderConfinement } from './confinement.js';
 import { describeAll, describeDisk } from './formats/disk-chain.js';
 import { isImageFileName } from './formats/disk-image.js';
 import { vmFromLibvirtXmlFile } from './formats/libvirt-xml.js';
@@ -18,6 +19,10 @@ export interface ScanOptions {
   /** How deep below the root to look (default 8). */
   maxDepth?: number;
   signal?: AbortSignal;
+  /** Folders besides the root that disks may live in (the admin's choice for this source). */
+  allowedRoots?: readonly string[];
+  /** Whether disks may be block devices (/dev/...). Default: no. */
+  allowBlockDevices?: boolean;
 }
 
 interface FolderEntry {
@@ -79,6 +84,7 @@ export async function scanFolder(root: string, opts: ScanOptions = {}): Promise<
   };
   const relPath = (p: string) => toPosix(path.relative(root, p)) || '.';
   const folders = await walkTree(root, opts);
+  const confine = await folderConfinement(root, opts);
   const vms: DiscoveredVm[] = [];
   const claimed = new Set<string>();
   const definitionDirs = new Set<string>();
@@ -99,20 +105,20 @@ export async function scanFolder(root: string, opts: ScanOptions = {}): Promise<
       try {
         if (ext === '.xml') {
           if (!/<domain[\s>]/.test(text)) continue;
-          const vm = await vmFromLibvirtXmlFile(file, text, { cloudService, fallbackId: relPath(file) });
+          const vm = await vmFromLibvirtXmlFile(file, text, { cloudService, fallbackId: relPath(file), confine });
           if (!vm) continue;
           definitionDirs.add(dir);
           await add(vm);
         } else if (ext === '.vbox') {
-          const vm = await vmFromVboxFile(file, { cloudService }, text);
+          const vm = await vmFromVboxFile(file, { cloudService, confine }, text);
           if (!vm) continue;
           definitionDirs.add(dir);
           await add(vm);
         } else if (ext === '.vmx') {
           definitionDirs.add(dir);
-          await add(await vmFromVmxFile(file, { cloudService, fallbackId: relPath(file) }, text));
+          await add(await vmFromVmxFile(file, { cloudService, fallbackId: relPath(file), confine }, text));
         } else if (ext === '.ovf') {
-          const vm = await vmFromOvfFile(file, text, { cloudService, id: relPath(file) });
+          const vm = await vmFromOvfFile(file, text, { cloudService, id: relPath(file), confine });
           if (!vm) continue;
           definitionDirs.add(dir);
           await add(vm);
@@ -143,11 +149,11 @@ export async function scanFolder(root: string, opts: ScanOptions = {}): Promise<
     // An image that is another image's backing file or extent is part of that disk, not a disk of its own.
     const parts = new Set<string>();
     for (const img of images) {
-      for (const r of (await describeDisk(path.basename(img), img, 'disk')).slice(1)) parts.add(await realpath(r.path).catch(() => r.path));
+      for (const r of (await describeDisk(path.basename(img), img, 'disk', { seen: new Set(), problems: [], confine })).slice(1)) parts.add(await realpath(r.path).catch(() => r.path));
     }
     const tops = images.filter((_, i) => !parts.has(reals[i]!));
     const problems: string[] = [];
-    const refs = await describeAll((tops.length > 0 ? tops : images).map((f) => ({ name: path.basename(f), path: f })), problems);
+    const refs = await describeAll((tops.length > 0 ? tops : images).map((f) => ({ name: path.basename(f), path: f })), problems, confine);
     await add({
       stableId: relPath(folder.dir),
       name: path.basename(folder.dir),

@@ -6,14 +6,17 @@ import { VirtualBoxProvider } from './virtualbox.js';
 import { VmwareProvider } from './vmware.js';
 
 export type ProviderSpec =
-  | { kind: 'folder'; path: string }
+  | { kind: 'folder'; path: string; allowedRoots?: readonly string[]; allowBlockDevices?: boolean }
   | { kind: 'libvirt'; uri: string; cloudServiceLabel?: string }
   | { kind: 'virtualbox' | 'vmware' | 'hyperv'; cloudServiceLabel?: string };
 
 export function createProvider(spec: ProviderSpec): VmProvider {
   switch (spec.kind) {
     case 'folder':
-      return new FolderProvider(spec.path);
+      return new FolderProvider(spec.path, {
+        ...(spec.allowedRoots ? { allowedRoots: spec.allowedRoots } : {}),
+        ...(spec.allowBlockDevices !== undefined ? { allowBlockDevices: spec.allowBlockDevices } : {}),
+      });
     case 'libvirt':
       return new LibvirtProvider(spec.uri, spec.cloudServiceLabel ? { cloudServiceLabel: spec.cloudServiceLabel } : {});
     case 'virtualbox':
@@ -26,5 +29,6 @@ export function createProvider(spec: ProviderSpec): VmProvider {
 }
 
 export { checkLibvirtUri } from './libvirt-uri.js';
+export { diskPathChanges, diskPaths, refusedDiskError, type DiskPathChanges } from './confinement.js';
 export type { DiscoveredVm, DiskRef, SourceStatus, VmProvider } from './types.js';
 export { withConsistentSnapshot, freezeFilesystems, thawFilesystems, createDiskOnlySnapshot, blockCommitActive, type Consistency } from './libvirt.js';

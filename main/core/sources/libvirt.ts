@@ -297,6 +297,21 @@ function snapshotTargets(def: LibvirtDomainDefinition): { take: LibvirtDiskDefin
   return { take, skip };
 }
 
+/** One --diskspec value: virsh splits it at commas, so a comma in a target or path is doubled (`a,,b`). */
+export function diskspec(target: string, fields: readonly (readonly [string, string])[]): string {
+  const esc = (v: string) => v.replace(/,/g, ',,');
+  return [esc(target), ...fields.map(([k, v]) => `${k}=${esc(v)}`)].join(',');
+}
+
+/** The arguments of the disk-only snapshot: overlays for `take`, no snapshot for the targets in `skip`. */
+export function diskOnlySnapshotArgs(domain: string, name: string, take: readonly { name: string; overlayPath: string }[], skip: readonly string[], quiesce: boolean): string[] {
+  const args = ['snapshot-create-as', '--domain', domainUuid(domain), '--name', name, '--disk-only', '--atomic', '--no-metadata'];
+  if (quiesce) args.push('--quiesce');
+  for (const d of take) args.push('--diskspec', diskspec(d.name, [['snapshot', 'external'], ['file', d.overlayPath]]));
+  for (const t of skip) if (t) args.push('--diskspec', diskspec(t, [['snapshot', 'no']]));
+  return args;
+}
+
 /**
  * `snapshot-create-as --disk-only --atomic --no-metadata`: every writable disk gets a new qcow2
  * overlay (in overlayDir, or next to the disk) and its current file becomes a frozen base.
@@ -317,11 +332,7 @@ export async function createDiskOnlySnapshot(
     const dir = snap.overlayDir ?? (d.sourceType === 'block' ? '/var/lib/libvirt/images' : path.dirname(base));
     return { name: d.target, basePath: base, overlayPath: path.join(dir, `${path.basename(base)}.coffer-${tag}.overlay.qcow2`) };
   });
-  const args = ['snapshot-create-as', '--domain', domainUuid(domain), '--name', `coffer-${tag}`, '--disk-only', '--atomic', '--no-metadata'];
-  if (snap.quiesce) args.push('--quiesce');
-  for (const d of disks) args.push('--diskspec', `${d.name},snapshot=external,file=${d.overlayPath}`);
-  for (const d of skip) if (d.target) args.push('--diskspec', `${d.target},snapshot=no`);
-  await virsh(uri, args, opts);
+  await virsh(uri, diskOnlySnapshotArgs(domain, `coffer-${tag}`, disks, skip.map((d) => d.target), snap.quiesce), opts);
   return disks;
 }
 

@@ -20,6 +20,11 @@ export interface DiskRef {
    * own entries so a byte-for-byte backup of `disks` is complete; a UI counting disks skips them.
    */
   extentOf?: string;
+  /**
+   * Set when the source does not allow reading this file (a folder source's disk outside its folder
+   * and allowed roots, or a block device it has not enabled): discovery lists it, a backup refuses it.
+   */
+  refused?: { code: 'DiskOutsideSource' | 'BlockDeviceNotAllowed'; reason: string };
 }
 
 export interface DiscoveredVm {

@@ -1,6 +1,7 @@
 import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ToolMissingError } from '../exec.js';
+import { refusal, type DiskConfinement } from '../confinement.js';
 import type { DiskFormat, DiskRef } from '../types.js';
 import { detectDiskFormat, formatFromExtension, qemuImgBacking, readQcow2Backing } from './disk-image.js';
 import { readVmdkDescriptor } from './vmdk.js';
@@ -25,6 +26,8 @@ export interface DiskWalk {
   /** Real paths already listed for this VM: a backing loop or a disk named twice stops here. */
   seen: Set<string>;
   problems: string[];
+  /** Where the disks may be (folder sources): a file elsewhere is listed as refused and not read. */
+  confine?: DiskConfinement | undefined;
 }
 
 export const MAX_CHAIN = 64;
@@ -58,6 +61,12 @@ export async function describeDisk(
     walk.problems.push(`disk ${name} is not a file: ${p}`);
     return [{ name, path: p, format: 'unknown', exists: false, role }];
   }
+  // Checked before the first byte is read: the header of /etc/shadow is not ours to read either.
+  const refused = refusal(p, real, st, walk.confine);
+  if (refused) {
+    walk.problems.push(`${role === 'backing' ? `backing file ${p} of ${name}` : `disk ${name}`} is not backed up: ${refused.reason}`);
+    return [{ name, path: p, format: formatFromExtension(p), exists: true, role, refused }];
+  }
   const format = st.isFile() ? await detectDiskFormat(p) : 'raw';
   const refs: DiskRef[] = [{ name, path: p, format, sizeBytes: st.isFile() ? st.size : undefined, exists: true, role }];
   if (depth >= MAX_CHAIN) {
@@ -84,7 +93,10 @@ export async function describeDisk(
         if (ep === p) continue; // a monolithic sparse file names itself
         const est = await stat(ep).catch(() => undefined);
         if (!est) walk.problems.push(`extent ${e.file} of ${name} is missing: ${ep}`);
-        walk.seen.add(await realpath(ep).catch(() => ep));
+        const real = await realpath(ep).catch(() => ep);
+        walk.seen.add(real);
+        const extentRefused = est ? refusal(ep, real, est, walk.confine) : undefined;
+        if (extentRefused) walk.problems.push(`extent ${e.file} of ${name} is not backed up: ${extentRefused.reason}`);
         refs.push({
           name: path.basename(ep),
           path: ep,
@@ -93,6 +105,7 @@ export async function describeDisk(
           exists: !!est,
           role,
           extentOf: p,
+          ...(extentRefused ? { refused: extentRefused } : {}),
         });
       }
       if (desc?.parentFileNameHint) {
@@ -114,8 +127,12 @@ function dropUndefinedSize(r: DiskRef): DiskRef {
 
 
 /** Several disks of one VM, sharing one walk (a file named twice is listed once). */
-export async function describeAll(disks: { name: string; path: string; format?: DiskFormat; role?: DiskRef['role'] }[], problems: string[]): Promise<DiskRef[]> {
-  const walk: DiskWalk = { seen: new Set(), problems };
+export async function describeAll(
+  disks: { name: string; path: string; format?: DiskFormat; role?: DiskRef['role'] }[],
+  problems: string[],
+  confine?: DiskConfinement,
+): Promise<DiskRef[]> {
+  const walk: DiskWalk = { seen: new Set(), problems, confine };
   const refs: DiskRef[] = [];
   for (const d of disks) refs.push(...(await describeDisk(d.name, d.path, d.role ?? 'disk', walk, d.format)));
   return refs;

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { DiskConfinement } from '../confinement.js';
 import type { DiscoveredVm, DiskFormat } from '../types.js';
 import { describeAll, MAX_CHAIN, resolveDefinitionPath } from './disk-chain.js';
 import { formatFromDriverType } from './disk-image.js';
@@ -73,7 +74,7 @@ export function parseLibvirtDomainXml(xml: string): LibvirtDomainDefinition | un
  * A VM from a domain XML file found in a folder (not from a running libvirt): disks are read from
  * the files the XML names; `fallbackId` identifies a domain without <uuid>. Undefined if the XML is not a domain.
  */
-export async function vmFromLibvirtXmlFile(file: string, text: string, where: { cloudService: string; fallbackId: string }): Promise<DiscoveredVm | undefined> {
+export async function vmFromLibvirtXmlFile(file: string, text: string, where: { cloudService: string; fallbackId: string; confine?: DiskConfinement }): Promise<DiscoveredVm | undefined> {
   const def = parseLibvirtDomainXml(text);
   if (!def) return undefined;
   const dir = path.dirname(file);
@@ -86,6 +87,6 @@ export async function vmFromLibvirtXmlFile(file: string, text: string, where: { 
     return [{ name: d.target, path: resolveDefinitionPath(dir, d.path), ...(d.format ? { format: d.format } : {}) }];
   });
   if (!def.uuid) problems.push('the domain XML has no <uuid>; it is identified by its path');
-  const refs = await describeAll(disks, problems);
+  const refs = await describeAll(disks, problems, where.confine);
   return { stableId: def.uuid ?? where.fallbackId, name: def.name, cloudService: where.cloudService, powerState: 'off', kind: 'libvirt', definitionPath: file, disks: refs, problems };
 }

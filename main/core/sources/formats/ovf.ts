@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { DiskConfinement } from '../confinement.js';
 import type { DiscoveredVm } from '../types.js';
 import { describeAll, resolveDefinitionPath } from './disk-chain.js';
 import { parseXml, xmlAttr, xmlChild as child, xmlList, xmlText } from './xml.js';
@@ -31,7 +32,7 @@ export function parseOvf(xml: string): OvfDefinition | undefined {
 }
 
 /** A VM from an .ovf file: its disks are the local files the envelope references. Undefined if it is not an envelope. */
-export async function vmFromOvfFile(file: string, text: string, where: { cloudService: string; id: string }): Promise<DiscoveredVm | undefined> {
+export async function vmFromOvfFile(file: string, text: string, where: { cloudService: string; id: string; confine?: DiskConfinement }): Promise<DiscoveredVm | undefined> {
   const o = parseOvf(text);
   if (!o) return undefined;
   const dir = path.dirname(file);
@@ -44,7 +45,7 @@ export async function vmFromOvfFile(file: string, text: string, where: { cloudSe
     const p = resolveDefinitionPath(dir, f.href.replace(/^file:\/\//, ''));
     return [{ name: path.basename(p), path: p }];
   });
-  const refs = await describeAll(disks, problems);
+  const refs = await describeAll(disks, problems, where.confine);
   const name = o.name ?? o.id ?? path.basename(file, path.extname(file).toLowerCase());
   return { stableId: where.id, name, cloudService: where.cloudService, powerState: 'off', kind: 'ovf', definitionPath: file, disks: refs, problems };
 }

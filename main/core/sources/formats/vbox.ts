@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { DiskConfinement } from '../confinement.js';
 import type { DiscoveredVm, DiskRef } from '../types.js';
 import { describeAll, resolveDefinitionPath } from './disk-chain.js';
 import { parseXml, xmlAttr, xmlChild as child, xmlList, type XmlNode } from './xml.js';
@@ -77,11 +78,11 @@ export function vboxDiskList(m: VboxMachine, dir: string): { name: string; path:
 }
 
 /** A VM from a VirtualBox .vbox file (used by the folder scan and the VBoxManage provider). */
-export async function vmFromVboxFile(file: string, where: { cloudService: string }, text?: string): Promise<DiscoveredVm | undefined> {
+export async function vmFromVboxFile(file: string, where: { cloudService: string; confine?: DiskConfinement }, text?: string): Promise<DiscoveredVm | undefined> {
   const m = parseVbox(text ?? (await readFile(file, 'utf8')));
   if (!m) return undefined;
   const problems: string[] = [];
-  const disks = await describeAll(vboxDiskList(m, path.dirname(file)), problems);
+  const disks = await describeAll(vboxDiskList(m, path.dirname(file)), problems, where.confine);
   return {
     stableId: m.uuid,
     name: m.name,

@@ -1,5 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import type { DiskConfinement } from '../confinement.js';
 import type { DiscoveredVm, PowerState } from '../types.js';
 import { describeAll, resolveDefinitionPath } from './disk-chain.js';
 
@@ -54,7 +55,7 @@ export function parseVmx(text: string): VmxDefinition {
 }
 
 /** A VM from a VMware .vmx file (used by the folder scan and the vmrun provider). */
-export async function vmFromVmxFile(file: string, where: { cloudService: string; fallbackId: string }, text?: string): Promise<DiscoveredVm> {
+export async function vmFromVmxFile(file: string, where: { cloudService: string; fallbackId: string; confine?: DiskConfinement }, text?: string): Promise<DiscoveredVm> {
   const v = parseVmx(text ?? (await readFile(file, 'utf8')));
   const dir = path.dirname(file);
   const problems: string[] = [];
@@ -62,7 +63,7 @@ export async function vmFromVmxFile(file: string, where: { cloudService: string;
   // A running Workstation VM holds NAME.vmx.lck; a suspended one names its .vmss in checkpoint.vmState.
   const lock = await stat(`${file}.lck`).catch(() => undefined);
   const powerState: PowerState = v.suspendFile ? 'saved' : lock ? 'running' : 'off';
-  const disks = await describeAll(v.disks.map((d) => ({ name: d.key, path: resolveDefinitionPath(dir, d.fileName) })), problems);
+  const disks = await describeAll(v.disks.map((d) => ({ name: d.key, path: resolveDefinitionPath(dir, d.fileName) })), problems, where.confine);
   return {
     stableId: v.uuidBios ?? where.fallbackId,
     name: v.displayName ?? path.basename(file, path.extname(file)),
