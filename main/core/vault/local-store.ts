@@ -11,6 +11,8 @@ import { checkKey, ObjectNotFound, type ObjectInfo, type ObjectStore } from './s
  */
 export class LocalFolderStore implements ObjectStore {
   readonly location: string;
+  /** Exclusive create (O_EXCL) is enforced by every local filesystem, NAS mounts included. */
+  readonly conditionalCreate: boolean = true;
 
   constructor(readonly root: string) {
     this.location = root;
