@@ -34,7 +34,12 @@ export async function deletePointObjects(ctx: EngineContext, ids: string[]): Pro
  * A pack left without index (crash between 2's steps) is an orphan: nothing can reference it,
  * and the next run deletes it. The exclusive lock guarantees no backup is writing a pack meanwhile.
  */
-export async function runGc(ctx: EngineContext): Promise<GcReport> {
+export interface GcOptions {
+  /** Called before the first deletion (after new packs are written): Vault re-checks its lock here. */
+  beforeDelete?: () => Promise<void>;
+}
+
+export async function runGc(ctx: EngineContext, opts: GcOptions = {}): Promise<GcReport> {
   const { store, keys } = ctx;
   const started = Date.now();
   const referenced = new ChunkIdSet();
@@ -101,6 +106,7 @@ export async function runGc(ctx: EngineContext): Promise<GcReport> {
       report.bytesWritten = writer.bytesWritten;
       report.packsRepacked = toRepack.length;
     }
+    await opts.beforeDelete?.();
     for (const d of [...toDelete, ...toRepack.map((r) => r.d)]) {
       const key = packKey(d.packId);
       report.bytesFreed += packObjs.get(key) ?? 0;

@@ -20,6 +20,8 @@
 export interface ObjectInfo {
   key: string;
   size: number;
+  /** Optional: last-modified time (ms since the epoch, the store's clock); locks use it to age unreadable lock objects. */
+  modified?: number;
 }
 
 export interface ObjectStore {
