@@ -251,9 +251,9 @@ export class Vault {
   }
 
   async restore(pointId: string, targetDir: string, opts: RestoreOptions = {}): Promise<RestoreResult> {
-    const ctx = await this.ctx();
     const lock = await VaultLock.acquire(this.store, 'shared', `restore of ${pointId}`);
     try {
+      const ctx = await this.ctx();
       return await runRestore(ctx, pointId, targetDir, opts);
     } finally {
       await lock.release();
@@ -261,9 +261,9 @@ export class Vault {
   }
 
   async verify(opts: VerifyOptions = {}): Promise<VerifyReport> {
-    const ctx = await this.ctx();
     const lock = await VaultLock.acquire(this.store, 'shared', opts.full ? 'full verify' : 'quick verify');
     try {
+      const ctx = await this.ctx();
       return await runVerify(ctx, opts);
     } finally {
       await lock.release();
