@@ -269,6 +269,18 @@ export const errorCatalog = {
     message: 'A disk of this VM is a block device, and block devices are not enabled for its source.',
     remedy: 'If the VM really uses that device, enable block devices for the source (Sources, Edit), then run Discover again.',
   },
+  VaultLockLost: {
+    message: 'The job lost its vault lock (it could not be refreshed, or another process removed it), so it stopped before committing.',
+    remedy: 'Check that the storage is reachable and that no other install breaks locks by hand, then run the job again.',
+  },
+  VaultChangedDuringBackup: {
+    message: 'Data this backup relied on was removed from the vault while it ran, so no recovery point was kept.',
+    remedy: 'Run the backup again: it will store the missing data anew.',
+  },
+  VaultConfigInvalid: {
+    message: 'The vault config holds a value outside what Coffer accepts (scrypt cost, chunk size, key or name length, version, algorithm).',
+    remedy: 'The config may have been tampered with or damaged: restore it from a copy of the vault, or recreate the vault.',
+  },
 } as const satisfies Record<string, ErrorInfo>;
 
 export type ErrorCode = keyof typeof errorCatalog;

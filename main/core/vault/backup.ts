@@ -28,6 +28,12 @@ export interface BackupOptions {
   policy?: string | null;
   signal?: AbortSignal;
   onProgress?: (p: Progress) => void;
+  /**
+   * Called once every pack and index is durable, right before the manifest (the commit) is
+   * written, with the ids of the packs of older backups this one deduplicated against. Vault.backup
+   * re-checks its lock and that those packs still exist here; a throw keeps no point.
+   */
+  beforeCommit?: (reusedPacks: ReadonlySet<string>) => Promise<void>;
 }
 
 export interface PointSummary {
@@ -154,6 +160,8 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
 
   const packs = new PackWriter(store, keys, index);
   const sessionNew = new ChunkIdSet();
+  /** Packs known before this backup that it deduplicated against (checked before the commit). */
+  const reused = new Set<string>();
   let bytesDone = 0;
   let newBytes = 0;
   let newChunks = 0;
@@ -189,7 +197,12 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
       }
       hids.copy(ids, at, i * ID_LEN, (i + 1) * ID_LEN);
       // Known to the vault or already queued by this backup: nothing to compress or store.
-      if (index.has(hids, i * ID_LEN) || !sessionNew.add(hids, i * ID_LEN)) continue;
+      const known = index.find(hids, i * ID_LEN);
+      if (known >= 0) {
+        reused.add(index.packOf(known));
+        continue;
+      }
+      if (!sessionNew.add(hids, i * ID_LEN)) continue;
       want.push(i);
       newBytes += clen;
     }
@@ -270,6 +283,8 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
     }
     if (signal?.aborted) throw cancelled();
     await packs.finish();
+    for (const p of packs.written) reused.delete(p);
+    await opts.beforeCommit?.(reused);
   } catch (e) {
     if (timer) clearInterval(timer);
     while (inFlight.size > 0) await Promise.race(inFlight);

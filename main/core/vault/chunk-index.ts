@@ -54,6 +54,11 @@ export class ChunkIndex {
     return e < 0 ? undefined : this.at(e);
   }
 
+  /** The pack id of entry e (without building a ChunkLocation). */
+  packOf(e: number): string {
+    return this.packs[this.packNo[e]!]!;
+  }
+
   at(e: number): ChunkLocation {
     return {
       pack: this.packs[this.packNo[e]!]!,

@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID, scrypt as scryptCb, type ScryptOptions } from 'node:crypto';
 import { z } from 'zod';
 import { CofferError } from '../errors.js';
+import { MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from './format.js';
 import { ObjectNotFound, type ObjectStore } from './storage.js';
 
 /** The newest vault format this Coffer writes and reads. */
@@ -8,31 +9,74 @@ export const VAULT_FORMAT_VERSION = 1;
 export const CONFIG_KEY = 'config';
 
 const b64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/);
+/** Base64 of exactly (or between) so many bytes. */
+const b64Bytes = (min: number, max = min): z.ZodType<string> =>
+  b64.max(Math.ceil(max / 3) * 4).refine((v) => {
+    const n = Buffer.from(v, 'base64').length;
+    return n >= min && n <= max;
+  }, `must hold ${min === max ? min : `${min} to ${max}`} bytes`);
+
+/**
+ * Bounds on what a config may ask of this machine. The config is read before the passphrase
+ * unlocks anything and nothing authenticates it yet (that comes with the next format version),
+ * so a tampered config on a shared disk must not make opening the vault exhaust memory or CPU.
+ */
+export const CONFIG_LIMITS = {
+  /** Bytes of the whole config object. */
+  maxBytes: 64 * 1024,
+  kdfMinN: 1 << 10,
+  kdfMaxN: 1 << 20,
+  kdfMaxR: 32,
+  kdfMaxP: 16,
+  /** scrypt needs 128 * N * r bytes. */
+  kdfMaxMemory: 256 * 1024 * 1024,
+  /** N * r * p: the CPU cost (16 times the default). */
+  kdfMaxCost: 1 << 24,
+  maxNameLength: 200,
+  maxRegionLength: 100,
+} as const;
 
 /**
  * The `config` object: plain JSON so another implementation (or a teammate's console) can find
  * out what the vault is before it has the passphrase. Only the master key is secret, and it is
- * stored wrapped (AES-256-GCM) under a key derived from the passphrase with scrypt.
+ * stored wrapped (AES-256-GCM) under a key derived from the passphrase with scrypt. Every value is
+ * bounded (CONFIG_LIMITS, docs/vault-format.md "config"); one out of bounds is VaultConfigInvalid.
  */
 export const VaultConfigSchema = z.object({
   format: z.literal('coffer-vault'),
-  version: z.number().int().positive(),
+  version: z.number().int().min(1).max(VAULT_FORMAT_VERSION),
   id: z.string().uuid(),
-  name: z.string(),
-  region: z.string(),
-  created: z.string(),
-  chunking: z.object({ algorithm: z.literal('fixed'), chunkSize: z.number().int().positive() }),
+  name: z.string().max(CONFIG_LIMITS.maxNameLength),
+  region: z.string().max(CONFIG_LIMITS.maxRegionLength),
+  created: z.string().max(64),
+  chunking: z.object({
+    algorithm: z.literal('fixed'),
+    chunkSize: z
+      .number()
+      .int()
+      .min(MIN_CHUNK_SIZE)
+      .max(MAX_CHUNK_SIZE)
+      .refine((v) => v % 4096 === 0, 'must be a multiple of 4096'),
+  }),
   hash: z.literal('hmac-sha256'),
   compression: z.literal('zstd'),
   encryption: z.literal('aes-256-gcm'),
-  kdf: z.object({
-    algorithm: z.literal('scrypt'),
-    N: z.number().int().positive(),
-    r: z.number().int().positive(),
-    p: z.number().int().positive(),
-    salt: b64,
-  }),
-  masterKey: z.object({ iv: b64, tag: b64, wrapped: b64 }),
+  kdf: z
+    .object({
+      algorithm: z.literal('scrypt'),
+      N: z
+        .number()
+        .int()
+        .min(CONFIG_LIMITS.kdfMinN)
+        .max(CONFIG_LIMITS.kdfMaxN)
+        .refine((v) => (v & (v - 1)) === 0, 'must be a power of two'),
+      r: z.number().int().min(1).max(CONFIG_LIMITS.kdfMaxR),
+      p: z.number().int().min(1).max(CONFIG_LIMITS.kdfMaxP),
+      salt: b64Bytes(16, 64),
+    })
+    .refine((k) => 128 * k.N * k.r <= CONFIG_LIMITS.kdfMaxMemory, { message: `needs more than ${CONFIG_LIMITS.kdfMaxMemory / 1048576} MiB (128 * N * r)`, path: ['N'] })
+    .refine((k) => k.N * k.r * k.p <= CONFIG_LIMITS.kdfMaxCost, { message: `costs more than N * r * p = 2^24`, path: ['p'] }),
+  masterKey: z.object({ iv: b64Bytes(12), tag: b64Bytes(16), wrapped: b64Bytes(64) }),
 });
 export type VaultConfig = z.infer<typeof VaultConfigSchema>;
 
@@ -118,6 +162,11 @@ export async function readVaultConfig(store: ObjectStore): Promise<VaultConfig> 
     if (e instanceof ObjectNotFound) throw new CofferError('VaultNotFound', `No Coffer vault at ${store.location} (no config file).`);
     throw e;
   }
+  if (raw.length > CONFIG_LIMITS.maxBytes) {
+    throw new CofferError('VaultConfigInvalid', `The config of the vault at ${store.location} is ${raw.length} bytes; a Coffer config is at most ${CONFIG_LIMITS.maxBytes}.`, {
+      field: '(whole file)',
+    });
+  }
   let json: unknown;
   try {
     json = JSON.parse(raw.toString('utf8'));
@@ -132,9 +181,14 @@ export async function readVaultConfig(store: ObjectStore): Promise<VaultConfig> 
       { version, supported: VAULT_FORMAT_VERSION },
     );
   }
+  if ((json as { format?: unknown } | null)?.format !== 'coffer-vault') {
+    throw new CofferError('VaultCorrupt', `The config of the vault at ${store.location} is not a Coffer vault config.`);
+  }
   const parsed = VaultConfigSchema.safeParse(json);
   if (!parsed.success) {
-    throw new CofferError('VaultCorrupt', `The config of the vault at ${store.location} is not a Coffer vault config.`);
+    const issue = parsed.error.issues[0]!;
+    const field = issue.path.join('.') || '(top level)';
+    throw new CofferError('VaultConfigInvalid', `The config of the vault at ${store.location} has an invalid ${field}: ${issue.message}.`, { field });
   }
   return parsed.data;
 }

@@ -11,6 +11,8 @@ import { checkKey, ObjectNotFound, type ObjectInfo, type ObjectStore } from './s
  */
 export class LocalFolderStore implements ObjectStore {
   readonly location: string;
+  /** Exclusive create (O_EXCL) is enforced by every local filesystem, NAS mounts included. */
+  readonly conditionalCreate: boolean = true;
 
   constructor(readonly root: string) {
     this.location = root;
@@ -44,23 +46,34 @@ export class LocalFolderStore implements ObjectStore {
     await syncDir(dir);
   }
 
+  /**
+   * Exclusive create (O_EXCL) of the final name, then the content, fsynced. No hard links: exFAT
+   * and FAT (most USB disks) have none. The name is visible for an instant before its content;
+   * lock readers treat an empty or unparseable lock as one being written (see locks.ts). A
+   * write failure removes the half-made object.
+   */
   async putIfAbsent(key: string, data: Uint8Array): Promise<boolean> {
     const target = this.file(key);
     const dir = path.dirname(target);
     await fs.mkdir(dir, { recursive: true });
-    const tmp = path.join(dir, `.tmp-${randomBytes(8).toString('hex')}`);
-    await fs.writeFile(tmp, data, { flag: 'wx' });
+    let fh: fs.FileHandle;
     try {
-      // link() fails with EEXIST instead of replacing: the atomic create-if-absent of POSIX.
-      await fs.link(tmp, target);
-      await syncDir(dir);
-      return true;
+      fh = await fs.open(target, 'wx');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
       throw e;
-    } finally {
-      await fs.rm(tmp, { force: true });
     }
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } catch (e) {
+      await fh.close().catch(() => undefined);
+      await fs.rm(target, { force: true });
+      throw e;
+    }
+    await fh.close();
+    await syncDir(dir);
+    return true;
   }
 
   async get(key: string): Promise<Buffer> {
@@ -102,7 +115,7 @@ export class LocalFolderStore implements ObjectStore {
   async stat(key: string): Promise<ObjectInfo | null> {
     try {
       const st = await fs.stat(this.file(key));
-      return { key, size: st.size };
+      return { key, size: st.size, modified: st.mtimeMs };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw e;
@@ -125,8 +138,14 @@ export class LocalFolderStore implements ObjectStore {
         if (ent.isDirectory()) {
           if (key.startsWith(prefix) || prefix.startsWith(`${key}/`)) await walk(path.join(dir, ent.name), key);
         } else if (ent.isFile() && key.startsWith(prefix)) {
-          const st = await fs.stat(path.join(dir, ent.name));
-          out.push({ key, size: st.size });
+          let st;
+          try {
+            st = await fs.stat(path.join(dir, ent.name));
+          } catch (e) {
+            if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // deleted meanwhile
+            throw e;
+          }
+          out.push({ key, size: st.size, modified: st.mtimeMs });
         }
       }
     };
@@ -175,10 +194,23 @@ export class LocalFolderStore implements ObjectStore {
   }
 }
 
+/**
+ * Makes a rename or create in `dir` durable. Windows cannot open or fsync a folder (EPERM,
+ * EISDIR, EACCES): there NTFS journals the metadata itself and the step is skipped.
+ */
 async function syncDir(dir: string): Promise<void> {
-  const fh = await fs.open(dir, fsc.O_RDONLY);
+  let fh: fs.FileHandle;
+  try {
+    fh = await fs.open(dir, fsc.O_RDONLY);
+  } catch (e) {
+    if (process.platform === 'win32' && ['EPERM', 'EISDIR', 'EACCES'].includes((e as NodeJS.ErrnoException).code ?? '')) return;
+    throw e;
+  }
   try {
     await fh.sync();
+  } catch (e) {
+    if (process.platform === 'win32' && ['EPERM', 'EISDIR', 'EACCES'].includes((e as NodeJS.ErrnoException).code ?? '')) return;
+    throw e;
   } finally {
     await fh.close();
   }

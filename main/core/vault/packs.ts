@@ -44,6 +44,8 @@ export class PackWriter {
   private readonly flushing = new Set<Promise<void>>();
   private failure: unknown;
   packsWritten = 0;
+  /** Ids of the packs this writer made. */
+  readonly written = new Set<string>();
   bytesWritten = 0;
 
   constructor(
@@ -127,6 +129,7 @@ export class PackWriter {
     crashPoint('index', this.packsWritten + 1);
     await putIndex;
     this.packsWritten++;
+    this.written.add(packId);
     this.bytesWritten += data.length + idx.length;
     const key = packId;
     for (const e of entries) this.index.add(e.id, 0, { pack: key, offset: e.offset, length: e.length, rawLength: e.rawLength, flags: e.flags });

@@ -1,8 +1,12 @@
+import { createHash, createHmac } from 'node:crypto';
+import zstd from 'zstd-napi';
 import { CofferError } from '../errors.js';
+import type { VaultKeys } from './config.js';
+import { open } from './crypto.js';
 import { ChunkIdSet, ChunkIndex } from './chunk-index.js';
 import type { EngineContext } from './backup.js';
 import { ZERO_ID } from './backup.js';
-import { ID_LEN, indexKey, PACK_PREFIX, packKey, pointKey, type DecodedIndex } from './format.js';
+import { FLAG_ZSTD, ID_LEN, indexKey, PACK_PREFIX, packKey, pointKey, type DecodedIndex } from './format.js';
 import { decodeManifest, listPointIds } from './manifest.js';
 import { crashPoint, loadIndexes, mapStoreError, PackWriter } from './packs.js';
 
@@ -18,6 +22,26 @@ export interface GcReport {
   bytesFreed: number;
   bytesWritten: number;
   seconds: number;
+  /**
+   * Live chunks whose copy failed its check while repacking and that no other pack held intact:
+   * their old packs were left in place (not deleted), and a full verify names the damaged points.
+   */
+  badChunks: number;
+  /** Packs kept because they hold such a chunk. */
+  packsKeptDamaged: string[];
+}
+
+/** Decrypts, decompresses and hashes one sealed chunk: true only if it is the chunk `id` names. */
+export function chunkIntact(keys: VaultKeys, id: Buffer, blob: Buffer, rawLength: number, flags: number): boolean {
+  try {
+    const body = open(keys.encKey, blob, id, 'chunk');
+    const plain = flags & FLAG_ZSTD ? zstd.decompress(body) : body;
+    if (plain.length !== rawLength) return false;
+    const digest = createHash('sha256').update(plain).digest();
+    return createHmac('sha256', keys.macKey).update(digest).digest().equals(id);
+  } catch {
+    return false;
+  }
 }
 
 /** Deletes manifests only; space comes back with collectGarbage. Needs the exclusive lock. */
@@ -34,7 +58,12 @@ export async function deletePointObjects(ctx: EngineContext, ids: string[]): Pro
  * A pack left without index (crash between 2's steps) is an orphan: nothing can reference it,
  * and the next run deletes it. The exclusive lock guarantees no backup is writing a pack meanwhile.
  */
-export async function runGc(ctx: EngineContext): Promise<GcReport> {
+export interface GcOptions {
+  /** Called before the first deletion (after new packs are written): Vault re-checks its lock here. */
+  beforeDelete?: () => Promise<void>;
+}
+
+export async function runGc(ctx: EngineContext, opts: GcOptions = {}): Promise<GcReport> {
   const { store, keys } = ctx;
   const started = Date.now();
   const referenced = new ChunkIdSet();
@@ -65,7 +94,18 @@ export async function runGc(ctx: EngineContext): Promise<GcReport> {
   // Stable order: the copy of a chunk that is kept is the one in the pack that sorts first.
   indexes.sort((a, b) => (a.packId < b.packId ? -1 : 1));
   const kept = new ChunkIdSet();
-  const report: GcReport = { pointsKept: points.length, packsDeleted: 0, packsRepacked: 0, packsWritten: 0, orphanPacksDeleted: 0, bytesFreed: 0, bytesWritten: 0, seconds: 0 };
+  const report: GcReport = {
+    pointsKept: points.length,
+    packsDeleted: 0,
+    packsRepacked: 0,
+    packsWritten: 0,
+    orphanPacksDeleted: 0,
+    bytesFreed: 0,
+    bytesWritten: 0,
+    seconds: 0,
+    badChunks: 0,
+    packsKeptDamaged: [],
+  };
   const toDelete: DecodedIndex[] = [];
   const toRepack: Array<{ d: DecodedIndex; live: number[] }> = [];
   for (const d of indexes) {
@@ -85,23 +125,55 @@ export async function runGc(ctx: EngineContext): Promise<GcReport> {
   }
 
   try {
+    const keepDamaged = new Set<string>();
     if (toRepack.length > 0) {
       const scratch = new ChunkIndex();
       const writer = new PackWriter(store, keys, scratch);
+      /** Another intact copy of chunk `id` (from any other pack), or null. */
+      const otherCopy = async (id: Buffer, notIn: string): Promise<{ blob: Buffer; rawLength: number; flags: number } | null> => {
+        for (const o of indexes) {
+          if (o.packId === notIn || !packObjs.has(packKey(o.packId))) continue;
+          for (let j = 0; j < o.count; j++) {
+            if (!o.ids.subarray(j * ID_LEN, (j + 1) * ID_LEN).equals(id)) continue;
+            let blob: Buffer;
+            try {
+              blob = await store.getRange(packKey(o.packId), o.offsets[j]!, o.lengths[j]!);
+            } catch {
+              continue;
+            }
+            if (chunkIntact(keys, id, blob, o.rawLengths[j]!, o.flags[j]!)) return { blob, rawLength: o.rawLengths[j]!, flags: o.flags[j]! };
+          }
+        }
+        return null;
+      };
       for (const { d, live } of toRepack) {
         const pack = await store.get(packKey(d.packId));
         for (const i of live) {
           const off = d.offsets[i]!;
-          // Sealed blobs are position independent (nonce inside, AAD = chunk id): copied as they are.
-          await writer.addRaw(Buffer.from(d.ids.subarray(i * ID_LEN, (i + 1) * ID_LEN)), Buffer.from(pack.subarray(off, off + d.lengths[i]!)), d.rawLengths[i]!, d.flags[i]!);
+          const id = Buffer.from(d.ids.subarray(i * ID_LEN, (i + 1) * ID_LEN));
+          // Sealed blobs are position independent (nonce inside, AAD = chunk id): copied as they
+          // are, once checked, so a repack never spreads a damaged chunk and drops the last good one.
+          const blob = Buffer.from(pack.subarray(off, off + d.lengths[i]!));
+          if (blob.length === d.lengths[i] && chunkIntact(keys, id, blob, d.rawLengths[i]!, d.flags[i]!)) {
+            await writer.addRaw(id, blob, d.rawLengths[i]!, d.flags[i]!);
+            continue;
+          }
+          const alt = await otherCopy(id, d.packId);
+          if (alt) await writer.addRaw(id, alt.blob, alt.rawLength, alt.flags);
+          else {
+            report.badChunks++;
+            keepDamaged.add(d.packId);
+          }
         }
       }
       await writer.finish();
       report.packsWritten = writer.packsWritten;
       report.bytesWritten = writer.bytesWritten;
-      report.packsRepacked = toRepack.length;
+      report.packsRepacked = toRepack.length - keepDamaged.size;
     }
-    for (const d of [...toDelete, ...toRepack.map((r) => r.d)]) {
+    report.packsKeptDamaged = [...keepDamaged];
+    await opts.beforeDelete?.();
+    for (const d of [...toDelete, ...toRepack.map((r) => r.d).filter((x) => !keepDamaged.has(x.packId))]) {
       const key = packKey(d.packId);
       report.bytesFreed += packObjs.get(key) ?? 0;
       const delIndex = store.delete(indexKey(d.packId));

@@ -2,10 +2,26 @@
  * Where a vault's objects live. Keys are `/`-separated relative names such as
  * `config`, `packs/ab/ab12...`, `points/<id>`. The engine only uses this interface,
  * so object storage (Azure Blob, S3) fits behind it without engine changes.
+ *
+ * The contract every store keeps (the engine's crash safety and the locks rely on it):
+ * - `put` is atomic: a reader sees the old object or the whole new one, never a part, and an
+ *   object is durable once `put` resolves. A crash mid-put leaves no object under the final name
+ *   (temporary names such as `.tmp-*` or uncommitted multipart uploads are never listed).
+ * - `list`, `stat` and `get` are strongly consistent with every `put`/`delete` that resolved
+ *   before them, from any client (read-after-write and list-after-write, as Azure Blob and S3 give
+ *   today). The lock protocols depend on this: a lock written before a rival lists is seen.
+ * - `delete` of an absent key succeeds; there is no compare-and-delete (see locks.ts for how the
+ *   lock code makes the remaining window harmless).
+ * - `putIfAbsent` writes only when no object has the key. When `conditionalCreate` is true the
+ *   backend enforces it atomically (O_EXCL, Azure `If-None-Match: *`, S3 servers that honour
+ *   `If-None-Match`); when false it may silently overwrite, and the locks use the protocol that does
+ *   not depend on it (docs/vault-format.md, "Locks").
  */
 export interface ObjectInfo {
   key: string;
   size: number;
+  /** Optional: last-modified time (ms since the epoch, the store's clock); locks use it to age unreadable lock objects. */
+  modified?: number;
 }
 
 export interface ObjectStore {
@@ -13,7 +29,16 @@ export interface ObjectStore {
   readonly location: string;
   /** Writes the whole object atomically: readers see the old object, or the new one, never a part. */
   put(key: string, data: Uint8Array): Promise<void>;
-  /** Writes only if no object has this key; returns false when one exists (used for locks). */
+  /**
+   * True when `putIfAbsent` is a real create-only write the backend enforces: two racing callers
+   * can never both get `true`. False when the backend may ignore the condition (s3rver and some
+   * other S3-compatible servers do); a store decides this at connect time (e.g. with a probe).
+   */
+  readonly conditionalCreate: boolean;
+  /**
+   * Writes only if no object has this key; returns false when one exists. Atomic like `put`: the
+   * object is never visible half-written. Trust its answer only when `conditionalCreate` is true.
+   */
   putIfAbsent(key: string, data: Uint8Array): Promise<boolean>;
   /** Reads a whole object; throws `ObjectNotFound` when absent. */
   get(key: string): Promise<Buffer>;

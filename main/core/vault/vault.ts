@@ -2,8 +2,8 @@ import { CofferError } from '../errors.js';
 import { runBackup, type BackupOptions, type EngineContext, type PointSummary } from './backup.js';
 import { ChunkIndex } from './chunk-index.js';
 import { createVaultConfig, readVaultConfig, unlockVaultConfig, writeVaultConfig, type KdfParams, type VaultConfig, type VaultKeys } from './config.js';
-import { DEFAULT_CHUNK_SIZE, ID_LEN, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, SafeFileName, ZSTD_LEVEL, type Manifest } from './format.js';
-import { LOCK_STALE_MS, VaultLock } from './locks.js';
+import { DEFAULT_CHUNK_SIZE, ID_LEN, PACK_PREFIX, packKey, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, SafeFileName, ZSTD_LEVEL, type Manifest } from './format.js';
+import { LOCK_STALE_MS, VaultLock, type AcquireOptions } from './locks.js';
 import { listPointIds, readManifest } from './manifest.js';
 import { loadIndexes, prefetchIndexes } from './packs.js';
 import { deletePointObjects, runGc, type GcReport } from './prune.js';
@@ -42,6 +42,31 @@ export interface VaultStats {
   pointCount: number;
   chunkCount: number;
   packCount: number;
+}
+
+/** How an exclusive job (prune, GC, deleting points) meets a backup that holds the vault. */
+export interface ExclusiveJobOptions {
+  /** false: fail with VaultBusy at once. Default: wait with backoff up to the stale-lock horizon. */
+  wait?: boolean;
+  /** Longest wait (default LOCK_STALE_MS). */
+  maxWaitMs?: number;
+  /** First pause between attempts (default 1 s). */
+  minDelayMs?: number;
+  signal?: AbortSignal;
+  /** The job's message while it waits, e.g. "waiting for backup of web on host nas1 to finish". */
+  onWait?: (message: string) => void;
+}
+
+function waitOptions(o: ExclusiveJobOptions): AcquireOptions {
+  if (o.wait === false) return {};
+  return {
+    wait: {
+      ...(o.maxWaitMs !== undefined ? { maxMs: o.maxWaitMs } : {}),
+      ...(o.minDelayMs !== undefined ? { minDelayMs: o.minDelayMs } : {}),
+      ...(o.signal ? { signal: o.signal } : {}),
+      ...(o.onWait ? { onWait: (_h: unknown, message: string) => o.onWait!(message) } : {}),
+    },
+  };
 }
 
 export interface CreateVaultOptions {
@@ -169,13 +194,35 @@ export class Vault {
     for (const n of [...opts.disks.map((d) => d.name), ...(opts.definition ? [opts.definition.fileName] : [])]) {
       if (!SafeFileName.safeParse(n).success) throw new CofferError('InvalidArgument', `"${n}" is not a plain file name.`);
     }
-    // ctx() refreshes the index: packs another console wrote since are deduplicated against too.
-    const ctx = await this.ctx();
+    // The lock first, the index after: a prune that ends before the lock is taken has already
+    // deleted what it deletes, and the refresh (ctx) sees that; none can start until release.
     const lock = await VaultLock.acquire(this.store, 'shared', `backup of ${opts.vmName}`);
     try {
-      return await runBackup(ctx, opts);
+      const ctx = await this.ctx();
+      return await runBackup(ctx, {
+        ...opts,
+        beforeCommit: async (reused) => {
+          await lock.check();
+          await this.checkPacksExist(reused);
+        },
+      });
     } finally {
       await lock.release();
+    }
+  }
+
+  /** Every pack a backup deduplicated against must still be in the storage before its manifest names it. */
+  private async checkPacksExist(packIds: ReadonlySet<string>): Promise<void> {
+    if (packIds.size === 0) return;
+    // One listing instead of a stat per pack: object stores charge and wait per request.
+    const present = new Set((await this.store.list(PACK_PREFIX)).map((o) => o.key));
+    const missing = [...packIds].filter((p) => !present.has(packKey(p)));
+    if (missing.length > 0) {
+      this.index = undefined;
+      this.indexedPacks = new Set();
+      throw new CofferError('VaultChangedDuringBackup', `${missing.length} pack(s) this backup reused were removed from the vault while it ran; no recovery point was kept.`, {
+        packs: missing.slice(0, 20),
+      });
     }
   }
 
@@ -204,9 +251,9 @@ export class Vault {
   }
 
   async restore(pointId: string, targetDir: string, opts: RestoreOptions = {}): Promise<RestoreResult> {
-    const ctx = await this.ctx();
     const lock = await VaultLock.acquire(this.store, 'shared', `restore of ${pointId}`);
     try {
+      const ctx = await this.ctx();
       return await runRestore(ctx, pointId, targetDir, opts);
     } finally {
       await lock.release();
@@ -214,9 +261,9 @@ export class Vault {
   }
 
   async verify(opts: VerifyOptions = {}): Promise<VerifyReport> {
-    const ctx = await this.ctx();
     const lock = await VaultLock.acquire(this.store, 'shared', opts.full ? 'full verify' : 'quick verify');
     try {
+      const ctx = await this.ctx();
       return await runVerify(ctx, opts);
     } finally {
       await lock.release();
@@ -224,34 +271,39 @@ export class Vault {
   }
 
   /** Removes recovery points (their manifests); run collectGarbage() to reclaim space. */
-  async deletePoints(ids: string[]): Promise<void> {
-    const ctx = await this.ctx();
-    const lock = await VaultLock.acquire(this.store, 'exclusive', 'delete recovery points');
+  async deletePoints(ids: string[], opts: ExclusiveJobOptions = {}): Promise<void> {
+    const lock = await VaultLock.acquire(this.store, 'exclusive', 'delete recovery points', waitOptions(opts));
     try {
+      const ctx = await this.ctx();
+      await lock.check();
       await deletePointObjects(ctx, ids);
     } finally {
       await lock.release();
     }
   }
 
-  async collectGarbage(): Promise<GcReport> {
-    const ctx = await this.ctx();
-    const lock = await VaultLock.acquire(this.store, 'exclusive', 'prune');
+  async collectGarbage(opts: ExclusiveJobOptions = {}): Promise<GcReport> {
+    const lock = await VaultLock.acquire(this.store, 'exclusive', 'prune', waitOptions(opts));
     try {
-      return await runGc(ctx);
+      const ctx = await this.ctx();
+      return await runGc(ctx, { beforeDelete: () => lock.check() });
     } finally {
       this.index = await this.loadIndex();
       await lock.release();
     }
   }
 
-  /** deletePoints + collectGarbage under one exclusive lock. */
-  async prune(ids: string[]): Promise<GcReport> {
-    const ctx = await this.ctx();
-    const lock = await VaultLock.acquire(this.store, 'exclusive', 'prune');
+  /**
+   * deletePoints + collectGarbage under one exclusive lock. A backup holding the vault is waited
+   * for (with backoff, up to the stale-lock horizon; `onWait` tells the job), not a failure.
+   */
+  async prune(ids: string[], opts: ExclusiveJobOptions = {}): Promise<GcReport> {
+    const lock = await VaultLock.acquire(this.store, 'exclusive', 'prune', waitOptions(opts));
     try {
+      const ctx = await this.ctx();
+      await lock.check();
       await deletePointObjects(ctx, ids);
-      return await runGc(ctx);
+      return await runGc(ctx, { beforeDelete: () => lock.check() });
     } finally {
       this.index = await this.loadIndex();
       await lock.release();

@@ -1,11 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import { hostname } from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isCofferError } from '../../../main/core/errors.js';
 import { LocalFolderStore } from '../../../main/core/vault/local-store.js';
-import { VaultLock } from '../../../main/core/vault/locks.js';
+import { selfIdentity, VaultLock } from '../../../main/core/vault/locks.js';
 import { Vault } from '../../../main/core/vault/vault.js';
 import { listFiles, makeDisk, sha256File, tempDir } from './helpers.js';
 
@@ -82,7 +81,8 @@ describe('locks', () => {
     const pid = Number(dead.stdout.trim());
     const now = new Date().toISOString();
     fs.mkdirSync(path.join(vdir, 'locks'), { recursive: true });
-    const lock = { kind: 'exclusive', host: hostname(), pid, operation: 'prune', created: now, refreshed: now };
+    // The lock of a dead process of this machine and boot (same boot id): stale at once.
+    const lock = { kind: 'exclusive', owner: 'b'.repeat(32), ...selfIdentity(), pid, operation: 'prune', created: now, refreshed: now };
     fs.writeFileSync(path.join(vdir, 'locks', 'exclusive'), JSON.stringify(lock));
     const store = new LocalFolderStore(vdir);
     const s = await VaultLock.acquire(store, 'shared', 'backup');
@@ -91,17 +91,17 @@ describe('locks', () => {
     const x = await VaultLock.acquire(store, 'exclusive', 'prune');
     await x.release();
     // A live holder (this very process) is not broken.
-    fs.writeFileSync(path.join(vdir, 'locks', 'exclusive'), JSON.stringify({ ...lock, pid: process.pid }));
+    fs.writeFileSync(path.join(vdir, 'locks', 'exclusive'), JSON.stringify({ ...lock, pid: process.pid, pidStart: selfIdentity().pidStart }));
     const e = await VaultLock.acquire(store, 'shared', 'backup').catch((err: unknown) => err);
     expect(isCofferError(e, 'VaultBusy')).toBe(true);
   });
 
-  it('makes prune wait for a running backup (VaultBusy) and lets it run afterwards', async () => {
+  it('refuses a prune that must not wait (VaultBusy) while a backup runs, and lets it run afterwards', async () => {
     const store = new LocalFolderStore(vdir);
     const vault = await Vault.create(store, { name: 'v', region: 'local', passphrase: 'pw' });
     try {
       const held = await VaultLock.acquire(store, 'shared', 'backup elsewhere');
-      const e = await vault.collectGarbage().catch((x: unknown) => x);
+      const e = await vault.collectGarbage({ wait: false }).catch((x: unknown) => x);
       expect(isCofferError(e, 'VaultBusy')).toBe(true);
       await held.release();
       expect((await vault.collectGarbage()).packsDeleted).toBe(0);
