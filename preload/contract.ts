@@ -41,6 +41,27 @@ export const PolicyName = z
   .trim()
   .regex(/^[A-Za-z][A-Za-z0-9_-]{2,149}$/, '3 to 150 letters, digits, hyphens or underscores, starting with a letter');
 
+/**
+ * Where a vault lives (createVault, connectVault): exactly one of a folder, an Azure Blob container
+ * (`https://ACCOUNT.blob.core.windows.net/CONTAINER[/PREFIX]`, or an emulator URL such as
+ * `http://127.0.0.1:10000/devstoreaccount1/CONTAINER[/PREFIX]`) or an S3 bucket
+ * (`s3://BUCKET[/PREFIX]`, with `endpoint` for S3-compatible servers). Credentials come from the
+ * conventional environment variables or from `credentialsFile` (a 0600 JSON file), never inline.
+ */
+export const VaultStorageFields = {
+  path: AbsolutePath.optional(),
+  azure: z.string().min(1).max(2048).optional(),
+  s3: z.string().min(1).max(2048).optional(),
+  endpoint: z.string().min(1).max(2048).optional(),
+  s3Region: z.string().min(1).max(64).optional(),
+  credentialsFile: AbsolutePath.optional(),
+};
+
+export function exactlyOneStorage(v: { path?: string | undefined; azure?: string | undefined; s3?: string | undefined }, ctx: z.RefinementCtx): void {
+  const given = [v.path, v.azure, v.s3].filter((x) => x !== undefined).length;
+  if (given !== 1) ctx.addIssue({ code: 'custom', path: ['path'], message: 'give exactly one of a folder path, an Azure URL or an S3 URL' });
+}
+
 export const Policy = z.object({
   id: z.string(),
   name: z.string(),
@@ -289,8 +310,9 @@ export const methods = {
   showVault: { args: VaultRef.strict(), result: VaultDetails },
   createVault: {
     args: z
-      .object({ name: VaultName, region: RegionLabel, path: AbsolutePath, passphrase: Passphrase })
-      .strict(),
+      .object({ name: VaultName, region: RegionLabel, passphrase: Passphrase, ...VaultStorageFields })
+      .strict()
+      .superRefine(exactlyOneStorage),
     result: VaultSummary,
   },
   unlockVault: {
@@ -443,11 +465,12 @@ export const methods = {
     args: z
       .object({
         name: VaultName,
-        path: AbsolutePath,
         passphrase: z.string().min(1, 'the passphrase is required'),
         remember: z.boolean().default(false),
+        ...VaultStorageFields,
       })
-      .strict(),
+      .strict()
+      .superRefine(exactlyOneStorage),
     result: ConnectedVault,
   },
   /** Forgets the vault in this install; its data stays in the storage for any install to connect again. */

@@ -75,7 +75,7 @@ export class VaultService {
   }
 
   async create(args: ParsedArgsOf<'createVault'>): Promise<VaultSummary> {
-    const location = path.resolve(args.path);
+    const location = path.resolve(folderOnly(args));
     if (this.db.prepare('SELECT 1 FROM vaults WHERE name = ?').get(args.name)) {
       throw new CofferError('VaultNameTaken', `A vault named "${args.name}" already exists.`, { field: 'name' });
     }
@@ -179,7 +179,7 @@ export class VaultService {
    * succeeds; the vault itself is only written to for records this install is the origin of (none yet).
    */
   async connect(args: ParsedArgsOf<'connectVault'>): Promise<ConnectedVault> {
-    const location = path.resolve(args.path);
+    const location = path.resolve(folderOnly(args));
     if (this.db.prepare('SELECT 1 FROM vaults WHERE name = ?').get(args.name)) {
       throw new CofferError('VaultNameTaken', `A vault named "${args.name}" already exists.`, { field: 'name' });
     }
@@ -504,4 +504,10 @@ function prepareEmptyFolder(location: string): boolean {
     throw new CofferError('VaultFolderNotEmpty', `The folder ${location} is not empty.`, { field: 'path' });
   }
   return false;
+}
+
+/** Until object storage is wired into the catalog, only folder vaults can be created or connected. */
+function folderOnly(args: { path?: string | undefined }): string {
+  if (args.path === undefined) throw new CofferError('StorageLocationInvalid', 'Vaults on object storage are not available in this build yet.', { field: 'path' });
+  return args.path;
 }
