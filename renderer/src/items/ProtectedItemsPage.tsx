@@ -52,7 +52,7 @@ import { useTrackJobs } from '../shell/notify.js';
 import { ErrorBar, Page } from '../shell/Page.js';
 import { EmptyState, VaultPicker, usePanelStyles, useVaultChoice } from '../shell/ui.js';
 import { ProtectWizard } from './ProtectWizard.js';
-import { VmName, duplicateNames } from './RegisteredItemsPage.js';
+import { VmName, duplicateNames } from './VmName.js';
 
 const useStyles = makeStyles({
   form: { display: 'flex', flexDirection: 'column', gap: tokens.spacingVerticalM },

@@ -36,6 +36,7 @@ import { ProtectionBadge } from '../shell/labels.js';
 import { useNotify, useTrackJobs } from '../shell/notify.js';
 import { ErrorBar, Page } from '../shell/Page.js';
 import { EmptyState, VaultPicker, usePanelStyles, useVaultChoice } from '../shell/ui.js';
+import { VmName, duplicateNames } from './VmName.js';
 import { VmPickTable } from './VmPickTable.js';
 
 const useStyles = makeStyles({
@@ -46,27 +47,6 @@ const useStyles = makeStyles({
 });
 
 type Discovery = ResultOf<'discoveryResult'>;
-
-/** Names that occur more than once: those rows show their cloud service to tell them apart (W4, W9). */
-export function duplicateNames(vms: readonly Pick<Vm, 'name'>[]): Set<string> {
-  const seen = new Map<string, number>();
-  for (const vm of vms) seen.set(vm.name.toLowerCase(), (seen.get(vm.name.toLowerCase()) ?? 0) + 1);
-  return new Set([...seen].filter(([, n]) => n > 1).map(([name]) => name));
-}
-
-export function VmName({ vm, duplicates }: { vm: Pick<Vm, 'name' | 'cloudService'>; duplicates: Set<string> }): ReactElement {
-  const { t } = useI18n();
-  return (
-    <span>
-      <Text weight="semibold">{vm.name}</Text>{' '}
-      {duplicates.has(vm.name.toLowerCase()) && (
-        <Badge appearance="outline" color="informative" size="small" title={t('items.cloudService')}>
-          {vm.cloudService}
-        </Badge>
-      )}
-    </span>
-  );
-}
 
 function RegisterDialog({
   vault,

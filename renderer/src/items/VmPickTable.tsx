@@ -4,7 +4,7 @@ import { Checkbox, Table, TableBody, TableCell, TableHeader, TableHeaderCell, Ta
 import { useMemo, type ReactElement } from 'react';
 import type { Vm } from '../../../preload/contract.js';
 import { useT } from '../i18n/index.js';
-import { VmName, duplicateNames } from './RegisteredItemsPage.js';
+import { VmName, duplicateNames } from './VmName.js';
 
 export interface VmPickTableProps {
   label: string;
