@@ -2,13 +2,40 @@
 // result, and every event the engine pushes. The Electron preload, the browser bridge, the router
 // and the CLI are all typed from this table; nothing else defines the API.
 import { z } from 'zod';
-import type { Result } from './errors.js';
+import { errorCatalog, type Result } from './errors.js';
 import type { methodNameList } from './method-names.js';
 import { PolicySchedule, PolicySpec, RetentionSpec } from './policy.js';
 
 export * from './policy.js';
 
 export * from './errors.js';
+
+// ---- The vocabulary: every state set the engine reports, defined once. Pages, the CLI and the
+// engine take their types (and their lists, for filters and tables) from here.
+
+/** Every error code the engine can report, in the order of the catalog. */
+export const ErrorCode = z.enum(Object.keys(errorCatalog) as [keyof typeof errorCatalog, ...(keyof typeof errorCatalog)[]]);
+export type ErrorCode = z.infer<typeof ErrorCode>;
+
+export const protectionStates = ['ProtectedPendingInitialBackup', 'Protected', 'ProtectionError', 'ProtectionStopped'] as const;
+/** Where a registered VM stands with its policy (null on a VM that was never protected). */
+export const ProtectionState = z.enum(protectionStates);
+export type ProtectionState = z.infer<typeof ProtectionState>;
+
+/** Protected now or waiting for its first backup or failing: everything but stopped (and never protected). */
+export function isActiveProtection(state: ProtectionState | null): boolean {
+  return state !== null && state !== 'ProtectionStopped';
+}
+
+export const powerStates = ['running', 'off', 'paused', 'saved', 'unknown'] as const;
+/** A VM's power state as its hypervisor (or, for a folder, its lock and suspend files) reports it. */
+export const PowerState = z.enum(powerStates);
+export type PowerState = z.infer<typeof PowerState>;
+
+export const consistencyLevels = ['application', 'filesystem', 'crash', 'offline'] as const;
+/** How consistent a recovery point is: application (agent + app hooks), filesystem (agent froze it), crash (live, no agent), offline (the VM was off). */
+export const ConsistencyLevel = z.enum(consistencyLevels);
+export type ConsistencyLevel = z.infer<typeof ConsistencyLevel>;
 
 // Vault names follow the anchor service: 2..50 letters, digits or hyphens, starting with a letter.
 export const VaultName = z
@@ -96,7 +123,7 @@ export const jobOperations = [
 export const JobOperation = z.enum(jobOperations);
 export type JobOperation = z.infer<typeof JobOperation>;
 
-export const JobWarning = z.object({ code: z.string(), message: z.string() });
+export const JobWarning = z.object({ code: ErrorCode, message: z.string() });
 
 /** One row of the job log (W13, W19): every operation that changes state is a job. */
 export const Job = z.object({
@@ -117,7 +144,7 @@ export const Job = z.object({
   bytesPerSecond: z.number(),
   catchUp: z.boolean(),
   summary: z.string().nullable(),
-  error: z.object({ code: z.string(), message: z.string(), remedy: z.string() }).nullable(),
+  error: z.object({ code: ErrorCode, message: z.string(), remedy: z.string() }).nullable(),
   warnings: z.array(JobWarning),
   details: z.record(z.string(), z.unknown()),
 });
@@ -164,19 +191,29 @@ export const Vm = z.object({
   region: z.string(),
   sourceName: z.string(),
   kind: z.string(),
-  powerState: z.string(),
+  powerState: PowerState,
   definitionPath: z.string().nullable(),
   disks: z.array(DiskRef),
   guestAgent: z.boolean().nullable(),
   problems: z.array(z.string()),
   vaultName: z.string().nullable(),
   registrationState: RegistrationState,
-  protectionState: z.string().nullable(),
+  protectionState: ProtectionState.nullable(),
   /** The VM was not found in its source at the last scan (SourceVmMissing); its points are kept. */
   missing: z.boolean(),
   lastSeenAt: z.string().nullable(),
 });
 export type Vm = z.infer<typeof Vm>;
+
+/** "shop/web01": how every face names a VM (the cloud service tells equal names apart). */
+export function vmLabel(vm: { name: string; cloudService: string | null }): string {
+  return vm.cloudService ? `${vm.cloudService}/${vm.name}` : vm.name;
+}
+
+/** The VM's own disks: backing files and the extents of a split disk are not counted. */
+export function diskCount(vm: Pick<Vm, 'disks'>): number {
+  return vm.disks.filter((d) => d.role === 'disk' && !d.extentOf).length;
+}
 
 export const ExclusionReason = z.enum(['OtherRegion', 'AlreadyRegistered', 'Missing']);
 export const DiscoveryResult = z.object({
@@ -191,7 +228,7 @@ export const RecoveryPoint = z.object({
   id: z.string(),
   vmName: z.string(),
   created: z.string(),
-  consistency: z.string(),
+  consistency: ConsistencyLevel,
   retainUntil: z.string().nullable(),
   /** Taken by Backup Now (kept until retainUntil) rather than by the schedule. */
   manual: z.boolean(),
@@ -204,7 +241,7 @@ export const RecoveryPoint = z.object({
 export type RecoveryPoint = z.infer<typeof RecoveryPoint>;
 
 export const Dashboard = z.object({
-  protectedByState: z.record(z.string(), z.number().int()),
+  protectedByState: z.partialRecord(ProtectionState, z.number().int()),
   jobs24h: z.object({ completed: z.number().int(), warnings: z.number().int(), failed: z.number().int(), inProgress: z.number().int() }),
   vaults: z.array(
     z.object({ name: z.string(), region: z.string(), unlocked: z.boolean(), pointCount: z.number().int(), logicalBytes: z.number(), storedBytes: z.number(), savedBytes: z.number() }),
@@ -215,10 +252,10 @@ export const Dashboard = z.object({
       name: z.string(),
       cloudService: z.string(),
       vaultName: z.string(),
-      state: z.string(),
+      state: ProtectionState,
       policy: z.string().nullable(),
       lastBackupAt: z.string().nullable(),
-      lastBackupStatus: z.string().nullable(),
+      lastBackupStatus: JobStatus.nullable(),
       nextBackupAt: z.string().nullable(),
     }),
   ),
@@ -387,7 +424,7 @@ export const methods = {
   cancelJob: { args: z.object({ id: z.number().int().positive() }).strict(), result: Job },
   troubleshooting: {
     args: z.object({}).strict(),
-    result: z.array(z.object({ code: z.string(), message: z.string(), remedy: z.string() })),
+    result: z.array(z.object({ code: ErrorCode, message: z.string(), remedy: z.string() })),
   },
 } as const;
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Job, Policy, RecoveryPoint, Vm } from '../../preload/contract.js';
+import type { ConsistencyLevel, Job, Policy, RecoveryPoint, Vm } from '../../preload/contract.js';
 import type { Db } from './catalog/catalog.js';
 import { CofferError } from './errors.js';
 import type { EngineEvents } from './events.js';
@@ -28,7 +28,7 @@ interface PointRow {
   vm_id: string | null;
   vm_name: string;
   created_at: string;
-  consistency: string;
+  consistency: ConsistencyLevel;
   retain_until: string | null;
   manual: number;
   logical_bytes: number;

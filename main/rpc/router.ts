@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import {
+  ErrorCode,
   methods,
   type ApiError,
   type ArgsOf,
@@ -60,7 +61,7 @@ function handlers(engine: Engine, face: Face): Handlers {
     listJobs: (q) => engine.jobs.query(q, q.vault === undefined ? undefined : engine.vaults.idOf(q.vault), q.vm === undefined ? undefined : engine.vmIdsMatching(q.vm)),
     showJob: ({ id }) => engine.jobs.get(id),
     cancelJob: ({ id }) => engine.jobs.cancel(id),
-    troubleshooting: () => Object.entries(errorCatalog).map(([code, info]) => ({ code, ...info })),
+    troubleshooting: () => ErrorCode.options.map((code) => ({ code, ...errorCatalog[code] })),
   };
 }
 

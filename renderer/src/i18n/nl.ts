@@ -478,8 +478,8 @@ export const nl: Messages = {
   'discover.candidatesOne': '1 virtuele machine kan worden geregistreerd.',
 };
 
-/** Dutch text for the engine's error codes; a code missing here falls back to the engine's text. */
-export const nlErrors: Partial<Record<ErrorCode, ErrorInfo>> = {
+/** Dutch text for every engine error code: a code added to preload/errors.ts without one here fails the typecheck. */
+export const nlErrors: Record<ErrorCode, ErrorInfo> = {
   InvalidArgument: { message: 'Een waarde in het verzoek is niet geldig.', remedy: 'Verbeter het genoemde veld en probeer het opnieuw.' },
   UnknownMethod: { message: 'De console vroeg de engine om een onbekende bewerking.', remedy: 'Start Coffer opnieuw; installeer Coffer opnieuw als console en engine verschillende versies hebben.' },
   Internal: { message: 'Coffer stuitte op een onverwachte interne fout.', remedy: 'Probeer het opnieuw. Blijft het misgaan, bewaar dan de gegevensmap en meld de foutmelding.' },
@@ -527,6 +527,7 @@ export const nlErrors: Partial<Record<ErrorCode, ErrorInfo>> = {
   VmNotProtected: { message: 'De VM is niet beveiligd.', remedy: 'Beveilig de VM eerst met een beleid (Beveiligde items, Beveiligen).' },
   BackupAlreadyInProgress: { message: 'Er loopt al een taak voor deze VM; één taak tegelijk per VM.', remedy: 'Wacht tot de lopende taak klaar is, of annuleer die op de pagina Taken.' },
   RecoveryPointLimitReached: { message: 'De VM heeft de grens van 9999 herstelpunten bereikt.', remedy: 'Verkort de bewaartermijn van haar beleid of verwijder oude herstelpunten.' },
+  NotAvailableHere: { message: 'Deze actie vraagt de desktop-app.', remedy: 'Typ het pad in plaats daarvan.' },
   DefineFailed: { message: 'De hypervisor weigerde de herstelde VM-definitie.', remedy: 'De herstelde bestanden staan in de doelmap: corrigeer de definitie en definieer haar zelf (virsh define BESTAND).' },
   VmRunning: { message: 'De VM draait, dus haar schijven kunnen niet worden vervangen.', remedy: 'Zet de VM eerst uit, of herstel als nieuwe VM of naar een map.' },
   SnapshotFailed: { message: 'De hypervisor kon de live momentopname van de draaiende VM niet maken of samenvoegen.', remedy: 'Controleer de VM in de hypervisor (virsh domblklist / snapshot-list); de melding zegt wat u moet uitvoeren.' },

@@ -43,7 +43,7 @@ import {
   Stop20Regular,
 } from '@fluentui/react-icons';
 import { useMemo, useState, type FormEvent, type ReactElement } from 'react';
-import type { ApiError, Dashboard, Policy, Vm } from '../../../preload/contract.js';
+import { vmLabel, type ApiError, type Dashboard, type Policy, type Vm } from '../../../preload/contract.js';
 import { call, toApiError, useApi } from '../api.js';
 import { useI18n } from '../i18n/index.js';
 import { hrefOf, navigate } from '../routes.js';
@@ -345,7 +345,7 @@ export function ProtectedItemsPage(): ReactElement {
             </TableHeader>
             <TableBody>
               {rows.map((vm) => {
-                const label = `${vm.cloudService}/${vm.name}`;
+                const label = vmLabel(vm);
                 const stopped = vm.protectionState === 'ProtectionStopped';
                 return (
                   <TableRow key={vm.id}>

@@ -28,7 +28,7 @@ import {
 } from '@fluentui/react-components';
 import { Add20Regular, Delete20Regular, Search20Regular, ServerMultiple20Regular } from '@fluentui/react-icons';
 import { useState, type ReactElement } from 'react';
-import { finishedStatuses, type ApiError, type ResultOf, type Vm } from '../../../preload/contract.js';
+import { diskCount, finishedStatuses, vmLabel, type ApiError, type ResultOf, type Vm } from '../../../preload/contract.js';
 import { call, toApiError, useApi, useEngineEvent } from '../api.js';
 import { useI18n, type MessageKey } from '../i18n/index.js';
 import { hrefOf } from '../routes.js';
@@ -156,7 +156,7 @@ function DiscoveryPanel({ result, onRegister }: { result: Discovery; onRegister:
               {groups.map((g) => (
                 <li key={g.reason}>
                   <span className={styles.reasonHead}>{t(reasonKeys[g.reason], { count: g.items.length })}</span>{' '}
-                  {g.items.map((e) => `${e.vm.cloudService}/${e.vm.name}`).join(', ')}
+                  {g.items.map((e) => vmLabel(e.vm)).join(', ')}
                 </li>
               ))}
             </ul>
@@ -312,14 +312,14 @@ export function RegisteredItemsPage(): ReactElement {
                     <ProtectionBadge state={vm.protectionState} />
                   </TableCell>
                   <TableCell>{vm.sourceName}</TableCell>
-                  <TableCell>{vm.disks.filter((d) => d.role === 'disk').length}</TableCell>
+                  <TableCell>{diskCount(vm)}</TableCell>
                   <TableCell>
                     <Button
                       size="small"
                       appearance="subtle"
                       icon={busy === vm.id ? <Spinner size="tiny" /> : <Delete20Regular />}
                       disabled={busy !== undefined || vm.registrationState !== 'Registered'}
-                      aria-label={t('items.unregisterLabel', { name: `${vm.cloudService}/${vm.name}` })}
+                      aria-label={t('items.unregisterLabel', { name: vmLabel(vm) })}
                       onClick={() => void unregister(vm)}
                     >
                       {t('items.unregister')}

@@ -17,7 +17,7 @@ import {
 import { Dismiss20Regular, DismissCircle20Regular, FilterDismiss20Regular, TaskListLtr20Regular } from '@fluentui/react-icons';
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { useCallback, useEffect, useMemo, useRef, useState, type ReactElement } from 'react';
-import { jobOperations, jobStatuses, type ApiError, type Job, type JobOperation, type JobStatus } from '../../../preload/contract.js';
+import { jobOperations, jobStatuses, vmLabel, type ApiError, type Job, type JobOperation, type JobStatus } from '../../../preload/contract.js';
 import { call, toApiError, useApi, useEngineEvent } from '../api.js';
 import { useI18n } from '../i18n/index.js';
 import { replaceQuery, useLocation } from '../routes.js';
@@ -360,7 +360,7 @@ export function JobsPage(): ReactElement {
   const vmOptions = vms.data ?? [];
   const vmName = vmOptions.find((v) => v.id === filters.vm);
   const anyFilter = filterKey !== '{}';
-  const multi = (values: string[], label: (v: string) => string, all: string) => (values.length === 0 ? all : values.map(label).join(', '));
+  const multi = <V extends string>(values: V[], label: (v: V) => string, all: string) => (values.length === 0 ? all : values.map(label).join(', '));
 
   return (
     <Page title={t('jobs.title')} intro={t('jobs.intro')}>
@@ -368,7 +368,7 @@ export function JobsPage(): ReactElement {
         <Field label={t('jobs.filter.status')} className={styles.filter}>
           <Dropdown
             multiselect
-            value={multi(filters.status, (s) => statusLabel(t, s as JobStatus), t('jobs.filter.all'))}
+            value={multi(filters.status, (s) => statusLabel(t, s), t('jobs.filter.all'))}
             selectedOptions={filters.status}
             onOptionSelect={(_, d) => setQuery({ status: d.selectedOptions.join(','), id: '' })}
           >
@@ -382,7 +382,7 @@ export function JobsPage(): ReactElement {
         <Field label={t('jobs.filter.operation')} className={styles.filter}>
           <Dropdown
             multiselect
-            value={multi(filters.operation, (o) => operationLabel(t, o as JobOperation), t('jobs.filter.all'))}
+            value={multi(filters.operation, (o) => operationLabel(t, o), t('jobs.filter.all'))}
             selectedOptions={filters.operation}
             onOptionSelect={(_, d) => setQuery({ operation: d.selectedOptions.join(','), id: '' })}
           >
@@ -415,14 +415,14 @@ export function JobsPage(): ReactElement {
         </Field>
         <Field label={t('jobs.filter.vm')} className={styles.filter}>
           <Dropdown
-            value={vmName ? `${vmName.cloudService}/${vmName.name}` : t('jobs.filter.all')}
+            value={vmName ? vmLabel(vmName) : t('jobs.filter.all')}
             selectedOptions={[filters.vm]}
             onOptionSelect={(_, d) => setQuery({ vm: d.optionValue ?? '', id: '' })}
           >
             <Option value="">{t('jobs.filter.all')}</Option>
             {vmOptions.map((v) => (
-              <Option key={v.id} value={v.id} text={`${v.cloudService}/${v.name}`}>
-                {`${v.cloudService}/${v.name}`}
+              <Option key={v.id} value={v.id} text={vmLabel(v)}>
+                {vmLabel(v)}
               </Option>
             ))}
           </Dropdown>

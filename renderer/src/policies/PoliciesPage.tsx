@@ -21,10 +21,10 @@ import {
 } from '@fluentui/react-components';
 import { Add20Regular, Delete20Regular, DocumentBulletList20Regular, Edit20Regular } from '@fluentui/react-icons';
 import { useState, type ReactElement } from 'react';
-import type { ApiError, Policy } from '../../../preload/contract.js';
+import { vmLabel, type ApiError, type Policy } from '../../../preload/contract.js';
 import { call, toApiError, useApi } from '../api.js';
 import { useI18n } from '../i18n/index.js';
-import { ProtectionBadge, vmLabel } from '../shell/labels.js';
+import { ProtectionBadge } from '../shell/labels.js';
 import { useNotify } from '../shell/notify.js';
 import { ErrorBar, Page } from '../shell/Page.js';
 import { EmptyState, VaultPicker, usePanelStyles, useVaultChoice } from '../shell/ui.js';

@@ -30,13 +30,13 @@ import {
 } from '@fluentui/react-components';
 import { ArrowUndo20Regular, History20Regular } from '@fluentui/react-icons';
 import { useState, type FormEvent, type ReactElement } from 'react';
-import { AbsolutePath, finishedStatuses, type ApiError, type Job, type RecoveryPoint, type Vm } from '../../../preload/contract.js';
+import { AbsolutePath, finishedStatuses, vmLabel, type ApiError, type Job, type RecoveryPoint, type Vm } from '../../../preload/contract.js';
 import { call, toApiError, useApi, useEngineEvent } from '../api.js';
 import { useI18n, type MessageKey } from '../i18n/index.js';
 import { FolderInput } from '../shell/FolderInput.js';
 import { PointsTimeline } from './PointsTimeline.js';
 import { hrefOf, replaceQuery, useLocation } from '../routes.js';
-import { JobStatusBadge, vmLabel } from '../shell/labels.js';
+import { JobStatusBadge } from '../shell/labels.js';
 import { useTrackJobs } from '../shell/notify.js';
 import { ErrorBar, Page } from '../shell/Page.js';
 import { EmptyState, VaultPicker, usePanelStyles, useVaultChoice } from '../shell/ui.js';
