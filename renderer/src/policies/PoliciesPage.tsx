@@ -144,7 +144,7 @@ export function PoliciesPage(): ReactElement {
   const notify = useNotify();
   const choice = useVaultChoice();
   const vault = choice.vault;
-  const policies = useApi('listPolicies', { vault: vault ?? 'x0' }, { refreshOn: ['protectionChanged', 'vaultsChanged'], enabled: vault !== undefined });
+  const policies = useApi('listPolicies', vault ? { vault } : undefined, { refreshOn: ['protectionChanged', 'vaultsChanged'] });
   const [selected, setSelected] = useState<string>();
   const [dialog, setDialog] = useState<{ editing?: Policy } | undefined>();
   const [error, setError] = useState<{ error: ApiError; policy: string }>();

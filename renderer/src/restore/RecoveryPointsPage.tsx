@@ -183,11 +183,11 @@ export function RecoveryPointsPage(): ReactElement {
   const location = useLocation();
   const choice = useVaultChoice(location.query.get('vault'));
   const vault = choice.vault;
-  const vms = useApi('listVms', { vault, registered: true }, { refreshOn: ['vaultsChanged', 'protectionChanged'], enabled: vault !== undefined });
+  const vms = useApi('listVms', vault ? { vault, registered: true } : undefined, { refreshOn: ['vaultsChanged', 'protectionChanged'] });
   const candidates = (vms.data ?? []).filter((v) => v.protectionState);
   const wanted = location.query.get('vm');
   const vm = candidates.find((v) => v.id === wanted) ?? candidates[0];
-  const points = useApi('listPoints', { vm: vm?.id ?? 'x' }, { refreshOn: ['protectionChanged'], enabled: vm !== undefined });
+  const points = useApi('listPoints', vm ? { vm: vm.id } : undefined, { refreshOn: ['protectionChanged'] });
   const [restoring, setRestoring] = useState<RecoveryPoint>();
   const list = [...(points.data ?? [])].sort((a, b) => b.created.localeCompare(a.created));
 
