@@ -37,14 +37,29 @@ export const consistencyLevels = ['application', 'filesystem', 'crash', 'offline
 export const ConsistencyLevel = z.enum(consistencyLevels);
 export type ConsistencyLevel = z.infer<typeof ConsistencyLevel>;
 
+// Every string an API call carries is bounded (names, passphrases, references, paths, URIs), so an
+// over-long argument is an InvalidArgument before any engine code sees it.
+const MAX_NAME = 256;
+const MAX_REF = 512;
+const MAX_URI = 4096;
+
+/** The name of an existing source or policy, as typed by the user (checked by the engine). */
+const NameRef = z.string().max(MAX_NAME, `at most ${MAX_NAME} characters`);
+/** A VM as the user names it: its id, its name, or cloudservice/name. */
+const VmRef = z.string().min(1).max(MAX_REF, `at most ${MAX_REF} characters`);
+/** A libvirt connection URI such as qemu:///system. */
+const ConnectionUri = z.string().max(MAX_URI, `at most ${MAX_URI} characters`);
+
 // Vault names follow the anchor service: 2..50 letters, digits or hyphens, starting with a letter.
 export const VaultName = z
   .string()
+  .max(MAX_NAME)
   .trim()
   .regex(/^[A-Za-z][A-Za-z0-9-]{1,49}$/, '2 to 50 letters, digits or hyphens, starting with a letter');
 
 export const RegionLabel = z
   .string()
+  .max(MAX_NAME)
   .trim()
   .min(1, 'a region label is required')
   .max(64, 'at most 64 characters')
@@ -65,6 +80,7 @@ export const Passphrase = z
 // Policy names follow the anchor service: 3..150 letters, digits, hyphens or underscores.
 export const PolicyName = z
   .string()
+  .max(MAX_NAME)
   .trim()
   .regex(/^[A-Za-z][A-Za-z0-9_-]{2,149}$/, '3 to 150 letters, digits, hyphens or underscores, starting with a letter');
 
@@ -154,6 +170,7 @@ export const SourceKind = z.enum(['folder', 'libvirt', 'virtualbox', 'vmware', '
 export type SourceKind = z.infer<typeof SourceKind>;
 const SourceName = z
   .string()
+  .max(MAX_NAME)
   .trim()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, '1 to 64 letters, digits, dots, hyphens or underscores');
 
@@ -263,9 +280,9 @@ export const Dashboard = z.object({
 });
 export type Dashboard = z.infer<typeof Dashboard>;
 
-const VmRefs = z.array(z.string().min(1)).min(1, 'name at least one VM').max(1000);
+const VmRefs = z.array(VmRef).min(1, 'name at least one VM').max(1000);
 
-const IsoDate = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO date or date-time');
+const IsoDate = z.string().max(64).refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO date or date-time');
 
 export const JobQuery = z
   .object({
@@ -273,11 +290,11 @@ export const JobQuery = z
     operation: z.array(JobOperation).optional(),
     from: IsoDate.optional(),
     to: IsoDate.optional(),
-    vault: z.string().optional(),
-    vm: z.string().optional(),
+    vault: NameRef.optional(),
+    vm: VmRef.optional(),
     limit: z.number().int().min(1).max(1000).default(100),
     /** The `nextCursor` of the previous page (keyset pagination: stable while jobs are added). */
-    cursor: z.string().optional(),
+    cursor: z.string().max(MAX_REF).optional(),
   })
   .strict();
 
@@ -304,7 +321,7 @@ export const methods = {
     args: z
       .object({
         name: VaultName,
-        passphrase: z.string().min(1, 'the passphrase is required'),
+        passphrase: z.string().min(1, 'the passphrase is required').max(1024, 'at most 1024 characters'),
         /** Remember it on this computer for scheduled backups (desktop app: the OS keychain via safeStorage). */
         remember: z.boolean().default(false),
       })
@@ -330,7 +347,7 @@ export const methods = {
     args: z
       .object({
         kind: SourceKind,
-        target: z.string().max(4096).default(''),
+        target: ConnectionUri.default(''),
         region: RegionLabel,
         name: SourceName.optional(),
         cloudServiceLabel: z.string().trim().min(1).max(128).optional(),
@@ -347,14 +364,14 @@ export const methods = {
     result: Source,
   },
   listSources: { args: z.object({}).strict(), result: z.array(Source) },
-  showSource: { args: z.object({ name: z.string() }).strict(), result: Source.extend({ vms: z.array(Vm) }) },
+  showSource: { args: z.object({ name: NameRef }).strict(), result: Source.extend({ vms: z.array(Vm) }) },
   editSource: {
     args: z
-      .object({ name: z.string(), newName: SourceName.optional(), region: RegionLabel.optional(), cloudServiceLabel: z.string().trim().max(128).nullable().optional() })
+      .object({ name: NameRef, newName: SourceName.optional(), region: RegionLabel.optional(), cloudServiceLabel: z.string().trim().max(128).nullable().optional() })
       .strict(),
     result: Source,
   },
-  removeSource: { args: z.object({ name: z.string() }).strict(), result: z.object({ name: z.string(), forgottenVms: z.number().int() }) },
+  removeSource: { args: z.object({ name: NameRef }).strict(), result: z.object({ name: z.string(), forgottenVms: z.number().int() }) },
   discoverVms: { args: z.object({ vault: VaultName }).strict(), result: Job },
   discoveryResult: { args: z.object({ vault: VaultName }).strict(), result: DiscoveryResult },
   listVms: {
@@ -364,17 +381,17 @@ export const methods = {
   registerVms: { args: z.object({ vault: VaultName, vms: VmRefs }).strict(), result: z.array(Job) },
   unregisterVms: { args: z.object({ vault: VaultName, vms: VmRefs }).strict(), result: z.array(Job) },
   listPolicies: { args: z.object({ vault: VaultName }).strict(), result: z.array(Policy) },
-  showPolicy: { args: z.object({ vault: VaultName, name: z.string() }).strict(), result: Policy.extend({ vms: z.array(Vm) }) },
+  showPolicy: { args: z.object({ vault: VaultName, name: NameRef }).strict(), result: Policy.extend({ vms: z.array(Vm) }) },
   createPolicy: { args: z.object({ vault: VaultName, name: PolicyName, spec: PolicySpec }).strict(), result: Policy },
-  editPolicy: { args: z.object({ vault: VaultName, name: z.string(), spec: PolicySpec }).strict(), result: Policy },
-  deletePolicy: { args: z.object({ vault: VaultName, name: z.string() }).strict(), result: z.object({ name: z.string() }) },
+  editPolicy: { args: z.object({ vault: VaultName, name: NameRef, spec: PolicySpec }).strict(), result: Policy },
+  deletePolicy: { args: z.object({ vault: VaultName, name: NameRef }).strict(), result: z.object({ name: z.string() }) },
   protectVms: {
     args: z
       .object({
         vault: VaultName,
         vms: VmRefs,
         /** An existing policy, taken as it is (its retention cannot be changed here, W11)... */
-        policy: z.string().optional(),
+        policy: NameRef.optional(),
         /** ...or a new one defined in the same call. */
         newPolicy: z.object({ name: PolicyName, spec: PolicySpec }).optional(),
       })
@@ -382,27 +399,27 @@ export const methods = {
       .refine((a) => !a.policy !== !a.newPolicy, { message: 'choose an existing policy or define a new one', path: ['policy'] }),
     result: z.array(Job),
   },
-  changePolicy: { args: z.object({ vm: z.string().min(1), policy: z.string() }).strict(), result: Job },
+  changePolicy: { args: z.object({ vm: VmRef, policy: NameRef }).strict(), result: Job },
   stopProtection: {
     args: z
-      .object({ vm: z.string().min(1), deleteData: z.boolean().default(false), confirmName: z.string().optional() })
+      .object({ vm: VmRef, deleteData: z.boolean().default(false), confirmName: z.string().max(MAX_REF).optional() })
       .strict(),
     result: Job,
   },
-  resumeProtection: { args: z.object({ vm: z.string().min(1) }).strict(), result: Job },
+  resumeProtection: { args: z.object({ vm: VmRef }).strict(), result: Job },
   backupNow: { args: z.object({ vms: VmRefs, retainUntil: IsoDate.optional() }).strict(), result: z.array(Job) },
-  listPoints: { args: z.object({ vm: z.string().min(1) }).strict(), result: z.array(RecoveryPoint) },
+  listPoints: { args: z.object({ vm: VmRef }).strict(), result: z.array(RecoveryPoint) },
   restorePoint: {
     args: z
       .object({
-        vm: z.string().min(1),
-        pointId: z.string().min(1),
+        vm: VmRef,
+        pointId: z.string().min(1).max(128),
         /** disks: into an empty folder; newVm: disks + definition with a new name and UUID; replaceDisks: over the VM's own disks, originals kept as safety copies. */
         mode: z.enum(['disks', 'newVm', 'replaceDisks']),
         targetDir: AbsolutePath.optional(),
         newName: z.string().trim().min(1).max(128).regex(/^[^/\\\0]+$/, 'no slashes').optional(),
         /** newVm from a libvirt definition: also define it on this connection (virsh define). */
-        defineOn: z.string().regex(/^[a-z][a-z0-9+]*:\/\/\S*$/, 'a libvirt connection URI such as qemu:///system').optional(),
+        defineOn: ConnectionUri.regex(/^[a-z][a-z0-9+]*:\/\/\S*$/, 'a libvirt connection URI such as qemu:///system').optional(),
       })
       .strict()
       .superRefine((a, ctx) => {
