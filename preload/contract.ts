@@ -473,13 +473,10 @@ export type CofferApi = {
   onConnection(listener: (connected: boolean) => void): () => void;
 };
 
-export const methodNames = Object.keys(methods) as MethodName[];
-
 // The zod-free list in method-names.ts must name exactly the methods of the table above.
 type ListedMethod = (typeof methodNameList)[number];
 const listIsComplete: [Exclude<MethodName, ListedMethod>, Exclude<ListedMethod, MethodName>] extends [never, never] ? true : never = true;
 void listIsComplete;
-export const eventNames = Object.keys(events) as EventName[];
 
 /** The single IPC channel names used by Electron. */
 export const IPC_CALL = 'coffer:call';
