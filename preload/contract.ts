@@ -299,6 +299,9 @@ export const JobQuery = z
   .strict();
 
 
+/** The name of a VM restored as new: one path segment, no slashes. */
+export const RestoredVmName = z.string().trim().min(1).max(128).regex(/^[^/\\\0]+$/, 'no slashes');
+
 export const EngineInfo = z.object({
   version: z.string(),
   dataDir: z.string(),
@@ -417,7 +420,7 @@ export const methods = {
         /** disks: into an empty folder; newVm: disks + definition with a new name and UUID; replaceDisks: over the VM's own disks, originals kept as safety copies. */
         mode: z.enum(['disks', 'newVm', 'replaceDisks']),
         targetDir: AbsolutePath.optional(),
-        newName: z.string().trim().min(1).max(128).regex(/^[^/\\\0]+$/, 'no slashes').optional(),
+        newName: RestoredVmName.optional(),
         /** newVm from a libvirt definition: also define it on this connection (virsh define). */
         defineOn: ConnectionUri.regex(/^[a-z][a-z0-9+]*:\/\/\S*$/, 'a libvirt connection URI such as qemu:///system').optional(),
       })

@@ -30,7 +30,7 @@ import {
 } from '@fluentui/react-components';
 import { ArrowUndo20Regular, History20Regular } from '@fluentui/react-icons';
 import { useState, type FormEvent, type ReactElement } from 'react';
-import { AbsolutePath, finishedStatuses, vmLabel, type ApiError, type Job, type RecoveryPoint, type Vm } from '../../../preload/contract.js';
+import { AbsolutePath, RestoredVmName, finishedStatuses, vmLabel, type ApiError, type Job, type RecoveryPoint, type Vm } from '../../../preload/contract.js';
 import { call, toApiError, useApi, useEngineEvent } from '../api.js';
 import { useI18n, type MessageKey } from '../i18n/index.js';
 import { FolderInput } from '../shell/FolderInput.js';
@@ -77,7 +77,7 @@ function RestoreDialog({ vm, point, onClose }: { vm: Vm; point: RecoveryPoint | 
   const [error, setError] = useState<ApiError>();
   const [job, setJob] = useState<Job>();
   const pathOk = AbsolutePath.safeParse(target).success;
-  const nameOk = mode === 'disks' || /^[^/\\\0]+$/.test(newName.trim());
+  const nameOk = mode === 'disks' || RestoredVmName.safeParse(newName).success;
 
   useEngineEvent('jobUpdated', (j) => {
     if (job && j.id === job.id) setJob(j);
