@@ -18,7 +18,7 @@ import { Dismiss20Regular, DismissCircle20Regular, FilterDismiss20Regular, TaskL
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { useCallback, useEffect, useMemo, useRef, useState, type ReactElement } from 'react';
 import { jobOperations, jobStatuses, vmLabel, type ApiError, type Job, type JobOperation, type JobStatus } from '../../../preload/contract.js';
-import { call, toApiError, useApi, useEngineEvent } from '../api.js';
+import { call, toApiError, useAction, useApi, useEngineEvent } from '../api.js';
 import { useI18n } from '../i18n/index.js';
 import { replaceQuery, useLocation } from '../routes.js';
 import { JobStatusBadge, jobSubject, operationLabel, statusLabel } from '../shell/labels.js';
@@ -154,23 +154,15 @@ function JobDetails({ job, onClose }: { job: Job; onClose: () => void }): ReactE
   const styles = useStyles();
   const panel = usePanelStyles();
   const trackJobs = useTrackJobs();
-  const [cancelError, setCancelError] = useState<ApiError>();
-  const [cancelling, setCancelling] = useState(false);
+  const cancelAction = useAction();
+  const { busy: cancelling, error: cancelError } = cancelAction;
   const running = job.status === 'Queued' || job.status === 'InProgress';
   const duration = job.durationMs ?? (job.startedAt ? Date.now() - Date.parse(job.startedAt) : null);
   const error = job.error ? errorText(job.error) : undefined;
 
   const cancel = async () => {
-    setCancelling(true);
-    setCancelError(undefined);
-    try {
-      const j = await call('cancelJob', { id: job.id });
-      trackJobs([j], { announceStart: false });
-    } catch (err) {
-      setCancelError(toApiError(err));
-    } finally {
-      setCancelling(false);
-    }
+    const j = await cancelAction.run(() => call('cancelJob', { id: job.id }));
+    if (j) trackJobs([j], { announceStart: false });
   };
 
   const row = (label: string, value: string | ReactElement | null | undefined) =>
