@@ -280,6 +280,15 @@ export const Dashboard = z.object({
 });
 export type Dashboard = z.infer<typeof Dashboard>;
 
+/** A row of Protected Items: the VM with its policy and its last and next backup. */
+export const ProtectedItem = Vm.extend({
+  policy: z.string().nullable(),
+  lastBackupAt: z.string().nullable(),
+  lastBackupStatus: JobStatus.nullable(),
+  nextBackupAt: z.string().nullable(),
+});
+export type ProtectedItem = z.infer<typeof ProtectedItem>;
+
 const VmRefs = z.array(VmRef).min(1, 'name at least one VM').max(1000);
 
 const IsoDate = z.string().max(64).refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO date or date-time');
@@ -434,6 +443,8 @@ export const methods = {
   },
   verifyVault: { args: z.object({ vault: VaultName, full: z.boolean().default(false) }).strict(), result: Job },
   dashboard: { args: z.object({}).strict(), result: Dashboard },
+  /** The VMs of a vault that have a protection state (Protected Items), with policy and last/next backup. */
+  listProtectedItems: { args: z.object({ vault: VaultName }).strict(), result: z.array(ProtectedItem) },
   /** The desktop app's native folder picker (`NotAvailableHere` in the browser console and the CLI). */
   pickFolder: {
     args: z.object({ title: z.string().max(200).optional(), defaultPath: AbsolutePath.optional() }).strict(),

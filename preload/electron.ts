@@ -51,6 +51,7 @@ const api = {
   restorePoint: call('restorePoint'),
   verifyVault: call('verifyVault'),
   dashboard: call('dashboard'),
+  listProtectedItems: call('listProtectedItems'),
   pickFolder: call('pickFolder'),
 
   on<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): () => void {

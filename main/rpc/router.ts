@@ -53,6 +53,7 @@ function handlers(engine: Engine, face: Face): Handlers {
     restorePoint: ({ vm, pointId, ...how }) => engine.protection.restore(vm, pointId, how),
     verifyVault: ({ vault, full }) => engine.protection.verify(vault, full),
     dashboard: () => engine.dashboard(),
+    listProtectedItems: ({ vault }) => engine.protectedItems(vault),
     // Only the desktop window's own calls may open a dialog on the desktop, never the loopback console.
     pickFolder: async (o) => {
       if (face !== 'electron' || !engine.desktop) throw new CofferError('NotAvailableHere', 'A folder picker exists only in the desktop app.');

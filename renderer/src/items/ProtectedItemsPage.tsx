@@ -27,8 +27,8 @@ import {
   ShieldCheckmark20Regular,
   Stop20Regular,
 } from '@fluentui/react-icons';
-import { useMemo, useState, type ReactElement } from 'react';
-import { isActiveProtection, vmLabel, type Dashboard, type Vm } from '../../../preload/contract.js';
+import { useState, type ReactElement } from 'react';
+import { isActiveProtection, vmLabel, type ProtectedItem } from '../../../preload/contract.js';
 import { call, useAction, useApi } from '../api.js';
 import { useI18n } from '../i18n/index.js';
 import { hrefOf, navigate } from '../routes.js';
@@ -46,7 +46,7 @@ const useStyles = makeStyles({
   when: { display: 'flex', flexDirection: 'column', gap: tokens.spacingVerticalXXS, alignItems: 'flex-start' },
 });
 
-type Row = Vm & { info?: Dashboard['vms'][number] };
+type Row = ProtectedItem;
 
 export function ProtectedItemsPage(): ReactElement {
   const { t, formatDateTime } = useI18n();
@@ -57,7 +57,7 @@ export function ProtectedItemsPage(): ReactElement {
   const vault = choice.vault;
   const refreshOn = ['vaultsChanged', 'jobUpdated', 'protectionChanged'] as const;
   const vms = useApi('listVms', vault ? { vault, registered: true } : undefined, { refreshOn });
-  const dash = useApi('dashboard', {}, { refreshOn });
+  const items = useApi('listProtectedItems', vault ? { vault } : undefined, { refreshOn });
   const policies = useApi('listPolicies', vault ? { vault } : undefined, { refreshOn: ['protectionChanged'] });
   const [wizard, setWizard] = useState(false);
   const [selected, setSelected] = useState<Set<string>>(new Set());
@@ -66,10 +66,7 @@ export function ProtectedItemsPage(): ReactElement {
   const [changing, setChanging] = useState<Row>();
   const action = useAction();
 
-  const rows: Row[] = useMemo(() => {
-    const info = new Map((dash.data?.vms ?? []).map((v) => [v.id, v]));
-    return (vms.data ?? []).filter((v) => v.protectionState).map((v) => ({ ...v, info: info.get(v.id) }));
-  }, [vms.data, dash.data]);
+  const rows: Row[] = items.data ?? [];
   const dups = duplicateNames(rows);
   const chosen = rows.filter((r) => selected.has(r.id) && isActiveProtection(r.protectionState));
 
@@ -103,8 +100,8 @@ export function ProtectedItemsPage(): ReactElement {
     >
       <VaultPicker choice={choice} />
       {action.error && <ErrorBar error={action.error} onDismiss={action.clearError} />}
-      {vms.error && <ErrorBar error={vms.error} onRetry={vms.reload} />}
-      {vault && vms.data && rows.length === 0 && (
+      {items.error && <ErrorBar error={items.error} onRetry={items.reload} />}
+      {vault && items.data && rows.length === 0 && (
         <EmptyState
           icon={<ShieldCheckmark20Regular />}
           title={t('items.protected.empty.title')}
@@ -153,14 +150,14 @@ export function ProtectedItemsPage(): ReactElement {
                     <TableCell>
                       <ProtectionBadge state={vm.protectionState} />
                     </TableCell>
-                    <TableCell>{vm.info?.policy ?? '—'}</TableCell>
+                    <TableCell>{vm.policy ?? '—'}</TableCell>
                     <TableCell>
                       <div className={styles.when}>
-                        {vm.info?.lastBackupAt ? formatDateTime(vm.info.lastBackupAt) : t('items.never')}
-                        {vm.info?.lastBackupStatus && <JobStatusBadge status={vm.info.lastBackupStatus} />}
+                        {vm.lastBackupAt ? formatDateTime(vm.lastBackupAt) : t('items.never')}
+                        {vm.lastBackupStatus && <JobStatusBadge status={vm.lastBackupStatus} />}
                       </div>
                     </TableCell>
-                    <TableCell>{vm.info?.nextBackupAt ? formatDateTime(vm.info.nextBackupAt) : '—'}</TableCell>
+                    <TableCell>{vm.nextBackupAt ? formatDateTime(vm.nextBackupAt) : '—'}</TableCell>
                     <TableCell>
                       <div className={panel.row}>
                         <Button size="small" icon={<Play20Regular />} disabled={stopped} onClick={() => setBackup([vm])} aria-label={t('backupNow.label', { name: label })}>
@@ -206,7 +203,7 @@ export function ProtectedItemsPage(): ReactElement {
       {vault && <ProtectWizard vault={vault} vms={vms.data ?? []} policies={policies.data ?? []} open={wizard} onClose={() => setWizard(false)} />}
       {backup.length > 0 && <BackupNowDialog vms={backup} onClose={() => setBackup([])} />}
       <StopProtectionDialog vm={stopping} onClose={() => setStopping(undefined)} />
-      <ChangePolicyDialog vm={changing && { ...changing, policy: changing.info?.policy ?? null }} policies={policies.data ?? []} onClose={() => setChanging(undefined)} />
+      <ChangePolicyDialog vm={changing} policies={policies.data ?? []} onClose={() => setChanging(undefined)} />
     </Page>
   );
 }
