@@ -2,7 +2,7 @@
 // result, and every event the engine pushes. The Electron preload, the browser bridge, the router
 // and the CLI are all typed from this table; nothing else defines the API.
 import { z } from 'zod';
-import type { Result } from './errors.js';
+import { errorCatalog, type Result } from './errors.js';
 import type { methodNameList } from './method-names.js';
 import { PolicySchedule, PolicySpec, RetentionSpec } from './policy.js';
 
@@ -10,14 +10,59 @@ export * from './policy.js';
 
 export * from './errors.js';
 
+// ---- The vocabulary: every state set the engine reports, defined once. Pages, the CLI and the
+// engine take their types (and their lists, for filters and tables) from here.
+
+/** Every error code the engine can report, in the order of the catalog. */
+export const ErrorCode = z.enum(Object.keys(errorCatalog) as [keyof typeof errorCatalog, ...(keyof typeof errorCatalog)[]]);
+export type ErrorCode = z.infer<typeof ErrorCode>;
+
+export const protectionStates = ['ProtectedPendingInitialBackup', 'Protected', 'ProtectionError', 'ProtectionStopped', 'BackupDataOnly'] as const;
+/**
+ * Where a registered VM stands with its policy (null on a VM that was never protected).
+ * `BackupDataOnly`: a VM known only from a vault's recovery points, which no source of this install lists.
+ */
+export const ProtectionState = z.enum(protectionStates);
+export type ProtectionState = z.infer<typeof ProtectionState>;
+
+/** Protected now or waiting for its first backup or failing: not stopped, not backup data only, not never protected. */
+export function isActiveProtection(state: ProtectionState | null): boolean {
+  return state !== null && state !== 'ProtectionStopped' && state !== 'BackupDataOnly';
+}
+
+export const powerStates = ['running', 'off', 'paused', 'saved', 'unknown'] as const;
+/** A VM's power state as its hypervisor (or, for a folder, its lock and suspend files) reports it. */
+export const PowerState = z.enum(powerStates);
+export type PowerState = z.infer<typeof PowerState>;
+
+export const consistencyLevels = ['application', 'filesystem', 'crash', 'offline'] as const;
+/** How consistent a recovery point is: application (agent + app hooks), filesystem (agent froze it), crash (live, no agent), offline (the VM was off). */
+export const ConsistencyLevel = z.enum(consistencyLevels);
+export type ConsistencyLevel = z.infer<typeof ConsistencyLevel>;
+
+// Every string an API call carries is bounded (names, passphrases, references, paths, URIs), so an
+// over-long argument is an InvalidArgument before any engine code sees it.
+const MAX_NAME = 256;
+const MAX_REF = 512;
+const MAX_URI = 4096;
+
+/** The name of an existing source or policy, as typed by the user (checked by the engine). */
+const NameRef = z.string().max(MAX_NAME, `at most ${MAX_NAME} characters`);
+/** A VM as the user names it: its id, its name, or cloudservice/name. */
+const VmRef = z.string().min(1).max(MAX_REF, `at most ${MAX_REF} characters`);
+/** A libvirt connection URI such as qemu:///system. */
+const ConnectionUri = z.string().max(MAX_URI, `at most ${MAX_URI} characters`);
+
 // Vault names follow the anchor service: 2..50 letters, digits or hyphens, starting with a letter.
 export const VaultName = z
   .string()
+  .max(MAX_NAME)
   .trim()
   .regex(/^[A-Za-z][A-Za-z0-9-]{1,49}$/, '2 to 50 letters, digits or hyphens, starting with a letter');
 
 export const RegionLabel = z
   .string()
+  .max(MAX_NAME)
   .trim()
   .min(1, 'a region label is required')
   .max(64, 'at most 64 characters')
@@ -38,6 +83,7 @@ export const Passphrase = z
 // Policy names follow the anchor service: 3..150 letters, digits, hyphens or underscores.
 export const PolicyName = z
   .string()
+  .max(MAX_NAME)
   .trim()
   .regex(/^[A-Za-z][A-Za-z0-9_-]{2,149}$/, '3 to 150 letters, digits, hyphens or underscores, starting with a letter');
 
@@ -117,7 +163,7 @@ export const jobOperations = [
 export const JobOperation = z.enum(jobOperations);
 export type JobOperation = z.infer<typeof JobOperation>;
 
-export const JobWarning = z.object({ code: z.string(), message: z.string() });
+export const JobWarning = z.object({ code: ErrorCode, message: z.string() });
 
 /** One row of the job log (W13, W19): every operation that changes state is a job. */
 export const Job = z.object({
@@ -138,7 +184,7 @@ export const Job = z.object({
   bytesPerSecond: z.number(),
   catchUp: z.boolean(),
   summary: z.string().nullable(),
-  error: z.object({ code: z.string(), message: z.string(), remedy: z.string() }).nullable(),
+  error: z.object({ code: ErrorCode, message: z.string(), remedy: z.string() }).nullable(),
   warnings: z.array(JobWarning),
   details: z.record(z.string(), z.unknown()),
 });
@@ -148,6 +194,7 @@ export const SourceKind = z.enum(['folder', 'libvirt', 'virtualbox', 'vmware', '
 export type SourceKind = z.infer<typeof SourceKind>;
 const SourceName = z
   .string()
+  .max(MAX_NAME)
   .trim()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, '1 to 64 letters, digits, dots, hyphens or underscores');
 
@@ -191,19 +238,29 @@ export const Vm = z.object({
   region: z.string(),
   sourceName: z.string(),
   kind: z.string(),
-  powerState: z.string(),
+  powerState: PowerState,
   definitionPath: z.string().nullable(),
   disks: z.array(DiskRef),
   guestAgent: z.boolean().nullable(),
   problems: z.array(z.string()),
   vaultName: z.string().nullable(),
   registrationState: RegistrationState,
-  protectionState: z.string().nullable(),
+  protectionState: ProtectionState.nullable(),
   /** The VM was not found in its source at the last scan (SourceVmMissing); its points are kept. */
   missing: z.boolean(),
   lastSeenAt: z.string().nullable(),
 });
 export type Vm = z.infer<typeof Vm>;
+
+/** "shop/web01": how every face names a VM (the cloud service tells equal names apart). */
+export function vmLabel(vm: { name: string; cloudService: string | null }): string {
+  return vm.cloudService ? `${vm.cloudService}/${vm.name}` : vm.name;
+}
+
+/** The VM's own disks: backing files and the extents of a split disk are not counted. */
+export function diskCount(vm: Pick<Vm, 'disks'>): number {
+  return vm.disks.filter((d) => d.role === 'disk' && !d.extentOf).length;
+}
 
 export const ExclusionReason = z.enum(['OtherRegion', 'AlreadyRegistered', 'Missing']);
 export const DiscoveryResult = z.object({
@@ -218,7 +275,7 @@ export const RecoveryPoint = z.object({
   id: z.string(),
   vmName: z.string(),
   created: z.string(),
-  consistency: z.string(),
+  consistency: ConsistencyLevel,
   retainUntil: z.string().nullable(),
   /** Taken by Backup Now (kept until retainUntil) rather than by the schedule. */
   manual: z.boolean(),
@@ -231,7 +288,7 @@ export const RecoveryPoint = z.object({
 export type RecoveryPoint = z.infer<typeof RecoveryPoint>;
 
 export const Dashboard = z.object({
-  protectedByState: z.record(z.string(), z.number().int()),
+  protectedByState: z.partialRecord(ProtectionState, z.number().int()),
   jobs24h: z.object({ completed: z.number().int(), warnings: z.number().int(), failed: z.number().int(), inProgress: z.number().int() }),
   vaults: z.array(
     z.object({ name: z.string(), region: z.string(), unlocked: z.boolean(), pointCount: z.number().int(), logicalBytes: z.number(), storedBytes: z.number(), savedBytes: z.number() }),
@@ -242,10 +299,10 @@ export const Dashboard = z.object({
       name: z.string(),
       cloudService: z.string(),
       vaultName: z.string(),
-      state: z.string(),
+      state: ProtectionState,
       policy: z.string().nullable(),
       lastBackupAt: z.string().nullable(),
-      lastBackupStatus: z.string().nullable(),
+      lastBackupStatus: JobStatus.nullable(),
       nextBackupAt: z.string().nullable(),
     }),
   ),
@@ -253,9 +310,18 @@ export const Dashboard = z.object({
 });
 export type Dashboard = z.infer<typeof Dashboard>;
 
-const VmRefs = z.array(z.string().min(1)).min(1, 'name at least one VM').max(1000);
+/** A row of Protected Items: the VM with its policy and its last and next backup. */
+export const ProtectedItem = Vm.extend({
+  policy: z.string().nullable(),
+  lastBackupAt: z.string().nullable(),
+  lastBackupStatus: JobStatus.nullable(),
+  nextBackupAt: z.string().nullable(),
+});
+export type ProtectedItem = z.infer<typeof ProtectedItem>;
 
-const IsoDate = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO date or date-time');
+const VmRefs = z.array(VmRef).min(1, 'name at least one VM').max(1000);
+
+const IsoDate = z.string().max(64).refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO date or date-time');
 
 export const JobQuery = z
   .object({
@@ -263,14 +329,17 @@ export const JobQuery = z
     operation: z.array(JobOperation).optional(),
     from: IsoDate.optional(),
     to: IsoDate.optional(),
-    vault: z.string().optional(),
-    vm: z.string().optional(),
+    vault: NameRef.optional(),
+    vm: VmRef.optional(),
     limit: z.number().int().min(1).max(1000).default(100),
     /** The `nextCursor` of the previous page (keyset pagination: stable while jobs are added). */
-    cursor: z.string().optional(),
+    cursor: z.string().max(MAX_REF).optional(),
   })
   .strict();
 
+
+/** The name of a VM restored as new: one path segment, no slashes. */
+export const RestoredVmName = z.string().trim().min(1).max(128).regex(/^[^/\\\0]+$/, 'no slashes');
 
 export const EngineInfo = z.object({
   version: z.string(),
@@ -282,7 +351,7 @@ export const EngineInfo = z.object({
 // ---- issue 11: the vault is the truth (connect an existing vault, Backup data only items) ----
 
 /** Protection state of a VM known only from a vault's recovery points: no source of this install lists it. */
-export const BackupDataOnlyState = 'BackupDataOnly';
+export const BackupDataOnlyState = 'BackupDataOnly' satisfies ProtectionState;
 
 /** A protection recorded in the vault that this install resumes only once the admin confirms it. */
 export const PendingProtection = z.object({
@@ -319,7 +388,7 @@ export const methods = {
     args: z
       .object({
         name: VaultName,
-        passphrase: z.string().min(1, 'the passphrase is required'),
+        passphrase: z.string().min(1, 'the passphrase is required').max(1024, 'at most 1024 characters'),
         /** Remember it on this computer for scheduled backups (desktop app: the OS keychain via safeStorage). */
         remember: z.boolean().default(false),
       })
@@ -345,7 +414,7 @@ export const methods = {
     args: z
       .object({
         kind: SourceKind,
-        target: z.string().max(4096).default(''),
+        target: ConnectionUri.default(''),
         region: RegionLabel,
         name: SourceName.optional(),
         cloudServiceLabel: z.string().trim().min(1).max(128).optional(),
@@ -364,11 +433,11 @@ export const methods = {
     result: Source,
   },
   listSources: { args: z.object({}).strict(), result: z.array(Source) },
-  showSource: { args: z.object({ name: z.string() }).strict(), result: Source.extend({ vms: z.array(Vm) }) },
+  showSource: { args: z.object({ name: NameRef }).strict(), result: Source.extend({ vms: z.array(Vm) }) },
   editSource: {
     args: z
       .object({
-        name: z.string(),
+        name: NameRef,
         newName: SourceName.optional(),
         region: RegionLabel.optional(),
         cloudServiceLabel: z.string().trim().max(128).nullable().optional(),
@@ -378,7 +447,7 @@ export const methods = {
       .strict(),
     result: Source,
   },
-  removeSource: { args: z.object({ name: z.string() }).strict(), result: z.object({ name: z.string(), forgottenVms: z.number().int() }) },
+  removeSource: { args: z.object({ name: NameRef }).strict(), result: z.object({ name: z.string(), forgottenVms: z.number().int() }) },
   discoverVms: { args: z.object({ vault: VaultName }).strict(), result: Job },
   discoveryResult: { args: z.object({ vault: VaultName }).strict(), result: DiscoveryResult },
   listVms: {
@@ -388,17 +457,17 @@ export const methods = {
   registerVms: { args: z.object({ vault: VaultName, vms: VmRefs }).strict(), result: z.array(Job) },
   unregisterVms: { args: z.object({ vault: VaultName, vms: VmRefs }).strict(), result: z.array(Job) },
   listPolicies: { args: z.object({ vault: VaultName }).strict(), result: z.array(Policy) },
-  showPolicy: { args: z.object({ vault: VaultName, name: z.string() }).strict(), result: Policy.extend({ vms: z.array(Vm) }) },
+  showPolicy: { args: z.object({ vault: VaultName, name: NameRef }).strict(), result: Policy.extend({ vms: z.array(Vm) }) },
   createPolicy: { args: z.object({ vault: VaultName, name: PolicyName, spec: PolicySpec }).strict(), result: Policy },
-  editPolicy: { args: z.object({ vault: VaultName, name: z.string(), spec: PolicySpec }).strict(), result: Policy },
-  deletePolicy: { args: z.object({ vault: VaultName, name: z.string() }).strict(), result: z.object({ name: z.string() }) },
+  editPolicy: { args: z.object({ vault: VaultName, name: NameRef, spec: PolicySpec }).strict(), result: Policy },
+  deletePolicy: { args: z.object({ vault: VaultName, name: NameRef }).strict(), result: z.object({ name: z.string() }) },
   protectVms: {
     args: z
       .object({
         vault: VaultName,
         vms: VmRefs,
         /** An existing policy, taken as it is (its retention cannot be changed here, W11)... */
-        policy: z.string().optional(),
+        policy: NameRef.optional(),
         /** ...or a new one defined in the same call. */
         newPolicy: z.object({ name: PolicyName, spec: PolicySpec }).optional(),
       })
@@ -406,27 +475,27 @@ export const methods = {
       .refine((a) => !a.policy !== !a.newPolicy, { message: 'choose an existing policy or define a new one', path: ['policy'] }),
     result: z.array(Job),
   },
-  changePolicy: { args: z.object({ vm: z.string().min(1), policy: z.string() }).strict(), result: Job },
+  changePolicy: { args: z.object({ vm: VmRef, policy: NameRef }).strict(), result: Job },
   stopProtection: {
     args: z
-      .object({ vm: z.string().min(1), deleteData: z.boolean().default(false), confirmName: z.string().optional() })
+      .object({ vm: VmRef, deleteData: z.boolean().default(false), confirmName: z.string().max(MAX_REF).optional() })
       .strict(),
     result: Job,
   },
-  resumeProtection: { args: z.object({ vm: z.string().min(1) }).strict(), result: Job },
+  resumeProtection: { args: z.object({ vm: VmRef }).strict(), result: Job },
   backupNow: { args: z.object({ vms: VmRefs, retainUntil: IsoDate.optional() }).strict(), result: z.array(Job) },
-  listPoints: { args: z.object({ vm: z.string().min(1) }).strict(), result: z.array(RecoveryPoint) },
+  listPoints: { args: z.object({ vm: VmRef }).strict(), result: z.array(RecoveryPoint) },
   restorePoint: {
     args: z
       .object({
-        vm: z.string().min(1),
-        pointId: z.string().min(1),
+        vm: VmRef,
+        pointId: z.string().min(1).max(128),
         /** disks: into an empty folder; newVm: disks + definition with a new name and UUID; replaceDisks: over the VM's own disks, originals kept as safety copies. */
         mode: z.enum(['disks', 'newVm', 'replaceDisks']),
         targetDir: AbsolutePath.optional(),
-        newName: z.string().trim().min(1).max(128).regex(/^[^/\\\0]+$/, 'no slashes').optional(),
+        newName: RestoredVmName.optional(),
         /** newVm from a libvirt definition: also define it on this connection (virsh define). */
-        defineOn: z.string().regex(/^[a-z][a-z0-9+]*:\/\/\S*$/, 'a libvirt connection URI such as qemu:///system').optional(),
+        defineOn: ConnectionUri.regex(/^[a-z][a-z0-9+]*:\/\/\S*$/, 'a libvirt connection URI such as qemu:///system').optional(),
       })
       .strict()
       .superRefine((a, ctx) => {
@@ -438,6 +507,8 @@ export const methods = {
   },
   verifyVault: { args: z.object({ vault: VaultName, full: z.boolean().default(false) }).strict(), result: Job },
   dashboard: { args: z.object({}).strict(), result: Dashboard },
+  /** The VMs of a vault that have a protection state (Protected Items), with policy and last/next backup. */
+  listProtectedItems: { args: z.object({ vault: VaultName }).strict(), result: z.array(ProtectedItem) },
   /** The desktop app's native folder picker (`NotAvailableHere` in the browser console and the CLI). */
   pickFolder: {
     args: z.object({ title: z.string().max(200).optional(), defaultPath: AbsolutePath.optional() }).strict(),
@@ -448,7 +519,7 @@ export const methods = {
   cancelJob: { args: z.object({ id: z.number().int().positive() }).strict(), result: Job },
   troubleshooting: {
     args: z.object({}).strict(),
-    result: z.array(z.object({ code: z.string(), message: z.string(), remedy: z.string() })),
+    result: z.array(z.object({ code: ErrorCode, message: z.string(), remedy: z.string() })),
   },
   /** The locked vaults among these vaults and the vaults these VMs are registered with (names). */
   vaultsToUnlock: {
@@ -510,13 +581,10 @@ export type CofferApi = {
   onConnection(listener: (connected: boolean) => void): () => void;
 };
 
-export const methodNames = Object.keys(methods) as MethodName[];
-
 // The zod-free list in method-names.ts must name exactly the methods of the table above.
 type ListedMethod = (typeof methodNameList)[number];
 const listIsComplete: [Exclude<MethodName, ListedMethod>, Exclude<ListedMethod, MethodName>] extends [never, never] ? true : never = true;
 void listIsComplete;
-export const eventNames = Object.keys(events) as EventName[];
 
 /** The single IPC channel names used by Electron. */
 export const IPC_CALL = 'coffer:call';

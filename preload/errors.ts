@@ -284,7 +284,6 @@ export const errorCatalog = {
 } as const satisfies Record<string, ErrorInfo>;
 
 export type ErrorCode = keyof typeof errorCatalog;
-export const errorCodes = Object.keys(errorCatalog) as ErrorCode[];
 
 /** The error half of every API result. */
 export interface ApiError {

@@ -33,6 +33,7 @@ export const methodNameList = [
   'restorePoint',
   'verifyVault',
   'dashboard',
+  'listProtectedItems',
   'pickFolder',
   'listJobs',
   'showJob',

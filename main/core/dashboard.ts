@@ -1,10 +1,9 @@
-import type { Dashboard, Policy } from '../../preload/contract.js';
+import { isActiveProtection, type Dashboard, type JobStatus, type Policy, type ProtectionState } from '../../preload/contract.js';
 import type { Db } from './catalog/catalog.js';
 import { nextRun } from './policy/schedule.js';
 import type { VaultService } from './vaults.js';
 
 const DAY = 86_400_000;
-const ACTIVE = new Set(['ProtectedPendingInitialBackup', 'Protected', 'ProtectionError']);
 
 /**
  * The dashboard (W18) as one read of the catalog: protected VMs by state, the last 24 hours of
@@ -22,15 +21,15 @@ export function dashboardData(db: Db, vaults: VaultService, timeZone: string, no
     id: string;
     name: string;
     cloud_service: string;
-    protection_state: string;
+    protection_state: ProtectionState;
     last_backup_at: string | null;
-    last_backup_status: string | null;
+    last_backup_status: JobStatus | null;
     vault_name: string;
     policy_name: string | null;
     policy_spec: string | null;
   }[];
 
-  const protectedByState: Record<string, number> = {};
+  const protectedByState: Dashboard['protectedByState'] = {};
   for (const vm of vms) protectedByState[vm.protection_state] = (protectedByState[vm.protection_state] ?? 0) + 1;
 
   const since = new Date(now.getTime() - DAY).toISOString();
@@ -73,7 +72,7 @@ export function dashboardData(db: Db, vaults: VaultService, timeZone: string, no
         policy: vm.policy_name,
         lastBackupAt: vm.last_backup_at,
         lastBackupStatus: vm.last_backup_status,
-        nextBackupAt: spec && ACTIVE.has(vm.protection_state) ? nextRun(spec.schedule, now, timeZone).toISOString() : null,
+        nextBackupAt: spec && isActiveProtection(vm.protection_state) ? nextRun(spec.schedule, now, timeZone).toISOString() : null,
       };
     }),
     // Every one of the last 30 days, zero where nothing was backed up, so a chart needs no gaps logic.

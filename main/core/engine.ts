@@ -7,7 +7,7 @@ import { JobService } from './jobs.js';
 import { ProtectionService } from './protection/service.js';
 import { dashboardData } from './dashboard.js';
 import { Scheduler } from './scheduler.js';
-import type { Dashboard } from '../../preload/contract.js';
+import type { Dashboard, ProtectedItem } from '../../preload/contract.js';
 import { VaultService, type SecretStore } from './vaults.js';
 
 export const COFFER_VERSION = '0.1.0';
@@ -70,6 +70,18 @@ export class Engine {
 
   dashboard(now = new Date()): Dashboard {
     return dashboardData(this.db, this.vaults, this.protection.timeZone, now);
+  }
+
+  /** Protected Items of a vault: its VMs with a protection state, with policy and last/next backup. */
+  protectedItems(vault: string, now = new Date()): ProtectedItem[] {
+    const info = new Map(this.dashboard(now).vms.map((v) => [v.id, v]));
+    return this.inventory
+      .listVms({ vault, registered: true })
+      .filter((vm) => vm.protectionState !== null)
+      .map((vm) => {
+        const i = info.get(vm.id);
+        return { ...vm, policy: i?.policy ?? null, lastBackupAt: i?.lastBackupAt ?? null, lastBackupStatus: i?.lastBackupStatus ?? null, nextBackupAt: i?.nextBackupAt ?? null };
+      });
   }
 
   subscribe(listener: EngineListener): () => void {

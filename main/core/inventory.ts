@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { BackupDataOnlyState, type Job, type ParsedArgsOf, type Source, type Vm } from '../../preload/contract.js';
+import { BackupDataOnlyState, vmLabel as label, type Job, type ParsedArgsOf, type PowerState, type ProtectionState, type Source, type Vm } from '../../preload/contract.js';
 import type { Db } from './catalog/catalog.js';
 import { CofferError } from './errors.js';
 import type { EngineEvents } from './events.js';
@@ -32,14 +32,14 @@ interface VmRow {
   vault_id: string | null;
   registration_state: string | null;
   kind: string;
-  power_state: string;
+  power_state: PowerState;
   definition_path: string | null;
   disks: string;
   guest_agent: number | null;
   problems: string;
   last_seen_at: string | null;
   missing: number;
-  protection_state: string | null;
+  protection_state: ProtectionState | null;
   source_name: string | null;
   vault_name: string | null;
 }
@@ -513,9 +513,8 @@ export function vmMatches(vm: Pick<Vm, 'id' | 'name' | 'cloudService'>, ref: str
   return slash > 0 ? vm.cloudService === ref.slice(0, slash) && vm.name === ref.slice(slash + 1) : vm.name === ref;
 }
 
-export function label(vm: Pick<Vm, 'name' | 'cloudService'>): string {
-  return vm.cloudService ? `${vm.cloudService}/${vm.name}` : vm.name;
-}
+/** How a VM is named in messages: the contract's one vmLabel. */
+export { label };
 
 function defaultSourceName(kind: Source['kind'], target: string): string {
   // A hypervisor of this machine has no target: its kind is name enough.

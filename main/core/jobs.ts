@@ -1,5 +1,5 @@
 import PQueue from 'p-queue';
-import { finishedStatuses, type Job, type JobOperation, type JobStatus, type ParsedArgsOf } from '../../preload/contract.js';
+import { finishedStatuses, type ErrorCode, type Job, type JobOperation, type JobStatus, type ParsedArgsOf } from '../../preload/contract.js';
 import type { Db } from './catalog/catalog.js';
 import { CofferError, toApiError } from './errors.js';
 import type { EngineEvents } from './events.js';
@@ -23,7 +23,7 @@ interface JobRow {
   bytes_per_second: number;
   catch_up: number;
   summary: string | null;
-  error_code: string | null;
+  error_code: ErrorCode | null;
   error_message: string | null;
   error_remedy: string | null;
   warnings: string;
@@ -44,7 +44,7 @@ export interface JobContext {
   readonly job: Job;
   readonly signal: AbortSignal;
   progress(p: { bytesDone: number; bytesTotal: number; bytesPerSecond?: number }): void;
-  warn(code: string, message: string): void;
+  warn(code: ErrorCode, message: string): void;
 }
 
 export interface JobOutcome {
@@ -332,7 +332,7 @@ function toJob(r: JobRow): Job {
     catchUp: r.catch_up === 1,
     summary: r.summary,
     error: r.error_code ? { code: r.error_code, message: r.error_message ?? '', remedy: r.error_remedy ?? '' } : null,
-    warnings: JSON.parse(r.warnings) as { code: string; message: string }[],
+    warnings: JSON.parse(r.warnings) as Job['warnings'],
     details: JSON.parse(r.details) as Record<string, unknown>,
   };
 }

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import {
+  ErrorCode,
   methods,
   type ApiError,
   type ArgsOf,
@@ -54,6 +55,7 @@ function handlers(engine: Engine, face: Face): Handlers {
     restorePoint: ({ vm, pointId, ...how }) => engine.protection.restore(vm, pointId, how),
     verifyVault: ({ vault, full }) => engine.protection.verify(vault, full),
     dashboard: () => engine.dashboard(),
+    listProtectedItems: ({ vault }) => engine.protectedItems(vault),
     // Only the desktop window's own calls may open a dialog on the desktop, never the loopback console.
     pickFolder: async (o) => {
       if (face !== 'electron' || !engine.desktop) throw new CofferError('NotAvailableHere', 'A folder picker exists only in the desktop app.');
@@ -62,7 +64,7 @@ function handlers(engine: Engine, face: Face): Handlers {
     listJobs: (q) => engine.jobs.query(q, q.vault === undefined ? undefined : engine.vaults.idOf(q.vault), q.vm === undefined ? undefined : engine.vmIdsMatching(q.vm)),
     showJob: ({ id }) => engine.jobs.get(id),
     cancelJob: ({ id }) => engine.jobs.cancel(id),
-    troubleshooting: () => Object.entries(errorCatalog).map(([code, info]) => ({ code, ...info })),
+    troubleshooting: () => ErrorCode.options.map((code) => ({ code, ...errorCatalog[code] })),
     vaultsToUnlock: ({ vaults = [], vms = [] }) => {
       const needed = new Set(vaults.map((n) => n.toLowerCase()));
       for (const vm of engine.inventory.allVms()) if (vm.vaultName && vms.some((ref) => vmMatches(vm, ref))) needed.add(vm.vaultName.toLowerCase());

@@ -1,7 +1,8 @@
 // Typed access to window.coffer: call() unwraps the Result and throws ApiCallError; useApi()
-// loads a method's result into state, reloading on engine events and on reconnect.
+// loads a method's result into state, reloading on engine events and on reconnect; useAction()
+// runs a user's action with its busy flag and its error.
 import { useCallback, useEffect, useRef, useState } from 'react';
-import type { ApiError, ArgsOf, EventName, EventPayload, MethodName, Result, ResultOf } from '../../preload/contract.js';
+import { errorCatalog, type ApiError, type ArgsOf, type EventName, type EventPayload, type MethodName, type Result, type ResultOf } from '../../preload/contract.js';
 
 export class ApiCallError extends Error {
   override readonly name = 'ApiCallError';
@@ -19,8 +20,7 @@ export class ApiCallError extends Error {
 function unreachable(method: MethodName, reason: string): ApiCallError {
   return new ApiCallError(method, {
     code: 'EngineUnreachable',
-    message: 'The console cannot reach the Coffer engine.',
-    remedy: 'Check that the desktop app or `coffer serve` is still running, then reload the page.',
+    ...errorCatalog.EngineUnreachable,
     details: { reason },
   });
 }
@@ -46,7 +46,7 @@ export function toApiError(err: unknown): ApiError {
   return {
     code: 'Internal',
     message: err instanceof Error ? err.message : String(err),
-    remedy: 'Retry the operation. If it keeps failing, keep the data folder and report the message.',
+    remedy: errorCatalog.Internal.remedy,
   };
 }
 
@@ -74,8 +74,6 @@ export interface ApiState<T> {
 export interface UseApiOptions {
   /** Engine events after which the data is loaded again. */
   refreshOn?: readonly EventName[];
-  /** Set false to hold off the call (e.g. while a selection is missing). */
-  enabled?: boolean;
   /**
    * Coalesces event-driven reloads into one per this many ms (a running backup sends many
    * jobUpdated progress events; a dashboard needs one refetch, not hundreds). Default 250.
@@ -85,25 +83,27 @@ export interface UseApiOptions {
 
 /**
  * Loads `method(args)` and keeps it fresh. Args are compared by value (JSON), so inline object
- * literals are fine. Responses that arrive out of order are ignored.
+ * literals are fine. `undefined` args mean "no call yet" (e.g. while no vault is chosen): the
+ * last data stays and nothing is asked. Responses that arrive out of order are ignored.
  */
-export function useApi<M extends MethodName>(method: M, args: ArgsOf<M>, options: UseApiOptions = {}): ApiState<ResultOf<M>> {
-  const { refreshOn = [], enabled = true, coalesceMs = 250 } = options;
-  const key = JSON.stringify(args);
+export function useApi<M extends MethodName>(method: M, args: ArgsOf<M> | undefined, options: UseApiOptions = {}): ApiState<ResultOf<M>> {
+  const { refreshOn = [], coalesceMs = 250 } = options;
+  const key = args === undefined ? undefined : JSON.stringify(args);
+  const enabled = key !== undefined;
   const [state, setState] = useState<{ data?: ResultOf<M>; error?: ApiError; loading: boolean }>({ loading: enabled });
   const [tick, setTick] = useState(0);
   const reload = useCallback(() => setTick((n) => n + 1), []);
   const seq = useRef(0);
 
   useEffect(() => {
-    if (!enabled) return;
+    if (key === undefined) return;
     const mine = ++seq.current;
     setState((s) => ({ ...s, loading: true }));
     call(method, JSON.parse(key) as ArgsOf<M>).then(
       (data) => mine === seq.current && setState({ data, loading: false }),
       (err: unknown) => mine === seq.current && setState((s) => ({ data: s.data, error: toApiError(err), loading: false })),
     );
-  }, [method, key, tick, enabled]);
+  }, [method, key, tick]);
 
   const events = refreshOn.join(',');
   useEffect(() => {
@@ -130,4 +130,42 @@ export function useApi<M extends MethodName>(method: M, args: ArgsOf<M>, options
   }, [events, reload, coalesceMs]);
 
   return { ...state, reload } as ApiState<ResultOf<M>>;
+}
+
+export interface Action {
+  /** Some run of this action is in flight. */
+  busy: boolean;
+  /** The key of the run in flight (e.g. the row whose button was pressed). */
+  busyKey: string | undefined;
+  /** The error of the last run, until the next run or clearError(). */
+  error: ApiError | undefined;
+  clearError(): void;
+  /** Shows an error that did not come from a run (e.g. a failed event-driven reload). */
+  setError(error: ApiError): void;
+  /** Runs `work` with the busy flag set; resolves with its value, or undefined once the error is shown. */
+  run<R>(work: () => Promise<R>, key?: string): Promise<R | undefined>;
+}
+
+/** The busy flag, the error and the try/catch/finally of a button that calls the engine. */
+export function useAction(): Action {
+  const [busyKey, setBusyKey] = useState<string>();
+  const [busy, setBusy] = useState(false);
+  const [error, setErrorState] = useState<ApiError>();
+  const clearError = useCallback(() => setErrorState(undefined), []);
+  const setError = useCallback((e: ApiError) => setErrorState(e), []);
+  const run = useCallback(async <R,>(work: () => Promise<R>, key?: string): Promise<R | undefined> => {
+    setBusy(true);
+    setBusyKey(key);
+    setErrorState(undefined);
+    try {
+      return await work();
+    } catch (err) {
+      setErrorState(toApiError(err));
+      return undefined;
+    } finally {
+      setBusy(false);
+      setBusyKey(undefined);
+    }
+  }, []);
+  return { busy, busyKey, error, clearError, setError, run };
 }

@@ -59,6 +59,10 @@ describe('console messages', () => {
     expect(missing).toEqual([]);
   });
 
+  it('Dutch translates every error code of the engine, and nothing else', () => {
+    expect(Object.keys(nlErrors).sort()).toEqual(Object.keys(errorCatalog).sort());
+  });
+
   it('fills placeholders and falls back to the engine text for untranslated error codes', () => {
     expect(format('{a} of {b}', { a: 1, b: 'x' })).toBe('1 of x');
     expect(translate('nl', 'notify.jobFailed', { operation: 'Back-up', subject: 'shop/web01' })).toBe('Back-up van shop/web01 mislukt');

@@ -1,4 +1,4 @@
-import type { Source, Vm } from '../../../preload/contract.js';
+import type { ConsistencyLevel, Source, Vm } from '../../../preload/contract.js';
 import type { Db } from '../catalog/catalog.js';
 import { CofferError } from '../errors.js';
 import type { EngineEvents } from '../events.js';
@@ -23,7 +23,7 @@ interface PointRow {
   vm_id: string | null;
   vm_name: string;
   created_at: string;
-  consistency: string;
+  consistency: ConsistencyLevel;
   retain_until: string | null;
   manual: number;
   logical_bytes: number;

@@ -17,7 +17,7 @@ import {
 } from '@fluentui/react-components';
 import { Vault24Regular } from '@fluentui/react-icons';
 import type { ReactElement, ReactNode } from 'react';
-import type { Dashboard, JobStatus } from '../../../preload/contract.js';
+import { vmLabel, type Dashboard, type JobStatus, type ProtectionState } from '../../../preload/contract.js';
 import { useApi } from '../api.js';
 import { useI18n } from '../i18n/index.js';
 import { localDateTime } from '../jobs/JobsPage.js';
@@ -148,7 +148,8 @@ function VolumeChart({ days }: { days: Dashboard['backupVolumeByDay'] }): ReactE
   );
 }
 
-const stateOrder = ['Protected', 'ProtectedPendingInitialBackup', 'ProtectionError', 'ProtectionStopped'];
+/** The order of the dashboard's tiles: the healthy ones first. */
+const stateOrder: readonly ProtectionState[] = ['Protected', 'ProtectedPendingInitialBackup', 'ProtectionError', 'ProtectionStopped'];
 
 export function DashboardPage(): ReactElement {
   const { t, formatNumber, formatBytes, formatDateTime } = useI18n();
@@ -175,8 +176,8 @@ export function DashboardPage(): ReactElement {
       </div>
     );
   };
-  const toneOf = (state: string) => (state === 'Protected' ? styles.ok : state === 'ProtectionError' ? styles.bad : state === 'ProtectedPendingInitialBackup' ? styles.info : '');
-  const states = d ? [...new Set([...stateOrder.filter((s) => s in d.protectedByState), ...Object.keys(d.protectedByState)])] : [];
+  const toneOf = (state: ProtectionState) => (state === 'Protected' ? styles.ok : state === 'ProtectionError' ? styles.bad : state === 'ProtectedPendingInitialBackup' ? styles.info : '');
+  const states = d ? stateOrder.filter((s) => d.protectedByState[s] !== undefined) : [];
   const totalProtected = d ? Object.values(d.protectedByState).reduce((a, b) => a + b, 0) : 0;
   const upcoming = d ? d.vms.filter((v) => v.nextBackupAt).sort((a, b) => a.nextBackupAt!.localeCompare(b.nextBackupAt!)).slice(0, 8) : [];
 
@@ -259,7 +260,7 @@ export function DashboardPage(): ReactElement {
                 <TableBody>
                   {upcoming.map((v) => (
                     <TableRow key={v.id}>
-                      <TableCell>{`${v.cloudService}/${v.name}`}</TableCell>
+                      <TableCell>{vmLabel(v)}</TableCell>
                       <TableCell>{v.policy ?? '—'}</TableCell>
                       <TableCell>{formatDateTime(v.nextBackupAt!)}</TableCell>
                       <TableCell>{v.lastBackupAt ? formatDateTime(v.lastBackupAt) : t('items.never')}</TableCell>

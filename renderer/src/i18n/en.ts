@@ -165,6 +165,7 @@ export const en = {
   'protection.Protected': 'Protected',
   'protection.ProtectionError': 'Protection error',
   'protection.ProtectionStopped': 'Protection stopped',
+  'protection.BackupDataOnly': 'Backup data only',
   'protection.none': 'Not protected',
   'sources.title': 'Sources',
   'sources.intro': 'Sources are where your virtual machines live: disk folders and libvirt hypervisors. Each has a region; discovery only offers VMs from the vault\'s region.',

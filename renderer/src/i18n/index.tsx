@@ -18,8 +18,8 @@ const catalogs: Record<Locale, { messages: Messages; errors: Partial<Record<Erro
 
 export type Vars = Record<string, string | number>;
 
-/** An engine error as carried by a result or by a failed job (whose code is a plain string). */
-export type ErrorLike = Pick<ApiError, 'message' | 'remedy'> & { code: string };
+/** An engine error as carried by a result or by a failed job. */
+export type ErrorLike = Pick<ApiError, 'code' | 'message' | 'remedy'>;
 
 export function isLocale(value: unknown): value is Locale {
   return typeof value === 'string' && (locales as readonly string[]).includes(value);
@@ -45,7 +45,7 @@ export function translate(locale: Locale, key: MessageKey, vars?: Vars): string 
 
 /** The message and remedy of an engine error in the chosen language. */
 export function translateError(locale: Locale, error: ErrorLike): ErrorInfo {
-  return catalogs[locale].errors[error.code as ErrorCode] ?? { message: error.message, remedy: error.remedy };
+  return catalogs[locale].errors[error.code] ?? { message: error.message, remedy: error.remedy };
 }
 
 const STORAGE_KEY = 'coffer.locale';

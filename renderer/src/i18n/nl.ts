@@ -166,6 +166,7 @@ export const nl: Messages = {
   'protection.Protected': 'Beveiligd',
   'protection.ProtectionError': 'Beveiligingsfout',
   'protection.ProtectionStopped': 'Beveiliging gestopt',
+  'protection.BackupDataOnly': 'Alleen back-upgegevens',
   'protection.none': 'Niet beveiligd',
   'sources.title': 'Bronnen',
   'sources.intro': 'Bronnen zijn de plekken waar uw virtuele machines staan: schijfmappen en libvirt-hypervisors. Elke bron heeft een regio; detectie biedt alleen VM\'s uit de regio van de kluis aan.',
@@ -478,8 +479,8 @@ export const nl: Messages = {
   'discover.candidatesOne': '1 virtuele machine kan worden geregistreerd.',
 };
 
-/** Dutch text for the engine's error codes; a code missing here falls back to the engine's text. */
-export const nlErrors: Partial<Record<ErrorCode, ErrorInfo>> = {
+/** Dutch text for every engine error code: a code added to preload/errors.ts without one here fails the typecheck. */
+export const nlErrors: Record<ErrorCode, ErrorInfo> = {
   InvalidArgument: { message: 'Een waarde in het verzoek is niet geldig.', remedy: 'Verbeter het genoemde veld en probeer het opnieuw.' },
   UnknownMethod: { message: 'De console vroeg de engine om een onbekende bewerking.', remedy: 'Start Coffer opnieuw; installeer Coffer opnieuw als console en engine verschillende versies hebben.' },
   Internal: { message: 'Coffer stuitte op een onverwachte interne fout.', remedy: 'Probeer het opnieuw. Blijft het misgaan, bewaar dan de gegevensmap en meld de foutmelding.' },
@@ -527,9 +528,25 @@ export const nlErrors: Partial<Record<ErrorCode, ErrorInfo>> = {
   VmNotProtected: { message: 'De VM is niet beveiligd.', remedy: 'Beveilig de VM eerst met een beleid (Beveiligde items, Beveiligen).' },
   BackupAlreadyInProgress: { message: 'Er loopt al een taak voor deze VM; één taak tegelijk per VM.', remedy: 'Wacht tot de lopende taak klaar is, of annuleer die op de pagina Taken.' },
   RecoveryPointLimitReached: { message: 'De VM heeft de grens van 9999 herstelpunten bereikt.', remedy: 'Verkort de bewaartermijn van haar beleid of verwijder oude herstelpunten.' },
+  NotAvailableHere: { message: 'Deze actie vraagt de desktop-app.', remedy: 'Typ het pad in plaats daarvan.' },
   DefineFailed: { message: 'De hypervisor weigerde de herstelde VM-definitie.', remedy: 'De herstelde bestanden staan in de doelmap: corrigeer de definitie en definieer haar zelf (virsh define BESTAND).' },
   VmRunning: { message: 'De VM draait, dus haar schijven kunnen niet worden vervangen.', remedy: 'Zet de VM eerst uit, of herstel als nieuwe VM of naar een map.' },
   SnapshotFailed: { message: 'De hypervisor kon de live momentopname van de draaiende VM niet maken of samenvoegen.', remedy: 'Controleer de VM in de hypervisor (virsh domblklist / snapshot-list); de melding zegt wat u moet uitvoeren.' },
   DiskInUse: { message: 'Een programma heeft het schijfbestand open, dus het kan niet worden vervangen.', remedy: 'Stop het programma dat de melding noemt (vaak de VM zelf), of herstel als nieuwe VM of naar een map.' },
   ReplaceTargetsChanged: { message: 'De schijfbestanden van de VM zijn niet de bestanden die het herstelpunt vastlegde.', remedy: 'Herstel naar een map of als nieuwe VM en koppel de schijven zelf, of ontdek de VM opnieuw als haar schijven terug zijn verplaatst.' },
+  LibvirtUriRefused: { message: 'Deze libvirt-verbindings-URI zou Coffer een programma laten starten of een socket laten bereiken die de URI kiest.', remedy: 'Gebruik een gewone verbindings-URI: qemu:///system op deze machine, qemu+ssh://gebruiker@host/system of qemu+tls://host/system voor een andere host.' },
+  DiskOutsideSource: { message: 'Een schijf van deze VM ligt buiten de map van haar bron, dus Coffer leest haar niet.', remedy: 'Gebruikt de VM dat bestand echt, voeg dan de map toe aan de toegestane mappen van de bron (Bronnen, Bewerken) en voer Detecteren opnieuw uit.' },
+  VaultAlreadyConnected: { message: 'Deze kluis is al met deze installatie verbonden (dezelfde kluis-id), mogelijk onder een andere naam.', remedy: 'Gebruik de kluis die al in de lijst staat (`coffer vault list`); verbreek eerst de verbinding om haar onder een andere naam te verbinden.' },
+  VaultJobsRunning: { message: 'Er lopen nog taken van deze kluis.', remedy: 'Wacht tot ze klaar zijn of annuleer ze op de pagina Taken, en probeer het opnieuw.' },
+  VmBackupDataOnly: { message: 'Geen bron van deze installatie kent deze VM: alleen haar back-upgegevens zijn hier.', remedy: 'Voeg de bron met de VM toe en voer Detecteren uit, of koppel het item aan de VM; haar herstelpunten kunnen intussen worden hersteld.' },
+  StorageUnreachable: { message: 'De opslag van de kluis is niet bereikbaar.', remedy: 'Controleer of het opslageindpunt uit de melding werkt en vanaf deze machine bereikbaar is (netwerk, firewall, proxy) en probeer opnieuw. De kluis blijft consistent; de volgende back-up hergebruikt wat al is geüpload.' },
+  StorageAuthFailed: { message: 'De opslag van de kluis weigerde de inloggegevens.', remedy: 'Controleer de sleutel, verbindingsreeks, SAS-token of het bestand met inloggegevens (verlopen? ander account?) en of ze mogen lezen, schrijven, opsommen en verwijderen in de container of bucket.' },
+  StorageLocationInvalid: { message: 'De opslaglocatie is geen geldige Azure Blob- of S3-locatie.', remedy: 'Geef --azure https://ACCOUNT.blob.core.windows.net/CONTAINER[/PREFIX] of --s3 s3://BUCKET[/PREFIX] [--endpoint URL].' },
+  StorageCredentialsMissing: { message: 'Er zijn geen inloggegevens voor de objectopslag gevonden.', remedy: 'Zet voor Azure AZURE_STORAGE_CONNECTION_STRING, of AZURE_STORAGE_ACCOUNT en AZURE_STORAGE_KEY, of zet een SAS-token in de URL; zet voor S3 AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY en AWS_REGION; of geef een bestand met inloggegevens.' },
+  StorageCredentialsFileInvalid: { message: 'Het bestand met inloggegevens is niet bruikbaar.', remedy: 'Maak er een JSON-bestand van dat alleen de eigenaar kan lezen (chmod 600), met de velden uit de melding.' },
+  StorageContainerNotFound: { message: 'De container of bucket van de kluis bestaat niet.', remedy: 'Controleer de naam in de locatie; bij het maken van een kluis wordt de container of bucket gemaakt als de inloggegevens dat toestaan.' },
+  BlockDeviceNotAllowed: { message: 'Een schijf van deze VM is een blokapparaat, en blokapparaten zijn voor haar bron niet ingeschakeld.', remedy: 'Gebruikt de VM dat apparaat echt, schakel dan blokapparaten in voor de bron (Bronnen, Bewerken) en voer Detecteren opnieuw uit.' },
+  VaultLockLost: { message: 'De taak verloor haar kluisvergrendeling (die kon niet worden vernieuwd, of een ander proces verwijderde haar) en stopte vóór het vastleggen.', remedy: 'Controleer of de opslag bereikbaar is en of geen andere installatie met de hand vergrendelingen breekt, en voer de taak opnieuw uit.' },
+  VaultChangedDuringBackup: { message: 'Gegevens waarop deze back-up steunde, werden tijdens de back-up uit de kluis verwijderd; er is geen herstelpunt bewaard.', remedy: 'Voer de back-up opnieuw uit: die slaat de ontbrekende gegevens opnieuw op.' },
+  VaultConfigInvalid: { message: 'De kluisconfiguratie bevat een waarde buiten wat Coffer accepteert (scrypt-kosten, chunkgrootte, sleutel- of naamlengte, versie, algoritme).', remedy: 'De configuratie is mogelijk gewijzigd of beschadigd: zet haar terug uit een kopie van de kluis, of maak de kluis opnieuw.' },
 };

@@ -1,12 +1,6 @@
 import {
   Badge,
   Button,
-  Dialog,
-  DialogActions,
-  DialogBody,
-  DialogContent,
-  DialogSurface,
-  DialogTitle,
   Dropdown,
   Field,
   MessageBar,
@@ -28,112 +22,24 @@ import {
 } from '@fluentui/react-components';
 import { Add20Regular, Delete20Regular, Search20Regular, ServerMultiple20Regular } from '@fluentui/react-icons';
 import { useState, type ReactElement } from 'react';
-import { finishedStatuses, type ApiError, type ResultOf, type Vm } from '../../../preload/contract.js';
-import { call, toApiError, useApi, useEngineEvent } from '../api.js';
+import { diskCount, finishedStatuses, vmLabel, type ResultOf, type Vm } from '../../../preload/contract.js';
+import { call, toApiError, useAction, useApi, useEngineEvent } from '../api.js';
 import { useI18n, type MessageKey } from '../i18n/index.js';
 import { hrefOf } from '../routes.js';
 import { ProtectionBadge } from '../shell/labels.js';
 import { useNotify, useTrackJobs } from '../shell/notify.js';
 import { ErrorBar, Page } from '../shell/Page.js';
 import { EmptyState, VaultPicker, usePanelStyles, useVaultChoice } from '../shell/ui.js';
-import { VmPickTable } from './VmPickTable.js';
+import { VmName, duplicateNames } from './VmName.js';
+import { RegisterDialog } from './RegisterDialog.js';
 
 const useStyles = makeStyles({
   pickers: { display: 'flex', gap: tokens.spacingHorizontalXL, flexWrap: 'wrap', alignItems: 'flex-end' },
-  surface: { maxWidth: '860px', width: '100%' },
   reasons: { margin: 0, paddingInlineStart: tokens.spacingHorizontalXL, display: 'flex', flexDirection: 'column', gap: tokens.spacingVerticalXS },
   reasonHead: { fontWeight: tokens.fontWeightSemibold },
 });
 
 type Discovery = ResultOf<'discoveryResult'>;
-
-/** Names that occur more than once: those rows show their cloud service to tell them apart (W4, W9). */
-export function duplicateNames(vms: readonly Pick<Vm, 'name'>[]): Set<string> {
-  const seen = new Map<string, number>();
-  for (const vm of vms) seen.set(vm.name.toLowerCase(), (seen.get(vm.name.toLowerCase()) ?? 0) + 1);
-  return new Set([...seen].filter(([, n]) => n > 1).map(([name]) => name));
-}
-
-export function VmName({ vm, duplicates }: { vm: Pick<Vm, 'name' | 'cloudService'>; duplicates: Set<string> }): ReactElement {
-  const { t } = useI18n();
-  return (
-    <span>
-      <Text weight="semibold">{vm.name}</Text>{' '}
-      {duplicates.has(vm.name.toLowerCase()) && (
-        <Badge appearance="outline" color="informative" size="small" title={t('items.cloudService')}>
-          {vm.cloudService}
-        </Badge>
-      )}
-    </span>
-  );
-}
-
-function RegisterDialog({
-  vault,
-  candidates,
-  open,
-  onClose,
-}: {
-  vault: string;
-  candidates: Vm[];
-  open: boolean;
-  onClose: () => void;
-}): ReactElement {
-  const { t } = useI18n();
-  const styles = useStyles();
-  const panel = usePanelStyles();
-  const trackJobs = useTrackJobs();
-  const [selected, setSelected] = useState<Set<string>>(new Set());
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ApiError>();
-
-  const close = () => {
-    if (busy) return;
-    setSelected(new Set());
-    setError(undefined);
-    onClose();
-  };
-  const submit = async () => {
-    setBusy(true);
-    setError(undefined);
-    try {
-      const jobs = await call('registerVms', { vault, vms: [...selected] });
-      trackJobs(jobs);
-      setSelected(new Set());
-      onClose();
-    } catch (err) {
-      setError(toApiError(err));
-    } finally {
-      setBusy(false);
-    }
-  };
-
-  return (
-    <Dialog open={open} onOpenChange={(_, d) => !d.open && close()}>
-      <DialogSurface className={styles.surface}>
-        <DialogBody>
-          <DialogTitle>{t('register.title', { vault })}</DialogTitle>
-          <DialogContent className={panel.padded}>
-            <Text>{t('register.intro')}</Text>
-            <VmPickTable label={t('register.tableLabel')} vms={candidates} selected={selected} onChange={setSelected} showDisks />
-            {error && <ErrorBar error={error} />}
-          </DialogContent>
-          <DialogActions>
-            <Text className={panel.muted} aria-live="polite">
-              {t('register.selected', { count: selected.size })}
-            </Text>
-            <Button appearance="secondary" onClick={close} disabled={busy}>
-              {t('common.cancel')}
-            </Button>
-            <Button appearance="primary" onClick={() => void submit()} disabled={busy || selected.size === 0} icon={busy ? <Spinner size="tiny" /> : undefined}>
-              {t('register.submit')}
-            </Button>
-          </DialogActions>
-        </DialogBody>
-      </DialogSurface>
-    </Dialog>
-  );
-}
 
 const reasonKeys: Record<Discovery['excluded'][number]['reason'], MessageKey> = {
   OtherRegion: 'discover.reason.OtherRegion',
@@ -176,7 +82,7 @@ function DiscoveryPanel({ result, onRegister }: { result: Discovery; onRegister:
               {groups.map((g) => (
                 <li key={g.reason}>
                   <span className={styles.reasonHead}>{t(reasonKeys[g.reason], { count: g.items.length })}</span>{' '}
-                  {g.items.map((e) => `${e.vm.cloudService}/${e.vm.name}`).join(', ')}
+                  {g.items.map((e) => vmLabel(e.vm)).join(', ')}
                 </li>
               ))}
             </ul>
@@ -195,13 +101,12 @@ export function RegisteredItemsPage(): ReactElement {
   const trackJobs = useTrackJobs();
   const choice = useVaultChoice();
   const vault = choice.vault;
-  const enabled = vault !== undefined;
-  const vms = useApi('listVms', { vault, registered: true }, { refreshOn: ['vaultsChanged', 'jobUpdated', 'protectionChanged'], enabled });
-  const discovery = useApi('discoveryResult', { vault: vault ?? 'x0' }, { refreshOn: ['vaultsChanged'], enabled });
+  const vms = useApi('listVms', vault ? { vault, registered: true } : undefined, { refreshOn: ['vaultsChanged', 'jobUpdated', 'protectionChanged'] });
+  const discovery = useApi('discoveryResult', vault ? { vault } : undefined, { refreshOn: ['vaultsChanged'] });
   const [discoveryJob, setDiscoveryJob] = useState<number>();
   const [registering, setRegistering] = useState(false);
-  const [error, setError] = useState<ApiError>();
-  const [busy, setBusy] = useState<string>();
+  const action = useAction();
+  const setError = action.setError;
 
   useEngineEvent('jobUpdated', (job) => {
     if (job.id !== discoveryJob || !finishedStatuses.includes(job.status)) return;
@@ -218,29 +123,18 @@ export function RegisteredItemsPage(): ReactElement {
 
   const discover = async () => {
     if (!vault) return;
-    setError(undefined);
-    try {
-      const job = await call('discoverVms', { vault });
-      trackJobs([job], { announceStart: false, announceEnd: false });
-      notify('info', t('discover.running'), t('discover.runningBody'), job.id);
-      setDiscoveryJob(job.id);
-      if (finishedStatuses.includes(job.status)) discovery.reload();
-    } catch (err) {
-      setError(toApiError(err));
-    }
+    const job = await action.run(() => call('discoverVms', { vault }));
+    if (!job) return;
+    trackJobs([job], { announceStart: false, announceEnd: false });
+    notify('info', t('discover.running'), t('discover.runningBody'), job.id);
+    setDiscoveryJob(job.id);
+    if (finishedStatuses.includes(job.status)) discovery.reload();
   };
 
   const unregister = async (vm: Vm) => {
     if (!vault) return;
-    setBusy(vm.id);
-    setError(undefined);
-    try {
-      trackJobs(await call('unregisterVms', { vault, vms: [vm.id] }));
-    } catch (err) {
-      setError(toApiError(err));
-    } finally {
-      setBusy(undefined);
-    }
+    const jobs = await action.run(() => call('unregisterVms', { vault, vms: [vm.id] }), vm.id);
+    if (jobs) trackJobs(jobs);
   };
 
   const list = vms.data ?? [];
@@ -271,7 +165,7 @@ export function RegisteredItemsPage(): ReactElement {
           </Dropdown>
         </Field>
       </div>
-      {error && <ErrorBar error={error} onDismiss={() => setError(undefined)} />}
+      {action.error && <ErrorBar error={action.error} onDismiss={action.clearError} />}
       {vms.error && <ErrorBar error={vms.error} onRetry={vms.reload} />}
       {noVaults && (
         <EmptyState
@@ -332,14 +226,14 @@ export function RegisteredItemsPage(): ReactElement {
                     <ProtectionBadge state={vm.protectionState} />
                   </TableCell>
                   <TableCell>{vm.sourceName}</TableCell>
-                  <TableCell>{vm.disks.filter((d) => d.role === 'disk').length}</TableCell>
+                  <TableCell>{diskCount(vm)}</TableCell>
                   <TableCell>
                     <Button
                       size="small"
                       appearance="subtle"
-                      icon={busy === vm.id ? <Spinner size="tiny" /> : <Delete20Regular />}
-                      disabled={busy !== undefined || vm.registrationState !== 'Registered'}
-                      aria-label={t('items.unregisterLabel', { name: `${vm.cloudService}/${vm.name}` })}
+                      icon={action.busyKey === vm.id ? <Spinner size="tiny" /> : <Delete20Regular />}
+                      disabled={action.busyKey !== undefined || vm.registrationState !== 'Registered'}
+                      aria-label={t('items.unregisterLabel', { name: vmLabel(vm) })}
                       onClick={() => void unregister(vm)}
                     >
                       {t('items.unregister')}

@@ -2,9 +2,9 @@
 // show their cloud service so the admin can tell them apart.
 import { Checkbox, Table, TableBody, TableCell, TableHeader, TableHeaderCell, TableRow } from '@fluentui/react-components';
 import { useMemo, type ReactElement } from 'react';
-import type { Vm } from '../../../preload/contract.js';
+import { diskCount, vmLabel, type Vm } from '../../../preload/contract.js';
 import { useT } from '../i18n/index.js';
-import { VmName, duplicateNames } from './RegisteredItemsPage.js';
+import { VmName, duplicateNames } from './VmName.js';
 
 export interface VmPickTableProps {
   label: string;
@@ -49,7 +49,7 @@ export function VmPickTable({ label, vms, selected, onChange, showDisks = false 
               <Checkbox
                 checked={selected.has(vm.id)}
                 onChange={(_, d) => toggle(vm.id, d.checked === true)}
-                aria-label={t('register.selectVm', { name: `${vm.cloudService}/${vm.name}` })}
+                aria-label={t('register.selectVm', { name: vmLabel(vm) })}
               />
             </TableCell>
             <TableCell>
@@ -58,7 +58,7 @@ export function VmPickTable({ label, vms, selected, onChange, showDisks = false 
             <TableCell>{vm.cloudService}</TableCell>
             <TableCell>{vm.sourceName}</TableCell>
             <TableCell>{vm.powerState}</TableCell>
-            {showDisks && <TableCell>{vm.disks.filter((d) => d.role === 'disk').length}</TableCell>}
+            {showDisks && <TableCell>{diskCount(vm)}</TableCell>}
           </TableRow>
         ))}
       </TableBody>

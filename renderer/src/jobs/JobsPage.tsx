@@ -17,8 +17,8 @@ import {
 import { Dismiss20Regular, DismissCircle20Regular, FilterDismiss20Regular, TaskListLtr20Regular } from '@fluentui/react-icons';
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { useCallback, useEffect, useMemo, useRef, useState, type ReactElement } from 'react';
-import { jobOperations, jobStatuses, type ApiError, type Job, type JobOperation, type JobStatus } from '../../../preload/contract.js';
-import { call, toApiError, useApi, useEngineEvent } from '../api.js';
+import { jobOperations, jobStatuses, vmLabel, type ApiError, type Job, type JobOperation, type JobStatus } from '../../../preload/contract.js';
+import { call, toApiError, useAction, useApi, useEngineEvent } from '../api.js';
 import { useI18n } from '../i18n/index.js';
 import { replaceQuery, useLocation } from '../routes.js';
 import { JobStatusBadge, jobSubject, operationLabel, statusLabel } from '../shell/labels.js';
@@ -154,23 +154,15 @@ function JobDetails({ job, onClose }: { job: Job; onClose: () => void }): ReactE
   const styles = useStyles();
   const panel = usePanelStyles();
   const trackJobs = useTrackJobs();
-  const [cancelError, setCancelError] = useState<ApiError>();
-  const [cancelling, setCancelling] = useState(false);
+  const cancelAction = useAction();
+  const { busy: cancelling, error: cancelError } = cancelAction;
   const running = job.status === 'Queued' || job.status === 'InProgress';
   const duration = job.durationMs ?? (job.startedAt ? Date.now() - Date.parse(job.startedAt) : null);
   const error = job.error ? errorText(job.error) : undefined;
 
   const cancel = async () => {
-    setCancelling(true);
-    setCancelError(undefined);
-    try {
-      const j = await call('cancelJob', { id: job.id });
-      trackJobs([j], { announceStart: false });
-    } catch (err) {
-      setCancelError(toApiError(err));
-    } finally {
-      setCancelling(false);
-    }
+    const j = await cancelAction.run(() => call('cancelJob', { id: job.id }));
+    if (j) trackJobs([j], { announceStart: false });
   };
 
   const row = (label: string, value: string | ReactElement | null | undefined) =>
@@ -360,7 +352,7 @@ export function JobsPage(): ReactElement {
   const vmOptions = vms.data ?? [];
   const vmName = vmOptions.find((v) => v.id === filters.vm);
   const anyFilter = filterKey !== '{}';
-  const multi = (values: string[], label: (v: string) => string, all: string) => (values.length === 0 ? all : values.map(label).join(', '));
+  const multi = <V extends string>(values: V[], label: (v: V) => string, all: string) => (values.length === 0 ? all : values.map(label).join(', '));
 
   return (
     <Page title={t('jobs.title')} intro={t('jobs.intro')}>
@@ -368,7 +360,7 @@ export function JobsPage(): ReactElement {
         <Field label={t('jobs.filter.status')} className={styles.filter}>
           <Dropdown
             multiselect
-            value={multi(filters.status, (s) => statusLabel(t, s as JobStatus), t('jobs.filter.all'))}
+            value={multi(filters.status, (s) => statusLabel(t, s), t('jobs.filter.all'))}
             selectedOptions={filters.status}
             onOptionSelect={(_, d) => setQuery({ status: d.selectedOptions.join(','), id: '' })}
           >
@@ -382,7 +374,7 @@ export function JobsPage(): ReactElement {
         <Field label={t('jobs.filter.operation')} className={styles.filter}>
           <Dropdown
             multiselect
-            value={multi(filters.operation, (o) => operationLabel(t, o as JobOperation), t('jobs.filter.all'))}
+            value={multi(filters.operation, (o) => operationLabel(t, o), t('jobs.filter.all'))}
             selectedOptions={filters.operation}
             onOptionSelect={(_, d) => setQuery({ operation: d.selectedOptions.join(','), id: '' })}
           >
@@ -415,14 +407,14 @@ export function JobsPage(): ReactElement {
         </Field>
         <Field label={t('jobs.filter.vm')} className={styles.filter}>
           <Dropdown
-            value={vmName ? `${vmName.cloudService}/${vmName.name}` : t('jobs.filter.all')}
+            value={vmName ? vmLabel(vmName) : t('jobs.filter.all')}
             selectedOptions={[filters.vm]}
             onOptionSelect={(_, d) => setQuery({ vm: d.optionValue ?? '', id: '' })}
           >
             <Option value="">{t('jobs.filter.all')}</Option>
             {vmOptions.map((v) => (
-              <Option key={v.id} value={v.id} text={`${v.cloudService}/${v.name}`}>
-                {`${v.cloudService}/${v.name}`}
+              <Option key={v.id} value={v.id} text={vmLabel(v)}>
+                {vmLabel(v)}
               </Option>
             ))}
           </Dropdown>

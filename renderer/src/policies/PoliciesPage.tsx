@@ -21,10 +21,10 @@ import {
 } from '@fluentui/react-components';
 import { Add20Regular, Delete20Regular, DocumentBulletList20Regular, Edit20Regular } from '@fluentui/react-icons';
 import { useState, type ReactElement } from 'react';
-import type { ApiError, Policy } from '../../../preload/contract.js';
+import { vmLabel, type ApiError, type Policy } from '../../../preload/contract.js';
 import { call, toApiError, useApi } from '../api.js';
 import { useI18n } from '../i18n/index.js';
-import { ProtectionBadge, vmLabel } from '../shell/labels.js';
+import { ProtectionBadge } from '../shell/labels.js';
 import { useNotify } from '../shell/notify.js';
 import { ErrorBar, Page } from '../shell/Page.js';
 import { EmptyState, VaultPicker, usePanelStyles, useVaultChoice } from '../shell/ui.js';
@@ -144,7 +144,7 @@ export function PoliciesPage(): ReactElement {
   const notify = useNotify();
   const choice = useVaultChoice();
   const vault = choice.vault;
-  const policies = useApi('listPolicies', { vault: vault ?? 'x0' }, { refreshOn: ['protectionChanged', 'vaultsChanged'], enabled: vault !== undefined });
+  const policies = useApi('listPolicies', vault ? { vault } : undefined, { refreshOn: ['protectionChanged', 'vaultsChanged'] });
   const [selected, setSelected] = useState<string>();
   const [dialog, setDialog] = useState<{ editing?: Policy } | undefined>();
   const [error, setError] = useState<{ error: ApiError; policy: string }>();

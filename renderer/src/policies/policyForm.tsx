@@ -28,7 +28,7 @@ import {
   type RetentionSpec,
   type Weekday,
 } from '../../../preload/contract.js';
-import { useI18n, type I18n, type MessageKey } from '../i18n/index.js';
+import { useI18n, type I18n } from '../i18n/index.js';
 
 export interface PolicyDraft {
   name: string;
@@ -127,7 +127,7 @@ function issueMessage(t: I18n['t'], path: string, code: string, d: PolicyDraft):
 
 export function ruleLabel(i18n: Pick<I18n, 't' | 'weekdayName'>, rule: MonthRule): string {
   const parsed = parseMonthRule(rule);
-  if (parsed.kind === 'weekday') return i18n.t('policy.rule.weekday', { ordinal: i18n.t(`policy.ordinal.${parsed.ordinal}` as MessageKey), weekday: i18n.weekdayName(parsed.weekday) });
+  if (parsed.kind === 'weekday') return i18n.t('policy.rule.weekday', { ordinal: i18n.t(`policy.ordinal.${parsed.ordinal}`), weekday: i18n.weekdayName(parsed.weekday) });
   return parsed.day === 'last' ? i18n.t('policy.rule.lastDay') : i18n.t('policy.rule.day', { day: parsed.day });
 }
 
@@ -206,7 +206,7 @@ export function PolicyForm({
     <div className={styles.tier}>
       <Checkbox
         checked={on}
-        label={t(`policy.tier.${key}` as MessageKey)}
+        label={t(`policy.tier.${key}`)}
         onChange={(_, d) => set({ [key]: { ...draft[key], on: d.checked === true } } as Partial<PolicyDraft>)}
       />
       {on ? <div className={styles.tierFields}>{fields}</div> : <Text size={200}>{t('policy.tier.off')}</Text>}

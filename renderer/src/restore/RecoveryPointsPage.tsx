@@ -30,13 +30,13 @@ import {
 } from '@fluentui/react-components';
 import { ArrowUndo20Regular, History20Regular } from '@fluentui/react-icons';
 import { useState, type FormEvent, type ReactElement } from 'react';
-import { AbsolutePath, finishedStatuses, type ApiError, type Job, type RecoveryPoint, type Vm } from '../../../preload/contract.js';
+import { AbsolutePath, RestoredVmName, finishedStatuses, vmLabel, type ApiError, type Job, type RecoveryPoint, type Vm } from '../../../preload/contract.js';
 import { call, toApiError, useApi, useEngineEvent } from '../api.js';
 import { useI18n, type MessageKey } from '../i18n/index.js';
 import { FolderInput } from '../shell/FolderInput.js';
 import { PointsTimeline } from './PointsTimeline.js';
 import { hrefOf, replaceQuery, useLocation } from '../routes.js';
-import { JobStatusBadge, vmLabel } from '../shell/labels.js';
+import { JobStatusBadge } from '../shell/labels.js';
 import { useTrackJobs } from '../shell/notify.js';
 import { ErrorBar, Page } from '../shell/Page.js';
 import { EmptyState, VaultPicker, usePanelStyles, useVaultChoice } from '../shell/ui.js';
@@ -77,7 +77,7 @@ function RestoreDialog({ vm, point, onClose }: { vm: Vm; point: RecoveryPoint | 
   const [error, setError] = useState<ApiError>();
   const [job, setJob] = useState<Job>();
   const pathOk = AbsolutePath.safeParse(target).success;
-  const nameOk = mode === 'disks' || /^[^/\\\0]+$/.test(newName.trim());
+  const nameOk = mode === 'disks' || RestoredVmName.safeParse(newName).success;
 
   useEngineEvent('jobUpdated', (j) => {
     if (job && j.id === job.id) setJob(j);
@@ -183,11 +183,11 @@ export function RecoveryPointsPage(): ReactElement {
   const location = useLocation();
   const choice = useVaultChoice(location.query.get('vault'));
   const vault = choice.vault;
-  const vms = useApi('listVms', { vault, registered: true }, { refreshOn: ['vaultsChanged', 'protectionChanged'], enabled: vault !== undefined });
+  const vms = useApi('listVms', vault ? { vault, registered: true } : undefined, { refreshOn: ['vaultsChanged', 'protectionChanged'] });
   const candidates = (vms.data ?? []).filter((v) => v.protectionState);
   const wanted = location.query.get('vm');
   const vm = candidates.find((v) => v.id === wanted) ?? candidates[0];
-  const points = useApi('listPoints', { vm: vm?.id ?? 'x' }, { refreshOn: ['protectionChanged'], enabled: vm !== undefined });
+  const points = useApi('listPoints', vm ? { vm: vm.id } : undefined, { refreshOn: ['protectionChanged'] });
   const [restoring, setRestoring] = useState<RecoveryPoint>();
   const list = [...(points.data ?? [])].sort((a, b) => b.created.localeCompare(a.created));
 

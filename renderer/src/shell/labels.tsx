@@ -1,40 +1,28 @@
 // Friendly, translated names for the engine's enum values, and the badges that show them.
 import { Badge, type BadgeProps } from '@fluentui/react-components';
 import type { ReactElement } from 'react';
-import type { Job, JobOperation, JobStatus, Vm } from '../../../preload/contract.js';
-import { useT, type I18n, type MessageKey } from '../i18n/index.js';
+import { vmLabel, type Job, type JobOperation, type JobStatus, type ProtectionState } from '../../../preload/contract.js';
+import { useT, type I18n } from '../i18n/index.js';
 
 type T = I18n['t'];
 
+// The keys are built from the contract's enums: a value without a message fails the typecheck.
 export function operationLabel(t: T, op: JobOperation): string {
-  return t(`op.${op}` as MessageKey);
+  return t(`op.${op}`);
 }
 
 export function statusLabel(t: T, status: JobStatus): string {
-  return t(`status.${status}` as MessageKey);
+  return t(`status.${status}`);
 }
 
-const protectionKeys: Record<string, MessageKey> = {
-  ProtectedPendingInitialBackup: 'protection.ProtectedPendingInitialBackup',
-  Protected: 'protection.Protected',
-  ProtectionError: 'protection.ProtectionError',
-  ProtectionStopped: 'protection.ProtectionStopped',
-};
-
-export function protectionLabel(t: T, state: string | null): string {
-  if (!state) return t('protection.none');
-  const key = protectionKeys[state];
-  return key ? t(key) : state;
+export function protectionLabel(t: T, state: ProtectionState | null): string {
+  return state ? t(`protection.${state}`) : t('protection.none');
 }
 
 /** "shop/web01" for a job about a VM, the vault name otherwise. */
 export function jobSubject(job: Pick<Job, 'vmName' | 'cloudService' | 'vaultName'>): string {
-  if (job.vmName) return job.cloudService ? `${job.cloudService}/${job.vmName}` : job.vmName;
+  if (job.vmName) return vmLabel({ name: job.vmName, cloudService: job.cloudService });
   return job.vaultName ?? '';
-}
-
-export function vmLabel(vm: Pick<Vm, 'name' | 'cloudService'>): string {
-  return vm.cloudService ? `${vm.cloudService}/${vm.name}` : vm.name;
 }
 
 const statusColor: Record<JobStatus, BadgeProps['color']> = {
@@ -56,17 +44,18 @@ export function JobStatusBadge({ status }: { status: JobStatus }): ReactElement 
   );
 }
 
-const protectionColor: Record<string, BadgeProps['color']> = {
+const protectionColor: Record<ProtectionState, BadgeProps['color']> = {
   ProtectedPendingInitialBackup: 'informative',
   Protected: 'success',
   ProtectionError: 'danger',
   ProtectionStopped: 'subtle',
+  BackupDataOnly: 'warning',
 };
 
-export function ProtectionBadge({ state }: { state: string | null }): ReactElement {
+export function ProtectionBadge({ state }: { state: ProtectionState | null }): ReactElement {
   const t = useT();
   return (
-    <Badge appearance="tint" color={state ? (protectionColor[state] ?? 'informative') : 'subtle'}>
+    <Badge appearance="tint" color={state ? protectionColor[state] : 'subtle'}>
       {protectionLabel(t, state)}
     </Badge>
   );

@@ -257,14 +257,14 @@ export function SourcesPage(): ReactElement {
                       </Text>
                     )}
                   </TableCell>
-                  <TableCell>{t(`sources.kind.${s.kind}` as MessageKey)}</TableCell>
+                  <TableCell>{t(`sources.kind.${s.kind}`)}</TableCell>
                   <TableCell>
                     <span className={panel.mono}>{s.target || '—'}</span>
                   </TableCell>
                   <TableCell>{s.region}</TableCell>
                   <TableCell>
                     <Badge appearance="tint" color={stateColor[s.state]}>
-                      {t(`sources.state.${s.state}` as MessageKey)}
+                      {t(`sources.state.${s.state}`)}
                     </Badge>
                     {s.message && (
                       <Text size={200} className={styles.message}>

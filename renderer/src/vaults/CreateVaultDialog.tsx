@@ -95,7 +95,7 @@ export function CreateVaultDialog({ open, onClose, onCreated }: { open: boolean;
   };
 
   const strength = passphraseStrength(values.passphrase);
-  const strengthKey = `vaults.strength.${strength}` as MessageKey;
+  const strengthKey: MessageKey = `vaults.strength.${strength}`;
 
   const field = (name: CreateField, label: MessageKey, hint: MessageKey | undefined, input: ReactElement, required = true) => {
     const error = errorOf(name);

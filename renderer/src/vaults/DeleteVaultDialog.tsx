@@ -17,8 +17,8 @@ import {
   tokens,
 } from '@fluentui/react-components';
 import { useState, type FormEvent, type ReactElement } from 'react';
-import type { ApiError, ResultOf, VaultSummary } from '../../../preload/contract.js';
-import { call, toApiError } from '../api.js';
+import type { ResultOf, VaultSummary } from '../../../preload/contract.js';
+import { call, useAction } from '../api.js';
 import { useT } from '../i18n/index.js';
 import { ErrorBar } from '../shell/Page.js';
 
@@ -46,8 +46,8 @@ export function DeleteVaultDialog({
   const styles = useStyles();
   const [typed, setTyped] = useState('');
   const [deleteData, setDeleteData] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ApiError>();
+  const action = useAction();
+  const { busy, error } = action;
   const name = vault?.name ?? '';
   const matches = typed === name && name !== '';
 
@@ -55,25 +55,18 @@ export function DeleteVaultDialog({
     if (busy) return;
     setTyped('');
     setDeleteData(false);
-    setError(undefined);
+    action.clearError();
     onClose();
   };
 
   const submit = async (ev: FormEvent) => {
     ev.preventDefault();
     if (!matches) return;
-    setBusy(true);
-    setError(undefined);
-    try {
-      const result = await call('deleteVault', { name, deleteData });
-      setTyped('');
-      setDeleteData(false);
-      onDeleted(result);
-    } catch (err) {
-      setError(toApiError(err));
-    } finally {
-      setBusy(false);
-    }
+    const result = await action.run(() => call('deleteVault', { name, deleteData }));
+    if (!result) return;
+    setTyped('');
+    setDeleteData(false);
+    onDeleted(result);
   };
 
   return (

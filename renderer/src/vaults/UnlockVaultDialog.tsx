@@ -15,8 +15,8 @@ import {
   tokens,
 } from '@fluentui/react-components';
 import { useState, type FormEvent, type ReactElement } from 'react';
-import type { ApiError, VaultSummary } from '../../../preload/contract.js';
-import { call, toApiError } from '../api.js';
+import type { VaultSummary } from '../../../preload/contract.js';
+import { call, useAction } from '../api.js';
 import { useT } from '../i18n/index.js';
 import { ErrorBar } from '../shell/Page.js';
 
@@ -31,12 +31,12 @@ export function UnlockVaultDialog({ vault, onClose, onUnlocked }: { vault: Vault
   const styles = useStyles();
   const [passphrase, setPassphrase] = useState('');
   const [remember, setRemember] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ApiError>();
+  const action = useAction();
+  const { busy, error } = action;
   const reset = () => {
     setPassphrase('');
     setRemember(false);
-    setError(undefined);
+    action.clearError();
   };
   const close = () => {
     if (busy) return;
@@ -46,17 +46,10 @@ export function UnlockVaultDialog({ vault, onClose, onUnlocked }: { vault: Vault
   const submit = async (ev: FormEvent) => {
     ev.preventDefault();
     if (!vault || passphrase === '') return;
-    setBusy(true);
-    setError(undefined);
-    try {
-      const v = await call('unlockVault', { name: vault.name, passphrase, remember });
-      reset();
-      onUnlocked(v);
-    } catch (err) {
-      setError(toApiError(err));
-    } finally {
-      setBusy(false);
-    }
+    const v = await action.run(() => call('unlockVault', { name: vault.name, passphrase, remember }));
+    if (!v) return;
+    reset();
+    onUnlocked(v);
   };
   const wrong = error?.code === 'WrongPassphrase';
   return (
