@@ -523,7 +523,7 @@ export const methods = {
   },
   /** The locked vaults among these vaults and the vaults these VMs are registered with (names). */
   vaultsToUnlock: {
-    args: z.object({ vaults: z.array(VaultName).max(1000).optional(), vms: z.array(z.string().min(1)).max(1000).optional() }).strict(),
+    args: z.object({ vaults: z.array(VaultName).max(1000).optional(), vms: z.array(VmRef).max(1000).optional() }).strict(),
     result: z.array(z.string()),
   },
   /** "Back up all now": a Backup Now job for every VM whose protection is active; VMs that refuse are listed. */
@@ -536,7 +536,7 @@ export const methods = {
     args: z
       .object({
         name: VaultName,
-        passphrase: z.string().min(1, 'the passphrase is required'),
+        passphrase: z.string().min(1, 'the passphrase is required').max(1024, 'at most 1024 characters'),
         remember: z.boolean().default(false),
         ...VaultStorageFields,
       })
@@ -547,7 +547,7 @@ export const methods = {
   /** Forgets the vault in this install; its data stays in the storage for any install to connect again. */
   disconnectVault: { args: VaultRef.strict(), result: z.object({ name: z.string(), location: z.string() }) },
   /** Joins a Backup data only item with the VM a source lists (same VM), so its protection can continue. */
-  associateVm: { args: z.object({ vm: z.string().min(1), with: z.string().min(1) }).strict(), result: Vm },
+  associateVm: { args: z.object({ vm: VmRef, with: VmRef }).strict(), result: Vm },
   listPendingProtections: { args: z.object({ vault: VaultName }).strict(), result: z.array(PendingProtection) },
   /** Resumes the protections recorded in the vault (all pending ones of the vault, or the VMs named). */
   confirmProtections: { args: z.object({ vault: VaultName, vms: VmRefs.optional() }).strict(), result: z.array(Vm) },

@@ -50,21 +50,23 @@ async function setup(times: string[], dataDir?: string) {
 
 const at = (iso: string) => new Date(iso);
 
-/** Resolves once the job's own events show `pred` (its current state first): no sleeping. */
-function whenJob(engine: Engine, id: number, pred: (j: Job) => boolean): Promise<Job> {
-  return new Promise((resolve) => {
+/**
+ * Cancels a job from inside its first progress event that is not its last, so the job cannot
+ * finish between "it is running" and "cancel it", however fast the machine is.
+ */
+function cancelOnFirstProgress(engine: Engine, id: number): Promise<Job> {
+  return new Promise((resolve, reject) => {
     const off = engine.subscribe((event, payload) => {
       const j = payload as Job;
-      if (event === 'jobUpdated' && j.id === id && pred(j)) {
+      if (event !== 'jobUpdated' || j.id !== id) return;
+      if (j.status === 'InProgress' && j.bytesDone > 0 && j.bytesDone < j.bytesTotal) {
         off();
-        resolve(j);
+        resolve(engine.jobs.cancel(id));
+      } else if (j.status !== 'Queued' && j.status !== 'InProgress') {
+        off();
+        reject(new Error(`job ${id} ended (${j.status}) before it reported progress`));
       }
     });
-    const now = engine.jobs.get(id);
-    if (pred(now)) {
-      off();
-      resolve(now);
-    }
   });
 }
 
@@ -258,8 +260,7 @@ describe('cancel', () => {
     await engine.jobs.wait(unwrap(await router.invoke('discoverVms', { vault: 'vault-a' })).id);
 
     const [backup] = unwrap(await router.invoke('backupNow', { vms: ['db01'] }));
-    await whenJob(engine, backup!.id, (j) => j.status === 'InProgress' && j.bytesDone > 0);
-    unwrap(await router.invoke('cancelJob', { id: backup!.id }));
+    await cancelOnFirstProgress(engine, backup!.id);
     const cancelled = await engine.jobs.wait(backup!.id);
     expect(cancelled.status).toBe('Cancelled');
     expect(unwrap(await router.invoke('listPoints', { vm: 'db01' }))).toEqual([]);
@@ -269,8 +270,7 @@ describe('cancel', () => {
     const [point] = unwrap(await router.invoke('listPoints', { vm: 'db01' }));
     const target = path.join(path.dirname(data), 'restore-cancelled');
     const restore = unwrap(await router.invoke('restorePoint', { vm: 'db01', pointId: point!.id, mode: 'disks', targetDir: target }));
-    await whenJob(engine, restore.id, (j) => j.status === 'InProgress' && j.bytesDone > 0);
-    unwrap(await router.invoke('cancelJob', { id: restore.id }));
+    await cancelOnFirstProgress(engine, restore.id);
     expect((await engine.jobs.wait(restore.id)).status).toBe('Cancelled');
     expect(fs.existsSync(target) ? fs.readdirSync(target) : []).toEqual([]);
     const verify = unwrap(await router.invoke('verifyVault', { vault: 'vault-a', full: true }));

@@ -291,6 +291,8 @@ export class VaultLock {
     try {
       cur = await readLock(this.store, this.key);
     } catch (e) {
+      // A storage outage is said as such (StorageUnreachable, StorageAuthFailed), not as a lost lock.
+      if (e instanceof CofferError) throw e;
       throw lockLost(this.info, `it cannot be read back: ${(e as Error).message}`);
     }
     if (!cur || !cur.raw.equals(this.body)) {

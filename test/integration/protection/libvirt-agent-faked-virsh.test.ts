@@ -33,6 +33,7 @@ const out = (s) => { process.stdout.write(s + '\\n'); process.exit(0); };
 if (cmd === 'version') out('Running hypervisor: fake 1.0');
 if (cmd === 'list') out(has('--state-running') || (!has('--state-paused') && !has('--state-shutoff') && !has('--state-other') && !has('--with-managed-save')) ? '${UUID}' : '');
 if (cmd === 'domstate') out('running');
+if (cmd === 'dominfo') out('Id:             1\\nName:           app01\\nUUID:           ${UUID}\\nState:          running');
 if (cmd === 'dumpxml') out("<domain type='kvm'><name>app01</name><uuid>${UUID}</uuid><devices><disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${'${'}DISK}'/><target dev='vda' bus='virtio'/></disk><channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0' state='connected'/></channel></devices></domain>".replace('${'${'}DISK}', ${JSON.stringify(diskPath)}));
 if (cmd === 'domblklist') out(' Type   Device   Target   Source\\n----------------------------------\\n file   disk     vda      ' + (overlay || ${JSON.stringify(diskPath)}));
 if (cmd === 'snapshot-create-as') {

@@ -109,11 +109,11 @@ describe.each(['azure', 's3'] as const)('vault engine on %s', (kind) => {
       await vault.backup({ vmName: 'web01', disks: [{ name: 'disk.img', path: disk }] }).catch((e: unknown) => (failure = e));
     } finally {
       await vault.close().catch(() => undefined);
+      await em.restart();
     }
-    expect(isCofferError(failure, 'StorageUnreachable')).toBe(true);
+    expect(isCofferError(failure, 'StorageUnreachable'), String(failure)).toBe(true);
     expect((failure as Error).message).toContain(em.endpoint);
 
-    await em.restart();
     const after = await Vault.open(await open(loc), 'pw');
     try {
       expect(await after.listPoints()).toEqual([]);
