@@ -138,10 +138,17 @@ export class VaultService {
     return this.summary(row);
   }
 
+  /**
+   * Locked means locked until the admin unlocks: the key leaves memory, and so does every way this
+   * console had to unlock it unattended (a remembered passphrase, the key-file association), or the
+   * next scheduled job would quietly open it again. Unlocking with the passphrase opens it for this
+   * run of the host; `setKeyFile` (or unlock with remember) makes it unattended again.
+   */
   lock(name: string): VaultSummary {
     const row = this.row(name);
     this.keys.delete(row.id);
     this.secrets?.forget(row.id);
+    this.db.prepare('DELETE FROM vault_keys WHERE vault_id = ?').run(row.id);
     this.dropHandle(row.id);
     this.events.emit('vaultsChanged', { names: [row.name] });
     return this.summary(row);
