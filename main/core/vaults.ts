@@ -466,15 +466,22 @@ export interface SecretStore {
   forget(vaultId: string): void;
 }
 
-/** A key file must belong to this user and be unreadable by others, like an ssh key. */
-function readKeyFile(file: string): string {
+/**
+ * A key file must belong to this user and be unreadable by others, like an ssh key. On Windows the
+ * POSIX mode bits say nothing (a file shows 0666 or 0444 whatever its ACL), and who may read it is
+ * its ACL, which Node cannot read: there the check is not made, and a warning says to restrict the
+ * ACL by hand (icacls FILE /inheritance:r /grant:r "%USERNAME%:R").
+ */
+export function readKeyFile(file: string, platform: NodeJS.Platform = process.platform): string {
   let st: fs.Stats;
   try {
     st = fs.statSync(file);
   } catch (e) {
     throw new CofferError('VaultLocked', `The key file ${file} cannot be read: ${(e as Error).message}`, { keyFile: file });
   }
-  if ((st.mode & 0o077) !== 0 || (typeof process.getuid === 'function' && st.uid !== process.getuid())) {
+  if (platform === 'win32') {
+    warnOnce(file, `Coffer cannot check who may read the key file ${file} on Windows: make sure its ACL grants only the service user (icacls).`);
+  } else if ((st.mode & 0o077) !== 0 || (typeof process.getuid === 'function' && st.uid !== process.getuid())) {
     throw new CofferError(
       'VaultLocked',
       `The key file ${file} is readable by other users (mode ${(st.mode & 0o777).toString(8)}).`,
@@ -483,6 +490,13 @@ function readKeyFile(file: string): string {
     );
   }
   return (fs.readFileSync(file, 'utf8').split(/\r?\n/)[0] ?? '').trim();
+}
+
+const warnedKeyFiles = new Set<string>();
+function warnOnce(file: string, message: string): void {
+  if (warnedKeyFiles.has(file)) return;
+  warnedKeyFiles.add(file);
+  process.emitWarning(message, { code: 'COFFER_KEY_FILE_UNCHECKED' });
 }
 
 /**
