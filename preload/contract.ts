@@ -551,6 +551,11 @@ export const methods = {
   listPendingProtections: { args: z.object({ vault: VaultName }).strict(), result: z.array(PendingProtection) },
   /** Resumes the protections recorded in the vault (all pending ones of the vault, or the VMs named). */
   confirmProtections: { args: z.object({ vault: VaultName, vms: VmRefs.optional() }).strict(), result: z.array(Vm) },
+  /**
+   * The admin accepts the disk paths the last discovery found for this VM (after a Backup failed with
+   * DiskPathsChanged): its backups read them from now on.
+   */
+  approveDiskPaths: { args: z.object({ vm: VmRef }).strict(), result: Vm },
 } as const;
 
 export type Methods = typeof methods;

@@ -281,6 +281,10 @@ export const errorCatalog = {
     message: 'The vault config holds a value outside what Coffer accepts (scrypt cost, chunk size, key or name length, version, algorithm).',
     remedy: 'The config may have been tampered with or damaged: restore it from a copy of the vault, or recreate the vault.',
   },
+  DiskPathsChanged: {
+    message: "The VM's disk paths changed since they were approved, so its backups wait for the admin instead of following them.",
+    remedy: 'Check the new paths; if they are right, approve them with `coffer vm approve-disks VM` or the Approve disks action in the console, then back up again.',
+  },
 } as const satisfies Record<string, ErrorInfo>;
 
 export type ErrorCode = keyof typeof errorCatalog;

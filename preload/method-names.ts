@@ -46,4 +46,5 @@ export const methodNameList = [
   'associateVm',
   'listPendingProtections',
   'confirmProtections',
+  'approveDiskPaths',
 ] as const;

@@ -138,10 +138,17 @@ export class VaultService {
     return this.summary(row);
   }
 
+  /**
+   * Locked means locked until the admin unlocks: the key leaves memory, and so does every way this
+   * console had to unlock it unattended (a remembered passphrase, the key-file association), or the
+   * next scheduled job would quietly open it again. Unlocking with the passphrase opens it for this
+   * run of the host; `setKeyFile` (or unlock with remember) makes it unattended again.
+   */
   lock(name: string): VaultSummary {
     const row = this.row(name);
     this.keys.delete(row.id);
     this.secrets?.forget(row.id);
+    this.db.prepare('DELETE FROM vault_keys WHERE vault_id = ?').run(row.id);
     this.dropHandle(row.id);
     this.events.emit('vaultsChanged', { names: [row.name] });
     return this.summary(row);
@@ -459,15 +466,22 @@ export interface SecretStore {
   forget(vaultId: string): void;
 }
 
-/** A key file must belong to this user and be unreadable by others, like an ssh key. */
-function readKeyFile(file: string): string {
+/**
+ * A key file must belong to this user and be unreadable by others, like an ssh key. On Windows the
+ * POSIX mode bits say nothing (a file shows 0666 or 0444 whatever its ACL), and who may read it is
+ * its ACL, which Node cannot read: there the check is not made, and a warning says to restrict the
+ * ACL by hand (icacls FILE /inheritance:r /grant:r "%USERNAME%:R").
+ */
+export function readKeyFile(file: string, platform: NodeJS.Platform = process.platform): string {
   let st: fs.Stats;
   try {
     st = fs.statSync(file);
   } catch (e) {
     throw new CofferError('VaultLocked', `The key file ${file} cannot be read: ${(e as Error).message}`, { keyFile: file });
   }
-  if ((st.mode & 0o077) !== 0 || (typeof process.getuid === 'function' && st.uid !== process.getuid())) {
+  if (platform === 'win32') {
+    warnOnce(file, `Coffer cannot check who may read the key file ${file} on Windows: make sure its ACL grants only the service user (icacls).`);
+  } else if ((st.mode & 0o077) !== 0 || (typeof process.getuid === 'function' && st.uid !== process.getuid())) {
     throw new CofferError(
       'VaultLocked',
       `The key file ${file} is readable by other users (mode ${(st.mode & 0o777).toString(8)}).`,
@@ -476,6 +490,13 @@ function readKeyFile(file: string): string {
     );
   }
   return (fs.readFileSync(file, 'utf8').split(/\r?\n/)[0] ?? '').trim();
+}
+
+const warnedKeyFiles = new Set<string>();
+function warnOnce(file: string, message: string): void {
+  if (warnedKeyFiles.has(file)) return;
+  warnedKeyFiles.add(file);
+  process.emitWarning(message, { code: 'COFFER_KEY_FILE_UNCHECKED' });
 }
 
 /**

@@ -88,6 +88,7 @@ function handlers(engine: Engine, face: Face): Handlers {
     associateVm: ({ vm, with: target }) => engine.inventory.associate(vm, target),
     listPendingProtections: ({ vault }) => engine.vaults.pendingProtections(vault),
     confirmProtections: ({ vault, vms }) => engine.inventory.confirmProtections(vault, vms),
+    approveDiskPaths: ({ vm }) => engine.protection.approveDiskPaths(vm),
   };
 }
 

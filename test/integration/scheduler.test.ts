@@ -154,7 +154,7 @@ describe('scheduler on a manual clock', () => {
   });
 
   it('unlocks a vault from a private key file for unattended runs, and refuses a readable one', async () => {
-    const { engine, scheduler, router, data } = await setup(['22:00']);
+    const { engine, router, data } = await setup(['22:00']);
     const keyFile = path.join(path.dirname(data), 'vault-a.key');
     fs.writeFileSync(keyFile, 'correct horse battery\n', { mode: 0o644 });
     const loose = await router.invoke('setVaultKeyFile', { name: 'vault-a', keyFile });
@@ -162,9 +162,33 @@ describe('scheduler on a manual clock', () => {
     expect(!loose.ok && loose.error.remedy).toContain('chmod 600');
     fs.chmodSync(keyFile, 0o600);
     unwrap(await router.invoke('setVaultKeyFile', { name: 'vault-a', keyFile }));
-    unwrap(await router.invoke('lockVault', { name: 'vault-a' }));
-    const [job] = scheduler.tick(at('2026-03-27T21:00:20Z'));
-    expect((await engine.jobs.wait(job!.id)).status).toBe('Completed');
+    // A restarted host has no key in memory: the key file opens the vault for the scheduled run.
+    await engine.close();
+    engines.splice(engines.indexOf(engine), 1);
+    const again = await setup(['22:00'], data);
+    const [job] = again.scheduler.tick(at('2026-03-27T21:00:20Z'));
+    expect((await again.engine.jobs.wait(job!.id)).status).toBe('Completed');
+  });
+
+  it('a vault the admin locked stays locked despite its key file, until the admin unlocks it', async () => {
+    const { engine, scheduler, router, data } = await setup(['22:00']);
+    const keyFile = path.join(path.dirname(data), 'vault-a.key');
+    fs.writeFileSync(keyFile, 'correct horse battery\n', { mode: 0o600 });
+    unwrap(await router.invoke('setVaultKeyFile', { name: 'vault-a', keyFile }));
+    expect(unwrap(await router.invoke('lockVault', { name: 'vault-a' })).unlocked).toBe(false);
+    const [scheduled] = scheduler.tick(at('2026-03-27T21:00:20Z'));
+    expect((await engine.jobs.wait(scheduled!.id)).error).toMatchObject({ code: 'VaultLocked' });
+    const [now] = unwrap(await router.invoke('backupNow', { vms: ['db01'] }));
+    expect((await engine.jobs.wait(now!.id)).error).toMatchObject({ code: 'VaultLocked' });
+    // Still locked after a restart: the lock is not undone by the key file either.
+    await engine.close();
+    engines.splice(engines.indexOf(engine), 1);
+    const again = await setup(['22:00'], data);
+    const [afterRestart] = unwrap(await again.router.invoke('backupNow', { vms: ['db01'] }));
+    expect((await again.engine.jobs.wait(afterRestart!.id)).error).toMatchObject({ code: 'VaultLocked' });
+    unwrap(await again.router.invoke('unlockVault', { name: 'vault-a', passphrase: 'correct horse battery' }));
+    const [unlocked] = unwrap(await again.router.invoke('backupNow', { vms: ['db01'] }));
+    expect((await again.engine.jobs.wait(unlocked!.id)).status).toBe('Completed');
   });
 });
 

@@ -38,4 +38,14 @@ export function vmCommands(program: Command, cli: Cli): void {
         print(ended, o.json, () => undefined);
       });
   }
+  vm.command('approve-disks <vm>')
+    .description("approve the disk paths the last discovery found for a VM whose backup waits with DiskPathsChanged")
+    .option('--json', 'print as JSON')
+    .action(async (ref: string, o: { json?: boolean }) => {
+      const r = await call('approveDiskPaths', { vm: ref });
+      print(r, o.json, () => {
+        io.out(`Disk paths of ${r.cloudService}/${r.name} approved; its next backup reads:\n`);
+        for (const d of r.disks) io.out(`  ${d.path}\n`);
+      });
+    });
 }

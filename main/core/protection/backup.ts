@@ -7,6 +7,7 @@ import type { JobContext } from '../jobs.js';
 import { defaultRetainUntil, retainUntilInstant } from '../policy/retention.js';
 import { MAX_POINTS_PER_VM } from '../policy/spec.js';
 import { hypervisorOf } from '../sources/capabilities.js';
+import { diskPathChanges, diskPaths, refusedDiskError } from '../sources/confinement.js';
 import type { ProtectionContext, RegisteredVm } from './context.js';
 import { plainFileName, readDefinition } from './definition.js';
 import type { PointService } from './points.js';
@@ -87,6 +88,7 @@ export class BackupService {
   }
 
   private async run(job: JobContext, vm: RegisteredVm, policy: Policy, retainUntil: string | null, manual: boolean) {
+    this.gateDisks(vm);
     const vault = await this.ctx.vaults.openVault(vm.vaultName);
     const definition = vm.definitionPath ? readDefinition(vm.definitionPath) : undefined;
     const files = diskFiles(vm);
@@ -114,6 +116,32 @@ export class BackupService {
     for (const w of read.warnings) job.warn(w.code, w.message);
     this.points.record(vm, read.value, manual);
     return read.value;
+  }
+
+  /**
+   * Before any disk is read: a disk Coffer may not read refuses the backup (typed), and a protected
+   * VM whose disk paths moved since the admin approved them waits for approval (DiskPathsChanged)
+   * instead of following them. The job fails, so every later slot tries again and fails the same
+   * way until the admin approves.
+   */
+  private gateDisks(vm: RegisteredVm): void {
+    const refused = refusedDiskError(label(vm), vm.disks);
+    if (refused) throw refused;
+    const row = this.ctx.db.prepare('SELECT approved_disk_paths FROM vms WHERE id = ?').get(vm.id) as { approved_disk_paths: string | null } | undefined;
+    if (!row?.approved_disk_paths) {
+      // A VM catalogued before approvals existed: what it has now is the baseline.
+      this.ctx.db.prepare('UPDATE vms SET approved_disk_paths = ? WHERE id = ?').run(JSON.stringify(diskPaths(vm.disks)), vm.id);
+      return;
+    }
+    const changes = diskPathChanges(JSON.parse(row.approved_disk_paths) as string[], vm.disks);
+    if (!changes.changed) return;
+    const list = (paths: string[]) => (paths.length ? paths.join(', ') : 'none');
+    throw new CofferError(
+      'DiskPathsChanged',
+      `${label(vm)}: its disk paths changed since they were approved (${list(changes.removed)} -> ${list(changes.added)}); the backup does not read the new paths until an admin approves them.`,
+      { removed: changes.removed, added: changes.added },
+      `Check the new paths; if they are right: \`coffer vm approve-disks ${vm.cloudService}/${vm.name}\` or Approve disks in the console, then back up again.`,
+    );
   }
 }
 

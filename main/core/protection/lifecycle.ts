@@ -1,7 +1,9 @@
-import type { Job } from '../../../preload/contract.js';
+import type { Job, Vm } from '../../../preload/contract.js';
+import type { Db } from '../catalog/catalog.js';
 import { CofferError } from '../errors.js';
 import { label } from '../inventory.js';
 import type { PolicySpec } from '../policy/spec.js';
+import { diskPaths, refusedDiskError } from '../sources/confinement.js';
 import { isActive, type ProtectionContext } from './context.js';
 import type { PolicyService } from './policies.js';
 
@@ -31,6 +33,8 @@ export class ProtectionLifecycle {
         this.ctx.db
           .prepare("UPDATE vms SET policy_id = ?, protection_state = 'ProtectedPendingInitialBackup', protected_at = ?, last_attempt_at = NULL WHERE id = ?")
           .run(policy.id, new Date().toISOString(), vm.id);
+        // Protecting a VM approves the disks the admin sees now; a later change waits for approval.
+        approveCurrentDiskPaths(this.ctx.db, vm);
         this.ctx.changed();
         return { summary: `${label(vm)} protected with ${policy.name}; pending initial backup.` };
       }),
@@ -84,4 +88,23 @@ export class ProtectionLifecycle {
       return { summary: `Protection of ${label(vm)} resumed.` };
     });
   }
+
+  /**
+   * The admin approves the disk paths the last discovery found: backups read them from now on.
+   * Paths Coffer may not read at all (outside the source, block devices) cannot be approved.
+   */
+  approveDiskPaths(ref: string): Vm {
+    const vm = this.ctx.registeredVm(ref);
+    const refused = refusedDiskError(label(vm), vm.disks);
+    if (refused) throw refused;
+    approveCurrentDiskPaths(this.ctx.db, vm);
+    this.ctx.changed();
+    return this.ctx.registeredVm(vm.id);
+  }
+
+}
+
+/** The one place a VM's approved disk paths are set: from its disks as the catalog has them now. */
+function approveCurrentDiskPaths(db: Db, vm: Pick<Vm, 'id' | 'disks'>): void {
+  db.prepare('UPDATE vms SET approved_disk_paths = ? WHERE id = ?').run(JSON.stringify(diskPaths(vm.disks)), vm.id);
 }

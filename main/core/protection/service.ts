@@ -83,6 +83,10 @@ export class ProtectionService {
     return this.lifecycle.resume(ref);
   }
 
+  approveDiskPaths(ref: string): Vm {
+    return this.lifecycle.approveDiskPaths(ref);
+  }
+
   backup(ref: string, opts: BackupRequest = {}): Job {
     return this.backups.backup(ref, opts);
   }

@@ -46,7 +46,7 @@ export function refusal(p: string, real: string, st: Stats, c: DiskConfinement |
 }
 
 /** The typed error a backup refuses a VM with when one of its disks was refused at discovery. */
-export function refusedDiskError(vmLabel: string, disks: readonly DiskRef[]): CofferError | undefined {
+export function refusedDiskError(vmLabel: string, disks: readonly Pick<DiskRef, 'path' | 'refused'>[]): CofferError | undefined {
   const refused = disks.filter((d) => d.refused);
   if (refused.length === 0) return undefined;
   const code = refused.some((d) => d.refused!.code === 'DiskOutsideSource') ? 'DiskOutsideSource' : 'BlockDeviceNotAllowed';

@@ -69,6 +69,16 @@ export function processStartTime(pid: number): string | undefined {
   }
 }
 
+/**
+ * Owner ids of locks this process released whose object it could not delete yet (an outage). They
+ * are dead to every liveness check (`isStale`), so a long-running host does not wait for itself;
+ * a background retry deletes the object once the storage answers again.
+ */
+const releasedOwners = new Set<string>();
+
+/** Pauses before the background retries of a failed lock delete; after the last one, other hosts see it stale by time. */
+export const RELEASE_RETRY_DELAYS_MS: readonly number[] = [1_000, 4_000, 15_000, 60_000, 5 * 60_000, 15 * 60_000];
+
 export interface LockClock {
   now(): number;
 }
@@ -80,6 +90,9 @@ const systemClock: LockClock = { now: () => Date.now() };
  * including another machine with the same hostname: only time can, LOCK_STALE_MS after the last refresh.
  */
 export function isStale(lock: LockInfo, now = Date.now(), me: LockIdentity = selfIdentity()): boolean {
+  // A lock this process released but could not delete (the storage was unreachable) has no holder,
+  // though its PID is this live process: only the random owner id tells them apart.
+  if (lock.owner !== undefined && releasedOwners.has(lock.owner)) return true;
   if (lock.bootId && me.bootId && lock.bootId === me.bootId) {
     if (lock.pid === me.pid && lock.pidStart === me.pidStart) return false;
     if (!processAlive(lock.pid)) return true;
@@ -303,13 +316,41 @@ export class VaultLock {
     // one written before ours made us back off. Ours still being there is what counts.
   }
 
+  /**
+   * Deletes the lock object if it is still ours. Never throws: when the storage cannot be reached
+   * (the job that ends here may have failed for that reason), the lock is remembered as released
+   * (dead to this process's liveness checks) and its delete retried in the background.
+   */
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
     if (this.timer) clearInterval(this.timer);
-    // Never delete a lock that is no longer ours (it may be a rival's under the same name).
-    const cur = await readLock(this.store, this.key).catch(() => null);
-    if (cur && cur.raw.equals(this.body)) await this.store.delete(this.key);
+    if (await this.deleteIfMine()) return;
+    releasedOwners.add(this.owner);
+    this.retryDelete(0);
+  }
+
+  /** True when the object is gone or no longer ours; false when the storage did not answer. */
+  private async deleteIfMine(): Promise<boolean> {
+    try {
+      // Never delete a lock that is no longer ours (it may be a rival's under the same name).
+      const cur = await readLock(this.store, this.key);
+      if (cur && cur.raw.equals(this.body)) await this.store.delete(this.key);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private retryDelete(attempt: number): void {
+    const delay = RELEASE_RETRY_DELAYS_MS[attempt];
+    if (delay === undefined) return; // given up: the owner id stays dead here, others judge it stale by time
+    setTimeout(() => {
+      void this.deleteIfMine().then((done) => {
+        if (done) releasedOwners.delete(this.owner);
+        else this.retryDelete(attempt + 1);
+      });
+    }, delay).unref();
   }
 }
 
@@ -321,7 +362,8 @@ async function otherLocks(store: ObjectStore, except: string, now: number, me: L
     const l = await readLock(store, o.key, o.modified);
     if (!l) continue;
     if (seenStale(l, now, me)) {
-      await breakStale(store, l);
+      // A stale lock stays stale whether or not its delete goes through now (an outage): go on.
+      await breakStale(store, l).catch(() => undefined);
       continue;
     }
     out.push(l);
