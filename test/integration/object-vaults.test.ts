@@ -1,0 +1,74 @@
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { VaultDetails } from '../../preload/contract.js';
+import { AZURITE_DEV } from '../../main/core/vault/stores.js';
+import { backend, catalogBytes, expectNoSecret, runner, type Backend } from '../helpers/cli-backends.js';
+import type { Emulator } from '../helpers/emulators.js';
+import { useTmp } from '../helpers/tmp.js';
+
+// Credentials of vaults on object storage, through the CLI against real emulators: where they come
+// from, that a wrong one is a typed error, and that no secret lands in an error or the catalog.
+
+const tmp = useTmp();
+const emulators: Emulator[] = [];
+afterAll(async () => {
+  for (const e of emulators.splice(0)) await e.dispose();
+});
+
+describe('credentials of object storage', () => {
+  it('wrong credentials are StorageAuthFailed with a remedy, and no secret is printed', { timeout: 120_000 }, async () => {
+    const dir = tmp();
+    const azure = await backend('azure', dir, emulators);
+    const s3 = await backend('s3', dir, emulators);
+    const wrongKey = randomBytes(64).toString('base64');
+    const wrongSecret = `WrongSecret${randomBytes(8).toString('hex')}`;
+    const cases: [Backend, Record<string, string>, string[]][] = [
+      [azure, { AZURE_STORAGE_ACCOUNT: AZURITE_DEV.account, AZURE_STORAGE_KEY: wrongKey }, [wrongKey]],
+      [s3, { AWS_ACCESS_KEY_ID: 'NOTAKEYID', AWS_SECRET_ACCESS_KEY: wrongSecret, AWS_REGION: 'us-east-1' }, [wrongSecret]],
+    ];
+    for (const [be, env, secrets] of cases) {
+      const data = path.join(dir, `data-${be.name}`);
+      const { coffer } = runner(data, env);
+      for (const args of [['vault', 'create', 'vault-v', '--region', 'lab', ...be.where('auth')], ['vault', 'connect', 'vault-v', ...be.where('auth')]]) {
+        const r = coffer(...args);
+        expect(r.code, `${be.name}: ${r.err}`).toBe(1);
+        expect(r.err).toContain('StorageAuthFailed');
+        expect(r.err).toContain('remedy:');
+        expectNoSecret(r, secrets);
+      }
+      for (const s of secrets) expect(catalogBytes(data)).not.toContain(s);
+    }
+  });
+
+  it('takes credentials from a private credentials file, keeps only its path, and refuses a SAS token it cannot keep safely', { timeout: 120_000 }, async () => {
+    const dir = tmp();
+    const be = await backend('s3', dir, emulators);
+    const creds = path.join(dir, 's3-credentials.json');
+    fs.writeFileSync(creds, JSON.stringify({ s3: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', region: 'us-east-1' } }), { mode: 0o644 });
+    const data = path.join(dir, 'data');
+    // No credentials in the environment at all: only the file.
+    const { coffer, ok, json } = runner(data, { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AZURE_STORAGE_KEY: '', AZURE_STORAGE_ACCOUNT: '' });
+    const loose = coffer('vault', 'create', 'vault-v', '--region', 'lab', ...be.where('file'), '--credentials-file', creds);
+    expect(loose.code).toBe(1);
+    expect(loose.err).toContain('StorageCredentialsFileInvalid');
+    expect(loose.err).toContain('chmod 600');
+    fs.chmodSync(creds, 0o600);
+    ok('vault', 'create', 'vault-v', '--region', 'lab', ...be.where('file'), '--credentials-file', creds);
+    // A later process finds the credentials again from the path the catalog keeps.
+    expect(json<VaultDetails>('vault', 'show', 'vault-v').storage.kind).toBe('s3');
+    expect(catalogBytes(data)).toContain(creds);
+
+    // A SAS token in the URL: the CLI has no OS keychain, so it is refused and never echoed.
+    const az = await backend('azure', dir, emulators);
+    const sig = `Zm9vYmFy${randomBytes(12).toString('hex')}`;
+    const sasUrl = `${az.where('sas')[1]}?sv=2024-11-04&ss=b&srt=sco&sp=rwdlc&se=2099-01-01T00:00:00Z&sig=${sig}`;
+    const sas = coffer('vault', 'create', 'vault-w', '--region', 'lab', '--azure', sasUrl);
+    expect(sas.code).toBe(1);
+    expect(sas.err).toContain('StorageCredentialsMissing');
+    expect(sas.err).toContain('--credentials-file');
+    expectNoSecret(sas, [sig]);
+    expect(catalogBytes(data)).not.toContain(sig);
+  });
+});
