@@ -3,9 +3,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { VaultDetails } from '../../preload/contract.js';
+import { Engine } from '../../main/core/engine.js';
+import type { SecretStore } from '../../main/core/vaults.js';
 import { AZURITE_DEV } from '../../main/core/vault/stores.js';
-import { backend, catalogBytes, expectNoSecret, runner, type Backend } from '../helpers/cli-backends.js';
-import type { Emulator } from '../helpers/emulators.js';
+import { createRouter } from '../../main/rpc/router.js';
+import { unwrap } from '../helpers/cli.js';
+import { backend, catalogBytes, expectNoSecret, PASS, runner, type Backend } from '../helpers/cli-backends.js';
+import { startAzurite, type Emulator } from '../helpers/emulators.js';
 import { useTmp } from '../helpers/tmp.js';
 
 // Credentials of vaults on object storage, through the CLI against real emulators: where they come
@@ -72,3 +76,66 @@ describe('credentials of object storage', () => {
     expect(catalogBytes(data)).not.toContain(sig);
   });
 });
+
+describe('vaults on object storage through the engine', () => {
+  it('keeps a SAS token only in the keychain, refuses a location that is not empty, and deletes every object with the data', { timeout: 120_000 }, async () => {
+    const dir = tmp();
+    const em = await startAzurite();
+    emulators.push(em);
+    const { BlobServiceClient, ContainerSASPermissions, StorageSharedKeyCredential, generateBlobSASQueryParameters } = await import('@azure/storage-blob');
+    const key = new StorageSharedKeyCredential(AZURITE_DEV.account, AZURITE_DEV.key);
+    const service = new BlobServiceClient(`${em.endpoint}/${AZURITE_DEV.account}`, key);
+    await service.getContainerClient('sas').create();
+    const sas = generateBlobSASQueryParameters(
+      { containerName: 'sas', permissions: ContainerSASPermissions.parse('racwdl'), expiresOn: new Date(Date.now() + 86_400_000) },
+      key,
+    ).toString();
+    const sig = new URLSearchParams(sas).get('sig')!;
+    // The OS keychain of the desktop app, as the engine sees it (safeStorage is Electron's).
+    const keychain = new Map<string, string>();
+    const secrets: SecretStore = { save: (k, v) => void keychain.set(k, v), load: (k) => keychain.get(k), forget: (k) => void keychain.delete(k) };
+    // No credentials in the environment: only the token in the URL.
+    const saved = { ...process.env };
+    for (const k of Object.keys(process.env)) if (k.startsWith('AZURE_') || k.startsWith('AWS_')) delete process.env[k];
+    const data = path.join(dir, 'data');
+    const url = `${em.endpoint}/${AZURITE_DEV.account}/sas/team`;
+    try {
+      let engine = Engine.open({ dataDir: data, secrets });
+      let router = createRouter(engine, 'electron');
+      const made = unwrap(await router.invoke('createVault', { name: 'team', region: 'lab', azure: `${url}?${sas}`, passphrase: PASS }));
+      expect(made.location).toBe(url);
+      await engine.close();
+      expect(catalogBytes(data)).not.toContain(sig);
+      expect(catalogBytes(data)).not.toContain(sas.split('sig=')[1]!);
+      expect([...keychain.values()]).toEqual([sas]);
+
+      // After a restart the engine finds the token again, unattended.
+      engine = Engine.open({ dataDir: data, secrets });
+      router = createRouter(engine, 'electron');
+      const shown = unwrap(await router.invoke('showVault', { name: 'team' }));
+      expect(shown.storage).toMatchObject({ kind: 'azure', lockMode: 'conditional' });
+      expect(shown.storage.description).toContain('Azure Blob');
+
+      // The same location again: not empty, refused, nothing written.
+      const again = await router.invoke('createVault', { name: 'team-2', region: 'lab', azure: `${url}?${sas}`, passphrase: PASS });
+      expect(again.ok).toBe(false);
+      expect(!again.ok && again.error.code).toBe('VaultFolderNotEmpty');
+      expect(JSON.stringify(again)).not.toContain(sig);
+
+      const before = await listNames(service, 'sas');
+      expect(before).toContain('team/config');
+      unwrap(await router.invoke('deleteVault', { name: 'team', deleteData: true }));
+      expect(await listNames(service, 'sas')).toEqual([]);
+      expect(keychain.size).toBe(0);
+      await engine.close();
+    } finally {
+      process.env = saved;
+    }
+  });
+});
+
+async function listNames(service: import('@azure/storage-blob').BlobServiceClient, container: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const b of service.getContainerClient(container).listBlobsFlat()) names.push(b.name);
+  return names;
+}
