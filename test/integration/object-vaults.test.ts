@@ -5,11 +5,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { VaultDetails } from '../../preload/contract.js';
 import { Engine } from '../../main/core/engine.js';
 import type { SecretStore } from '../../main/core/vaults.js';
-import { AZURITE_DEV } from '../../main/core/vault/stores.js';
+import { AZURITE_DEV, openStore, parseStoredLocation } from '../../main/core/vault/stores.js';
 import { createRouter } from '../../main/rpc/router.js';
 import { unwrap } from '../helpers/cli.js';
 import { backend, catalogBytes, expectNoSecret, PASS, runner, type Backend } from '../helpers/cli-backends.js';
-import { startAzurite, type Emulator } from '../helpers/emulators.js';
+import { startAzurite, startS3rver, type Emulator } from '../helpers/emulators.js';
 import { useTmp } from '../helpers/tmp.js';
 
 // Credentials of vaults on object storage, through the CLI against real emulators: where they come
@@ -127,6 +127,36 @@ describe('vaults on object storage through the engine', () => {
       unwrap(await router.invoke('deleteVault', { name: 'team', deleteData: true }));
       expect(await listNames(service, 'sas')).toEqual([]);
       expect(keychain.size).toBe(0);
+      await engine.close();
+    } finally {
+      process.env = saved;
+    }
+  });
+});
+
+describe('policies of a vault on S3', () => {
+  it('reach the bucket as soon as they are created, edited or deleted', { timeout: 120_000 }, async () => {
+    const dir = tmp();
+    const em = await startS3rver();
+    emulators.push(em);
+    const saved = { ...process.env };
+    Object.assign(process.env, em.env);
+    try {
+      const engine = Engine.open({ dataDir: path.join(dir, 'data') });
+      const router = createRouter(engine, 'cli');
+      unwrap(await router.invoke('createVault', { name: 'team', region: 'lab', s3: 's3://vaults/team', endpoint: em.endpoint, passphrase: PASS }));
+      const store = await openStore(parseStoredLocation(unwrap(await router.invoke('showVault', { name: 'team' })).location), { credentials: em.credentials });
+      const records = async () => (await store.list('policies/')).map((o) => o.key).sort();
+      expect(await records()).toHaveLength(1);
+      const gold = unwrap(await router.invoke('createPolicy', { vault: 'team', name: 'Gold', spec: { schedule: { kind: 'daily', times: ['21:00'] }, retention: { dailyDays: 14 } } }));
+      expect(await records()).toContain(`policies/${gold.id}`);
+      const before = await store.get(`policies/${gold.id}`);
+      unwrap(await router.invoke('editPolicy', { vault: 'team', name: 'Gold', spec: { schedule: { kind: 'daily', times: ['22:00'] }, retention: { dailyDays: 7 } } }));
+      expect((await store.get(`policies/${gold.id}`)).equals(before)).toBe(false);
+      unwrap(await router.invoke('deletePolicy', { vault: 'team', name: 'Gold' }));
+      expect(await records()).not.toContain(`policies/${gold.id}`);
+      expect(await records()).toHaveLength(1);
+      expect(unwrap(await router.invoke('showVault', { name: 'team' })).storage.lockMode).toBe('listing');
       await engine.close();
     } finally {
       process.env = saved;
