@@ -133,10 +133,21 @@ export const VaultSummary = z.object({
 });
 export type VaultSummary = z.infer<typeof VaultSummary>;
 
+/** Where a vault lives and which lock protocol is in force there (see docs/vault-format.md, "Locks"). */
+export const VaultStorageInfo = z.object({
+  kind: z.enum(['folder', 'azure', 's3']),
+  /** conditional: create-only writes are enforced (O_EXCL, If-None-Match); listing: write own lock, wait, list, back off. */
+  lockMode: z.enum(['conditional', 'listing']),
+  /** One line for people, e.g. "S3-compatible, conditional writes NOT honoured: list-based locks". */
+  description: z.string(),
+});
+export type VaultStorageInfo = z.infer<typeof VaultStorageInfo>;
+
 export const VaultDetails = VaultSummary.extend({
   usedBytes: z.number(),
   pointCount: z.number().int(),
   policies: z.array(Policy),
+  storage: VaultStorageInfo,
 });
 export type VaultDetails = z.infer<typeof VaultDetails>;
 

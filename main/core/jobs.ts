@@ -45,6 +45,8 @@ export interface JobContext {
   readonly signal: AbortSignal;
   progress(p: { bytesDone: number; bytesTotal: number; bytesPerSecond?: number }): void;
   warn(code: ErrorCode, message: string): void;
+  /** What the job is doing right now, shown as its summary while it runs (e.g. why it waits); null clears it. */
+  note(message: string | null): void;
 }
 
 export interface JobOutcome {
@@ -249,6 +251,10 @@ export class JobService {
       },
       warn: (code, message) => {
         warnings.push({ code, message });
+      },
+      note: (message) => {
+        this.db.prepare('UPDATE jobs SET summary = ? WHERE id = ?').run(message, id);
+        this.emit(id);
       },
     };
     try {

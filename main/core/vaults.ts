@@ -17,9 +17,18 @@ import {
 } from './vault-sync.js';
 import { createVaultConfig, readVaultConfig, unlockVaultConfig, writeVaultConfig, type VaultKeys } from './vault/config.js';
 import { DEFAULT_CHUNK_SIZE } from './vault/format.js';
-import { LocalFolderStore } from './vault/local-store.js';
 import { deletePolicyRecordObject, deleteProtectionRecordObject, putPolicyRecord, putProtectionRecord } from './vault/records.js';
-import type { ObjectStore } from './vault/storage.js';
+import { PROBE_PREFIX } from './vault/remote.js';
+import {
+  describeStore,
+  formatVaultLocation,
+  openStore,
+  parseStoredLocation,
+  parseVaultLocation,
+  type OpenStoreOptions,
+  type VaultLocation,
+  type VaultStore,
+} from './vault/stores.js';
 import { Vault } from './vault/vault.js';
 
 export { DEFAULT_POLICY_NAME } from './vault-sync.js';
@@ -31,7 +40,15 @@ interface VaultRow {
   location: string;
   format_version: number;
   created_at: string;
+  /** Path of the admin's credentials file for an object-storage vault (never its content). */
+  credentials_file: string | null;
 }
+
+/** Where the arguments of createVault and connectVault say the vault lives. */
+type StorageArgs = Pick<ParsedArgsOf<'createVault'>, 'path' | 'azure' | 's3' | 'endpoint' | 's3Region' | 'credentialsFile'>;
+
+/** The SecretStore entry holding a vault's SAS token (the passphrase entry is keyed by the bare id). */
+const sasSecretKey = (vaultId: string): string => `storage-sas:${vaultId}`;
 
 /** Vaults known to this console: the catalog rows plus, for unlocked ones, their keys in memory. */
 export class VaultService {
@@ -40,6 +57,8 @@ export class VaultService {
   private readonly handles = new Map<string, Promise<Vault>>();
   /** One reconcile at a time per vault; a request during one runs after it (it may miss newer points). */
   private readonly reconciling = new Map<string, Promise<ReconcileReport>>();
+  /** Open stores (connected, credentials resolved, create-only probe done), one per vault id. */
+  private readonly stores = new Map<string, Promise<VaultStore>>();
 
   constructor(
     private readonly db: Db,
@@ -64,27 +83,46 @@ export class VaultService {
 
   async show(name: string): Promise<Omit<VaultDetails, 'policies'>> {
     const row = this.row(name);
-    const store = this.storeFor(row);
+    const store = await this.storeFor(row);
     let usedBytes = 0;
     let pointCount = 0;
     for (const obj of await store.list('')) {
       usedBytes += obj.size;
       if (obj.key.startsWith('points/')) pointCount++;
     }
-    return { ...this.summary(row), usedBytes, pointCount };
+    const loc = parseStoredLocation(row.location);
+    const storage = {
+      kind: loc.kind,
+      lockMode: store.conditionalCreate ? ('conditional' as const) : ('listing' as const),
+      description: describeStore(loc, store.conditionalCreate),
+    };
+    return { ...this.summary(row), usedBytes, pointCount, storage };
   }
 
   async create(args: ParsedArgsOf<'createVault'>): Promise<VaultSummary> {
-    const location = path.resolve(folderOnly(args));
+    const loc = this.locationOf(args);
+    const location = formatVaultLocation(loc);
     if (this.db.prepare('SELECT 1 FROM vaults WHERE name = ?').get(args.name)) {
       throw new CofferError('VaultNameTaken', `A vault named "${args.name}" already exists.`, { field: 'name' });
     }
     if (this.db.prepare('SELECT 1 FROM vaults WHERE location = ?').get(location)) {
-      throw new CofferError('VaultFolderNotEmpty', `Another vault already uses ${location}.`, { field: 'path' });
+      throw new CofferError('VaultFolderNotEmpty', `Another vault already uses ${location}.`, { field: fieldOf(loc) });
     }
-    const createdFolder = prepareEmptyFolder(location);
+    const createdFolder = loc.kind === 'folder' && prepareEmptyFolder(loc.path);
+    // Set once the (object) location is known to have been empty: only then may a failure clean up.
+    let madeHere: VaultStore | undefined;
+    let inserted: string | undefined;
     try {
-      const store = this.storeFor({ location });
+      // The container or bucket is created when it is missing and the credentials allow it.
+      const store = await openStore(loc, { ...this.openOptions(args.credentialsFile ?? null, sasOf(loc)), create: true });
+      if (loc.kind !== 'folder') {
+        const present = (await store.list('')).filter((o) => !o.key.startsWith(PROBE_PREFIX));
+        if (present.length > 0) {
+          throw new CofferError('VaultFolderNotEmpty', `The location ${location} already holds ${present.length} object(s).`, { field: fieldOf(loc) },
+            'Pick an empty container or bucket, or a new prefix (folder) inside it; to use a vault that is already there, connect it.');
+        }
+        madeHere = store;
+      }
       const { config, keys } = await createVaultConfig({
         name: args.name,
         region: args.region,
@@ -93,12 +131,12 @@ export class VaultService {
       });
       await writeVaultConfig(store, config);
       const now = new Date().toISOString();
+      inserted = config.id;
       this.db.transaction(() => {
-        this.db
-          .prepare('INSERT INTO vaults (id, name, region, location, format_version, created_at) VALUES (?, ?, ?, ?, ?, ?)')
-          .run(config.id, args.name, args.region, location, config.version, now);
+        this.insertRow({ id: config.id, name: args.name, region: args.region, location, format_version: config.version, created_at: now, credentials_file: args.credentialsFile ?? null }, loc);
         ensureBuiltinPolicy(this.db, config.id, now);
       })();
+      this.keepStore(config.id, store, loc);
       this.keys.set(config.id, keys);
       // The built-in policy lives in the vault from the start, so any install connecting finds it.
       for (const p of this.db.prepare('SELECT * FROM policies WHERE vault_id = ?').all(config.id) as Parameters<typeof policyRecordOf>[0][]) {
@@ -109,9 +147,19 @@ export class VaultService {
       this.events.emit('vaultsChanged', { names: [args.name] });
       return this.summary(this.row(args.name));
     } catch (e) {
-      // Never leave half a vault behind: undo what this call created on disk.
-      if (createdFolder) fs.rmSync(location, { recursive: true, force: true });
-      else for (const made of ['config', 'policies']) fs.rmSync(path.join(location, made), { recursive: true, force: true });
+      // Never leave half a vault behind: undo what this call created.
+      if (inserted) {
+        this.db.prepare('DELETE FROM vaults WHERE id = ?').run(inserted);
+        this.keys.delete(inserted);
+        this.forgetStore(inserted);
+      }
+      if (loc.kind === 'folder') {
+        if (createdFolder) fs.rmSync(loc.path, { recursive: true, force: true });
+        else for (const made of ['config', 'policies']) fs.rmSync(path.join(loc.path, made), { recursive: true, force: true });
+      } else if (madeHere) {
+        const store = madeHere;
+        await Promise.allSettled((await store.list('').catch(() => [])).map((o) => store.delete(o.key)));
+      }
       throw e;
     }
   }
@@ -126,9 +174,9 @@ export class VaultService {
         'Use the desktop app, or point Coffer to a key file: `coffer vault remember NAME --key-file FILE`.',
       );
     }
-    const config = await readVaultConfig(this.storeFor(row));
+    const config = await readVaultConfig(await this.storeFor(row));
     if (config.id !== row.id) {
-      throw new CofferError('VaultCorrupt', `The folder ${row.location} now holds another vault (${config.name}).`);
+      throw new CofferError('VaultCorrupt', `The storage at ${row.location} now holds another vault (${config.name}).`);
     }
     this.keys.set(row.id, await unlockVaultConfig(config, passphrase));
     if (remember) this.secrets!.save(row.id, passphrase);
@@ -164,17 +212,24 @@ export class VaultService {
         { registered },
       );
     }
+    const loc = parseStoredLocation(row.location);
+    let store: VaultStore | undefined;
     if (deleteData) {
-      // Only remove a folder that really is this vault: a moved or replaced folder is left alone.
-      const config = await readVaultConfig(this.storeFor(row));
+      // Only remove storage that really is this vault: a moved or replaced folder is left alone.
+      store = await this.storeFor(row);
+      const config = await readVaultConfig(store);
       if (config.id !== row.id) {
-        throw new CofferError('VaultCorrupt', `The folder ${row.location} holds another vault; nothing was deleted.`);
+        throw new CofferError('VaultCorrupt', `The storage at ${row.location} holds another vault; nothing was deleted.`);
       }
+      // Object storage: every object of the vault goes, its config last (a failure midway leaves
+      // the vault listed here, and deleting again finishes the work).
+      if (loc.kind !== 'folder') await deleteAllObjects(store);
     }
     this.db.prepare('DELETE FROM vaults WHERE id = ?').run(row.id);
     this.keys.delete(row.id);
     this.dropHandle(row.id);
-    if (deleteData) fs.rmSync(row.location, { recursive: true, force: true });
+    this.forgetStore(row.id);
+    if (deleteData && loc.kind === 'folder') fs.rmSync(loc.path, { recursive: true, force: true });
     this.events.emit('vaultsChanged', { names: [row.name] });
     return { name: row.name, dataDeleted: deleteData, location: row.location };
   }
@@ -186,30 +241,33 @@ export class VaultService {
    * succeeds; the vault itself is only written to for records this install is the origin of (none yet).
    */
   async connect(args: ParsedArgsOf<'connectVault'>): Promise<ConnectedVault> {
-    const location = path.resolve(folderOnly(args));
+    const loc = this.locationOf(args);
+    const location = formatVaultLocation(loc);
     if (this.db.prepare('SELECT 1 FROM vaults WHERE name = ?').get(args.name)) {
       throw new CofferError('VaultNameTaken', `A vault named "${args.name}" already exists.`, { field: 'name' });
     }
     if (args.remember && !this.secrets) {
       throw new CofferError('InvalidArgument', 'remember: this host cannot keep secrets safely (no OS keychain).', { field: 'remember' });
     }
-    const store = this.storeFor({ location });
+    const store = await openStore(loc, this.openOptions(args.credentialsFile ?? null, sasOf(loc)));
     const config = await readVaultConfig(store);
     const same = this.db.prepare('SELECT name FROM vaults WHERE id = ?').get(config.id) as { name: string } | undefined;
     if (same) {
-      throw new CofferError('VaultAlreadyConnected', `The vault at ${location} is already connected here as "${same.name}".`, { name: same.name, field: 'path' });
+      throw new CofferError('VaultAlreadyConnected', `The vault at ${location} is already connected here as "${same.name}".`, { name: same.name, field: fieldOf(loc) });
     }
     if (this.db.prepare('SELECT 1 FROM vaults WHERE location = ?').get(location)) {
-      throw new CofferError('VaultFolderNotEmpty', `Another vault already uses ${location}.`, { field: 'path' });
+      throw new CofferError('VaultFolderNotEmpty', `Another vault already uses ${location}.`, { field: fieldOf(loc) });
     }
     const keys = await unlockVaultConfig(config, args.passphrase);
     const snap = await readVaultSnapshot(this.db, store, keys, config.id);
     const writes = this.db.transaction(() => {
-      this.db
-        .prepare('INSERT INTO vaults (id, name, region, location, format_version, created_at) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(config.id, args.name, config.region, location, config.version, config.created);
+      this.insertRow(
+        { id: config.id, name: args.name, region: config.region, location, format_version: config.version, created_at: config.created, credentials_file: args.credentialsFile ?? null },
+        loc,
+      );
       return applyVaultSnapshot(this.db, { id: config.id, region: config.region }, snap, { connecting: true }).writes;
     })();
+    this.keepStore(config.id, store, loc);
     this.keys.set(config.id, keys);
     if (args.remember) this.secrets!.save(config.id, args.passphrase);
     // An old vault gets its built-in policy record now (the first write of the new objects).
@@ -255,6 +313,7 @@ export class VaultService {
     this.keys.delete(row.id);
     this.secrets?.forget(row.id);
     this.dropHandle(row.id);
+    this.forgetStore(row.id);
     this.changed(row.name);
     return { name: row.name, location: row.location };
   }
@@ -279,7 +338,7 @@ export class VaultService {
   private async reconcileNow(vaultId: string): Promise<ReconcileReport> {
     const row = this.db.prepare('SELECT * FROM vaults WHERE id = ?').get(vaultId) as VaultRow | undefined;
     if (!row) throw new CofferError('VaultNotFound', `No vault with id ${vaultId} in this console.`);
-    const store = this.storeFor(row);
+    const store = await this.storeFor(row);
     const keys = this.keys.get(row.id);
     const snap = await readVaultSnapshot(this.db, store, keys, row.id);
     const applied = this.db.transaction(() =>
@@ -316,7 +375,7 @@ export class VaultService {
     const keys = this.keys.get(row.vault_id);
     if (!keys) return false;
     const record = policyRecordOf(row);
-    await putPolicyRecord(this.storeFor(this.rowById(row.vault_id)), keys, record);
+    await putPolicyRecord(await this.storeFor(this.rowById(row.vault_id)), keys, record);
     markSynced(this.db, row.vault_id, record);
     return true;
   }
@@ -327,7 +386,7 @@ export class VaultService {
    */
   async deletePolicyRecord(vaultId: string, policyId: string): Promise<boolean> {
     if (!this.keys.get(vaultId)) return false;
-    await deletePolicyRecordObject(this.storeFor(this.rowById(vaultId)), policyId);
+    await deletePolicyRecordObject(await this.storeFor(this.rowById(vaultId)), policyId);
     this.db.prepare('DELETE FROM policy_sync WHERE vault_id = ? AND policy_id = ?').run(vaultId, policyId);
     return true;
   }
@@ -342,13 +401,13 @@ export class VaultService {
     if (!want) return false;
     const keys = this.keys.get(want.vaultId);
     if (!keys) return false;
-    await putProtectionRecord(this.storeFor(this.rowById(want.vaultId)), keys, want.record);
+    await putProtectionRecord(await this.storeFor(this.rowById(want.vaultId)), keys, want.record);
     return true;
   }
 
   /** Removes the protection record of a VM (after its backup data is deleted or it is unregistered). */
   async deleteProtectionRecord(vaultId: string, vmId: string): Promise<void> {
-    await deleteProtectionRecordObject(this.storeFor(this.rowById(vaultId)), vmId);
+    await deleteProtectionRecordObject(await this.storeFor(this.rowById(vaultId)), vmId);
   }
 
   /**
@@ -377,7 +436,7 @@ export class VaultService {
     const keys = this.keysOf(row.name);
     let handle = this.handles.get(row.id);
     if (!handle) {
-      handle = Vault.openWithKeys(this.storeFor(row), keys);
+      handle = this.storeFor(row).then((store) => Vault.openWithKeys(store, keys));
       this.handles.set(row.id, handle);
       handle.catch(() => this.handles.delete(row.id));
       await this.reconcileVault(row.id);
@@ -417,11 +476,71 @@ export class VaultService {
   }
 
   /**
-   * The one place a vault row becomes an object store. H5's `openStore(location)` plugs in here
-   * (Azure Blob, S3); every other method of this class goes through it.
+   * The one place a vault row becomes a store (folder, Azure Blob, S3), opened once per vault and
+   * kept. Credentials are found again each time the process starts, without anyone present: the
+   * SAS token kept in the OS keychain, else the credentials file the catalog names, else the
+   * environment of this process (AZURE_STORAGE_*, AWS_*). A failed open is not kept: the next
+   * call tries again (the storage may be back).
    */
-  private storeFor(row: Pick<VaultRow, 'location'>): ObjectStore {
-    return new LocalFolderStore(row.location);
+  private storeFor(row: VaultRow): Promise<VaultStore> {
+    let store = this.stores.get(row.id);
+    if (!store) {
+      const opened = openStore(parseStoredLocation(row.location), this.openOptions(row.credentials_file, this.secrets?.load(sasSecretKey(row.id))));
+      this.stores.set(row.id, opened);
+      opened.catch(() => {
+        if (this.stores.get(row.id) === opened) this.stores.delete(row.id);
+      });
+      store = opened;
+    }
+    return store;
+  }
+
+  private openOptions(credentialsFile: string | null, sasToken: string | undefined): OpenStoreOptions {
+    if (sasToken) return { credentials: { azure: { sasToken } } };
+    return credentialsFile ? { credentialsFile } : {};
+  }
+
+  /**
+   * Parses where the vault lives. A SAS token inside an Azure URL is a secret: it is kept only in
+   * the OS keychain (desktop app); without one it is refused, never stored in the catalog.
+   */
+  private locationOf(args: StorageArgs): VaultLocation {
+    const loc = parseVaultLocation({
+      ...(args.path !== undefined ? { path: args.path } : {}),
+      ...(args.azure !== undefined ? { azure: args.azure } : {}),
+      ...(args.s3 !== undefined ? { s3: args.s3 } : {}),
+      ...(args.endpoint !== undefined ? { endpoint: args.endpoint } : {}),
+      ...(args.s3Region !== undefined ? { region: args.s3Region } : {}),
+    });
+    if (args.credentialsFile !== undefined && loc.kind === 'folder') {
+      throw new CofferError('InvalidArgument', 'credentialsFile: a folder vault needs no credentials.', { field: 'credentialsFile' });
+    }
+    if (loc.kind === 'azure' && loc.sasToken && !this.secrets) {
+      throw new CofferError(
+        'StorageCredentialsMissing',
+        'A SAS token in the URL cannot be kept on this host: it has no OS keychain, and Coffer never stores credentials in plain text.',
+        { field: 'azure' },
+        'Give the URL without its query and put the token in a credentials file (chmod 600, {"azure": {"sasToken": "..."}}) passed with --credentials-file, or set AZURE_STORAGE_SAS_TOKEN (or AZURE_STORAGE_CONNECTION_STRING) in the environment of Coffer.',
+      );
+    }
+    return loc;
+  }
+
+  private insertRow(row: VaultRow, loc: VaultLocation): void {
+    this.db
+      .prepare('INSERT INTO vaults (id, name, region, location, backend, format_version, created_at, credentials_file) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(row.id, row.name, row.region, row.location, loc.kind, row.format_version, row.created_at, row.credentials_file);
+  }
+
+  /** Keeps the store just opened for a new row, and its SAS token (if any) in the keychain. */
+  private keepStore(vaultId: string, store: VaultStore, loc: VaultLocation): void {
+    this.stores.set(vaultId, Promise.resolve(store));
+    if (loc.kind === 'azure' && loc.sasToken) this.secrets!.save(sasSecretKey(vaultId), loc.sasToken);
+  }
+
+  private forgetStore(vaultId: string): void {
+    this.stores.delete(vaultId);
+    this.secrets?.forget(sasSecretKey(vaultId));
   }
 
   private changed(name: string): void {
@@ -527,8 +646,19 @@ function prepareEmptyFolder(location: string): boolean {
   return false;
 }
 
-/** Until object storage is wired into the catalog, only folder vaults can be created or connected. */
-function folderOnly(args: { path?: string | undefined }): string {
-  if (args.path === undefined) throw new CofferError('StorageLocationInvalid', 'Vaults on object storage are not available in this build yet.', { field: 'path' });
-  return args.path;
+/** The SAS token an Azure URL carried (a secret: never in the catalog). */
+function sasOf(loc: VaultLocation): string | undefined {
+  return loc.kind === 'azure' ? loc.sasToken : undefined;
+}
+
+/** The argument an error about a location points at. */
+function fieldOf(loc: VaultLocation): 'path' | 'azure' | 's3' {
+  return loc.kind === 'folder' ? 'path' : loc.kind;
+}
+
+/** Removes every object of a vault on object storage, its config last. */
+async function deleteAllObjects(store: VaultStore): Promise<void> {
+  const keys = (await store.list('')).map((o) => o.key).filter((k) => k !== 'config');
+  for (let i = 0; i < keys.length; i += 16) await Promise.all(keys.slice(i, i + 16).map((k) => store.delete(k)));
+  await store.delete('config');
 }

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { CofferError } from '../../core/errors.js';
-import type { Cli } from '../io.js';
+import { printTable } from '../format.js';
+import { printVms, type Cli } from '../io.js';
 
 export function protectionCommands(program: Command, cli: Cli): void {
   const { io, call, print, waitFor, unlock } = cli;
@@ -48,5 +49,29 @@ export function protectionCommands(program: Command, cli: Cli): void {
     .requiredOption('--policy <policy>', 'the new policy')
     .action(async (vm: string, o: { policy: string }) => {
       await waitFor([await call('changePolicy', { vm, policy: o.policy })]);
+    });
+  protection
+    .command('pending <vault>')
+    .description('protections recorded in a connected vault that wait for your confirmation in this install')
+    .option('--json', 'print as JSON')
+    .action(async (vault: string, o: { json?: boolean }) => {
+      const list = await call('listPendingProtections', { vault });
+      print(list, o.json, () =>
+        list.length === 0
+          ? io.out(`No protections of ${vault} wait for confirmation.\n`)
+          : printTable(
+              io.out,
+              ['VM', 'CLOUD SERVICE', 'POLICY', 'NOTE'],
+              list.map((p) => [p.vmName, p.cloudService, p.policy, p.backupDataOnly ? 'Backup data only: associate it first' : '']),
+            ),
+      );
+    });
+  protection
+    .command('confirm <vault> [vms...]')
+    .description('resume the protections recorded in the vault (all pending ones, or the VMs named): scheduled backups run here again')
+    .option('--json', 'print as JSON')
+    .action(async (vault: string, vms: string[], o: { json?: boolean }) => {
+      const done = await call('confirmProtections', { vault, ...(vms.length ? { vms } : {}) });
+      print(done, o.json, () => (done.length ? printVms(io.out, done) : io.out('Nothing to confirm.\n')));
     });
 }

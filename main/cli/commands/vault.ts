@@ -4,20 +4,67 @@ import type { Cli } from '../io.js';
 import { formatBytes, printTable } from '../format.js';
 import { readPassphrase } from '../passphrase.js';
 
+/** The storage options of `vault create` and `vault connect`, as commander hands them over. */
+interface StorageOptions {
+  path?: string;
+  azure?: string;
+  s3?: string;
+  endpoint?: string;
+  s3Region?: string;
+  credentialsFile?: string;
+}
+
+const STORAGE_HELP = `
+Storage (exactly one of --path, --azure, --s3):
+  --path /srv/vaults/ams
+  --azure https://ACCOUNT.blob.core.windows.net/CONTAINER[/PREFIX]   (or an emulator: http://127.0.0.1:10000/devstoreaccount1/CONTAINER)
+  --s3 s3://BUCKET[/PREFIX] [--endpoint https://minio.example:9000] [--s3-region eu-west-1]
+Credentials for object storage come from the environment of Coffer (AZURE_STORAGE_CONNECTION_STRING,
+or AZURE_STORAGE_ACCOUNT + AZURE_STORAGE_KEY, or AZURE_STORAGE_SAS_TOKEN; AWS_ACCESS_KEY_ID +
+AWS_SECRET_ACCESS_KEY + AWS_REGION), or from --credentials-file FILE: JSON, chmod 600, e.g.
+  {"azure": {"accountName": "...", "accountKey": "..."}}   or   {"s3": {"accessKeyId": "...", "secretAccessKey": "...", "region": "..."}}
+Only the file's path is kept; scheduled backups read it (or the environment) again each time.
+`;
+
+function withStorageOptions(c: Command, pathHelp: string): Command {
+  return c
+    .option('--path <dir>', pathHelp)
+    .option('--azure <url>', 'an Azure Blob container: https://ACCOUNT.blob.core.windows.net/CONTAINER[/PREFIX]')
+    .option('--s3 <url>', 'an S3 bucket: s3://BUCKET[/PREFIX]')
+    .option('--endpoint <url>', 'with --s3: the endpoint of an S3-compatible server (MinIO, Ceph, ...)')
+    .option('--s3-region <region>', 'with --s3: the region of the bucket (else AWS_REGION)')
+    .option('--credentials-file <file>', 'object storage: a JSON credentials file readable only by you (chmod 600)')
+    .addHelpText('after', STORAGE_HELP);
+}
+
+/** The contract's storage fields from the options: paths made absolute, absent ones left out. */
+function storageArgs(o: StorageOptions): { path?: string; azure?: string; s3?: string; endpoint?: string; s3Region?: string; credentialsFile?: string } {
+  return {
+    ...(o.path !== undefined ? { path: path.resolve(o.path) } : {}),
+    ...(o.azure !== undefined ? { azure: o.azure } : {}),
+    ...(o.s3 !== undefined ? { s3: o.s3 } : {}),
+    ...(o.endpoint !== undefined ? { endpoint: o.endpoint } : {}),
+    ...(o.s3Region !== undefined ? { s3Region: o.s3Region } : {}),
+    ...(o.credentialsFile !== undefined ? { credentialsFile: path.resolve(o.credentialsFile) } : {}),
+  };
+}
+
 export function vaultCommands(program: Command, cli: Cli): void {
   const { io, call, print } = cli;
-  const vault = program.command('vault').description('create, list, show and delete vaults');
+  const vault = program.command('vault').description('create, connect, list, show, disconnect and delete vaults');
 
-  vault
-    .command('create <name>')
-    .description('create a vault in an empty or new folder (passphrase from COFFER_PASSPHRASE, --passphrase-file or a prompt)')
-    .requiredOption('--region <region>', 'the region label of the vault (a site or host)')
-    .requiredOption('--path <dir>', 'the storage folder: empty or absent')
+  withStorageOptions(
+    vault
+      .command('create <name>')
+      .description('create a vault in an empty or new folder, Azure Blob container or S3 bucket (passphrase from COFFER_PASSPHRASE, --passphrase-file or a prompt)')
+      .requiredOption('--region <region>', 'the region label of the vault (a site or host)'),
+    'the storage folder: empty or absent',
+  )
     .option('--passphrase-file <file>', 'read the passphrase from the first line of this file')
     .option('--json', 'print the result as JSON')
-    .action(async (name: string, o: { region: string; path: string; passphraseFile?: string; json?: boolean }) => {
+    .action(async (name: string, o: StorageOptions & { region: string; passphraseFile?: string; json?: boolean }) => {
       const passphrase = await readPassphrase({ file: o.passphraseFile, confirm: true, io });
-      const v = await call('createVault', { name, region: o.region, path: path.resolve(o.path), passphrase });
+      const v = await call('createVault', { name, region: o.region, passphrase, ...storageArgs(o) });
       print(v, o.json, () => io.out(`Vault ${v.name} created in region ${v.region} at ${v.location} (policy DefaultPolicy: daily, keep 30 days).\n`));
     });
 
@@ -33,6 +80,7 @@ export function vaultCommands(program: Command, cli: Cli): void {
           : printTable(
               io.out,
               ['NAME', 'REGION', 'LOCATION', 'REGISTERED', 'KEY'],
+              // The location as the catalog holds it: a path or a URL, never a key or token.
               list.map((v) => [v.name, v.region, v.location, String(v.registeredCount), v.unlocked ? 'unlocked' : 'locked']),
             ),
       );
@@ -50,6 +98,8 @@ export function vaultCommands(program: Command, cli: Cli): void {
             `Name:             ${v.name}`,
             `Region:           ${v.region}`,
             `Location:         ${v.location}`,
+            `Storage:          ${v.storage.description}`,
+            `Lock mode:        ${v.storage.lockMode}`,
             `Created:          ${v.created}`,
             `Format version:   ${v.formatVersion}`,
             `Size used:        ${formatBytes(v.usedBytes)}`,
@@ -76,6 +126,37 @@ export function vaultCommands(program: Command, cli: Cli): void {
             : `Vault ${r.name} removed from this console; its data stays at ${r.location}.\n`,
         ),
       );
+    });
+
+  withStorageOptions(
+    vault
+      .command('connect <name>')
+      .description(
+        'connect an existing vault (made by another install, or before this machine was rebuilt) under a local name: reads its config, asks the passphrase, lists its policies and every recovery point',
+      ),
+    'the folder holding the vault',
+  )
+    .option('--passphrase-file <file>', 'read the passphrase from the first line of this file')
+    .option('--json', 'print the result as JSON')
+    .action(async (name: string, o: StorageOptions & { passphraseFile?: string; json?: boolean }) => {
+      const passphrase = await readPassphrase({ file: o.passphraseFile, confirm: false, io, prompt: `Passphrase of the vault to connect as ${name}: ` });
+      const v = await call('connectVault', { name, passphrase, ...storageArgs(o) });
+      print(v, o.json, () => {
+        const lines = [`Vault ${v.name} connected (region ${v.region}, ${v.location}): ${v.pointCount} recovery point(s).`];
+        if (v.backupDataOnlyVms.length) lines.push(`Backup data only: ${v.backupDataOnlyVms.join(', ')} (restore them, or \`coffer vm associate ITEM --with VM\` once a source lists them).`);
+        for (const p of v.pendingProtections) lines.push(`Pending protection: ${p.cloudService ? `${p.cloudService}/` : ''}${p.vmName} with ${p.policy}${p.backupDataOnly ? ' (associate it first)' : ''}.`);
+        if (v.pendingProtections.length) lines.push(`Resume them with \`coffer protection confirm ${v.name}\`.`);
+        io.out(`${lines.join('\n')}\n`);
+      });
+    });
+
+  vault
+    .command('disconnect <name>')
+    .description("forget a vault in this console and keep its data: any install (this one too) can connect it again")
+    .option('--json', 'print the result as JSON')
+    .action(async (name: string, o: { json?: boolean }) => {
+      const r = await call('disconnectVault', { name });
+      print(r, o.json, () => io.out(`Vault ${r.name} disconnected; its data stays at ${r.location}.\n`));
     });
 
   vault

@@ -48,4 +48,12 @@ export function vmCommands(program: Command, cli: Cli): void {
         for (const d of r.disks) io.out(`  ${d.path}\n`);
       });
     });
+  vm.command('associate <item>')
+    .description('join a Backup data only item (known from a connected vault) with the VM a source lists, so its protection can continue')
+    .requiredOption('--with <vm>', 'the VM a source of this install lists (the same machine)')
+    .option('--json', 'print as JSON')
+    .action(async (item: string, o: { with: string; json?: boolean }) => {
+      const v = await call('associateVm', { vm: item, with: o.with });
+      print(v, o.json, () => printVms(io.out, [v]));
+    });
 }

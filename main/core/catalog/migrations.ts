@@ -203,4 +203,13 @@ export const migrations: ReadonlyArray<(db: Database.Database) => void> = [
       ALTER TABLE vms ADD COLUMN approved_disk_paths TEXT;
     `);
   },
+  // 7 (issue 11, object storage): a vault on Azure Blob or S3 may take its credentials from a
+  // JSON file the admin names; the catalog keeps only that file's PATH (never a key or token).
+  // vaults.backend becomes the storage kind: folder, azure or s3.
+  (db) => {
+    db.exec(`
+      ALTER TABLE vaults ADD COLUMN credentials_file TEXT;
+      UPDATE vaults SET backend = 'folder' WHERE backend = 'local';
+    `);
+  },
 ];

@@ -1,7 +1,7 @@
 import type { Job, Vm } from '../../../preload/contract.js';
 import type { Db } from '../catalog/catalog.js';
 import { CofferError } from '../errors.js';
-import { label } from '../inventory.js';
+import { isBackupDataOnly, label } from '../inventory.js';
 import type { PolicySpec } from '../policy/spec.js';
 import { diskPaths, refusedDiskError } from '../sources/confinement.js';
 import { isActive, type ProtectionContext } from './context.js';
@@ -18,6 +18,9 @@ export class ProtectionLifecycle {
     const inVault = (v: { vaultName: string | null }) => v.vaultName?.toLowerCase() === vaultName.toLowerCase();
     const vms = refs.map((r) => this.ctx.registeredVm(r, inVault));
     for (const vm of vms) {
+      if (isBackupDataOnly(vm)) {
+        throw new CofferError('VmBackupDataOnly', `${label(vm)} holds backup data only: no source of this install lists it.`, { vm: vm.id });
+      }
       if (vm.registrationState !== 'Registered') throw new CofferError('VmNotRegistered', `The VM ${label(vm)} is not registered yet.`);
       if (isActive(vm)) throw new CofferError('VmAlreadyProtected', `The VM ${label(vm)} is already protected; change its policy instead.`, { vm: vm.id });
     }
@@ -26,8 +29,10 @@ export class ProtectionLifecycle {
     }
     // An existing policy is taken as it is: the wizard cannot alter its retention (W11).
     const policy = choice.newPolicy
-      ? this.policies.create(vaultName, choice.newPolicy.name, choice.newPolicy.spec)
+      ? this.policies.add(vaultName, choice.newPolicy.name, choice.newPolicy.spec)
       : this.policies.get(vaultName, choice.policy ?? '');
+    // A policy made in the wizard reaches the vault (and every install connected to it) at once.
+    if (choice.newPolicy) void this.policies.publish(policy.id);
     return vms.map((vm) =>
       this.ctx.jobs.start('ConfigureProtection', this.ctx.subject(vm), async () => {
         this.ctx.db
@@ -66,10 +71,12 @@ export class ProtectionLifecycle {
       throw new CofferError('InvalidArgument', `To delete the backup data of ${label(vm)}, type its name "${vm.name}" to confirm.`, { field: 'confirmName' });
     }
     this.ctx.assertNoActiveJob(vm);
-    return this.ctx.jobs.start('DeleteBackupData', this.ctx.subject(vm), async () => {
+    return this.ctx.jobs.start('DeleteBackupData', this.ctx.subject(vm), async (job) => {
       const vault = await this.ctx.vaults.openVault(vm.vaultName);
       const ids = this.ctx.pointRows(vm.id).map((p) => p.id);
-      await vault.prune(ids);
+      // Waits (cancellable) while another job or install holds the vault; the job says so meanwhile.
+      await vault.prune(ids, { signal: job.signal, onWait: (message) => job.note(message) });
+      job.note(null);
       this.ctx.db.transaction(() => {
         this.ctx.db.prepare('DELETE FROM points WHERE vault_id = ? AND vm_id = ?').run(vm.vaultId, vm.id);
         this.ctx.db.prepare('UPDATE vms SET protection_state = NULL, policy_id = NULL, protected_at = NULL WHERE id = ?').run(vm.id);

@@ -41,7 +41,7 @@ export class PointService {
     this.ctx.db
       .prepare(
         `INSERT INTO points (vault_id, id, vm_id, vm_name, created_at, consistency, retain_until, manual, logical_bytes, added_bytes, disks)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (vault_id, id) DO NOTHING`,
       )
       .run(vm.vaultId, point.id, vm.id, vm.name, point.created, point.consistency, point.retainUntil, manual ? 1 : 0, point.logicalBytes, point.addedBytes, JSON.stringify(point.disks));
   }
@@ -54,9 +54,11 @@ export class PointService {
       .filter((d) => !d.keep)
       .map((d) => d.id);
     if (doomed.length === 0) return null;
-    return this.ctx.jobs.start('Prune', this.ctx.subject(vm), async () => {
+    return this.ctx.jobs.start('Prune', this.ctx.subject(vm), async (job) => {
       const vault = await this.ctx.vaults.openVault(vm.vaultName);
-      const report = await vault.prune(doomed);
+      // Waits (cancellable) while another job or install holds the vault; the job says so meanwhile.
+      const report = await vault.prune(doomed, { signal: job.signal, onWait: (message) => job.note(message) });
+      job.note(null);
       const del = this.ctx.db.prepare('DELETE FROM points WHERE vault_id = ? AND id = ?');
       this.ctx.db.transaction(() => doomed.forEach((id) => del.run(vm.vaultId, id)))();
       this.ctx.changed();

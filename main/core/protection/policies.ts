@@ -28,7 +28,15 @@ export class PolicyService {
     return { ...this.toPolicy(row), vms: this.ctx.inventory.allVms().filter((v) => ids.has(v.id)) };
   }
 
-  create(vaultName: string, name: string, spec: PolicySpec): Policy {
+  /** Creates a policy and writes its record to the vault, so every install connected to it sees it. */
+  async create(vaultName: string, name: string, spec: PolicySpec): Promise<Policy> {
+    const policy = this.add(vaultName, name, spec);
+    await this.publish(policy.id);
+    return policy;
+  }
+
+  /** The catalog half of create (the protect wizard's new policy); publish() writes the record. */
+  add(vaultName: string, name: string, spec: PolicySpec): Policy {
     const vaultId = this.ctx.vaults.idOf(vaultName);
     if (this.ctx.db.prepare('SELECT 1 FROM policies WHERE vault_id = ? AND name = ?').get(vaultId, name)) {
       throw new CofferError('PolicyNameTaken', `The vault already has a policy named "${name}".`, { field: 'name' });
@@ -42,15 +50,24 @@ export class PolicyService {
   }
 
   /** Applies at once to every VM of the policy: a shorter retention prunes at the next cleanup. */
-  edit(vaultName: string, name: string, spec: PolicySpec): Policy {
+  async edit(vaultName: string, name: string, spec: PolicySpec): Promise<Policy> {
     const row = this.row(vaultName, name);
     checkPointLimit(spec);
     this.ctx.db.prepare('UPDATE policies SET spec = ? WHERE id = ?').run(JSON.stringify(spec), row.id);
     this.ctx.changed();
+    await this.publish(row.id);
     return this.get(vaultName, name);
   }
 
-  delete(vaultName: string, name: string): { name: string } {
+  /**
+   * Writes a policy's record to its vault now. A failure (storage away) is not the user's edit
+   * failing: the catalog holds the change, and the next reconcile of the vault writes it.
+   */
+  async publish(policyId: string): Promise<void> {
+    await this.ctx.vaults.writePolicyRecord(policyId).catch(() => false);
+  }
+
+  async delete(vaultName: string, name: string): Promise<{ name: string }> {
     const row = this.row(vaultName, name);
     if (row.builtin) throw new CofferError('PolicyBuiltIn', `${row.name} is the vault's built-in policy and cannot be deleted.`);
     const users = this.ctx.db.prepare('SELECT name FROM vms WHERE policy_id = ? ORDER BY name').all(row.id) as { name: string }[];
@@ -59,6 +76,8 @@ export class PolicyService {
     }
     this.ctx.db.prepare('DELETE FROM policies WHERE id = ?').run(row.id);
     this.ctx.changed();
+    // As with publish(): the next reconcile removes the record if this cannot.
+    await this.ctx.vaults.deletePolicyRecord(row.vault_id, row.id).catch(() => false);
     return { name: row.name };
   }
 

@@ -55,15 +55,15 @@ export class ProtectionService {
     return this.policies.show(vaultName, name);
   }
 
-  createPolicy(vaultName: string, name: string, spec: PolicySpec): Policy {
+  createPolicy(vaultName: string, name: string, spec: PolicySpec): Promise<Policy> {
     return this.policies.create(vaultName, name, spec);
   }
 
-  editPolicy(vaultName: string, name: string, spec: PolicySpec): Policy {
+  editPolicy(vaultName: string, name: string, spec: PolicySpec): Promise<Policy> {
     return this.policies.edit(vaultName, name, spec);
   }
 
-  deletePolicy(vaultName: string, name: string): { name: string } {
+  deletePolicy(vaultName: string, name: string): Promise<{ name: string }> {
     return this.policies.delete(vaultName, name);
   }
 
