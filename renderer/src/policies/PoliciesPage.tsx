@@ -2,6 +2,7 @@
 import {
   Badge,
   Button,
+  Spinner,
   Table,
   TableBody,
   TableCell,
@@ -16,7 +17,7 @@ import {
 import { Add20Regular, Delete20Regular, DocumentBulletList20Regular, Edit20Regular } from '@fluentui/react-icons';
 import { useState, type ReactElement } from 'react';
 import { vmLabel, type ApiError, type Policy } from '../../../preload/contract.js';
-import { call, toApiError, useApi } from '../api.js';
+import { call, useAction, useApi } from '../api.js';
 import { useI18n } from '../i18n/index.js';
 import { ProtectionBadge } from '../shell/labels.js';
 import { useNotify } from '../shell/notify.js';
@@ -76,19 +77,19 @@ export function PoliciesPage(): ReactElement {
   const policies = useApi('listPolicies', vault ? { vault } : undefined, { refreshOn: ['protectionChanged', 'vaultsChanged'] });
   const [selected, setSelected] = useState<string>();
   const [dialog, setDialog] = useState<{ editing?: Policy } | undefined>();
-  const [error, setError] = useState<{ error: ApiError; policy: string }>();
+  const removal = useAction();
+  /** The policy of the last delete, named in its error. */
+  const [removed, setRemoved] = useState<string>();
 
   const remove = async (p: Policy) => {
     if (!vault) return;
-    setError(undefined);
-    try {
+    setRemoved(p.name);
+    await removal.run(async () => {
       await call('deletePolicy', { vault, name: p.name });
       notify('success', t('policies.deleted', { name: p.name }));
       if (selected === p.name) setSelected(undefined);
       policies.reload();
-    } catch (err) {
-      setError({ error: toApiError(err), policy: p.name });
-    }
+    }, p.name);
   };
 
   const inUseVms = (e: ApiError): string => {
@@ -110,11 +111,11 @@ export function PoliciesPage(): ReactElement {
     >
       <VaultPicker choice={choice} />
       {policies.error && <ErrorBar error={policies.error} onRetry={policies.reload} />}
-      {error &&
-        (error.error.code === 'PolicyInUse' ? (
-          <ErrorBar error={{ ...error.error, message: t('policies.inUse', { name: error.policy, vms: inUseVms(error.error) }), remedy: t('policies.inUseRemedy') }} onDismiss={() => setError(undefined)} />
+      {removal.error &&
+        (removal.error.code === 'PolicyInUse' ? (
+          <ErrorBar error={{ ...removal.error, message: t('policies.inUse', { name: removed ?? '', vms: inUseVms(removal.error) }), remedy: t('policies.inUseRemedy') }} onDismiss={removal.clearError} />
         ) : (
-          <ErrorBar error={error.error} onDismiss={() => setError(undefined)} />
+          <ErrorBar error={removal.error} onDismiss={removal.clearError} />
         ))}
       {choice.vaults.data?.length === 0 && <EmptyState icon={<DocumentBulletList20Regular />} title={t('items.noVault.title')} body={t('items.noVault.body')} />}
       {list.length > 0 && vault && (
@@ -156,7 +157,14 @@ export function PoliciesPage(): ReactElement {
                           {t('policies.edit')}
                         </Button>
                         {!p.builtin && (
-                          <Button size="small" appearance="subtle" icon={<Delete20Regular />} aria-label={t('policies.deleteLabel', { name: p.name })} onClick={() => void remove(p)}>
+                          <Button
+                            size="small"
+                            appearance="subtle"
+                            icon={removal.busyKey === p.name ? <Spinner size="tiny" /> : <Delete20Regular />}
+                            disabled={removal.busy}
+                            aria-label={t('policies.deleteLabel', { name: p.name })}
+                            onClick={() => void remove(p)}
+                          >
                             {t('vaults.delete')}
                           </Button>
                         )}

@@ -1,8 +1,8 @@
 // The Create / Edit policy dialog: the policy form, validated by the contract's PolicySpec.
 import { Button, Dialog, DialogActions, DialogBody, DialogContent, DialogSurface, DialogTitle, Spinner, Text, makeStyles } from '@fluentui/react-components';
 import { useState, type ReactElement } from 'react';
-import type { ApiError, Policy } from '../../../preload/contract.js';
-import { call, toApiError } from '../api.js';
+import type { Policy } from '../../../preload/contract.js';
+import { call, useAction } from '../api.js';
 import { useI18n } from '../i18n/index.js';
 import { ErrorBar } from '../shell/Page.js';
 import { PolicyForm, defaultDraft, draftFromSpec, validateDraft, type PolicyDraft } from './policyForm.js';
@@ -29,27 +29,20 @@ export function PolicyDialog({
   const styles = useStyles();
   const [draft, setDraft] = useState<PolicyDraft>(() => (editing ? draftFromSpec(editing.name, editing) : defaultDraft));
   const [showErrors, setShowErrors] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ApiError>();
+  const action = useAction();
   const validation = validateDraft(t, draft, !editing);
   const save = async () => {
     setShowErrors(true);
-    setError(undefined);
-    if (!validation.spec) return;
-    setBusy(true);
-    try {
-      const p = editing
-        ? await call('editPolicy', { vault, name: editing.name, spec: validation.spec })
-        : await call('createPolicy', { vault, name: draft.name.trim(), spec: validation.spec });
+    action.clearError();
+    const spec = validation.spec;
+    if (!spec) return;
+    await action.run(async () => {
+      const p = editing ? await call('editPolicy', { vault, name: editing.name, spec }) : await call('createPolicy', { vault, name: draft.name.trim(), spec });
       onSaved(p, !editing);
-    } catch (err) {
-      setError(toApiError(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
-    <Dialog open={open} onOpenChange={(_, d) => !d.open && !busy && onClose()}>
+    <Dialog open={open} onOpenChange={(_, d) => !d.open && !action.busy && onClose()}>
       <DialogSurface className={styles.surface}>
         <DialogBody>
           <DialogTitle>{editing ? t('policies.editTitle', { name: editing.name }) : t('policies.createTitle')}</DialogTitle>
@@ -60,13 +53,13 @@ export function PolicyDialog({
                 {t('policies.editAppliesTo', { count: editing.vmCount })}
               </Text>
             )}
-            {error && <ErrorBar error={error} />}
+            {action.error && <ErrorBar error={action.error} />}
           </DialogContent>
           <DialogActions>
-            <Button appearance="secondary" onClick={onClose} disabled={busy}>
+            <Button appearance="secondary" onClick={onClose} disabled={action.busy}>
               {t('common.cancel')}
             </Button>
-            <Button appearance="primary" onClick={() => void save()} disabled={busy} icon={busy ? <Spinner size="tiny" /> : undefined}>
+            <Button appearance="primary" onClick={() => void save()} disabled={action.busy} icon={action.busy ? <Spinner size="tiny" /> : undefined}>
               {editing ? t('policies.save') : t('policies.create')}
             </Button>
           </DialogActions>

@@ -21,8 +21,8 @@ import {
 } from '@fluentui/react-components';
 import { ArrowUndo20Regular } from '@fluentui/react-icons';
 import { useState, type FormEvent, type ReactElement } from 'react';
-import { AbsolutePath, RestoredVmName, finishedStatuses, vmLabel, type ApiError, type Job, type RecoveryPoint, type Vm } from '../../../preload/contract.js';
-import { call, toApiError, useEngineEvent } from '../api.js';
+import { AbsolutePath, RestoredVmName, finishedStatuses, vmLabel, type Job, type RecoveryPoint, type Vm } from '../../../preload/contract.js';
+import { call, useAction, useEngineEvent } from '../api.js';
 import { useI18n } from '../i18n/index.js';
 import { hrefOf } from '../routes.js';
 import { FolderInput } from '../shell/FolderInput.js';
@@ -44,8 +44,7 @@ export function RestoreDialog({ vm, point, onClose }: { vm: Vm; point: RecoveryP
   const [target, setTarget] = useState('');
   const [newName, setNewName] = useState(`${vm.name}-restored`);
   const [touched, setTouched] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ApiError>();
+  const action = useAction();
   const [job, setJob] = useState<Job>();
   const pathOk = AbsolutePath.safeParse(target).success;
   const nameOk = mode === 'disks' || RestoredVmName.safeParse(newName).success;
@@ -55,9 +54,9 @@ export function RestoreDialog({ vm, point, onClose }: { vm: Vm; point: RecoveryP
   });
 
   const close = () => {
-    if (busy) return;
+    if (action.busy) return;
     setJob(undefined);
-    setError(undefined);
+    action.clearError();
     setTouched(false);
     onClose();
   };
@@ -65,17 +64,11 @@ export function RestoreDialog({ vm, point, onClose }: { vm: Vm; point: RecoveryP
     ev.preventDefault();
     setTouched(true);
     if (!point || !pathOk || !nameOk) return;
-    setBusy(true);
-    setError(undefined);
-    try {
+    await action.run(async () => {
       const j = await call('restorePoint', { vm: vm.id, pointId: point.id, mode, targetDir: target, ...(mode === 'newVm' ? { newName: newName.trim() } : {}) });
       trackJobs([j]);
       setJob(j);
-    } catch (err) {
-      setError(toApiError(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   const done = job && finishedStatuses.includes(job.status);
 
@@ -128,14 +121,14 @@ export function RestoreDialog({ vm, point, onClose }: { vm: Vm; point: RecoveryP
                 </div>
               )}
               {job?.error && <ErrorBar error={job.error} />}
-              {error && <ErrorBar error={error} />}
+              {action.error && <ErrorBar error={action.error} />}
             </DialogContent>
             <DialogActions>
-              <Button appearance={job ? 'primary' : 'secondary'} onClick={close} disabled={busy}>
+              <Button appearance={job ? 'primary' : 'secondary'} onClick={close} disabled={action.busy}>
                 {job ? t('common.close') : t('common.cancel')}
               </Button>
               {!job && (
-                <Button appearance="primary" type="submit" disabled={busy} icon={busy ? <Spinner size="tiny" /> : <ArrowUndo20Regular />}>
+                <Button appearance="primary" type="submit" disabled={action.busy} icon={action.busy ? <Spinner size="tiny" /> : <ArrowUndo20Regular />}>
                   {t('restore.submit')}
                 </Button>
               )}

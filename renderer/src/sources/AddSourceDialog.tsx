@@ -17,8 +17,8 @@ import {
   tokens,
 } from '@fluentui/react-components';
 import { useState, type FormEvent, type ReactElement } from 'react';
-import { methods, type ApiError, type Source } from '../../../preload/contract.js';
-import { call, toApiError } from '../api.js';
+import { methods, type Source } from '../../../preload/contract.js';
+import { call, useAction } from '../api.js';
 import { useT, type MessageKey } from '../i18n/index.js';
 import { FolderInput } from '../shell/FolderInput.js';
 import { ErrorBar } from '../shell/Page.js';
@@ -69,15 +69,14 @@ export function AddSourceDialog({ open, onClose, onAdded }: { open: boolean; onC
   const styles = useStyles();
   const [values, setValues] = useState<Values>(empty);
   const [touched, setTouched] = useState<Partial<Record<SourceField, boolean>>>({});
-  const [error, setError] = useState<ApiError>();
-  const [busy, setBusy] = useState(false);
+  const action = useAction();
   const errors = validate(values);
 
   const close = () => {
-    if (busy) return;
+    if (action.busy) return;
     setValues(empty);
     setTouched({});
-    setError(undefined);
+    action.clearError();
     onClose();
   };
   const set = (field: keyof Values) => (_: unknown, data: { value: string }) => setValues((v) => ({ ...v, [field]: data.value }));
@@ -88,18 +87,12 @@ export function AddSourceDialog({ open, onClose, onAdded }: { open: boolean; onC
     ev.preventDefault();
     setTouched({ target: true, region: true, name: true, cloudServiceLabel: true });
     if (Object.keys(errors).length > 0) return;
-    setBusy(true);
-    setError(undefined);
-    try {
+    await action.run(async () => {
       const source = await call('addSource', argsOf(values));
       setValues(empty);
       setTouched({});
       onAdded(source);
-    } catch (err) {
-      setError(toApiError(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -142,13 +135,13 @@ export function AddSourceDialog({ open, onClose, onAdded }: { open: boolean; onC
               >
                 <Input value={values.cloudServiceLabel} onChange={set('cloudServiceLabel')} onBlur={blur('cloudServiceLabel')} autoComplete="off" />
               </Field>
-              {error && <ErrorBar error={error} />}
+              {action.error && <ErrorBar error={action.error} />}
             </DialogContent>
             <DialogActions>
-              <Button appearance="secondary" onClick={close} disabled={busy}>
+              <Button appearance="secondary" onClick={close} disabled={action.busy}>
                 {t('common.cancel')}
               </Button>
-              <Button appearance="primary" type="submit" disabled={busy} icon={busy ? <Spinner size="tiny" /> : undefined}>
+              <Button appearance="primary" type="submit" disabled={action.busy} icon={action.busy ? <Spinner size="tiny" /> : undefined}>
                 {t('sources.addSubmit')}
               </Button>
             </DialogActions>

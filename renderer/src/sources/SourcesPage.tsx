@@ -16,8 +16,8 @@ import {
 } from '@fluentui/react-components';
 import { Add20Regular, ArrowClockwise20Regular, Delete20Regular, PlugConnected20Regular } from '@fluentui/react-icons';
 import { useState, type ReactElement } from 'react';
-import type { ApiError, Source } from '../../../preload/contract.js';
-import { call, toApiError, useApi } from '../api.js';
+import type { Source } from '../../../preload/contract.js';
+import { call, useAction, useApi } from '../api.js';
 import { useI18n } from '../i18n/index.js';
 import { useNotify } from '../shell/notify.js';
 import { ErrorBar, Page } from '../shell/Page.js';
@@ -42,22 +42,14 @@ export function SourcesPage(): ReactElement {
   const notify = useNotify();
   const sources = useApi('listSources', {}, { refreshOn: ['vaultsChanged', 'jobUpdated'] });
   const [adding, setAdding] = useState(false);
-  const [error, setError] = useState<ApiError>();
-  const [removing, setRemoving] = useState<string>();
+  const removal = useAction();
 
-  const remove = async (s: Source) => {
-    setRemoving(s.name);
-    setError(undefined);
-    try {
+  const remove = (s: Source) =>
+    removal.run(async () => {
       const r = await call('removeSource', { name: s.name });
       notify('success', t('sources.removed', { name: r.name }));
       sources.reload();
-    } catch (err) {
-      setError(toApiError(err));
-    } finally {
-      setRemoving(undefined);
-    }
-  };
+    }, s.name);
 
   const list = sources.data;
   return (
@@ -76,7 +68,7 @@ export function SourcesPage(): ReactElement {
       }
     >
       {sources.error && <ErrorBar error={sources.error} onRetry={sources.reload} />}
-      {error && <ErrorBar error={error} onDismiss={() => setError(undefined)} />}
+      {removal.error && <ErrorBar error={removal.error} onDismiss={removal.clearError} />}
       {list && list.length === 0 && (
         <EmptyState
           icon={<PlugConnected20Regular />}
@@ -136,8 +128,8 @@ export function SourcesPage(): ReactElement {
                     <Button
                       size="small"
                       appearance="subtle"
-                      icon={removing === s.name ? <Spinner size="tiny" /> : <Delete20Regular />}
-                      disabled={removing !== undefined}
+                      icon={removal.busyKey === s.name ? <Spinner size="tiny" /> : <Delete20Regular />}
+                      disabled={removal.busy}
                       aria-label={t('sources.removeLabel', { name: s.name })}
                       onClick={() => void remove(s)}
                     >
