@@ -15,7 +15,6 @@ import {
   Option,
   Radio,
   RadioGroup,
-  Spinner,
   Text,
   makeStyles,
   tokens,
@@ -25,6 +24,7 @@ import type { Policy, Vm } from '../../../preload/contract.js';
 import { call, useAction } from '../api.js';
 import { useI18n } from '../i18n/index.js';
 import { PolicyForm, PolicySummary, defaultDraft, validateDraft, type PolicyDraft } from '../policies/policyForm.js';
+import { ActionButton } from '../shell/ActionButton.js';
 import { useTrackJobs } from '../shell/notify.js';
 import { ErrorBar } from '../shell/Page.js';
 import { VmPickTable } from './VmPickTable.js';
@@ -183,9 +183,9 @@ export function ProtectWizard({
                 {t('common.next')}
               </Button>
             ) : (
-              <Button appearance="primary" onClick={() => void submit()} disabled={action.busy} icon={action.busy ? <Spinner size="tiny" /> : undefined}>
+              <ActionButton action={action} appearance="primary" onClick={() => void submit()}>
                 {t('protect.submit')}
-              </Button>
+              </ActionButton>
             )}
           </DialogActions>
         </DialogBody>

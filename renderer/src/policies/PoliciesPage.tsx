@@ -2,7 +2,6 @@
 import {
   Badge,
   Button,
-  Spinner,
   Table,
   TableBody,
   TableCell,
@@ -19,6 +18,7 @@ import { useState, type ReactElement } from 'react';
 import { vmLabel, type ApiError, type Policy } from '../../../preload/contract.js';
 import { call, useAction, useApi } from '../api.js';
 import { useI18n } from '../i18n/index.js';
+import { ActionButton } from '../shell/ActionButton.js';
 import { ProtectionBadge } from '../shell/labels.js';
 import { useNotify } from '../shell/notify.js';
 import { ErrorBar, Page } from '../shell/Page.js';
@@ -157,16 +157,9 @@ export function PoliciesPage(): ReactElement {
                           {t('policies.edit')}
                         </Button>
                         {!p.builtin && (
-                          <Button
-                            size="small"
-                            appearance="subtle"
-                            icon={removal.busyKey === p.name ? <Spinner size="tiny" /> : <Delete20Regular />}
-                            disabled={removal.busy}
-                            aria-label={t('policies.deleteLabel', { name: p.name })}
-                            onClick={() => void remove(p)}
-                          >
+                          <ActionButton action={removal} runKey={p.name} size="small" appearance="subtle" icon={<Delete20Regular />} aria-label={t('policies.deleteLabel', { name: p.name })} onClick={() => void remove(p)}>
                             {t('vaults.delete')}
-                          </Button>
+                          </ActionButton>
                         )}
                       </div>
                     </TableCell>

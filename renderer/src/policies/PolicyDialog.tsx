@@ -1,9 +1,10 @@
 // The Create / Edit policy dialog: the policy form, validated by the contract's PolicySpec.
-import { Button, Dialog, DialogActions, DialogBody, DialogContent, DialogSurface, DialogTitle, Spinner, Text, makeStyles } from '@fluentui/react-components';
+import { Button, Dialog, DialogActions, DialogBody, DialogContent, DialogSurface, DialogTitle, Text, makeStyles } from '@fluentui/react-components';
 import { useState, type ReactElement } from 'react';
 import type { Policy } from '../../../preload/contract.js';
 import { call, useAction } from '../api.js';
 import { useI18n } from '../i18n/index.js';
+import { ActionButton } from '../shell/ActionButton.js';
 import { ErrorBar } from '../shell/Page.js';
 import { PolicyForm, defaultDraft, draftFromSpec, validateDraft, type PolicyDraft } from './policyForm.js';
 
@@ -59,9 +60,9 @@ export function PolicyDialog({
             <Button appearance="secondary" onClick={onClose} disabled={action.busy}>
               {t('common.cancel')}
             </Button>
-            <Button appearance="primary" onClick={() => void save()} disabled={action.busy} icon={action.busy ? <Spinner size="tiny" /> : undefined}>
+            <ActionButton action={action} appearance="primary" onClick={() => void save()}>
               {editing ? t('policies.save') : t('policies.create')}
-            </Button>
+            </ActionButton>
           </DialogActions>
         </DialogBody>
       </DialogSurface>

@@ -2,7 +2,6 @@
 import {
   Badge,
   Button,
-  Spinner,
   Table,
   TableBody,
   TableCell,
@@ -19,6 +18,7 @@ import { useState, type ReactElement } from 'react';
 import type { Source } from '../../../preload/contract.js';
 import { call, useAction, useApi } from '../api.js';
 import { useI18n } from '../i18n/index.js';
+import { ActionButton } from '../shell/ActionButton.js';
 import { useNotify } from '../shell/notify.js';
 import { ErrorBar, Page } from '../shell/Page.js';
 import { EmptyState, usePanelStyles } from '../shell/ui.js';
@@ -125,16 +125,9 @@ export function SourcesPage(): ReactElement {
                   <TableCell>{formatNumber(s.vmCount)}</TableCell>
                   <TableCell>{s.lastScanAt ? formatDateTime(s.lastScanAt) : t('sources.neverScanned')}</TableCell>
                   <TableCell>
-                    <Button
-                      size="small"
-                      appearance="subtle"
-                      icon={removal.busyKey === s.name ? <Spinner size="tiny" /> : <Delete20Regular />}
-                      disabled={removal.busy}
-                      aria-label={t('sources.removeLabel', { name: s.name })}
-                      onClick={() => void remove(s)}
-                    >
+                    <ActionButton action={removal} runKey={s.name} size="small" appearance="subtle" icon={<Delete20Regular />} aria-label={t('sources.removeLabel', { name: s.name })} onClick={() => void remove(s)}>
                       {t('sources.remove')}
-                    </Button>
+                    </ActionButton>
                   </TableCell>
                 </TableRow>
               ))}
