@@ -15,16 +15,16 @@ import {
   Option,
   Radio,
   RadioGroup,
-  Spinner,
   Text,
   makeStyles,
   tokens,
 } from '@fluentui/react-components';
 import { useMemo, useState, type ReactElement } from 'react';
-import type { ApiError, Policy, Vm } from '../../../preload/contract.js';
-import { call, toApiError } from '../api.js';
+import type { Policy, Vm } from '../../../preload/contract.js';
+import { call, useAction } from '../api.js';
 import { useI18n } from '../i18n/index.js';
 import { PolicyForm, PolicySummary, defaultDraft, validateDraft, type PolicyDraft } from '../policies/policyForm.js';
+import { ActionButton } from '../shell/ActionButton.js';
 import { useTrackJobs } from '../shell/notify.js';
 import { ErrorBar } from '../shell/Page.js';
 import { VmPickTable } from './VmPickTable.js';
@@ -67,8 +67,7 @@ export function ProtectWizard({
   const [policyName, setPolicyName] = useState<string>('');
   const [draft, setDraft] = useState<PolicyDraft>(defaultDraft);
   const [showErrors, setShowErrors] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ApiError>();
+  const action = useAction();
   const candidates = useMemo(() => vms.filter((v) => v.registrationState === 'Registered' && !v.protectionState), [vms]);
   const chosenPolicy = policies.find((p) => p.name === (policyName || policies[0]?.name));
   const validation = validateDraft(t, draft, true);
@@ -80,35 +79,31 @@ export function ProtectWizard({
     setPolicyName('');
     setDraft(defaultDraft);
     setShowErrors(false);
-    setError(undefined);
+    action.clearError();
   };
   const close = () => {
-    if (busy) return;
+    if (action.busy) return;
     reset();
     onClose();
   };
 
   const submit = async () => {
-    setError(undefined);
+    action.clearError();
+    const spec = validation.spec;
     if (mode === 'new') {
       setShowErrors(true);
-      if (!validation.spec) return;
+      if (!spec) return;
     }
-    setBusy(true);
-    try {
+    const jobs = await action.run(() => {
       const vmIds = [...selected];
-      const jobs =
-        mode === 'new'
-          ? await call('protectVms', { vault, vms: vmIds, newPolicy: { name: draft.name.trim(), spec: validation.spec! } })
-          : await call('protectVms', { vault, vms: vmIds, policy: chosenPolicy?.name ?? '' });
-      trackJobs(jobs);
-      setBusy(false);
-      reset();
-      onClose();
-    } catch (err) {
-      setError(toApiError(err));
-      setBusy(false);
-    }
+      return mode === 'new' && spec
+        ? call('protectVms', { vault, vms: vmIds, newPolicy: { name: draft.name.trim(), spec } })
+        : call('protectVms', { vault, vms: vmIds, policy: chosenPolicy?.name ?? '' });
+    });
+    if (!jobs) return;
+    trackJobs(jobs);
+    reset();
+    onClose();
   };
 
   return (
@@ -171,15 +166,15 @@ export function ProtectWizard({
                 )}
               </>
             )}
-            {error && <ErrorBar error={error} />}
+            {action.error && <ErrorBar error={action.error} />}
           </DialogContent>
           <DialogActions>
             <Text aria-live="polite">{t('register.selected', { count: selected.size })}</Text>
-            <Button appearance="secondary" onClick={close} disabled={busy}>
+            <Button appearance="secondary" onClick={close} disabled={action.busy}>
               {t('common.cancel')}
             </Button>
             {step === 2 && (
-              <Button onClick={() => setStep(1)} disabled={busy}>
+              <Button onClick={() => setStep(1)} disabled={action.busy}>
                 {t('common.back')}
               </Button>
             )}
@@ -188,9 +183,9 @@ export function ProtectWizard({
                 {t('common.next')}
               </Button>
             ) : (
-              <Button appearance="primary" onClick={() => void submit()} disabled={busy} icon={busy ? <Spinner size="tiny" /> : undefined}>
+              <ActionButton action={action} appearance="primary" onClick={() => void submit()}>
                 {t('protect.submit')}
-              </Button>
+              </ActionButton>
             )}
           </DialogActions>
         </DialogBody>

@@ -1,13 +1,7 @@
+// The Policies page: a vault's policies with their schedule and retention, and which VMs each protects.
 import {
   Badge,
   Button,
-  Dialog,
-  DialogActions,
-  DialogBody,
-  DialogContent,
-  DialogSurface,
-  DialogTitle,
-  Spinner,
   Table,
   TableBody,
   TableCell,
@@ -22,86 +16,22 @@ import {
 import { Add20Regular, Delete20Regular, DocumentBulletList20Regular, Edit20Regular } from '@fluentui/react-icons';
 import { useState, type ReactElement } from 'react';
 import { vmLabel, type ApiError, type Policy } from '../../../preload/contract.js';
-import { call, toApiError, useApi } from '../api.js';
+import { call, useAction, useApi } from '../api.js';
 import { useI18n } from '../i18n/index.js';
+import { ActionButton } from '../shell/ActionButton.js';
 import { ProtectionBadge } from '../shell/labels.js';
 import { useNotify } from '../shell/notify.js';
 import { ErrorBar, Page } from '../shell/Page.js';
 import { EmptyState, VaultPicker, usePanelStyles, useVaultChoice } from '../shell/ui.js';
-import { PolicyForm, PolicySummary, defaultDraft, describeRetention, describeSchedule, draftFromSpec, validateDraft, type PolicyDraft } from './policyForm.js';
+import { PolicyDialog } from './PolicyDialog.js';
+import { PolicySummary, describeRetention, describeSchedule } from './policyForm.js';
 
 const useStyles = makeStyles({
   layout: { display: 'grid', gridTemplateColumns: 'minmax(0, 3fr) minmax(280px, 2fr)', gap: tokens.spacingHorizontalL, alignItems: 'start' },
-  surface: { maxWidth: '820px', width: '100%' },
   selected: { backgroundColor: tokens.colorNeutralBackground1Selected },
   vmList: { margin: 0, paddingInlineStart: tokens.spacingHorizontalL },
   nameButton: { fontWeight: tokens.fontWeightSemibold, minWidth: 0, paddingInline: 0 },
 });
-
-function PolicyDialog({
-  vault,
-  editing,
-  open,
-  onClose,
-  onSaved,
-}: {
-  vault: string;
-  editing: Policy | undefined;
-  open: boolean;
-  onClose: () => void;
-  onSaved: (p: Policy, created: boolean) => void;
-}): ReactElement {
-  const i18n = useI18n();
-  const { t } = i18n;
-  const styles = useStyles();
-  const [draft, setDraft] = useState<PolicyDraft>(() => (editing ? draftFromSpec(editing.name, editing) : defaultDraft));
-  const [showErrors, setShowErrors] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ApiError>();
-  const validation = validateDraft(t, draft, !editing);
-  const save = async () => {
-    setShowErrors(true);
-    setError(undefined);
-    if (!validation.spec) return;
-    setBusy(true);
-    try {
-      const p = editing
-        ? await call('editPolicy', { vault, name: editing.name, spec: validation.spec })
-        : await call('createPolicy', { vault, name: draft.name.trim(), spec: validation.spec });
-      onSaved(p, !editing);
-    } catch (err) {
-      setError(toApiError(err));
-    } finally {
-      setBusy(false);
-    }
-  };
-  return (
-    <Dialog open={open} onOpenChange={(_, d) => !d.open && !busy && onClose()}>
-      <DialogSurface className={styles.surface}>
-        <DialogBody>
-          <DialogTitle>{editing ? t('policies.editTitle', { name: editing.name }) : t('policies.createTitle')}</DialogTitle>
-          <DialogContent>
-            <PolicyForm draft={draft} onChange={setDraft} errors={showErrors ? validation.errors : {}} withName={!editing} idPrefix="policy" />
-            {editing && editing.vmCount > 0 && (
-              <Text block style={{ marginTop: 12 }}>
-                {t('policies.editAppliesTo', { count: editing.vmCount })}
-              </Text>
-            )}
-            {error && <ErrorBar error={error} />}
-          </DialogContent>
-          <DialogActions>
-            <Button appearance="secondary" onClick={onClose} disabled={busy}>
-              {t('common.cancel')}
-            </Button>
-            <Button appearance="primary" onClick={() => void save()} disabled={busy} icon={busy ? <Spinner size="tiny" /> : undefined}>
-              {editing ? t('policies.save') : t('policies.create')}
-            </Button>
-          </DialogActions>
-        </DialogBody>
-      </DialogSurface>
-    </Dialog>
-  );
-}
 
 function PolicyDetails({ vault, name }: { vault: string; name: string }): ReactElement {
   const { t } = useI18n();
@@ -147,19 +77,19 @@ export function PoliciesPage(): ReactElement {
   const policies = useApi('listPolicies', vault ? { vault } : undefined, { refreshOn: ['protectionChanged', 'vaultsChanged'] });
   const [selected, setSelected] = useState<string>();
   const [dialog, setDialog] = useState<{ editing?: Policy } | undefined>();
-  const [error, setError] = useState<{ error: ApiError; policy: string }>();
+  const removal = useAction();
+  /** The policy of the last delete, named in its error. */
+  const [removed, setRemoved] = useState<string>();
 
   const remove = async (p: Policy) => {
     if (!vault) return;
-    setError(undefined);
-    try {
+    setRemoved(p.name);
+    await removal.run(async () => {
       await call('deletePolicy', { vault, name: p.name });
       notify('success', t('policies.deleted', { name: p.name }));
       if (selected === p.name) setSelected(undefined);
       policies.reload();
-    } catch (err) {
-      setError({ error: toApiError(err), policy: p.name });
-    }
+    }, p.name);
   };
 
   const inUseVms = (e: ApiError): string => {
@@ -181,11 +111,11 @@ export function PoliciesPage(): ReactElement {
     >
       <VaultPicker choice={choice} />
       {policies.error && <ErrorBar error={policies.error} onRetry={policies.reload} />}
-      {error &&
-        (error.error.code === 'PolicyInUse' ? (
-          <ErrorBar error={{ ...error.error, message: t('policies.inUse', { name: error.policy, vms: inUseVms(error.error) }), remedy: t('policies.inUseRemedy') }} onDismiss={() => setError(undefined)} />
+      {removal.error &&
+        (removal.error.code === 'PolicyInUse' ? (
+          <ErrorBar error={{ ...removal.error, message: t('policies.inUse', { name: removed ?? '', vms: inUseVms(removal.error) }), remedy: t('policies.inUseRemedy') }} onDismiss={removal.clearError} />
         ) : (
-          <ErrorBar error={error.error} onDismiss={() => setError(undefined)} />
+          <ErrorBar error={removal.error} onDismiss={removal.clearError} />
         ))}
       {choice.vaults.data?.length === 0 && <EmptyState icon={<DocumentBulletList20Regular />} title={t('items.noVault.title')} body={t('items.noVault.body')} />}
       {list.length > 0 && vault && (
@@ -227,9 +157,9 @@ export function PoliciesPage(): ReactElement {
                           {t('policies.edit')}
                         </Button>
                         {!p.builtin && (
-                          <Button size="small" appearance="subtle" icon={<Delete20Regular />} aria-label={t('policies.deleteLabel', { name: p.name })} onClick={() => void remove(p)}>
+                          <ActionButton action={removal} runKey={p.name} size="small" appearance="subtle" icon={<Delete20Regular />} aria-label={t('policies.deleteLabel', { name: p.name })} onClick={() => void remove(p)}>
                             {t('vaults.delete')}
-                          </Button>
+                          </ActionButton>
                         )}
                       </div>
                     </TableCell>

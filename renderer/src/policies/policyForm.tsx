@@ -100,7 +100,8 @@ function issueMessage(t: I18n['t'], path: string, code: string, d: PolicyDraft):
   const count = (max: number) => t('policy.err.count', { max });
   switch (path) {
     case 'schedule.times':
-      return d.times.length === 0 ? t('policy.err.timesMin') : new Set(d.times).size !== d.times.length ? t('policy.err.timesDup') : t('policy.err.time');
+      // The contract says which rule failed: no time (too_small), a time twice (its refine) or a malformed time.
+      return code === 'too_small' ? t('policy.err.timesMin') : code === 'custom' ? t('policy.err.timesDup') : t('policy.err.time');
     case 'schedule.weekdays':
       return t('policy.err.weekdays');
     case 'retention':
@@ -116,13 +117,17 @@ function issueMessage(t: I18n['t'], path: string, code: string, d: PolicyDraft):
     case 'retention.weekly.weekday':
       return t('policy.err.weekdayNotScheduled');
     case 'retention.monthly.rule':
+      return ruleMessage(t, d, d.monthly.rule);
     case 'retention.yearly.rule':
-      return d.kind === 'weekly' && /^day|last-day/.test(path.startsWith('retention.monthly') ? d.monthly.rule : d.yearly.rule)
-        ? t('policy.err.dayRuleNeedsDaily')
-        : t('policy.err.ruleNotScheduled');
+      return ruleMessage(t, d, d.yearly.rule);
     default:
       return t('validation.invalid');
   }
+}
+
+/** A day-of-month rule fails on a weekly schedule; a weekday rule fails on a weekday the schedule skips. */
+function ruleMessage(t: I18n['t'], d: PolicyDraft, rule: MonthRule): string {
+  return d.kind === 'weekly' && parseMonthRule(rule).kind === 'day' ? t('policy.err.dayRuleNeedsDaily') : t('policy.err.ruleNotScheduled');
 }
 
 export function ruleLabel(i18n: Pick<I18n, 't' | 'weekdayName'>, rule: MonthRule): string {

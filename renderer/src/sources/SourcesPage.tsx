@@ -1,17 +1,7 @@
+// The Sources page: the hypervisor connections and folders Coffer scans, their state and VM count.
 import {
   Badge,
   Button,
-  Dialog,
-  DialogActions,
-  DialogBody,
-  DialogContent,
-  DialogSurface,
-  DialogTitle,
-  Field,
-  Input,
-  Radio,
-  RadioGroup,
-  Spinner,
   Table,
   TableBody,
   TableCell,
@@ -24,151 +14,19 @@ import {
   type BadgeProps,
 } from '@fluentui/react-components';
 import { Add20Regular, ArrowClockwise20Regular, Delete20Regular, PlugConnected20Regular } from '@fluentui/react-icons';
-import { useState, type FormEvent, type ReactElement } from 'react';
-import { methods, type ApiError, type Source } from '../../../preload/contract.js';
-import { call, toApiError, useApi } from '../api.js';
-import { useI18n, useT, type MessageKey } from '../i18n/index.js';
-import { FolderInput } from '../shell/FolderInput.js';
+import { useState, type ReactElement } from 'react';
+import type { Source } from '../../../preload/contract.js';
+import { call, useAction, useApi } from '../api.js';
+import { useI18n } from '../i18n/index.js';
+import { ActionButton } from '../shell/ActionButton.js';
 import { useNotify } from '../shell/notify.js';
 import { ErrorBar, Page } from '../shell/Page.js';
 import { EmptyState, usePanelStyles } from '../shell/ui.js';
+import { AddSourceDialog } from './AddSourceDialog.js';
 
 const useStyles = makeStyles({
-  form: { display: 'flex', flexDirection: 'column', gap: tokens.spacingVerticalM },
-  surface: { maxWidth: '560px', width: '100%' },
   message: { color: tokens.colorNeutralForeground2, display: 'block', maxWidth: '40ch' },
 });
-
-type Kind = 'folder' | 'libvirt';
-type SourceField = 'target' | 'region' | 'name' | 'cloudServiceLabel';
-interface Values {
-  kind: Kind;
-  target: string;
-  region: string;
-  name: string;
-  cloudServiceLabel: string;
-}
-const empty: Values = { kind: 'folder', target: '', region: '', name: '', cloudServiceLabel: '' };
-
-function argsOf(v: Values) {
-  return {
-    kind: v.kind,
-    target: v.target.trim(),
-    region: v.region.trim(),
-    ...(v.name.trim() ? { name: v.name.trim() } : {}),
-    ...(v.cloudServiceLabel.trim() ? { cloudServiceLabel: v.cloudServiceLabel.trim() } : {}),
-  };
-}
-
-/** Localized messages for the contract's addSource issues, keyed by field. */
-function validate(v: Values): Partial<Record<SourceField, MessageKey>> {
-  const r = methods.addSource.args.safeParse(argsOf(v));
-  if (r.success) return {};
-  const out: Partial<Record<SourceField, MessageKey>> = {};
-  for (const issue of r.error.issues) {
-    const field = issue.path[0];
-    if (field === 'target') out.target = v.kind === 'folder' ? 'sources.err.folderPath' : 'sources.err.libvirtUri';
-    else if (field === 'region') out.region = v.region.trim() === '' ? 'validation.region.required' : 'validation.region.format';
-    else if (field === 'name') out.name = 'sources.err.name';
-    else if (field === 'cloudServiceLabel') out.cloudServiceLabel = 'sources.err.label';
-  }
-  return out;
-}
-
-function AddSourceDialog({ open, onClose, onAdded }: { open: boolean; onClose: () => void; onAdded: (s: Source) => void }): ReactElement {
-  const t = useT();
-  const styles = useStyles();
-  const [values, setValues] = useState<Values>(empty);
-  const [touched, setTouched] = useState<Partial<Record<SourceField, boolean>>>({});
-  const [error, setError] = useState<ApiError>();
-  const [busy, setBusy] = useState(false);
-  const errors = validate(values);
-
-  const close = () => {
-    if (busy) return;
-    setValues(empty);
-    setTouched({});
-    setError(undefined);
-    onClose();
-  };
-  const set = (field: keyof Values) => (_: unknown, data: { value: string }) => setValues((v) => ({ ...v, [field]: data.value }));
-  const blur = (field: SourceField) => () => setTouched((s) => ({ ...s, [field]: true }));
-  const msg = (field: SourceField) => (touched[field] && errors[field] ? t(errors[field]) : undefined);
-
-  const submit = async (ev: FormEvent) => {
-    ev.preventDefault();
-    setTouched({ target: true, region: true, name: true, cloudServiceLabel: true });
-    if (Object.keys(errors).length > 0) return;
-    setBusy(true);
-    setError(undefined);
-    try {
-      const source = await call('addSource', argsOf(values));
-      setValues(empty);
-      setTouched({});
-      onAdded(source);
-    } catch (err) {
-      setError(toApiError(err));
-    } finally {
-      setBusy(false);
-    }
-  };
-
-  return (
-    <Dialog open={open} onOpenChange={(_, d) => !d.open && close()}>
-      <DialogSurface className={styles.surface}>
-        <form onSubmit={submit} noValidate>
-          <DialogBody>
-            <DialogTitle>{t('sources.add')}</DialogTitle>
-            <DialogContent className={styles.form}>
-              <Field label={t('sources.kind')}>
-                <RadioGroup value={values.kind} onChange={(_, d) => setValues((v) => ({ ...v, kind: d.value as Kind }))} layout="horizontal">
-                  <Radio value="folder" label={t('sources.kind.folder')} />
-                  <Radio value="libvirt" label={t('sources.kind.libvirt')} />
-                </RadioGroup>
-              </Field>
-              <Field
-                label={values.kind === 'folder' ? t('sources.folderPath') : t('sources.libvirtUri')}
-                hint={values.kind === 'folder' ? t('sources.folderPathHint') : t('sources.libvirtUriHint')}
-                required
-                validationMessage={msg('target')}
-                validationState={msg('target') ? 'error' : 'none'}
-              >
-                {values.kind === 'folder' ? (
-                  <FolderInput value={values.target} onValue={(value) => set('target')(undefined, { value })} onBlur={blur('target')} autoFocus />
-                ) : (
-                  <Input value={values.target} onChange={set('target')} onBlur={blur('target')} autoComplete="off" spellCheck={false} autoFocus />
-                )}
-              </Field>
-              <Field label={t('sources.region')} hint={t('sources.regionHint')} required validationMessage={msg('region')} validationState={msg('region') ? 'error' : 'none'}>
-                <Input value={values.region} onChange={set('region')} onBlur={blur('region')} autoComplete="off" spellCheck={false} />
-              </Field>
-              <Field label={t('sources.name')} hint={t('sources.nameHint')} validationMessage={msg('name')} validationState={msg('name') ? 'error' : 'none'}>
-                <Input value={values.name} onChange={set('name')} onBlur={blur('name')} autoComplete="off" spellCheck={false} />
-              </Field>
-              <Field
-                label={t('sources.cloudServiceLabel')}
-                hint={t('sources.cloudServiceLabelHint')}
-                validationMessage={msg('cloudServiceLabel')}
-                validationState={msg('cloudServiceLabel') ? 'error' : 'none'}
-              >
-                <Input value={values.cloudServiceLabel} onChange={set('cloudServiceLabel')} onBlur={blur('cloudServiceLabel')} autoComplete="off" />
-              </Field>
-              {error && <ErrorBar error={error} />}
-            </DialogContent>
-            <DialogActions>
-              <Button appearance="secondary" onClick={close} disabled={busy}>
-                {t('common.cancel')}
-              </Button>
-              <Button appearance="primary" type="submit" disabled={busy} icon={busy ? <Spinner size="tiny" /> : undefined}>
-                {t('sources.addSubmit')}
-              </Button>
-            </DialogActions>
-          </DialogBody>
-        </form>
-      </DialogSurface>
-    </Dialog>
-  );
-}
 
 const stateColor: Record<Source['state'], BadgeProps['color']> = {
   unknown: 'informative',
@@ -184,22 +42,14 @@ export function SourcesPage(): ReactElement {
   const notify = useNotify();
   const sources = useApi('listSources', {}, { refreshOn: ['vaultsChanged', 'jobUpdated'] });
   const [adding, setAdding] = useState(false);
-  const [error, setError] = useState<ApiError>();
-  const [removing, setRemoving] = useState<string>();
+  const removal = useAction();
 
-  const remove = async (s: Source) => {
-    setRemoving(s.name);
-    setError(undefined);
-    try {
+  const remove = (s: Source) =>
+    removal.run(async () => {
       const r = await call('removeSource', { name: s.name });
       notify('success', t('sources.removed', { name: r.name }));
       sources.reload();
-    } catch (err) {
-      setError(toApiError(err));
-    } finally {
-      setRemoving(undefined);
-    }
-  };
+    }, s.name);
 
   const list = sources.data;
   return (
@@ -218,7 +68,7 @@ export function SourcesPage(): ReactElement {
       }
     >
       {sources.error && <ErrorBar error={sources.error} onRetry={sources.reload} />}
-      {error && <ErrorBar error={error} onDismiss={() => setError(undefined)} />}
+      {removal.error && <ErrorBar error={removal.error} onDismiss={removal.clearError} />}
       {list && list.length === 0 && (
         <EmptyState
           icon={<PlugConnected20Regular />}
@@ -275,16 +125,9 @@ export function SourcesPage(): ReactElement {
                   <TableCell>{formatNumber(s.vmCount)}</TableCell>
                   <TableCell>{s.lastScanAt ? formatDateTime(s.lastScanAt) : t('sources.neverScanned')}</TableCell>
                   <TableCell>
-                    <Button
-                      size="small"
-                      appearance="subtle"
-                      icon={removing === s.name ? <Spinner size="tiny" /> : <Delete20Regular />}
-                      disabled={removing !== undefined}
-                      aria-label={t('sources.removeLabel', { name: s.name })}
-                      onClick={() => void remove(s)}
-                    >
+                    <ActionButton action={removal} runKey={s.name} size="small" appearance="subtle" icon={<Delete20Regular />} aria-label={t('sources.removeLabel', { name: s.name })} onClick={() => void remove(s)}>
                       {t('sources.remove')}
-                    </Button>
+                    </ActionButton>
                   </TableCell>
                 </TableRow>
               ))}

@@ -1,0 +1,141 @@
+// The Restore wizard (W23): a recovery point's disks to a folder or the whole VM as a new VM,
+// with the job's live progress.
+import {
+  Button,
+  Dialog,
+  DialogActions,
+  DialogBody,
+  DialogContent,
+  DialogSurface,
+  DialogTitle,
+  Field,
+  Input,
+  Link,
+  ProgressBar,
+  Radio,
+  RadioGroup,
+  Spinner,
+  Text,
+  makeStyles,
+  tokens,
+} from '@fluentui/react-components';
+import { ArrowUndo20Regular } from '@fluentui/react-icons';
+import { useState, type FormEvent, type ReactElement } from 'react';
+import { AbsolutePath, RestoredVmName, finishedStatuses, vmLabel, type Job, type RecoveryPoint, type Vm } from '../../../preload/contract.js';
+import { call, useAction, useEngineEvent } from '../api.js';
+import { useI18n } from '../i18n/index.js';
+import { hrefOf } from '../routes.js';
+import { FolderInput } from '../shell/FolderInput.js';
+import { JobStatusBadge } from '../shell/labels.js';
+import { useTrackJobs } from '../shell/notify.js';
+import { ErrorBar } from '../shell/Page.js';
+
+const useStyles = makeStyles({
+  form: { display: 'flex', flexDirection: 'column', gap: tokens.spacingVerticalM },
+  surface: { maxWidth: '600px', width: '100%' },
+  badges: { display: 'flex', gap: tokens.spacingHorizontalXS, flexWrap: 'wrap' },
+});
+
+export function RestoreDialog({ vm, point, onClose }: { vm: Vm; point: RecoveryPoint | undefined; onClose: () => void }): ReactElement {
+  const { t, formatDateTime, formatBytes } = useI18n();
+  const styles = useStyles();
+  const trackJobs = useTrackJobs();
+  const [mode, setMode] = useState<'disks' | 'newVm'>('disks');
+  const [target, setTarget] = useState('');
+  const [newName, setNewName] = useState(`${vm.name}-restored`);
+  const [touched, setTouched] = useState(false);
+  const action = useAction();
+  const [job, setJob] = useState<Job>();
+  const pathOk = AbsolutePath.safeParse(target).success;
+  const nameOk = mode === 'disks' || RestoredVmName.safeParse(newName).success;
+
+  useEngineEvent('jobUpdated', (j) => {
+    if (job && j.id === job.id) setJob(j);
+  });
+
+  const close = () => {
+    if (action.busy) return;
+    setJob(undefined);
+    action.clearError();
+    setTouched(false);
+    onClose();
+  };
+  const submit = async (ev: FormEvent) => {
+    ev.preventDefault();
+    setTouched(true);
+    if (!point || !pathOk || !nameOk) return;
+    await action.run(async () => {
+      const j = await call('restorePoint', { vm: vm.id, pointId: point.id, mode, targetDir: target, ...(mode === 'newVm' ? { newName: newName.trim() } : {}) });
+      trackJobs([j]);
+      setJob(j);
+    });
+  };
+  const done = job && finishedStatuses.includes(job.status);
+
+  return (
+    <Dialog open={point !== undefined} onOpenChange={(_, d) => !d.open && close()}>
+      <DialogSurface className={styles.surface}>
+        <form onSubmit={submit} noValidate>
+          <DialogBody>
+            <DialogTitle>{t('restore.title', { name: vmLabel(vm) })}</DialogTitle>
+            <DialogContent className={styles.form}>
+              {point && <Text>{t('restore.point', { created: formatDateTime(point.created), size: formatBytes(point.logicalBytes) })}</Text>}
+              {!job && (
+                <>
+                  <Field label={t('restore.mode')}>
+                    <RadioGroup value={mode} onChange={(_, d) => setMode(d.value as 'disks' | 'newVm')}>
+                      <Radio value="disks" label={t('restore.mode.disks')} />
+                      <Radio value="newVm" label={t('restore.mode.newVm')} />
+                    </RadioGroup>
+                  </Field>
+                  {mode === 'newVm' && (
+                    <Field label={t('restore.newName')} required validationMessage={touched && !nameOk ? t('restore.newNameInvalid') : undefined} validationState={touched && !nameOk ? 'error' : 'none'}>
+                      <Input value={newName} onChange={(_, d) => setNewName(d.value)} autoComplete="off" spellCheck={false} />
+                    </Field>
+                  )}
+                  <Field
+                    label={t('restore.target')}
+                    hint={t('restore.targetHint')}
+                    required
+                    validationMessage={touched && !pathOk ? t('validation.path.absolute') : undefined}
+                    validationState={touched && !pathOk ? 'error' : 'none'}
+                  >
+                    <FolderInput value={target} onValue={setTarget} onBlur={() => setTouched(true)} />
+                  </Field>
+                </>
+              )}
+              {job && (
+                <div aria-live="polite">
+                  <Field
+                    label={t('restore.progress')}
+                    validationMessage={t('jobs.progressText', { percent: Math.round(job.progress * 100), done: formatBytes(job.bytesDone), total: formatBytes(job.bytesTotal) })}
+                    validationState="none"
+                  >
+                    <ProgressBar value={job.progress} max={1} thickness="large" color={job.status === 'Failed' ? 'error' : done ? 'success' : 'brand'} />
+                  </Field>
+                  <div className={styles.badges}>
+                    <JobStatusBadge status={job.status} />
+                    <Link href={hrefOf('jobs', { id: String(job.id) })}>{t('notify.viewJob')}</Link>
+                  </div>
+                  {job.summary && <Text block>{job.summary}</Text>}
+                </div>
+              )}
+              {job?.error && <ErrorBar error={job.error} />}
+              {action.error && <ErrorBar error={action.error} />}
+            </DialogContent>
+            <DialogActions>
+              <Button appearance={job ? 'primary' : 'secondary'} onClick={close} disabled={action.busy}>
+                {job ? t('common.close') : t('common.cancel')}
+              </Button>
+              {!job && (
+                <Button appearance="primary" type="submit" disabled={action.busy} icon={action.busy ? <Spinner size="tiny" /> : <ArrowUndo20Regular />}>
+                  {t('restore.submit')}
+                </Button>
+              )}
+            </DialogActions>
+          </DialogBody>
+        </form>
+      </DialogSurface>
+    </Dialog>
+  );
+}
