@@ -47,7 +47,13 @@ export class PackWriter {
   packsWritten = 0;
   /** Ids of the packs this writer made. */
   readonly written = new Set<string>();
+  /** Bytes of the packs and index objects in the store (their puts resolved): what went out. */
   bytesWritten = 0;
+  /** Number of the pack being filled (packs are numbered from 1 in the order they are closed). */
+  private filling = 1;
+  /** Every pack up to this number is durable (its pack and index objects written). */
+  durableThrough = 0;
+  private durableAbove = new Set<number>();
 
   constructor(
     private readonly store: ObjectStore,
@@ -71,14 +77,20 @@ export class PackWriter {
 
   private tail: Promise<void> = Promise.resolve();
 
-  /** Adds one blob holding several sealed chunks back to back; calls are serialised. */
-  add(blob: Buffer, ids: Buffer, lens: Uint32Array, rawLens: Uint32Array, flags: Uint8Array): Promise<void> {
+  /**
+   * Adds one blob holding several sealed chunks back to back; calls are serialised. Resolves with
+   * the number of the pack that holds them: they are durable once `durableThrough` reaches it.
+   */
+  add(blob: Buffer, ids: Buffer, lens: Uint32Array, rawLens: Uint32Array, flags: Uint8Array): Promise<number> {
     const p = this.tail.then(() => this.addNow(blob, ids, lens, rawLens, flags));
-    this.tail = p.catch(() => undefined);
+    this.tail = p.then(
+      () => undefined,
+      () => undefined,
+    );
     return p;
   }
 
-  private async addNow(blob: Buffer, ids: Buffer, lens: Uint32Array, rawLens: Uint32Array, flags: Uint8Array): Promise<void> {
+  private async addNow(blob: Buffer, ids: Buffer, lens: Uint32Array, rawLens: Uint32Array, flags: Uint8Array): Promise<number> {
     if (this.failure) throw this.failure;
     if (this.used + blob.length > this.buf.length) {
       if (this.entries.length > 0) await this.flush();
@@ -91,7 +103,9 @@ export class PackWriter {
       off += lens[j]!;
     }
     this.used = off;
+    const packNo = this.filling;
     if (this.used >= this.target) await this.flush();
+    return packNo;
   }
 
   /** Adds one already sealed chunk (repack copies blobs without decrypting them). */
@@ -108,8 +122,11 @@ export class PackWriter {
     this.buf = this.fresh(0);
     this.used = PACK_HEADER.length;
     this.entries = [];
+    const packNo = this.filling++;
     const p = this.write(data, entries).then(
       () => {
+        this.durableAbove.add(packNo);
+        while (this.durableAbove.delete(this.durableThrough + 1)) this.durableThrough++;
         if (whole.length === this.target + PACK_HEADER.length) this.free.push(whole);
       },
       (e) => {
