@@ -224,7 +224,13 @@ export class AzureBlobStore implements ObjectStore {
     await withRetry(this.ctx, `deleting ${key}`, (abortSignal) => blob.deleteIfExists({ abortSignal }));
   }
 
-  /** Removes probe objects left by a process that died mid-probe (Azure discards uncommitted blocks itself). */
+  /**
+   * Removes probe objects left by a process that died mid-probe. Abandoned uploads need nothing:
+   * a writer that dies between Put Block and Put Block List leaves uncommitted blocks, which no
+   * listing shows, which Azure Blob Storage (and azurite) garbage-collects by itself after 7 days,
+   * and which a later upload of the same name discards; there is no API to list or delete them
+   * apart from committing. (S3 multipart uploads, by contrast, live until aborted: see S3Store.)
+   */
   async sweepTemp(olderThanMs: number): Promise<number> {
     const limit = Date.now() - olderThanMs;
     let removed = 0;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { CofferError } from '../errors.js';
-import { ChunkIdSet, type ChunkIndex } from './chunk-index.js';
+import { ChunkIndex } from './chunk-index.js';
 import type { VaultConfig, VaultKeys } from './config.js';
 import { ID_LEN, newPointId, pointKey, type Consistency, type DiskEntry, type Manifest } from './format.js';
 import { encodeManifest } from './manifest.js';
@@ -18,6 +18,18 @@ export interface Progress {
   newBytes: number;
 }
 
+/**
+ * A backup's progress, honest on slow storage: `bytesDone` counts disk bytes that are read AND
+ * safe in the store (zero or already-known chunks, or new chunks whose pack and index objects
+ * were written), so the bar and `bytesPerSecond` never run ahead of the upload; `bytesRead` is
+ * how far reading got; `bytesUploaded` the bytes of the objects the store accepted (sealed and
+ * compressed: packs, index objects, and at the end the manifest).
+ */
+export interface BackupProgress extends Progress {
+  bytesRead: number;
+  bytesUploaded: number;
+}
+
 export interface BackupOptions {
   vmName: string;
   vmId?: string;
@@ -27,7 +39,7 @@ export interface BackupOptions {
   retainUntil?: string | null;
   policy?: string | null;
   signal?: AbortSignal;
-  onProgress?: (p: Progress) => void;
+  onProgress?: (p: BackupProgress) => void;
   /**
    * Called once every pack and index is durable, right before the manifest (the commit) is
    * written, with the ids of the packs of older backups this one deduplicated against. Vault.backup
@@ -159,16 +171,44 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
   const bytesTotal = before.reduce((s, b) => s + b.size, 0);
 
   const packs = new PackWriter(store, keys, index);
-  const sessionNew = new ChunkIdSet();
+  /**
+   * Chunks this backup queued, each with the claim (a number per segment that queued chunks) it
+   * came with; claimPack[claim] is the pack that holds that segment's chunks once it is known.
+   */
+  const sessionNew = new ChunkIndex();
+  const claimPack: number[] = [0];
   /** Packs known before this backup that it deduplicated against (checked before the commit). */
   const reused = new Set<string>();
   let bytesDone = 0;
+  let bytesRead = 0;
+  /** Bytes read whose chunks are still on their way to the store: the claims they wait for. */
+  let awaiting: Array<{ claims: number[]; len: number }> = [];
+  const safe = (claims: readonly number[]): boolean =>
+    claims.every((c) => {
+      const p = claimPack[c]!;
+      return p > 0 && p <= packs.durableThrough;
+    });
+  let manifestBytes = 0;
   let newBytes = 0;
   let newChunks = 0;
   let zeroBytes = 0;
   const emit = (): void => {
+    if (awaiting.length > 0) {
+      awaiting = awaiting.filter((a) => {
+        if (!safe(a.claims)) return true;
+        bytesDone += a.len;
+        return false;
+      });
+    }
     const sec = (Date.now() - started) / 1000;
-    opts.onProgress?.({ bytesDone, bytesTotal, bytesPerSecond: sec > 0 ? bytesDone / sec : 0, newBytes });
+    opts.onProgress?.({
+      bytesDone,
+      bytesTotal,
+      bytesPerSecond: sec > 0 ? bytesDone / sec : 0,
+      newBytes,
+      bytesRead,
+      bytesUploaded: packs.bytesWritten + manifestBytes,
+    });
   };
   const timer = opts.onProgress ? setInterval(emit, PROGRESS_INTERVAL_MS) : undefined;
   emit(); // at once: the job shows its total before the first segment is read
@@ -186,6 +226,9 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
     const hshas = Buffer.from(h.shas);
     const n = h.zeroMask.length;
     const want: number[] = [];
+    /** This segment's claim (0: it queues nothing), and the claims of the chunks it needs (its own, or earlier segments' for duplicates). */
+    let claim = 0;
+    const needs = new Set<number>();
     for (let i = 0; i < n; i++) {
       const at = (firstChunk + i) * ID_LEN;
       const clen = Math.min(chunkSize, len - i * chunkSize);
@@ -202,7 +245,17 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
         reused.add(index.packOf(known));
         continue;
       }
-      if (!sessionNew.add(hids, i * ID_LEN)) continue;
+      const queued = sessionNew.find(hids, i * ID_LEN);
+      if (queued >= 0) {
+        needs.add(sessionNew.at(queued).offset);
+        continue;
+      }
+      if (claim === 0) {
+        claim = claimPack.length;
+        claimPack.push(0);
+        needs.add(claim);
+      }
+      sessionNew.add(hids, i * ID_LEN, { pack: '', offset: claim, length: 0, rawLength: 0, flags: 0 });
       want.push(i);
       newBytes += clen;
     }
@@ -217,10 +270,13 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
       want.forEach((i, j) => hids.copy(wantIds, j * ID_LEN, i * ID_LEN, (i + 1) * ID_LEN));
       const s = await pool.send<'sealed'>(w, { type: 'seal', want: Uint32Array.from(want), ids: wantIds.buffer as ArrayBuffer }, [], job);
       newChunks += want.length;
-      await packs.add(Buffer.from(s.seg, 0, s.blobLen), wantIds, s.lens, s.rawLens, s.flags);
+      claimPack[claim] = await packs.add(Buffer.from(s.seg, 0, s.blobLen), wantIds, s.lens, s.rawLens, s.flags);
       spare.push(s.seg); // copied into the pack: free for the next read
     }
-    bytesDone += len;
+    bytesRead += len;
+    const claims = [...needs];
+    if (safe(claims)) bytesDone += len;
+    else awaiting.push({ claims, len });
   };
 
   const track = (p: Promise<void>, diskPath: string): void => {
@@ -318,6 +374,7 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
     const put = store.put(pointKey(id), blob);
     crashPoint('manifest');
     await put;
+    manifestBytes = blob.length;
   } catch (e) {
     throw mapStoreError(e);
   } finally {

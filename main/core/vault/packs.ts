@@ -2,7 +2,8 @@ import { CofferError } from '../errors.js';
 import type { ChunkIndex } from './chunk-index.js';
 import type { VaultKeys } from './config.js';
 import { open, seal } from './crypto.js';
-import { decodeIndex, encodeIndex, INDEX_PREFIX, indexKey, newPackId, PACK_TARGET_SIZE, packKey, type DecodedIndex } from './format.js';
+import { decodeIndex, encodeIndex, INDEX_PREFIX, indexKey, newPackId, PACK_ID_RE, PACK_TARGET_SIZE, packKey, type DecodedIndex } from './format.js';
+import type { IndexCache } from './index-cache.js';
 import type { ObjectStore } from './storage.js';
 
 /** Every pack starts with this 8-byte header ("CFXP", version 1, 3 reserved bytes); blobs follow. */
@@ -46,7 +47,13 @@ export class PackWriter {
   packsWritten = 0;
   /** Ids of the packs this writer made. */
   readonly written = new Set<string>();
+  /** Bytes of the packs and index objects in the store (their puts resolved): what went out. */
   bytesWritten = 0;
+  /** Number of the pack being filled (packs are numbered from 1 in the order they are closed). */
+  private filling = 1;
+  /** Every pack up to this number is durable (its pack and index objects written). */
+  durableThrough = 0;
+  private durableAbove = new Set<number>();
 
   constructor(
     private readonly store: ObjectStore,
@@ -70,14 +77,20 @@ export class PackWriter {
 
   private tail: Promise<void> = Promise.resolve();
 
-  /** Adds one blob holding several sealed chunks back to back; calls are serialised. */
-  add(blob: Buffer, ids: Buffer, lens: Uint32Array, rawLens: Uint32Array, flags: Uint8Array): Promise<void> {
+  /**
+   * Adds one blob holding several sealed chunks back to back; calls are serialised. Resolves with
+   * the number of the pack that holds them: they are durable once `durableThrough` reaches it.
+   */
+  add(blob: Buffer, ids: Buffer, lens: Uint32Array, rawLens: Uint32Array, flags: Uint8Array): Promise<number> {
     const p = this.tail.then(() => this.addNow(blob, ids, lens, rawLens, flags));
-    this.tail = p.catch(() => undefined);
+    this.tail = p.then(
+      () => undefined,
+      () => undefined,
+    );
     return p;
   }
 
-  private async addNow(blob: Buffer, ids: Buffer, lens: Uint32Array, rawLens: Uint32Array, flags: Uint8Array): Promise<void> {
+  private async addNow(blob: Buffer, ids: Buffer, lens: Uint32Array, rawLens: Uint32Array, flags: Uint8Array): Promise<number> {
     if (this.failure) throw this.failure;
     if (this.used + blob.length > this.buf.length) {
       if (this.entries.length > 0) await this.flush();
@@ -90,7 +103,9 @@ export class PackWriter {
       off += lens[j]!;
     }
     this.used = off;
+    const packNo = this.filling;
     if (this.used >= this.target) await this.flush();
+    return packNo;
   }
 
   /** Adds one already sealed chunk (repack copies blobs without decrypting them). */
@@ -107,8 +122,11 @@ export class PackWriter {
     this.buf = this.fresh(0);
     this.used = PACK_HEADER.length;
     this.entries = [];
+    const packNo = this.filling++;
     const p = this.write(data, entries).then(
       () => {
+        this.durableAbove.add(packNo);
+        while (this.durableAbove.delete(this.durableThrough + 1)) this.durableThrough++;
         if (whole.length === this.target + PACK_HEADER.length) this.free.push(whole);
       },
       (e) => {
@@ -151,34 +169,59 @@ export class PackWriter {
   }
 }
 
-/** Reads and decrypts every index object; unreadable ones are reported, not fatal. */
+/**
+ * Reads and decrypts every index object; unreadable ones are reported, not fatal. With a cache
+ * (index-cache.ts), an object the cache holds with the listed size and that authenticates is not
+ * read from the store; one fetched from the store is cached; cached objects the listing lacks are dropped.
+ */
 export async function loadIndexes(
   store: ObjectStore,
   keys: VaultKeys,
   onIndex: (d: DecodedIndex) => void,
   skip?: (packId: string) => boolean,
   prefetched?: Map<string, Buffer>,
+  cache?: IndexCache,
 ): Promise<{ loaded: number; bad: string[]; all: string[] }> {
+  const listedAt = Date.now();
   const objs = await store.list(INDEX_PREFIX);
   const all = objs.map((o) => o.key.slice(INDEX_PREFIX.length));
   const bad: string[] = [];
   let loaded = 0;
   const queue = skip ? objs.filter((o) => !skip(o.key.slice(INDEX_PREFIX.length))) : [...objs];
+  const decode = (packId: string, blob: Buffer): DecodedIndex => {
+    const d = decodeIndex(open(keys.encKey, blob, indexAad(packId), 'index'));
+    if (d.packId !== packId) throw new Error('index names another pack');
+    return d;
+  };
   const readOne = async (): Promise<void> => {
     for (let o = queue.shift(); o; o = queue.shift()) {
       const packId = o.key.slice(INDEX_PREFIX.length);
-      try {
-        const blob = prefetched?.get(o.key) ?? (await store.get(o.key));
-        const d = decodeIndex(open(keys.encKey, blob, indexAad(packId), 'index'));
-        if (d.packId !== packId) throw new Error('index names another pack');
-        onIndex(d);
-        loaded++;
-      } catch {
-        bad.push(packId);
+      let d: DecodedIndex | undefined;
+      const cached = cache && PACK_ID_RE.test(packId) ? await cache.read(packId) : undefined;
+      if (cached) {
+        try {
+          if (cached.length !== o.size) throw new Error('size differs from the listing');
+          d = decode(packId, cached);
+        } catch {
+          await cache!.drop(packId); // stale or damaged: the store's copy decides
+        }
       }
+      if (!d) {
+        try {
+          const blob = prefetched?.get(o.key) ?? (await store.get(o.key));
+          d = decode(packId, blob);
+          if (cache && PACK_ID_RE.test(packId)) await cache.save(packId, blob);
+        } catch {
+          bad.push(packId);
+          continue;
+        }
+      }
+      onIndex(d);
+      loaded++;
     }
   };
   await Promise.all(Array.from({ length: 8 }, readOne));
+  await cache?.retain(new Set(all), listedAt);
   return { loaded, bad, all };
 }
 

@@ -2,6 +2,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import type * as S3Sdk from '@aws-sdk/client-s3';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { CofferError } from '../errors.js';
 import { classify, withRetry, type RemoteContext } from './retry.js';
 import {
   asBuffer,
@@ -308,7 +309,8 @@ export class S3Store implements ObjectStore {
   }
 
   /**
-   * Aborts multipart uploads of this vault started before the horizon (a writer that died
+   * Aborts multipart uploads of this vault started before the horizon (the vault sweeps with
+   * max(1 h, the stale-lock horizon): no live writer uploads one object for that long) (a writer that died
    * mid-upload leaves its parts billed but invisible) and removes stale probe objects.
    * Servers without ListMultipartUploads (s3rver) just skip the first part.
    */
@@ -342,8 +344,10 @@ export class S3Store implements ObjectStore {
         keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
         uploadIdMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
       } while (keyMarker);
-    } catch {
-      // NotImplemented on some servers; an unreachable store fails the next real request anyway.
+    } catch (e) {
+      // Servers without multipart listing (s3rver answers 501 NotImplemented) have nothing to clean
+      // up that Coffer could see: skip quietly. Anything else (unreachable, auth) is a real failure.
+      if (!lacksMultipartListing(e)) throw e;
     }
     for (const o of await this.listWithDates(PROBE_PREFIX)) {
       if (o.lastModified < limit) {
@@ -353,4 +357,10 @@ export class S3Store implements ObjectStore {
     }
     return removed;
   }
+}
+
+/** The server does not offer ListMultipartUploads: withRetry's failure is "HTTP 501 ..." (s3rver), "HTTP 405 ..." or names NotImplemented. */
+function lacksMultipartListing(e: unknown): boolean {
+  const failure = e instanceof CofferError ? e.details?.failure : undefined;
+  return typeof failure === 'string' && /^HTTP (501|405)\b|NotImplemented|MethodNotAllowed/.test(failure);
 }

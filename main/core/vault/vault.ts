@@ -1,6 +1,7 @@
 import { CofferError } from '../errors.js';
 import { runBackup, type BackupOptions, type EngineContext, type PointSummary } from './backup.js';
 import { ChunkIndex } from './chunk-index.js';
+import { cachingIndexWrites, IndexCache } from './index-cache.js';
 import { createVaultConfig, readVaultConfig, unlockVaultConfig, writeVaultConfig, type KdfParams, type VaultConfig, type VaultKeys } from './config.js';
 import { DEFAULT_CHUNK_SIZE, ID_LEN, PACK_PREFIX, packKey, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, SafeFileName, ZSTD_LEVEL, type Manifest } from './format.js';
 import { LOCK_STALE_MS, VaultLock, type AcquireOptions } from './locks.js';
@@ -69,6 +70,16 @@ function waitOptions(o: ExclusiveJobOptions): AcquireOptions {
   };
 }
 
+/** How this install keeps a vault's local state. */
+export interface OpenVaultOptions {
+  /**
+   * A folder of this install's data folder for this vault only (`<dataDir>/cache/<vaultId>`):
+   * a copy of its index objects, so an open lists `index/` once and reads only what is new
+   * (see index-cache.ts). Without it every open reads every index object from the store.
+   */
+  cacheDir?: string;
+}
+
 export interface CreateVaultOptions {
   name: string;
   region: string;
@@ -89,22 +100,30 @@ export class Vault {
   /** Pool size override (tests, bench); default is one worker per core. */
   workers: number | undefined;
   /** Started by open() while scrypt runs: worker threads and the raw index objects. */
-  private warm: { pool: WorkerPool; indexes: Promise<Map<string, Buffer>> } | undefined;
+  private warm: { pool: WorkerPool; indexes: Promise<Map<string, Buffer>> | undefined } | undefined;
 
   /** Background sweep of abandoned temp files, started when the vault is opened. */
   private sweep: Promise<unknown> | undefined;
+
+  /** The local copy of the index objects, when the install gave a cache folder. */
+  private readonly cache: IndexCache | undefined;
+  /** The store the engine writes through: with a cache, index objects written also land in it. */
+  private readonly engineStore: ObjectStore;
 
   private constructor(
     readonly store: ObjectStore,
     readonly config: VaultConfig,
     private readonly keys: VaultKeys,
+    opts: OpenVaultOptions = {},
   ) {
+    this.cache = opts.cacheDir ? new IndexCache(opts.cacheDir) : undefined;
+    this.engineStore = this.cache ? cachingIndexWrites(store, this.cache) : store;
     // Temp files of writers that died: only those older than an hour (and than the stale-lock
     // horizon), so a backup running in another process never loses the file it is writing.
     this.sweep = store.sweepTemp?.(Math.max(TEMP_STALE_MS, LOCK_STALE_MS)).catch(() => 0);
   }
 
-  static async create(store: ObjectStore, opts: CreateVaultOptions): Promise<Vault> {
+  static async create(store: ObjectStore, opts: CreateVaultOptions, open: OpenVaultOptions = {}): Promise<Vault> {
     const chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
     if (!Number.isInteger(chunkSize) || chunkSize < MIN_CHUNK_SIZE || chunkSize > MAX_CHUNK_SIZE || chunkSize % 4096 !== 0) {
       throw new CofferError('InvalidArgument', `The chunk size must be a multiple of 4 KiB between ${MIN_CHUNK_SIZE} and ${MAX_CHUNK_SIZE} bytes.`);
@@ -112,16 +131,18 @@ export class Vault {
     if (await store.stat('config')) throw new CofferError('VaultFolderNotEmpty', `A vault already exists at ${store.location}.`);
     const { config, keys } = await createVaultConfig({ name: opts.name, region: opts.region, passphrase: opts.passphrase, chunkSize, ...(opts.kdf ? { kdf: opts.kdf } : {}) });
     await writeVaultConfig(store, config);
-    return new Vault(store, config, keys);
+    return new Vault(store, config, keys, open);
   }
 
-  static async open(store: ObjectStore, passphrase: string): Promise<Vault> {
+  static async open(store: ObjectStore, passphrase: string, opts: OpenVaultOptions = {}): Promise<Vault> {
     const config = await readVaultConfig(store);
+    const cache = opts.cacheDir ? new IndexCache(opts.cacheDir) : undefined;
     // scrypt takes about 0.4 s on one thread-pool thread: meanwhile the index objects are read.
     // The worker threads start only once it is done: scrypt holds 128 MiB (N=2^17, r=8) while it
     // runs, and threads loading beside it added 22 MiB to the peak RSS of every operation
     // (208 MiB opening an empty vault, against 186 MiB without them); they cost ~50 ms later.
-    const indexes = prefetchIndexes(store);
+    // With a warm cache the refresh after scrypt reads only new objects: nothing to prefetch.
+    const indexes = (async () => (cache && (await cache.warm()) ? new Map<string, Buffer>() : prefetchIndexes(store)))();
     let keys: VaultKeys;
     try {
       keys = await unlockVaultConfig(config, passphrase);
@@ -130,26 +151,26 @@ export class Vault {
       throw e;
     }
     const warm = { pool: WorkerPool.spawn(), indexes };
-    const v = new Vault(store, config, keys);
+    const v = new Vault(store, config, keys, opts);
     v.warm = warm;
     return v;
   }
 
-  static async openWithKeys(store: ObjectStore, keys: VaultKeys): Promise<Vault> {
-    return new Vault(store, await readVaultConfig(store), keys);
+  static async openWithKeys(store: ObjectStore, keys: VaultKeys, opts: OpenVaultOptions = {}): Promise<Vault> {
+    return new Vault(store, await readVaultConfig(store), keys, opts);
   }
 
   private async ctx(): Promise<EngineContext> {
     if (this.closed) throw new CofferError('VaultLocked', 'This vault handle was closed.');
     const warm = this.warm;
     this.warm = undefined;
-    const index = await this.refreshIndex(warm ? await warm.indexes : undefined);
+    const index = await this.refreshIndex(await warm?.indexes);
     if (!this.pool && warm && (this.workers === undefined || this.workers === warm.pool.size)) {
       this.pool = warm.pool;
       await this.pool.init(this.keys, this.config.chunking.chunkSize, ZSTD_LEVEL);
     } else await warm?.pool.close();
     this.pool ??= await WorkerPool.start(this.keys, this.config.chunking.chunkSize, ZSTD_LEVEL, this.workers);
-    return { store: this.store, keys: this.keys, config: this.config, index, pool: this.pool };
+    return { store: this.engineStore, keys: this.keys, config: this.config, index, pool: this.pool };
   }
 
   /**
@@ -171,6 +192,7 @@ export class Vault {
       },
       (packId) => known.has(packId),
       prefetched,
+      this.cache,
     );
     const present = new Set(all);
     if ([...known].some((p) => !present.has(p))) {
@@ -313,7 +335,10 @@ export class Vault {
   async stats(): Promise<VaultStats> {
     const objs = await this.store.list('');
     const points = await this.listPoints();
-    await this.refreshIndex();
+    // The objects prefetched during open serve this refresh (the worker pool stays for later).
+    const prefetched = this.warm?.indexes;
+    if (this.warm) this.warm.indexes = undefined;
+    await this.refreshIndex(await prefetched);
     return {
       storedBytes: objs.reduce((s, o) => s + o.size, 0),
       logicalBytes: points.reduce((s, p) => s + p.logicalBytes, 0),
