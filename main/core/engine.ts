@@ -47,7 +47,7 @@ export class Engine {
     secrets?: SecretStore,
     readonly desktop?: DesktopServices,
   ) {
-    this.vaults = new VaultService(db, this.events, secrets);
+    this.vaults = new VaultService(db, this.events, secrets, path.join(dataDir, 'cache'));
     this.jobs = new JobService(db, this.events);
     this.inventory = new InventoryService(db, this.events, this.jobs, this.vaults);
     this.protection = new ProtectionService(db, this.events, this.jobs, this.vaults, this.inventory);

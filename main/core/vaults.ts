@@ -64,6 +64,8 @@ export class VaultService {
     private readonly db: Db,
     private readonly events: EngineEvents,
     private readonly secrets?: SecretStore,
+    /** `<dataDir>/cache`: per vault, the index objects already fetched (never trusted over the store). */
+    private readonly cacheRoot?: string,
   ) {
     // After each job of a vault the catalog follows the vault again (points another install added
     // or pruned meanwhile, records this install now is the origin of). Failures change nothing.
@@ -436,7 +438,7 @@ export class VaultService {
     const keys = this.keysOf(row.name);
     let handle = this.handles.get(row.id);
     if (!handle) {
-      handle = this.storeFor(row).then((store) => Vault.openWithKeys(store, keys));
+      handle = this.storeFor(row).then((store) => Vault.openWithKeys(store, keys, this.cacheRoot ? { cacheDir: path.join(this.cacheRoot, row.id) } : {}));
       this.handles.set(row.id, handle);
       handle.catch(() => this.handles.delete(row.id));
       await this.reconcileVault(row.id);
