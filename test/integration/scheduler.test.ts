@@ -1,32 +1,23 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { Job, Result } from '../../preload/contract.js';
-import { Engine } from '../../main/core/engine.js';
+import { describe, expect, it } from 'vitest';
+import type { Job } from '../../preload/contract.js';
+import type { Engine } from '../../main/core/engine.js';
 import { Scheduler } from '../../main/core/scheduler.js';
-import { createRouter } from '../../main/rpc/router.js';
+import { unwrap } from '../helpers/cli.js';
+import { useEngines } from '../helpers/engine.js';
 import { useTmp } from '../helpers/tmp.js';
 
 const tmp = useTmp();
-const engines: Engine[] = [];
-afterEach(async () => {
-  for (const e of engines.splice(0)) await e.close();
-});
-
-function unwrap<T>(r: Result<T>): T {
-  if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
-  return r.value;
-}
+const open = useEngines();
 
 /** One protected VM (policy: daily at the given local times) and a scheduler on a manual clock. */
 async function setup(times: string[], dataDir?: string) {
   const dir = dataDir ? path.dirname(dataDir) : tmp();
   const data = dataDir ?? path.join(dir, 'data');
-  const engine = Engine.open({ dataDir: data });
-  engines.push(engine);
+  const { engine, router } = open(data);
   engine.protection.timeZone = 'Europe/Amsterdam';
-  const router = createRouter(engine, 'cli');
   if (!dataDir) {
     const vmDir = path.join(dir, 'src', 'rack1');
     fs.mkdirSync(vmDir, { recursive: true });
@@ -128,7 +119,6 @@ describe('scheduler on a manual clock', () => {
       .run('2026-03-28T21:00:05.000Z', '2026-03-28T21:00:05.000Z');
     first.engine.db.prepare("UPDATE vms SET last_attempt_at = '2026-03-28T21:00:05.000Z'").run();
     await first.engine.close();
-    engines.splice(engines.indexOf(first.engine), 1);
 
     const again = await setup(['22:00'], first.data);
     const interrupted = again.engine.jobs.query({ limit: 1 }).jobs[0]!;
@@ -249,6 +239,8 @@ describe('retention after backups', () => {
 });
 
 describe('cancel', () => {
+  /** The job has its total and is not done: cancelling now stops it mid-way (the last event before Completed is all bytes done). */
+  const reading = (j: Job) => j.status === 'InProgress' && j.bytesTotal > 0 && j.bytesDone < j.bytesTotal;
   it('cancels a running backup and a running restore cleanly: no point, no partial target', async () => {
     const { engine, router, data } = await setup(['22:00']);
     const diskPath = path.join(path.dirname(data), 'src', 'rack1', 'db01.img');
@@ -258,7 +250,7 @@ describe('cancel', () => {
     await engine.jobs.wait(unwrap(await router.invoke('discoverVms', { vault: 'vault-a' })).id);
 
     const [backup] = unwrap(await router.invoke('backupNow', { vms: ['db01'] }));
-    await whenJob(engine, backup!.id, (j) => j.status === 'InProgress' && j.bytesDone > 0);
+    await whenJob(engine, backup!.id, reading);
     unwrap(await router.invoke('cancelJob', { id: backup!.id }));
     const cancelled = await engine.jobs.wait(backup!.id);
     expect(cancelled.status).toBe('Cancelled');
@@ -269,7 +261,7 @@ describe('cancel', () => {
     const [point] = unwrap(await router.invoke('listPoints', { vm: 'db01' }));
     const target = path.join(path.dirname(data), 'restore-cancelled');
     const restore = unwrap(await router.invoke('restorePoint', { vm: 'db01', pointId: point!.id, mode: 'disks', targetDir: target }));
-    await whenJob(engine, restore.id, (j) => j.status === 'InProgress' && j.bytesDone > 0);
+    await whenJob(engine, restore.id, reading);
     unwrap(await router.invoke('cancelJob', { id: restore.id }));
     expect((await engine.jobs.wait(restore.id)).status).toBe('Cancelled');
     expect(fs.existsSync(target) ? fs.readdirSync(target) : []).toEqual([]);
