@@ -4,7 +4,8 @@ import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { domblklist, domainState, virsh, withConsistentSnapshot } from '../../../main/core/sources/libvirt.js';
+import { withConsistentSnapshot } from '../../../main/core/sources/libvirt-snapshot.js';
+import { domblklist, domainState, virsh } from '../../../main/core/sources/libvirt.js';
 import { KVM_URI, whyNoKvm } from '../../helpers/kvm.js';
 
 /*
