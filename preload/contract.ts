@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { errorCatalog, type Result } from './errors.js';
 import type { methodNameList } from './method-names.js';
-import { PolicySchedule, PolicySpec, RetentionSpec } from './policy.js';
+import { isCalendarDate, PolicySchedule, PolicySpec, RetentionSpec } from './policy.js';
 
 export * from './policy.js';
 
@@ -332,7 +332,10 @@ export type ProtectedItem = z.infer<typeof ProtectedItem>;
 
 const VmRefs = z.array(VmRef).min(1, 'name at least one VM').max(1000);
 
-const IsoDate = z.string().max(64).refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO date or date-time');
+const IsoDate = z
+  .string()
+  .max(64)
+  .refine((s) => !Number.isNaN(Date.parse(s)) && (!/^\d{4}-\d{2}-\d{2}$/.test(s) || isCalendarDate(s)), 'must be an ISO date (a day that exists) or date-time');
 
 export const JobQuery = z
   .object({

@@ -290,40 +290,8 @@ export function describePolicy(spec: PolicySpec): string {
   return `${when}; keep ${tiers.join(', ')}`;
 }
 
-/**
- * "Keep until DATE" means to the end of that day where the admin is: the last millisecond of the
- * calendar day `date` (YYYY-MM-DD) in `timeZone` (an IANA name; default this machine's zone), as an
- * ISO instant. Used by the console and the CLI alike.
- */
-export function endOfLocalDay(date: string, timeZone?: string): string {
-  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(date);
-  const [y, mo, d] = m ? [Number(m[1]), Number(m[2]), Number(m[3])] : [NaN, NaN, NaN];
-  const probe = new Date(Date.UTC(y, mo - 1, d));
-  if (!m || probe.getUTCFullYear() !== y || probe.getUTCMonth() !== mo - 1 || probe.getUTCDate() !== d) {
-    throw new RangeError(`not a calendar date (YYYY-MM-DD): ${date}`);
-  }
-  if (timeZone === undefined) return new Date(y, mo - 1, d, 23, 59, 59, 999).toISOString();
-  // The wall clock 23:59:59.999 in the zone: start from it as if it were UTC and correct by the
-  // zone's offset at that instant (twice, for a day whose offset changes).
-  const wall = Date.UTC(y, mo - 1, d, 23, 59, 59, 999);
-  let t = wall - zoneOffsetMs(wall, timeZone);
-  t = wall - zoneOffsetMs(t, timeZone);
-  return new Date(t).toISOString();
-}
-
-/** How far the zone's wall clock is ahead of UTC at instant t. */
-function zoneOffsetMs(t: number, timeZone: string): number {
-  const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-  }).formatToParts(new Date(t));
-  const get = (type: Intl.DateTimeFormatPartTypes): number => Number(parts.find((p) => p.type === type)?.value);
-  const asUtc = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'), new Date(t).getUTCMilliseconds());
-  return asUtc - t;
+/** YYYY-MM-DD naming a day that exists (not 2027-02-30): a "keep until DATE" the faces may send. */
+export function isCalendarDate(date: string): boolean {
+  const t = /^\d{4}-\d{2}-\d{2}$/.test(date) ? Date.parse(`${date}T00:00:00Z`) : NaN;
+  return !Number.isNaN(t) && new Date(t).toISOString().slice(0, 10) === date;
 }

@@ -1,5 +1,6 @@
 import * as readline from 'node:readline';
-import type { ApiError, ArgsOf, Job, MethodName, Result, ResultOf, Vm } from '../../preload/contract.js';
+import { InvalidArgumentError } from 'commander';
+import { diskCount, type ApiError, type ArgsOf, type Job, type MethodName, type Result, type ResultOf, type Vm } from '../../preload/contract.js';
 import { formatBytes, printTable } from './format.js';
 
 /** Streams the CLI writes to and the terminal it may ask on; tests pass their own. */
@@ -86,7 +87,7 @@ export function printVms(out: (t: string) => void, vms: Vm[]): void {
       v.region,
       v.sourceName,
       v.powerState,
-      String(v.disks.filter((d) => d.role === 'disk' && !d.extentOf).length),
+      String(diskCount(v)),
       v.vaultName ?? '',
       v.missing ? 'SourceVmMissing' : (v.protectionState ?? v.registrationState),
     ]),
@@ -96,4 +97,14 @@ export function printVms(out: (t: string) => void, vms: Vm[]): void {
 /** An error as the user reads it on stderr: code, message and remedy. */
 export function formatError(error: ApiError): string {
   return `coffer: ${error.code}: ${error.message}\n  remedy: ${error.remedy}\n`;
+}
+
+/** Parses a comma-separated option whose items are values of one of the contract's vocabularies (a usage error names them). */
+export function listOf<T extends string>(values: readonly T[]): (value: string) => T[] {
+  return (value) => {
+    const items = value.split(',').map((v) => v.trim());
+    const bad = items.filter((v) => !(values as readonly string[]).includes(v));
+    if (bad.length) throw new InvalidArgumentError(`${bad.join(', ')}: not one of ${values.join(', ')}`);
+    return items as T[];
+  };
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { BackupDataOnlyState, vmLabel as label, type Job, type ParsedArgsOf, type PowerState, type ProtectionState, type Source, type Vm } from '../../preload/contract.js';
+import { BackupDataOnlyState, isActiveProtection, vmLabel as label, type Job, type ParsedArgsOf, type PowerState, type ProtectionState, type Source, type Vm } from '../../preload/contract.js';
 import type { Db } from './catalog/catalog.js';
 import { CofferError } from './errors.js';
 import type { EngineEvents } from './events.js';
@@ -48,11 +48,11 @@ interface VmRow {
 const VM_SELECT = `SELECT vms.*, sources.name AS source_name, vaults.name AS vault_name
   FROM vms LEFT JOIN sources ON sources.id = vms.source_id LEFT JOIN vaults ON vaults.id = vms.vault_id`;
 
-/** A protected VM keeps its registration: stop protection first (W22). */
-const PROTECTING = new Set(['ProtectedPendingInitialBackup', 'Protected', 'ProtectionError']);
-
 /**
  * Sources, the VMs discovery finds in them, and their registration with vaults (W1..W7, W24).
+ * Over 400 lines on purpose for now: one service owns the vms/sources rows (scan upserts,
+ * registration, association of backup-data-only items), so each SQL rule about a VM row lives once.
+ * The seam for a split is sources (add/edit/remove/scan) vs. registration (register/unregister/associate).
  * Every rule is enforced here, not in a face: the console and the CLI only show the errors.
  */
 export class InventoryService {
@@ -264,19 +264,7 @@ export class InventoryService {
     const vault = this.vaults.get(vaultName);
     // Check every VM before starting anything: a refused call changes nothing.
     const vms = this.resolveAll(refs, this.allVms());
-    for (const vm of vms) {
-      if (vm.missing) throw new CofferError('VmNotFound', `The VM ${label(vm)} was not found in its source at the last discovery.`, { vm: vm.id });
-      if (vm.vaultName) {
-        throw new CofferError('VmAlreadyRegistered', `The VM ${label(vm)} is already registered to vault ${vm.vaultName}.`, { vm: vm.id, vault: vm.vaultName });
-      }
-      if (vm.region !== vault.region) {
-        throw new CofferError('VmNotInVaultRegion', `The VM ${label(vm)} is in region ${vm.region}; vault ${vault.name} is in ${vault.region}.`, {
-          vm: vm.id,
-          vmRegion: vm.region,
-          vaultRegion: vault.region,
-        });
-      }
-    }
+    for (const vm of vms) assertRegistrable(vm, vault);
     const claimed: Vm[] = [];
     this.db.transaction(() => {
       const claim = this.db.prepare("UPDATE vms SET vault_id = ?, registration_state = 'Registering' WHERE id = ? AND vault_id IS NULL");
@@ -320,7 +308,8 @@ export class InventoryService {
       if (isBackupDataOnly(vm)) {
         throw new CofferError('VmIsProtected', `${label(vm)} holds backup data only; delete its backup data instead (stop protection, deleting data).`, { vm: vm.id });
       }
-      if (vm.protectionState && PROTECTING.has(vm.protectionState)) {
+      // A protected VM keeps its registration: stop protection first (W22).
+      if (isActiveProtection(vm.protectionState)) {
         throw new CofferError('VmIsProtected', `The VM ${label(vm)} is protected (${vm.protectionState}).`, { vm: vm.id });
       }
     }
@@ -345,17 +334,7 @@ export class InventoryService {
   associate(itemRef: string, vmRef: string): Vm {
     const item = this.resolve(itemRef, this.allVms().filter(isBackupDataOnly));
     const vm = this.resolve(vmRef, this.allVms().filter((v) => !isBackupDataOnly(v)));
-    if (vm.missing) throw new CofferError('VmNotFound', `The VM ${label(vm)} was not found in its source at the last discovery.`, { vm: vm.id });
-    if (vm.vaultName) {
-      throw new CofferError('VmAlreadyRegistered', `The VM ${label(vm)} is already registered to vault ${vm.vaultName}.`, { vm: vm.id, vault: vm.vaultName });
-    }
-    if (vm.region !== item.region) {
-      throw new CofferError('VmNotInVaultRegion', `The VM ${label(vm)} is in region ${vm.region}; vault ${item.vaultName} is in ${item.region}.`, {
-        vm: vm.id,
-        vmRegion: vm.region,
-        vaultRegion: item.region,
-      });
-    }
+    assertRegistrable(vm, { name: item.vaultName ?? '', region: item.region });
     this.merge(item.id, vm.id);
     this.events.emit('vaultsChanged', { names: [item.vaultName!] });
     this.events.emit('protectionChanged', {});
@@ -477,6 +456,21 @@ export class InventoryService {
       allowedRoots: JSON.parse(r.allowed_roots) as string[],
       allowBlockDevices: r.allow_block_devices === 1,
     };
+  }
+}
+
+/** A VM can join a vault when its source still lists it, no vault holds it and it is in the vault's region. */
+function assertRegistrable(vm: Vm, vault: { name: string; region: string }): void {
+  if (vm.missing) throw new CofferError('VmNotFound', `The VM ${label(vm)} was not found in its source at the last discovery.`, { vm: vm.id });
+  if (vm.vaultName) {
+    throw new CofferError('VmAlreadyRegistered', `The VM ${label(vm)} is already registered to vault ${vm.vaultName}.`, { vm: vm.id, vault: vm.vaultName });
+  }
+  if (vm.region !== vault.region) {
+    throw new CofferError('VmNotInVaultRegion', `The VM ${label(vm)} is in region ${vm.region}; vault ${vault.name} is in ${vault.region}.`, {
+      vm: vm.id,
+      vmRegion: vm.region,
+      vaultRegion: vault.region,
+    });
   }
 }
 

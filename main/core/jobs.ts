@@ -84,17 +84,7 @@ export class JobService {
         `INSERT INTO jobs (operation, status, vault_id, vault_name, vm_id, vm_name, cloud_service, created_at, catch_up, owner_pid)
          VALUES (?, 'Queued', ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(
-        operation,
-        subject.vaultId ?? null,
-        subject.vaultName ?? null,
-        subject.vmId ?? null,
-        subject.vmName ?? null,
-        subject.cloudService ?? null,
-        now,
-        subject.catchUp ? 1 : 0,
-        process.pid,
-      );
+      .run(operation, ...subjectColumns(subject), now, subject.catchUp ? 1 : 0, process.pid);
     const id = Number(info.lastInsertRowid);
     const controller = new AbortController();
     this.running.set(id, controller);
@@ -119,23 +109,7 @@ export class JobService {
            error_code, error_message, error_remedy, details, owner_pid)
          VALUES (?, 'Failed', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(
-        operation,
-        subject.vaultId ?? null,
-        subject.vaultName ?? null,
-        subject.vmId ?? null,
-        subject.vmName ?? null,
-        subject.cloudService ?? null,
-        now,
-        now,
-        now,
-        subject.catchUp ? 1 : 0,
-        e.code,
-        e.message,
-        e.remedy,
-        JSON.stringify(e.details ?? {}),
-        process.pid,
-      );
+      .run(operation, ...subjectColumns(subject), now, now, now, subject.catchUp ? 1 : 0, e.code, e.message, e.remedy, JSON.stringify(e.details ?? {}), process.pid);
     return this.emit(Number(info.lastInsertRowid));
   }
 
@@ -341,4 +315,9 @@ function toJob(r: JobRow): Job {
     warnings: JSON.parse(r.warnings) as Job['warnings'],
     details: JSON.parse(r.details) as Record<string, unknown>,
   };
+}
+
+/** The columns vault_id, vault_name, vm_id, vm_name, cloud_service of a job row, in that order. */
+function subjectColumns(subject: JobSubject): [string | null, string | null, string | null, string | null, string | null] {
+  return [subject.vaultId ?? null, subject.vaultName ?? null, subject.vmId ?? null, subject.vmName ?? null, subject.cloudService ?? null];
 }

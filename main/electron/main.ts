@@ -3,7 +3,7 @@
 // after the window closes. Decisions live in core/tray.ts; this file only wires them.
 import path from 'node:path';
 import { app, BrowserWindow, dialog, ipcMain, Notification, session, type IpcMainInvokeEvent } from 'electron';
-import { IPC_CALL, IPC_EVENT, type Job, type Result } from '../../preload/contract.js';
+import { IPC_CALL, IPC_EVENT, isActiveProtection, type Job, type Result } from '../../preload/contract.js';
 import { defaultDataDir, Engine } from '../core/engine.js';
 import { toApiError } from '../core/errors.js';
 import { jobNotification, shouldNotify, trackJob, type JobLike, type TrayAction } from '../core/tray.js';
@@ -262,7 +262,7 @@ async function backUpAll(): Promise<void> {
 
 function refreshProtectedCount(): void {
   if (!engine) return;
-  protectedVmCount = engine.dashboard().vms.filter((v) => v.state !== 'ProtectionStopped').length;
+  protectedVmCount = engine.dashboard().vms.filter((v) => isActiveProtection(v.state)).length;
   updateTray();
 }
 

@@ -4,7 +4,6 @@ import {
   methods,
   type ApiError,
   type ArgsOf,
-  type Job,
   type MethodName,
   type Methods,
   type ParsedArgsOf,
@@ -70,19 +69,7 @@ function handlers(engine: Engine, face: Face): Handlers {
       for (const vm of engine.inventory.allVms()) if (vm.vaultName && vms.some((ref) => vmMatches(vm, ref))) needed.add(vm.vaultName.toLowerCase());
       return engine.vaults.list().filter((v) => !v.unlocked && needed.has(v.name.toLowerCase())).map((v) => v.name);
     },
-    backupAll: () => {
-      const jobs: Job[] = [];
-      const refused: { vm: string; code: string; message: string }[] = [];
-      for (const vm of engine.dashboard().vms.filter((v) => v.state !== 'ProtectionStopped')) {
-        try {
-          jobs.push(engine.protection.backup(vm.id));
-        } catch (e) {
-          const error = toApiError(e);
-          refused.push({ vm: vm.id, code: error.code, message: error.message });
-        }
-      }
-      return { jobs, refused };
-    },
+    backupAll: () => engine.protection.backupAll(),
     connectVault: (args) => engine.vaults.connect(args),
     disconnectVault: ({ name }) => engine.vaults.disconnect(name),
     associateVm: ({ vm, with: target }) => engine.inventory.associate(vm, target),

@@ -99,10 +99,15 @@ describe.skipIf(runtime.skip !== undefined)(
 
     it('denies new windows and navigation away from the console', { timeout: TIMEOUT }, async () => {
       expect(await page.evaluate(() => window.open('https://example.com') === null)).toBe(true);
+      // The main process sees the attempt (will-navigate) and refuses it: wait for that, not a while.
+      type Main = typeof globalThis & { navigationAttempt?: Promise<string> };
+      await app.evaluate(({ BrowserWindow }) => {
+        (globalThis as Main).navigationAttempt = new Promise((resolve) => BrowserWindow.getAllWindows()[0]!.webContents.once('will-navigate', (_event, url) => resolve(url)));
+      });
       await page.evaluate(() => {
         window.location.href = 'https://example.com/';
       });
-      await page.waitForTimeout(500);
+      expect(await app.evaluate(() => (globalThis as Main).navigationAttempt)).toBe('https://example.com/');
       expect(page.url()).toMatch(/^coffer:\/\/app\//);
       expect(app.windows()).toHaveLength(1);
     });

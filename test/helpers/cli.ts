@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import type { Result } from '../../preload/contract.js';
+import type { ApiError, Result } from '../../preload/contract.js';
 import { cliPath, repoRoot } from './tmp.js';
 
 export interface CliRun {
@@ -56,6 +56,12 @@ export function startServe(dataDir: string, extraArgs: string[] = [], env: Recor
 export function unwrap<T>(r: Result<T>): T {
   if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
   return r.value;
+}
+
+/** The error of an API result that must have failed (throws, naming the value, when it did not). */
+export function errorOf(r: Result<unknown>): ApiError {
+  if (r.ok) throw new Error(`expected a failure, got ${JSON.stringify(r.value)}`);
+  return r.error;
 }
 
 /** The same as runCoffer, without blocking this process (for tests that serve something the CLI calls). */

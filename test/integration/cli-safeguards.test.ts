@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { RecoveryPoint } from '../../preload/contract.js';
-import { endOfLocalDay } from '../../preload/policy.js';
+import { endOfLocalDay } from '../../main/core/policy/retention.js';
 import { runCli } from '../../main/cli/program.js';
 import type { CliIo } from '../../main/cli/io.js';
 import { useTmp } from '../helpers/tmp.js';
@@ -117,7 +117,7 @@ describe('passphrases and dates reach the core as the user meant them', () => {
     const day = new Date(Date.now() + 10 * 86_400_000).toISOString().slice(0, 10);
     expect(await run(['backup', 'now', 'app01', '--wait', '--retain-until', day, '--passphrase-file', pass])).toBe(0);
     const [latest] = await points(run);
-    expect(latest!.retainUntil).toBe(endOfLocalDay(day));
+    expect(latest!.retainUntil).toBe(endOfLocalDay(day, Intl.DateTimeFormat().resolvedOptions().timeZone).toISOString());
     const end = new Date(latest!.retainUntil!);
     expect([end.getHours(), end.getMinutes(), end.getSeconds()]).toEqual([23, 59, 59]);
   });

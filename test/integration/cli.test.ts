@@ -62,6 +62,11 @@ describe('coffer CLI (child process)', () => {
     const noPass = coffer(['--data-dir', data, 'vault', 'create', 'v1', '--region', 'r', '--path', path.join(data, 'v')]);
     expect(noPass.code).toBe(2);
     expect(noPass.err).toContain('COFFER_PASSPHRASE');
+    // A job status or operation the contract does not know is a usage error naming the known ones.
+    const badStatus = coffer(['--data-dir', data, 'job', 'list', '--status', 'Failed,Done']);
+    expect(badStatus.code).toBe(2);
+    expect(badStatus.err).toMatch(/Done: not one of Queued, InProgress/);
+    expect(coffer(['--data-dir', data, 'job', 'list', '--status', 'Failed', '--operation', 'Backup']).code).toBe(0);
   });
 
   it('reads the passphrase from --passphrase-file and honours COFFER_DATA_DIR', () => {

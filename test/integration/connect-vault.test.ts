@@ -1,32 +1,22 @@
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { ApiError, Result } from '../../preload/contract.js';
-import { Engine } from '../../main/core/engine.js';
+import { describe, expect, it } from 'vitest';
+import type { Engine } from '../../main/core/engine.js';
 import { LocalFolderStore } from '../../main/core/vault/local-store.js';
 import { Vault } from '../../main/core/vault/vault.js';
-import { createRouter, type Router } from '../../main/rpc/router.js';
+import type { Router } from '../../main/rpc/router.js';
+import { errorOf, unwrap } from '../helpers/cli.js';
+import { useEngines } from '../helpers/engine.js';
 import { useTmp } from '../helpers/tmp.js';
 
 const tmp = useTmp();
-const engines: Engine[] = [];
-afterEach(async () => {
-  for (const e of engines.splice(0)) await e.close();
-});
+const install = useEngines();
 
 const PASS = 'correct horse battery';
 const UUID = '7a1b2c3d-1111-4222-8333-444455556666';
 const sha256 = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 
-function unwrap<T>(r: Result<T>): T {
-  if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
-  return r.value;
-}
-function errorOf(r: Result<unknown>): ApiError {
-  expect(r.ok, JSON.stringify(r)).toBe(false);
-  return (r as { ok: false; error: ApiError }).error;
-}
 
 /** A libvirt VM as a folder source holds it: definition with a UUID and a raw disk with data. */
 function makeVm(dir: string): string {
@@ -39,12 +29,6 @@ function makeVm(dir: string): string {
       <devices><disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='web01.img'/><target dev='vda' bus='virtio'/></disk></devices></domain>`,
   );
   return disk;
-}
-
-function install(data: string): { engine: Engine; router: Router } {
-  const engine = Engine.open({ dataDir: data });
-  engines.push(engine);
-  return { engine, router: createRouter(engine, 'cli') };
 }
 
 async function waitAll(engine: Engine, jobs: { id: number }[], status = 'Completed') {

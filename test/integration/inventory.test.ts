@@ -1,17 +1,15 @@
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { ApiError, Result, Vm } from '../../preload/contract.js';
-import { Engine } from '../../main/core/engine.js';
-import { createRouter, type Router } from '../../main/rpc/router.js';
-import { cliPath, useTmp } from '../helpers/tmp.js';
+import { describe, expect, it } from 'vitest';
+import type { Vm } from '../../preload/contract.js';
+import type { Engine } from '../../main/core/engine.js';
+import type { Router } from '../../main/rpc/router.js';
+import { cofferIn, errorOf, unwrap } from '../helpers/cli.js';
+import { useEngines } from '../helpers/engine.js';
+import { useTmp } from '../helpers/tmp.js';
 
 const tmp = useTmp();
-const engines: Engine[] = [];
-afterEach(async () => {
-  for (const e of engines.splice(0)) await e.close();
-});
+const open = useEngines();
 
 let uuidSeq = 0;
 /** A libvirt domain definition with one raw disk beside it, as a folder source holds them. */
@@ -27,14 +25,6 @@ function libvirtVm(dir: string, name: string): void {
   );
 }
 
-function unwrap<T>(r: Result<T>): T {
-  if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
-  return r.value;
-}
-function errorOf(r: Result<unknown>): ApiError {
-  expect(r.ok, JSON.stringify(r)).toBe(false);
-  return (r as { ok: false; error: ApiError }).error;
-}
 
 async function setup() {
   const dir = tmp();
@@ -45,9 +35,7 @@ async function setup() {
   const rtm = path.join(dir, 'rtm');
   libvirtVm(path.join(rtm, 'lab'), 'other01');
   const data = path.join(dir, 'data');
-  const engine = Engine.open({ dataDir: data });
-  engines.push(engine);
-  const router = createRouter(engine, 'cli');
+  const { engine, router } = open(data);
   unwrap(await router.invoke('addSource', { kind: 'folder', target: ams, region: 'lab-amsterdam', name: 'ams-disks' }));
   unwrap(await router.invoke('addSource', { kind: 'folder', target: rtm, region: 'lab-rotterdam', name: 'rtm-disks' }));
   unwrap(await router.invoke('createVault', { name: 'vault-ams', region: 'lab-amsterdam', path: path.join(dir, 'v1'), passphrase: 'correct horse battery' }));
@@ -132,9 +120,7 @@ describe('discovery and registration through the API', () => {
     await discover(router, engine, 'vault-ams');
     await engine.close();
 
-    const reopened = Engine.open({ dataDir: data });
-    engines.push(reopened);
-    const r2 = createRouter(reopened, 'cli');
+    const { engine: reopened, router: r2 } = open(data);
     const vms = unwrap(await r2.invoke('listVms', { vault: 'vault-ams' }));
     expect(vms.map((v) => [v.name, v.registrationState, v.missing])).toEqual([
       ['db01', 'Registered', false],
@@ -169,42 +155,39 @@ describe('discovery and registration through the API', () => {
 
 describe('discovery and registration through the CLI', () => {
   it('runs W1..W7 with exit codes and error codes', async () => {
-    const { dir, ams } = await setup().then(async (s) => {
-      await s.engine.close();
-      engines.splice(engines.indexOf(s.engine), 1);
-      return s;
-    });
+    const { dir, ams, engine } = await setup();
+    await engine.close(); // the CLI opens the catalog itself
     const data = path.join(dir, 'data');
-    const coffer = (...args: string[]) => spawnSync(process.execPath, [cliPath, '--data-dir', data, ...args], { encoding: 'utf8' });
+    const coffer = cofferIn(data);
 
     const discovered = coffer('vm', 'discover', '--vault', 'vault-ams');
-    expect(discovered.status, discovered.stderr).toBe(0);
-    expect(discovered.stdout).toMatch(/web-tier\s+lab-amsterdam/);
-    expect(discovered.stdout).toContain('not listed: lab/other01 (OtherRegion');
+    expect(discovered.code, discovered.err).toBe(0);
+    expect(discovered.out).toMatch(/web-tier\s+lab-amsterdam/);
+    expect(discovered.out).toContain('not listed: lab/other01 (OtherRegion');
 
     const ambiguous = coffer('vm', 'register', '--vault', 'vault-ams', 'web01');
-    expect(ambiguous.status).toBe(1);
-    expect(ambiguous.stderr).toContain('VmAmbiguous');
+    expect(ambiguous.code).toBe(1);
+    expect(ambiguous.err).toContain('VmAmbiguous');
     const other = coffer('vm', 'register', '--vault', 'vault-ams', 'other01');
-    expect(other.status).toBe(1);
-    expect(other.stderr).toContain('VmNotInVaultRegion');
+    expect(other.code).toBe(1);
+    expect(other.err).toContain('VmNotInVaultRegion');
 
     const ok = coffer('vm', 'register', '--vault', 'vault-ams', 'web-tier/web01', 'shop/db01');
-    expect(ok.status, ok.stderr).toBe(0);
-    expect(ok.stdout.match(/Register .*: Completed/g)).toHaveLength(2);
-    const list = JSON.parse(coffer('vm', 'list', '--vault', 'vault-ams', '--json').stdout) as Vm[];
+    expect(ok.code, ok.err).toBe(0);
+    expect(ok.out.match(/Register .*: Completed/g)).toHaveLength(2);
+    const list = JSON.parse(coffer('vm', 'list', '--vault', 'vault-ams', '--json').out) as Vm[];
     expect(list.map((v) => `${v.cloudService}/${v.name}`)).toEqual(['shop/db01', 'web-tier/web01']);
 
-    const jobs = JSON.parse(coffer('job', 'list', '--operation', 'Register', '--json').stdout) as { status: string }[];
+    const jobs = JSON.parse(coffer('job', 'list', '--operation', 'Register', '--json').out) as { status: string }[];
     expect(jobs.map((j) => j.status)).toEqual(['Completed', 'Completed']);
 
     const sources = coffer('source', 'list');
-    expect(sources.stdout).toMatch(/ams-disks\s+folder/);
-    expect(coffer('source', 'add', 'folder', ams, '--region', 'r', '--name', 'ams-disks').stderr).toContain('SourceNameTaken');
+    expect(sources.out).toMatch(/ams-disks\s+folder/);
+    expect(coffer('source', 'add', 'folder', ams, '--region', 'r', '--name', 'ams-disks').err).toContain('SourceNameTaken');
 
     const un = coffer('vm', 'unregister', '--vault', 'vault-ams', 'shop/db01');
-    expect(un.status, un.stderr).toBe(0);
-    expect(un.stdout).toContain('Unregister');
+    expect(un.code, un.err).toBe(0);
+    expect(un.out).toContain('Unregister');
   });
 });
 
@@ -212,21 +195,20 @@ describe('a libvirt source through the CLI (virsh -c test:///default)', () => {
   it('adds the connection, discovers its domain with its power state and registers it', () => {
     const dir = tmp();
     const data = path.join(dir, 'data');
-    const env = { ...process.env, COFFER_PASSPHRASE: 'correct horse battery' };
-    const coffer = (...args: string[]) => spawnSync(process.execPath, [cliPath, '--data-dir', data, ...args], { encoding: 'utf8', env });
-    expect(coffer('vault', 'create', 'kvm-vault', '--region', 'dc1', '--path', path.join(dir, 'v')).status).toBe(0);
+    const coffer = cofferIn(data, { COFFER_PASSPHRASE: 'correct horse battery' });
+    expect(coffer('vault', 'create', 'kvm-vault', '--region', 'dc1', '--path', path.join(dir, 'v')).code).toBe(0);
     const added = coffer('source', 'add', 'libvirt', 'test:///default', '--region', 'dc1', '--name', 'testdrv', '--json');
-    expect(added.status, added.stderr).toBe(0);
-    expect(JSON.parse(added.stdout)).toMatchObject({ kind: 'libvirt', state: 'reachable' });
+    expect(added.code, added.err).toBe(0);
+    expect(JSON.parse(added.out)).toMatchObject({ kind: 'libvirt', state: 'reachable' });
     const found = coffer('vm', 'discover', '--vault', 'kvm-vault', '--json');
-    expect(found.status, found.stderr).toBe(0);
-    const result = JSON.parse(found.stdout) as { candidates: Vm[] };
+    expect(found.code, found.err).toBe(0);
+    const result = JSON.parse(found.out) as { candidates: Vm[] };
     // The test driver's built-in domain "test" runs, with one disk.
     expect(result.candidates).toEqual([expect.objectContaining({ name: 'test', cloudService: 'test', powerState: 'running', kind: 'libvirt' })]);
-    expect(coffer('vm', 'register', '--vault', 'kvm-vault', 'test').status).toBe(0);
-    expect(coffer('source', 'remove', 'testdrv').stderr).toContain('SourceInUse');
+    expect(coffer('vm', 'register', '--vault', 'kvm-vault', 'test').code).toBe(0);
+    expect(coffer('source', 'remove', 'testdrv').err).toContain('SourceInUse');
     const missing = coffer('source', 'add', 'libvirt', 'test:///nonexistent/node.xml', '--region', 'dc1', '--json');
-    expect(missing.status).toBe(0);
-    expect(JSON.parse(missing.stdout).state).toBe('unreachable');
+    expect(missing.code).toBe(0);
+    expect(JSON.parse(missing.out).state).toBe('unreachable');
   });
 });

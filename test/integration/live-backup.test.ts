@@ -3,9 +3,9 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Result } from '../../preload/contract.js';
-import { Engine } from '../../main/core/engine.js';
-import { createRouter } from '../../main/rpc/router.js';
+import { unwrap } from '../helpers/cli.js';
+import { useEngines } from '../helpers/engine.js';
+import { KVM_URI, whyNoKvm } from '../helpers/kvm.js';
 import { useTmp } from '../helpers/tmp.js';
 
 /*
@@ -14,20 +14,7 @@ import { useTmp } from '../helpers/tmp.js';
  * no overlay left, and that the point restores to a valid image. Skipped (with the reason) where
  * KVM or libvirtd cannot run.
  */
-const URI = 'qemu:///system';
-const answers = () => spawnSync('virsh', ['-c', URI, 'version'], { stdio: 'ignore', timeout: 10_000 }).status === 0;
-function whyNoKvm(): string | undefined {
-  if (process.getuid?.() !== 0) return 'not root';
-  if (!fs.existsSync('/dev/kvm')) return 'no /dev/kvm';
-  for (const t of ['virsh', 'libvirtd', 'virtlogd', 'qemu-system-x86_64']) {
-    if (spawnSync('sh', ['-c', `command -v ${t}`], { stdio: 'ignore' }).status !== 0) return `${t} is not installed (apt-get install libvirt-daemon-system qemu-system-x86)`;
-  }
-  if (answers()) return undefined;
-  spawnSync('virtlogd', ['-d'], { stdio: 'ignore' });
-  spawnSync('libvirtd', ['-d'], { stdio: 'ignore' });
-  for (let i = 0; i < 40 && !answers(); i++) spawnSync('sleep', ['0.25']);
-  return answers() ? undefined : `virsh -c ${URI} does not answer after starting libvirtd`;
-}
+const URI = KVM_URI;
 const noKvm = whyNoKvm();
 if (noKvm) console.warn(`live backup test skipped: ${noKvm}`);
 
@@ -40,10 +27,7 @@ afterAll(() => {
   }
 });
 
-function unwrap<T>(r: Result<T>): T {
-  if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
-  return r.value;
-}
+const open = useEngines();
 
 describe.skipIf(!!noKvm)(`live backup of a running KVM domain${noKvm ? ` (skipped: ${noKvm})` : ''}`, () => {
   it('reads a snapshot while the VM runs, leaves no overlay, marks crash consistency without a guest agent', async () => {
@@ -63,45 +47,40 @@ describe.skipIf(!!noKvm)(`live backup of a running KVM domain${noKvm ? ` (skippe
     execFileSync('virsh', ['-c', URI, 'create', xml]);
     domains.push(name);
 
-    const engine = Engine.open({ dataDir: path.join(dir, 'data') });
-    try {
-      const router = createRouter(engine, 'cli');
-      unwrap(await router.invoke('createVault', { name: 'kvm', region: 'dc1', path: path.join(dir, 'vault'), passphrase: 'correct horse battery' }));
-      unwrap(await router.invoke('addSource', { kind: 'libvirt', target: URI, region: 'dc1', name: 'local-kvm' }));
-      await engine.jobs.wait(unwrap(await router.invoke('discoverVms', { vault: 'kvm' })).id);
-      const vm = unwrap(await router.invoke('listVms', {})).find((v) => v.name === name)!;
-      expect(vm).toMatchObject({ powerState: 'running', cloudService: 'localhost' });
-      for (const j of unwrap(await router.invoke('registerVms', { vault: 'kvm', vms: [vm.id] }))) await engine.jobs.wait(j.id);
-      for (const j of unwrap(await router.invoke('protectVms', { vault: 'kvm', vms: [vm.id], policy: 'DefaultPolicy' }))) await engine.jobs.wait(j.id);
+    const { engine, router } = open(path.join(dir, 'data'));
+    unwrap(await router.invoke('createVault', { name: 'kvm', region: 'dc1', path: path.join(dir, 'vault'), passphrase: 'correct horse battery' }));
+    unwrap(await router.invoke('addSource', { kind: 'libvirt', target: URI, region: 'dc1', name: 'local-kvm' }));
+    await engine.jobs.wait(unwrap(await router.invoke('discoverVms', { vault: 'kvm' })).id);
+    const vm = unwrap(await router.invoke('listVms', {})).find((v) => v.name === name)!;
+    expect(vm).toMatchObject({ powerState: 'running', cloudService: 'localhost' });
+    for (const j of unwrap(await router.invoke('registerVms', { vault: 'kvm', vms: [vm.id] }))) await engine.jobs.wait(j.id);
+    for (const j of unwrap(await router.invoke('protectVms', { vault: 'kvm', vms: [vm.id], policy: 'DefaultPolicy' }))) await engine.jobs.wait(j.id);
 
-      const [job] = unwrap(await router.invoke('backupNow', { vms: [vm.id] }));
-      const ended = await engine.jobs.wait(job!.id);
-      expect(ended.status, JSON.stringify(ended.error)).toBe('CompletedWithWarnings');
-      expect(ended.warnings.map((w) => w.code)).toContain('GuestAgentUnavailable');
+    const [job] = unwrap(await router.invoke('backupNow', { vms: [vm.id] }));
+    const ended = await engine.jobs.wait(job!.id);
+    expect(ended.status, JSON.stringify(ended.error)).toBe('CompletedWithWarnings');
+    expect(ended.warnings.map((w) => w.code)).toContain('GuestAgentUnavailable');
 
-      // The level the snapshot reached (no agent channel: crash), as the job and the point record it.
-      expect(ended.details).toMatchObject({ consistency: 'crash' });
-      const [point] = unwrap(await router.invoke('listPoints', { vm: vm.id }));
-      expect(point!.consistency).toBe('crash');
+    // The level the snapshot reached (no agent channel: crash), as the job and the point record it.
+    expect(ended.details).toMatchObject({ consistency: 'crash' });
+    const [point] = unwrap(await router.invoke('listPoints', { vm: vm.id }));
+    expect(point!.consistency).toBe('crash');
 
-      // Shut off, the same domain is backed up from its files: offline, not crash.
-      execFileSync('virsh', ['-c', URI, 'define', xml]);
-      execFileSync('virsh', ['-c', URI, 'destroy', name]);
-      await engine.jobs.wait(unwrap(await router.invoke('discoverVms', { vault: 'kvm' })).id);
-      const [offJob] = unwrap(await router.invoke('backupNow', { vms: [vm.id] }));
-      expect(await engine.jobs.wait(offJob!.id)).toMatchObject({ status: 'Completed', details: { consistency: 'offline' } });
-      execFileSync('virsh', ['-c', URI, 'start', name]);
-      expect(unwrap(await router.invoke('listPoints', { vm: vm.id }))[0]!.consistency).toBe('offline');
-      expect(execFileSync('virsh', ['-c', URI, 'domstate', name], { encoding: 'utf8' }).trim()).toBe('running');
-      expect(execFileSync('virsh', ['-c', URI, 'domblklist', name], { encoding: 'utf8' })).toContain(disk);
-      expect(fs.readdirSync(dir).filter((f) => f.includes('overlay'))).toEqual([]);
+    // Shut off, the same domain is backed up from its files: offline, not crash.
+    execFileSync('virsh', ['-c', URI, 'define', xml]);
+    execFileSync('virsh', ['-c', URI, 'destroy', name]);
+    await engine.jobs.wait(unwrap(await router.invoke('discoverVms', { vault: 'kvm' })).id);
+    const [offJob] = unwrap(await router.invoke('backupNow', { vms: [vm.id] }));
+    expect(await engine.jobs.wait(offJob!.id)).toMatchObject({ status: 'Completed', details: { consistency: 'offline' } });
+    execFileSync('virsh', ['-c', URI, 'start', name]);
+    expect(unwrap(await router.invoke('listPoints', { vm: vm.id }))[0]!.consistency).toBe('offline');
+    expect(execFileSync('virsh', ['-c', URI, 'domstate', name], { encoding: 'utf8' }).trim()).toBe('running');
+    expect(execFileSync('virsh', ['-c', URI, 'domblklist', name], { encoding: 'utf8' })).toContain(disk);
+    expect(fs.readdirSync(dir).filter((f) => f.includes('overlay'))).toEqual([]);
 
-      const target = path.join(dir, 'restored');
-      const restore = unwrap(await router.invoke('restorePoint', { vm: vm.id, pointId: point!.id, mode: 'disks', targetDir: target }));
-      expect((await engine.jobs.wait(restore.id)).status).toBe('Completed');
-      expect(spawnSync('qemu-img', ['check', path.join(target, path.basename(disk))]).status).toBe(0);
-    } finally {
-      await engine.close();
-    }
+    const target = path.join(dir, 'restored');
+    const restore = unwrap(await router.invoke('restorePoint', { vm: vm.id, pointId: point!.id, mode: 'disks', targetDir: target }));
+    expect((await engine.jobs.wait(restore.id)).status).toBe('Completed');
+    expect(spawnSync('qemu-img', ['check', path.join(target, path.basename(disk))]).status).toBe(0);
   });
 });

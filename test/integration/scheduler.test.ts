@@ -1,32 +1,23 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { Job, Result } from '../../preload/contract.js';
-import { Engine } from '../../main/core/engine.js';
+import { describe, expect, it } from 'vitest';
+import type { Job } from '../../preload/contract.js';
+import type { Engine } from '../../main/core/engine.js';
 import { Scheduler } from '../../main/core/scheduler.js';
-import { createRouter } from '../../main/rpc/router.js';
+import { unwrap } from '../helpers/cli.js';
+import { useEngines } from '../helpers/engine.js';
 import { useTmp } from '../helpers/tmp.js';
 
 const tmp = useTmp();
-const engines: Engine[] = [];
-afterEach(async () => {
-  for (const e of engines.splice(0)) await e.close();
-});
-
-function unwrap<T>(r: Result<T>): T {
-  if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
-  return r.value;
-}
+const open = useEngines();
 
 /** One protected VM (policy: daily at the given local times) and a scheduler on a manual clock. */
 async function setup(times: string[], dataDir?: string) {
   const dir = dataDir ? path.dirname(dataDir) : tmp();
   const data = dataDir ?? path.join(dir, 'data');
-  const engine = Engine.open({ dataDir: data });
-  engines.push(engine);
+  const { engine, router } = open(data);
   engine.protection.timeZone = 'Europe/Amsterdam';
-  const router = createRouter(engine, 'cli');
   if (!dataDir) {
     const vmDir = path.join(dir, 'src', 'rack1');
     fs.mkdirSync(vmDir, { recursive: true });
@@ -59,7 +50,7 @@ function cancelOnFirstProgress(engine: Engine, id: number): Promise<Job> {
     const off = engine.subscribe((event, payload) => {
       const j = payload as Job;
       if (event !== 'jobUpdated' || j.id !== id) return;
-      if (j.status === 'InProgress' && j.bytesDone > 0 && j.bytesDone < j.bytesTotal) {
+      if (j.status === 'InProgress' && j.bytesTotal > 0 && j.bytesDone < j.bytesTotal) {
         off();
         resolve(engine.jobs.cancel(id));
       } else if (j.status !== 'Queued' && j.status !== 'InProgress') {
@@ -130,7 +121,6 @@ describe('scheduler on a manual clock', () => {
       .run('2026-03-28T21:00:05.000Z', '2026-03-28T21:00:05.000Z');
     first.engine.db.prepare("UPDATE vms SET last_attempt_at = '2026-03-28T21:00:05.000Z'").run();
     await first.engine.close();
-    engines.splice(engines.indexOf(first.engine), 1);
 
     const again = await setup(['22:00'], first.data);
     const interrupted = again.engine.jobs.query({ limit: 1 }).jobs[0]!;
@@ -164,7 +154,6 @@ describe('scheduler on a manual clock', () => {
     unwrap(await router.invoke('setVaultKeyFile', { name: 'vault-a', keyFile }));
     // A restarted host has no key in memory: the key file opens the vault for the scheduled run.
     await engine.close();
-    engines.splice(engines.indexOf(engine), 1);
     const again = await setup(['22:00'], data);
     const [job] = again.scheduler.tick(at('2026-03-27T21:00:20Z'));
     expect((await again.engine.jobs.wait(job!.id)).status).toBe('Completed');
@@ -182,7 +171,6 @@ describe('scheduler on a manual clock', () => {
     expect((await engine.jobs.wait(now!.id)).error).toMatchObject({ code: 'VaultLocked' });
     // Still locked after a restart: the lock is not undone by the key file either.
     await engine.close();
-    engines.splice(engines.indexOf(engine), 1);
     const again = await setup(['22:00'], data);
     const [afterRestart] = unwrap(await again.router.invoke('backupNow', { vms: ['db01'] }));
     expect((await again.engine.jobs.wait(afterRestart!.id)).error).toMatchObject({ code: 'VaultLocked' });
@@ -275,6 +263,7 @@ describe('retention after backups', () => {
 });
 
 describe('cancel', () => {
+  /** The job has its total and is not done: cancelling now stops it mid-way (the last event before Completed is all bytes done). */
   it('cancels a running backup and a running restore cleanly: no point, no partial target', async () => {
     const { engine, router, data } = await setup(['22:00']);
     const diskPath = path.join(path.dirname(data), 'src', 'rack1', 'db01.img');

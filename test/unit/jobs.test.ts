@@ -29,7 +29,7 @@ describe('job log', () => {
     const { jobs, seen } = setup();
     const job = jobs.start('Backup', { vmId: 'vm1', vmName: 'web01', vaultName: 'v' }, async (ctx) => {
       ctx.progress({ bytesDone: 50, bytesTotal: 100 });
-      await new Promise((r) => setTimeout(r, 20));
+      await Promise.resolve(); // the job yields between reads, as a real one does
       ctx.progress({ bytesDone: 100, bytesTotal: 100 });
       return { summary: '100 bytes read', details: { pointId: 'p1' } };
     });
@@ -54,8 +54,13 @@ describe('job log', () => {
 
   it('cancels a running job cleanly and refuses to cancel a finished one', async () => {
     const { jobs } = setup();
-    const job = jobs.start('Restore', {}, (ctx) => new Promise((_r, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))));
-    await new Promise((r) => setTimeout(r, 10));
+    let running!: () => void;
+    const inProgress = new Promise<void>((r) => (running = r));
+    const job = jobs.start('Restore', {}, (ctx) => {
+      running(); // the work runs: the job is InProgress
+      return new Promise((_r, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason)));
+    });
+    await inProgress;
     expect(jobs.cancel(job.id).status).toBe('Cancelling');
     const ended = await jobs.wait(job.id);
     expect(ended.status).toBe('Cancelled');
@@ -68,14 +73,23 @@ describe('job log', () => {
     const { jobs } = setup();
     let running = 0;
     let peak = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let full!: () => void;
+    const twoRunning = new Promise<void>((r) => (full = r));
     const work = async () => {
       running++;
       peak = Math.max(peak, running);
-      await new Promise((r) => setTimeout(r, 30));
+      if (running === 2) full();
+      await gate; // held until the test has looked at the queue
       running--;
     };
     const started = [1, 2, 3, 4, 5].map((i) => jobs.start('Backup', { vmId: `vm${i}` }, work));
-    await Promise.all(started.map((j) => jobs.wait(j.id)));
+    await twoRunning;
+    expect(started.map((j) => jobs.get(j.id).status)).toEqual(['InProgress', 'InProgress', 'Queued', 'Queued', 'Queued']);
+    release();
+    const ended = await Promise.all(started.map((j) => jobs.wait(j.id)));
+    expect(ended.map((j) => j.status)).toEqual(Array(5).fill('Completed'));
     expect(peak).toBe(2);
   });
 

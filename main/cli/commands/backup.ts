@@ -1,14 +1,8 @@
 import type { Command } from 'commander';
 import * as path from 'node:path';
-import { endOfLocalDay } from '../../../preload/policy.js';
 import { CofferError } from '../../core/errors.js';
 import { formatBytes, printTable } from '../format.js';
 import type { Cli } from '../io.js';
-
-/** A plain DATE means the end of that local day (as in the console); a date-time is taken as it is. */
-function retainUntilArg(value: string): string {
-  return /^\d{4}-\d{2}-\d{2}$/.test(value) ? endOfLocalDay(value) : value;
-}
 
 export function backupCommands(program: Command, cli: Cli): void {
   const { io, call, print, unlock, finish } = cli;
@@ -21,9 +15,9 @@ export function backupCommands(program: Command, cli: Cli): void {
     .option('--passphrase-file <file>', 'passphrase of the vault if it is locked')
     .option('--json', 'print as JSON')
     .action(async (vms: string[], o: { retainUntil?: string; wait?: boolean; passphraseFile?: string; json?: boolean }) => {
-      const retainUntil = o.retainUntil === undefined ? undefined : retainUntilArg(o.retainUntil);
       await unlock({ vms }, o.passphraseFile);
-      const jobs = await call('backupNow', { vms, ...(retainUntil ? { retainUntil } : {}) });
+      // A plain DATE is sent as it is: the core resolves it to the end of that local day, as for the console.
+      const jobs = await call('backupNow', { vms, ...(o.retainUntil !== undefined ? { retainUntil: o.retainUntil } : {}) });
       await finish(jobs, o);
     });
 

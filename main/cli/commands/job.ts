@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import type { Job } from '../../../preload/contract.js';
-import { describeJob, type Cli } from '../io.js';
+import { jobOperations, jobStatuses, type JobOperation, type JobStatus } from '../../../preload/contract.js';
+import { describeJob, listOf, type Cli } from '../io.js';
 import { printTable } from '../format.js';
 
 export function jobCommands(program: Command, cli: Cli): void {
@@ -8,8 +8,8 @@ export function jobCommands(program: Command, cli: Cli): void {
   const job = program.command('job').description('the job log');
   job
     .command('list')
-    .option('--status <s>', 'comma-separated statuses, e.g. Failed,InProgress')
-    .option('--operation <o>', 'comma-separated operations, e.g. Backup,Register')
+    .option('--status <s>', 'comma-separated statuses, e.g. Failed,InProgress', listOf(jobStatuses))
+    .option('--operation <o>', 'comma-separated operations, e.g. Backup,Register', listOf(jobOperations))
     .option('--from <time>', 'created at or after (ISO date or time)')
     .option('--to <time>', 'created at or before (ISO date or time)')
     .option('--vault <vault>', 'only jobs of this vault')
@@ -17,10 +17,10 @@ export function jobCommands(program: Command, cli: Cli): void {
     .option('--limit <n>', 'page size', (v) => Number(v), 100)
     .option('--cursor <c>', 'the next-page cursor a previous call printed')
     .option('--json', 'print as JSON')
-    .action(async (o: { status?: string; operation?: string; from?: string; to?: string; vault?: string; vm?: string; limit: number; cursor?: string; json?: boolean }) => {
+    .action(async (o: { status?: JobStatus[]; operation?: JobOperation[]; from?: string; to?: string; vault?: string; vm?: string; limit: number; cursor?: string; json?: boolean }) => {
       const page = await call('listJobs', {
-        ...(o.status ? { status: o.status.split(',') as Job['status'][] } : {}),
-        ...(o.operation ? { operation: o.operation.split(',') as Job['operation'][] } : {}),
+        ...(o.status ? { status: o.status } : {}),
+        ...(o.operation ? { operation: o.operation } : {}),
         ...(o.from ? { from: o.from } : {}),
         ...(o.to ? { to: o.to } : {}),
         ...(o.vault ? { vault: o.vault } : {}),

@@ -1,4 +1,4 @@
-import { MONTHS, parseMonthRule, WEEKDAYS, type MonthRule, type RetentionSpec } from './spec.js';
+import { isCalendarDate, MONTHS, parseMonthRule, WEEKDAYS, type MonthRule, type RetentionSpec } from './spec.js';
 import { fromWallMs, toWallMs, wallDay, weekdayOfDay } from './schedule.js';
 
 /**
@@ -146,7 +146,7 @@ const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
  */
 export function endOfLocalDay(date: string, timeZone: string): Date {
   const m = DATE_ONLY.exec(date);
-  if (!m) throw new RangeError(`${date} is not a YYYY-MM-DD date`);
+  if (!m || !isCalendarDate(date)) throw new RangeError(`${date} is not a YYYY-MM-DD calendar date`);
   const nextMidnight = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]) + 1);
   return new Date(fromWallMs(nextMidnight, timeZone) - 1);
 }

@@ -1,4 +1,4 @@
-import type { ConsistencyLevel, Source, Vm } from '../../../preload/contract.js';
+import { isActiveProtection, type ConsistencyLevel, type Source, type Vm } from '../../../preload/contract.js';
 import type { Db } from '../catalog/catalog.js';
 import { CofferError } from '../errors.js';
 import type { EngineEvents } from '../events.js';
@@ -13,9 +13,6 @@ export type RegisteredVm = Vm & {
   /** The hypervisor's id of the VM (libvirt UUID, ...): how the hypervisor is asked about it. */
   stableId: string;
 };
-
-/** Protection states in which the scheduler backs a VM up (W14, W17, W22). */
-export const ACTIVE_PROTECTION: ReadonlySet<string> = new Set(['ProtectedPendingInitialBackup', 'Protected', 'ProtectionError']);
 
 interface PointRow {
   vault_id: string;
@@ -94,6 +91,7 @@ export class ProtectionContext {
   }
 }
 
+/** Whether the scheduler backs this VM up (W14, W17, W22): the contract's isActiveProtection. */
 export function isActive(vm: Pick<Vm, 'protectionState'>): boolean {
-  return vm.protectionState !== null && ACTIVE_PROTECTION.has(vm.protectionState);
+  return isActiveProtection(vm.protectionState);
 }

@@ -1,4 +1,5 @@
 import type { Job, Policy, RecoveryPoint, Vm } from '../../../preload/contract.js';
+import { toApiError } from '../errors.js';
 import type { Db } from '../catalog/catalog.js';
 import type { EngineEvents } from '../events.js';
 import type { InventoryService } from '../inventory.js';
@@ -6,7 +7,7 @@ import type { JobService } from '../jobs.js';
 import type { PolicySpec } from '../policy/spec.js';
 import type { VaultService } from '../vaults.js';
 import { BackupService, type BackupRequest } from './backup.js';
-import { ProtectionContext } from './context.js';
+import { isActive, ProtectionContext } from './context.js';
 import { ProtectionLifecycle } from './lifecycle.js';
 import { PointService } from './points.js';
 import { PolicyService } from './policies.js';
@@ -89,6 +90,21 @@ export class ProtectionService {
 
   backup(ref: string, opts: BackupRequest = {}): Job {
     return this.backups.backup(ref, opts);
+  }
+
+  /** "Back up all now" (the tray): a Backup Now per VM whose protection is active; a VM that refuses is named, the others run. */
+  backupAll(): { jobs: Job[]; refused: Array<{ vm: string; code: string; message: string }> } {
+    const jobs: Job[] = [];
+    const refused: Array<{ vm: string; code: string; message: string }> = [];
+    for (const vm of this.ctx.inventory.allVms().filter(isActive)) {
+      try {
+        jobs.push(this.backups.backup(vm.id));
+      } catch (e) {
+        const { code, message } = toApiError(e);
+        refused.push({ vm: vm.id, code, message });
+      }
+    }
+    return { jobs, refused };
   }
 
   /** Logs a scheduled backup that was refused before it started as a Failed job (see BackupService). */

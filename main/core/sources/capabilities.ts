@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import { CofferError } from '../errors.js';
 import { ToolMissingError } from './exec.js';
 import { createProvider, type ProviderSpec } from './index.js';
-import { domainState, isLocalUri, LiveSnapshotError, virsh, VirshError, withConsistentSnapshot, type Consistency, type SnapshotWarning } from './libvirt.js';
+import { domainState, isLocalUri, virsh, VirshError } from './libvirt.js';
+import { LiveSnapshotError, withConsistentSnapshot, type Consistency, type SnapshotWarning } from './libvirt-snapshot.js';
 import type { PowerState } from './types.js';
 
 /*

@@ -31,4 +31,4 @@ export function createProvider(spec: ProviderSpec): VmProvider {
 export { checkLibvirtUri } from './libvirt-uri.js';
 export { diskPathChanges, diskPaths, refusedDiskError, type DiskPathChanges } from './confinement.js';
 export type { DiscoveredVm, DiskRef, SourceStatus, VmProvider } from './types.js';
-export { withConsistentSnapshot, freezeFilesystems, thawFilesystems, createDiskOnlySnapshot, blockCommitActive, type Consistency } from './libvirt.js';
+export { withConsistentSnapshot, freezeFilesystems, thawFilesystems, createDiskOnlySnapshot, blockCommitActive, type Consistency } from './libvirt-snapshot.js';

@@ -94,6 +94,8 @@ export async function runRestore(ctx: EngineContext, pointId: string, targetDir:
     opts.onProgress?.({ bytesDone, bytesTotal, bytesPerSecond: sec > 0 ? bytesDone / sec : 0, newBytes: 0 });
   };
   const timer = opts.onProgress ? setInterval(emit, PROGRESS_INTERVAL_MS) : undefined;
+  // The total at once, before any byte is written: the job shows its size from the start.
+  emit();
   const files: RestoreResult['files'] = [];
   try {
     if (m.definition && !only) {

@@ -3,9 +3,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Result } from '../../../preload/contract.js';
-import { Engine } from '../../../main/core/engine.js';
-import { createRouter } from '../../../main/rpc/router.js';
+import { unwrap } from '../../helpers/cli.js';
+import { discoverRegisterProtect, useEngines } from '../../helpers/engine.js';
 import { useTmp } from '../../helpers/tmp.js';
 
 /*
@@ -33,7 +32,7 @@ const out = (s) => { process.stdout.write(s + '\\n'); process.exit(0); };
 if (cmd === 'version') out('Running hypervisor: fake 1.0');
 if (cmd === 'list') out(has('--state-running') || (!has('--state-paused') && !has('--state-shutoff') && !has('--state-other') && !has('--with-managed-save')) ? '${UUID}' : '');
 if (cmd === 'domstate') out('running');
-if (cmd === 'dominfo') out('Id:             1\\nName:           app01\\nUUID:           ${UUID}\\nState:          running');
+if (cmd === 'dominfo') out('Id:             1\\nName:           app01\\nUUID:           ${UUID}\\nOS Type:        hvm\\nState:          running');
 if (cmd === 'dumpxml') out("<domain type='kvm'><name>app01</name><uuid>${UUID}</uuid><devices><disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${'${'}DISK}'/><target dev='vda' bus='virtio'/></disk><channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0' state='connected'/></channel></devices></domain>".replace('${'${'}DISK}', ${JSON.stringify(diskPath)}));
 if (cmd === 'domblklist') out(' Type   Device   Target   Source\\n----------------------------------\\n file   disk     vda      ' + (overlay || ${JSON.stringify(diskPath)}));
 if (cmd === 'snapshot-create-as') {
@@ -55,10 +54,7 @@ afterAll(() => {
   fs.rmSync(binDir, { recursive: true, force: true });
 });
 
-function unwrap<T>(r: Result<T>): T {
-  if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
-  return r.value;
-}
+const open = useEngines();
 
 describe('live backup when the guest agent froze the filesystems (faked virsh replies)', () => {
   it('[faked virsh] records the point as filesystem-consistent, with no GuestAgentUnavailable warning, addressing the domain by UUID', async () => {
@@ -69,27 +65,21 @@ describe('live backup when the guest agent froze the filesystems (faked virsh re
     fs.writeFileSync(path.join(binDir, 'virsh'), fakeVirsh(path.join(workDir, 'overlay.state'), log, disk), { mode: 0o755 });
     process.env.PATH = `${binDir}${path.delimiter}${oldPath ?? ''}`;
 
-    const engine = Engine.open({ dataDir: path.join(workDir, 'data') });
-    try {
-      const router = createRouter(engine, 'cli');
-      unwrap(await router.invoke('createVault', { name: 'vault-a', region: 'r1', path: path.join(workDir, 'vault'), passphrase: 'correct horse battery' }));
-      unwrap(await router.invoke('addSource', { kind: 'libvirt', target: 'qemu:///system', region: 'r1', name: 'kvm' }));
-      await engine.jobs.wait(unwrap(await router.invoke('discoverVms', { vault: 'vault-a' })).id);
-      for (const j of unwrap(await router.invoke('registerVms', { vault: 'vault-a', vms: ['app01'] }))) await engine.jobs.wait(j.id);
-      for (const j of unwrap(await router.invoke('protectVms', { vault: 'vault-a', vms: ['app01'], policy: 'DefaultPolicy' }))) await engine.jobs.wait(j.id);
+    const installed = open(path.join(workDir, 'data'));
+    const { engine, router } = installed;
+    unwrap(await router.invoke('createVault', { name: 'vault-a', region: 'r1', path: path.join(workDir, 'vault'), passphrase: 'correct horse battery' }));
+    unwrap(await router.invoke('addSource', { kind: 'libvirt', target: 'qemu:///system', region: 'r1', name: 'kvm' }));
+    await discoverRegisterProtect(installed, 'vault-a', ['app01']);
 
-      const [job] = unwrap(await router.invoke('backupNow', { vms: ['app01'] }));
-      const ended = await engine.jobs.wait(job!.id);
-      expect(ended.status, JSON.stringify(ended.error)).toBe('Completed');
-      expect(ended.warnings).toEqual([]);
-      const [point] = unwrap(await router.invoke('listPoints', { vm: 'app01' }));
-      expect(point!.consistency).toBe('filesystem');
-      const calls = fs.readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as string[]);
-      const snapshot = calls.find((c) => c[2] === 'snapshot-create-as')!;
-      expect(snapshot).toContain('--quiesce');
-      expect(snapshot[snapshot.indexOf('--domain') + 1]).toBe(UUID);
-    } finally {
-      await engine.close();
-    }
+    const [job] = unwrap(await router.invoke('backupNow', { vms: ['app01'] }));
+    const ended = await engine.jobs.wait(job!.id);
+    expect(ended.status, JSON.stringify(ended.error)).toBe('Completed');
+    expect(ended.warnings).toEqual([]);
+    const [point] = unwrap(await router.invoke('listPoints', { vm: 'app01' }));
+    expect(point!.consistency).toBe('filesystem');
+    const calls = fs.readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as string[]);
+    const snapshot = calls.find((c) => c[2] === 'snapshot-create-as')!;
+    expect(snapshot).toContain('--quiesce');
+    expect(snapshot[snapshot.indexOf('--domain') + 1]).toBe(UUID);
   });
 });

@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { Result } from '../../../preload/contract.js';
-import { Engine } from '../../../main/core/engine.js';
-import { createRouter } from '../../../main/rpc/router.js';
+import { describe, expect, it } from 'vitest';
+import { unwrap } from '../../helpers/cli.js';
+import { discoverRegisterProtect, useEngines } from '../../helpers/engine.js';
 import { useTmp } from '../../helpers/tmp.js';
 
 /*
@@ -13,15 +12,7 @@ import { useTmp } from '../../helpers/tmp.js';
  * driver refuses, as a hypervisor without external snapshots would.
  */
 const tmp = useTmp();
-const engines: Engine[] = [];
-afterEach(async () => {
-  for (const e of engines.splice(0)) await e.close();
-});
-
-function unwrap<T>(r: Result<T>): T {
-  if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
-  return r.value;
-}
+const open = useEngines();
 
 const OFF_UUID = 'c0000000-0000-4000-8000-0000000000d1';
 const RUNNING_UUID = 'c0000000-0000-4000-8000-0000000000e2';
@@ -42,15 +33,12 @@ async function setup() {
   const node = path.join(dir, 'host.xml');
   // runstate 5 = shut off; without one the test driver starts the domain running.
   fs.writeFileSync(node, `<node>${domain('db-off', OFF_UUID, disk('db-off'), 5)}${domain('web-live', RUNNING_UUID, disk('web-live'))}</node>`);
-  const engine = Engine.open({ dataDir: path.join(dir, 'data') });
-  engines.push(engine);
-  const router = createRouter(engine, 'cli');
+  const installed = open(path.join(dir, 'data'));
+  const { router } = installed;
   unwrap(await router.invoke('createVault', { name: 'vault-v', region: 'r1', path: path.join(dir, 'vault'), passphrase: 'correct horse battery' }));
   unwrap(await router.invoke('addSource', { kind: 'libvirt', target: `test://${node}`, region: 'r1', name: 'host' }));
-  await engine.jobs.wait(unwrap(await router.invoke('discoverVms', { vault: 'vault-v' })).id);
-  for (const j of unwrap(await router.invoke('registerVms', { vault: 'vault-v', vms: ['db-off', 'web-live'] }))) await engine.jobs.wait(j.id);
-  for (const j of unwrap(await router.invoke('protectVms', { vault: 'vault-v', vms: ['db-off', 'web-live'], policy: 'DefaultPolicy' }))) await engine.jobs.wait(j.id);
-  return { engine, router };
+  await discoverRegisterProtect(installed, 'vault-v', ['db-off', 'web-live']);
+  return installed;
 }
 
 describe('Backup Now of libvirt domains (real virsh, test driver)', () => {

@@ -3,24 +3,17 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Result } from '../../../preload/contract.js';
-import { Engine } from '../../../main/core/engine.js';
-import { createRouter } from '../../../main/rpc/router.js';
+import { unwrap } from '../../helpers/cli.js';
+import { discoverRegisterProtect, useEngines } from '../../helpers/engine.js';
 import { useTmp } from '../../helpers/tmp.js';
 
 /* Restore over a VM's own disks (--replace-disks) and the modes of restored files, on real files. */
 const tmp = useTmp();
-const engines: Engine[] = [];
+const open = useEngines();
 const children: ChildProcess[] = [];
-afterEach(async () => {
+afterEach(() => {
   for (const c of children.splice(0)) c.kill('SIGKILL');
-  for (const e of engines.splice(0)) await e.close();
 });
-
-function unwrap<T>(r: Result<T>): T {
-  if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
-  return r.value;
-}
 const sha = (f: string) => createHash('sha256').update(fs.readFileSync(f)).digest('hex');
 const write = (f: string, bytes = 160 * 1024) => {
   fs.mkdirSync(path.dirname(f), { recursive: true });
@@ -33,14 +26,11 @@ const domainXml = (name: string, uuid: string, files: string[], extra = '') =>
 
 /** A vault and a source (folder root, or a libvirt test-driver node file); the VM discovered, registered, protected, backed up once. */
 async function protectedVm(dir: string, source: { kind: 'folder'; target: string } | { kind: 'libvirt'; target: string }, vm: string) {
-  const engine = Engine.open({ dataDir: path.join(dir, 'data') });
-  engines.push(engine);
-  const router = createRouter(engine, 'cli');
+  const installed = open(path.join(dir, 'data'));
+  const { engine, router } = installed;
   unwrap(await router.invoke('createVault', { name: 'vault-a', region: 'r1', path: path.join(dir, 'vault'), passphrase: 'correct horse battery' }));
   unwrap(await router.invoke('addSource', { ...source, region: 'r1', name: 'src' }));
-  await engine.jobs.wait(unwrap(await router.invoke('discoverVms', { vault: 'vault-a' })).id);
-  for (const j of unwrap(await router.invoke('registerVms', { vault: 'vault-a', vms: [vm] }))) await engine.jobs.wait(j.id);
-  for (const j of unwrap(await router.invoke('protectVms', { vault: 'vault-a', vms: [vm], policy: 'DefaultPolicy' }))) await engine.jobs.wait(j.id);
+  await discoverRegisterProtect(installed, 'vault-a', [vm]);
   const [backup] = unwrap(await router.invoke('backupNow', { vms: [vm] }));
   const done = await engine.jobs.wait(backup!.id);
   expect(done.status, JSON.stringify(done.error)).toBe('Completed');

@@ -3,16 +3,17 @@ import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openCatalog } from '../../../main/core/catalog/catalog.js';
-import { Engine } from '../../../main/core/engine.js';
 import { diskPathChanges, refusedDiskError } from '../../../main/core/sources/confinement.js';
 import { scanFolder } from '../../../main/core/sources/folder.js';
 import type { DiscoveredVm } from '../../../main/core/sources/types.js';
-import { createRouter } from '../../../main/rpc/router.js';
+import { unwrap } from '../../helpers/cli.js';
+import { useEngines } from '../../helpers/engine.js';
 import { useTmp } from '../../helpers/tmp.js';
 
 // A definition in a scanned folder names a disk outside the folder: Coffer lists it as refused and
 // never reads it, unless the admin allowed that folder (or block devices) for the source.
 const tmp = useTmp();
+const open = useEngines();
 const SECRET = '/etc/hostname';
 
 const libvirtXml = (name: string, disk: string) =>
@@ -124,47 +125,37 @@ describe('allowed roots are a setting of the source', () => {
     writeFileSync(path.join(images, 'web.img'), Buffer.alloc(4096));
     writeFileSync(path.join(root, 'web.xml'), libvirtXml('web', path.join(images, 'web.img')));
     const dataDir = path.join(tmp(), 'data');
-    const engine = Engine.open({ dataDir });
-    try {
-      const router = createRouter(engine, 'cli');
-      const call = async <T>(r: Promise<{ ok: true; value: T } | { ok: false; error: { code: string; message: string } }>): Promise<T> => {
-        const v = await r;
-        if (!v.ok) throw new Error(`${v.error.code}: ${v.error.message}`);
-        return v.value;
-      };
-      const added = await call(router.invoke('addSource', { kind: 'folder', target: root, region: 'lab', name: 'lab' }));
-      expect([added.allowedRoots, added.allowBlockDevices]).toEqual([[], false]);
-      await call(router.invoke('createVault', { name: 'lab-vault', region: 'lab', path: path.join(tmp(), 'v'), passphrase: 'correct horse battery' }));
-      const discover = async () => {
-        await engine.jobs.wait((await call(router.invoke('discoverVms', { vault: 'lab-vault' }))).id);
-        return (await call(router.invoke('listVms', {}))).find((v) => v.name === 'web')!;
-      };
-      const before = await discover();
-      expect(before.disks.map((d) => d.refused?.code)).toEqual(['DiskOutsideSource']);
-      expect(before.problems.join('\n')).toMatch(/outside the source folder/);
-      const edited = await call(router.invoke('editSource', { name: 'lab', allowedRoots: [images] }));
-      expect(edited.allowedRoots).toEqual([images]);
-      const after = await discover();
-      expect([after.disks.map((d) => d.refused), after.problems]).toEqual([[undefined], []]);
+    const { engine, router } = open(dataDir);
+    const added = unwrap(await router.invoke('addSource', { kind: 'folder', target: root, region: 'lab', name: 'lab' }));
+    expect([added.allowedRoots, added.allowBlockDevices]).toEqual([[], false]);
+    unwrap(await router.invoke('createVault', { name: 'lab-vault', region: 'lab', path: path.join(tmp(), 'v'), passphrase: 'correct horse battery' }));
+    const discover = async () => {
+      await engine.jobs.wait((unwrap(await router.invoke('discoverVms', { vault: 'lab-vault' }))).id);
+      return (unwrap(await router.invoke('listVms', {}))).find((v) => v.name === 'web')!;
+    };
+    const before = await discover();
+    expect(before.disks.map((d) => d.refused?.code)).toEqual(['DiskOutsideSource']);
+    expect(before.problems.join('\n')).toMatch(/outside the source folder/);
+    const edited = unwrap(await router.invoke('editSource', { name: 'lab', allowedRoots: [images] }));
+    expect(edited.allowedRoots).toEqual([images]);
+    const after = await discover();
+    expect([after.disks.map((d) => d.refused), after.problems]).toEqual([[undefined], []]);
 
-      // The definition now names another disk: the catalog still holds the paths first seen, so the
-      // change is visible to the backup gate as diskPathChanges(approved, current).
-      writeFileSync(path.join(images, 'other.img'), Buffer.alloc(4096));
-      writeFileSync(path.join(root, 'web.xml'), libvirtXml('web', path.join(images, 'other.img')));
-      const moved = await discover();
-      const db = openCatalog(dataDir);
-      try {
-        const row = db.prepare('SELECT approved_disk_paths FROM vms WHERE id = ?').get(moved.id) as { approved_disk_paths: string };
-        expect(diskPathChanges(JSON.parse(row.approved_disk_paths) as string[], moved.disks)).toEqual({
-          added: [path.join(images, 'other.img')],
-          removed: [path.join(images, 'web.img')],
-          changed: true,
-        });
-      } finally {
-        db.close();
-      }
+    // The definition now names another disk: the catalog still holds the paths first seen, so the
+    // change is visible to the backup gate as diskPathChanges(approved, current).
+    writeFileSync(path.join(images, 'other.img'), Buffer.alloc(4096));
+    writeFileSync(path.join(root, 'web.xml'), libvirtXml('web', path.join(images, 'other.img')));
+    const moved = await discover();
+    const db = openCatalog(dataDir);
+    try {
+      const row = db.prepare('SELECT approved_disk_paths FROM vms WHERE id = ?').get(moved.id) as { approved_disk_paths: string };
+      expect(diskPathChanges(JSON.parse(row.approved_disk_paths) as string[], moved.disks)).toEqual({
+        added: [path.join(images, 'other.img')],
+        removed: [path.join(images, 'web.img')],
+        changed: true,
+      });
     } finally {
-      await engine.close();
+      db.close();
     }
   });
 });

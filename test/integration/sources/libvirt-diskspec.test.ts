@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseXml, xmlAttr, xmlChild, xmlList } from '../../../main/core/sources/formats/xml.js';
-import { diskOnlySnapshotArgs, virsh } from '../../../main/core/sources/libvirt.js';
+import { diskOnlySnapshotArgs } from '../../../main/core/sources/libvirt-snapshot.js';
+import { virsh } from '../../../main/core/sources/libvirt.js';
 
 // The real virsh parses the --diskspec values (--print-xml shows the snapshot it would request).
 const TEST_DOMAIN = '6695eb01-f6a4-8304-79aa-97f2502e193f'; // the "test" domain of test:///default

@@ -4,36 +4,18 @@ import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { domblklist, domainState, virsh, withConsistentSnapshot } from '../../../main/core/sources/libvirt.js';
+import { withConsistentSnapshot } from '../../../main/core/sources/libvirt-snapshot.js';
+import { domblklist, domainState, virsh } from '../../../main/core/sources/libvirt.js';
+import { KVM_URI, whyNoKvm } from '../../helpers/kvm.js';
 
 /*
  * A live backup of a running KVM domain through qemu:///system. The guest has no OS: the firmware
  * finds nothing to boot, but the domain runs, and the test makes its virtio disk write through
  * QEMU's own I/O path (HMP qemu-io on the guest device) while the backup reads the frozen base.
  */
-const URI = 'qemu:///system';
+const URI = KVM_URI;
 
-function libvirtAnswers(): boolean {
-  return spawnSync('virsh', ['-c', URI, 'version'], { stdio: 'ignore', timeout: 10_000 }).status === 0;
-}
-
-function whyNoKvm(): string | undefined {
-  if (process.platform !== 'linux') return 'not Linux';
-  if (process.getuid?.() !== 0) return 'not root (the test starts libvirtd and defines domains)';
-  if (!existsSync('/dev/kvm')) return 'no /dev/kvm';
-  const which = (t: string) => spawnSync('sh', ['-c', `command -v ${t}`], { stdio: 'ignore' }).status === 0;
-  for (const t of ['virsh', 'libvirtd', 'virtlogd', 'qemu-system-x86_64', 'qemu-io']) if (!which(t)) return `${t} is not installed (apt-get install libvirt-daemon-system qemu-system-x86)`;
-  if (libvirtAnswers()) return undefined;
-  spawnSync('virtlogd', ['-d'], { stdio: 'ignore' });
-  spawnSync('libvirtd', ['-d'], { stdio: 'ignore' });
-  for (let i = 0; i < 40; i++) {
-    if (libvirtAnswers()) return undefined;
-    spawnSync('sleep', ['0.25']);
-  }
-  return `virsh -c ${URI} does not answer after starting libvirtd`;
-}
-
-const noKvm = whyNoKvm();
+const noKvm = whyNoKvm(['virsh', 'libvirtd', 'virtlogd', 'qemu-system-x86_64', 'qemu-io']);
 if (noKvm) console.warn(`live KVM snapshot tests skipped: ${noKvm}`);
 const skipped = noKvm ? ` (skipped: ${noKvm})` : '';
 

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProvider } from '../../../main/core/sources/index.js';
-import { LibvirtProvider, withConsistentSnapshot } from '../../../main/core/sources/libvirt.js';
+import { withConsistentSnapshot } from '../../../main/core/sources/libvirt-snapshot.js';
+import { LibvirtProvider } from '../../../main/core/sources/libvirt.js';
 import type { DiscoveredVm } from '../../../main/core/sources/types.js';
 
 // The real virsh against libvirt's in-process test driver, loaded with node files written here.

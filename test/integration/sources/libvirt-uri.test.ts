@@ -1,24 +1,15 @@
 import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { ApiError, Result } from '../../../preload/contract.js';
-import { Engine } from '../../../main/core/engine.js';
+import { describe, expect, it } from 'vitest';
 import { LibvirtProvider } from '../../../main/core/sources/libvirt.js';
-import { createRouter } from '../../../main/rpc/router.js';
+import { errorOf } from '../../helpers/cli.js';
+import { useEngines } from '../../helpers/engine.js';
 import { useTmp } from '../../helpers/tmp.js';
 
 // A libvirt URI can name a program for virsh to run (ext transport, command=). Adding such a
 // source, or scanning one already in the catalog, must refuse before virsh starts.
 const tmp = useTmp();
-const engines: Engine[] = [];
-afterEach(async () => {
-  for (const e of engines.splice(0)) await e.close();
-});
-
-function errorOf(r: Result<unknown>): ApiError {
-  expect(r.ok, JSON.stringify(r)).toBe(false);
-  return (r as { ok: false; error: ApiError }).error;
-}
+const open = useEngines();
 
 /** A program that leaves a marker file when something runs it. */
 function trap(dir: string): { program: string; marker: string } {
@@ -40,9 +31,7 @@ describe('libvirt URIs that would run a program', () => {
   ])('addSource refuses %s with LibvirtUriRefused and runs nothing', async (template) => {
     const dir = tmp();
     const { program, marker } = trap(dir);
-    const engine = Engine.open({ dataDir: path.join(dir, 'data') });
-    engines.push(engine);
-    const router = createRouter(engine, 'cli');
+    const { router } = open(path.join(dir, 'data'));
     const err = errorOf(await router.invoke('addSource', { kind: 'libvirt', target: template.replace('PROGRAM', program), region: 'lab', name: 'kvm' }));
     expect(err.code).toBe('LibvirtUriRefused');
     expect(err.remedy).toMatch(/qemu\+ssh/);
@@ -64,9 +53,7 @@ describe('libvirt URIs that would run a program', () => {
 
   it('a test driver URI is still added and reachable', async () => {
     const dir = tmp();
-    const engine = Engine.open({ dataDir: path.join(dir, 'data') });
-    engines.push(engine);
-    const router = createRouter(engine, 'cli');
+    const { router } = open(path.join(dir, 'data'));
     const r = await router.invoke('addSource', { kind: 'libvirt', target: 'test:///default', region: 'lab', name: 'test' });
     expect(r.ok && r.value.state).toBe('reachable');
   });

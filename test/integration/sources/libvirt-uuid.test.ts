@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { domainState, domblklist, LibvirtProvider, withConsistentSnapshot } from '../../../main/core/sources/libvirt.js';
+import { withConsistentSnapshot } from '../../../main/core/sources/libvirt-snapshot.js';
+import { domainState, domblklist, LibvirtProvider } from '../../../main/core/sources/libvirt.js';
 import type { DiscoveredVm } from '../../../main/core/sources/types.js';
 
 /*

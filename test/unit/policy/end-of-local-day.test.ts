@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { endOfLocalDay, retainUntilInstant } from '../../../main/core/policy/retention.js';
+import { methods } from '../../../preload/contract.js';
 
 describe('endOfLocalDay: what --retain-until DATE means', () => {
   it.each([
@@ -18,7 +19,12 @@ describe('endOfLocalDay: what --retain-until DATE means', () => {
     expect(retainUntilInstant('2026-06-30', 'Europe/Amsterdam').toISOString()).toBe('2026-06-30T21:59:59.999Z');
   });
 
-  it('refuses what is not a date', () => {
-    expect(() => endOfLocalDay('30-06-2026', 'UTC')).toThrow(RangeError);
+  it('refuses what is not a calendar date', () => {
+    for (const bad of ['30-06-2026', '2027-02-30', '2027-13-01', '2027-01-15T10:00:00Z', '']) expect(() => endOfLocalDay(bad, 'UTC')).toThrow(RangeError);
+  });
+
+  it('the contract refuses a day that does not exist before any face sends it', () => {
+    expect(methods.backupNow.args.safeParse({ vms: ['a'], retainUntil: '2027-02-30' }).success).toBe(false);
+    expect(methods.backupNow.args.safeParse({ vms: ['a'], retainUntil: '2027-02-28' }).success).toBe(true);
   });
 });

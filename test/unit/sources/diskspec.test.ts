@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { diskOnlySnapshotArgs, diskspec } from '../../../main/core/sources/libvirt.js';
+import { diskOnlySnapshotArgs, diskspec } from '../../../main/core/sources/libvirt-snapshot.js';
 
 describe('--diskspec values for virsh snapshot-create-as', () => {
   it('doubles commas so a path cannot end the field or add another', () => {
