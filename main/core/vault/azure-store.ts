@@ -1,6 +1,6 @@
 import type * as AzureSdk from '@azure/storage-blob';
 import type { ContainerClient } from '@azure/storage-blob';
-import { classify, withRetry, type RemoteContext } from './retry.js';
+import { classify, createOnlyWithRetry, withRetry, type RemoteContext } from './retry.js';
 import {
   asBuffer,
   DEFAULT_PART_SIZE,
@@ -112,29 +112,12 @@ export class AzureBlobStore implements ObjectStore {
   /** One conditional Put Blob: true if it created the object, false if one existed. */
   private async createOnly(key: string, data: Buffer): Promise<boolean> {
     const blob = this.blob(key);
-    let tries = 0;
-    return withRetry(this.ctx, `creating ${key}`, async (abortSignal) => {
-      tries++;
-      try {
-        await blob.upload(data, data.length, { abortSignal, conditions: { ifNoneMatch: '*' } });
-        this.counters.bytesUp += data.length;
-        return true;
-      } catch (e) {
-        if (classify(e).kind !== 'conflict') throw e;
-        // After a lost answer the object may be our own first attempt: same bytes, ours.
-        return tries > 1 && (await this.sameContent(key, data));
-      }
+    return createOnlyWithRetry(this.ctx, key, data, (k) => this.get(k), async (abortSignal) => {
+      await blob.upload(data, data.length, { abortSignal, conditions: { ifNoneMatch: '*' } });
+      this.counters.bytesUp += data.length;
     });
   }
 
-  private async sameContent(key: string, data: Buffer): Promise<boolean> {
-    try {
-      return (await this.get(key)).equals(data);
-    } catch (e) {
-      if (e instanceof ObjectNotFound) return false;
-      throw e;
-    }
-  }
 
   async putIfAbsent(key: string, data: Uint8Array): Promise<boolean> {
     // Without enforcement (never seen on Azure, but the probe decides) the best effort is to look first.

@@ -1,3 +1,4 @@
+import { ObjectNotFound } from './storage.js';
 import { setTimeout as delay } from 'node:timers/promises';
 import { CofferError } from '../errors.js';
 
@@ -151,4 +152,37 @@ export function redactor(secrets: readonly string[]): (text: string) => string {
     for (const s of list) out = out.split(s).join('***');
     return out;
   };
+}
+
+/**
+ * A create-only write (If-None-Match: *) with retries: true if it created the object, false if
+ * one existed. After a lost answer, a conflict may be our own first attempt: the same bytes are ours.
+ */
+export async function createOnlyWithRetry(
+  ctx: RemoteContext,
+  key: string,
+  data: Buffer,
+  read: (key: string) => Promise<Buffer>,
+  attempt: (signal: AbortSignal) => Promise<void>,
+): Promise<boolean> {
+  let tries = 0;
+  return withRetry(ctx, `creating ${key}`, async (signal) => {
+    tries++;
+    try {
+      await attempt(signal);
+      return true;
+    } catch (e) {
+      if (classify(e).kind !== 'conflict') throw e;
+      return tries > 1 && (await sameContent(read, key, data));
+    }
+  });
+}
+
+async function sameContent(read: (key: string) => Promise<Buffer>, key: string, data: Buffer): Promise<boolean> {
+  try {
+    return (await read(key)).equals(data);
+  } catch (e) {
+    if (e instanceof ObjectNotFound) return false;
+    throw e;
+  }
 }

@@ -3,7 +3,7 @@ import * as https from 'node:https';
 import type * as S3Sdk from '@aws-sdk/client-s3';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { CofferError } from '../errors.js';
-import { classify, withRetry, type RemoteContext } from './retry.js';
+import { classify, createOnlyWithRetry, withRetry, type RemoteContext } from './retry.js';
 import {
   asBuffer,
   DEFAULT_PART_SIZE,
@@ -188,29 +188,12 @@ export class S3Store implements ObjectStore {
   /** One conditional PutObject: true if it created the object, false if the server refused. */
   private async createOnly(key: string, data: Buffer): Promise<boolean> {
     const Key = this.key(key);
-    let tries = 0;
-    return withRetry(this.ctx, `creating ${key}`, async (abortSignal) => {
-      tries++;
-      try {
-        await this.client.send(new this.sdk.PutObjectCommand({ Bucket: this.bucket, Key, Body: data, ContentLength: data.length, IfNoneMatch: '*' }), { abortSignal });
-        this.counters.bytesUp += data.length;
-        return true;
-      } catch (e) {
-        if (classify(e).kind !== 'conflict') throw e;
-        // After a lost answer the object may be our own first attempt: same bytes, ours.
-        return tries > 1 && (await this.sameContent(key, data));
-      }
+    return createOnlyWithRetry(this.ctx, key, data, (k) => this.get(k), async (abortSignal) => {
+      await this.client.send(new this.sdk.PutObjectCommand({ Bucket: this.bucket, Key, Body: data, ContentLength: data.length, IfNoneMatch: '*' }), { abortSignal });
+      this.counters.bytesUp += data.length;
     });
   }
 
-  private async sameContent(key: string, data: Buffer): Promise<boolean> {
-    try {
-      return (await this.get(key)).equals(data);
-    } catch (e) {
-      if (e instanceof ObjectNotFound) return false;
-      throw e;
-    }
-  }
 
   async putIfAbsent(key: string, data: Uint8Array): Promise<boolean> {
     // The server ignores If-None-Match (the probe said so): looking first is the best effort;
