@@ -154,7 +154,8 @@ describe('connect an existing vault from a second install', () => {
     await expect.poll(() => url.getAttribute('aria-invalid'), { timeout: 30_000 }).toBe('true');
     expect(await described(url)).toContain('Next step:');
     expect(await page.getByRole('row').count()).toBe(0);
-    await page.keyboard.press('Escape');
+    await d.getByRole('button', { name: 'Cancel' }).click();
+    await expect.poll(() => dialog().count()).toBe(0);
   });
 
   it('a wrong passphrase is the passphrase field\'s error; nothing is connected', { timeout: T }, async () => {
@@ -196,16 +197,17 @@ describe('connect an existing vault from a second install', () => {
     await d.getByRole('button', { name: 'Connect', exact: true }).click();
     await expect.poll(() => folder.getAttribute('aria-invalid'), { timeout: 30_000 }).toBe('true');
     expect(await described(folder)).toContain('already connected');
-    await page.keyboard.press('Escape');
+    await d.getByRole('button', { name: 'Cancel' }).click();
+    await expect.poll(() => dialog().count()).toBe(0);
   });
 
   it('restores the Backup data only VM\'s point to a folder: the disks are byte-identical', { timeout: T }, async () => {
     await nav().getByRole('link', { name: 'Protected Items' }).click();
-    await visible(row('web01', 'Backup data only'));
+    await visible(row('web01', 'shop', 'Backup data only'));
     await nav().getByRole('link', { name: 'Recovery points' }).click();
     await page.getByRole('combobox', { name: 'Virtual machine' }).click();
-    await page.getByRole('option', { name: 'web01' }).click();
-    const points = page.getByRole('table', { name: 'Recovery points of web01' });
+    await page.getByRole('option', { name: 'shop/web01' }).click();
+    const points = page.getByRole('table', { name: 'Recovery points of shop/web01' });
     await visible(points);
     await points.getByRole('button', { name: /^Restore the point of/ }).first().click();
     const d = dialog();
