@@ -220,4 +220,54 @@ describe('connect an existing vault from a second install', () => {
     expect(sha256(path.join(target, 'web01.img'))).toBe(sha256(disks.raw));
     expect(sha256(path.join(target, 'web01-data.qcow2'))).toBe(sha256(disks.qcow));
   });
+
+  it('offers Associate with VM and Delete backup data for the item; Associate lists no VM while no source lists one', { timeout: T }, async () => {
+    await nav().getByRole('link', { name: 'Protected Items' }).click();
+    await visible(page.getByText('Protections waiting for your confirmation'));
+    await page.getByRole('button', { name: 'More actions for shop/web01' }).click();
+    await visible(page.getByRole('menuitem', { name: 'Delete backup data' }));
+    expect(await page.getByRole('menuitem', { name: 'Resume protection' }).count()).toBe(0);
+    await page.getByRole('menuitem', { name: 'Associate with VM' }).click();
+    await visible(dialog().getByText('No source of this install lists an unregistered VM in region lab', { exact: false }));
+    const problems = await axeProblems(page, 'associate dialog');
+    expect(problems, problems.join('\n')).toEqual([]);
+    await dialog().getByRole('button', { name: 'Cancel' }).click();
+    await expect.poll(() => dialog().count()).toBe(0);
+  });
+
+  it('disconnects the vault: it leaves this console, its data stays for the next connect', { timeout: 180_000 }, async () => {
+    await nav().getByRole('link', { name: 'Vaults' }).click();
+    const problems: string[] = [];
+    for (const lang of ['en', 'nl'] as const) {
+      await page.evaluate((l) => localStorage.setItem('coffer.locale', l), lang);
+      await page.reload();
+      await visible(page.locator('h1#page-title'));
+      for (const theme of ['light', 'dark'] as const) {
+        await page.emulateMedia({ colorScheme: theme });
+        await page.getByRole('button', { name: /^(Disconnect vault|Verbinding met kluis) restored/ }).click();
+        await visible(dialog());
+        await page.waitForTimeout(300); // the entrance animation, for the screenshot
+        await page.screenshot({ path: path.join(SHOTS, `disconnect-dialog-${theme}-${lang}.png`) });
+        problems.push(...(await axeProblems(page, `disconnect dialog ${theme} ${lang}`)));
+        await dialog().getByRole('button', { name: /^(Cancel|Annuleren)$/ }).click();
+        await expect.poll(() => dialog().count()).toBe(0);
+      }
+    }
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.evaluate(() => localStorage.setItem('coffer.locale', 'en'));
+    await page.reload();
+    expect(problems, problems.join('\n')).toEqual([]);
+    await page.getByRole('button', { name: 'Disconnect vault restored' }).click();
+    await visible(dialog().getByText('The data in the storage stays as it is', { exact: false }));
+    await dialog().getByRole('button', { name: 'Disconnect', exact: true }).click();
+    await visible(page.getByText('No vaults yet'), 30_000);
+    expect(fs.existsSync(path.join(tmp, 'vault', 'config'))).toBe(true);
+    // ... and it connects again.
+    const d = await openConnectDialog();
+    await d.getByLabel('Local name').fill('restored');
+    await d.getByLabel('Storage folder').fill(path.join(tmp, 'vault'));
+    await d.getByLabel(/^Passphrase\s*\*?$/).fill(PASS);
+    await d.getByRole('button', { name: 'Connect', exact: true }).click();
+    await visible(d.getByText('Vault restored is connected'), 30_000);
+  });
 });

@@ -12,6 +12,7 @@ import {
   Radio,
   RadioGroup,
   Spinner,
+  Switch,
   Table,
   TableBody,
   TableCell,
@@ -19,11 +20,12 @@ import {
   TableHeaderCell,
   TableRow,
   Text,
+  Textarea,
   makeStyles,
   tokens,
   type BadgeProps,
 } from '@fluentui/react-components';
-import { Add20Regular, ArrowClockwise20Regular, Delete20Regular, PlugConnected20Regular } from '@fluentui/react-icons';
+import { Add20Regular, ArrowClockwise20Regular, Delete20Regular, Edit20Regular, PlugConnected20Regular } from '@fluentui/react-icons';
 import { useState, type FormEvent, type ReactElement } from 'react';
 import { methods, type ApiError, type Source } from '../../../preload/contract.js';
 import { call, toApiError, useApi } from '../api.js';
@@ -40,15 +42,24 @@ const useStyles = makeStyles({
 });
 
 type Kind = 'folder' | 'libvirt';
-type SourceField = 'target' | 'region' | 'name' | 'cloudServiceLabel';
+type SourceField = 'target' | 'region' | 'name' | 'cloudServiceLabel' | 'allowedRoots';
 interface Values {
   kind: Kind;
   target: string;
   region: string;
   name: string;
   cloudServiceLabel: string;
+  /** One absolute path a line. */
+  allowedRoots: string;
+  allowBlockDevices: boolean;
 }
-const empty: Values = { kind: 'folder', target: '', region: '', name: '', cloudServiceLabel: '' };
+const empty: Values = { kind: 'folder', target: '', region: '', name: '', cloudServiceLabel: '', allowedRoots: '', allowBlockDevices: false };
+
+const rootsOf = (text: string): string[] =>
+  text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
 
 function argsOf(v: Values) {
   return {
@@ -57,6 +68,7 @@ function argsOf(v: Values) {
     region: v.region.trim(),
     ...(v.name.trim() ? { name: v.name.trim() } : {}),
     ...(v.cloudServiceLabel.trim() ? { cloudServiceLabel: v.cloudServiceLabel.trim() } : {}),
+    ...(v.kind === 'folder' ? { allowedRoots: rootsOf(v.allowedRoots), allowBlockDevices: v.allowBlockDevices } : {}),
   };
 }
 
@@ -71,8 +83,23 @@ function validate(v: Values): Partial<Record<SourceField, MessageKey>> {
     else if (field === 'region') out.region = v.region.trim() === '' ? 'validation.region.required' : 'validation.region.format';
     else if (field === 'name') out.name = 'sources.err.name';
     else if (field === 'cloudServiceLabel') out.cloudServiceLabel = 'sources.err.label';
+    else if (field === 'allowedRoots') out.allowedRoots = 'sources.err.allowedRoots';
   }
   return out;
+}
+
+/** Where a folder source may read VM disks besides its own folder (the engine refuses anything else). */
+function ConfinementFields({ values, onChange, error, onBlur }: { values: Values; onChange: (v: Partial<Values>) => void; error: string | undefined; onBlur: () => void }): ReactElement {
+  const t = useT();
+  return (
+    <>
+      <Field label={t('sources.allowedRoots')} hint={t('sources.allowedRootsHint')} validationMessage={error} validationState={error ? 'error' : 'none'}>
+        <Textarea value={values.allowedRoots} onChange={(_, d) => onChange({ allowedRoots: d.value })} onBlur={onBlur} resize="vertical" spellCheck={false} placeholder="/srv/disks" />
+      </Field>
+      <Switch checked={values.allowBlockDevices} onChange={(_, d) => onChange({ allowBlockDevices: d.checked })} label={t('sources.allowBlockDevices')} />
+      <Text size={200}>{t('sources.confinementHelp')}</Text>
+    </>
+  );
 }
 
 function AddSourceDialog({ open, onClose, onAdded }: { open: boolean; onClose: () => void; onAdded: (s: Source) => void }): ReactElement {
@@ -97,7 +124,7 @@ function AddSourceDialog({ open, onClose, onAdded }: { open: boolean; onClose: (
 
   const submit = async (ev: FormEvent) => {
     ev.preventDefault();
-    setTouched({ target: true, region: true, name: true, cloudServiceLabel: true });
+    setTouched({ target: true, region: true, name: true, cloudServiceLabel: true, allowedRoots: true });
     if (Object.keys(errors).length > 0) return;
     setBusy(true);
     setError(undefined);
@@ -153,6 +180,7 @@ function AddSourceDialog({ open, onClose, onAdded }: { open: boolean; onClose: (
               >
                 <Input value={values.cloudServiceLabel} onChange={set('cloudServiceLabel')} onBlur={blur('cloudServiceLabel')} autoComplete="off" />
               </Field>
+              {values.kind === 'folder' && <ConfinementFields values={values} onChange={(p) => setValues((v) => ({ ...v, ...p }))} error={msg('allowedRoots')} onBlur={blur('allowedRoots')} />}
               {error && <ErrorBar error={error} />}
             </DialogContent>
             <DialogActions>
@@ -161,6 +189,70 @@ function AddSourceDialog({ open, onClose, onAdded }: { open: boolean; onClose: (
               </Button>
               <Button appearance="primary" type="submit" disabled={busy} icon={busy ? <Spinner size="tiny" /> : undefined}>
                 {t('sources.addSubmit')}
+              </Button>
+            </DialogActions>
+          </DialogBody>
+        </form>
+      </DialogSurface>
+    </Dialog>
+  );
+}
+
+/** Edits where a folder source may read VM disks: its allowed roots and whether block devices are read. */
+function EditSourceDialog({ source, onClose, onSaved }: { source: Source | undefined; onClose: () => void; onSaved: (s: Source) => void }): ReactElement {
+  const t = useT();
+  const styles = useStyles();
+  const [values, setValues] = useState<Values>(empty);
+  const [loadedFor, setLoadedFor] = useState<string>();
+  const [touched, setTouched] = useState(false);
+  const [error, setError] = useState<ApiError>();
+  const [busy, setBusy] = useState(false);
+  if (source && loadedFor !== source.id) {
+    setLoadedFor(source.id);
+    setValues({ ...empty, kind: 'folder', target: source.target, region: source.region, allowedRoots: source.allowedRoots.join('\n'), allowBlockDevices: source.allowBlockDevices });
+  }
+  const bad = validate(values).allowedRoots;
+  const close = () => {
+    if (busy) return;
+    setLoadedFor(undefined);
+    setTouched(false);
+    setError(undefined);
+    onClose();
+  };
+  const submit = async (ev: FormEvent) => {
+    ev.preventDefault();
+    setTouched(true);
+    if (!source || bad) return;
+    setBusy(true);
+    setError(undefined);
+    try {
+      const saved = await call('editSource', { name: source.name, allowedRoots: rootsOf(values.allowedRoots), allowBlockDevices: values.allowBlockDevices });
+      setLoadedFor(undefined);
+      setTouched(false);
+      onSaved(saved);
+    } catch (err) {
+      setError(toApiError(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Dialog open={source !== undefined} onOpenChange={(_, d) => !d.open && close()}>
+      <DialogSurface className={styles.surface}>
+        <form onSubmit={submit} noValidate>
+          <DialogBody>
+            <DialogTitle>{t('sources.editTitle', { name: source?.name ?? '' })}</DialogTitle>
+            <DialogContent className={styles.form}>
+              <Text>{t('sources.editIntro', { target: source?.target ?? '' })}</Text>
+              <ConfinementFields values={values} onChange={(p) => setValues((v) => ({ ...v, ...p }))} error={touched && bad ? t(bad) : undefined} onBlur={() => setTouched(true)} />
+              {error && <ErrorBar error={error} />}
+            </DialogContent>
+            <DialogActions>
+              <Button appearance="secondary" onClick={close} disabled={busy}>
+                {t('common.cancel')}
+              </Button>
+              <Button appearance="primary" type="submit" disabled={busy} icon={busy ? <Spinner size="tiny" /> : undefined}>
+                {t('sources.editSubmit')}
               </Button>
             </DialogActions>
           </DialogBody>
@@ -186,6 +278,7 @@ export function SourcesPage(): ReactElement {
   const [adding, setAdding] = useState(false);
   const [error, setError] = useState<ApiError>();
   const [removing, setRemoving] = useState<string>();
+  const [editing, setEditing] = useState<Source>();
 
   const remove = async (s: Source) => {
     setRemoving(s.name);
@@ -275,6 +368,11 @@ export function SourcesPage(): ReactElement {
                   <TableCell>{formatNumber(s.vmCount)}</TableCell>
                   <TableCell>{s.lastScanAt ? formatDateTime(s.lastScanAt) : t('sources.neverScanned')}</TableCell>
                   <TableCell>
+                    {s.kind === 'folder' && (
+                      <Button size="small" appearance="subtle" icon={<Edit20Regular />} aria-label={t('sources.editLabel', { name: s.name })} onClick={() => setEditing(s)}>
+                        {t('sources.edit')}
+                      </Button>
+                    )}
                     <Button
                       size="small"
                       appearance="subtle"
@@ -292,6 +390,15 @@ export function SourcesPage(): ReactElement {
           </Table>
         </div>
       )}
+      <EditSourceDialog
+        source={editing}
+        onClose={() => setEditing(undefined)}
+        onSaved={(saved) => {
+          setEditing(undefined);
+          notify('success', t('sources.saved', { name: saved.name }));
+          sources.reload();
+        }}
+      />
       <AddSourceDialog
         open={adding}
         onClose={() => setAdding(false)}
