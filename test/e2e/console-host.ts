@@ -1,11 +1,14 @@
 // What every end-to-end test starts: `coffer serve` on a temporary data folder, and Debian's
 // Chromium with the flags this closed network needs.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const CLI = path.join(ROOT, 'dist/cli.mjs');
+const AXE = path.join(ROOT, 'node_modules/axe-core/axe.min.js');
 export const CHROMIUM = process.env.COFFER_CHROMIUM ?? '/usr/bin/chromium';
 
 export interface ConsoleHost {
@@ -50,3 +53,39 @@ export function launchChromium(): Promise<Browser> {
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
   });
 }
+
+/** The serious and critical axe-core violations on the page now, one line each (`where` names the view). */
+export async function axeProblems(page: Page, where: string): Promise<string[]> {
+  if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ path: AXE });
+  const violations = await page.evaluate(async () => {
+    const axe = (window as unknown as { axe: { run: (ctx?: unknown, opts?: unknown) => Promise<{ violations: { id: string; impact: string; help: string; nodes: { target: string[] }[] }[] }> } }).axe;
+    // Tabster's focus sentinels (data-tabster-dummy) are aria-hidden and focusable by design: they hand focus on.
+    const r = await axe.run({ exclude: [['[data-tabster-dummy]']] }, { resultTypes: ['violations'] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
+  });
+  return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${where}: ${v.id} (${v.impact}) ${v.help} at ${v.targets.join(' | ')}`);
+}
+
+/** A libvirt VM as a folder source holds it: domain XML, a raw disk with data and holes, a qcow2 disk. */
+export function makeVm(dir: string, name: string, uuid: string, mib: number): { raw: string; qcow: string } {
+  fs.mkdirSync(dir, { recursive: true });
+  const raw = path.join(dir, `${name}.img`);
+  const fd = fs.openSync(raw, 'w');
+  for (let i = 0; i < mib; i++) if (i % 3 !== 2) fs.writeSync(fd, randomBytes(1 << 20), 0, 1 << 20, i << 20);
+  fs.ftruncateSync(fd, mib << 20);
+  fs.closeSync(fd);
+  const qcow = path.join(dir, `${name}-data.qcow2`);
+  const made = spawnSync('qemu-img', ['create', '-q', '-f', 'qcow2', qcow, '64M']);
+  if (made.status !== 0) throw new Error(`qemu-img create failed: ${made.stderr?.toString() ?? ''}`);
+  fs.writeFileSync(
+    path.join(dir, `${name}.xml`),
+    `<domain type='kvm'><name>${name}</name><uuid>${uuid}</uuid><memory unit='MiB'>512</memory>
+      <devices>
+        <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${name}.img'/><target dev='vda' bus='virtio'/></disk>
+        <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${name}-data.qcow2'/><target dev='vdb' bus='virtio'/></disk>
+      </devices></domain>`,
+  );
+  return { raw, qcow };
+}
+
+export const sha256 = (file: string): string => createHash('sha256').update(fs.readFileSync(file)).digest('hex');

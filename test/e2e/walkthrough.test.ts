@@ -1,20 +1,18 @@
 // The walkthrough W1..W23 in the real console: `coffer serve` with a temporary data folder,
 // real disk images made here, Debian Chromium driven by playwright-core. Also runs axe-core on
 // every page and takes screenshots of every page in both themes and both languages.
-import { spawnSync, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, ROOT, launchChromium, startConsole } from './console-host.js';
+import { CLI, ROOT, axeProblems, launchChromium, makeVm, sha256, startConsole } from './console-host.js';
 
 const SHOTS = path.join(ROOT, 'test-results');
 const DOCS = path.join(ROOT, 'docs/screenshots');
 // The README's screenshots are refreshed on request only, so a test run leaves tracked files alone.
 const UPDATE_DOCS = process.env.COFFER_UPDATE_SCREENSHOTS === '1';
-const AXE = path.join(ROOT, 'node_modules/axe-core/axe.min.js');
 const T = 120_000;
 
 let server: ChildProcess | undefined;
@@ -23,30 +21,6 @@ let browser: Browser;
 let page: Page;
 let tmp = '';
 const disks: Record<string, { raw: string; qcow: string }> = {};
-
-const sha256 = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
-
-/** A libvirt VM as a folder source holds it: domain XML, a raw disk with data and holes, a qcow2 disk. */
-function makeVm(dir: string, name: string, uuid: string, mib: number): { raw: string; qcow: string } {
-  fs.mkdirSync(dir, { recursive: true });
-  const raw = path.join(dir, `${name}.img`);
-  const fd = fs.openSync(raw, 'w');
-  for (let i = 0; i < mib; i++) if (i % 3 !== 2) fs.writeSync(fd, randomBytes(1 << 20), 0, 1 << 20, i << 20);
-  fs.ftruncateSync(fd, mib << 20);
-  fs.closeSync(fd);
-  const qcow = path.join(dir, `${name}-data.qcow2`);
-  expect(spawnSync('qemu-img', ['create', '-q', '-f', 'qcow2', qcow, '64M']).status).toBe(0);
-  fs.writeFileSync(
-    path.join(dir, `${name}.xml`),
-    `<domain type='kvm'><name>${name}</name><uuid>${uuid}</uuid><memory unit='MiB'>512</memory>
-      <devices>
-        <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${name}.img'/><target dev='vda' bus='virtio'/></disk>
-        <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${name}-data.qcow2'/><target dev='vdb' bus='virtio'/></disk>
-      </devices></domain>`,
-  );
-  return { raw, qcow };
-}
-
 
 const visible = (l: Locator, timeout = 20_000) => expect.poll(() => l.first().isVisible(), { timeout }).toBe(true);
 const dialog = () => page.getByRole('dialog');
@@ -318,16 +292,7 @@ describe('the walkthrough in the browser console', () => {
           await page.waitForLoadState('networkidle').catch(() => {});
           await page.waitForTimeout(500);
           await cleanShot(`page-${name}-${theme}-${lang}.png`, name === 'vaults' && theme === 'light' && lang === 'en' ? 'vaults.png' : undefined);
-          if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ path: AXE });
-          const violations = await page.evaluate(async () => {
-            const axe = (window as unknown as { axe: { run: (ctx?: unknown, opts?: unknown) => Promise<{ violations: { id: string; impact: string; help: string; nodes: { target: string[] }[] }[] }> } }).axe;
-            // Tabster's focus sentinels (data-tabster-dummy) are aria-hidden and focusable by design: they hand focus on.
-            const r = await axe.run({ exclude: [['[data-tabster-dummy]']] }, { resultTypes: ['violations'] });
-            return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, targets: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
-          });
-          for (const v of violations) {
-            if (v.impact === 'serious' || v.impact === 'critical') problems.push(`${name} ${theme} ${lang}: ${v.id} (${v.impact}) ${v.help} at ${v.targets.join(' | ')}`);
-          }
+          problems.push(...(await axeProblems(page, `${name} ${theme} ${lang}`)));
         }
       }
     }

@@ -15,15 +15,16 @@ export function BackupNowDialog({ vms, onClose }: { vms: Pick<Vm, 'id' | 'name'>
   const trackJobs = useTrackJobs();
   const action = useAction();
   const [retainUntil, setRetainUntil] = useState('');
-  const today = new Date().toISOString().slice(0, 10);
+  // Today as the date input shows it (local day, YYYY-MM-DD).
+  const now = new Date();
+  const today = `${now.getFullYear()}-${String(now.getMonth() + 1).padStart(2, '0')}-${String(now.getDate()).padStart(2, '0')}`;
   const invalid = retainUntil !== '' && retainUntil <= today;
   const submit = async (ev: FormEvent) => {
     ev.preventDefault();
     if (invalid) return;
     await action.run(async () => {
-      // The end of the chosen day in local time.
-      const until = retainUntil ? new Date(`${retainUntil}T23:59:59`).toISOString() : undefined;
-      trackJobs(await call('backupNow', { vms: vms.map((v) => v.id), ...(until ? { retainUntil: until } : {}) }));
+      // The plain day: the engine keeps the point to the end of that day in its own time zone.
+      trackJobs(await call('backupNow', { vms: vms.map((v) => v.id), ...(retainUntil ? { retainUntil } : {}) }));
       onClose();
     });
   };

@@ -21,6 +21,7 @@ import {
   ArrowSync20Regular,
   Edit20Regular,
   History20Regular,
+  Link20Regular,
   MoreHorizontal20Regular,
   Play20Regular,
   ShieldAdd20Regular,
@@ -28,7 +29,7 @@ import {
   Stop20Regular,
 } from '@fluentui/react-icons';
 import { useState, type ReactElement } from 'react';
-import { isActiveProtection, vmLabel, type ProtectedItem } from '../../../preload/contract.js';
+import { BackupDataOnlyState, isActiveProtection, vmLabel, type ProtectedItem } from '../../../preload/contract.js';
 import { call, useAction, useApi } from '../api.js';
 import { useI18n } from '../i18n/index.js';
 import { hrefOf, navigate } from '../routes.js';
@@ -36,6 +37,8 @@ import { JobStatusBadge, ProtectionBadge } from '../shell/labels.js';
 import { useTrackJobs } from '../shell/notify.js';
 import { ErrorBar, Page } from '../shell/Page.js';
 import { EmptyState, VaultPicker, usePanelStyles, useVaultChoice } from '../shell/ui.js';
+import { PendingProtections } from '../vaults/PendingProtections.js';
+import { AssociateVmDialog } from './AssociateVmDialog.js';
 import { BackupNowDialog } from './BackupNowDialog.js';
 import { ChangePolicyDialog } from './ChangePolicyDialog.js';
 import { ProtectWizard } from './ProtectWizard.js';
@@ -64,6 +67,7 @@ export function ProtectedItemsPage(): ReactElement {
   const [backup, setBackup] = useState<Row[]>([]);
   const [stopping, setStopping] = useState<Row>();
   const [changing, setChanging] = useState<Row>();
+  const [associating, setAssociating] = useState<Row>();
   const action = useAction();
 
   const rows: Row[] = items.data ?? [];
@@ -99,6 +103,7 @@ export function ProtectedItemsPage(): ReactElement {
       }
     >
       <VaultPicker choice={choice} />
+      {vault && <PendingProtections key={vault} vault={vault} />}
       {action.error && <ErrorBar error={action.error} onDismiss={action.clearError} />}
       {items.error && <ErrorBar error={items.error} onRetry={items.reload} />}
       {vault && items.data && rows.length === 0 && (
@@ -138,6 +143,7 @@ export function ProtectedItemsPage(): ReactElement {
               {rows.map((vm) => {
                 const label = vmLabel(vm);
                 const stopped = !isActiveProtection(vm.protectionState);
+                const dataOnly = vm.protectionState === BackupDataOnlyState;
                 return (
                   <TableRow key={vm.id}>
                     <TableCell>
@@ -177,13 +183,18 @@ export function ProtectedItemsPage(): ReactElement {
                                   {t('changePolicy.open')}
                                 </MenuItem>
                               )}
-                              {stopped && (
+                              {dataOnly && (
+                                <MenuItem icon={<Link20Regular />} onClick={() => setAssociating(vm)}>
+                                  {t('associate.open')}
+                                </MenuItem>
+                              )}
+                              {stopped && !dataOnly && (
                                 <MenuItem icon={<ArrowSync20Regular />} onClick={() => void resume(vm)}>
                                   {t('items.resume')}
                                 </MenuItem>
                               )}
                               <MenuItem icon={<Stop20Regular />} onClick={() => setStopping(vm)}>
-                                {t('stop.open')}
+                                {dataOnly ? t('stop.deleteData') : t('stop.open')}
                               </MenuItem>
                             </MenuList>
                           </MenuPopover>
@@ -203,6 +214,7 @@ export function ProtectedItemsPage(): ReactElement {
       {vault && <ProtectWizard vault={vault} vms={vms.data ?? []} policies={policies.data ?? []} open={wizard} onClose={() => setWizard(false)} />}
       {backup.length > 0 && <BackupNowDialog vms={backup} onClose={() => setBackup([])} />}
       <StopProtectionDialog vm={stopping} onClose={() => setStopping(undefined)} />
+      <AssociateVmDialog item={associating} onClose={() => setAssociating(undefined)} />
       <ChangePolicyDialog vm={changing} policies={policies.data ?? []} onClose={() => setChanging(undefined)} />
     </Page>
   );

@@ -16,9 +16,12 @@ export function StopProtectionDialog({ vm, onClose }: { vm: Pick<Vm, 'id' | 'nam
   const styles = useDialogStyles();
   const trackJobs = useTrackJobs();
   const action = useAction();
-  const [mode, setMode] = useState<Mode>('keep');
+  const [chosen, setMode] = useState<Mode>('keep');
   const [typed, setTyped] = useState('');
   const name = vm?.name ?? '';
+  // A stopped or Backup data only item has nothing to stop: only its data can go.
+  const canKeep = vm === undefined || isActiveProtection(vm.protectionState);
+  const mode: Mode = canKeep ? chosen : 'delete';
   const ok = mode === 'keep' || typed === name;
   const reset = () => {
     setMode('keep');
@@ -47,7 +50,7 @@ export function StopProtectionDialog({ vm, onClose }: { vm: Pick<Vm, 'id' | 'nam
             <DialogTitle>{t('stop.title', { name })}</DialogTitle>
             <DialogContent className={styles.form}>
               <RadioGroup value={mode} onChange={(_, d) => setMode(d.value === 'delete' ? 'delete' : 'keep')} aria-label={t('stop.choice')}>
-                <Radio value="keep" label={t('stop.keep')} disabled={vm !== undefined && !isActiveProtection(vm.protectionState)} />
+                <Radio value="keep" label={t('stop.keep')} disabled={!canKeep} />
                 <Radio value="delete" label={t('stop.delete')} />
               </RadioGroup>
               {mode === 'delete' && (

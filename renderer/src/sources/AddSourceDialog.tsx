@@ -13,60 +13,19 @@ import {
   Radio,
   RadioGroup,
   Spinner,
-  makeStyles,
-  tokens,
 } from '@fluentui/react-components';
 import { useState, type FormEvent, type ReactElement } from 'react';
-import { methods, type Source } from '../../../preload/contract.js';
+import type { Source } from '../../../preload/contract.js';
 import { call, useAction } from '../api.js';
-import { useT, type MessageKey } from '../i18n/index.js';
+import { useT } from '../i18n/index.js';
 import { FolderInput } from '../shell/FolderInput.js';
 import { ErrorBar } from '../shell/Page.js';
 
-const useStyles = makeStyles({
-  form: { display: 'flex', flexDirection: 'column', gap: tokens.spacingVerticalM },
-  surface: { maxWidth: '560px', width: '100%' },
-});
-
-type Kind = 'folder' | 'libvirt';
-type SourceField = 'target' | 'region' | 'name' | 'cloudServiceLabel';
-interface Values {
-  kind: Kind;
-  target: string;
-  region: string;
-  name: string;
-  cloudServiceLabel: string;
-}
-const empty: Values = { kind: 'folder', target: '', region: '', name: '', cloudServiceLabel: '' };
-
-function argsOf(v: Values) {
-  return {
-    kind: v.kind,
-    target: v.target.trim(),
-    region: v.region.trim(),
-    ...(v.name.trim() ? { name: v.name.trim() } : {}),
-    ...(v.cloudServiceLabel.trim() ? { cloudServiceLabel: v.cloudServiceLabel.trim() } : {}),
-  };
-}
-
-/** Localized messages for the contract's addSource issues, keyed by field. */
-function validate(v: Values): Partial<Record<SourceField, MessageKey>> {
-  const r = methods.addSource.args.safeParse(argsOf(v));
-  if (r.success) return {};
-  const out: Partial<Record<SourceField, MessageKey>> = {};
-  for (const issue of r.error.issues) {
-    const field = issue.path[0];
-    if (field === 'target') out.target = v.kind === 'folder' ? 'sources.err.folderPath' : 'sources.err.libvirtUri';
-    else if (field === 'region') out.region = v.region.trim() === '' ? 'validation.region.required' : 'validation.region.format';
-    else if (field === 'name') out.name = 'sources.err.name';
-    else if (field === 'cloudServiceLabel') out.cloudServiceLabel = 'sources.err.label';
-  }
-  return out;
-}
+import { argsOf, ConfinementFields, empty, useSourceFormStyles, validate, type Kind, type SourceField, type Values } from './sourceForm.js';
 
 export function AddSourceDialog({ open, onClose, onAdded }: { open: boolean; onClose: () => void; onAdded: (s: Source) => void }): ReactElement {
   const t = useT();
-  const styles = useStyles();
+  const styles = useSourceFormStyles();
   const [values, setValues] = useState<Values>(empty);
   const [touched, setTouched] = useState<Partial<Record<SourceField, boolean>>>({});
   const action = useAction();
@@ -85,7 +44,7 @@ export function AddSourceDialog({ open, onClose, onAdded }: { open: boolean; onC
 
   const submit = async (ev: FormEvent) => {
     ev.preventDefault();
-    setTouched({ target: true, region: true, name: true, cloudServiceLabel: true });
+    setTouched({ target: true, region: true, name: true, cloudServiceLabel: true, allowedRoots: true });
     if (Object.keys(errors).length > 0) return;
     await action.run(async () => {
       const source = await call('addSource', argsOf(values));
@@ -135,6 +94,7 @@ export function AddSourceDialog({ open, onClose, onAdded }: { open: boolean; onC
               >
                 <Input value={values.cloudServiceLabel} onChange={set('cloudServiceLabel')} onBlur={blur('cloudServiceLabel')} autoComplete="off" />
               </Field>
+              {values.kind === 'folder' && <ConfinementFields values={values} onChange={(p) => setValues((v) => ({ ...v, ...p }))} error={msg('allowedRoots')} onBlur={blur('allowedRoots')} />}
               {action.error && <ErrorBar error={action.error} />}
             </DialogContent>
             <DialogActions>

@@ -13,7 +13,7 @@ import {
   tokens,
   type BadgeProps,
 } from '@fluentui/react-components';
-import { Add20Regular, ArrowClockwise20Regular, Delete20Regular, PlugConnected20Regular } from '@fluentui/react-icons';
+import { Add20Regular, ArrowClockwise20Regular, Delete20Regular, Edit20Regular, PlugConnected20Regular } from '@fluentui/react-icons';
 import { useState, type ReactElement } from 'react';
 import type { Source } from '../../../preload/contract.js';
 import { call, useAction, useApi } from '../api.js';
@@ -23,6 +23,7 @@ import { useNotify } from '../shell/notify.js';
 import { ErrorBar, Page } from '../shell/Page.js';
 import { EmptyState, usePanelStyles } from '../shell/ui.js';
 import { AddSourceDialog } from './AddSourceDialog.js';
+import { EditSourceDialog } from './EditSourceDialog.js';
 
 const useStyles = makeStyles({
   message: { color: tokens.colorNeutralForeground2, display: 'block', maxWidth: '40ch' },
@@ -42,6 +43,7 @@ export function SourcesPage(): ReactElement {
   const notify = useNotify();
   const sources = useApi('listSources', {}, { refreshOn: ['vaultsChanged', 'jobUpdated'] });
   const [adding, setAdding] = useState(false);
+  const [editing, setEditing] = useState<Source>();
   const removal = useAction();
 
   const remove = (s: Source) =>
@@ -125,6 +127,11 @@ export function SourcesPage(): ReactElement {
                   <TableCell>{formatNumber(s.vmCount)}</TableCell>
                   <TableCell>{s.lastScanAt ? formatDateTime(s.lastScanAt) : t('sources.neverScanned')}</TableCell>
                   <TableCell>
+                    {s.kind === 'folder' && (
+                      <Button size="small" appearance="subtle" icon={<Edit20Regular />} aria-label={t('sources.editLabel', { name: s.name })} onClick={() => setEditing(s)}>
+                        {t('sources.edit')}
+                      </Button>
+                    )}
                     <ActionButton action={removal} runKey={s.name} size="small" appearance="subtle" icon={<Delete20Regular />} aria-label={t('sources.removeLabel', { name: s.name })} onClick={() => void remove(s)}>
                       {t('sources.remove')}
                     </ActionButton>
@@ -135,6 +142,15 @@ export function SourcesPage(): ReactElement {
           </Table>
         </div>
       )}
+      <EditSourceDialog
+        source={editing}
+        onClose={() => setEditing(undefined)}
+        onSaved={(saved) => {
+          setEditing(undefined);
+          notify('success', t('sources.saved', { name: saved.name }));
+          sources.reload();
+        }}
+      />
       <AddSourceDialog
         open={adding}
         onClose={() => setAdding(false)}

@@ -21,10 +21,10 @@ import { useState, type FormEvent, type ReactElement } from 'react';
 import type { ApiError, VaultSummary } from '../../../preload/contract.js';
 import { call, toApiError } from '../api.js';
 import { useT, type MessageKey } from '../i18n/index.js';
-import { FolderInput } from '../shell/FolderInput.js';
 import { ErrorBar } from '../shell/Page.js';
 import { passphraseStrength } from './strength.js';
-import { fieldErrorsFromApi, validateAll, validateField, type CreateField, type CreateValues, type FieldError, type FieldErrors } from './validation.js';
+import { storageArgs } from './validation.js';
+import { FormField, StorageFields, useVaultForm } from './vaultForm.js';
 
 const useStyles = makeStyles({
   surface: { maxWidth: '560px', width: '100%' },
@@ -33,23 +33,18 @@ const useStyles = makeStyles({
   strength: { display: 'flex', flexDirection: 'column', gap: tokens.spacingVerticalXXS },
 });
 
-const empty: CreateValues = { name: '', region: '', path: '', passphrase: '', confirm: '' };
-
 const strengthColor = ['error', 'error', 'warning', 'success', 'success'] as const;
 
 export function CreateVaultDialog({ open, onClose, onCreated }: { open: boolean; onClose: () => void; onCreated: (vault: VaultSummary) => void }): ReactElement {
   const t = useT();
   const styles = useStyles();
-  const [values, setValues] = useState<CreateValues>(empty);
-  const [touched, setTouched] = useState<Partial<Record<CreateField, boolean>>>({});
-  const [serverErrors, setServerErrors] = useState<FieldErrors>({});
+  const form = useVaultForm('create');
+  const { values } = form;
   const [formError, setFormError] = useState<ApiError>();
   const [busy, setBusy] = useState(false);
 
   const reset = () => {
-    setValues(empty);
-    setTouched({});
-    setServerErrors({});
+    form.reset();
     setFormError(undefined);
     setBusy(false);
   };
@@ -60,51 +55,28 @@ export function CreateVaultDialog({ open, onClose, onCreated }: { open: boolean;
     onClose();
   };
 
-  const set = (field: CreateField) => (_: unknown, data: { value: string }) => {
-    setValues((v) => ({ ...v, [field]: data.value }));
-    setServerErrors((e) => ({ ...e, [field]: undefined }));
-  };
-  const blur = (field: CreateField) => () => setTouched((s) => ({ ...s, [field]: true }));
-
-  const message = (e: FieldError | undefined): string | undefined => (!e ? undefined : 'key' in e ? t(e.key) : e.text);
-  const errorOf = (field: CreateField): string | undefined =>
-    message(serverErrors[field]) ?? (touched[field] && (field !== 'confirm' || values.confirm !== '' || touched.passphrase) ? message(validateField(field, values)) : undefined);
+  const text = (field: 'name' | 'region' | 'passphrase' | 'confirm', type: 'text' | 'password' = 'text', autoComplete = 'off') => (
+    <Input type={type} value={values[field]} onChange={(_, d) => form.setValue(field, d.value)} onBlur={form.blur(field)} autoComplete={autoComplete} spellCheck={false} autoFocus={field === 'name'} />
+  );
 
   const submit = async (ev: FormEvent) => {
     ev.preventDefault();
-    setTouched({ name: true, region: true, path: true, passphrase: true, confirm: true });
     setFormError(undefined);
-    if (Object.keys(validateAll(values)).length > 0) return;
+    if (!form.check()) return;
     setBusy(true);
     try {
-      const vault = await call('createVault', {
-        name: values.name.trim(),
-        region: values.region.trim(),
-        path: values.path,
-        passphrase: values.passphrase,
-      });
+      const vault = await call('createVault', { name: values.name.trim(), region: values.region.trim(), passphrase: values.passphrase, ...storageArgs(values) });
       reset();
       onCreated(vault);
     } catch (err) {
       const apiError = toApiError(err);
-      const fields = fieldErrorsFromApi(apiError, values);
-      if (fields) setServerErrors(fields);
-      else setFormError(apiError);
+      if (!form.placeError(apiError)) setFormError(apiError);
       setBusy(false);
     }
   };
 
   const strength = passphraseStrength(values.passphrase);
   const strengthKey: MessageKey = `vaults.strength.${strength}`;
-
-  const field = (name: CreateField, label: MessageKey, hint: MessageKey | undefined, input: ReactElement, required = true) => {
-    const error = errorOf(name);
-    return (
-      <Field label={t(label)} required={required} hint={hint ? t(hint) : undefined} validationMessage={error} validationState={error ? 'error' : 'none'}>
-        {input}
-      </Field>
-    );
-  };
 
   return (
     <Dialog open={open} onOpenChange={(_, data) => !data.open && close()} modalType="modal">
@@ -114,10 +86,16 @@ export function CreateVaultDialog({ open, onClose, onCreated }: { open: boolean;
             <DialogTitle>{t('vaults.createDialog.title')}</DialogTitle>
             <DialogContent className={styles.form}>
               <Text className={styles.intro}>{t('vaults.createDialog.intro')}</Text>
-              {field('name', 'vaults.createDialog.name', 'vaults.createDialog.nameHint', <Input value={values.name} onChange={set('name')} onBlur={blur('name')} autoComplete="off" spellCheck={false} autoFocus />)}
-              {field('region', 'vaults.createDialog.region', 'vaults.createDialog.regionHint', <Input value={values.region} onChange={set('region')} onBlur={blur('region')} autoComplete="off" spellCheck={false} />)}
-              {field('path', 'vaults.createDialog.path', 'vaults.createDialog.pathHint', <FolderInput value={values.path} onValue={(value) => set('path')(undefined, { value })} onBlur={blur('path')} />)}
-              {field('passphrase', 'vaults.createDialog.passphrase', undefined, <Input type="password" value={values.passphrase} onChange={set('passphrase')} onBlur={blur('passphrase')} autoComplete="new-password" />)}
+              <FormField form={form} name="name" label="vaults.createDialog.name" hint="vaults.createDialog.nameHint">
+                {text('name')}
+              </FormField>
+              <FormField form={form} name="region" label="vaults.createDialog.region" hint="vaults.createDialog.regionHint">
+                {text('region')}
+              </FormField>
+              <StorageFields form={form} mode="create" />
+              <FormField form={form} name="passphrase" label="vaults.createDialog.passphrase">
+                {text('passphrase', 'password', 'new-password')}
+              </FormField>
               <div className={styles.strength}>
                 <Field
                   label={t('vaults.strength.label')}
@@ -128,7 +106,9 @@ export function CreateVaultDialog({ open, onClose, onCreated }: { open: boolean;
                   <ProgressBar value={strength / 4} max={1} thickness="large" color={strengthColor[strength]} aria-valuetext={t(strengthKey)} />
                 </Field>
               </div>
-              {field('confirm', 'vaults.createDialog.confirm', undefined, <Input type="password" value={values.confirm} onChange={set('confirm')} onBlur={blur('confirm')} autoComplete="new-password" />)}
+              <FormField form={form} name="confirm" label="vaults.createDialog.confirm">
+                {text('confirm', 'password', 'new-password')}
+              </FormField>
               <MessageBar intent="warning" layout="multiline">
                 <MessageBarBody>
                   <MessageBarTitle>{t('vaults.createDialog.warningTitle')}</MessageBarTitle> {t('vaults.createDialog.warning')}

@@ -17,7 +17,7 @@ import {
   tokens,
   type TableColumnDefinition,
 } from '@fluentui/react-components';
-import { Add20Regular, ArrowClockwise20Regular, Delete20Regular, LockClosed16Regular, LockClosed20Regular, LockOpen16Regular, LockOpen20Regular, VaultRegular } from '@fluentui/react-icons';
+import { Add20Regular, ArrowClockwise20Regular, Delete20Regular, LockClosed16Regular, PlugConnectedAdd20Regular, PlugDisconnected20Regular, LockClosed20Regular, LockOpen16Regular, LockOpen20Regular, VaultRegular } from '@fluentui/react-icons';
 import { useMemo, useState, type ReactElement } from 'react';
 import type { VaultSummary } from '../../../preload/contract.js';
 import { call, toApiError, useApi } from '../api.js';
@@ -25,8 +25,10 @@ import type { ApiError } from '../../../preload/contract.js';
 import { useI18n } from '../i18n/index.js';
 import { useNotify } from '../shell/notify.js';
 import { ErrorBar, Page } from '../shell/Page.js';
+import { ConnectVaultDialog } from './ConnectVaultDialog.js';
 import { CreateVaultDialog } from './CreateVaultDialog.js';
 import { DeleteVaultDialog } from './DeleteVaultDialog.js';
+import { DisconnectVaultDialog } from './DisconnectVaultDialog.js';
 import { UnlockVaultDialog } from './UnlockVaultDialog.js';
 
 const useStyles = makeStyles({
@@ -57,7 +59,7 @@ const useStyles = makeStyles({
   colRegistered: { flexGrow: 1, minWidth: '130px' },
   colState: { flexGrow: 0.9, minWidth: '110px' },
   colCreated: { flexGrow: 1.4, minWidth: '180px' },
-  colActions: { flexGrow: 1.4, minWidth: '190px' },
+  colActions: { flexGrow: 2, minWidth: '300px' },
   actions: { display: 'flex', gap: tokens.spacingHorizontalXS },
   emptyIcon: { color: tokens.colorBrandForeground1 },
   emptyBody: { color: tokens.colorNeutralForeground2, maxWidth: '44ch' },
@@ -69,6 +71,8 @@ export function VaultsPage(): ReactElement {
   const notify = useNotify();
   const vaults = useApi('listVaults', {}, { refreshOn: ['vaultsChanged'] });
   const [creating, setCreating] = useState(false);
+  const [connecting, setConnecting] = useState(false);
+  const [disconnecting, setDisconnecting] = useState<VaultSummary>();
   const [deleting, setDeleting] = useState<VaultSummary>();
   const [unlocking, setUnlocking] = useState<VaultSummary>();
   const [lockError, setLockError] = useState<ApiError>();
@@ -149,6 +153,9 @@ export function VaultsPage(): ReactElement {
                 {t('vaults.unlock')}
               </Button>
             )}
+            <Button appearance="subtle" size="small" icon={<PlugDisconnected20Regular />} aria-label={t('vaults.disconnectLabel', { name: v.name })} onClick={() => setDisconnecting(v)}>
+              {t('vaults.disconnect')}
+            </Button>
             <Button appearance="subtle" size="small" icon={<Delete20Regular />} aria-label={t('vaults.deleteVaultLabel', { name: v.name })} onClick={() => setDeleting(v)}>
               {t('vaults.delete')}
             </Button>
@@ -175,6 +182,9 @@ export function VaultsPage(): ReactElement {
     <>
       <Button appearance="primary" icon={<Add20Regular />} onClick={() => setCreating(true)}>
         {t('vaults.create')}
+      </Button>
+      <Button icon={<PlugConnectedAdd20Regular />} onClick={() => setConnecting(true)}>
+        {t('vaults.connect')}
       </Button>
       <Button appearance="subtle" icon={<ArrowClockwise20Regular />} onClick={vaults.reload} disabled={vaults.loading}>
         {t('common.refresh')}
@@ -203,9 +213,14 @@ export function VaultsPage(): ReactElement {
           <VaultRegular className={styles.emptyIcon} fontSize={48} aria-hidden />
           <Title3 as="h2">{t('vaults.empty.title')}</Title3>
           <Text align="center" className={styles.emptyBody}>{t('vaults.empty.body')}</Text>
-          <Button appearance="primary" icon={<Add20Regular />} onClick={() => setCreating(true)}>
-            {t('vaults.create')}
-          </Button>
+          <div className={styles.actions}>
+            <Button appearance="primary" icon={<Add20Regular />} onClick={() => setCreating(true)}>
+              {t('vaults.create')}
+            </Button>
+            <Button icon={<PlugConnectedAdd20Regular />} onClick={() => setConnecting(true)}>
+              {t('vaults.connect')}
+            </Button>
+          </div>
         </div>
       )}
       {list && list.length > 0 && (
@@ -237,6 +252,20 @@ export function VaultsPage(): ReactElement {
         onCreated={(vault) => {
           setCreating(false);
           notify('success', t('vaults.created', { name: vault.name }));
+          vaults.reload();
+        }}
+      />
+      <ConnectVaultDialog open={connecting} onClose={() => setConnecting(false)} onConnected={(v) => {
+          notify('success', t('vaults.connected', { name: v.name }));
+          vaults.reload();
+        }}
+      />
+      <DisconnectVaultDialog
+        vault={disconnecting}
+        onClose={() => setDisconnecting(undefined)}
+        onDisconnected={(result) => {
+          setDisconnecting(undefined);
+          notify('success', t('vaults.disconnected', { name: result.name }));
           vaults.reload();
         }}
       />
