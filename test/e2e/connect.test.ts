@@ -244,7 +244,7 @@ describe('connect an existing vault from a second install', () => {
       await visible(page.locator('h1#page-title'));
       for (const theme of ['light', 'dark'] as const) {
         await page.emulateMedia({ colorScheme: theme });
-        await page.getByRole('button', { name: /^(Disconnect vault|Verbinding met kluis) restored/ }).click();
+        await page.getByRole('button', { name: /^(Disconnect vault|Verbinding verbreken met kluis) restored/ }).click();
         await visible(dialog());
         await page.waitForTimeout(300); // the entrance animation, for the screenshot
         await page.screenshot({ path: path.join(SHOTS, `disconnect-dialog-${theme}-${lang}.png`) });
