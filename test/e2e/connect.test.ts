@@ -229,6 +229,8 @@ describe('connect an existing vault from a second install', () => {
     expect(await page.getByRole('menuitem', { name: 'Resume protection' }).count()).toBe(0);
     await page.getByRole('menuitem', { name: 'Associate with VM' }).click();
     await visible(dialog().getByText('No source of this install lists an unregistered VM in region lab', { exact: false }));
+    // axe measures contrast: wait for the dialog's fade-in to end.
+    await expect.poll(() => dialog().evaluate((el) => getComputedStyle(el).opacity)).toBe('1');
     const problems = await axeProblems(page, 'associate dialog');
     expect(problems, problems.join('\n')).toEqual([]);
     await dialog().getByRole('button', { name: 'Cancel' }).click();
