@@ -229,6 +229,8 @@ describe('connect an existing vault from a second install', () => {
     expect(await page.getByRole('menuitem', { name: 'Resume protection' }).count()).toBe(0);
     await page.getByRole('menuitem', { name: 'Associate with VM' }).click();
     await visible(dialog().getByText('No source of this install lists an unregistered VM in region lab', { exact: false }));
+    // axe measures contrast: wait for the dialog's fade-in to end.
+    await expect.poll(() => dialog().evaluate((el) => getComputedStyle(el).opacity)).toBe('1');
     const problems = await axeProblems(page, 'associate dialog');
     expect(problems, problems.join('\n')).toEqual([]);
     await dialog().getByRole('button', { name: 'Cancel' }).click();
@@ -244,7 +246,7 @@ describe('connect an existing vault from a second install', () => {
       await visible(page.locator('h1#page-title'));
       for (const theme of ['light', 'dark'] as const) {
         await page.emulateMedia({ colorScheme: theme });
-        await page.getByRole('button', { name: /^(Disconnect vault|Verbinding met kluis) restored/ }).click();
+        await page.getByRole('button', { name: /^(Disconnect vault|Verbinding verbreken met kluis) restored/ }).click();
         await visible(dialog());
         await page.waitForTimeout(300); // the entrance animation, for the screenshot
         await page.screenshot({ path: path.join(SHOTS, `disconnect-dialog-${theme}-${lang}.png`) });

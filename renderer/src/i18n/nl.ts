@@ -480,7 +480,7 @@ export const nl: Messages = {
 
   'vaults.connect': 'Bestaande kluis verbinden',
   'vaults.disconnect': 'Verbinding verbreken',
-  'vaults.disconnectLabel': 'Verbinding met kluis {name} verbreken',
+  'vaults.disconnectLabel': 'Verbinding verbreken met kluis {name}',
   'vaults.disconnected': 'De verbinding met kluis {name} is verbroken; haar gegevens blijven in de opslag.',
   'vaults.connected': 'Kluis {name} is verbonden.',
   'vaults.storage.kind': 'Opslag',
