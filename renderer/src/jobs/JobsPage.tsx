@@ -22,8 +22,9 @@ import { call, toApiError, useAction, useApi, useEngineEvent } from '../api.js';
 import { useI18n } from '../i18n/index.js';
 import { replaceQuery, useLocation } from '../routes.js';
 import { JobStatusBadge, jobSubject, operationLabel, statusLabel } from '../shell/labels.js';
-import { useTrackJobs } from '../shell/notify.js';
+import { useNotify, useTrackJobs } from '../shell/notify.js';
 import { ErrorBar, Page } from '../shell/Page.js';
+import { ActionButton } from '../shell/ActionButton.js';
 import { EmptyState, usePanelStyles } from '../shell/ui.js';
 
 const PAGE = 100;
@@ -164,6 +165,15 @@ function JobDetails({ job, onClose }: { job: Job; onClose: () => void }): ReactE
     const j = await cancelAction.run(() => call('cancelJob', { id: job.id }));
     if (j) trackJobs([j], { announceStart: false });
   };
+  // A backup held because the VM's disk paths changed: the admin approves the new paths here.
+  const approveAction = useAction();
+  const notify = useNotify();
+  const vmId = job.vmId;
+  const approve = async () => {
+    if (!vmId) return;
+    const vm = await approveAction.run(() => call('approveDiskPaths', { vm: vmId }));
+    if (vm) notify('success', t('jobs.disksApproved', { vm: vmLabel(vm) }));
+  };
 
   const row = (label: string, value: string | ReactElement | null | undefined) =>
     value === null || value === undefined || value === '' ? null : (
@@ -211,6 +221,14 @@ function JobDetails({ job, onClose }: { job: Job; onClose: () => void }): ReactE
           <Text>
             <strong>{t('jobs.remedy')}:</strong> {error.remedy}
           </Text>
+          {job.error.code === 'DiskPathsChanged' && vmId && (
+            <div>
+              <ActionButton action={approveAction} appearance="primary" onClick={() => void approve()}>
+                {t('jobs.approveDisks')}
+              </ActionButton>
+            </div>
+          )}
+          {approveAction.error && <ErrorBar error={approveAction.error} />}
         </div>
       )}
       <dl className={styles.dl}>

@@ -17,13 +17,13 @@ import {
   tokens,
   type TableColumnDefinition,
 } from '@fluentui/react-components';
-import { Add20Regular, ArrowClockwise20Regular, Delete20Regular, LockClosed16Regular, PlugConnectedAdd20Regular, PlugDisconnected20Regular, LockClosed20Regular, LockOpen16Regular, LockOpen20Regular, VaultRegular } from '@fluentui/react-icons';
+import { Add20Regular, ArrowClockwise20Regular, Delete20Regular, LockClosed16Regular, PlugConnectedAdd20Regular, PlugDisconnected20Regular, LockClosed20Regular, LockOpen16Regular, LockOpen20Regular, ShieldCheckmark20Regular, VaultRegular } from '@fluentui/react-icons';
 import { useMemo, useState, type ReactElement } from 'react';
 import type { VaultSummary } from '../../../preload/contract.js';
-import { call, toApiError, useApi } from '../api.js';
-import type { ApiError } from '../../../preload/contract.js';
+import { call, useAction, useApi } from '../api.js';
+import { ActionButton } from '../shell/ActionButton.js';
 import { useI18n } from '../i18n/index.js';
-import { useNotify } from '../shell/notify.js';
+import { useNotify, useTrackJobs } from '../shell/notify.js';
 import { ErrorBar, Page } from '../shell/Page.js';
 import { ConnectVaultDialog } from './ConnectVaultDialog.js';
 import { CreateVaultDialog } from './CreateVaultDialog.js';
@@ -75,18 +75,20 @@ export function VaultsPage(): ReactElement {
   const [disconnecting, setDisconnecting] = useState<VaultSummary>();
   const [deleting, setDeleting] = useState<VaultSummary>();
   const [unlocking, setUnlocking] = useState<VaultSummary>();
-  const [lockError, setLockError] = useState<ApiError>();
+  const rowAction = useAction();
+  const trackJobs = useTrackJobs();
 
-  const lock = async (v: VaultSummary) => {
-    setLockError(undefined);
-    try {
+  const lock = (v: VaultSummary) =>
+    rowAction.run(async () => {
       await call('lockVault', { name: v.name });
       notify('success', t('vaults.locked', { name: v.name }));
       vaults.reload();
-    } catch (err) {
-      setLockError(toApiError(err));
-    }
-  };
+    }, `lock:${v.name}`);
+  // A full verify reads every chunk of every point: the job shows which points and VMs are damaged.
+  const verify = (v: VaultSummary) =>
+    rowAction.run(async () => {
+      trackJobs([await call('verifyVault', { vault: v.name, full: true })]);
+    }, `verify:${v.name}`);
 
   const columns = useMemo<TableColumnDefinition<VaultSummary>[]>(
     () => [
@@ -153,6 +155,11 @@ export function VaultsPage(): ReactElement {
                 {t('vaults.unlock')}
               </Button>
             )}
+            {v.unlocked && (
+              <ActionButton action={rowAction} runKey={`verify:${v.name}`} appearance="subtle" size="small" icon={<ShieldCheckmark20Regular />} aria-label={t('vaults.verifyLabel', { name: v.name })} onClick={() => void verify(v)}>
+                {t('vaults.verify')}
+              </ActionButton>
+            )}
             <Button appearance="subtle" size="small" icon={<PlugDisconnected20Regular />} aria-label={t('vaults.disconnectLabel', { name: v.name })} onClick={() => setDisconnecting(v)}>
               {t('vaults.disconnect')}
             </Button>
@@ -200,7 +207,7 @@ export function VaultsPage(): ReactElement {
   return (
     <Page title={t('vaults.title')} intro={t('vaults.intro')} toolbar={toolbar}>
       {vaults.error && <ErrorBar error={vaults.error} onRetry={vaults.reload} />}
-      {lockError && <ErrorBar error={lockError} onDismiss={() => setLockError(undefined)} />}
+      {rowAction.error && <ErrorBar error={rowAction.error} onDismiss={rowAction.clearError} />}
       {!list && vaults.loading && (
         <Skeleton aria-label={t('common.loading')}>
           <SkeletonItem size={32} />
