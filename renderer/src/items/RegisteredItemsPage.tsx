@@ -21,8 +21,8 @@ import {
   tokens,
 } from '@fluentui/react-components';
 import { Add20Regular, Delete20Regular, Search20Regular, ServerMultiple20Regular } from '@fluentui/react-icons';
-import { useState, type ReactElement } from 'react';
-import { diskCount, finishedStatuses, vmLabel, type ResultOf, type Vm } from '../../../preload/contract.js';
+import { useRef, useState, type ReactElement } from 'react';
+import { diskCount, finishedStatuses, vmLabel, type Job, type ResultOf, type Vm } from '../../../preload/contract.js';
 import { call, toApiError, useAction, useApi, useEngineEvent } from '../api.js';
 import { useI18n, type MessageKey } from '../i18n/index.js';
 import { hrefOf } from '../routes.js';
@@ -108,8 +108,12 @@ export function RegisteredItemsPage(): ReactElement {
   const action = useAction();
   const setError = action.setError;
 
-  useEngineEvent('jobUpdated', (job) => {
-    if (job.id !== discoveryJob || !finishedStatuses.includes(job.status)) return;
+  // A discovery's end is handled once, from its event or, when it ended before this page knew its
+  // id (a quick job: the event can arrive before the call's answer), from its state read back.
+  const ended = useRef(new Set<number>());
+  const discoveryEnded = (job: Job) => {
+    if (ended.current.has(job.id)) return;
+    ended.current.add(job.id);
     setDiscoveryJob(undefined);
     if (job.status === 'Failed' || job.status === 'Cancelled' || !vault) return;
     call('discoveryResult', { vault }).then(
@@ -119,6 +123,11 @@ export function RegisteredItemsPage(): ReactElement {
       },
       (err: unknown) => setError(toApiError(err)),
     );
+  };
+
+  useEngineEvent('jobUpdated', (job) => {
+    if (job.id !== discoveryJob || !finishedStatuses.includes(job.status)) return;
+    discoveryEnded(job);
   });
 
   const discover = async () => {
@@ -128,7 +137,8 @@ export function RegisteredItemsPage(): ReactElement {
     trackJobs([job], { announceStart: false, announceEnd: false });
     notify('info', t('discover.running'), t('discover.runningBody'), job.id);
     setDiscoveryJob(job.id);
-    if (finishedStatuses.includes(job.status)) discovery.reload();
+    const now = finishedStatuses.includes(job.status) ? job : await call('showJob', { id: job.id }).catch(() => job);
+    if (finishedStatuses.includes(now.status)) discoveryEnded(now);
   };
 
   const unregister = async (vm: Vm) => {
