@@ -21,6 +21,9 @@ import type { ObjectStore } from './vault/storage.js';
  * The catalog follows the vault (issue 11): recovery points, policies and protection records are
  * read from the vault and the catalog is brought in line with them. The points table is the cache:
  * only manifests the catalog does not list yet are read, so opening a big vault reads what is new.
+ *
+ * Size (about 450 lines): points, policies and protection records are reconciled in one pass
+ * against one snapshot of the vault's listing, so the three stay consistent with each other.
  */
 
 /** The built-in policy every vault has from creation (W8): one backup a day, kept 30 days. */

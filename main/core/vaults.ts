@@ -50,7 +50,15 @@ type StorageArgs = Pick<ParsedArgsOf<'createVault'>, 'path' | 'azure' | 's3' | '
 /** The SecretStore entry holding a vault's SAS token (the passphrase entry is keyed by the bare id). */
 const sasSecretKey = (vaultId: string): string => `storage-sas:${vaultId}`;
 
-/** Vaults known to this console: the catalog rows plus, for unlocked ones, their keys in memory. */
+/**
+ * Vaults known to this console: the catalog rows plus, for unlocked ones, their keys in memory.
+ *
+ * Size (over the 400-line guide): one service owns a vault's whole life in this install (create,
+ * connect, unlock/lock, key files, its store and credentials, delete/disconnect) because each step
+ * must keep the catalog row, the open store and the keys consistent together. What the vault holds
+ * (points, policy and protection records) is reconciled in vault-sync.ts; stores and locations are
+ * in vault/stores.ts. The next seam, if it grows: stores + credentials into their own module.
+ */
 export class VaultService {
   private readonly keys = new Map<string, VaultKeys>();
   /** Open engine handles (index in memory, worker pool) of unlocked vaults, made on first use. */
