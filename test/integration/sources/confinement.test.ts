@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -6,7 +7,7 @@ import { openCatalog } from '../../../main/core/catalog/catalog.js';
 import { diskPathChanges, refusedDiskError } from '../../../main/core/sources/confinement.js';
 import { scanFolder } from '../../../main/core/sources/folder.js';
 import type { DiscoveredVm } from '../../../main/core/sources/types.js';
-import { unwrap } from '../../helpers/cli.js';
+import { cofferIn, unwrap } from '../../helpers/cli.js';
 import { useEngines } from '../../helpers/engine.js';
 import { useTmp } from '../../helpers/tmp.js';
 
@@ -157,5 +158,28 @@ describe('allowed roots are a setting of the source', () => {
     } finally {
       db.close();
     }
+  });
+});
+
+describe('confinement from the CLI', () => {
+  const tmp = useTmp();
+  it('sets a folder source’s allowed roots and block devices on add and edit', () => {
+    const dir = tmp();
+    fs.mkdirSync(path.join(dir, 'src'));
+    fs.mkdirSync(path.join(dir, 'other'));
+    const coffer = cofferIn(path.join(dir, 'data'));
+    const source = (r: { code: number | null; out: string; err: string }) => {
+      expect(r.code, r.err).toBe(0);
+      return JSON.parse(r.out) as { allowedRoots: string[]; allowBlockDevices: boolean };
+    };
+    expect(source(coffer('source', 'add', 'folder', path.join(dir, 'src'), '--region', 'lab', '--name', 's1', '--allow-root', path.join(dir, 'other'), '--json'))).toMatchObject({
+      allowedRoots: [path.join(dir, 'other')],
+      allowBlockDevices: false,
+    });
+    expect(source(coffer('source', 'edit', 's1', '--allow-block-devices', '--json'))).toMatchObject({ allowedRoots: [path.join(dir, 'other')], allowBlockDevices: true });
+    expect(source(coffer('source', 'edit', 's1', '--no-allow-roots', '--allow-block-devices', 'no', '--json'))).toMatchObject({ allowedRoots: [], allowBlockDevices: false });
+    // A root the contract refuses (over 4096 characters) is InvalidArgument (exit 2), and nothing changes.
+    expect(coffer('source', 'edit', 's1', '--allow-root', `/${'x'.repeat(5000)}`).code).toBe(2);
+    expect(source(coffer('source', 'show', 's1', '--json'))).toMatchObject({ allowedRoots: [], allowBlockDevices: false });
   });
 });
