@@ -1,6 +1,6 @@
 import type * as AzureSdk from '@azure/storage-blob';
 import type { ContainerClient } from '@azure/storage-blob';
-import { classify, createOnlyWithRetry, withRetry, type RemoteContext } from './retry.js';
+import { createOnlyWithRetry, readOrNull, withRetry, type RemoteContext } from './retry.js';
 import {
   asBuffer,
   DEFAULT_PART_SIZE,
@@ -127,14 +127,9 @@ export class AzureBlobStore implements ObjectStore {
 
   async get(key: string): Promise<Buffer> {
     const blob = this.blob(key);
-    const buf = await withRetry(this.ctx, `reading ${key}`, async (abortSignal) => {
-      try {
-        const res = await blob.download(0, undefined, { abortSignal });
-        return await readBody(res.readableStreamBody as AsyncIterable<Uint8Array> | undefined, res.contentLength, key);
-      } catch (e) {
-        if (classify(e).kind === 'notFound') return null;
-        throw e;
-      }
+    const buf = await readOrNull(this.ctx, key, async (abortSignal) => {
+      const res = await blob.download(0, undefined, { abortSignal });
+      return await readBody(res.readableStreamBody as AsyncIterable<Uint8Array> | undefined, res.contentLength, key);
     });
     if (!buf) throw new ObjectNotFound(key);
     this.counters.bytesDown += buf.length;
@@ -150,30 +145,20 @@ export class AzureBlobStore implements ObjectStore {
   async getRangeInto(key: string, offset: number, into: Uint8Array): Promise<void> {
     if (into.length === 0) return;
     const blob = this.blob(key);
-    const found = await withRetry(this.ctx, `reading ${key}`, async (abortSignal) => {
-      try {
-        const res = await blob.download(offset, into.length, { abortSignal });
-        await readBodyInto(res.readableStreamBody as AsyncIterable<Uint8Array> | undefined, into, key);
-        return true;
-      } catch (e) {
-        if (classify(e).kind === 'notFound') return false;
-        throw e;
-      }
+    const found = await readOrNull(this.ctx, key, async (abortSignal) => {
+      const res = await blob.download(offset, into.length, { abortSignal });
+      await readBodyInto(res.readableStreamBody as AsyncIterable<Uint8Array> | undefined, into, key);
+      return true;
     });
-    if (!found) throw new ObjectNotFound(key);
+    if (found === null) throw new ObjectNotFound(key);
     this.counters.bytesDown += into.length;
   }
 
   async stat(key: string): Promise<ObjectInfo | null> {
     const blob = this.blob(key);
-    return withRetry(this.ctx, `reading ${key}`, async (abortSignal) => {
-      try {
-        const p = await blob.getProperties({ abortSignal });
-        return { key, size: p.contentLength ?? 0 };
-      } catch (e) {
-        if (classify(e).kind === 'notFound') return null;
-        throw e;
-      }
+    return readOrNull(this.ctx, key, async (abortSignal) => {
+      const p = await blob.getProperties({ abortSignal });
+      return { key, size: p.contentLength ?? 0 };
     });
   }
 

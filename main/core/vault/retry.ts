@@ -186,3 +186,15 @@ async function sameContent(read: (key: string) => Promise<Buffer>, key: string, 
     throw e;
   }
 }
+
+/** A read with retries that answers null where the object does not exist (any other failure throws). */
+export function readOrNull<T>(ctx: RemoteContext, key: string, op: (signal: AbortSignal) => Promise<T>): Promise<T | null> {
+  return withRetry(ctx, `reading ${key}`, async (signal) => {
+    try {
+      return await op(signal);
+    } catch (e) {
+      if (classify(e).kind === 'notFound') return null;
+      throw e;
+    }
+  });
+}

@@ -3,7 +3,7 @@ import * as https from 'node:https';
 import type * as S3Sdk from '@aws-sdk/client-s3';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { CofferError } from '../errors.js';
-import { classify, createOnlyWithRetry, withRetry, type RemoteContext } from './retry.js';
+import { classify, createOnlyWithRetry, readOrNull, withRetry, type RemoteContext } from './retry.js';
 import {
   asBuffer,
   DEFAULT_PART_SIZE,
@@ -204,14 +204,9 @@ export class S3Store implements ObjectStore {
 
   async get(key: string): Promise<Buffer> {
     const Key = this.key(key);
-    const buf = await withRetry(this.ctx, `reading ${key}`, async (abortSignal) => {
-      try {
-        const res = await this.client.send(new this.sdk.GetObjectCommand({ Bucket: this.bucket, Key }), { abortSignal });
-        return await readBody(res.Body as AsyncIterable<Uint8Array> | undefined, res.ContentLength, key);
-      } catch (e) {
-        if (classify(e).kind === 'notFound') return null;
-        throw e;
-      }
+    const buf = await readOrNull(this.ctx, key, async (abortSignal) => {
+      const res = await this.client.send(new this.sdk.GetObjectCommand({ Bucket: this.bucket, Key }), { abortSignal });
+      return await readBody(res.Body as AsyncIterable<Uint8Array> | undefined, res.ContentLength, key);
     });
     if (!buf) throw new ObjectNotFound(key);
     this.counters.bytesDown += buf.length;
@@ -228,30 +223,20 @@ export class S3Store implements ObjectStore {
     if (into.length === 0) return;
     const Key = this.key(key);
     const Range = `bytes=${offset}-${offset + into.length - 1}`;
-    const found = await withRetry(this.ctx, `reading ${key}`, async (abortSignal) => {
-      try {
-        const res = await this.client.send(new this.sdk.GetObjectCommand({ Bucket: this.bucket, Key, Range }), { abortSignal });
-        await readBodyInto(res.Body as AsyncIterable<Uint8Array> | undefined, into, key);
-        return true;
-      } catch (e) {
-        if (classify(e).kind === 'notFound') return false;
-        throw e;
-      }
+    const found = await readOrNull(this.ctx, key, async (abortSignal) => {
+      const res = await this.client.send(new this.sdk.GetObjectCommand({ Bucket: this.bucket, Key, Range }), { abortSignal });
+      await readBodyInto(res.Body as AsyncIterable<Uint8Array> | undefined, into, key);
+      return true;
     });
-    if (!found) throw new ObjectNotFound(key);
+    if (found === null) throw new ObjectNotFound(key);
     this.counters.bytesDown += into.length;
   }
 
   async stat(key: string): Promise<ObjectInfo | null> {
     const Key = this.key(key);
-    return withRetry(this.ctx, `reading ${key}`, async (abortSignal) => {
-      try {
-        const res = await this.client.send(new this.sdk.HeadObjectCommand({ Bucket: this.bucket, Key }), { abortSignal });
-        return { key, size: res.ContentLength ?? 0 };
-      } catch (e) {
-        if (classify(e).kind === 'notFound') return null;
-        throw e;
-      }
+    return readOrNull(this.ctx, key, async (abortSignal) => {
+      const res = await this.client.send(new this.sdk.HeadObjectCommand({ Bucket: this.bucket, Key }), { abortSignal });
+      return { key, size: res.ContentLength ?? 0 };
     });
   }
 
