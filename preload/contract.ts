@@ -5,10 +5,12 @@ import { z } from 'zod';
 import { errorCatalog, type Result } from './errors.js';
 import type { methodNameList } from './method-names.js';
 import { isCalendarDate, PolicySchedule, PolicySpec, RetentionSpec } from './policy.js';
+import { PASSPHRASE_MIN } from './passphrase.js';
 
 export * from './policy.js';
 
 export * from './errors.js';
+export * from './passphrase.js';
 
 // ---- The vocabulary: every state set the engine reports, defined once. Pages, the CLI and the
 // engine take their types (and their lists, for filters and tables) from here.
@@ -77,7 +79,7 @@ export const AbsolutePath = z
 
 export const Passphrase = z
   .string()
-  .min(8, 'at least 8 characters')
+  .min(PASSPHRASE_MIN, `at least ${PASSPHRASE_MIN} characters`)
   .max(1024, 'at most 1024 characters');
 
 // Policy names follow the anchor service: 3..150 letters, digits, hyphens or underscores.
@@ -393,7 +395,14 @@ export const methods = {
   showVault: { args: VaultRef.strict(), result: VaultDetails },
   createVault: {
     args: z
-      .object({ name: VaultName, region: RegionLabel, passphrase: Passphrase, ...VaultStorageFields })
+      .object({
+        name: VaultName,
+        region: RegionLabel,
+        passphrase: Passphrase,
+        ...VaultStorageFields,
+        /** The admin accepts a weak passphrase (isWeakPassphrase); without it the engine refuses one with PassphraseWeak. */
+        weakPassphraseOk: z.boolean().optional(),
+      })
       .strict()
       .superRefine(exactlyOneStorage),
     result: VaultSummary,

@@ -285,6 +285,10 @@ export const errorCatalog = {
     message: "The VM's disk paths changed since they were approved, so its backups wait for the admin instead of following them.",
     remedy: 'Check the new paths; if they are right, approve them with `coffer vm approve-disks VM` or the Approve disks action in the console, then back up again.',
   },
+  PassphraseWeak: {
+    message: 'The passphrase is weak (shorter than 12 characters, or little variety). If it is lost, or guessed, the backups of the vault are lost with it.',
+    remedy: 'Use a passphrase of at least 12 characters, such as several unrelated words; or accept the risk explicitly (the console: "I understand the risk"; the CLI: --weak-passphrase-ok).',
+  },
 } as const satisfies Record<string, ErrorInfo>;
 
 export type ErrorCode = keyof typeof errorCatalog;

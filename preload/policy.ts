@@ -56,6 +56,17 @@ const monthRuleField = z.enum(MONTH_RULES as [MonthRule, ...MonthRule[]], {
   error: () => 'Use a rule such as first-SUN .. last-SAT (first, second, third, fourth or last + weekday), day-1 .. day-28, or last-day.',
 });
 
+/**
+ * The number a count field or flag says (`30`, `2.5`, `2,5`), NaN when it is no number at all
+ * (a sign, an exponent, words).
+ * Never rounded: whether it is whole and in range is the count schemas' rule, so `2.5` is refused
+ * with their message in the console and the CLI alike.
+ */
+export function numberFromText(text: string): number {
+  const s = text.trim();
+  return /^(\d+([.,]\d*)?|[.,]\d+)$/.test(s) ? Number(s.replace(',', '.')) : Number.NaN;
+}
+
 function count(what: string, max: number) {
   return z
     .number({ error: () => `${what} must be a whole number from 1 to ${max}.` })
@@ -192,8 +203,8 @@ export function policySpecFromCli(flags: PolicyCliFlags): z.ZodSafeParseResult<P
     issues.push({ code: 'custom', path, input, message: `${flag} "${String(input)}" must look like ${shape}.` });
   };
   const list = (s: string) => s.split(',').map((x) => x.trim()).filter((x) => x !== '');
-  // Counts are checked for range by the schema; here only that they are numbers at all.
-  const number = (s: string) => (/^\d+$/.test(s.trim()) ? Number(s.trim()) : Number.NaN);
+  // Counts are checked for whole-ness and range by the schema; here only that they are numbers at all.
+  const number = numberFromText;
 
   let schedule: unknown;
   if (flags.daily !== undefined && flags.weekly !== undefined) {

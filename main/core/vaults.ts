@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { BackupDataOnlyState, finishedStatuses, type ConnectedVault, type Job, type ParsedArgsOf, type PendingProtection, type VaultDetails, type VaultSummary } from '../../preload/contract.js';
 import type { Db } from './catalog/catalog.js';
 import { CofferError } from './errors.js';
+import { isWeakPassphrase } from '../../preload/passphrase.js';
 import type { EngineEvents } from './events.js';
 import {
   applyVaultSnapshot,
@@ -110,6 +111,9 @@ export class VaultService {
   }
 
   async create(args: ParsedArgsOf<'createVault'>): Promise<VaultSummary> {
+    if (isWeakPassphrase(args.passphrase) && args.weakPassphraseOk !== true) {
+      throw new CofferError('PassphraseWeak', undefined, { field: 'passphrase' });
+    }
     const loc = this.locationOf(args);
     const location = formatVaultLocation(loc);
     if (this.db.prepare('SELECT 1 FROM vaults WHERE name = ?').get(args.name)) {

@@ -146,8 +146,18 @@ export interface Action {
   run<R>(work: () => Promise<R>, key?: string): Promise<R | undefined>;
 }
 
+export interface ActionOptions {
+  /**
+   * Routes a failed run's error first, e.g. a form's `placeError` that shows it beside its field;
+   * true when it was placed there, so it is not also shown as the action's error (the bar).
+   */
+  placeError?: (error: ApiError) => boolean;
+}
+
 /** The busy flag, the error and the try/catch/finally of a button that calls the engine. */
-export function useAction(): Action {
+export function useAction(options: ActionOptions = {}): Action {
+  const place = useRef(options.placeError);
+  place.current = options.placeError;
   const [busyKey, setBusyKey] = useState<string>();
   const [busy, setBusy] = useState(false);
   const [error, setErrorState] = useState<ApiError>();
@@ -160,7 +170,8 @@ export function useAction(): Action {
     try {
       return await work();
     } catch (err) {
-      setErrorState(toApiError(err));
+      const e = toApiError(err);
+      if (place.current?.(e) !== true) setErrorState(e);
       return undefined;
     } finally {
       setBusy(false);

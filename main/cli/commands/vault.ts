@@ -61,10 +61,11 @@ export function vaultCommands(program: Command, cli: Cli): void {
     'the storage folder: empty or absent',
   )
     .option('--passphrase-file <file>', 'read the passphrase from the first line of this file')
+    .option('--weak-passphrase-ok', 'accept a weak passphrase (shorter than 12 characters or little variety): if it is lost or guessed, the backups are lost')
     .option('--json', 'print the result as JSON')
-    .action(async (name: string, o: StorageOptions & { region: string; passphraseFile?: string; json?: boolean }) => {
+    .action(async (name: string, o: StorageOptions & { region: string; passphraseFile?: string; weakPassphraseOk?: boolean; json?: boolean }) => {
       const passphrase = await readPassphrase({ file: o.passphraseFile, confirm: true, io });
-      const v = await call('createVault', { name, region: o.region, passphrase, ...storageArgs(o) });
+      const v = await call('createVault', { name, region: o.region, passphrase, ...storageArgs(o), ...(o.weakPassphraseOk ? { weakPassphraseOk: true } : {}) });
       print(v, o.json, () => io.out(`Vault ${v.name} created in region ${v.region} at ${v.location} (policy DefaultPolicy: daily, keep 30 days).\n`));
     });
 

@@ -93,6 +93,7 @@ export const en = {
   'vaults.createDialog.warning': 'The passphrase encrypts the vault. If it is lost, the backups in this vault cannot be read by anyone, including you.',
   'vaults.createDialog.submit': 'Create',
   'vaults.createDialog.submitting': 'Creating…',
+  'vaults.createDialog.acceptWeak': 'I understand the risk: a weak passphrase can be guessed, and if it is lost, the backups in this vault are lost.',
 
   'vaults.strength.label': 'Passphrase strength',
   'vaults.strength.0': 'Too short',
@@ -116,6 +117,7 @@ export const en = {
   'validation.passphrase.tooLong': 'Use at most 1024 characters.',
   'validation.passphrase.mismatch': 'The passphrases do not match.',
   'validation.invalid': 'This value is not valid.',
+  'validation.passphrase.weak': 'This passphrase is weak. Use at least 12 characters, such as several unrelated words, or tick "I understand the risk".',
 
   'vaults.deleteDialog.title': 'Delete vault {name}?',
   'vaults.deleteDialog.body': 'The vault is removed from this console. Its registered virtual machines must be unregistered first.',

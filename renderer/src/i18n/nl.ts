@@ -94,6 +94,7 @@ export const nl: Messages = {
   'vaults.createDialog.warning': 'De wachtwoordzin versleutelt de kluis. Raakt u hem kwijt, dan kan niemand de back-ups in deze kluis nog lezen, ook u niet.',
   'vaults.createDialog.submit': 'Maken',
   'vaults.createDialog.submitting': 'Bezig met maken…',
+  'vaults.createDialog.acceptWeak': 'Ik begrijp het risico: een zwakke wachtwoordzin kan worden geraden, en raak ik hem kwijt, dan zijn de back-ups in deze kluis verloren.',
 
   'vaults.strength.label': 'Sterkte van de wachtwoordzin',
   'vaults.strength.0': 'Te kort',
@@ -117,6 +118,7 @@ export const nl: Messages = {
   'validation.passphrase.tooLong': 'Gebruik hoogstens 1024 tekens.',
   'validation.passphrase.mismatch': 'De wachtwoordzinnen komen niet overeen.',
   'validation.invalid': 'Deze waarde is niet geldig.',
+  'validation.passphrase.weak': 'Deze wachtwoordzin is zwak. Gebruik minstens 12 tekens, zoals een paar losse woorden, of vink "Ik begrijp het risico" aan.',
 
   'vaults.deleteDialog.title': 'Kluis {name} verwijderen?',
   'vaults.deleteDialog.body': 'De kluis wordt uit deze console verwijderd. De geregistreerde virtuele machines moeten eerst worden afgemeld.',
@@ -624,4 +626,5 @@ export const nlErrors: Record<ErrorCode, ErrorInfo> = {
   VaultChangedDuringBackup: { message: 'Gegevens waarop deze back-up steunde, werden tijdens de back-up uit de kluis verwijderd; er is geen herstelpunt bewaard.', remedy: 'Voer de back-up opnieuw uit: die slaat de ontbrekende gegevens opnieuw op.' },
   VaultConfigInvalid: { message: 'De kluisconfiguratie bevat een waarde buiten wat Coffer accepteert (scrypt-kosten, chunkgrootte, sleutel- of naamlengte, versie, algoritme).', remedy: 'De configuratie is mogelijk gewijzigd of beschadigd: zet haar terug uit een kopie van de kluis, of maak de kluis opnieuw.' },
   DiskPathsChanged: { message: 'De schijfpaden van de VM zijn veranderd sinds ze werden goedgekeurd, dus haar back-ups wachten op de beheerder in plaats van ze te volgen.', remedy: 'Controleer de nieuwe paden; kloppen ze, keur ze dan goed met `coffer vm approve-disks VM` of de actie Schijven goedkeuren in de console en maak opnieuw een back-up.' },
+  PassphraseWeak: { message: 'De wachtwoordzin is zwak (korter dan 12 tekens, of weinig variatie). Raakt u hem kwijt of wordt hij geraden, dan zijn de back-ups van de kluis ermee verloren.', remedy: 'Gebruik een wachtwoordzin van minstens 12 tekens, zoals een paar losse woorden; of aanvaard het risico uitdrukkelijk (in de console: "Ik begrijp het risico"; in de CLI: --weak-passphrase-ok).' },
 };

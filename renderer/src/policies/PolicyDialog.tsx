@@ -48,7 +48,7 @@ export function PolicyDialog({
         <DialogBody>
           <DialogTitle>{editing ? t('policies.editTitle', { name: editing.name }) : t('policies.createTitle')}</DialogTitle>
           <DialogContent>
-            <PolicyForm draft={draft} onChange={setDraft} errors={showErrors ? validation.errors : {}} withName={!editing} idPrefix="policy" />
+            <PolicyForm draft={draft} onChange={setDraft} errors={validation.errors} submitted={showErrors} withName={!editing} idPrefix="policy" />
             {editing && editing.vmCount > 0 && (
               <Text block style={{ marginTop: 12 }}>
                 {t('policies.editAppliesTo', { count: editing.vmCount })}

@@ -8,7 +8,6 @@ import {
   Radio,
   RadioGroup,
   Select,
-  SpinButton,
   Text,
   makeStyles,
   tokens,
@@ -29,6 +28,7 @@ import {
   type Weekday,
 } from '../../../preload/contract.js';
 import { useI18n, type I18n } from '../i18n/index.js';
+import { NumberInput, useFieldVisibility } from '../shell/ui.js';
 
 export interface PolicyDraft {
   name: string;
@@ -174,27 +174,46 @@ const useStyles = makeStyles({
   error: { color: tokens.colorPaletteRedForeground1 },
 });
 
-/** The controlled form; `errors` come from validateDraft (shown once `showErrors` is set or a field was touched). */
+/**
+ * The controlled form; `errors` come from validateDraft. A field shows its error once it was
+ * edited and left, every field once `submitted` (default: show every error given).
+ */
 export function PolicyForm({
   draft,
   onChange,
   errors,
   withName,
   idPrefix,
+  submitted = true,
 }: {
   draft: PolicyDraft;
   onChange: (d: PolicyDraft) => void;
   errors: PolicyErrors;
   withName: boolean;
   idPrefix: string;
+  submitted?: boolean;
 }): ReactElement {
   const i18n = useI18n();
   const { t, weekdayName, monthName } = i18n;
   const styles = useStyles();
+  const visibility = useFieldVisibility<string>();
   const set = (patch: Partial<PolicyDraft>) => onChange({ ...draft, ...patch });
-  const err = (path: string) => errors[path];
-  const state = (path: string) => (errors[path] ? 'error' : 'none') as 'error' | 'none';
-  const num = (v: number | null | undefined, fallback: number) => (typeof v === 'number' && Number.isFinite(v) ? Math.round(v) : fallback);
+  const err = (path: string) => (submitted ? errors[path] : visibility.show(path, errors[path]));
+  const state = (path: string) => (err(path) ? 'error' : 'none') as 'error' | 'none';
+  // Every count goes through the console's number field: 2.5 reaches the contract's schema as 2.5 and is refused there.
+  const count = (path: string, value: number, max: number, onValue: (n: number) => void) => (
+    <NumberInput
+      className={styles.count}
+      min={1}
+      max={max}
+      value={value}
+      onBlur={visibility.blur(path)}
+      onValue={(n) => {
+        visibility.edit(path);
+        onValue(n);
+      }}
+    />
+  );
 
   const ruleOptions = MONTH_RULES.filter((r) => draft.kind === 'daily' || parseMonthRule(r).kind === 'weekday').map((r) => (
     <option key={r} value={r}>
@@ -222,7 +241,17 @@ export function PolicyForm({
     <div className={styles.form}>
       {withName && (
         <Field label={t('policy.name')} hint={t('policy.nameHint')} required validationMessage={err('name')} validationState={state('name')}>
-          <Input id={`${idPrefix}-name`} value={draft.name} onChange={(_, d) => set({ name: d.value })} autoComplete="off" spellCheck={false} />
+          <Input
+            id={`${idPrefix}-name`}
+            value={draft.name}
+            onChange={(_, d) => {
+              visibility.edit('name');
+              set({ name: d.value });
+            }}
+            onBlur={visibility.blur('name')}
+            autoComplete="off"
+            spellCheck={false}
+          />
         </Field>
       )}
       <fieldset className={styles.section}>
@@ -286,7 +315,7 @@ export function PolicyForm({
           'daily',
           draft.daily.on,
           <Field label={t('policy.keepDays')} validationMessage={err('retention.dailyDays')} validationState={state('retention.dailyDays')}>
-            <SpinButton className={styles.count} min={1} max={LIMITS.dailyDays} value={draft.daily.days} onChange={(_, d) => set({ daily: { ...draft.daily, days: num(d.value ?? Number(d.displayValue), draft.daily.days) } })} />
+            {count('retention.dailyDays', draft.daily.days, LIMITS.dailyDays, (days) => set({ daily: { ...draft.daily, days } }))}
           </Field>,
         )}
         {!draft.daily.on && err('retention.dailyDays') && (
@@ -304,7 +333,7 @@ export function PolicyForm({
               </Select>
             </Field>
             <Field label={t('policy.keepWeeks')} validationMessage={err('retention.weekly.weeks')} validationState={state('retention.weekly.weeks')}>
-              <SpinButton className={styles.count} min={1} max={LIMITS.weeklyWeeks} value={draft.weekly.weeks} onChange={(_, d) => set({ weekly: { ...draft.weekly, weeks: num(d.value ?? Number(d.displayValue), draft.weekly.weeks) } })} />
+              {count('retention.weekly.weeks', draft.weekly.weeks, LIMITS.weeklyWeeks, (weeks) => set({ weekly: { ...draft.weekly, weeks } }))}
             </Field>
           </>,
         )}
@@ -318,7 +347,7 @@ export function PolicyForm({
               </Select>
             </Field>
             <Field label={t('policy.keepMonths')} validationMessage={err('retention.monthly.months')} validationState={state('retention.monthly.months')}>
-              <SpinButton className={styles.count} min={1} max={LIMITS.monthlyMonths} value={draft.monthly.months} onChange={(_, d) => set({ monthly: { ...draft.monthly, months: num(d.value ?? Number(d.displayValue), draft.monthly.months) } })} />
+              {count('retention.monthly.months', draft.monthly.months, LIMITS.monthlyMonths, (months) => set({ monthly: { ...draft.monthly, months } }))}
             </Field>
           </>,
         )}
@@ -341,7 +370,7 @@ export function PolicyForm({
               </Select>
             </Field>
             <Field label={t('policy.keepYears')} validationMessage={err('retention.yearly.years')} validationState={state('retention.yearly.years')}>
-              <SpinButton className={styles.count} min={1} max={LIMITS.yearlyYears} value={draft.yearly.years} onChange={(_, d) => set({ yearly: { ...draft.yearly, years: num(d.value ?? Number(d.displayValue), draft.yearly.years) } })} />
+              {count('retention.yearly.years', draft.yearly.years, LIMITS.yearlyYears, (years) => set({ yearly: { ...draft.yearly, years } }))}
             </Field>
           </>,
         )}

@@ -1,7 +1,7 @@
 // Shared building blocks of the pages: the panel look, the empty state, the vault picker.
-import { Dropdown, Field, Option, Text, Title3, makeStyles, tokens } from '@fluentui/react-components';
-import { useEffect, useState, type ReactElement, type ReactNode } from 'react';
-import type { VaultSummary } from '../../../preload/contract.js';
+import { Dropdown, Field, Option, SpinButton, Text, Title3, makeStyles, tokens } from '@fluentui/react-components';
+import { useCallback, useEffect, useMemo, useState, type ReactElement, type ReactNode } from 'react';
+import { numberFromText, type VaultSummary } from '../../../preload/contract.js';
 import { useApi, type ApiState } from '../api.js';
 import { useT } from '../i18n/index.js';
 
@@ -125,5 +125,98 @@ export function VaultPicker({ choice }: { choice: VaultChoice }): ReactElement |
         ))}
       </Dropdown>
     </Field>
+  );
+}
+
+// ---- Forms: when a field shows its error, and the one number field.
+
+/**
+ * When each field of a form shows its error, the same in every dialog: once the admin changed the
+ * field and left it, or pressed the form's submit. A dialog that opens shows no error (a focus
+ * moved by the dialog itself is no edit), and engine errors placed by `placeError` show at once.
+ */
+export interface FieldVisibility<F extends string> {
+  /** The field's value was changed by the admin. */
+  edit(field: F): void;
+  /** The blur handler of a field: an edited field shows its error from now on. */
+  blur(field: F): () => void;
+  /** Submit was pressed: every field shows its error. */
+  submit(): void;
+  /** Back to a fresh form (nothing shown). */
+  reset(): void;
+  submitted: boolean;
+  /** `error` when the field may show it, else undefined. */
+  show<E>(field: F, error: E | undefined): E | undefined;
+}
+
+export function useFieldVisibility<F extends string>(): FieldVisibility<F> {
+  const [edited, setEdited] = useState<ReadonlySet<F>>(() => new Set());
+  const [left, setLeft] = useState<ReadonlySet<F>>(() => new Set());
+  const [submitted, setSubmitted] = useState(false);
+  const edit = useCallback((field: F) => setEdited((s) => (s.has(field) ? s : new Set([...s, field]))), []);
+  const blur = useCallback((field: F) => () => setLeft((s) => (s.has(field) ? s : new Set([...s, field]))), []);
+  const submit = useCallback(() => setSubmitted(true), []);
+  const reset = useCallback(() => {
+    setEdited(new Set());
+    setLeft(new Set());
+    setSubmitted(false);
+  }, []);
+  return useMemo(
+    () => ({
+      edit,
+      blur,
+      submit,
+      reset,
+      submitted,
+      show: <E,>(field: F, error: E | undefined) => (submitted || (edited.has(field) && left.has(field)) ? error : undefined),
+    }),
+    [edit, blur, submit, reset, submitted, edited, left],
+  );
+}
+
+/**
+ * The console's number field (a spin button). What the admin typed is kept and handed on as the
+ * number it says (`numberFromText`: 2.5 stays 2.5, text that is no number is NaN), never rounded
+ * or clamped, so the contract's schema refuses it beside the field instead of saving another value.
+ */
+export function NumberInput({
+  value,
+  onValue,
+  onBlur,
+  min,
+  max,
+  className,
+  id,
+}: {
+  value: number;
+  onValue: (n: number) => void;
+  onBlur?: () => void;
+  min?: number;
+  max?: number;
+  className?: string;
+  id?: string;
+}): ReactElement {
+  const [typed, setTyped] = useState<string>();
+  // Shown as typed while it still says the current value (a reset or a spin shows the value itself).
+  const shownText = typed !== undefined && Object.is(numberFromText(typed), value) ? typed : undefined;
+  return (
+    <SpinButton
+      id={id}
+      className={className}
+      min={min}
+      max={max}
+      value={Number.isFinite(value) ? value : null}
+      displayValue={shownText ?? (Number.isFinite(value) ? undefined : (typed ?? ''))}
+      onBlur={onBlur}
+      onChange={(_, d) => {
+        if (typeof d.value === 'number') {
+          setTyped(undefined);
+          onValue(d.value);
+        } else if (d.displayValue !== undefined) {
+          setTyped(d.displayValue);
+          onValue(numberFromText(d.displayValue));
+        }
+      }}
+    />
   );
 }

@@ -20,6 +20,7 @@ import { call, useAction } from '../api.js';
 import { useT } from '../i18n/index.js';
 import { FolderInput } from '../shell/FolderInput.js';
 import { ErrorBar } from '../shell/Page.js';
+import { useFieldVisibility } from '../shell/ui.js';
 
 import { argsOf, ConfinementFields, empty, useSourceFormStyles, validate, type Kind, type SourceField, type Values } from './sourceForm.js';
 
@@ -27,29 +28,35 @@ export function AddSourceDialog({ open, onClose, onAdded }: { open: boolean; onC
   const t = useT();
   const styles = useSourceFormStyles();
   const [values, setValues] = useState<Values>(empty);
-  const [touched, setTouched] = useState<Partial<Record<SourceField, boolean>>>({});
+  const visibility = useFieldVisibility<SourceField>();
   const action = useAction();
   const errors = validate(values);
 
   const close = () => {
     if (action.busy) return;
     setValues(empty);
-    setTouched({});
+    visibility.reset();
     action.clearError();
     onClose();
   };
-  const set = (field: keyof Values) => (_: unknown, data: { value: string }) => setValues((v) => ({ ...v, [field]: data.value }));
-  const blur = (field: SourceField) => () => setTouched((s) => ({ ...s, [field]: true }));
-  const msg = (field: SourceField) => (touched[field] && errors[field] ? t(errors[field]) : undefined);
+  const set = (field: SourceField) => (_: unknown, data: { value: string }) => {
+    setValues((v) => ({ ...v, [field]: data.value }));
+    visibility.edit(field);
+  };
+  const blur = visibility.blur;
+  const msg = (field: SourceField) => {
+    const key = visibility.show(field, errors[field]);
+    return key ? t(key) : undefined;
+  };
 
   const submit = async (ev: FormEvent) => {
     ev.preventDefault();
-    setTouched({ target: true, region: true, name: true, cloudServiceLabel: true, allowedRoots: true });
+    visibility.submit();
     if (Object.keys(errors).length > 0) return;
     await action.run(async () => {
       const source = await call('addSource', argsOf(values));
       setValues(empty);
-      setTouched({});
+      visibility.reset();
       onAdded(source);
     });
   };
@@ -94,7 +101,15 @@ export function AddSourceDialog({ open, onClose, onAdded }: { open: boolean; onC
               >
                 <Input value={values.cloudServiceLabel} onChange={set('cloudServiceLabel')} onBlur={blur('cloudServiceLabel')} autoComplete="off" />
               </Field>
-              {values.kind === 'folder' && <ConfinementFields values={values} onChange={(p) => setValues((v) => ({ ...v, ...p }))} error={msg('allowedRoots')} onBlur={blur('allowedRoots')} />}
+              {values.kind === 'folder' && <ConfinementFields
+                  values={values}
+                  onChange={(p) => {
+                    setValues((v) => ({ ...v, ...p }));
+                    if (p.allowedRoots !== undefined) visibility.edit('allowedRoots');
+                  }}
+                  error={msg('allowedRoots')}
+                  onBlur={blur('allowedRoots')}
+                />}
               {action.error && <ErrorBar error={action.error} />}
             </DialogContent>
             <DialogActions>

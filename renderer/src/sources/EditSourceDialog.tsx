@@ -6,6 +6,7 @@ import type { Source } from '../../../preload/contract.js';
 import { call, useAction } from '../api.js';
 import { useT } from '../i18n/index.js';
 import { ErrorBar } from '../shell/Page.js';
+import { useFieldVisibility } from '../shell/ui.js';
 import { ConfinementFields, empty, rootsOf, useSourceFormStyles, validate, type Values } from './sourceForm.js';
 
 export function EditSourceDialog({ source, onClose, onSaved }: { source: Source | undefined; onClose: () => void; onSaved: (s: Source) => void }): ReactElement {
@@ -13,28 +14,29 @@ export function EditSourceDialog({ source, onClose, onSaved }: { source: Source 
   const styles = useSourceFormStyles();
   const [values, setValues] = useState<Values>(empty);
   const [loadedFor, setLoadedFor] = useState<string>();
-  const [touched, setTouched] = useState(false);
+  const visibility = useFieldVisibility<'allowedRoots'>();
   const action = useAction();
   if (source && loadedFor !== source.id) {
     setLoadedFor(source.id);
     setValues({ ...empty, kind: 'folder', target: source.target, region: source.region, allowedRoots: source.allowedRoots.join('\n'), allowBlockDevices: source.allowBlockDevices });
   }
   const bad = validate(values).allowedRoots;
+  const shown = visibility.show('allowedRoots', bad);
   const close = () => {
     if (action.busy) return;
     setLoadedFor(undefined);
-    setTouched(false);
+    visibility.reset();
     action.clearError();
     onClose();
   };
   const submit = async (ev: FormEvent) => {
     ev.preventDefault();
-    setTouched(true);
+    visibility.submit();
     if (!source || bad) return;
     await action.run(async () => {
       const saved = await call('editSource', { name: source.name, allowedRoots: rootsOf(values.allowedRoots), allowBlockDevices: values.allowBlockDevices });
       setLoadedFor(undefined);
-      setTouched(false);
+      visibility.reset();
       onSaved(saved);
     });
   };
@@ -46,7 +48,15 @@ export function EditSourceDialog({ source, onClose, onSaved }: { source: Source 
             <DialogTitle>{t('sources.editTitle', { name: source?.name ?? '' })}</DialogTitle>
             <DialogContent className={styles.form}>
               <Text>{t('sources.editIntro', { target: source?.target ?? '' })}</Text>
-              <ConfinementFields values={values} onChange={(p) => setValues((v) => ({ ...v, ...p }))} error={touched && bad ? t(bad) : undefined} onBlur={() => setTouched(true)} />
+              <ConfinementFields
+                values={values}
+                onChange={(p) => {
+                  setValues((v) => ({ ...v, ...p }));
+                  if (p.allowedRoots !== undefined) visibility.edit('allowedRoots');
+                }}
+                error={shown ? t(shown) : undefined}
+                onBlur={visibility.blur('allowedRoots')}
+              />
               {action.error && <ErrorBar error={action.error} />}
             </DialogContent>
             <DialogActions>

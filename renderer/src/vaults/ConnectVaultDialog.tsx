@@ -14,15 +14,15 @@ import {
   Input,
   MessageBar,
   MessageBarBody,
-  Spinner,
   Text,
   makeStyles,
   tokens,
 } from '@fluentui/react-components';
 import { useState, type FormEvent, type ReactElement } from 'react';
-import type { ApiError, ConnectedVault } from '../../../preload/contract.js';
-import { call, toApiError, useApi } from '../api.js';
+import type { ConnectedVault } from '../../../preload/contract.js';
+import { call, useAction, useApi } from '../api.js';
 import { useI18n } from '../i18n/index.js';
+import { ActionButton } from '../shell/ActionButton.js';
 import { ErrorBar } from '../shell/Page.js';
 import { PendingProtections } from './PendingProtections.js';
 import { storageArgs } from './validation.js';
@@ -47,38 +47,31 @@ export function ConnectVaultDialog({ open, onClose, onConnected }: { open: boole
   // Only the desktop app has a keychain (safeStorage); elsewhere a key file remembers a vault.
   const canRemember = info.data?.face === 'electron';
   const [remember, setRemember] = useState(false);
-  const [formError, setFormError] = useState<ApiError>();
-  const [busy, setBusy] = useState(false);
+  // An engine error about a field (a wrong passphrase, an unusable location) is shown beside it.
+  const action = useAction({ placeError: form.placeError });
   const [connected, setConnected] = useState<ConnectedVault>();
 
   const reset = () => {
     form.reset();
     setRemember(false);
-    setFormError(undefined);
-    setBusy(false);
+    action.clearError();
     setConnected(undefined);
   };
   const close = () => {
-    if (busy) return;
+    if (action.busy) return;
     reset();
     onClose();
   };
 
   const submit = async (ev: FormEvent) => {
     ev.preventDefault();
-    setFormError(undefined);
+    action.clearError();
     if (!form.check()) return;
-    setBusy(true);
-    try {
+    await action.run(async () => {
       const vault = await call('connectVault', { name: values.name.trim(), passphrase: values.passphrase, remember: canRemember && remember, ...storageArgs(values) });
       setConnected(vault);
       onConnected(vault);
-    } catch (err) {
-      const apiError = toApiError(err);
-      if (!form.placeError(apiError)) setFormError(apiError);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -150,15 +143,15 @@ export function ConnectVaultDialog({ open, onClose, onConnected }: { open: boole
                     {t('vaults.connectDialog.rememberElsewhere')}
                   </Text>
                 )}
-                {formError && <ErrorBar error={formError} />}
+                {action.error && <ErrorBar error={action.error} />}
               </DialogContent>
               <DialogActions>
-                <Button appearance="secondary" onClick={close} disabled={busy}>
+                <Button appearance="secondary" onClick={close} disabled={action.busy}>
                   {t('common.cancel')}
                 </Button>
-                <Button appearance="primary" type="submit" disabled={busy} icon={busy ? <Spinner size="tiny" /> : undefined}>
-                  {busy ? t('vaults.connectDialog.submitting') : t('vaults.connectDialog.submit')}
-                </Button>
+                <ActionButton action={action} appearance="primary" type="submit">
+                  {action.busy ? t('vaults.connectDialog.submitting') : t('vaults.connectDialog.submit')}
+                </ActionButton>
               </DialogActions>
             </DialogBody>
           </form>

@@ -1,5 +1,6 @@
 import {
   Button,
+  Checkbox,
   Dialog,
   DialogActions,
   DialogBody,
@@ -12,18 +13,17 @@ import {
   MessageBarBody,
   MessageBarTitle,
   ProgressBar,
-  Spinner,
   Text,
   makeStyles,
   tokens,
 } from '@fluentui/react-components';
-import { useState, type FormEvent, type ReactElement } from 'react';
-import type { ApiError, VaultSummary } from '../../../preload/contract.js';
-import { call, toApiError } from '../api.js';
+import type { FormEvent, ReactElement } from 'react';
+import { isWeakPassphrase, passphraseStrength, PASSPHRASE_MIN, type VaultSummary } from '../../../preload/contract.js';
+import { call, useAction } from '../api.js';
 import { useT, type MessageKey } from '../i18n/index.js';
+import { ActionButton } from '../shell/ActionButton.js';
 import { ErrorBar } from '../shell/Page.js';
-import { passphraseStrength } from './strength.js';
-import { storageArgs } from './validation.js';
+import { storageArgs, weakPassphraseArgs } from './validation.js';
 import { FormField, StorageFields, useVaultForm } from './vaultForm.js';
 
 const useStyles = makeStyles({
@@ -40,17 +40,15 @@ export function CreateVaultDialog({ open, onClose, onCreated }: { open: boolean;
   const styles = useStyles();
   const form = useVaultForm('create');
   const { values } = form;
-  const [formError, setFormError] = useState<ApiError>();
-  const [busy, setBusy] = useState(false);
+  const action = useAction({ placeError: form.placeError });
 
   const reset = () => {
     form.reset();
-    setFormError(undefined);
-    setBusy(false);
+    action.clearError();
   };
 
   const close = () => {
-    if (busy) return;
+    if (action.busy) return;
     reset();
     onClose();
   };
@@ -61,22 +59,19 @@ export function CreateVaultDialog({ open, onClose, onCreated }: { open: boolean;
 
   const submit = async (ev: FormEvent) => {
     ev.preventDefault();
-    setFormError(undefined);
+    action.clearError();
     if (!form.check()) return;
-    setBusy(true);
-    try {
-      const vault = await call('createVault', { name: values.name.trim(), region: values.region.trim(), passphrase: values.passphrase, ...storageArgs(values) });
+    await action.run(async () => {
+      const vault = await call('createVault', { name: values.name.trim(), region: values.region.trim(), passphrase: values.passphrase, ...storageArgs(values), ...weakPassphraseArgs(values) });
       reset();
       onCreated(vault);
-    } catch (err) {
-      const apiError = toApiError(err);
-      if (!form.placeError(apiError)) setFormError(apiError);
-      setBusy(false);
-    }
+    });
   };
 
   const strength = passphraseStrength(values.passphrase);
   const strengthKey: MessageKey = `vaults.strength.${strength}`;
+  // The risk is offered once the passphrase passes the hard minimum but is weak (the contract's rule).
+  const offerRisk = values.passphrase.length >= PASSPHRASE_MIN && isWeakPassphrase(values.passphrase);
 
   return (
     <Dialog open={open} onOpenChange={(_, data) => !data.open && close()} modalType="modal">
@@ -106,6 +101,7 @@ export function CreateVaultDialog({ open, onClose, onCreated }: { open: boolean;
                   <ProgressBar value={strength / 4} max={1} thickness="large" color={strengthColor[strength]} aria-valuetext={t(strengthKey)} />
                 </Field>
               </div>
+              {offerRisk && <Checkbox checked={values.acceptWeak} onChange={(_, d) => form.setAcceptWeak(d.checked === true)} label={t('vaults.createDialog.acceptWeak')} />}
               <FormField form={form} name="confirm" label="vaults.createDialog.confirm">
                 {text('confirm', 'password', 'new-password')}
               </FormField>
@@ -114,15 +110,15 @@ export function CreateVaultDialog({ open, onClose, onCreated }: { open: boolean;
                   <MessageBarTitle>{t('vaults.createDialog.warningTitle')}</MessageBarTitle> {t('vaults.createDialog.warning')}
                 </MessageBarBody>
               </MessageBar>
-              {formError && <ErrorBar error={formError} />}
+              {action.error && <ErrorBar error={action.error} />}
             </DialogContent>
             <DialogActions>
-              <Button appearance="secondary" onClick={close} disabled={busy}>
+              <Button appearance="secondary" onClick={close} disabled={action.busy}>
                 {t('common.cancel')}
               </Button>
-              <Button appearance="primary" type="submit" disabled={busy} icon={busy ? <Spinner size="tiny" /> : undefined}>
-                {busy ? t('vaults.createDialog.submitting') : t('vaults.createDialog.submit')}
-              </Button>
+              <ActionButton action={action} appearance="primary" type="submit">
+                {action.busy ? t('vaults.createDialog.submitting') : t('vaults.createDialog.submit')}
+              </ActionButton>
             </DialogActions>
           </DialogBody>
         </form>

@@ -2,7 +2,7 @@
 // is valid, and their issues (local or returned by the engine as InvalidArgument) map to localized
 // messages. Engine errors about a field (the storage location, the passphrase, the name) are shown
 // beside that field with their message and remedy.
-import { AbsolutePath, Passphrase, RegionLabel, VaultName, VaultStorageFields, type ApiError } from '../../../preload/contract.js';
+import { AbsolutePath, Passphrase, RegionLabel, VaultName, VaultStorageFields, isWeakPassphrase, type ApiError } from '../../../preload/contract.js';
 import type { ErrorLike, MessageKey } from '../i18n/index.js';
 
 /** Where the vault lives: a folder, an Azure Blob container or an S3 bucket. */
@@ -10,9 +10,10 @@ export type StorageKind = 'folder' | 'azure' | 's3';
 export const storageKinds: readonly StorageKind[] = ['folder', 'azure', 's3'];
 
 export type VaultField = 'name' | 'region' | 'path' | 'azure' | 's3' | 'endpoint' | 's3Region' | 'credentialsFile' | 'passphrase' | 'confirm' | 'remember';
-export type VaultValues = Record<Exclude<VaultField, 'remember'>, string> & { kind: StorageKind };
+/** The text fields; `acceptWeak` is the "I understand the risk" of a weak passphrase (Create only). */
+export type VaultValues = Record<Exclude<VaultField, 'remember'>, string> & { kind: StorageKind; acceptWeak: boolean };
 
-/** Create checks the passphrase's strength and its confirmation; Connect only needs one typed. */
+/** Create checks the passphrase's strength (the contract's rule) and its confirmation; Connect only needs one typed. */
 export type DialogMode = 'create' | 'connect';
 
 export const emptyValues: VaultValues = {
@@ -27,6 +28,7 @@ export const emptyValues: VaultValues = {
   credentialsFile: '',
   passphrase: '',
   confirm: '',
+  acceptWeak: false,
 };
 
 /** A message key to translate, the engine's own text when no key fits, or an engine error (message and remedy). */
@@ -99,8 +101,9 @@ export function validateField(field: VaultField, values: VaultValues, mode: Dial
     case 'passphrase': {
       if (mode === 'connect') return values.passphrase === '' ? { key: 'validation.passphrase.required' } : undefined;
       const issue = firstIssue(Passphrase, values.passphrase);
-      if (!issue) return undefined;
-      return { key: issue.code === 'too_big' ? 'validation.passphrase.tooLong' : 'validation.passphrase.tooShort' };
+      if (issue) return { key: issue.code === 'too_big' ? 'validation.passphrase.tooLong' : 'validation.passphrase.tooShort' };
+      // The contract's passphrase rule: a weak one only with "I understand the risk".
+      return isWeakPassphrase(values.passphrase) && !values.acceptWeak ? { key: 'validation.passphrase.weak' } : undefined;
     }
     case 'confirm':
       return values.confirm !== values.passphrase ? { key: 'validation.passphrase.mismatch' } : undefined;
@@ -141,6 +144,7 @@ export function fieldErrorsFromApi(error: ApiError, values: VaultValues, mode: D
     case 'VaultPathInvalid':
       return at(location, { key: 'validation.path.invalid' });
     case 'WrongPassphrase':
+    case 'PassphraseWeak':
       return at('passphrase', own);
     case 'VaultAlreadyConnected':
     case 'VaultNotFound':
@@ -173,4 +177,9 @@ export function fieldErrorsFromApi(error: ApiError, values: VaultValues, mode: D
     default:
       return undefined;
   }
+}
+
+/** The createVault flag for a weak passphrase the admin accepted; nothing for a strong one. */
+export function weakPassphraseArgs(v: VaultValues): { weakPassphraseOk?: true } {
+  return isWeakPassphrase(v.passphrase) && v.acceptWeak ? { weakPassphraseOk: true } : {};
 }

@@ -5,6 +5,7 @@ import { useState, type ReactElement } from 'react';
 import type { ApiError } from '../../../preload/contract.js';
 import { useI18n, type MessageKey } from '../i18n/index.js';
 import { FolderInput } from '../shell/FolderInput.js';
+import { useFieldVisibility } from '../shell/ui.js';
 import {
   emptyValues,
   fieldErrorsFromApi,
@@ -26,8 +27,10 @@ export interface VaultForm {
   values: VaultValues;
   setValue(field: Exclude<VaultField, 'remember'>, value: string): void;
   setKind(kind: StorageKind): void;
+  /** The "I understand the risk" of a weak passphrase. */
+  setAcceptWeak(accepted: boolean): void;
   blur(field: VaultField): () => void;
-  /** The message shown beside a field: the engine's (after a submit) or the local check's (once touched). */
+  /** The message shown beside a field: the engine's (after a submit) or the local check's (once edited and left, or submitted). */
   errorOf(field: VaultField): string | undefined;
   /** Marks every field touched; true when the values pass the local checks. */
   check(): boolean;
@@ -39,7 +42,7 @@ export interface VaultForm {
 export function useVaultForm(mode: DialogMode): VaultForm {
   const { t, errorText } = useI18n();
   const [values, setValues] = useState<VaultValues>(emptyValues);
-  const [touched, setTouched] = useState<Partial<Record<VaultField, boolean>>>({});
+  const visibility = useFieldVisibility<VaultField>();
   const [serverErrors, setServerErrors] = useState<FieldErrors>({});
 
   const message = (e: FieldError | undefined): string | undefined => {
@@ -54,18 +57,21 @@ export function useVaultForm(mode: DialogMode): VaultForm {
     values,
     setValue: (field, value) => {
       setValues((v) => ({ ...v, [field]: value }));
+      visibility.edit(field);
       setServerErrors((e) => ({ ...e, [field]: undefined }));
+    },
+    setAcceptWeak: (accepted) => {
+      setValues((v) => ({ ...v, acceptWeak: accepted }));
+      setServerErrors((e) => ({ ...e, passphrase: undefined }));
     },
     setKind: (kind) => {
       setValues((v) => ({ ...v, kind }));
       setServerErrors({});
     },
-    blur: (field) => () => setTouched((s) => ({ ...s, [field]: true })),
-    errorOf: (field) =>
-      message(serverErrors[field]) ??
-      (touched[field] && (field !== 'confirm' || values.confirm !== '' || touched.passphrase) ? message(validateField(field, values, mode)) : undefined),
+    blur: visibility.blur,
+    errorOf: (field) => message(serverErrors[field]) ?? message(visibility.show(field, validateField(field, values, mode))),
     check: () => {
-      setTouched({ name: true, region: true, path: true, azure: true, s3: true, endpoint: true, s3Region: true, credentialsFile: true, passphrase: true, confirm: true });
+      visibility.submit();
       return Object.keys(validateAll(values, mode)).length === 0;
     },
     placeError: (error) => {
@@ -76,7 +82,7 @@ export function useVaultForm(mode: DialogMode): VaultForm {
     },
     reset: () => {
       setValues(emptyValues);
-      setTouched({});
+      visibility.reset();
       setServerErrors({});
     },
   };

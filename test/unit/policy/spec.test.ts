@@ -158,6 +158,10 @@ describe('policySpecFromCli', () => {
     ['a daily schedule without --keep-daily', { daily: '22:00', keepWeekly: 'SUN:4' }, ['retention', 'dailyDays'], /needs a daily retention tier/],
     ['a weekly schedule that does not feed the monthly rule', { weekly: 'MON@01:00', keepMonthly: 'last-SUN:12' }, ['retention', 'monthly', 'rule'], /SUN backups/],
     ['a count above its limit', { daily: '22:00', keepDaily: '10000' }, ['retention', 'dailyDays'], /at most 9999/],
+    // Never rounded: 2.5 years is refused by the schema's whole-number rule, the one the console uses too.
+    ['a count that is not whole', { daily: '22:00', keepDaily: '2.5' }, ['retention', 'dailyDays'], /must be a whole number from 1 to 9999/],
+    ['a yearly count that is not whole', { daily: '22:00', keepDaily: '30', keepYearly: 'JAN:first-SUN:2.5' }, ['retention', 'yearly', 'years'], /whole number from 1 to 99/],
+    ['a time that is a number', { daily: '2.5', keepDaily: '30' }, ['schedule', 'times', 0], /not a time/],
     ['a bad time', { daily: '25:00', keepDaily: '1' }, ['schedule', 'times', 0], /not a time/],
   ])('reports %s', (_name, flags, path, message) => {
     const result = policySpecFromCli(flags);
