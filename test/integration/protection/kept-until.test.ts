@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Job, ProtectedItem } from '../../../preload/contract.js';
+import type { PolicySchedule, RetentionSpec } from '../../../preload/policy.js';
 import { Engine } from '../../../main/core/engine.js';
 import { createRouter } from '../../../main/rpc/router.js';
 import { cofferIn, unwrap } from '../../helpers/cli.js';
@@ -18,7 +19,7 @@ afterEach(async () => {
 });
 const DAY = 86_400_000;
 
-async function protectedWeb(retention: Record<string, unknown>, schedule: Record<string, unknown> = { kind: 'daily', times: ['22:00'] }) {
+async function protectedWeb(retention: RetentionSpec, schedule: PolicySchedule = { kind: 'daily', times: ['22:00'] }) {
   const dir = tmp();
   const root = path.join(dir, 'src');
   const data = path.join(dir, 'data');
