@@ -245,6 +245,7 @@ describe('small things in the console: next steps, a running backup on its row, 
     const shown = await kept.innerText();
     expect(shown).toContain(String(until.getFullYear()));
     expect(shown).toContain(String(until.getDate()));
+    await page.screenshot({ path: path.join(SHOTS, 'small-recovery-points-kept-until.png') });
     const problems = await axeBothThemes('recovery-points en');
 
     await useLanguage('nl');

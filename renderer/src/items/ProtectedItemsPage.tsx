@@ -74,7 +74,8 @@ export function ProtectedItemsPage(): ReactElement {
 
   const rows: Row[] = items.data ?? [];
   const dups = duplicateNames(rows);
-  const chosen = rows.filter((r) => selected.has(r.id) && isActiveProtection(r.protectionState));
+  // A VM with a job running now cannot start a backup (one job at a time per VM).
+  const chosen = rows.filter((r) => selected.has(r.id) && isActiveProtection(r.protectionState) && !r.activeJob);
 
   const resume = (vm: Row) =>
     action.run(async () => {
