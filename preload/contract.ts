@@ -284,6 +284,20 @@ export const DiscoveryResult = z.object({
   excluded: z.array(z.object({ vm: Vm, reason: ExclusionReason, detail: z.string() })),
 });
 
+/**
+ * Until when a retain-until date keeps a point, and where that date came from: the date the admin
+ * gave at Backup Now, the Backup Now default (the policy's daily retention, or 30 days for a policy
+ * without a daily tier), or unknown (written by another install, or before Coffer noted it).
+ */
+export const RetainUntilBasis = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('chosen') }),
+  z.object({ kind: z.literal('default'), days: z.number().int().positive(), from: z.enum(['daily', 'fallback']) }),
+  z.object({ kind: z.literal('unknown') }),
+]);
+export type RetainUntilBasis = z.infer<typeof RetainUntilBasis>;
+export const KeptUntil = z.object({ until: z.string(), basis: RetainUntilBasis });
+export type KeptUntil = z.infer<typeof KeptUntil>;
+
 export const RecoveryPoint = z.object({
   id: z.string(),
   vmName: z.string(),
@@ -297,6 +311,8 @@ export const RecoveryPoint = z.object({
   disks: z.array(z.object({ name: z.string(), size: z.number(), sha256: z.string() })),
   /** The retention tiers that keep this point now (daily, weekly, monthly, yearly, retain-until, latest). */
   keptBy: z.array(z.string()),
+  /** The instant the retain-until reason keeps this point to, and why that instant; null without one (scheduled points). */
+  keptUntil: KeptUntil.nullable(),
 });
 export type RecoveryPoint = z.infer<typeof RecoveryPoint>;
 
@@ -329,6 +345,8 @@ export const ProtectedItem = Vm.extend({
   lastBackupAt: z.string().nullable(),
   lastBackupStatus: JobStatus.nullable(),
   nextBackupAt: z.string().nullable(),
+  /** The job running on this VM now (a backup, restore, verify...), with its progress; null when none runs. */
+  activeJob: Job.nullable(),
 });
 export type ProtectedItem = z.infer<typeof ProtectedItem>;
 

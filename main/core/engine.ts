@@ -72,7 +72,7 @@ export class Engine {
     return dashboardData(this.db, this.vaults, this.protection.timeZone, now);
   }
 
-  /** Protected Items of a vault: its VMs with a protection state, with policy and last/next backup. */
+  /** Protected Items of a vault: its VMs with a protection state, with policy, last/next backup and the job running now. */
   protectedItems(vault: string, now = new Date()): ProtectedItem[] {
     const info = new Map(this.dashboard(now).vms.map((v) => [v.id, v]));
     return this.inventory
@@ -80,7 +80,10 @@ export class Engine {
       .filter((vm) => vm.protectionState !== null)
       .map((vm) => {
         const i = info.get(vm.id);
-        return { ...vm, policy: i?.policy ?? null, lastBackupAt: i?.lastBackupAt ?? null, lastBackupStatus: i?.lastBackupStatus ?? null, nextBackupAt: i?.nextBackupAt ?? null };
+        // The job running on the VM now (one at a time; a ConfigureProtection beside it gives way).
+        const active = this.jobs.activeForVm(vm.id);
+        const activeJob = active.find((j) => j.operation !== 'ConfigureProtection') ?? active[0] ?? null;
+        return { ...vm, policy: i?.policy ?? null, lastBackupAt: i?.lastBackupAt ?? null, lastBackupStatus: i?.lastBackupStatus ?? null, nextBackupAt: i?.nextBackupAt ?? null, activeJob };
       });
   }
 

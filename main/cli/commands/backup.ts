@@ -3,6 +3,22 @@ import * as path from 'node:path';
 import { CofferError } from '../../core/errors.js';
 import { formatBytes, printTable } from '../format.js';
 import type { Cli } from '../io.js';
+import type { KeptUntil } from '../../../preload/contract.js';
+
+/** "2026-12-31T21:00:00.000Z (Backup Now default: 30 days)": the core's kept-until instant and its basis. */
+export function keptUntilText(kept: KeptUntil | null): string {
+  if (!kept) return '';
+  const b = kept.basis;
+  const why =
+    b.kind === 'chosen'
+      ? ' (date given at Backup Now)'
+      : b.kind === 'default'
+        ? b.from === 'daily'
+          ? ` (Backup Now default: the policy's daily retention, ${b.days} days)`
+          : ` (Backup Now default: ${b.days} days, the policy has no daily tier)`
+        : '';
+  return `${kept.until}${why}`;
+}
 
 export function backupCommands(program: Command, cli: Cli): void {
   const { io, call, print, unlock, finish } = cli;
@@ -73,8 +89,8 @@ export function backupCommands(program: Command, cli: Cli): void {
       print(points, o.json, () =>
         printTable(
           io.out,
-          ['ID', 'CREATED', 'CONSISTENCY', 'SIZE', 'ADDED', 'KEPT BY', 'RETAIN UNTIL'],
-          points.map((p) => [p.id, p.created, p.consistency, formatBytes(p.logicalBytes), formatBytes(p.addedBytes), p.keptBy.join(',') || 'nothing (pruned next)', p.retainUntil ?? '']),
+          ['ID', 'CREATED', 'CONSISTENCY', 'SIZE', 'ADDED', 'KEPT BY', 'KEPT UNTIL'],
+          points.map((p) => [p.id, p.created, p.consistency, formatBytes(p.logicalBytes), formatBytes(p.addedBytes), p.keptBy.join(',') || 'nothing (pruned next)', keptUntilText(p.keptUntil)]),
         ),
       );
     });

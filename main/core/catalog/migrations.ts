@@ -212,4 +212,10 @@ export const migrations: ReadonlyArray<(db: Database.Database) => void> = [
       UPDATE vaults SET backend = 'folder' WHERE backend = 'local';
     `);
   },
+  // 8 (issue 12, kept until): where a point's retain-until came from, as JSON (RetainUntilBasis):
+  // the date the admin gave or the Backup Now default with its days. NULL: not recorded (points
+  // written before, or read from a vault another install wrote).
+  (db) => {
+    db.exec(`ALTER TABLE points ADD COLUMN retain_basis TEXT;`);
+  },
 ];

@@ -1,3 +1,4 @@
+import type { RetainUntilBasis } from '../../../preload/contract.js';
 import { isCalendarDate, MONTHS, parseMonthRule, WEEKDAYS, type MonthRule, type RetentionSpec } from './spec.js';
 import { fromWallMs, toWallMs, wallDay, weekdayOfDay } from './schedule.js';
 
@@ -35,6 +36,8 @@ export interface RetentionPoint {
   retainUntil?: Date | null;
   /** Taken by Backup Now rather than by the schedule. */
   manual?: boolean;
+  /** Where retainUntil came from, when it was recorded. */
+  retainBasis?: RetainUntilBasis | null;
 }
 
 export interface RetentionDecision {
@@ -48,10 +51,41 @@ const DAY = 86_400_000;
 /** Backup Now's retain-until when the user gives none and the policy has no daily tier. */
 export const MANUAL_RETENTION_FALLBACK_DAYS = 30;
 
-/** The default retain-until of a Backup Now point: the policy's daily retention (W15). */
+/** How long Backup Now keeps a point when the admin gives no date, and why: the policy's daily retention, else 30 days. */
+export function backupNowDefault(retention: RetentionSpec): Extract<RetainUntilBasis, { kind: 'default' }> {
+  return retention.dailyDays !== undefined
+    ? { kind: 'default', days: retention.dailyDays, from: 'daily' }
+    : { kind: 'default', days: MANUAL_RETENTION_FALLBACK_DAYS, from: 'fallback' };
+}
+
+/** The default retain-until of a Backup Now point: the policy's daily retention (W15), at the same wall time. */
 export function defaultRetainUntil(retention: RetentionSpec, createdAt: Date, timeZone: string): Date {
-  const days = retention.dailyDays ?? MANUAL_RETENTION_FALLBACK_DAYS;
+  const { days } = backupNowDefault(retention);
   return new Date(fromWallMs(toWallMs(createdAt, timeZone) + days * DAY, timeZone));
+}
+
+/** A point's retain-until as it is kept: the instant and where it came from. */
+export interface RetainUntil {
+  until: Date;
+  basis: RetainUntilBasis;
+}
+
+/** What Backup Now keeps a new point until: the date the admin gave, else the default from `now`. */
+export function backupNowRetainUntil(retention: RetentionSpec, given: Date | undefined, now: Date, timeZone: string): RetainUntil {
+  if (given) return { until: given, basis: { kind: 'chosen' } };
+  return { until: defaultRetainUntil(retention, now, timeZone), basis: backupNowDefault(retention) };
+}
+
+/**
+ * Until when a point's retain-until keeps it, and why (the one rule the decisions, the console and
+ * the CLI show): its stored date with the basis recorded beside it; a Backup Now point stored
+ * without a date gets the policy's default from its creation; a scheduled point without a date has none.
+ */
+export function keptUntil(retention: RetentionSpec | null, point: RetentionPoint, timeZone: string): RetainUntil | null {
+  if (point.retainUntil) return { until: point.retainUntil, basis: point.retainBasis ?? { kind: 'unknown' } };
+  // Without a policy (a VM no longer protected) there is no default to name.
+  if (!point.manual || !retention) return null;
+  return { until: defaultRetainUntil(retention, point.createdAt, timeZone), basis: backupNowDefault(retention) };
 }
 
 /** Day-of-month (1-based) that a rule names in a month (month0 is 0-based). */
@@ -131,8 +165,8 @@ export function retentionDecisions(
   return points.map((point) => {
     let reasons = reasonsById.get(point);
     if (!reasons) {
-      const until = point.retainUntil ?? defaultRetainUntil(retention, point.createdAt, timeZone);
-      reasons = until.getTime() > nowMs ? ['retain-until'] : [];
+      const until = keptUntil(retention, point, timeZone)?.until;
+      reasons = until && until.getTime() > nowMs ? ['retain-until'] : [];
     }
     return { id: point.id, keep: reasons.length > 0, reasons };
   });

@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Job, Policy, Vm } from '../../../preload/contract.js';
+import type { Job, Policy, RetainUntilBasis, Vm } from '../../../preload/contract.js';
 import { CofferError } from '../errors.js';
 import { label } from '../inventory.js';
 import type { JobContext } from '../jobs.js';
-import { defaultRetainUntil, retainUntilInstant } from '../policy/retention.js';
+import { backupNowRetainUntil, retainUntilInstant } from '../policy/retention.js';
 import { MAX_POINTS_PER_VM } from '../policy/spec.js';
 import { hypervisorOf } from '../sources/capabilities.js';
 import { diskPathChanges, diskPaths, refusedDiskError } from '../sources/confinement.js';
@@ -40,14 +40,15 @@ export class BackupService {
     if (until && !(until.getTime() > now.getTime())) {
       throw new CofferError('InvalidArgument', 'retainUntil: must be in the future.', { field: 'retainUntil' });
     }
-    const retainUntil = manual ? (until ?? defaultRetainUntil(policy.retention, now, this.ctx.timeZone)).toISOString() : null;
+    const kept = manual ? backupNowRetainUntil(policy.retention, until, now, this.ctx.timeZone) : null;
+    const retainUntil = kept ? kept.until.toISOString() : null;
     if (this.ctx.pointRows(vm.id).length >= MAX_POINTS_PER_VM) {
       throw new CofferError('RecoveryPointLimitReached', `${label(vm)} already has ${MAX_POINTS_PER_VM} recovery points.`);
     }
     this.ctx.db.prepare('UPDATE vms SET last_attempt_at = ? WHERE id = ?').run(now.toISOString(), vm.id);
     return this.ctx.jobs.start('Backup', { ...this.ctx.subject(vm), catchUp: opts.catchUp ?? false }, async (job) => {
       try {
-        const point = await this.run(job, vm, policy, retainUntil, manual);
+        const point = await this.run(job, vm, policy, retainUntil, manual, kept?.basis ?? null);
         this.ctx.db
           .prepare("UPDATE vms SET protection_state = 'Protected', last_backup_at = ?, last_backup_status = 'Completed' WHERE id = ? AND protection_state IS NOT NULL")
           .run(point.created, vm.id);
@@ -87,7 +88,7 @@ export class BackupService {
     return this.ctx.jobs.recordFailure('Backup', { ...subject, catchUp: opts.catchUp ?? false }, error);
   }
 
-  private async run(job: JobContext, vm: RegisteredVm, policy: Policy, retainUntil: string | null, manual: boolean) {
+  private async run(job: JobContext, vm: RegisteredVm, policy: Policy, retainUntil: string | null, manual: boolean, retainBasis: RetainUntilBasis | null) {
     this.gateDisks(vm);
     const vault = await this.ctx.vaults.openVault(vm.vaultName);
     const definition = vm.definitionPath ? readDefinition(vm.definitionPath) : undefined;
@@ -114,7 +115,7 @@ export class BackupService {
       }),
     );
     for (const w of read.warnings) job.warn(w.code, w.message);
-    this.points.record(vm, read.value, manual);
+    this.points.record(vm, read.value, manual, retainBasis);
     return read.value;
   }
 

@@ -23,6 +23,7 @@ interface PointRow {
   consistency: ConsistencyLevel;
   retain_until: string | null;
   manual: number;
+  retain_basis: string | null;
   logical_bytes: number;
   added_bytes: number;
   disks: string;

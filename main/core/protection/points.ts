@@ -1,6 +1,6 @@
-import type { Job, Policy, RecoveryPoint } from '../../../preload/contract.js';
+import { RetainUntilBasis, type Job, type KeptUntil, type Policy, type RecoveryPoint } from '../../../preload/contract.js';
 import { label } from '../inventory.js';
-import { retentionDecisions, type RetentionReason } from '../policy/retention.js';
+import { keptUntil, retentionDecisions, type RetentionPoint, type RetentionReason } from '../policy/retention.js';
 import { PolicySpec } from '../policy/spec.js';
 import type { PointSummary } from '../vault/vault.js';
 import type { ProtectionContext, RegisteredVm } from './context.js';
@@ -17,33 +17,54 @@ export class PointService {
     const vm = this.ctx.registeredVm(ref);
     const rows = this.ctx.pointRows(vm.id);
     let reasons = new Map<string, RetentionReason[]>();
-    if (vm.protectionState) {
-      reasons = new Map(this.decisions(vm.id, this.policies.ofVm(vm.id), new Date()).map((d) => [d.id, d.reasons]));
+    const points = this.retentionPoints(vm.id);
+    const retention = vm.protectionState ? this.retentionOf(vm.id) : null;
+    if (retention) {
+      reasons = new Map(retentionDecisions(retention, points, new Date(), this.ctx.timeZone).map((d) => [d.id, d.reasons]));
     }
+    const kept = new Map(points.map((p) => [p.id, keptUntil(retention, p, this.ctx.timeZone)]));
     return rows
-      .map((r) => ({
-        id: r.id,
-        vmName: r.vm_name,
-        created: r.created_at,
-        consistency: r.consistency,
-        retainUntil: r.retain_until,
-        manual: r.manual === 1,
-        logicalBytes: r.logical_bytes,
-        addedBytes: r.added_bytes,
-        disks: JSON.parse(r.disks) as RecoveryPoint['disks'],
-        keptBy: reasons.get(r.id) ?? [],
-      }))
+      .map((r) => {
+        const k = kept.get(r.id);
+        const until: KeptUntil | null = k ? { until: k.until.toISOString(), basis: k.basis } : null;
+        return {
+          id: r.id,
+          vmName: r.vm_name,
+          created: r.created_at,
+          consistency: r.consistency,
+          retainUntil: r.retain_until,
+          manual: r.manual === 1,
+          logicalBytes: r.logical_bytes,
+          addedBytes: r.added_bytes,
+          disks: JSON.parse(r.disks) as RecoveryPoint['disks'],
+          keptBy: reasons.get(r.id) ?? [],
+          keptUntil: until,
+        };
+      })
       .reverse();
   }
 
-  /** Records a point the vault has just written. */
-  record(vm: RegisteredVm, point: PointSummary, manual: boolean): void {
+  /** Records a point the vault has just written, with where its retain-until came from. */
+  record(vm: RegisteredVm, point: PointSummary, manual: boolean, retainBasis: RetainUntilBasis | null = null): void {
     this.ctx.db
       .prepare(
-        `INSERT INTO points (vault_id, id, vm_id, vm_name, created_at, consistency, retain_until, manual, logical_bytes, added_bytes, disks)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (vault_id, id) DO NOTHING`,
+        `INSERT INTO points (vault_id, id, vm_id, vm_name, created_at, consistency, retain_until, manual, logical_bytes, added_bytes, disks, retain_basis)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (vault_id, id) DO UPDATE SET retain_basis = COALESCE(points.retain_basis, excluded.retain_basis)`,
       )
-      .run(vm.vaultId, point.id, vm.id, vm.name, point.created, point.consistency, point.retainUntil, manual ? 1 : 0, point.logicalBytes, point.addedBytes, JSON.stringify(point.disks));
+      .run(
+        vm.vaultId,
+        point.id,
+        vm.id,
+        vm.name,
+        point.created,
+        point.consistency,
+        point.retainUntil,
+        manual ? 1 : 0,
+        point.logicalBytes,
+        point.addedBytes,
+        JSON.stringify(point.disks),
+        retainBasis ? JSON.stringify(retainBasis) : null,
+      );
   }
 
   /** Deletes, in a Prune job, the points of a VM its policy no longer keeps (after each backup). */
@@ -66,13 +87,36 @@ export class PointService {
     });
   }
 
-  private decisions(vmId: string, policy: Policy, now: Date) {
-    const points = this.ctx.pointRows(vmId).map((p) => ({
+  private retentionOf(vmId: string) {
+    return retentionSpec(this.policies.ofVm(vmId));
+  }
+
+  private retentionPoints(vmId: string): RetentionPoint[] {
+    return this.ctx.pointRows(vmId).map((p) => ({
       id: p.id,
       createdAt: new Date(p.created_at),
       retainUntil: p.retain_until ? new Date(p.retain_until) : null,
       manual: p.manual === 1,
+      retainBasis: parseBasis(p.retain_basis),
     }));
-    return retentionDecisions(PolicySpec.parse({ schedule: policy.schedule, retention: policy.retention }).retention, points, now, this.ctx.timeZone);
+  }
+
+  private decisions(vmId: string, policy: Policy, now: Date) {
+    return retentionDecisions(retentionSpec(policy), this.retentionPoints(vmId), now, this.ctx.timeZone);
+  }
+}
+
+function retentionSpec(policy: Policy) {
+  return PolicySpec.parse({ schedule: policy.schedule, retention: policy.retention }).retention;
+}
+
+/** The stored basis, or null when none was recorded or it does not read (never a throw on a listing). */
+function parseBasis(json: string | null): RetainUntilBasis | null {
+  if (!json) return null;
+  try {
+    const parsed = RetainUntilBasis.safeParse(JSON.parse(json));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
   }
 }

@@ -553,6 +553,18 @@ export const en = {
   'sources.editIntro': 'Where Coffer may read the disks of the VMs in {target}. Run Discover afterwards to check the VMs again.',
   'sources.editSubmit': 'Save',
   'sources.saved': 'Source {name} was saved.',
+  'items.registered.next.addSource': 'No source is set up yet: add a folder or a libvirt connection so Discover can find your virtual machines.',
+  'items.registered.next.register': 'Discovery found virtual machines for this vault (listed above): register them, then protect them with a policy.',
+  'items.registered.next.nothingFound': 'Discovery found nothing to register; the reasons are above. Add the source that holds your VMs, or run Discover again after a change.',
+  'items.goToSources': 'Go to Sources',
+  'items.protected.next.register': 'No VM is registered to this vault yet: discover and register VMs on Registered Items first.',
+  'items.goToRegistered': 'Go to Registered Items',
+  'items.activeJob.progressLabel': '{operation} of {name}',
+  'points.empty.stopped': 'Protection of this VM is stopped, so no backup runs: resume it on Protected Items to back it up again.',
+  'points.keptUntil.default': 'Backup now, until {date} (default: {days} days, the policy\'s daily retention)',
+  'points.keptUntil.fallback': 'Backup now, until {date} (default: {days} days; the policy has no daily tier)',
+  'points.keptUntil.chosen': 'Backup now, until {date} (the date given)',
+  'points.keptUntil.unknown': 'Until {date}',
 } as const;
 
 export type MessageKey = keyof typeof en;

@@ -553,6 +553,18 @@ export const nl: Messages = {
   'sources.editIntro': 'Waar Coffer de schijven van de VM’s in {target} mag lezen. Voer daarna Detecteren uit om de VM’s opnieuw te controleren.',
   'sources.editSubmit': 'Opslaan',
   'sources.saved': 'Bron {name} is opgeslagen.',
+  'items.registered.next.addSource': 'Er is nog geen bron ingesteld: voeg een map of een libvirt-verbinding toe, zodat Detecteren uw virtuele machines kan vinden.',
+  'items.registered.next.register': 'Detectie vond virtuele machines voor deze kluis (hierboven): registreer ze en beveilig ze daarna met een beleid.',
+  'items.registered.next.nothingFound': 'Detectie vond niets om te registreren; de redenen staan hierboven. Voeg de bron met uw VM\'s toe, of detecteer opnieuw na een wijziging.',
+  'items.goToSources': 'Naar Bronnen',
+  'items.protected.next.register': 'Er is nog geen VM bij deze kluis geregistreerd: detecteer en registreer eerst VM\'s bij Geregistreerde items.',
+  'items.goToRegistered': 'Naar Geregistreerde items',
+  'items.activeJob.progressLabel': '{operation} van {name}',
+  'points.empty.stopped': 'De beveiliging van deze VM is gestopt, dus er loopt geen back-up: hervat haar bij Beveiligde items om weer te back-uppen.',
+  'points.keptUntil.default': 'Nu back-uppen, tot {date} (standaard: {days} dagen, de dagelijkse bewaartermijn van het beleid)',
+  'points.keptUntil.fallback': 'Nu back-uppen, tot {date} (standaard: {days} dagen; het beleid heeft geen dagelijkse laag)',
+  'points.keptUntil.chosen': 'Nu back-uppen, tot {date} (de opgegeven datum)',
+  'points.keptUntil.unknown': 'Tot {date}',
 };
 
 /** Dutch text for every engine error code: a code added to preload/errors.ts without one here fails the typecheck. */

@@ -33,10 +33,12 @@ import { BackupDataOnlyState, isActiveProtection, vmLabel, type ProtectedItem } 
 import { call, useAction, useApi } from '../api.js';
 import { useI18n } from '../i18n/index.js';
 import { hrefOf, navigate } from '../routes.js';
-import { JobStatusBadge, ProtectionBadge } from '../shell/labels.js';
+import { JobProgress } from '../shell/JobProgress.js';
+import { JobStatusBadge, ProtectionBadge, operationLabel } from '../shell/labels.js';
+import { NextStepEmptyState } from '../shell/NextStepEmptyState.js';
 import { useTrackJobs } from '../shell/notify.js';
 import { ErrorBar, Page } from '../shell/Page.js';
-import { EmptyState, VaultPicker, usePanelStyles, useVaultChoice } from '../shell/ui.js';
+import { VaultPicker, usePanelStyles, useVaultChoice } from '../shell/ui.js';
 import { PendingProtections } from '../vaults/PendingProtections.js';
 import { AssociateVmDialog } from './AssociateVmDialog.js';
 import { BackupNowDialog } from './BackupNowDialog.js';
@@ -72,7 +74,8 @@ export function ProtectedItemsPage(): ReactElement {
 
   const rows: Row[] = items.data ?? [];
   const dups = duplicateNames(rows);
-  const chosen = rows.filter((r) => selected.has(r.id) && isActiveProtection(r.protectionState));
+  // A VM with a job running now cannot start a backup (one job at a time per VM).
+  const chosen = rows.filter((r) => selected.has(r.id) && isActiveProtection(r.protectionState) && !r.activeJob);
 
   const resume = (vm: Row) =>
     action.run(async () => {
@@ -106,16 +109,30 @@ export function ProtectedItemsPage(): ReactElement {
       {vault && <PendingProtections key={vault} vault={vault} />}
       {action.error && <ErrorBar error={action.error} onDismiss={action.clearError} />}
       {items.error && <ErrorBar error={items.error} onRetry={items.reload} />}
-      {vault && items.data && rows.length === 0 && (
-        <EmptyState
+      {vault && items.data && vms.data && rows.length === 0 && (
+        <NextStepEmptyState
           icon={<ShieldCheckmark20Regular />}
           title={t('items.protected.empty.title')}
-          body={t('items.protected.empty.body')}
-          action={
-            <Button appearance="primary" icon={<ShieldAdd20Regular />} onClick={() => setWizard(true)}>
-              {t('protect.open')}
-            </Button>
-          }
+          steps={[
+            {
+              applies: vms.data.length === 0,
+              body: t('items.protected.next.register'),
+              action: (
+                <Button as="a" href={hrefOf('registeredItems')} appearance="primary">
+                  {t('items.goToRegistered')}
+                </Button>
+              ),
+            },
+            {
+              applies: true,
+              body: t('items.protected.empty.body'),
+              action: (
+                <Button appearance="primary" icon={<ShieldAdd20Regular />} onClick={() => setWizard(true)}>
+                  {t('protect.open')}
+                </Button>
+              ),
+            },
+          ]}
         />
       )}
       {rows.length > 0 && (
@@ -158,15 +175,27 @@ export function ProtectedItemsPage(): ReactElement {
                     </TableCell>
                     <TableCell>{vm.policy ?? '—'}</TableCell>
                     <TableCell>
-                      <div className={styles.when}>
-                        {vm.lastBackupAt ? formatDateTime(vm.lastBackupAt) : t('items.never')}
-                        {vm.lastBackupStatus && <JobStatusBadge status={vm.lastBackupStatus} />}
-                      </div>
+                      {vm.activeJob ? (
+                        // The job running on the VM now, live (the list reloads on each job event), until it ends.
+                        <div className={styles.when}>
+                          <div className={panel.row}>
+                            <Text size={200}>{operationLabel(t, vm.activeJob.operation)}</Text>
+                            <JobStatusBadge status={vm.activeJob.status} />
+                          </div>
+                          <JobProgress job={vm.activeJob} label={t('items.activeJob.progressLabel', { operation: operationLabel(t, vm.activeJob.operation), name: label })} />
+                          <Link href={hrefOf('jobs', { id: String(vm.activeJob.id) })}>{t('notify.viewJob')}</Link>
+                        </div>
+                      ) : (
+                        <div className={styles.when}>
+                          {vm.lastBackupAt ? formatDateTime(vm.lastBackupAt) : t('items.never')}
+                          {vm.lastBackupStatus && <JobStatusBadge status={vm.lastBackupStatus} />}
+                        </div>
+                      )}
                     </TableCell>
                     <TableCell>{vm.nextBackupAt ? formatDateTime(vm.nextBackupAt) : '—'}</TableCell>
                     <TableCell>
                       <div className={panel.row}>
-                        <Button size="small" icon={<Play20Regular />} disabled={stopped} onClick={() => setBackup([vm])} aria-label={t('backupNow.label', { name: label })}>
+                        <Button size="small" icon={<Play20Regular />} disabled={stopped || vm.activeJob !== null} onClick={() => setBackup([vm])} aria-label={t('backupNow.label', { name: label })}>
                           {t('backupNow.short')}
                         </Button>
                         <Menu>

@@ -28,6 +28,7 @@ import { useI18n, type MessageKey } from '../i18n/index.js';
 import { hrefOf } from '../routes.js';
 import { ProtectionBadge } from '../shell/labels.js';
 import { useNotify, useTrackJobs } from '../shell/notify.js';
+import { NextStepEmptyState } from '../shell/NextStepEmptyState.js';
 import { ErrorBar, Page } from '../shell/Page.js';
 import { EmptyState, VaultPicker, usePanelStyles, useVaultChoice } from '../shell/ui.js';
 import { VmName, duplicateNames } from './VmName.js';
@@ -103,6 +104,7 @@ export function RegisteredItemsPage(): ReactElement {
   const vault = choice.vault;
   const vms = useApi('listVms', vault ? { vault, registered: true } : undefined, { refreshOn: ['vaultsChanged', 'jobUpdated', 'protectionChanged'] });
   const discovery = useApi('discoveryResult', vault ? { vault } : undefined, { refreshOn: ['vaultsChanged'] });
+  const sources = useApi('listSources', {});
   const [discoveryJob, setDiscoveryJob] = useState<number>();
   const [registering, setRegistering] = useState(false);
   const action = useAction();
@@ -190,8 +192,25 @@ export function RegisteredItemsPage(): ReactElement {
         />
       )}
       {discovery.data && <DiscoveryPanel result={discovery.data} onRegister={() => setRegistering(true)} />}
-      {vault && vms.data && list.length === 0 && (
-        <EmptyState icon={<ServerMultiple20Regular />} title={t('items.registered.empty.title')} body={t('items.registered.empty.body')} />
+      {vault && vms.data && discovery.data && sources.data && list.length === 0 && (
+        <NextStepEmptyState
+          icon={<ServerMultiple20Regular />}
+          title={t('items.registered.empty.title')}
+          steps={[
+            {
+              applies: sources.data.length === 0,
+              body: t('items.registered.next.addSource'),
+              action: (
+                <Button as="a" href={hrefOf('sources')} appearance="primary">
+                  {t('items.goToSources')}
+                </Button>
+              ),
+            },
+            { applies: !discovery.data.job, body: t('items.registered.empty.body') },
+            { applies: candidates.length > 0, body: t('items.registered.next.register') },
+            { applies: true, body: t('items.registered.next.nothingFound') },
+          ]}
+        />
       )}
       {list.length > 0 && (
         <div className={panel.panel}>

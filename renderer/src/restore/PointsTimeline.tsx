@@ -2,8 +2,8 @@
 // (W23). The table below it stays the accessible, exact view; this is the overview.
 import { makeStyles, tokens } from '@fluentui/react-components';
 import type { ReactElement } from 'react';
-import type { RecoveryPoint } from '../../../preload/contract.js';
-import { useI18n, type MessageKey } from '../i18n/index.js';
+import type { KeptUntil, RecoveryPoint } from '../../../preload/contract.js';
+import { useI18n, type I18n, type MessageKey } from '../i18n/index.js';
 
 const TIERS = ['yearly', 'monthly', 'weekly', 'daily', 'retain-until', 'latest'] as const;
 const COLORS: Record<(typeof TIERS)[number] | 'none', string> = {
@@ -25,6 +25,14 @@ const useStyles = makeStyles({
   point: { cursor: 'pointer' },
 });
 
+/** "Backup now, until 31 Dec 2026 (default: 30 days, ...)": the core's instant and the reason for it. */
+export function keptUntilText(t: I18n['t'], kept: KeptUntil, date: string): string {
+  const b = kept.basis;
+  if (b.kind === 'default') return t(b.from === 'daily' ? 'points.keptUntil.default' : 'points.keptUntil.fallback', { date, days: b.days });
+  if (b.kind === 'chosen') return t('points.keptUntil.chosen', { date });
+  return t('points.keptUntil.unknown', { date });
+}
+
 export function PointsTimeline({ points, onPick }: { points: RecoveryPoint[]; onPick: (p: RecoveryPoint) => void }): ReactElement {
   const { t, formatDateTime, formatDate } = useI18n();
   const styles = useStyles();
@@ -43,7 +51,10 @@ export function PointsTimeline({ points, onPick }: { points: RecoveryPoint[]; on
           const x = 10 + ((Date.parse(p.created) - min) / span) * 980;
           return (
             <circle key={p.id} className={styles.point} cx={x} cy="24" r={p.manual ? 6 : 5} fill={COLORS[tierOf(p)]} stroke={tokens.colorNeutralBackground1} strokeWidth="1.5" onClick={() => onPick(p)}>
-              <title>{`${formatDateTime(p.created)} · ${p.keptBy.map((k) => t(tierKey(k))).join(', ') || t('points.keptByNothing')}`}</title>
+              <title>
+                {`${formatDateTime(p.created)} · ${p.keptBy.map((k) => t(tierKey(k))).join(', ') || t('points.keptByNothing')}`}
+                {p.keptBy.includes('retain-until') && p.keptUntil ? ` · ${keptUntilText(t, p.keptUntil, formatDateTime(p.keptUntil.until))}` : ''}
+              </title>
             </circle>
           );
         })}

@@ -21,8 +21,9 @@ import { useState, type ReactElement } from 'react';
 import { vmLabel, type RecoveryPoint } from '../../../preload/contract.js';
 import { useApi } from '../api.js';
 import { useI18n, type MessageKey } from '../i18n/index.js';
-import { PointsTimeline } from './PointsTimeline.js';
+import { PointsTimeline, keptUntilText } from './PointsTimeline.js';
 import { replaceQuery, useLocation } from '../routes.js';
+import { NextStepEmptyState } from '../shell/NextStepEmptyState.js';
 import { ErrorBar, Page } from '../shell/Page.js';
 import { EmptyState, VaultPicker, usePanelStyles, useVaultChoice } from '../shell/ui.js';
 import { RestoreDialog } from './RestoreDialog.js';
@@ -87,7 +88,16 @@ export function RecoveryPointsPage(): ReactElement {
       </div>
       {points.error && <ErrorBar error={points.error} onRetry={points.reload} />}
       {vms.data && candidates.length === 0 && <EmptyState icon={<History20Regular />} title={t('points.noVm')} body={t('points.noVmBody')} />}
-      {vm && points.data && list.length === 0 && <EmptyState icon={<History20Regular />} title={t('points.empty.title')} body={t('points.empty.body')} />}
+      {vm && points.data && list.length === 0 && (
+        <NextStepEmptyState
+          icon={<History20Regular />}
+          title={t('points.empty.title')}
+          steps={[
+            { applies: vm.protectionState === 'ProtectionStopped', body: t('points.empty.stopped') },
+            { applies: true, body: t('points.empty.body') },
+          ]}
+        />
+      )}
       {vm && list.length > 0 && (
         <div className={panel.panel}>
           <PointsTimeline points={list} onPick={setRestoring} />
@@ -110,7 +120,7 @@ export function RecoveryPointsPage(): ReactElement {
                     <Text weight={i === 0 ? 'semibold' : 'regular'}>{formatDateTime(p.created)}</Text>
                     {p.manual && (
                       <Text size={200} block className={panel.muted}>
-                        {p.retainUntil ? t('points.manualUntil', { date: formatDateTime(p.retainUntil) }) : t('points.manual')}
+                        {t('points.manual')}
                       </Text>
                     )}
                   </TableCell>
@@ -129,6 +139,11 @@ export function RecoveryPointsPage(): ReactElement {
                         </Badge>
                       ))}
                     </div>
+                    {p.keptBy.includes('retain-until') && p.keptUntil && (
+                      <Text size={200} block className={panel.muted}>
+                        {keptUntilText(t, p.keptUntil, formatDateTime(p.keptUntil.until))}
+                      </Text>
+                    )}
                   </TableCell>
                   <TableCell>{formatNumber(p.disks.length)}</TableCell>
                   <TableCell>

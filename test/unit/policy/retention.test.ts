@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { RetentionSpec } from '../../../main/core/policy/spec.js';
 import {
+  backupNowRetainUntil,
   defaultRetainUntil,
+  keptUntil,
   retentionDecisions,
   ruleDayOfMonth,
   type RetentionPoint,
@@ -249,6 +251,30 @@ describe('retentionDecisions', () => {
   it('defaultRetainUntil is the daily retention in wall-clock days, or 30 days', () => {
     expect(defaultRetainUntil({ dailyDays: 7 }, at('2026-03-25T12:00:00+01:00'), AMS)).toEqual(at('2026-04-01T12:00:00+02:00'));
     expect(defaultRetainUntil({ weekly: { weekday: 'SUN', weeks: 4 } }, at('2026-01-01T12:00:00+01:00'), AMS)).toEqual(at('2026-01-31T12:00:00+01:00'));
+  });
+
+  it('keptUntil names the instant a Backup Now point is kept to and where it came from', () => {
+    const created = at('2026-03-25T12:00:00+01:00');
+    // No date given: the default, from the policy's daily tier or the 30-day fallback, with its days.
+    expect(backupNowRetainUntil({ dailyDays: 7 }, undefined, created, AMS)).toEqual({ until: at('2026-04-01T12:00:00+02:00'), basis: { kind: 'default', days: 7, from: 'daily' } });
+    expect(backupNowRetainUntil({ weekly: { weekday: 'SUN', weeks: 4 } }, undefined, created, AMS)).toEqual({
+      until: at('2026-04-24T12:00:00+02:00'),
+      basis: { kind: 'default', days: 30, from: 'fallback' },
+    });
+    // A date given is kept as given.
+    expect(backupNowRetainUntil({ dailyDays: 7 }, at('2026-12-31T22:59:59.999Z'), created, AMS)).toEqual({ until: at('2026-12-31T22:59:59.999Z'), basis: { kind: 'chosen' } });
+    // A stored date with its recorded basis; without a record the basis is unknown, never guessed.
+    const stored = point('2026-03-25T12:00+01:00', { manual: true, retainUntil: at('2026-04-01T12:00:00+02:00'), retainBasis: { kind: 'default', days: 7, from: 'daily' } });
+    expect(keptUntil({ dailyDays: 30 }, stored, AMS)).toEqual({ until: at('2026-04-01T12:00:00+02:00'), basis: { kind: 'default', days: 7, from: 'daily' } });
+    expect(keptUntil({ dailyDays: 30 }, { ...stored, retainBasis: null }, AMS)?.basis).toEqual({ kind: 'unknown' });
+    // A Backup Now point stored without a date (older catalogs) is kept until the policy's default, and says so.
+    const legacy = point('2026-03-25T12:00+01:00', { manual: true });
+    expect(keptUntil({ dailyDays: 14 }, legacy, AMS)).toEqual({ until: at('2026-04-08T12:00:00+02:00'), basis: { kind: 'default', days: 14, from: 'daily' } });
+    expect(decide({ dailyDays: 14 }, [legacy], '2026-04-08T11:59:00+02:00')).toEqual({ [legacy.id]: ['retain-until'] });
+    expect(decide({ dailyDays: 14 }, [legacy], '2026-04-08T12:00:00+02:00')).toEqual({ [legacy.id]: [] });
+    // Scheduled points without a date, and points of a VM without a policy, have no retain-until.
+    expect(keptUntil({ dailyDays: 14 }, point('2026-03-25T22:00+01:00'), AMS)).toBeNull();
+    expect(keptUntil(null, legacy, AMS)).toBeNull();
   });
 });
 
