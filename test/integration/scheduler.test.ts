@@ -66,7 +66,7 @@ describe('scheduler on a manual clock', () => {
     const { engine, scheduler, router } = await setup(['22:00']);
     expect(scheduler.tick(at('2026-03-27T20:59:00Z'))).toEqual([]); // 21:59 CET
     const [first] = scheduler.tick(at('2026-03-27T21:00:20Z'));
-    expect(first).toMatchObject({ operation: 'Backup', catchUp: false, vmName: 'db01' });
+    expect(first).toMatchObject({ operation: 'Backup', trigger: 'scheduled', vmName: 'db01' });
     expect(scheduler.tick(at('2026-03-27T21:00:40Z'))).toEqual([]); // busy, and the slot is taken
     expect((await engine.jobs.wait(first!.id)).status).toBe('Completed');
     expect(scheduler.tick(at('2026-03-27T21:30:00Z'))).toEqual([]);
@@ -102,12 +102,12 @@ describe('scheduler on a manual clock', () => {
     const { engine, scheduler } = await setup(['06:00', '18:00']);
     const jobs = scheduler.tick(at('2026-04-02T09:00:00Z')); // six days and twelve slots later
     expect(jobs).toHaveLength(1);
-    expect(jobs[0]!.catchUp).toBe(true);
+    expect(jobs[0]!.trigger).toBe('catchUp');
     await engine.jobs.wait(jobs[0]!.id);
     expect(scheduler.tick(at('2026-04-02T09:01:00Z'))).toEqual([]);
     const next = scheduler.tick(at('2026-04-02T16:00:30Z')); // 18:00 CEST
     expect(next).toHaveLength(1);
-    expect(next[0]!.catchUp).toBe(false);
+    expect(next[0]!.trigger).toBe('scheduled');
     await engine.jobs.wait(next[0]!.id);
   });
 
