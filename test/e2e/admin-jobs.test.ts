@@ -72,18 +72,21 @@ const listLabel = { en: 'Jobs, newest first', nl: 'Taken, nieuwste eerst' } as c
 const rows = (lang: 'en' | 'nl') => page.getByRole('list', { name: listLabel[lang] }).getByRole('listitem');
 const footerText = () => page.locator('[aria-live="polite"]').filter({ hasText: /\d+ (jobs?|taken|taak)\b/ }).first().innerText();
 
-/** Each Operation cell shows its whole label and ends before the next column begins. */
+/** Each Operation cell shows its whole label, ends before the next column begins, and the column is as wide in every row. */
 async function operationCellsWhole(): Promise<string[]> {
-  return page.evaluate(() =>
-    [...document.querySelectorAll<HTMLElement>('[data-col="operation"]')].flatMap((cell) => {
+  return page.evaluate(() => {
+    const cells = [...document.querySelectorAll<HTMLElement>('[data-col="operation"]')];
+    const widths = new Set(cells.map((c) => Math.round(c.getBoundingClientRect().width)));
+    const misaligned = widths.size > 1 ? [`Operation column widths differ between rows: ${[...widths].join(', ')}`] : [];
+    return misaligned.concat(cells.flatMap((cell) => {
       const next = cell.nextElementSibling?.getBoundingClientRect();
       const box = cell.getBoundingClientRect();
       const problems: string[] = [];
       if (cell.scrollWidth > cell.clientWidth) problems.push(`"${cell.textContent}" truncated (${cell.scrollWidth} > ${cell.clientWidth})`);
       if (next && box.right > next.left) problems.push(`"${cell.textContent}" overlaps the next column`);
       return problems;
-    }),
-  );
+    }));
+  });
 }
 
 beforeAll(async () => {
@@ -178,6 +181,8 @@ describe('Jobs page as an admin reads it', () => {
           await page.emulateMedia({ colorScheme: theme });
           // The theme's colour transitions end before axe measures contrast.
           await page.evaluate(async () => {
+            // Two frames: the new colour scheme is applied and its transitions have started.
+            await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
             const finite = document.getAnimations().filter((a) => a.effect?.getComputedTiming().endTime !== Infinity);
             await Promise.allSettled(finite.map((a) => a.finished));
           });

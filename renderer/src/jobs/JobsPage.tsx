@@ -16,7 +16,7 @@ import {
 } from '@fluentui/react-components';
 import { Dismiss20Regular, DismissCircle20Regular, FilterDismiss20Regular, TaskListLtr20Regular } from '@fluentui/react-icons';
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { useCallback, useEffect, useMemo, useRef, useState, type ReactElement } from 'react';
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type CSSProperties, type ReactElement } from 'react';
 import { jobOperations, jobStatuses, vmLabel, type ApiError, type Job, type JobOperation, type JobStatus } from '../../../preload/contract.js';
 import { call, toApiError, useAction, useApi, useEngineEvent } from '../api.js';
 import { useI18n } from '../i18n/index.js';
@@ -35,10 +35,22 @@ const useStyles = makeStyles({
   filter: { minWidth: '170px' },
   layout: { display: 'grid', gridTemplateColumns: 'minmax(0, 3fr) minmax(320px, 2fr)', gap: tokens.spacingHorizontalL, alignItems: 'start' },
   layoutSingle: { display: 'grid', gridTemplateColumns: 'minmax(0, 1fr)' },
-  // The Operation column is never narrower than its longest label; with the details panel open
-  // the list keeps its primary columns (trigger and duration of the selected job are in the panel).
-  columnsFull: { gridTemplateColumns: 'minmax(max-content, 1.2fr) minmax(0, 1.3fr) minmax(0, 1.2fr) minmax(0, 0.8fr) minmax(0, 1.6fr) minmax(0, 0.6fr)' },
-  columnsCompact: { gridTemplateColumns: 'minmax(max-content, 1.2fr) minmax(0, 1.3fr) minmax(0, 1.2fr) minmax(0, 1.6fr)' },
+  // The Operation column is never narrower than the longest operation label in this language
+  // (--jobs-op, measured), the same in every row; with the details panel open the list keeps its
+  // primary columns (trigger and duration of the selected job are in the panel).
+  columnsFull: { gridTemplateColumns: 'minmax(var(--jobs-op, auto), 1.2fr) minmax(0, 1.3fr) minmax(0, 1.2fr) minmax(0, 0.8fr) minmax(0, 1.6fr) minmax(0, 0.6fr)' },
+  columnsCompact: { gridTemplateColumns: 'minmax(var(--jobs-op, auto), 1.2fr) minmax(0, 1.3fr) minmax(0, 1.2fr) minmax(0, 1.6fr)' },
+  measure: {
+    position: 'absolute',
+    visibility: 'hidden',
+    height: 0,
+    overflow: 'hidden',
+    display: 'flex',
+    flexDirection: 'column',
+    alignItems: 'flex-start',
+    fontSize: tokens.fontSizeBase300,
+    whiteSpace: 'nowrap',
+  },
   listHead: {
     display: 'grid',
     gap: tokens.spacingHorizontalM,
@@ -382,6 +394,13 @@ export function JobsPage(): ReactElement {
     filters.vm ? t('jobs.filterItem', { label: t('jobs.filter.vm'), value: vmName ? vmLabel(vmName) : filters.vm }) : '',
   ].filter(Boolean);
   const columns = detail ? styles.columnsCompact : styles.columnsFull;
+  // The width of the longest operation label as the rows render it, for the Operation column.
+  const measure = useRef<HTMLDivElement>(null);
+  const [operationWidth, setOperationWidth] = useState<number>();
+  useLayoutEffect(() => {
+    const labels = [...(measure.current?.children ?? [])];
+    setOperationWidth(Math.ceil(Math.max(0, ...labels.map((l) => l.getBoundingClientRect().width))));
+  }, [t]);
   const multi = <V extends string>(values: V[], label: (v: V) => string, all: string) => (values.length === 0 ? all : values.map(label).join(', '));
 
   return (
@@ -456,6 +475,11 @@ export function JobsPage(): ReactElement {
         )}
       </div>
       {error && <ErrorBar error={error} onDismiss={() => setError(undefined)} />}
+      <div className={styles.measure} ref={measure} aria-hidden>
+        {jobOperations.map((o) => (
+          <span key={o}>{operationLabel(t, o)}</span>
+        ))}
+      </div>
       <div className={detail ? styles.layout : styles.layoutSingle}>
         {!loading && jobs.length === 0 ? (
           anyFilter ? (
@@ -473,7 +497,7 @@ export function JobsPage(): ReactElement {
             <EmptyState icon={<TaskListLtr20Regular />} title={t('jobs.empty.title')} body={t('jobs.empty.body')} />
           )
         ) : (
-          <div className={panel.panel}>
+          <div className={panel.panel} style={operationWidth ? ({ '--jobs-op': `${operationWidth}px` } as CSSProperties) : undefined}>
             <div className={mergeClasses(styles.listHead, columns)} aria-hidden>
               <span>{t('jobs.col.operation')}</span>
               <span>{t('jobs.col.item')}</span>
