@@ -6,11 +6,14 @@ import { errorCatalog, type Result } from './errors.js';
 import type { methodNameList } from './method-names.js';
 import { isCalendarDate, PolicySchedule, PolicySpec, RetentionSpec } from './policy.js';
 import { PASSPHRASE_MIN } from './passphrase.js';
+import { JobMessage } from './job-messages.js';
 
 export * from './policy.js';
 
 export * from './errors.js';
 export * from './passphrase.js';
+
+export * from './job-messages.js';
 
 // ---- The vocabulary: every state set the engine reports, defined once. Pages, the CLI and the
 // engine take their types (and their lists, for filters and tables) from here.
@@ -176,7 +179,18 @@ export const jobOperations = [
 export const JobOperation = z.enum(jobOperations);
 export type JobOperation = z.infer<typeof JobOperation>;
 
-export const JobWarning = z.object({ code: ErrorCode, message: z.string() });
+/**
+ * A warning of a job: its code (whose text every face has in its language), what it is about
+ * (a source, a VM's domain) and the detail no face can translate (a hypervisor's own words, file
+ * names). `message` is the engine's English sentence, kept for the CLI, JSON and old rows.
+ */
+export const JobWarning = z.object({ code: ErrorCode, message: z.string(), subject: z.string().nullable(), detail: z.string().nullable() });
+export type JobWarning = z.infer<typeof JobWarning>;
+
+/** What started a job: an admin (console or CLI), the schedule, a catch-up of a missed slot, or the engine itself (retention after a backup). */
+export const jobTriggers = ['manual', 'scheduled', 'catchUp', 'system'] as const;
+export const JobTrigger = z.enum(jobTriggers);
+export type JobTrigger = z.infer<typeof JobTrigger>;
 
 /** One row of the job log (W13, W19): every operation that changes state is a job. */
 export const Job = z.object({
@@ -195,8 +209,10 @@ export const Job = z.object({
   bytesTotal: z.number(),
   progress: z.number().min(0).max(1),
   bytesPerSecond: z.number(),
-  catchUp: z.boolean(),
-  summary: z.string().nullable(),
+  /** Who started it; a catch-up is trigger 'catchUp'. */
+  trigger: JobTrigger,
+  /** The result (or, while it runs, what it waits for), rendered by each face in its language. */
+  summary: JobMessage.nullable(),
   error: z.object({ code: ErrorCode, message: z.string(), remedy: z.string() }).nullable(),
   warnings: z.array(JobWarning),
   details: z.record(z.string(), z.unknown()),
@@ -361,6 +377,7 @@ export const JobQuery = z
   .object({
     status: z.array(JobStatus).optional(),
     operation: z.array(JobOperation).optional(),
+    trigger: z.array(JobTrigger).optional(),
     from: IsoDate.optional(),
     to: IsoDate.optional(),
     vault: NameRef.optional(),

@@ -1,14 +1,5 @@
-/** Sizes as people read them: binary units, one decimal. */
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${n} B` : `${v.toFixed(1)} ${units[u]}`;
-}
+// Sizes have one home for every face without a locale of their own (CLI, tray): preload/units.ts.
+export { formatBytes } from '../../preload/units.js';
 
 /** A plain aligned table for terminals. */
 export function printTable(out: (t: string) => void, header: string[], rows: string[][]): void {

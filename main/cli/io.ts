@@ -1,6 +1,6 @@
 import * as readline from 'node:readline';
 import { InvalidArgumentError } from 'commander';
-import { diskCount, type ApiError, type ArgsOf, type Job, type MethodName, type Result, type ResultOf, type Vm } from '../../preload/contract.js';
+import { diskCount, englishFormat, jobMessageText, type ApiError, type ArgsOf, type Job, type JobMessage, type MethodName, type Result, type ResultOf, type Vm } from '../../preload/contract.js';
 import { formatBytes, printTable } from './format.js';
 
 /** Streams the CLI writes to and the terminal it may ask on; tests pass their own. */
@@ -70,7 +70,8 @@ export interface Cli {
 
 export function describeJob(j: Job): string {
   const subject = [j.vaultName, j.vmName && (j.cloudService ? `${j.cloudService}/${j.vmName}` : j.vmName)].filter(Boolean).join(' ');
-  const lines = [`Job ${j.id} ${j.operation}${subject ? ` ${subject}` : ''}: ${j.status}${j.summary ? ` - ${j.summary}` : ''}`];
+  const lines = [`Job ${j.id} ${j.operation}${subject ? ` ${subject}` : ''}: ${j.status}${j.summary ? ` - ${jobText(j.summary)}` : ''}`];
+  if (j.trigger !== 'manual') lines.push(`  trigger ${j.trigger}`);
   if (j.bytesTotal > 0) lines.push(`  progress ${(j.progress * 100).toFixed(0)}%, ${formatBytes(j.bytesDone)} of ${formatBytes(j.bytesTotal)}`);
   for (const w of j.warnings) lines.push(`  warning ${w.code}: ${w.message}`);
   if (j.error) lines.push(`  error ${j.error.code}: ${j.error.message}`, `  remedy: ${j.error.remedy}`);
@@ -107,4 +108,9 @@ export function listOf<T extends string>(values: readonly T[]): (value: string) 
     if (bad.length) throw new InvalidArgumentError(`${bad.join(', ')}: not one of ${values.join(', ')}`);
     return items as T[];
   };
+}
+
+/** A job's result in English, the CLI's language. */
+export function jobText(m: JobMessage): string {
+  return jobMessageText(m, englishFormat);
 }

@@ -161,12 +161,12 @@ export class InventoryService {
       const associated = this.associateByStableId();
       const result = this.discoveryResult(vault.name);
       const unreachable = this.listSources().filter((s) => s.state !== 'reachable');
-      for (const s of unreachable) ctx.warn('SourceUnreachable', `${s.name}: ${s.message}`);
+      for (const s of unreachable) ctx.warn({ code: 'SourceUnreachable', message: `${s.name}: ${s.message}`, subject: s.name, detail: s.message });
       return {
         summary:
           result.candidates.length > 0
-            ? `Found ${result.candidates.length} VM(s) to register in region ${vault.region}.`
-            : `No VM can be registered: ${seen === 0 ? 'no source reported any VM' : explainNothing(result.excluded, vault.region)}.`,
+            ? { code: 'DiscoveryFound', params: { count: result.candidates.length, region: vault.region } }
+            : { code: 'DiscoveryNothing', params: { region: vault.region, seen, ...excludedCounts(result.excluded) } },
         details: { candidates: result.candidates.length, excluded: result.excluded.length, sources: sources.length, associated },
       };
     });
@@ -295,7 +295,7 @@ export class InventoryService {
         }
         this.db.prepare("UPDATE vms SET registration_state = 'Registered' WHERE id = ?").run(vm.id);
         this.events.emit('vaultsChanged', { names: [vault.name] });
-        return { summary: `${label(vm)} registered to ${vault.name}.` };
+        return { summary: { code: 'VmRegistered', params: { vm: label(vm), vault: vault.name } } };
       }),
     );
   }
@@ -319,7 +319,7 @@ export class InventoryService {
         // A VM that vanished from its source has nothing left to register: forget it.
         if (vm.missing) this.db.prepare('DELETE FROM vms WHERE id = ?').run(vm.id);
         this.events.emit('vaultsChanged', { names: [vault.name] });
-        return { summary: `${label(vm)} unregistered from ${vault.name}.` };
+        return { summary: { code: 'VmUnregistered', params: { vm: label(vm), vault: vault.name } } };
       }),
     );
   }
@@ -517,11 +517,8 @@ function defaultSourceName(kind: Source['kind'], target: string): string {
   return `${kind}-${base}`.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64);
 }
 
-function explainNothing(excluded: { reason: string }[], region: string): string {
+/** Why the VMs a discovery saw cannot be registered, counted per reason (the DiscoveryNothing message). */
+function excludedCounts(excluded: { reason: string }[]): { otherRegion: number; alreadyRegistered: number; missing: number } {
   const count = (r: string): number => excluded.filter((e) => e.reason === r).length;
-  const parts = [];
-  if (count('OtherRegion')) parts.push(`${count('OtherRegion')} VM(s) are in another region than ${region}`);
-  if (count('AlreadyRegistered')) parts.push(`${count('AlreadyRegistered')} VM(s) are already registered to a vault`);
-  if (count('Missing')) parts.push(`${count('Missing')} VM(s) no longer exist in their source`);
-  return parts.join('; ') || 'no VM was seen';
+  return { otherRegion: count('OtherRegion'), alreadyRegistered: count('AlreadyRegistered'), missing: count('Missing') };
 }

@@ -1,5 +1,15 @@
 import PQueue from 'p-queue';
-import { finishedStatuses, type ErrorCode, type Job, type JobOperation, type JobStatus, type ParsedArgsOf } from '../../preload/contract.js';
+import {
+  finishedStatuses,
+  JobMessage,
+  type ErrorCode,
+  type Job,
+  type JobOperation,
+  type JobStatus,
+  type JobTrigger,
+  type JobWarning,
+  type ParsedArgsOf,
+} from '../../preload/contract.js';
 import type { Db } from './catalog/catalog.js';
 import { CofferError, toApiError } from './errors.js';
 import type { EngineEvents } from './events.js';
@@ -21,7 +31,7 @@ interface JobRow {
   bytes_total: number;
   progress: number;
   bytes_per_second: number;
-  catch_up: number;
+  trigger_kind: JobTrigger;
   summary: string | null;
   error_code: ErrorCode | null;
   error_message: string | null;
@@ -36,7 +46,8 @@ export interface JobSubject {
   vmId?: string | null;
   vmName?: string | null;
   cloudService?: string | null;
-  catchUp?: boolean;
+  /** Who started the job; 'manual' unless told. */
+  trigger?: JobTrigger;
 }
 
 /** What a running job can do: see cancellation, report progress and warnings. */
@@ -44,13 +55,23 @@ export interface JobContext {
   readonly job: Job;
   readonly signal: AbortSignal;
   progress(p: { bytesDone: number; bytesTotal: number; bytesPerSecond?: number }): void;
-  warn(code: ErrorCode, message: string): void;
+  warn(warning: WarningInput): void;
   /** What the job is doing right now, shown as its summary while it runs (e.g. why it waits); null clears it. */
-  note(message: string | null): void;
+  note(message: JobMessage | null): void;
+}
+
+/** A warning as the engine raises it: `message` is its English sentence (CLI, JSON). */
+export interface WarningInput {
+  code: ErrorCode;
+  message: string;
+  /** What it is about: a source, a VM's domain. */
+  subject?: string | null;
+  /** What no face can translate: a hypervisor's own words, file names. */
+  detail?: string | null;
 }
 
 export interface JobOutcome {
-  summary?: string;
+  summary?: JobMessage;
   details?: Record<string, unknown>;
 }
 
@@ -81,10 +102,10 @@ export class JobService {
     const now = new Date().toISOString();
     const info = this.db
       .prepare(
-        `INSERT INTO jobs (operation, status, vault_id, vault_name, vm_id, vm_name, cloud_service, created_at, catch_up, owner_pid)
+        `INSERT INTO jobs (operation, status, vault_id, vault_name, vm_id, vm_name, cloud_service, created_at, trigger_kind, owner_pid)
          VALUES (?, 'Queued', ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(operation, ...subjectColumns(subject), now, subject.catchUp ? 1 : 0, process.pid);
+      .run(operation, ...subjectColumns(subject), now, subject.trigger ?? 'manual', process.pid);
     const id = Number(info.lastInsertRowid);
     const controller = new AbortController();
     this.running.set(id, controller);
@@ -105,11 +126,11 @@ export class JobService {
     const e = toApiError(error);
     const info = this.db
       .prepare(
-        `INSERT INTO jobs (operation, status, vault_id, vault_name, vm_id, vm_name, cloud_service, created_at, started_at, ended_at, catch_up,
+        `INSERT INTO jobs (operation, status, vault_id, vault_name, vm_id, vm_name, cloud_service, created_at, started_at, ended_at, trigger_kind,
            error_code, error_message, error_remedy, details, owner_pid)
          VALUES (?, 'Failed', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(operation, ...subjectColumns(subject), now, now, now, subject.catchUp ? 1 : 0, e.code, e.message, e.remedy, JSON.stringify(e.details ?? {}), process.pid);
+      .run(operation, ...subjectColumns(subject), now, now, now, subject.trigger ?? 'manual', e.code, e.message, e.remedy, JSON.stringify(e.details ?? {}), process.pid);
     return this.emit(Number(info.lastInsertRowid));
   }
 
@@ -160,6 +181,10 @@ export class JobService {
       where.push(`operation IN (${q.operation.map(() => '?').join(',')})`);
       params.push(...q.operation);
     }
+    if (q.trigger?.length) {
+      where.push(`trigger_kind IN (${q.trigger.map(() => '?').join(',')})`);
+      params.push(...q.trigger);
+    }
     if (q.from) {
       where.push('created_at >= ?');
       params.push(new Date(q.from).toISOString());
@@ -199,7 +224,7 @@ export class JobService {
     const started = Date.now();
     this.db.prepare("UPDATE jobs SET status = 'InProgress', started_at = ? WHERE id = ?").run(new Date(started).toISOString(), id);
     const job = this.emit(id);
-    const warnings: { code: string; message: string }[] = [];
+    const warnings: JobWarning[] = [];
     let lastEmit = 0;
     let pending: { bytesDone: number; bytesTotal: number; bytesPerSecond?: number } | undefined;
     const flush = (): void => {
@@ -223,11 +248,11 @@ export class JobService {
         // Progress events at most every 500 ms keep the catalog and the sockets quiet.
         if (Date.now() - lastEmit >= PROGRESS_INTERVAL_MS) flush();
       },
-      warn: (code, message) => {
-        warnings.push({ code, message });
+      warn: (w) => {
+        warnings.push({ code: w.code, message: w.message, subject: w.subject ?? null, detail: w.detail ?? null });
       },
       note: (message) => {
-        this.db.prepare('UPDATE jobs SET summary = ? WHERE id = ?').run(message, id);
+        this.db.prepare('UPDATE jobs SET summary = ? WHERE id = ?').run(message === null ? null : JSON.stringify(message), id);
         this.emit(id);
       },
     };
@@ -247,7 +272,7 @@ export class JobService {
   private finish(
     id: number,
     status: JobStatus,
-    o: JobOutcome & { error?: { code: string; message: string; remedy: string }; warnings?: { code: string; message: string }[] },
+    o: JobOutcome & { error?: { code: string; message: string; remedy: string }; warnings?: JobWarning[] },
   ): Job {
     this.db
       .prepare(
@@ -257,7 +282,7 @@ export class JobService {
       .run(
         status,
         new Date().toISOString(),
-        o.summary ?? null,
+        o.summary ? JSON.stringify(o.summary) : null,
         o.error?.code ?? null,
         o.error?.message ?? null,
         o.error?.remedy ?? null,
@@ -309,10 +334,10 @@ function toJob(r: JobRow): Job {
     bytesTotal: r.bytes_total,
     progress: r.progress,
     bytesPerSecond: r.bytes_per_second,
-    catchUp: r.catch_up === 1,
-    summary: r.summary,
+    trigger: r.trigger_kind,
+    summary: storedMessage(r.summary),
     error: r.error_code ? { code: r.error_code, message: r.error_message ?? '', remedy: r.error_remedy ?? '' } : null,
-    warnings: JSON.parse(r.warnings) as Job['warnings'],
+    warnings: (JSON.parse(r.warnings) as LegacyWarning[]).map(storedWarning),
     details: JSON.parse(r.details) as Record<string, unknown>,
   };
 }
@@ -321,3 +346,26 @@ function toJob(r: JobRow): Job {
 function subjectColumns(subject: JobSubject): [string | null, string | null, string | null, string | null, string | null] {
   return [subject.vaultId ?? null, subject.vaultName ?? null, subject.vmId ?? null, subject.vmName ?? null, subject.cloudService ?? null];
 }
+
+/**
+ * A summary as stored: JSON of a job message, or (rows written before message codes existed)
+ * plain English text, which stays readable as LegacyText.
+ */
+export function storedMessage(stored: string | null): JobMessage | null {
+  if (stored === null || stored === '') return null;
+  try {
+    const parsed = JobMessage.safeParse(JSON.parse(stored));
+    if (parsed.success) return parsed.data;
+  } catch {
+    // not JSON: a legacy text
+  }
+  return { code: 'LegacyText', params: { text: stored } };
+}
+
+/** A warning as stored; rows written before warnings had a subject keep their sentence as the detail. */
+type LegacyWarning = Pick<JobWarning, 'code' | 'message'> & Partial<Pick<JobWarning, 'subject' | 'detail'>>;
+
+function storedWarning(w: LegacyWarning): JobWarning {
+  return 'subject' in w || 'detail' in w ? { code: w.code, message: w.message, subject: w.subject ?? null, detail: w.detail ?? null } : { code: w.code, message: w.message, subject: null, detail: w.message };
+}
+

@@ -31,14 +31,15 @@ export class Scheduler {
       .map((r) => ({ vmId: r.id, schedule: (JSON.parse(r.spec) as PolicySpec).schedule, timeZone: this.protection.timeZone, lastAttemptAt: new Date(r.last!) }));
     const started: Job[] = [];
     for (const due of dueBackups(scheduled, now)) {
+      const trigger = due.catchUp ? 'catchUp' : 'scheduled';
       // Each VM on its own: one that cannot start gets a Failed job and the others still run.
       try {
-        started.push(this.protection.backup(due.vmId, { scheduled: true, catchUp: due.catchUp, now }));
+        started.push(this.protection.backup(due.vmId, { trigger, now }));
       } catch (e) {
         // A VM busy with another job keeps its slot for the next tick.
         if (isCofferError(e, 'BackupAlreadyInProgress')) continue;
         try {
-          started.push(this.protection.failScheduledBackup(due.vmId, e, { catchUp: due.catchUp, now }));
+          started.push(this.protection.failScheduledBackup(due.vmId, e, { trigger, now }));
         } catch (logError) {
           console.error(`coffer scheduler: backup of VM ${due.vmId} failed (${(e as Error).message}) and could not be logged: ${(logError as Error).message}`);
         }

@@ -1,6 +1,7 @@
 // The desktop shell's decisions as pure functions of the job log: what the tray menu lists, which
 // icon the tray shows, which finished job raises an OS notification, and where the window reopens.
 // main/electron only renders these answers, so they are tested in plain Node.
+import { englishFormat, jobMessageText, type JobMessage } from '../../preload/job-messages.js';
 
 export type JobStatus =
   | 'Queued'
@@ -24,7 +25,8 @@ export interface JobLike {
   progress?: number;
   /** ISO 8601 time or epoch milliseconds; set once the job finished. */
   endedAt?: string | number | null;
-  summary?: string | null;
+  /** The job's result as a message code; the notification renders it in the labels' language. */
+  summary?: JobMessage | null;
   error?: { message: string; remedy?: string } | null;
 }
 
@@ -103,6 +105,8 @@ export interface TrayLabels {
   tooltip: Record<TrayStatus, string>;
   /** OS notification titles, by how the job ended. */
   notification: (subject: string, status: 'Completed' | 'CompletedWithWarnings' | 'Failed') => string;
+  /** A job's result in this language. */
+  jobText?: (m: JobMessage) => string;
 }
 
 export const englishTrayLabels: TrayLabels = {
@@ -209,7 +213,9 @@ export function jobNotification(job: JobLike, labels: TrayLabels = englishTrayLa
   const body =
     job.status === 'Failed' && job.error
       ? [job.error.message, job.error.remedy].filter(Boolean).join(' ')
-      : (job.summary ?? '');
+      : job.summary
+        ? (labels.jobText ?? englishJobText)(job.summary)
+        : '';
   return { title: labels.notification(subjectOf(job), status), body };
 }
 
@@ -271,3 +277,5 @@ export function restoreBounds(
   }
   return undefined;
 }
+
+const englishJobText = (m: JobMessage): string => jobMessageText(m, englishFormat);

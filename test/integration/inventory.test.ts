@@ -63,7 +63,7 @@ describe('discovery and registration through the API', () => {
     const r = unwrap(await router.invoke('discoveryResult', { vault: 'vault-ams' }));
     expect(names(r.candidates)).toEqual(['shop/db01', 'shop/web01', 'web-tier/web01']);
     expect(r.excluded.map((e) => [e.vm.name, e.reason])).toEqual([['other01', 'OtherRegion']]);
-    expect(r.job?.summary).toContain('Found 3 VM(s)');
+    expect(r.job?.summary).toEqual({ code: 'DiscoveryFound', params: { count: 3, region: 'lab-amsterdam' } });
     const web = r.candidates.find((v) => v.cloudService === 'web-tier')!;
     expect(web.disks).toEqual([expect.objectContaining({ name: 'vda', format: 'raw', exists: true, role: 'disk' })]);
   });

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { Job } from '../../preload/contract.js';
 import type { Engine } from '../../main/core/engine.js';
 import { Scheduler } from '../../main/core/scheduler.js';
-import { unwrap } from '../helpers/cli.js';
+import { cofferIn, unwrap } from '../helpers/cli.js';
 import { useEngines } from '../helpers/engine.js';
 import { useTmp } from '../helpers/tmp.js';
 
@@ -66,7 +66,7 @@ describe('scheduler on a manual clock', () => {
     const { engine, scheduler, router } = await setup(['22:00']);
     expect(scheduler.tick(at('2026-03-27T20:59:00Z'))).toEqual([]); // 21:59 CET
     const [first] = scheduler.tick(at('2026-03-27T21:00:20Z'));
-    expect(first).toMatchObject({ operation: 'Backup', catchUp: false, vmName: 'db01' });
+    expect(first).toMatchObject({ operation: 'Backup', trigger: 'scheduled', vmName: 'db01' });
     expect(scheduler.tick(at('2026-03-27T21:00:40Z'))).toEqual([]); // busy, and the slot is taken
     expect((await engine.jobs.wait(first!.id)).status).toBe('Completed');
     expect(scheduler.tick(at('2026-03-27T21:30:00Z'))).toEqual([]);
@@ -102,13 +102,41 @@ describe('scheduler on a manual clock', () => {
     const { engine, scheduler } = await setup(['06:00', '18:00']);
     const jobs = scheduler.tick(at('2026-04-02T09:00:00Z')); // six days and twelve slots later
     expect(jobs).toHaveLength(1);
-    expect(jobs[0]!.catchUp).toBe(true);
+    expect(jobs[0]!.trigger).toBe('catchUp');
     await engine.jobs.wait(jobs[0]!.id);
     expect(scheduler.tick(at('2026-04-02T09:01:00Z'))).toEqual([]);
     const next = scheduler.tick(at('2026-04-02T16:00:30Z')); // 18:00 CEST
     expect(next).toHaveLength(1);
-    expect(next[0]!.catchUp).toBe(false);
+    expect(next[0]!.trigger).toBe('scheduled');
     await engine.jobs.wait(next[0]!.id);
+  });
+
+  it('records who started each backup (catch-up, schedule, Backup Now) and the CLI lists it', async () => {
+    const { engine, router, scheduler, data } = await setup(['06:00', '18:00']);
+    const [catchUp] = scheduler.tick(at('2026-04-02T09:00:00Z'));
+    await engine.jobs.wait(catchUp!.id);
+    const [scheduled] = scheduler.tick(at('2026-04-02T16:00:30Z'));
+    await engine.jobs.wait(scheduled!.id);
+    const [manual] = unwrap(await router.invoke('backupNow', { vms: ['db01'] }));
+    expect(manual!.trigger).toBe('manual');
+    await engine.jobs.wait(manual!.id);
+    const backups = unwrap(await router.invoke('listJobs', { operation: ['Backup'], limit: 10 })).jobs;
+    expect(backups.map((j) => [j.trigger, j.status, j.summary?.code])).toEqual([
+      ['manual', 'Completed', 'BackupDone'],
+      ['scheduled', 'Completed', 'BackupDone'],
+      ['catchUp', 'Completed', 'BackupDone'],
+    ]);
+    expect(unwrap(await router.invoke('listJobs', { trigger: ['scheduled', 'catchUp'], limit: 10 })).jobs.map((j) => j.id)).toEqual([scheduled!.id, catchUp!.id]);
+    await engine.close();
+
+    const coffer = cofferIn(data);
+    const list = coffer('job', 'list', '--operation', 'Backup');
+    expect(list.code).toBe(0);
+    const rows = list.out.split('\n').filter((l) => /^\d+\s+Backup/.test(l));
+    expect(rows.map((l) => l.split(/\s+/)[2])).toEqual(['manual', 'scheduled', 'catchUp']);
+    expect(rows[0]).toMatch(/Recovery point \S+: 1 disk, [\d.]+ KiB read, [\d.]+ (B|KiB) stored\./);
+    expect(coffer('job', 'show', String(catchUp!.id)).out).toContain('trigger catchUp');
+    expect(coffer('job', 'list', '--trigger', 'scheduled').out).not.toMatch(/\bcatchUp\b|\bmanual\b/);
   });
 
   it('marks a job cut off by a restart Interrupted and goes on at the next slot', async () => {

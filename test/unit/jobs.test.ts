@@ -31,11 +31,11 @@ describe('job log', () => {
       ctx.progress({ bytesDone: 50, bytesTotal: 100 });
       await Promise.resolve(); // the job yields between reads, as a real one does
       ctx.progress({ bytesDone: 100, bytesTotal: 100 });
-      return { summary: '100 bytes read', details: { pointId: 'p1' } };
+      return { summary: { code: 'BackupDone', params: { pointId: 'p1', disks: 1, bytesRead: 100, bytesStored: 40 } }, details: { pointId: 'p1' } };
     });
     expect(job.status).toBe('Queued');
     const done = await jobs.wait(job.id);
-    expect(done).toMatchObject({ status: 'Completed', bytesDone: 100, bytesTotal: 100, progress: 1, summary: '100 bytes read', details: { pointId: 'p1' } });
+    expect(done).toMatchObject({ status: 'Completed', bytesDone: 100, bytesTotal: 100, progress: 1, summary: { code: 'BackupDone', params: { pointId: 'p1', disks: 1, bytesRead: 100, bytesStored: 40 } }, details: { pointId: 'p1' } });
     expect(done.durationMs).toBeGreaterThanOrEqual(0);
     expect(seen.map((j) => j.status)).toEqual(expect.arrayContaining(['Queued', 'InProgress', 'Completed']));
   });
@@ -47,9 +47,9 @@ describe('job log', () => {
     }).id);
     expect(failed.status).toBe('Failed');
     expect(failed.error).toEqual({ code: 'DiskUnreadable', message: 'Cannot read /vm/disk.img', remedy: expect.stringContaining('Check') });
-    const warned = await jobs.wait(jobs.start('Backup', { vmId: 'vm2' }, async (ctx) => ctx.warn('GuestAgentUnavailable', 'crash-consistent')).id);
+    const warned = await jobs.wait(jobs.start('Backup', { vmId: 'vm2' }, async (ctx) => ctx.warn({ code: 'GuestAgentUnavailable', message: 'web01: crash-consistent', subject: 'web01', detail: 'no agent' })).id);
     expect(warned.status).toBe('CompletedWithWarnings');
-    expect(warned.warnings).toEqual([{ code: 'GuestAgentUnavailable', message: 'crash-consistent' }]);
+    expect(warned.warnings).toEqual([{ code: 'GuestAgentUnavailable', message: 'web01: crash-consistent', subject: 'web01', detail: 'no agent' }]);
   });
 
   it('cancels a running job cleanly and refuses to cancel a finished one', async () => {

@@ -190,8 +190,8 @@ describe('jobNotification', () => {
     });
   });
   it('shows the summary of a success', () => {
-    const job: JobLike = { ...backup('web-01', 'CompletedWithWarnings', '2025-01-01T02:00:00Z'), summary: '2.1 GiB read, 140 MiB stored' };
-    expect(jobNotification(job)).toEqual({ title: 'Backup web-01 completed with warnings', body: '2.1 GiB read, 140 MiB stored' });
+    const job: JobLike = { ...backup('web-01', 'CompletedWithWarnings', '2025-01-01T02:00:00Z'), summary: { code: 'BackupDone', params: { pointId: 'p7', disks: 2, bytesRead: 2.1 * 2 ** 30, bytesStored: 140 * 2 ** 20 } } };
+    expect(jobNotification(job)).toEqual({ title: 'Backup web-01 completed with warnings', body: 'Recovery point p7: 2 disks, 2.1 GiB read, 140.0 MiB stored.' });
   });
 });
 

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { jobOperations, jobStatuses, type JobOperation, type JobStatus } from '../../../preload/contract.js';
-import { describeJob, listOf, type Cli } from '../io.js';
+import { jobOperations, jobStatuses, jobTriggers, type JobOperation, type JobStatus, type JobTrigger } from '../../../preload/contract.js';
+import { describeJob, jobText, listOf, type Cli } from '../io.js';
 import { printTable } from '../format.js';
 
 export function jobCommands(program: Command, cli: Cli): void {
@@ -10,6 +10,7 @@ export function jobCommands(program: Command, cli: Cli): void {
     .command('list')
     .option('--status <s>', 'comma-separated statuses, e.g. Failed,InProgress', listOf(jobStatuses))
     .option('--operation <o>', 'comma-separated operations, e.g. Backup,Register', listOf(jobOperations))
+    .option('--trigger <t>', `comma-separated triggers: ${jobTriggers.join(', ')}`, listOf(jobTriggers))
     .option('--from <time>', 'created at or after (ISO date or time)')
     .option('--to <time>', 'created at or before (ISO date or time)')
     .option('--vault <vault>', 'only jobs of this vault')
@@ -17,10 +18,11 @@ export function jobCommands(program: Command, cli: Cli): void {
     .option('--limit <n>', 'page size', (v) => Number(v), 100)
     .option('--cursor <c>', 'the next-page cursor a previous call printed')
     .option('--json', 'print as JSON')
-    .action(async (o: { status?: JobStatus[]; operation?: JobOperation[]; from?: string; to?: string; vault?: string; vm?: string; limit: number; cursor?: string; json?: boolean }) => {
+    .action(async (o: { status?: JobStatus[]; operation?: JobOperation[]; trigger?: JobTrigger[]; from?: string; to?: string; vault?: string; vm?: string; limit: number; cursor?: string; json?: boolean }) => {
       const page = await call('listJobs', {
         ...(o.status ? { status: o.status } : {}),
         ...(o.operation ? { operation: o.operation } : {}),
+        ...(o.trigger ? { trigger: o.trigger } : {}),
         ...(o.from ? { from: o.from } : {}),
         ...(o.to ? { to: o.to } : {}),
         ...(o.vault ? { vault: o.vault } : {}),
@@ -31,8 +33,18 @@ export function jobCommands(program: Command, cli: Cli): void {
       print(o.json ? page.jobs : page, o.json, () => {
         printTable(
           io.out,
-          ['ID', 'OPERATION', 'STATUS', 'VAULT', 'VM', 'CREATED', 'DURATION', 'ERROR'],
-          page.jobs.map((j) => [String(j.id), j.operation, j.status, j.vaultName ?? '', j.vmName ?? '', j.createdAt, j.durationMs === null ? '' : `${(j.durationMs / 1000).toFixed(1)}s`, j.error?.code ?? '']),
+          ['ID', 'OPERATION', 'TRIGGER', 'STATUS', 'VAULT', 'VM', 'CREATED', 'DURATION', 'RESULT'],
+          page.jobs.map((j) => [
+            String(j.id),
+            j.operation,
+            j.trigger,
+            j.status,
+            j.vaultName ?? '',
+            j.vmName ?? '',
+            j.createdAt,
+            j.durationMs === null ? '' : `${(j.durationMs / 1000).toFixed(1)}s`,
+            j.error?.code ?? (j.summary ? jobText(j.summary) : ''),
+          ]),
         );
         if (page.nextCursor) io.out(`more: --cursor ${page.nextCursor}\n`);
       });

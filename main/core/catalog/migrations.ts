@@ -218,4 +218,23 @@ export const migrations: ReadonlyArray<(db: Database.Database) => void> = [
   (db) => {
     db.exec(`ALTER TABLE points ADD COLUMN retain_basis TEXT;`);
   },
+  // 9 (issue 12, jobs): what started a job (manual, scheduled, catchUp, system) replaces the
+  // catch_up flag. Old rows: catch-ups as flagged, retention prunes are the engine's, a backup
+  // that made a scheduled point or was refused before it ran (only the scheduler logs those) was
+  // scheduled; the rest were started by an admin. Summaries become JSON job messages from now
+  // on; old plain-text summaries stay as they are and read as LegacyText.
+  (db) => {
+    db.exec(`
+      ALTER TABLE jobs ADD COLUMN trigger_kind TEXT NOT NULL DEFAULT 'manual';
+      UPDATE jobs SET trigger_kind = 'catchUp' WHERE catch_up = 1;
+      UPDATE jobs SET trigger_kind = 'system' WHERE operation = 'Prune';
+      UPDATE jobs SET trigger_kind = 'scheduled'
+        WHERE trigger_kind = 'manual' AND operation = 'Backup' AND (
+          (status = 'Failed' AND started_at = created_at AND ended_at = created_at)
+          OR EXISTS (SELECT 1 FROM points WHERE points.id = json_extract(jobs.details, '$.pointId') AND points.manual = 0)
+        );
+      ALTER TABLE jobs DROP COLUMN catch_up;
+      CREATE INDEX jobs_trigger ON jobs(trigger_kind, id);
+    `);
+  },
 ];

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Job, Policy, RetainUntilBasis, Vm } from '../../../preload/contract.js';
+import type { Job, JobTrigger, Policy, RetainUntilBasis, Vm } from '../../../preload/contract.js';
 import { CofferError } from '../errors.js';
 import { label } from '../inventory.js';
 import type { JobContext } from '../jobs.js';
@@ -15,8 +15,8 @@ import type { PolicyService } from './policies.js';
 
 export interface BackupRequest {
   retainUntil?: string | undefined;
-  scheduled?: boolean;
-  catchUp?: boolean;
+  /** Who asked: 'manual' (Backup Now, console or CLI) unless the scheduler says 'scheduled' or 'catchUp'. */
+  trigger?: JobTrigger;
   now?: Date;
 }
 
@@ -33,7 +33,8 @@ export class BackupService {
     const vm = this.ctx.protectedVm(ref);
     this.ctx.assertNoActiveJob(vm);
     const policy = this.policies.ofVm(vm.id);
-    const manual = !opts.scheduled;
+    const trigger = opts.trigger ?? 'manual';
+    const manual = trigger === 'manual';
     const now = opts.now ?? new Date();
     // A date alone means the end of that day in the console's time zone, from every face.
     const until = opts.retainUntil ? retainUntilInstant(opts.retainUntil, this.ctx.timeZone) : undefined;
@@ -46,7 +47,7 @@ export class BackupService {
       throw new CofferError('RecoveryPointLimitReached', `${label(vm)} already has ${MAX_POINTS_PER_VM} recovery points.`);
     }
     this.ctx.db.prepare('UPDATE vms SET last_attempt_at = ? WHERE id = ?').run(now.toISOString(), vm.id);
-    return this.ctx.jobs.start('Backup', { ...this.ctx.subject(vm), catchUp: opts.catchUp ?? false }, async (job) => {
+    return this.ctx.jobs.start('Backup', { ...this.ctx.subject(vm), trigger }, async (job) => {
       try {
         const point = await this.run(job, vm, policy, retainUntil, manual, kept?.basis ?? null);
         this.ctx.db
@@ -55,7 +56,7 @@ export class BackupService {
         this.ctx.changed();
         this.points.applyRetention(vm.id);
         return {
-          summary: `Recovery point ${point.id}: ${point.disks.length} disk(s), ${fmt(point.logicalBytes)} read, ${fmt(point.addedBytes)} added.`,
+          summary: { code: 'BackupDone', params: { pointId: point.id, disks: point.disks.length, bytesRead: point.logicalBytes, bytesStored: point.addedBytes } },
           details: { pointId: point.id, logicalBytes: point.logicalBytes, addedBytes: point.addedBytes, consistency: point.consistency },
         };
       } catch (e) {
@@ -75,7 +76,7 @@ export class BackupService {
    * the error's code and remedy, the VM shows ProtectionError, and the slot counts as attempted
    * (the next slot tries again; the scheduler does not log the same failure every tick).
    */
-  failScheduled(vmId: string, error: unknown, opts: { catchUp?: boolean; now?: Date } = {}): Job {
+  failScheduled(vmId: string, error: unknown, opts: { trigger?: 'scheduled' | 'catchUp'; now?: Date } = {}): Job {
     const vm = this.ctx.inventory.allVms().find((v) => v.id === vmId);
     const registered = this.ctx.registeredById(vmId);
     this.ctx.db
@@ -85,7 +86,7 @@ export class BackupService {
       .run((opts.now ?? new Date()).toISOString(), vmId);
     this.ctx.changed();
     const subject = registered ? this.ctx.subject(registered) : { vmId, vmName: vm?.name ?? null, cloudService: vm?.cloudService ?? null };
-    return this.ctx.jobs.recordFailure('Backup', { ...subject, catchUp: opts.catchUp ?? false }, error);
+    return this.ctx.jobs.recordFailure('Backup', { ...subject, trigger: opts.trigger ?? 'scheduled' }, error);
   }
 
   private async run(job: JobContext, vm: RegisteredVm, policy: Policy, retainUntil: string | null, manual: boolean, retainBasis: RetainUntilBasis | null) {
@@ -114,7 +115,7 @@ export class BackupService {
         onProgress: (p) => job.progress({ bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, bytesPerSecond: p.bytesPerSecond }),
       }),
     );
-    for (const w of read.warnings) job.warn(w.code, w.message);
+    for (const w of read.warnings) job.warn(w);
     this.points.record(vm, read.value, manual, retainBasis);
     return read.value;
   }
@@ -155,8 +156,4 @@ export function diskFiles(vm: Pick<Vm, 'disks'>): { name: string; path: string }
     used.add(name);
     return { name, path: d.path };
   });
-}
-
-function fmt(n: number): string {
-  return n >= 1 << 30 ? `${(n / (1 << 30)).toFixed(2)} GiB` : `${(n / (1 << 20)).toFixed(1)} MiB`;
 }

@@ -41,7 +41,7 @@ export class ProtectionLifecycle {
         // Protecting a VM approves the disks the admin sees now; a later change waits for approval.
         approveCurrentDiskPaths(this.ctx.db, vm);
         this.ctx.changed();
-        return { summary: `${label(vm)} protected with ${policy.name}; pending initial backup.` };
+        return { summary: { code: 'ProtectionConfigured', params: { vm: label(vm), policy: policy.name } } };
       }),
     );
   }
@@ -52,7 +52,7 @@ export class ProtectionLifecycle {
     return this.ctx.jobs.start('ConfigureProtection', this.ctx.subject(vm), async () => {
       this.ctx.db.prepare('UPDATE vms SET policy_id = ? WHERE id = ?').run(policy.id, vm.id);
       this.ctx.changed();
-      return { summary: `${label(vm)} now uses ${policy.name}.` };
+      return { summary: { code: 'PolicyChanged', params: { vm: label(vm), policy: policy.name } } };
     });
   }
 
@@ -64,7 +64,7 @@ export class ProtectionLifecycle {
       return this.ctx.jobs.start('StopProtection', this.ctx.subject(vm), async () => {
         this.ctx.db.prepare("UPDATE vms SET protection_state = 'ProtectionStopped' WHERE id = ?").run(vm.id);
         this.ctx.changed();
-        return { summary: `Protection of ${label(vm)} stopped; its recovery points are kept.` };
+        return { summary: { code: 'ProtectionStopped', params: { vm: label(vm) } } };
       });
     }
     if (confirmName !== vm.name) {
@@ -75,14 +75,14 @@ export class ProtectionLifecycle {
       const vault = await this.ctx.vaults.openVault(vm.vaultName);
       const ids = this.ctx.pointRows(vm.id).map((p) => p.id);
       // Waits (cancellable) while another job or install holds the vault; the job says so meanwhile.
-      await vault.prune(ids, { signal: job.signal, onWait: (message) => job.note(message) });
+      await vault.prune(ids, { signal: job.signal, onWait: (_message, holder) => job.note({ code: 'WaitingForLock', params: holder }) });
       job.note(null);
       this.ctx.db.transaction(() => {
         this.ctx.db.prepare('DELETE FROM points WHERE vault_id = ? AND vm_id = ?').run(vm.vaultId, vm.id);
         this.ctx.db.prepare('UPDATE vms SET protection_state = NULL, policy_id = NULL, protected_at = NULL WHERE id = ?').run(vm.id);
       })();
       this.ctx.changed();
-      return { summary: `Protection of ${label(vm)} removed and ${ids.length} recovery point(s) deleted.` };
+      return { summary: { code: 'ProtectionRemoved', params: { vm: label(vm), points: ids.length } } };
     });
   }
 
@@ -92,7 +92,7 @@ export class ProtectionLifecycle {
       const hasPoints = this.ctx.pointRows(vm.id).length > 0;
       this.ctx.db.prepare('UPDATE vms SET protection_state = ? WHERE id = ?').run(hasPoints ? 'Protected' : 'ProtectedPendingInitialBackup', vm.id);
       this.ctx.changed();
-      return { summary: `Protection of ${label(vm)} resumed.` };
+      return { summary: { code: 'ProtectionResumed', params: { vm: label(vm) } } };
     });
   }
 

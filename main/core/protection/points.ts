@@ -75,15 +75,16 @@ export class PointService {
       .filter((d) => !d.keep)
       .map((d) => d.id);
     if (doomed.length === 0) return null;
-    return this.ctx.jobs.start('Prune', this.ctx.subject(vm), async (job) => {
+    // Retention runs by itself after a backup: the engine's own job.
+    return this.ctx.jobs.start('Prune', { ...this.ctx.subject(vm), trigger: 'system' }, async (job) => {
       const vault = await this.ctx.vaults.openVault(vm.vaultName);
       // Waits (cancellable) while another job or install holds the vault; the job says so meanwhile.
-      const report = await vault.prune(doomed, { signal: job.signal, onWait: (message) => job.note(message) });
+      const report = await vault.prune(doomed, { signal: job.signal, onWait: (_message, holder) => job.note({ code: 'WaitingForLock', params: holder }) });
       job.note(null);
       const del = this.ctx.db.prepare('DELETE FROM points WHERE vault_id = ? AND id = ?');
       this.ctx.db.transaction(() => doomed.forEach((id) => del.run(vm.vaultId, id)))();
       this.ctx.changed();
-      return { summary: `${doomed.length} recovery point(s) of ${label(vm)} past retention deleted.`, details: { deleted: doomed, gc: { ...report } } };
+      return { summary: { code: 'PointsPruned', params: { vm: label(vm), points: doomed.length } }, details: { deleted: doomed, gc: { ...report } } };
     });
   }
 

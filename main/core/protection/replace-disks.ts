@@ -51,7 +51,7 @@ export function replaceDisks(ctx: ProtectionContext, vm: RegisteredVm, pointId: 
       await assertVmStopped(hypervisor, vm, plan, source?.kind !== 'folder');
       const safety = swap(plan, new Date().toISOString().replace(/[:.]/g, '-'));
       return {
-        summary: `Replaced the disks of ${label(vm)} with point ${pointId}; the previous files are kept as ${safety.map((s) => path.basename(s)).join(', ')}.`,
+        summary: { code: 'DisksReplaced', params: { vm: label(vm), pointId, keptAs: safety.map((s) => path.basename(s)) } },
         details: { safetyCopies: safety, replaced: plan.map((r) => r.target) },
       };
     } finally {

@@ -38,7 +38,7 @@ export class RestoreService {
         signal: job.signal,
         onProgress: (p) => job.progress({ bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, bytesPerSecond: p.bytesPerSecond }),
       });
-      let defined = '';
+      let defined: { definedAs: string; definedOn: string } | undefined;
       if (how.mode === 'newVm') {
         const definition = await renameRestoredVm(vault, pointId, target, newName);
         if (how.defineOn) {
@@ -47,10 +47,13 @@ export class RestoreService {
             if (e instanceof CofferError) throw new CofferError(e.code, `Restored to ${target}, but ${e.message}`, { ...e.details, target });
             throw e;
           });
-          defined = ` and defined as ${newName} on ${how.defineOn}`;
+          defined = { definedAs: newName, definedOn: how.defineOn };
         }
       }
-      return { summary: `Restored ${label(vm)} point ${pointId} to ${target}${defined}.`, details: { ...result, target } };
+      return {
+        summary: { code: 'RestoreDone', params: { vm: label(vm), pointId, target, definedAs: defined?.definedAs ?? null, definedOn: defined?.definedOn ?? null } },
+        details: { ...result, target },
+      };
     });
   }
 }

@@ -108,7 +108,7 @@ export class ProtectionService {
   }
 
   /** Logs a scheduled backup that was refused before it started as a Failed job (see BackupService). */
-  failScheduledBackup(vmId: string, error: unknown, opts: { catchUp?: boolean; now?: Date } = {}): Job {
+  failScheduledBackup(vmId: string, error: unknown, opts: { trigger?: 'scheduled' | 'catchUp'; now?: Date } = {}): Job {
     return this.backups.failScheduled(vmId, error, opts);
   }
 

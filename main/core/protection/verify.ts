@@ -16,7 +16,7 @@ export function verifyVault(ctx: ProtectionContext, vaultName: string, full: boo
       );
     }
     return {
-      summary: `${full ? 'Full' : 'Quick'} verify: all ${report.pointsChecked} recovery point(s) intact (${report.chunksChecked} chunks checked).`,
+      summary: { code: 'VerifyDone', params: { full, points: report.pointsChecked, chunks: report.chunksChecked } },
       details: { ...report },
     };
   });

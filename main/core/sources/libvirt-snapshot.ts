@@ -107,7 +107,12 @@ export type Consistency = 'application' | 'filesystem' | 'crash' | 'offline';
 
 export interface SnapshotWarning {
   code: ErrorCode;
+  /** The English sentence. */
   message: string;
+  /** The domain it is about. */
+  subject?: string;
+  /** What no face can translate: libvirt's own words, file names. */
+  detail?: string;
 }
 
 export interface ConsistentSnapshotOptions extends VirshOptions {
@@ -169,7 +174,8 @@ export async function withConsistentSnapshot<T>(
   if (leftovers.length > 0) {
     const failed = await commitAll(uri, domain, leftovers.map((d) => ({ name: d.target })), opts);
     if (failed.length) throw new LiveSnapshotError(`${domain} still runs on overlays of an earlier backup that cannot be committed: ${failed.join('; ')}`, 'commit');
-    warnings.push({ code: 'Interrupted', message: `committed overlays left by an interrupted backup: ${leftovers.map((d) => d.source).join(', ')}` });
+    const files = leftovers.map((d) => d.source).join(', ');
+    warnings.push({ code: 'Interrupted', message: `committed overlays left by an interrupted backup: ${files}`, subject: domain, detail: files });
   }
 
   const original = await domblklist(uri, domain, opts);
@@ -189,7 +195,7 @@ export async function withConsistentSnapshot<T>(
       throw new LiveSnapshotError(`cannot take a snapshot of ${domain}: ${e instanceof VirshError ? e.detail : (e as Error).message}`, 'snapshot', { cause: e });
     }
     consistency = 'crash';
-    warnings.push({ code: 'GuestAgentUnavailable', message: `${domain}: no quiesced snapshot (${why}); the backup is crash-consistent` });
+    warnings.push({ code: 'GuestAgentUnavailable', message: `${domain}: no quiesced snapshot (${why}); the backup is crash-consistent`, subject: domain, detail: why });
   }
 
   let value: T | undefined;

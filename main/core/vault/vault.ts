@@ -55,7 +55,7 @@ export interface ExclusiveJobOptions {
   minDelayMs?: number;
   signal?: AbortSignal;
   /** The job's message while it waits, e.g. "waiting for backup of web on host nas1 to finish". */
-  onWait?: (message: string) => void;
+  onWait?: (message: string, holder: { operation: string; host: string }) => void;
 }
 
 function waitOptions(o: ExclusiveJobOptions): AcquireOptions {
@@ -65,7 +65,7 @@ function waitOptions(o: ExclusiveJobOptions): AcquireOptions {
       ...(o.maxWaitMs !== undefined ? { maxMs: o.maxWaitMs } : {}),
       ...(o.minDelayMs !== undefined ? { minDelayMs: o.minDelayMs } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
-      ...(o.onWait ? { onWait: (_h: unknown, message: string) => o.onWait!(message) } : {}),
+      ...(o.onWait ? { onWait: (h: { operation: string; host: string }, message: string) => o.onWait!(message, { operation: h.operation, host: h.host }) } : {}),
     },
   };
 }

@@ -2,19 +2,30 @@
 // The locale comes from the browser/OS language, can be switched, and is remembered.
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
 import type { ApiError, ErrorCode, ErrorInfo } from '../../../preload/errors.js';
+import { errorCatalog } from '../../../preload/errors.js';
+import { englishJobMessages, jobMessageText, pluralCounter, type JobMessage, type JobMessageTexts, type MessageFormat } from '../../../preload/job-messages.js';
+import type { JobWarning } from '../../../preload/contract.js';
 import { en, type MessageKey, type Messages } from './en.js';
-import { nl, nlErrors } from './nl.js';
+import { nl, nlErrors, nlJobMessages } from './nl.js';
 
 export type { MessageKey } from './en.js';
 
 export const locales = ['en', 'nl'] as const;
 export type Locale = (typeof locales)[number];
 
-const catalogs: Record<Locale, { messages: Messages; errors: Partial<Record<ErrorCode, ErrorInfo>> }> = {
-  // English error texts come from the engine itself (errorCatalog or a more specific message).
-  en: { messages: en, errors: {} },
-  nl: { messages: nl, errors: nlErrors },
+const catalogs: Record<Locale, { messages: Messages; errors: Partial<Record<ErrorCode, ErrorInfo>>; jobMessages: JobMessageTexts }> = {
+  // English error texts come from the engine itself (errorCatalog or a more specific message);
+  // English job messages from the contract (preload/job-messages.ts), which the CLI shares.
+  en: { messages: en, errors: {}, jobMessages: englishJobMessages },
+  nl: { messages: nl, errors: nlErrors, jobMessages: nlJobMessages },
 };
+
+/**
+ * A message with plural forms is written as keys `base.one`, `base.other` (and `base.zero`,
+ * `base.few`... where a language needs them); t.plural('jobs.count', n) picks the form through
+ * Intl.PluralRules and fills {count} with n, formatted.
+ */
+export type PluralKey = { [K in MessageKey]: K extends `${infer B}.other` ? B : never }[MessageKey];
 
 export type Vars = Record<string, string | number>;
 
@@ -43,6 +54,26 @@ export function translate(locale: Locale, key: MessageKey, vars?: Vars): string 
   return format(catalogs[locale].messages[key] ?? en[key], vars);
 }
 
+/** The form of a plural message for `count` in the locale ({count} filled with the formatted number). */
+export function translatePlural(locale: Locale, key: PluralKey, count: number, vars?: Vars): string {
+  const form = new Intl.PluralRules(locale).select(count);
+  const messages = catalogs[locale].messages as Record<string, string | undefined>;
+  const template = messages[`${key}.${form}`] ?? messages[`${key}.other`] ?? (en as Record<string, string>)[`${key}.other`] ?? key;
+  return format(template, { count: new Intl.NumberFormat(locale).format(count), ...vars });
+}
+
+/** A job's result (or what it waits for) in the chosen language. */
+export function translateJobMessage(locale: Locale, m: JobMessage, f: MessageFormat): string {
+  return jobMessageText(m, f, catalogs[locale].jobMessages);
+}
+
+/** A job warning in the chosen language: what it is about, the code's text, and the untranslatable detail. */
+export function translateWarning(locale: Locale, w: JobWarning): string {
+  const text = (catalogs[locale].errors[w.code] ?? errorCatalog[w.code]).message;
+  const about = w.subject ? translate(locale, 'jobs.warning.subject', { subject: w.subject, text }) : text;
+  return w.detail ? translate(locale, 'jobs.warning.detail', { text: about, detail: w.detail }) : about;
+}
+
 /** The message and remedy of an engine error in the chosen language. */
 export function translateError(locale: Locale, error: ErrorLike): ErrorInfo {
   return catalogs[locale].errors[error.code] ?? { message: error.message, remedy: error.remedy };
@@ -64,6 +95,14 @@ export interface I18n {
   locale: Locale;
   setLocale(locale: Locale): void;
   t(key: MessageKey, vars?: Vars): string;
+  /** A counted message in the locale's plural form: plural('jobs.count', 1) -> "1 job". */
+  plural(key: PluralKey, count: number, vars?: Vars): string;
+  /** A job's result (or what it waits for) in this language. */
+  jobText(m: JobMessage): string;
+  /** A job warning in this language. */
+  warningText(w: JobWarning): string;
+  /** "a, b and c" in this language. */
+  formatList(items: readonly string[]): string;
   errorText(error: ErrorLike): ErrorInfo;
   formatDateTime(iso: string | number | Date): string;
   formatDate(iso: string | number | Date): string;
@@ -111,10 +150,16 @@ export function I18nProvider({ children, locale: forced }: { children: ReactNode
     const hFmt = unitFmt('hour');
     const mFmt = unitFmt('minute');
     const sFmt = unitFmt('second');
-    return {
+    const listFmt = new Intl.ListFormat(locale, { type: 'conjunction' });
+    const i18n: I18n = {
       locale,
       setLocale,
       t: (key, vars) => translate(locale, key, vars),
+      plural: (key, count, vars) => translatePlural(locale, key, count, vars),
+      // Sizes and numbers inside a job text look like every other size on the page.
+      jobText: (m) => translateJobMessage(locale, m, { bytes: i18n.formatBytes, number: i18n.formatNumber, count: pluralCounter(locale, i18n.formatNumber) }),
+      warningText: (w) => translateWarning(locale, w),
+      formatList: (items) => listFmt.format(items),
       errorText: (error) => translateError(locale, error),
       formatDateTime: (iso) => {
         const d = iso instanceof Date ? iso : new Date(iso);
@@ -153,6 +198,7 @@ export function I18nProvider({ children, locale: forced }: { children: ReactNode
         return i < 0 ? code : monthFmt.format(Date.UTC(2024, i, 1));
       },
     };
+    return i18n;
   }, [locale, setLocale]);
 
   return <I18nContext.Provider value={value}>{children}</I18nContext.Provider>;

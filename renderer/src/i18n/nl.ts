@@ -1,5 +1,6 @@
 // Dutch messages. Typed against the English set: a missing or extra key fails the typecheck.
 import type { ErrorCode, ErrorInfo } from '../../../preload/errors.js';
+import type { JobMessageTexts } from '../../../preload/job-messages.js';
 import type { Messages } from './en.js';
 
 export const nl: Messages = {
@@ -424,14 +425,11 @@ export const nl: Messages = {
   'jobs.col.status': 'Status',
   'jobs.col.created': 'Gemaakt',
   'jobs.col.duration': 'Duur',
-  'jobs.count': '{count} taken',
-  'jobs.countMore': '{count} taken geladen; scroll voor meer',
   'jobs.empty.title': 'Nog geen taken',
   'jobs.empty.filtered': 'Geen taken voldoen aan deze filters',
   'jobs.empty.body': 'Taken verschijnen hier zodra er iets loopt: detectie, registratie, back-ups, herstel.',
   'jobs.detailsTitle': '{operation} #{id}',
   'jobs.closeDetails': 'Details sluiten',
-  'jobs.catchUp': 'Inhaalrun na uitval',
   'jobs.progress': 'Voortgang',
   'jobs.progressText': '{percent}% · {done} van {total}',
   'jobs.failure': 'Fout',
@@ -450,6 +448,24 @@ export const nl: Messages = {
   'jobs.cancel': 'Taak annuleren',
   'jobs.approveDisks': 'Nieuwe schijfpaden goedkeuren',
   'jobs.disksApproved': 'Schijfpaden van {vm} goedgekeurd: de volgende back-up leest ze.',
+  'jobs.count.one': '{count} taak',
+  'jobs.count.other': '{count} taken',
+  'jobs.countMore.one': '{count} taak geladen; scroll voor meer',
+  'jobs.countMore.other': '{count} taken geladen; scroll voor meer',
+  'jobs.col.trigger': 'Aanleiding',
+  'jobs.trigger': 'Aanleiding',
+  'jobs.trigger.manual': 'Handmatig',
+  'jobs.trigger.scheduled': 'Gepland',
+  'jobs.trigger.catchUp': 'Inhaalrun',
+  'jobs.trigger.system': 'Systeem',
+  'jobs.triggerHint.manual': 'Gestart door een beheerder (console of CLI)',
+  'jobs.triggerHint.scheduled': 'Gestart door de planning van het beleid',
+  'jobs.triggerHint.catchUp': 'Inhaalrun na uitval',
+  'jobs.triggerHint.system': 'Gestart door Coffer zelf (bewaartermijn na een back-up)',
+  'jobs.empty.filteredBody': 'Gefilterd op {filters}. Wis de filters om alle taken te zien.',
+  'jobs.filterItem': '{label}: {value}',
+  'jobs.warning.subject': '{subject}: {text}',
+  'jobs.warning.detail': '{text} ({detail})',
   'dashboard.protected': 'Beveiligde VM\'s ({count})',
   'dashboard.noneProtected': 'Nog geen beveiligde VM\'s. Begin op',
   'dashboard.jobs24h': 'Taken in de laatste 24 uur',
@@ -639,4 +655,34 @@ export const nlErrors: Record<ErrorCode, ErrorInfo> = {
   VaultConfigInvalid: { message: 'De kluisconfiguratie bevat een waarde buiten wat Coffer accepteert (scrypt-kosten, chunkgrootte, sleutel- of naamlengte, versie, algoritme).', remedy: 'De configuratie is mogelijk gewijzigd of beschadigd: zet haar terug uit een kopie van de kluis, of maak de kluis opnieuw.' },
   DiskPathsChanged: { message: 'De schijfpaden van de VM zijn veranderd sinds ze werden goedgekeurd, dus haar back-ups wachten op de beheerder in plaats van ze te volgen.', remedy: 'Controleer de nieuwe paden; kloppen ze, keur ze dan goed met `coffer vm approve-disks VM` of de actie Schijven goedkeuren in de console en maak opnieuw een back-up.' },
   PassphraseWeak: { message: 'De wachtwoordzin is zwak (korter dan 12 tekens, of weinig variatie). Raakt u hem kwijt of wordt hij geraden, dan zijn de back-ups van de kluis ermee verloren.', remedy: 'Gebruik een wachtwoordzin van minstens 12 tekens, zoals een paar losse woorden; of aanvaard het risico uitdrukkelijk (in de console: "Ik begrijp het risico"; in de CLI: --weak-passphrase-ok).' },
+};
+
+/** Job results in Dutch: one text per job message code (the English ones are in preload/job-messages.ts). */
+export const nlJobMessages: JobMessageTexts = {
+  LegacyText: (p) => p.text,
+  DiscoveryFound: (p, f) => `${f.count(p.count, '# VM', '# VM’s')} gevonden om te registreren in regio ${p.region}.`,
+  DiscoveryNothing: (p, f) => {
+    if (p.seen === 0) return 'Er kan geen VM worden geregistreerd: geen enkele bron meldde een VM.';
+    const parts = [
+      p.otherRegion ? `${f.count(p.otherRegion, '# VM staat', '# VM’s staan')} in een andere regio dan ${p.region}` : '',
+      p.alreadyRegistered ? `${f.count(p.alreadyRegistered, '# VM is', '# VM’s zijn')} al bij een kluis geregistreerd` : '',
+      p.missing ? `${f.count(p.missing, '# VM bestaat', '# VM’s bestaan')} niet meer in hun bron` : '',
+    ].filter(Boolean);
+    return `Er kan geen VM worden geregistreerd: ${parts.join('; ') || 'er is geen VM gezien'}.`;
+  },
+  VmRegistered: (p) => `${p.vm} geregistreerd bij ${p.vault}.`,
+  VmUnregistered: (p) => `Registratie van ${p.vm} bij ${p.vault} opgeheven.`,
+  ProtectionConfigured: (p) => `${p.vm} beveiligd met ${p.policy}; eerste back-up volgt.`,
+  PolicyChanged: (p) => `${p.vm} gebruikt nu ${p.policy}.`,
+  ProtectionStopped: (p) => `Beveiliging van ${p.vm} gestopt; de herstelpunten blijven bewaard.`,
+  ProtectionRemoved: (p, f) => `Beveiliging van ${p.vm} verwijderd en ${f.count(p.points, '# herstelpunt', '# herstelpunten')} verwijderd.`,
+  ProtectionResumed: (p) => `Beveiliging van ${p.vm} hervat.`,
+  BackupDone: (p, f) => `Herstelpunt ${p.pointId}: ${f.count(p.disks, '# schijf', '# schijven')}, ${f.bytes(p.bytesRead)} gelezen, ${f.bytes(p.bytesStored)} opgeslagen.`,
+  RestoreDone: (p) =>
+    `${p.vm} punt ${p.pointId} hersteld naar ${p.target}${p.definedAs && p.definedOn ? ` en gedefinieerd als ${p.definedAs} op ${p.definedOn}` : ''}.`,
+  DisksReplaced: (p) => `De schijven van ${p.vm} zijn vervangen door punt ${p.pointId}; de vorige bestanden blijven bewaard als ${p.keptAs.join(', ')}.`,
+  VerifyDone: (p, f) =>
+    `${p.full ? 'Volledige' : 'Snelle'} verificatie: ${p.points === 1 ? 'het herstelpunt is' : `alle ${f.count(p.points, '# herstelpunt', '# herstelpunten')} zijn`} intact (${f.count(p.chunks, '# blok', '# blokken')} gecontroleerd).`,
+  PointsPruned: (p, f) => `${f.count(p.points, '# herstelpunt', '# herstelpunten')} van ${p.vm} voorbij de bewaartermijn verwijderd.`,
+  WaitingForLock: (p) => `Wacht tot ${p.operation} op host ${p.host} klaar is.`,
 };

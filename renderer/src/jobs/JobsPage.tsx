@@ -16,12 +16,12 @@ import {
 } from '@fluentui/react-components';
 import { Dismiss20Regular, DismissCircle20Regular, FilterDismiss20Regular, TaskListLtr20Regular } from '@fluentui/react-icons';
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { useCallback, useEffect, useMemo, useRef, useState, type ReactElement } from 'react';
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type CSSProperties, type ReactElement } from 'react';
 import { jobOperations, jobStatuses, vmLabel, type ApiError, type Job, type JobOperation, type JobStatus } from '../../../preload/contract.js';
 import { call, toApiError, useAction, useApi, useEngineEvent } from '../api.js';
 import { useI18n } from '../i18n/index.js';
 import { replaceQuery, useLocation } from '../routes.js';
-import { JobStatusBadge, jobSubject, operationLabel, statusLabel } from '../shell/labels.js';
+import { JobStatusBadge, jobSubject, operationLabel, statusLabel, triggerLabel } from '../shell/labels.js';
 import { useNotify, useTrackJobs } from '../shell/notify.js';
 import { ErrorBar, Page } from '../shell/Page.js';
 import { ActionButton } from '../shell/ActionButton.js';
@@ -35,9 +35,24 @@ const useStyles = makeStyles({
   filter: { minWidth: '170px' },
   layout: { display: 'grid', gridTemplateColumns: 'minmax(0, 3fr) minmax(320px, 2fr)', gap: tokens.spacingHorizontalL, alignItems: 'start' },
   layoutSingle: { display: 'grid', gridTemplateColumns: 'minmax(0, 1fr)' },
+  // The Operation column is never narrower than the longest operation label in this language
+  // (--jobs-op, measured), the same in every row; with the details panel open the list keeps its
+  // primary columns (trigger and duration of the selected job are in the panel).
+  columnsFull: { gridTemplateColumns: 'minmax(var(--jobs-op, auto), 1.2fr) minmax(0, 1.3fr) minmax(0, 1.2fr) minmax(0, 0.8fr) minmax(0, 1.6fr) minmax(0, 0.6fr)' },
+  columnsCompact: { gridTemplateColumns: 'minmax(var(--jobs-op, auto), 1.2fr) minmax(0, 1.3fr) minmax(0, 1.2fr) minmax(0, 1.6fr)' },
+  measure: {
+    position: 'absolute',
+    visibility: 'hidden',
+    height: 0,
+    overflow: 'hidden',
+    display: 'flex',
+    flexDirection: 'column',
+    alignItems: 'flex-start',
+    fontSize: tokens.fontSizeBase300,
+    whiteSpace: 'nowrap',
+  },
   listHead: {
     display: 'grid',
-    gridTemplateColumns: '1.2fr 1.3fr 1.2fr 1.8fr 0.6fr',
     gap: tokens.spacingHorizontalM,
     padding: `${tokens.spacingVerticalS} ${tokens.spacingHorizontalL}`,
     fontWeight: tokens.fontWeightSemibold,
@@ -51,7 +66,6 @@ const useStyles = makeStyles({
     left: 0,
     width: '100%',
     display: 'grid',
-    gridTemplateColumns: '1.2fr 1.3fr 1.2fr 1.8fr 0.6fr',
     gap: tokens.spacingHorizontalM,
     alignItems: 'center',
     padding: `0 ${tokens.spacingHorizontalL}`,
@@ -151,7 +165,7 @@ export function localDateTime(d: Date): string {
 }
 
 function JobDetails({ job, onClose }: { job: Job; onClose: () => void }): ReactElement {
-  const { t, formatDateTime, formatBytes, formatDuration, errorText } = useI18n();
+  const { t, formatDateTime, formatBytes, formatDuration, errorText, jobText, warningText } = useI18n();
   const styles = useStyles();
   const panel = usePanelStyles();
   const trackJobs = useTrackJobs();
@@ -200,7 +214,6 @@ function JobDetails({ job, onClose }: { job: Job; onClose: () => void }): ReactE
       </div>
       <div className={panel.row}>
         <JobStatusBadge status={job.status} />
-        {job.catchUp && <Text size={200}>{t('jobs.catchUp')}</Text>}
       </div>
       {(running || job.bytesTotal > 0) && (
         <Field
@@ -233,6 +246,7 @@ function JobDetails({ job, onClose }: { job: Job; onClose: () => void }): ReactE
       )}
       <dl className={styles.dl}>
         {row(t('jobs.col.operation'), operationLabel(t, job.operation))}
+        {row(t('jobs.trigger'), `${triggerLabel(t, job.trigger)} · ${t(`jobs.triggerHint.${job.trigger}`)}`)}
         {row(t('jobs.filter.vault'), job.vaultName)}
         {row(t('jobs.col.item'), job.vmName ? jobSubject(job) : null)}
         {row(t('jobs.created'), formatDateTime(job.createdAt))}
@@ -241,7 +255,7 @@ function JobDetails({ job, onClose }: { job: Job; onClose: () => void }): ReactE
         {row(t('jobs.duration'), duration !== null ? formatDuration(duration) : null)}
         {row(t('jobs.bytes'), job.bytesTotal > 0 ? t('jobs.bytesOf', { done: formatBytes(job.bytesDone), total: formatBytes(job.bytesTotal) }) : null)}
         {row(t('jobs.rate'), job.bytesPerSecond > 0 ? t('jobs.perSecond', { size: formatBytes(job.bytesPerSecond) }) : null)}
-        {row(t('jobs.summary'), job.summary)}
+        {row(t('jobs.summary'), job.summary ? jobText(job.summary) : null)}
       </dl>
       {job.warnings.length > 0 && (
         <div>
@@ -249,7 +263,7 @@ function JobDetails({ job, onClose }: { job: Job; onClose: () => void }): ReactE
           <ul>
             {job.warnings.map((w, i) => (
               <li key={i}>
-                <span className={styles.code}>{w.code}</span>: {w.message}
+                <span className={styles.code}>{w.code}</span>: {warningText(w)}
               </li>
             ))}
           </ul>
@@ -269,7 +283,7 @@ function JobDetails({ job, onClose }: { job: Job; onClose: () => void }): ReactE
 
 export function JobsPage(): ReactElement {
   const i18n = useI18n();
-  const { t, formatDateTime, formatNumber } = i18n;
+  const { t, formatDateTime, formatList } = i18n;
   const styles = useStyles();
   const panel = usePanelStyles();
   const location = useLocation();
@@ -370,6 +384,23 @@ export function JobsPage(): ReactElement {
   const vmOptions = vms.data ?? [];
   const vmName = vmOptions.find((v) => v.id === filters.vm);
   const anyFilter = filterKey !== '{}';
+  // The empty text names what hides every job: "Status: Failed; Vault: lab".
+  const activeFilters = [
+    filters.status.length ? t('jobs.filterItem', { label: t('jobs.filter.status'), value: formatList(filters.status.map((s) => statusLabel(t, s))) }) : '',
+    filters.operation.length ? t('jobs.filterItem', { label: t('jobs.filter.operation'), value: formatList(filters.operation.map((o) => operationLabel(t, o))) }) : '',
+    toIso(filters.from) ? t('jobs.filterItem', { label: t('jobs.filter.from'), value: formatDateTime(toIso(filters.from)!) }) : '',
+    toIso(filters.to) ? t('jobs.filterItem', { label: t('jobs.filter.to'), value: formatDateTime(toIso(filters.to)!) }) : '',
+    filters.vault ? t('jobs.filterItem', { label: t('jobs.filter.vault'), value: filters.vault }) : '',
+    filters.vm ? t('jobs.filterItem', { label: t('jobs.filter.vm'), value: vmName ? vmLabel(vmName) : filters.vm }) : '',
+  ].filter(Boolean);
+  const columns = detail ? styles.columnsCompact : styles.columnsFull;
+  // The width of the longest operation label as the rows render it, for the Operation column.
+  const measure = useRef<HTMLDivElement>(null);
+  const [operationWidth, setOperationWidth] = useState<number>();
+  useLayoutEffect(() => {
+    const labels = [...(measure.current?.children ?? [])];
+    setOperationWidth(Math.ceil(Math.max(0, ...labels.map((l) => l.getBoundingClientRect().width))));
+  }, [t]);
   const multi = <V extends string>(values: V[], label: (v: V) => string, all: string) => (values.length === 0 ? all : values.map(label).join(', '));
 
   return (
@@ -444,17 +475,36 @@ export function JobsPage(): ReactElement {
         )}
       </div>
       {error && <ErrorBar error={error} onDismiss={() => setError(undefined)} />}
+      <div className={styles.measure} ref={measure} aria-hidden>
+        {jobOperations.map((o) => (
+          <span key={o}>{operationLabel(t, o)}</span>
+        ))}
+      </div>
       <div className={detail ? styles.layout : styles.layoutSingle}>
         {!loading && jobs.length === 0 ? (
-          <EmptyState icon={<TaskListLtr20Regular />} title={anyFilter ? t('jobs.empty.filtered') : t('jobs.empty.title')} body={t('jobs.empty.body')} />
+          anyFilter ? (
+            <EmptyState
+              icon={<TaskListLtr20Regular />}
+              title={t('jobs.empty.filtered')}
+              body={t('jobs.empty.filteredBody', { filters: activeFilters.join('; ') })}
+              action={
+                <Button appearance="primary" icon={<FilterDismiss20Regular />} onClick={() => replaceQuery('jobs', {})}>
+                  {t('jobs.clearFilters')}
+                </Button>
+              }
+            />
+          ) : (
+            <EmptyState icon={<TaskListLtr20Regular />} title={t('jobs.empty.title')} body={t('jobs.empty.body')} />
+          )
         ) : (
-          <div className={panel.panel}>
-            <div className={styles.listHead} aria-hidden>
+          <div className={panel.panel} style={operationWidth ? ({ '--jobs-op': `${operationWidth}px` } as CSSProperties) : undefined}>
+            <div className={mergeClasses(styles.listHead, columns)} aria-hidden>
               <span>{t('jobs.col.operation')}</span>
               <span>{t('jobs.col.item')}</span>
               <span>{t('jobs.col.status')}</span>
+              {!detail && <span>{t('jobs.col.trigger')}</span>}
               <span>{t('jobs.col.created')}</span>
-              <span>{t('jobs.col.duration')}</span>
+              {!detail && <span>{t('jobs.col.duration')}</span>}
             </div>
             <div ref={scroller} className={styles.scroller}>
               <div role="list" aria-label={t('jobs.listLabel')} aria-busy={loading} style={{ height: virtualizer.getTotalSize(), position: 'relative' }}>
@@ -465,19 +515,26 @@ export function JobsPage(): ReactElement {
                     <div role="listitem" key={job.id}>
                       <button
                         type="button"
-                        className={mergeClasses(styles.row, selected && styles.rowSelected)}
+                        className={mergeClasses(styles.row, columns, selected && styles.rowSelected)}
                         style={{ top: item.start, height: item.size }}
                         aria-current={selected ? 'true' : undefined}
                         onClick={() => setQuery({ id: String(job.id) })}
                       >
-                        <span className={styles.cell}>{operationLabel(t, job.operation)}</span>
+                        <span className={styles.cell} data-col="operation">
+                          {operationLabel(t, job.operation)}
+                        </span>
                         <span className={styles.cell}>{jobSubject(job)}</span>
                         <span className={styles.progressCell}>
                           <JobStatusBadge status={job.status} />
                           {job.status === 'InProgress' && <ProgressBar value={job.progress} max={1} aria-hidden />}
                         </span>
+                        {!detail && (
+                          <span className={styles.cell} data-col="trigger">
+                            {triggerLabel(t, job.trigger)}
+                          </span>
+                        )}
                         <span className={styles.cell}>{formatDateTime(job.createdAt)}</span>
-                        <span className={styles.cell}>{job.durationMs !== null ? i18n.formatDuration(job.durationMs) : '—'}</span>
+                        {!detail && <span className={styles.cell}>{job.durationMs !== null ? i18n.formatDuration(job.durationMs) : '—'}</span>}
                       </button>
                     </div>
                   );
@@ -485,7 +542,7 @@ export function JobsPage(): ReactElement {
               </div>
             </div>
             <div className={styles.footer} aria-live="polite">
-              {loading ? t('common.loading') : cursor ? t('jobs.countMore', { count: formatNumber(jobs.length) }) : t('jobs.count', { count: formatNumber(jobs.length) })}
+              {loading ? t('common.loading') : i18n.plural(cursor ? 'jobs.countMore' : 'jobs.count', jobs.length)}
             </div>
           </div>
         )}

@@ -37,7 +37,7 @@ const useStyles = makeStyles({
 });
 
 export function RestoreDialog({ vm, point, onClose }: { vm: Vm; point: RecoveryPoint | undefined; onClose: () => void }): ReactElement {
-  const { t, formatDateTime, formatBytes } = useI18n();
+  const { t, formatDateTime, formatBytes, jobText } = useI18n();
   const styles = useStyles();
   const trackJobs = useTrackJobs();
   const [mode, setMode] = useState<'disks' | 'newVm'>('disks');
@@ -117,7 +117,7 @@ export function RestoreDialog({ vm, point, onClose }: { vm: Vm; point: RecoveryP
                     <JobStatusBadge status={job.status} />
                     <Link href={hrefOf('jobs', { id: String(job.id) })}>{t('notify.viewJob')}</Link>
                   </div>
-                  {job.summary && <Text block>{job.summary}</Text>}
+                  {job.summary && <Text block>{jobText(job.summary)}</Text>}
                 </div>
               )}
               {job?.error && <ErrorBar error={job.error} />}

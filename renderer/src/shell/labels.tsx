@@ -1,7 +1,7 @@
 // Friendly, translated names for the engine's enum values, and the badges that show them.
 import { Badge, type BadgeProps } from '@fluentui/react-components';
 import type { ReactElement } from 'react';
-import { vmLabel, type Job, type JobOperation, type JobStatus, type ProtectionState } from '../../../preload/contract.js';
+import { vmLabel, type Job, type JobOperation, type JobStatus, type JobTrigger, type ProtectionState } from '../../../preload/contract.js';
 import { useT, type I18n } from '../i18n/index.js';
 
 type T = I18n['t'];
@@ -13,6 +13,11 @@ export function operationLabel(t: T, op: JobOperation): string {
 
 export function statusLabel(t: T, status: JobStatus): string {
   return t(`status.${status}`);
+}
+
+/** Manual, Scheduled, Catch-up, System: what started a job. */
+export function triggerLabel(t: T, trigger: JobTrigger): string {
+  return t(`jobs.trigger.${trigger}`);
 }
 
 export function protectionLabel(t: T, state: ProtectionState | null): string {

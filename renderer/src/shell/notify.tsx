@@ -103,7 +103,7 @@ export function NotificationsProvider({ children }: { children: ReactNode }): Re
       announced.current.add(job.id);
       tracked.current.delete(job.id);
       const intent: NotifyIntent = failed ? 'error' : job.status === 'Completed' ? 'success' : 'warning';
-      const body = job.error ? errorText(job.error).message : (job.summary ?? undefined);
+      const body = job.error ? errorText(job.error).message : (job.summary ? i18n.jobText(job.summary) : undefined);
       notify(intent, jobTitle(i18n, job, 'finished'), body, job.id);
     },
     [errorText, i18n, notify],

@@ -115,7 +115,9 @@ describe('live backup of a running KVM domain (qemu:///system)', () => {
     const { name } = await startDomain(false);
     const r = await withConsistentSnapshot(URI, name, async (frozen) => frozen.length);
     expect(r).toMatchObject({ value: 1, consistency: 'crash' });
-    expect(r.warnings).toEqual([{ code: 'GuestAgentUnavailable', message: expect.stringMatching(/guest agent channel is absent/) }]);
+    expect(r.warnings).toEqual([
+      { code: 'GuestAgentUnavailable', message: expect.stringMatching(/guest agent channel is absent/), subject: name, detail: expect.stringMatching(/guest agent channel is absent/) },
+    ]);
   });
 
   it.skipIf(!!noKvm)(`commits an overlay left behind by an interrupted earlier backup before taking a new one${skipped}`, async () => {
