@@ -38,7 +38,7 @@ const useStyles = makeStyles({
     backgroundColor: tokens.colorNeutralBackground2,
     overflowWrap: 'anywhere',
   },
-  unreadItem: { backgroundColor: tokens.colorNeutralBackground1Selected, boxShadow: `inset 3px 0 0 ${tokens.colorBrandStroke1}` },
+  unreadItem: { boxShadow: `inset 3px 0 0 ${tokens.colorBrandStroke1}` },
   titleRow: { display: 'flex', gap: tokens.spacingHorizontalS, alignItems: 'baseline', justifyContent: 'space-between' },
   actions: { display: 'flex', gap: tokens.spacingHorizontalXS },
   meta: { display: 'flex', gap: tokens.spacingHorizontalM, color: tokens.colorNeutralForeground2, alignItems: 'baseline' },
@@ -83,11 +83,10 @@ export function NotificationCentre(): ReactElement {
           </Text>
           {notices.length > 0 && (
             <span className={styles.actions}>
-              {unread > 0 && (
-                <Button size="small" appearance="subtle" onClick={markRead}>
-                  {t('notify.markRead')}
-                </Button>
-              )}
+              {/* Stays (focusable) once all is read, so focus does not drop out of the open centre. */}
+              <Button size="small" appearance="subtle" disabledFocusable={unread === 0} onClick={markRead}>
+                {t('notify.markRead')}
+              </Button>
               <Button size="small" appearance="subtle" onClick={clear}>
                 {t('notify.clear')}
               </Button>
