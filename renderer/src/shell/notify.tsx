@@ -282,14 +282,17 @@ export function NotificationsProvider({ children }: { children: ReactNode }): Re
     }
   }, [announceEnd, showRunning, untrack]);
 
+  // The latest closures (they carry the language of the toasts), for the connection listener.
+  const current = useRef({ read, resumeTracked });
+  current.current = { read, resumeTracked };
   useEffect(() => {
-    read('all');
-    resumeTracked();
+    current.current.read('all');
+    current.current.resumeTracked();
     let wasConnected = true;
     return window.coffer?.onConnection((connected) => {
       if (connected && !wasConnected) {
-        read('since');
-        resumeTracked();
+        current.current.read('since');
+        current.current.resumeTracked();
       }
       wasConnected = connected;
     });
