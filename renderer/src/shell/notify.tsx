@@ -333,7 +333,7 @@ export function NotificationsProvider({ children }: { children: ReactNode }): Re
       trackJobs,
       markRead: () => mark(false),
       clear: () => mark(true),
-      refresh: () => read('since'),
+      refresh: () => read('all'),
     }),
     [list, notify, trackJobs, mark, read],
   );
