@@ -423,6 +423,34 @@ export const ConnectedVault = VaultSummary.extend({
 });
 export type ConnectedVault = z.infer<typeof ConnectedVault>;
 
+// ---- issue 12: notifications come from the job log on the host ----
+
+/** How a notification looks: a job that completed, completed with warnings, or failed. */
+export const NotificationIntent = z.enum(['success', 'warning', 'error']);
+export type NotificationIntent = z.infer<typeof NotificationIntent>;
+
+/** A place in the order jobs end (opaque): `since` of listNotifications, `upTo` of markNotificationsRead. */
+const NotificationCursor = z.string().min(1).max(MAX_REF);
+
+/** A finished job worth telling the admin about, with whether the admin has seen it (kept on the host). */
+export const JobNotification = z.object({
+  cursor: z.string(),
+  intent: NotificationIntent,
+  read: z.boolean(),
+  job: Job,
+});
+export type JobNotification = z.infer<typeof JobNotification>;
+
+export const JobNotificationList = z.object({
+  /** Newest first. */
+  notifications: z.array(JobNotification),
+  /** Unread notifications in all (also those beyond this page). */
+  unread: z.number().int(),
+  /** The newest cursor this answer knows (the `since` given when nothing is newer); null when none. */
+  latest: z.string().nullable(),
+});
+export type JobNotificationList = z.infer<typeof JobNotificationList>;
+
 /** name -> argument schema and result schema. Add a method here and every face gets it. */
 export const methods = {
   engineInfo: { args: z.object({}).strict(), result: EngineInfo },
@@ -614,6 +642,19 @@ export const methods = {
    * DiskPathsChanged): its backups read them from now on.
    */
   approveDiskPaths: { args: z.object({ vm: VmRef }).strict(), result: Vm },
+  /**
+   * The notifications of the job log: the most recent ones (not cleared), or only those newer
+   * than `since` (what a page that reconnects missed), each with its read state.
+   */
+  listNotifications: {
+    args: z.object({ since: NotificationCursor.optional(), limit: z.number().int().min(1).max(200).default(50) }).strict(),
+    result: JobNotificationList,
+  },
+  /** Marks every notification up to `upTo` (a cursor the admin was shown) read; `clear` also hides them. */
+  markNotificationsRead: {
+    args: z.object({ upTo: NotificationCursor, clear: z.boolean().default(false) }).strict(),
+    result: z.object({ unread: z.number().int() }),
+  },
 } as const;
 
 export type Methods = typeof methods;
@@ -630,6 +671,8 @@ export const events = {
   jobUpdated: Job,
   /** Policies, protection states or recovery points changed. */
   protectionChanged: z.object({}),
+  /** Notifications were marked read or cleared (by any page): read them again. */
+  notificationsRead: z.object({ unread: z.number().int() }),
 } as const;
 export type Events = typeof events;
 export type EventName = keyof Events;

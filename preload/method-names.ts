@@ -47,4 +47,6 @@ export const methodNameList = [
   'listPendingProtections',
   'confirmProtections',
   'approveDiskPaths',
+  'listNotifications',
+  'markNotificationsRead',
 ] as const;

@@ -213,6 +213,22 @@ export class JobService {
     return { jobs: page, nextCursor: rows.length > q.limit ? String(page[page.length - 1]!.id) : null };
   }
 
+  /**
+   * Jobs that ended with one of `statuses` after the point `after` in the order (ended_at, id),
+   * newest first, at most `limit`: what notifications read (main/core/notifications.ts).
+   */
+  endedAfter(statuses: readonly JobStatus[], after: EndPoint | null, limit: number): Job[] {
+    const { sql, params } = endedWhere(statuses, after);
+    const rows = this.db.prepare(`SELECT * FROM jobs WHERE ${sql} ORDER BY ended_at DESC, id DESC LIMIT ?`).all(...params, limit) as JobRow[];
+    return rows.map(toJob);
+  }
+
+  /** How many jobs ended with one of `statuses` after `after` (the unread count of notifications). */
+  countEndedAfter(statuses: readonly JobStatus[], after: EndPoint | null): number {
+    const { sql, params } = endedWhere(statuses, after);
+    return (this.db.prepare(`SELECT count(*) AS n FROM jobs WHERE ${sql}`).get(...params) as { n: number }).n;
+  }
+
   /** Waits for every running job (used when the engine closes). */
   async drain(): Promise<void> {
     for (const c of this.running.values()) c.abort(new CofferError('Interrupted'));
@@ -340,6 +356,22 @@ function toJob(r: JobRow): Job {
     warnings: (JSON.parse(r.warnings) as LegacyWarning[]).map(storedWarning),
     details: JSON.parse(r.details) as Record<string, unknown>,
   };
+}
+
+/** A point in the order jobs ended: by ended_at, then by id. */
+export interface EndPoint {
+  endedAt: string;
+  id: number;
+}
+
+function endedWhere(statuses: readonly JobStatus[], after: EndPoint | null): { sql: string; params: unknown[] } {
+  const where = [`ended_at IS NOT NULL`, `status IN (${statuses.map(() => '?').join(',') || "''"})`];
+  const params: unknown[] = [...statuses];
+  if (after) {
+    where.push('(ended_at > ? OR (ended_at = ? AND id > ?))');
+    params.push(after.endedAt, after.endedAt, after.id);
+  }
+  return { sql: where.join(' AND '), params };
 }
 
 /** The columns vault_id, vault_name, vm_id, vm_name, cloud_service of a job row, in that order. */

@@ -3,14 +3,10 @@
 // main/electron only renders these answers, so they are tested in plain Node.
 import { englishFormat, jobMessageText, type JobMessage } from '../../preload/job-messages.js';
 
-export type JobStatus =
-  | 'Queued'
-  | 'InProgress'
-  | 'Completed'
-  | 'CompletedWithWarnings'
-  | 'Failed'
-  | 'Cancelling'
-  | 'Cancelled';
+import { finishedStatuses, type JobStatus } from '../../preload/contract.js';
+import { notificationIntent } from './notifications.js';
+
+export type { JobStatus };
 
 /** The few fields of a job these decisions read; the contract's Job rows fit as they are. */
 export interface JobLike {
@@ -30,9 +26,8 @@ export interface JobLike {
   error?: { message: string; remedy?: string } | null;
 }
 
-const FINISHED: readonly JobStatus[] = ['Completed', 'CompletedWithWarnings', 'Failed', 'Cancelled'];
 export function isFinished(job: JobLike): boolean {
-  return FINISHED.includes(job.status);
+  return finishedStatuses.includes(job.status);
 }
 
 const vmKey = (job: JobLike) => job.vmId ?? job.vmName ?? '';
@@ -193,17 +188,19 @@ export type NotifySetting = 'off' | 'failures' | 'all';
 /**
  * Whether a job's latest state deserves an OS notification. Only finished jobs notify, once each
  * (the caller passes each transition once). 'failures' is the default level: failures always get
- * through unless the user turned notifications off; 'all' adds successes, including those with
- * warnings. A cancelled job was the user's own doing, so it never notifies.
+ * through unless the user turned notifications off; 'all' adds the rest of what the console's
+ * notification centre lists (core/notifications.ts: the one rule of what is news), so successes,
+ * including those with warnings; a cancelled job was the user's own doing and never notifies.
  */
 export function shouldNotify(job: JobLike, setting: NotifySetting): boolean {
+  const intent = notificationIntent(job);
   switch (setting) {
     case 'off':
       return false;
     case 'failures':
-      return job.status === 'Failed';
+      return intent === 'error';
     case 'all':
-      return job.status === 'Failed' || job.status === 'Completed' || job.status === 'CompletedWithWarnings';
+      return intent !== null;
   }
 }
 

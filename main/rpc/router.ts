@@ -14,6 +14,7 @@ import { COFFER_VERSION, type Engine } from '../core/engine.js';
 import { CofferError, toApiError } from '../core/errors.js';
 import { errorCatalog } from '../../preload/errors.js';
 import { vmMatches } from '../core/inventory.js';
+import { NotificationService } from '../core/notifications.js';
 
 export type Face = 'electron' | 'browser' | 'cli';
 
@@ -21,6 +22,7 @@ type Handlers = { [M in MethodName]: (args: ParsedArgsOf<M>) => ResultOf<M> | Pr
 
 /** The one implementation of every method; the faces only carry calls to it. */
 function handlers(engine: Engine, face: Face): Handlers {
+  const notifications = new NotificationService(engine.db, engine.jobs, engine.events);
   return {
     engineInfo: () => ({ version: COFFER_VERSION, dataDir: engine.dataDir, face, platform: process.platform }),
     listVaults: () => engine.vaults.list(),
@@ -76,6 +78,8 @@ function handlers(engine: Engine, face: Face): Handlers {
     listPendingProtections: ({ vault }) => engine.vaults.pendingProtections(vault),
     confirmProtections: ({ vault, vms }) => engine.inventory.confirmProtections(vault, vms),
     approveDiskPaths: ({ vm }) => engine.protection.approveDiskPaths(vm),
+    listNotifications: ({ since, limit }) => notifications.list({ since, limit }),
+    markNotificationsRead: ({ upTo, clear }) => notifications.markRead(upTo, clear),
   };
 }
 

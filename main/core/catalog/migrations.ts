@@ -237,4 +237,22 @@ export const migrations: ReadonlyArray<(db: Database.Database) => void> = [
       CREATE INDEX jobs_trigger ON jobs(trigger_kind, id);
     `);
   },
+  // 10 (issue 12, notifications from the job log): the admin's read state, kept on the host so it
+  // survives reloads and every page sees the same. Two marks, each a point in the order of
+  // (ended_at, id): 'read' (everything up to it was seen) and 'cleared' (hidden from the list).
+  // Jobs that ended before this migration count as read: an upgrade shows history, not news.
+  (db) => {
+    db.exec(`
+      CREATE TABLE notification_marks (
+        name TEXT PRIMARY KEY CHECK (name IN ('read', 'cleared')),
+        ended_at TEXT NOT NULL,
+        job_id INTEGER NOT NULL
+      );
+      CREATE INDEX jobs_ended ON jobs(ended_at, id) WHERE ended_at IS NOT NULL;
+    `);
+    const last = db.prepare('SELECT ended_at, id FROM jobs WHERE ended_at IS NOT NULL ORDER BY ended_at DESC, id DESC LIMIT 1').get() as
+      | { ended_at: string; id: number }
+      | undefined;
+    if (last) db.prepare("INSERT INTO notification_marks (name, ended_at, job_id) VALUES ('read', ?, ?)").run(last.ended_at, last.id);
+  },
 ];

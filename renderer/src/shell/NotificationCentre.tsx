@@ -1,4 +1,5 @@
 import {
+  Badge,
   Button,
   CounterBadge,
   Link,
@@ -9,11 +10,12 @@ import {
   makeStyles,
   tokens,
 } from '@fluentui/react-components';
-import { Alert20Regular, CheckmarkCircle16Filled, DismissCircle16Filled, Info16Filled, Warning16Filled } from '@fluentui/react-icons';
+import { Alert20Regular, CheckmarkCircle16Filled, DismissCircle16Filled, Warning16Filled } from '@fluentui/react-icons';
 import type { ReactElement } from 'react';
 import { useI18n } from '../i18n/index.js';
 import { hrefOf } from '../routes.js';
-import { useNotifications, type NotifyIntent } from './notify.js';
+import type { NotificationIntent } from '../../../preload/contract.js';
+import { jobResultText, jobTitle, useNotifications } from './notify.js';
 
 const useStyles = makeStyles({
   trigger: {
@@ -34,31 +36,35 @@ const useStyles = makeStyles({
     padding: tokens.spacingVerticalS,
     borderRadius: tokens.borderRadiusMedium,
     backgroundColor: tokens.colorNeutralBackground2,
+    overflowWrap: 'anywhere',
   },
+  unreadItem: { boxShadow: `inset 3px 0 0 ${tokens.colorBrandStroke1}` },
+  titleRow: { display: 'flex', gap: tokens.spacingHorizontalS, alignItems: 'baseline', justifyContent: 'space-between' },
+  actions: { display: 'flex', gap: tokens.spacingHorizontalXS },
   meta: { display: 'flex', gap: tokens.spacingHorizontalM, color: tokens.colorNeutralForeground2, alignItems: 'baseline' },
   body: { color: tokens.colorNeutralForeground2 },
   success: { color: tokens.colorPaletteGreenForeground1 },
   error: { color: tokens.colorPaletteRedForeground1 },
   warning: { color: tokens.colorPaletteDarkOrangeForeground1 },
-  info: { color: tokens.colorBrandForeground1 },
 });
 
 export function NotificationCentre(): ReactElement {
-  const { t, formatDateTime } = useI18n();
+  const i18n = useI18n();
+  const { t, formatDateTime } = i18n;
   const styles = useStyles();
-  const { notices, unread, markRead, clear } = useNotifications();
-  const icon = (intent: NotifyIntent) =>
+  const { notices, unread, markRead, clear, refresh } = useNotifications();
+  const icon = (intent: NotificationIntent) =>
     intent === 'success' ? (
       <CheckmarkCircle16Filled className={styles.success} />
     ) : intent === 'error' ? (
       <DismissCircle16Filled className={styles.error} />
-    ) : intent === 'warning' ? (
-      <Warning16Filled className={styles.warning} />
     ) : (
-      <Info16Filled className={styles.info} />
+      <Warning16Filled className={styles.warning} />
     );
   return (
-    <Popover onOpenChange={(_, data) => !data.open && markRead()} positioning="below-end" trapFocus>
+    // Opening reads the host's list again (jobs of the CLI or another install send no event here);
+    // closing marks what was shown read, on the host, for every page.
+    <Popover onOpenChange={(_, data) => (data.open ? refresh() : markRead())} positioning="below-end" trapFocus>
       <span className={styles.wrap}>
         <PopoverTrigger disableButtonEnhancement>
           <Button
@@ -76,36 +82,50 @@ export function NotificationCentre(): ReactElement {
             {t('notify.centre')}
           </Text>
           {notices.length > 0 && (
-            <Button size="small" appearance="subtle" onClick={clear}>
-              {t('notify.clear')}
-            </Button>
+            <span className={styles.actions}>
+              {/* Stays (focusable) once all is read, so focus does not drop out of the open centre. */}
+              <Button size="small" appearance="subtle" disabledFocusable={unread === 0} onClick={markRead}>
+                {t('notify.markRead')}
+              </Button>
+              <Button size="small" appearance="subtle" onClick={clear}>
+                {t('notify.clear')}
+              </Button>
+            </span>
           )}
         </div>
         {notices.length === 0 ? (
           <Text className={styles.body}>{t('notify.empty')}</Text>
         ) : (
           <ul className={styles.list}>
-            {notices.map((n) => (
-              <li key={n.id} className={styles.item}>
-                <span aria-hidden>{icon(n.intent)}</span>
-                <div>
-                  <Text weight="semibold" block>
-                    {n.title}
-                  </Text>
-                  {n.body && (
-                    <Text size={200} block className={styles.body}>
-                      {n.body}
-                    </Text>
-                  )}
-                  <div className={styles.meta}>
-                    <Text size={200}>{formatDateTime(n.at)}</Text>
-                    {n.jobId !== undefined && (
-                      <Link href={hrefOf('jobs', { id: String(n.jobId) })}>{t('notify.viewJob')}</Link>
+            {notices.map((n) => {
+              const body = jobResultText(i18n, n.job);
+              return (
+                <li key={n.job.id} className={n.read ? styles.item : `${styles.item} ${styles.unreadItem}`}>
+                  <span aria-hidden>{icon(n.intent)}</span>
+                  <div>
+                    <div className={styles.titleRow}>
+                      <Text weight="semibold" block>
+                        {jobTitle(i18n, n.job, 'finished')}
+                      </Text>
+                      {!n.read && (
+                        <Badge size="small" appearance="tint" color="brand">
+                          {t('notify.new')}
+                        </Badge>
+                      )}
+                    </div>
+                    {body && (
+                      <Text size={200} block className={styles.body}>
+                        {body}
+                      </Text>
                     )}
+                    <div className={styles.meta}>
+                      {n.job.endedAt && <Text size={200}>{formatDateTime(n.job.endedAt)}</Text>}
+                      <Link href={hrefOf('jobs', { id: String(n.job.id) })}>{t('notify.viewJob')}</Link>
+                    </div>
                   </div>
-                </div>
-              </li>
-            ))}
+                </li>
+              );
+            })}
           </ul>
         )}
       </PopoverSurface>
