@@ -285,6 +285,14 @@ export const errorCatalog = {
     message: "The VM's disk paths changed since they were approved, so its backups wait for the admin instead of following them.",
     remedy: 'Check the new paths; if they are right, approve them with `coffer vm approve-disks VM` or the Approve disks action in the console, then back up again.',
   },
+  KeyFileNotPrivate: {
+    message: 'The key file can be read by other users (or belongs to another user), so Coffer does not use it.',
+    remedy: 'Make it private to the user Coffer runs as: chown that user FILE; chmod 600 FILE. Then set it again.',
+  },
+  KeyFileUnreadable: {
+    message: 'The key file cannot be read, or holds no passphrase on its first line.',
+    remedy: 'Give the absolute path of a file on the machine running Coffer, readable by the user Coffer runs as, with the passphrase on its first line.',
+  },
 } as const satisfies Record<string, ErrorInfo>;
 
 export type ErrorCode = keyof typeof errorCatalog;

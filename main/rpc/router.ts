@@ -22,7 +22,7 @@ type Handlers = { [M in MethodName]: (args: ParsedArgsOf<M>) => ResultOf<M> | Pr
 /** The one implementation of every method; the faces only carry calls to it. */
 function handlers(engine: Engine, face: Face): Handlers {
   return {
-    engineInfo: () => ({ version: COFFER_VERSION, dataDir: engine.dataDir, face, platform: process.platform }),
+    engineInfo: () => ({ version: COFFER_VERSION, dataDir: engine.dataDir, face, platform: process.platform, keepsSecrets: engine.vaults.keepsSecrets }),
     listVaults: () => engine.vaults.list(),
     showVault: async ({ name }) => ({ ...(await engine.vaults.show(name)), policies: engine.protection.listPolicies(name) }),
     createVault: (args) => engine.vaults.create(args),

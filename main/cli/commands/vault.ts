@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import * as path from 'node:path';
 import type { Cli } from '../io.js';
-import { formatBytes, printTable } from '../format.js';
+import { formatBytes, printTable, unlocksAtStartText } from '../format.js';
 import { readPassphrase } from '../passphrase.js';
 
 /** The storage options of `vault create` and `vault connect`, as commander hands them over. */
@@ -79,9 +79,9 @@ export function vaultCommands(program: Command, cli: Cli): void {
           ? io.out('No vaults yet. Create one with `coffer vault create NAME --region R --path DIR`.\n')
           : printTable(
               io.out,
-              ['NAME', 'REGION', 'LOCATION', 'REGISTERED', 'KEY'],
+              ['NAME', 'REGION', 'LOCATION', 'REGISTERED', 'KEY', 'UNLOCKS AT START'],
               // The location as the catalog holds it: a path or a URL, never a key or token.
-              list.map((v) => [v.name, v.region, v.location, String(v.registeredCount), v.unlocked ? 'unlocked' : 'locked']),
+              list.map((v) => [v.name, v.region, v.location, String(v.registeredCount), v.unlocked ? 'unlocked' : 'locked', unlocksAtStartText(v.unlocksAtStart)]),
             ),
       );
     });
@@ -106,6 +106,7 @@ export function vaultCommands(program: Command, cli: Cli): void {
             `Recovery points:  ${v.pointCount}`,
             `Registered VMs:   ${v.registeredCount}`,
             `Policies:         ${v.policies.map((p) => p.name).join(', ')}`,
+            `Unlocks at start: ${unlocksAtStartText(v.unlocksAtStart)}`,
             '',
           ].join('\n'),
         );
