@@ -56,16 +56,18 @@ const useStyles = makeStyles({
     borderRadius: tokens.borderRadiusLarge,
     boxShadow: tokens.shadow4,
   },
-  // Relative column widths (cells are flex items): the storage path gets the most room.
-  colName: { flexGrow: 1.3, minWidth: '120px' },
-  colRegion: { flexGrow: 0.9, minWidth: '80px' },
-  colLocation: { flexGrow: 2.2, minWidth: '160px' },
-  colRegistered: { flexGrow: 1, minWidth: '130px' },
+  // Relative column widths (cells are flex items): the storage path gets the most room. The minimum
+  // widths add up to less than the page at 1440 px, so no column is cut off there.
+  colName: { flexGrow: 1.3, minWidth: '100px' },
+  colRegion: { flexGrow: 0.9, minWidth: '64px' },
+  colLocation: { flexGrow: 2.2, minWidth: '110px' },
+  colRegistered: { flexGrow: 1, minWidth: '88px' },
   colState: { flexGrow: 0.9, minWidth: '110px' },
-  colCreated: { flexGrow: 1.4, minWidth: '180px' },
-  colUnlocksAtStart: { flexGrow: 1.6, minWidth: '170px' },
-  colActions: { flexGrow: 2, minWidth: '300px' },
-  actions: { display: 'flex', gap: tokens.spacingHorizontalXS },
+  colCreated: { flexGrow: 1.4, minWidth: '110px' },
+  colUnlocksAtStart: { flexGrow: 1.6, minWidth: '150px' },
+  colActions: { flexGrow: 2, minWidth: '200px' },
+  // The row's actions wrap onto a second line rather than push the table wider than the page.
+  actions: { display: 'flex', flexWrap: 'wrap', gap: tokens.spacingHorizontalXS, paddingBlock: tokens.spacingVerticalXXS },
   emptyIcon: { color: tokens.colorBrandForeground1 },
   emptyBody: { color: tokens.colorNeutralForeground2, maxWidth: '44ch' },
 });
