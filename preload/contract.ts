@@ -424,7 +424,7 @@ export const methods = {
       .object({
         name: VaultName,
         passphrase: z.string().min(1, 'the passphrase is required').max(1024, 'at most 1024 characters'),
-        /** Remember it on this computer for scheduled backups (desktop app: the OS keychain via safeStorage). */
+        /** Remember it for scheduled backups where the host has an OS keychain (`engineInfo.keepsSecrets`); elsewhere it unlocks, unremembered. */
         remember: z.boolean().default(false),
       })
       .strict(),

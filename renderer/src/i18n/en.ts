@@ -510,7 +510,7 @@ export const en = {
   'vaults.connectDialog.pathHint': 'The absolute path of the folder that holds the vault (the folder with its config file).',
   'vaults.connectDialog.submit': 'Connect',
   'vaults.connectDialog.submitting': 'Connecting…',
-  'vaults.connectDialog.rememberElsewhere': 'This console cannot keep the passphrase: scheduled backups need the vault unlocked again after a restart, or a key file (`coffer vault remember`).',
+  'vaults.connectDialog.rememberElsewhere': 'This host has no OS keychain, so it cannot keep the passphrase: scheduled backups need the vault unlocked again after a restart, or a key file (Key file on the vault\'s row, once it is connected).',
   'vaults.connectDialog.doneTitle': 'Vault {name} is connected',
   'vaults.connectDialog.done': 'Vault {name} can be used in this install now.',
   'vaults.connectDialog.points': 'Recovery points',

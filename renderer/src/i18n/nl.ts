@@ -510,7 +510,7 @@ export const nl: Messages = {
   'vaults.connectDialog.pathHint': 'Het absolute pad van de map met de kluis (de map met haar config-bestand).',
   'vaults.connectDialog.submit': 'Verbinden',
   'vaults.connectDialog.submitting': 'Verbinden…',
-  'vaults.connectDialog.rememberElsewhere': 'Deze console kan de wachtwoordzin niet bewaren: geplande back-ups hebben na een herstart de kluis weer ontgrendeld nodig, of een sleutelbestand (`coffer vault remember`).',
+  'vaults.connectDialog.rememberElsewhere': 'Deze host heeft geen sleutelhanger, dus de wachtwoordzin kan niet worden bewaard: geplande back-ups hebben na een herstart de kluis weer ontgrendeld nodig, of een sleutelbestand (Sleutelbestand in de rij van de kluis, zodra die is verbonden).',
   'vaults.connectDialog.doneTitle': 'Kluis {name} is verbonden',
   'vaults.connectDialog.done': 'Kluis {name} is nu bruikbaar in deze installatie.',
   'vaults.connectDialog.points': 'Herstelpunten',
