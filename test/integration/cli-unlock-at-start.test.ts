@@ -29,5 +29,13 @@ describe('coffer vault list/show: how each vault unlocks at start', () => {
     expect(coffer('vault', 'list').out).toMatch(new RegExp(`vault-ams .*locked\\s+Key file \\(${keyFile.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\)`));
     expect(coffer('vault', 'show', 'vault-ams').out).toContain(`Unlocks at start: Key file (${keyFile})`);
     expect(JSON.parse(coffer('vault', 'list', '--json').out)[0]).toMatchObject({ unlocksAtStart: { via: 'keyFile', keyFile }, scheduledCount: 0 });
+
+    // Neither or both of --key-file and --off is a usage error; --off forgets the file.
+    expect(coffer('vault', 'remember', 'vault-ams').code).toBe(2);
+    expect(coffer('vault', 'remember', 'vault-ams', '--off', '--key-file', keyFile).code).toBe(2);
+    const off = coffer('vault', 'remember', 'vault-ams', '--off');
+    expect(off.code).toBe(0);
+    expect(off.out).toContain('Vault vault-ams no longer unlocks from a key file at start.');
+    expect(coffer('vault', 'show', 'vault-ams').out).toMatch(/Unlocks at start: Not at all: scheduled backups will fail/);
   });
 });

@@ -172,9 +172,16 @@ export function vaultCommands(program: Command, cli: Cli): void {
 
   vault
     .command('remember <name>')
-    .description('unattended backups: unlock the vault from a key file readable only by this user')
-    .requiredOption('--key-file <file>', 'a file (mode 0600) holding the passphrase on its first line')
-    .action(async (name: string, o: { keyFile: string }) => {
+    .description('unattended backups: unlock the vault from a key file readable only by this user (checked and tried first); --off stops it')
+    .option('--key-file <file>', 'a file (mode 0600) holding the passphrase on its first line')
+    .option('--off', 'stop unlocking the vault from its key file at start')
+    .action(async (name: string, o: { keyFile?: string; off?: boolean }, cmd: Command) => {
+      if ((o.keyFile === undefined) === (o.off !== true)) cmd.error('error: give either --key-file FILE or --off');
+      if (o.keyFile === undefined) {
+        await call('setVaultKeyFile', { name, keyFile: null });
+        io.out(`Vault ${name} no longer unlocks from a key file at start.\n`);
+        return;
+      }
       await call('setVaultKeyFile', { name, keyFile: path.resolve(o.keyFile) });
       io.out(`Vault ${name} will be unlocked from ${path.resolve(o.keyFile)} for scheduled backups.\n`);
     });
