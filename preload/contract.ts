@@ -125,6 +125,18 @@ export const Policy = z.object({
 });
 export type Policy = z.infer<typeof Policy>;
 
+/**
+ * How a vault unlocks when the host starts, so scheduled backups run after a restart: the OS
+ * keychain of the desktop app (a remembered passphrase), a key file only the service user can
+ * read, or not at all (scheduled backups then fail with VaultLocked until someone unlocks it).
+ */
+export const UnlockAtStart = z.discriminatedUnion('via', [
+  z.object({ via: z.literal('keychain') }),
+  z.object({ via: z.literal('keyFile'), keyFile: z.string() }),
+  z.object({ via: z.literal('none') }),
+]);
+export type UnlockAtStart = z.infer<typeof UnlockAtStart>;
+
 export const VaultSummary = z.object({
   id: z.string(),
   name: z.string(),
@@ -135,6 +147,10 @@ export const VaultSummary = z.object({
   /** Whether this console holds the vault key right now. */
   unlocked: z.boolean(),
   registeredCount: z.number().int(),
+  /** How the vault unlocks when the host starts (computed by the engine, shown by every face). */
+  unlocksAtStart: UnlockAtStart,
+  /** VMs whose protection runs scheduled backups into this vault: they fail with VaultLocked while it is locked. */
+  scheduledCount: z.number().int(),
 });
 export type VaultSummary = z.infer<typeof VaultSummary>;
 
@@ -397,6 +413,11 @@ export const EngineInfo = z.object({
   dataDir: z.string(),
   face: z.enum(['electron', 'browser', 'cli']),
   platform: z.string(),
+  /**
+   * Whether this host can keep a passphrase safely (a real OS keychain: the desktop app). Where it
+   * cannot (`coffer serve`, a headless server), "remember" is not offered and a key file is.
+   */
+  keepsSecrets: z.boolean(),
 });
 
 // ---- issue 11: the vault is the truth (connect an existing vault, Backup data only items) ----
@@ -475,7 +496,7 @@ export const methods = {
       .object({
         name: VaultName,
         passphrase: z.string().min(1, 'the passphrase is required').max(1024, 'at most 1024 characters'),
-        /** Remember it on this computer for scheduled backups (desktop app: the OS keychain via safeStorage). */
+        /** Remember it for scheduled backups where the host has an OS keychain (`engineInfo.keepsSecrets`); elsewhere it unlocks, unremembered. */
         remember: z.boolean().default(false),
       })
       .strict(),

@@ -289,6 +289,14 @@ export const errorCatalog = {
     message: 'The passphrase is weak (shorter than 12 characters, or little variety). If it is lost, or guessed, the backups of the vault are lost with it.',
     remedy: 'Use a passphrase of at least 12 characters, such as several unrelated words; or accept the risk explicitly (the console: "I understand the risk"; the CLI: --weak-passphrase-ok).',
   },
+  KeyFileNotPrivate: {
+    message: 'The key file can be read by other users (or belongs to another user), so Coffer does not use it.',
+    remedy: 'Make it private to the user Coffer runs as: chown that user FILE; chmod 600 FILE. Then set it again.',
+  },
+  KeyFileUnreadable: {
+    message: 'The key file cannot be read, or holds no passphrase on its first line.',
+    remedy: 'Give the absolute path of a file on the machine running Coffer, readable by the user Coffer runs as, with the passphrase on its first line.',
+  },
 } as const satisfies Record<string, ErrorInfo>;
 
 export type ErrorCode = keyof typeof errorCatalog;

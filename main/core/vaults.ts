@@ -1,10 +1,23 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BackupDataOnlyState, finishedStatuses, type ConnectedVault, type Job, type ParsedArgsOf, type PendingProtection, type VaultDetails, type VaultSummary } from '../../preload/contract.js';
+import {
+  BackupDataOnlyState,
+  finishedStatuses,
+  isActiveProtection,
+  protectionStates,
+  type ConnectedVault,
+  type Job,
+  type ParsedArgsOf,
+  type PendingProtection,
+  type UnlockAtStart,
+  type VaultDetails,
+  type VaultSummary,
+} from '../../preload/contract.js';
 import type { Db } from './catalog/catalog.js';
 import { CofferError } from './errors.js';
 import { isWeakPassphrase } from '../../preload/passphrase.js';
 import type { EngineEvents } from './events.js';
+import { readKeyFile } from './key-file.js';
 import {
   applyVaultSnapshot,
   ensureBuiltinPolicy,
@@ -33,6 +46,10 @@ import {
 import { Vault } from './vault/vault.js';
 
 export { DEFAULT_POLICY_NAME } from './vault-sync.js';
+export { readKeyFile } from './key-file.js';
+
+/** The protection states whose VMs get scheduled backups (they need their vault unlocked). */
+const SCHEDULED_STATES = protectionStates.filter(isActiveProtection);
 
 interface VaultRow {
   id: string;
@@ -178,22 +195,24 @@ export class VaultService {
     }
   }
 
+  /** Whether this host can remember passphrases (an OS keychain); elsewhere a key file does it. */
+  get keepsSecrets(): boolean {
+    return this.secrets !== undefined;
+  }
+
+  /**
+   * Opens a vault with its passphrase. `remember` keeps it in the OS keychain where this host has
+   * one; where it has none the unlock still succeeds, and `unlocksAtStart` in the result says the
+   * vault is not remembered (the faces offer a key file instead).
+   */
   async unlock(name: string, passphrase: string, remember = false): Promise<VaultSummary> {
     const row = this.row(name);
-    if (remember && !this.secrets) {
-      throw new CofferError(
-        'InvalidArgument',
-        'remember: this host cannot keep secrets safely (no OS keychain).',
-        { field: 'remember' },
-        'Use the desktop app, or point Coffer to a key file: `coffer vault remember NAME --key-file FILE`.',
-      );
-    }
     const config = await readVaultConfig(await this.storeFor(row));
     if (config.id !== row.id) {
       throw new CofferError('VaultCorrupt', `The storage at ${row.location} now holds another vault (${config.name}).`);
     }
     this.keys.set(row.id, await unlockVaultConfig(config, passphrase));
-    if (remember) this.secrets!.save(row.id, passphrase);
+    if (remember) this.secrets?.save(row.id, passphrase);
     // Opening a vault brings the catalog in line with it: points, policies and protections of other installs.
     await this.reconcileVault(row.id);
     this.events.emit('vaultsChanged', { names: [row.name] });
@@ -260,9 +279,6 @@ export class VaultService {
     if (this.db.prepare('SELECT 1 FROM vaults WHERE name = ?').get(args.name)) {
       throw new CofferError('VaultNameTaken', `A vault named "${args.name}" already exists.`, { field: 'name' });
     }
-    if (args.remember && !this.secrets) {
-      throw new CofferError('InvalidArgument', 'remember: this host cannot keep secrets safely (no OS keychain).', { field: 'remember' });
-    }
     const store = await openStore(loc, this.openOptions(args.credentialsFile ?? null, sasOf(loc)));
     const config = await readVaultConfig(store);
     const same = this.db.prepare('SELECT name FROM vaults WHERE id = ?').get(config.id) as { name: string } | undefined;
@@ -283,7 +299,8 @@ export class VaultService {
     })();
     this.keepStore(config.id, store, loc);
     this.keys.set(config.id, keys);
-    if (args.remember) this.secrets!.save(config.id, args.passphrase);
+    // Without a keychain the vault is connected all the same, unremembered (see `unlocksAtStart`).
+    if (args.remember) this.secrets?.save(config.id, args.passphrase);
     // An old vault gets its built-in policy record now (the first write of the new objects).
     await flushWrites(this.db, config.id, store, keys, writes);
     this.changed(args.name);
@@ -426,24 +443,39 @@ export class VaultService {
 
   /**
    * Unattended unlocking for scheduled backups on a headless host: the admin points to a file
-   * only the service user can read. Only its path is stored, never the passphrase.
+   * only the service user can read. The file is checked (key-file.ts) and its passphrase tried (a
+   * real unlock) before anything is kept; only its path is stored, never the passphrase. `null`
+   * forgets the association (the vault stays unlocked for this run of the host).
    */
   async setKeyFile(name: string, keyFile: string | null): Promise<VaultSummary> {
     const row = this.row(name);
     if (keyFile === null) {
       this.db.prepare('DELETE FROM vault_keys WHERE vault_id = ?').run(row.id);
-      return this.summary(row);
+    } else {
+      await this.unlock(row.name, readKeyFile(keyFile));
+      this.db.prepare('INSERT INTO vault_keys (vault_id, key_file) VALUES (?, ?) ON CONFLICT (vault_id) DO UPDATE SET key_file = excluded.key_file').run(row.id, keyFile);
     }
-    await this.unlock(row.name, readKeyFile(keyFile));
-    this.db.prepare('INSERT INTO vault_keys (vault_id, key_file) VALUES (?, ?) ON CONFLICT (vault_id) DO UPDATE SET key_file = excluded.key_file').run(row.id, keyFile);
+    this.events.emit('vaultsChanged', { names: [row.name] });
     return this.summary(row);
+  }
+
+  /** The key file that unlocks a vault at start, if one is set. */
+  private keyFileOf(vaultId: string): string | undefined {
+    return (this.db.prepare('SELECT key_file FROM vault_keys WHERE vault_id = ?').get(vaultId) as { key_file: string } | undefined)?.key_file;
+  }
+
+  /** What `openVault` will find when the host starts: the keychain first, then the key file. */
+  private unlocksAtStart(vaultId: string): UnlockAtStart {
+    if (this.secrets?.load(vaultId) !== undefined) return { via: 'keychain' };
+    const keyFile = this.keyFileOf(vaultId);
+    return keyFile ? { via: 'keyFile', keyFile } : { via: 'none' };
   }
 
   /** The engine handle of an unlocked vault; a remembered key unlocks it, else `VaultLocked`. */
   async openVault(name: string): Promise<Vault> {
     const row = this.row(name);
     if (!this.keys.has(row.id)) {
-      const keyFile = (this.db.prepare('SELECT key_file FROM vault_keys WHERE vault_id = ?').get(row.id) as { key_file: string } | undefined)?.key_file;
+      const keyFile = this.keyFileOf(row.id);
       const remembered = this.secrets?.load(row.id) ?? (keyFile ? readKeyFile(keyFile) : undefined);
       if (remembered !== undefined) await this.unlock(row.name, remembered);
     }
@@ -588,6 +620,11 @@ export class VaultService {
       formatVersion: r.format_version,
       unlocked: this.keys.has(r.id),
       registeredCount: this.registeredCount(r.id),
+      unlocksAtStart: this.unlocksAtStart(r.id),
+      scheduledCount: this.db
+        .prepare(`SELECT count(*) FROM vms WHERE vault_id = ? AND policy_id IS NOT NULL AND protection_state IN (${SCHEDULED_STATES.map(() => '?').join(', ')})`)
+        .pluck()
+        .get(r.id, ...SCHEDULED_STATES) as number,
     };
   }
 }
@@ -597,39 +634,6 @@ export interface SecretStore {
   save(vaultId: string, passphrase: string): void;
   load(vaultId: string): string | undefined;
   forget(vaultId: string): void;
-}
-
-/**
- * A key file must belong to this user and be unreadable by others, like an ssh key. On Windows the
- * POSIX mode bits say nothing (a file shows 0666 or 0444 whatever its ACL), and who may read it is
- * its ACL, which Node cannot read: there the check is not made, and a warning says to restrict the
- * ACL by hand (icacls FILE /inheritance:r /grant:r "%USERNAME%:R").
- */
-export function readKeyFile(file: string, platform: NodeJS.Platform = process.platform): string {
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(file);
-  } catch (e) {
-    throw new CofferError('VaultLocked', `The key file ${file} cannot be read: ${(e as Error).message}`, { keyFile: file });
-  }
-  if (platform === 'win32') {
-    warnOnce(file, `Coffer cannot check who may read the key file ${file} on Windows: make sure its ACL grants only the service user (icacls).`);
-  } else if ((st.mode & 0o077) !== 0 || (typeof process.getuid === 'function' && st.uid !== process.getuid())) {
-    throw new CofferError(
-      'VaultLocked',
-      `The key file ${file} is readable by other users (mode ${(st.mode & 0o777).toString(8)}).`,
-      { keyFile: file },
-      `Make it private to the service user: chmod 600 ${file}`,
-    );
-  }
-  return (fs.readFileSync(file, 'utf8').split(/\r?\n/)[0] ?? '').trim();
-}
-
-const warnedKeyFiles = new Set<string>();
-function warnOnce(file: string, message: string): void {
-  if (warnedKeyFiles.has(file)) return;
-  warnedKeyFiles.add(file);
-  process.emitWarning(message, { code: 'COFFER_KEY_FILE_UNCHECKED' });
 }
 
 /**

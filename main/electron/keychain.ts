@@ -7,7 +7,7 @@ export type KeychainVerdict = { usable: true } | { usable: false; reason: string
 /**
  * safeStorage says "available" on Linux even without a keyring: it then encrypts with a fixed,
  * public key (`basic_text`), which protects nothing. Only a real keychain counts; otherwise the
- * app does not remember passphrases and the engine refuses `remember` with its typed error.
+ * app does not remember passphrases: an unlock asking to still unlocks, and the console offers a key file.
  */
 export function keychainVerdict(platform: NodeJS.Platform, encryptionAvailable: boolean, linuxBackend?: LinuxBackend): KeychainVerdict {
   if (!encryptionAvailable) return { usable: false, reason: 'the operating system offers no keychain to this app' };

@@ -7,8 +7,8 @@ import { keychainVerdict } from './keychain.js';
 /**
  * Passphrases a user chose to remember, encrypted with the OS keychain (safeStorage) into one
  * file of the desktop profile. Never in the catalog, never in clear; no real keychain (including
- * Linux's fixed-key `basic_text` fallback) = no remembering (the engine then tells the user to use
- * a key file).
+ * Linux's fixed-key `basic_text` fallback) = no remembering: `engineInfo.keepsSecrets` is false and
+ * the console offers a key file instead.
  */
 export function safeStorageSecrets(userDataDir: string): SecretStore | undefined {
   const verdict = keychainVerdict(
@@ -17,7 +17,7 @@ export function safeStorageSecrets(userDataDir: string): SecretStore | undefined
     process.platform === 'linux' ? safeStorage.getSelectedStorageBackend() : undefined,
   );
   if (!verdict.usable) {
-    // The engine then refuses "remember" with its typed error and remedy (use a key file).
+    // The console then offers a key file instead of "remember" (engineInfo.keepsSecrets is false).
     console.warn(`Coffer: passphrases cannot be remembered on this computer: ${verdict.reason}.`);
     return undefined;
   }

@@ -24,7 +24,7 @@ type Handlers = { [M in MethodName]: (args: ParsedArgsOf<M>) => ResultOf<M> | Pr
 function handlers(engine: Engine, face: Face): Handlers {
   const notifications = new NotificationService(engine.db, engine.jobs, engine.events);
   return {
-    engineInfo: () => ({ version: COFFER_VERSION, dataDir: engine.dataDir, face, platform: process.platform }),
+    engineInfo: () => ({ version: COFFER_VERSION, dataDir: engine.dataDir, face, platform: process.platform, keepsSecrets: engine.vaults.keepsSecrets }),
     listVaults: () => engine.vaults.list(),
     showVault: async ({ name }) => ({ ...(await engine.vaults.show(name)), policies: engine.protection.listPolicies(name) }),
     createVault: (args) => engine.vaults.create(args),

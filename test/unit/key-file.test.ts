@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isCofferError } from '../../main/core/errors.js';
-import { readKeyFile } from '../../main/core/vaults.js';
+import { readKeyFile } from '../../main/core/key-file.js';
 
 // POSIX mode bits decide whether a key file is private; on Windows they mean nothing (every file
 // shows 0666 or 0444), so the check must not refuse every key file there.
@@ -27,8 +27,9 @@ describe('key file permission check', () => {
         return x;
       }
     })();
-    expect(isCofferError(e, 'VaultLocked')).toBe(true);
-    expect((e as { remedy?: string }).remedy).toContain('chmod 600');
+    expect(isCofferError(e, 'KeyFileNotPrivate')).toBe(true);
+    expect((e as { remedy?: string }).remedy).toContain(`chmod 600 ${loose}`);
+    expect((e as { details?: unknown }).details).toMatchObject({ keyFile: loose, field: 'keyFile', mode: '644', command: `chmod 600 ${loose}` });
     expect(readKeyFile(keyFile('tight.key', 0o600), 'linux')).toBe('correct horse battery');
   });
 
@@ -37,5 +38,21 @@ describe('key file permission check', () => {
     const warned = new Promise<Error>((resolve) => process.once('warning', resolve));
     expect(readKeyFile(f, 'win32')).toBe('correct horse battery');
     expect((await warned).message).toMatch(/cannot check who may read the key file .* on Windows/);
+  });
+
+  it('refuses a missing file, a folder and a file without a passphrase on its first line as unreadable', () => {
+    const codeOf = (f: string) => {
+      try {
+        readKeyFile(f, 'linux');
+        return 'read';
+      } catch (x) {
+        return isCofferError(x) ? x.code : 'other';
+      }
+    };
+    expect(codeOf(path.join(dir, 'absent.key'))).toBe('KeyFileUnreadable');
+    expect(codeOf(dir)).toBe('KeyFileUnreadable');
+    const empty = path.join(dir, 'empty.key');
+    fs.writeFileSync(empty, '\nsecond line\n', { mode: 0o600 });
+    expect(codeOf(empty)).toBe('KeyFileUnreadable');
   });
 });

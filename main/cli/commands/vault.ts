@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import * as path from 'node:path';
 import type { Cli } from '../io.js';
-import { formatBytes, printTable } from '../format.js';
+import { formatBytes, printTable, unlocksAtStartText } from '../format.js';
 import { readPassphrase } from '../passphrase.js';
 
 /** The storage options of `vault create` and `vault connect`, as commander hands them over. */
@@ -80,9 +80,9 @@ export function vaultCommands(program: Command, cli: Cli): void {
           ? io.out('No vaults yet. Create one with `coffer vault create NAME --region R --path DIR`.\n')
           : printTable(
               io.out,
-              ['NAME', 'REGION', 'LOCATION', 'REGISTERED', 'KEY'],
+              ['NAME', 'REGION', 'LOCATION', 'REGISTERED', 'KEY', 'UNLOCKS AT START'],
               // The location as the catalog holds it: a path or a URL, never a key or token.
-              list.map((v) => [v.name, v.region, v.location, String(v.registeredCount), v.unlocked ? 'unlocked' : 'locked']),
+              list.map((v) => [v.name, v.region, v.location, String(v.registeredCount), v.unlocked ? 'unlocked' : 'locked', unlocksAtStartText(v.unlocksAtStart)]),
             ),
       );
     });
@@ -107,6 +107,7 @@ export function vaultCommands(program: Command, cli: Cli): void {
             `Recovery points:  ${v.pointCount}`,
             `Registered VMs:   ${v.registeredCount}`,
             `Policies:         ${v.policies.map((p) => p.name).join(', ')}`,
+            `Unlocks at start: ${unlocksAtStartText(v.unlocksAtStart)}`,
             '',
           ].join('\n'),
         );
@@ -172,9 +173,16 @@ export function vaultCommands(program: Command, cli: Cli): void {
 
   vault
     .command('remember <name>')
-    .description('unattended backups: unlock the vault from a key file readable only by this user')
-    .requiredOption('--key-file <file>', 'a file (mode 0600) holding the passphrase on its first line')
-    .action(async (name: string, o: { keyFile: string }) => {
+    .description('unattended backups: unlock the vault from a key file readable only by this user (checked and tried first); --off stops it')
+    .option('--key-file <file>', 'a file (mode 0600) holding the passphrase on its first line')
+    .option('--off', 'stop unlocking the vault from its key file at start')
+    .action(async (name: string, o: { keyFile?: string; off?: boolean }, cmd: Command) => {
+      if ((o.keyFile === undefined) === (o.off !== true)) cmd.error('error: give either --key-file FILE or --off');
+      if (o.keyFile === undefined) {
+        await call('setVaultKeyFile', { name, keyFile: null });
+        io.out(`Vault ${name} no longer unlocks from a key file at start.\n`);
+        return;
+      }
       await call('setVaultKeyFile', { name, keyFile: path.resolve(o.keyFile) });
       io.out(`Vault ${name} will be unlocked from ${path.resolve(o.keyFile)} for scheduled backups.\n`);
     });

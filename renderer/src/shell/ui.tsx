@@ -1,6 +1,6 @@
 // Shared building blocks of the pages: the panel look, the empty state, the vault picker.
 import { Dropdown, Field, Option, SpinButton, Text, Title3, makeStyles, tokens } from '@fluentui/react-components';
-import { useCallback, useEffect, useMemo, useState, type ReactElement, type ReactNode } from 'react';
+import { useCallback, useEffect, useMemo, useState, useSyncExternalStore, type ReactElement, type ReactNode } from 'react';
 import { numberFromText, type VaultSummary } from '../../../preload/contract.js';
 import { useApi, type ApiState } from '../api.js';
 import { useT } from '../i18n/index.js';
@@ -71,12 +71,41 @@ export function EmptyState({ icon, title, body, action }: { icon: ReactElement; 
 
 const VAULT_KEY = 'coffer.vault';
 
-function stored(): string | null {
+/** The current vault of every page: the one last picked, created or connected (kept in this browser). */
+let currentVault: string | null = (() => {
   try {
     return localStorage.getItem(VAULT_KEY);
   } catch {
     return null;
   }
+})();
+const vaultListeners = new Set<() => void>();
+
+/** Makes `name` the vault every page shows, now and after a reload: a pick, a create, a connect. */
+export function rememberVault(name: string): void {
+  if (currentVault === name) return;
+  currentVault = name;
+  try {
+    localStorage.setItem(VAULT_KEY, name);
+  } catch {
+    // kept for this page only
+  }
+  for (const l of [...vaultListeners]) l();
+}
+
+function subscribeVault(listener: () => void): () => void {
+  vaultListeners.add(listener);
+  // Another tab of the console picked a vault: follow it.
+  const onStorage = (e: StorageEvent) => {
+    if (e.key !== VAULT_KEY || e.newValue === null) return;
+    currentVault = e.newValue;
+    listener();
+  };
+  window.addEventListener('storage', onStorage);
+  return () => {
+    vaultListeners.delete(listener);
+    window.removeEventListener('storage', onStorage);
+  };
 }
 
 export interface VaultChoice {
@@ -86,22 +115,32 @@ export interface VaultChoice {
   setVault(name: string): void;
 }
 
-/** The vault a per-vault page shows: the one chosen last (remembered), else the first. */
+/**
+ * The vault a per-vault page shows: the current one (last picked, created or connected, shared by
+ * all pages), else the most recently created. `initial` (a deep link's ?vault=) becomes the current one.
+ */
 export function useVaultChoice(initial?: string | null): VaultChoice {
   const vaults = useApi('listVaults', {}, { refreshOn: ['vaultsChanged'] });
-  const [chosen, setChosen] = useState<string | null>(() => initial ?? stored());
-  const list = vaults.data;
-  const vault = list ? (list.find((v) => v.name === chosen)?.name ?? list[0]?.name) : undefined;
+  const current = useSyncExternalStore(subscribeVault, () => currentVault);
+  // Until the effect below has made it current, the deep link wins on this page.
+  const [linked, setLinked] = useState(initial ?? null);
   useEffect(() => {
-    if (vault) {
-      try {
-        localStorage.setItem(VAULT_KEY, vault);
-      } catch {
-        // not remembered
-      }
-    }
-  }, [vault]);
-  return { vaults, vault, setVault: setChosen };
+    if (initial) rememberVault(initial);
+    setLinked(null);
+  }, [initial]);
+  const list = vaults.data;
+  const vault = list ? (pickVault(list, linked ?? current) ?? newest(list)?.name) : undefined;
+  return { vaults, vault, setVault: rememberVault };
+}
+
+function pickVault(list: VaultSummary[], name: string | null): string | undefined {
+  if (!name) return undefined;
+  const lower = name.toLowerCase();
+  return list.find((v) => v.name.toLowerCase() === lower)?.name;
+}
+
+function newest(list: VaultSummary[]): VaultSummary | undefined {
+  return list.reduce<VaultSummary | undefined>((a, v) => (!a || v.created > a.created ? v : a), undefined);
 }
 
 export function VaultPicker({ choice }: { choice: VaultChoice }): ReactElement | null {

@@ -44,8 +44,8 @@ export function ConnectVaultDialog({ open, onClose, onConnected }: { open: boole
   const form = useVaultForm('connect');
   const { values } = form;
   const info = useApi('engineInfo', {});
-  // Only the desktop app has a keychain (safeStorage); elsewhere a key file remembers a vault.
-  const canRemember = info.data?.face === 'electron';
+  // Only a host with an OS keychain remembers a passphrase (the engine says so); elsewhere a key file does.
+  const canRemember = info.data?.keepsSecrets === true;
   const [remember, setRemember] = useState(false);
   // An engine error about a field (a wrong passphrase, an unusable location) is shown beside it.
   const action = useAction({ placeError: form.placeError });

@@ -9,6 +9,9 @@ import {
   DialogTitle,
   Field,
   Input,
+  MessageBar,
+  MessageBarActions,
+  MessageBarBody,
   Spinner,
   Text,
   makeStyles,
@@ -16,7 +19,7 @@ import {
 } from '@fluentui/react-components';
 import { useState, type FormEvent, type ReactElement } from 'react';
 import type { VaultSummary } from '../../../preload/contract.js';
-import { call, useAction } from '../api.js';
+import { call, useAction, useApi } from '../api.js';
 import { useT } from '../i18n/index.js';
 import { ErrorBar } from '../shell/Page.js';
 
@@ -25,10 +28,26 @@ const useStyles = makeStyles({
   surface: { maxWidth: '520px', width: '100%' },
 });
 
-/** Opens a locked vault with its passphrase; "remember" keeps it in the OS keychain where the engine can. */
-export function UnlockVaultDialog({ vault, onClose, onUnlocked }: { vault: VaultSummary | undefined; onClose: () => void; onUnlocked: (v: VaultSummary) => void }): ReactElement {
+/**
+ * Opens a locked vault with its passphrase. "Remember" (the OS keychain) is offered only where the
+ * engine says this host can keep secrets; elsewhere the dialog says why and offers the key file.
+ */
+export function UnlockVaultDialog({
+  vault,
+  onClose,
+  onUnlocked,
+  onSetUpKeyFile,
+}: {
+  vault: VaultSummary | undefined;
+  onClose: () => void;
+  onUnlocked: (v: VaultSummary) => void;
+  /** Opens the key-file setup for this vault (instead of this dialog). */
+  onSetUpKeyFile: (v: VaultSummary) => void;
+}): ReactElement {
   const t = useT();
   const styles = useStyles();
+  const info = useApi('engineInfo', {});
+  const keepsSecrets = info.data?.keepsSecrets === true;
   const [passphrase, setPassphrase] = useState('');
   const [remember, setRemember] = useState(false);
   const action = useAction();
@@ -46,7 +65,7 @@ export function UnlockVaultDialog({ vault, onClose, onUnlocked }: { vault: Vault
   const submit = async (ev: FormEvent) => {
     ev.preventDefault();
     if (!vault || passphrase === '') return;
-    const v = await action.run(() => call('unlockVault', { name: vault.name, passphrase, remember }));
+    const v = await action.run(() => call('unlockVault', { name: vault.name, passphrase, remember: keepsSecrets && remember }));
     if (!v) return;
     reset();
     onUnlocked(v);
@@ -63,8 +82,31 @@ export function UnlockVaultDialog({ vault, onClose, onUnlocked }: { vault: Vault
               <Field label={t('vaults.createDialog.passphrase')} required validationMessage={wrong ? t('vaults.unlockDialog.wrong') : undefined} validationState={wrong ? 'error' : 'none'}>
                 <Input type="password" value={passphrase} onChange={(_, d) => setPassphrase(d.value)} autoComplete="current-password" autoFocus />
               </Field>
-              <Checkbox checked={remember} onChange={(_, d) => setRemember(d.checked === true)} label={t('vaults.unlockDialog.remember')} />
-              <Text size={200}>{t('vaults.unlockDialog.rememberHint')}</Text>
+              {keepsSecrets ? (
+                <>
+                  <Checkbox checked={remember} onChange={(_, d) => setRemember(d.checked === true)} label={t('vaults.unlockDialog.remember')} />
+                  <Text size={200}>{t('vaults.unlockDialog.rememberHint')}</Text>
+                </>
+              ) : vault?.unlocksAtStart.via === 'keyFile' ? (
+                <Text size={200}>{t('vaults.unlockDialog.viaKeyFile', { path: vault.unlocksAtStart.keyFile })}</Text>
+              ) : (
+                info.data && (
+                  <MessageBar intent="info" layout="multiline">
+                    <MessageBarBody>{t('vaults.unlockDialog.noKeychain')}</MessageBarBody>
+                    <MessageBarActions>
+                      <Button
+                        onClick={() => {
+                          if (!vault || busy) return;
+                          reset();
+                          onSetUpKeyFile(vault);
+                        }}
+                      >
+                        {t('vaults.unlockDialog.setUpKeyFile')}
+                      </Button>
+                    </MessageBarActions>
+                  </MessageBar>
+                )
+              )}
               {error && !wrong && <ErrorBar error={error} />}
             </DialogContent>
             <DialogActions>

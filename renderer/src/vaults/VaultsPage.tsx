@@ -17,18 +17,22 @@ import {
   tokens,
   type TableColumnDefinition,
 } from '@fluentui/react-components';
-import { Add20Regular, ArrowClockwise20Regular, Delete20Regular, LockClosed16Regular, PlugConnectedAdd20Regular, PlugDisconnected20Regular, LockClosed20Regular, LockOpen16Regular, LockOpen20Regular, ShieldCheckmark20Regular, VaultRegular } from '@fluentui/react-icons';
+import { Add20Regular, ArrowClockwise20Regular, Delete20Regular, Key20Regular, LockClosed16Regular, PlugConnectedAdd20Regular, PlugDisconnected20Regular, LockClosed20Regular, LockOpen16Regular, LockOpen20Regular, ShieldCheckmark20Regular, VaultRegular } from '@fluentui/react-icons';
 import { useMemo, useState, type ReactElement } from 'react';
 import type { VaultSummary } from '../../../preload/contract.js';
 import { call, useAction, useApi } from '../api.js';
 import { ActionButton } from '../shell/ActionButton.js';
+import { ConfirmDialog } from '../shell/ConfirmDialog.js';
 import { useI18n } from '../i18n/index.js';
 import { useNotify, useTrackJobs } from '../shell/notify.js';
 import { ErrorBar, Page } from '../shell/Page.js';
+import { rememberVault } from '../shell/ui.js';
 import { ConnectVaultDialog } from './ConnectVaultDialog.js';
 import { CreateVaultDialog } from './CreateVaultDialog.js';
 import { DeleteVaultDialog } from './DeleteVaultDialog.js';
 import { DisconnectVaultDialog } from './DisconnectVaultDialog.js';
+import { KeyFileDialog } from './KeyFileDialog.js';
+import { UnlocksAtStart } from './unlocksAtStart.js';
 import { UnlockVaultDialog } from './UnlockVaultDialog.js';
 
 const useStyles = makeStyles({
@@ -52,15 +56,18 @@ const useStyles = makeStyles({
     borderRadius: tokens.borderRadiusLarge,
     boxShadow: tokens.shadow4,
   },
-  // Relative column widths (cells are flex items): the storage path gets the most room.
-  colName: { flexGrow: 1.3, minWidth: '120px' },
-  colRegion: { flexGrow: 0.9, minWidth: '80px' },
-  colLocation: { flexGrow: 2.2, minWidth: '160px' },
-  colRegistered: { flexGrow: 1, minWidth: '130px' },
+  // Relative column widths (cells are flex items): the storage path gets the most room. The minimum
+  // widths add up to less than the page at 1440 px, so no column is cut off there.
+  colName: { flexGrow: 1.3, minWidth: '100px' },
+  colRegion: { flexGrow: 0.9, minWidth: '64px' },
+  colLocation: { flexGrow: 2.2, minWidth: '110px' },
+  colRegistered: { flexGrow: 1, minWidth: '88px' },
   colState: { flexGrow: 0.9, minWidth: '110px' },
-  colCreated: { flexGrow: 1.4, minWidth: '180px' },
-  colActions: { flexGrow: 2, minWidth: '300px' },
-  actions: { display: 'flex', gap: tokens.spacingHorizontalXS },
+  colCreated: { flexGrow: 1.4, minWidth: '110px' },
+  colUnlocksAtStart: { flexGrow: 1.6, minWidth: '150px' },
+  colActions: { flexGrow: 2, minWidth: '200px' },
+  // The row's actions wrap onto a second line rather than push the table wider than the page.
+  actions: { display: 'flex', flexWrap: 'wrap', gap: tokens.spacingHorizontalXS, paddingBlock: tokens.spacingVerticalXXS },
   emptyIcon: { color: tokens.colorBrandForeground1 },
   emptyBody: { color: tokens.colorNeutralForeground2, maxWidth: '44ch' },
 });
@@ -75,15 +82,17 @@ export function VaultsPage(): ReactElement {
   const [disconnecting, setDisconnecting] = useState<VaultSummary>();
   const [deleting, setDeleting] = useState<VaultSummary>();
   const [unlocking, setUnlocking] = useState<VaultSummary>();
+  const [locking, setLocking] = useState<VaultSummary>();
+  const [keyFileFor, setKeyFileFor] = useState<VaultSummary>();
   const rowAction = useAction();
   const trackJobs = useTrackJobs();
 
-  const lock = (v: VaultSummary) =>
-    rowAction.run(async () => {
-      await call('lockVault', { name: v.name });
-      notify('success', t('vaults.locked', { name: v.name }));
-      vaults.reload();
-    }, `lock:${v.name}`);
+  // Asked first (ConfirmDialog): locking stops the vault's scheduled backups until it is unlocked.
+  const lock = async (v: VaultSummary) => {
+    await call('lockVault', { name: v.name });
+    notify('success', t('vaults.locked', { name: v.name }));
+    vaults.reload();
+  };
   // A full verify reads every chunk of every point: the job shows which points and VMs are damaged.
   const verify = (v: VaultSummary) =>
     rowAction.run(async () => {
@@ -136,6 +145,12 @@ export function VaultsPage(): ReactElement {
           ),
       }),
       createTableColumn<VaultSummary>({
+        columnId: 'unlocksAtStart',
+        compare: (a, b) => a.unlocksAtStart.via.localeCompare(b.unlocksAtStart.via),
+        renderHeaderCell: () => t('vaults.col.unlocksAtStart'),
+        renderCell: (v) => <UnlocksAtStart how={v.unlocksAtStart} scheduledCount={v.scheduledCount} />,
+      }),
+      createTableColumn<VaultSummary>({
         columnId: 'created',
         compare: (a, b) => a.created.localeCompare(b.created),
         renderHeaderCell: () => t('vaults.col.created'),
@@ -147,7 +162,7 @@ export function VaultsPage(): ReactElement {
         renderCell: (v) => (
           <div className={styles.actions}>
             {v.unlocked ? (
-              <Button appearance="subtle" size="small" icon={<LockClosed20Regular />} aria-label={t('vaults.lockLabel', { name: v.name })} onClick={() => void lock(v)}>
+              <Button appearance="subtle" size="small" icon={<LockClosed20Regular />} aria-label={t('vaults.lockLabel', { name: v.name })} onClick={() => setLocking(v)}>
                 {t('vaults.lock')}
               </Button>
             ) : (
@@ -160,6 +175,9 @@ export function VaultsPage(): ReactElement {
                 {t('vaults.verify')}
               </ActionButton>
             )}
+            <Button appearance="subtle" size="small" icon={<Key20Regular />} aria-label={t('vaults.keyFileLabel', { name: v.name })} onClick={() => setKeyFileFor(v)}>
+              {t('vaults.keyFile')}
+            </Button>
             <Button appearance="subtle" size="small" icon={<PlugDisconnected20Regular />} aria-label={t('vaults.disconnectLabel', { name: v.name })} onClick={() => setDisconnecting(v)}>
               {t('vaults.disconnect')}
             </Button>
@@ -170,7 +188,7 @@ export function VaultsPage(): ReactElement {
         ),
       }),
     ],
-    [t, formatDateTime, formatNumber, styles, lock],
+    [t, formatDateTime, formatNumber, styles],
   );
 
   const colClass = (id: string | number): string | undefined =>
@@ -181,6 +199,7 @@ export function VaultsPage(): ReactElement {
       registered: styles.colRegistered,
       state: styles.colState,
       created: styles.colCreated,
+      unlocksAtStart: styles.colUnlocksAtStart,
       actions: styles.colActions,
     })[String(id)];
 
@@ -258,11 +277,14 @@ export function VaultsPage(): ReactElement {
         onClose={() => setCreating(false)}
         onCreated={(vault) => {
           setCreating(false);
+          // The vault just made is the one every page shows next.
+          rememberVault(vault.name);
           notify('success', t('vaults.created', { name: vault.name }));
           vaults.reload();
         }}
       />
       <ConnectVaultDialog open={connecting} onClose={() => setConnecting(false)} onConnected={(v) => {
+          rememberVault(v.name);
           notify('success', t('vaults.connected', { name: v.name }));
           vaults.reload();
         }}
@@ -284,7 +306,32 @@ export function VaultsPage(): ReactElement {
           notify('success', t('vaults.unlocked', { name: v.name }));
           vaults.reload();
         }}
+        onSetUpKeyFile={(v) => {
+          setUnlocking(undefined);
+          setKeyFileFor(v);
+        }}
       />
+      <KeyFileDialog
+        vault={keyFileFor}
+        onClose={() => setKeyFileFor(undefined)}
+        onChanged={(v, removed) => {
+          if (removed) {
+            setKeyFileFor(undefined);
+            notify('success', t('vaults.keyFileDialog.removed', { name: v.name }));
+          }
+          vaults.reload();
+        }}
+      />
+      <ConfirmDialog
+        open={locking !== undefined}
+        title={t('vaults.lockDialog.title', { name: locking?.name ?? '' })}
+        confirmLabel={t('vaults.lockDialog.submit')}
+        confirmIcon={<LockClosed20Regular />}
+        onConfirm={() => (locking ? lock(locking) : Promise.resolve())}
+        onClose={() => setLocking(undefined)}
+      >
+        {locking && <LockConsequences vault={locking} />}
+      </ConfirmDialog>
       <DeleteVaultDialog
         vault={deleting}
         onClose={() => setDeleting(undefined)}
@@ -295,5 +342,22 @@ export function VaultsPage(): ReactElement {
         }}
       />
     </Page>
+  );
+}
+
+/** What locking stops: the vault's scheduled backups, and every way it had to unlock at start. */
+function LockConsequences({ vault }: { vault: VaultSummary }): ReactElement {
+  const { t, formatNumber } = useI18n();
+  const n = vault.scheduledCount;
+  const how = vault.unlocksAtStart;
+  return (
+    <>
+      <Text>{t('vaults.lockDialog.body', { name: vault.name })}</Text>
+      <Text weight={n > 0 ? 'semibold' : 'regular'}>
+        {n === 0 ? t('vaults.lockDialog.scheduledNone') : n === 1 ? t('vaults.lockDialog.scheduledOne') : t('vaults.lockDialog.scheduled', { count: formatNumber(n) })}
+      </Text>
+      {how.via === 'keychain' && <Text>{t('vaults.lockDialog.forgetsKeychain')}</Text>}
+      {how.via === 'keyFile' && <Text>{t('vaults.lockDialog.forgetsKeyFile', { path: how.keyFile })}</Text>}
+    </>
   );
 }
