@@ -406,11 +406,23 @@ export class InventoryService {
   resolve(ref: string, among: Vm[] = this.allVms()): Vm {
     const byId = among.find((v) => v.id === ref);
     if (byId) return byId;
-    const matches = among.filter((v) => vmMatches(v, ref));
+    const matches = this.matching(ref, among);
     if (matches.length === 1) return matches[0]!;
     if (matches.length === 0) throw new CofferError('VmNotFound', `No VM named "${ref}".`, { ref });
     const names = matches.map(label);
     throw new CofferError('VmAmbiguous', `Several VMs are named "${ref}": ${names.join(', ')}.`, { ref, candidates: names });
+  }
+
+  /**
+   * The VMs a reference names (id, name, or cloudservice/name); when none does, the VMs that had
+   * this `cloudservice/name` before catalog migration 8 relabelled them (lab/web01/web01 is lab/web01).
+   */
+  matching(ref: string, among: Vm[] = this.allVms()): Vm[] {
+    const direct = among.filter((v) => vmMatches(v, ref));
+    const slash = ref.lastIndexOf('/');
+    if (direct.length > 0 || slash <= 0) return direct;
+    const former = new Set(this.db.prepare('SELECT vm_id FROM vm_label_aliases WHERE cloud_service = ? AND name = ?').pluck().all(ref.slice(0, slash), ref.slice(slash + 1)) as string[]);
+    return among.filter((v) => former.has(v.id));
   }
 
   private resolveAll(refs: string[], among: Vm[]): Vm[] {
