@@ -1,6 +1,6 @@
 import * as readline from 'node:readline';
 import { InvalidArgumentError } from 'commander';
-import { diskCount, type ApiError, type ArgsOf, type Job, type MethodName, type Result, type ResultOf, type Vm } from '../../preload/contract.js';
+import { diskCount, vmLabel, type ApiError, type ArgsOf, type Job, type MethodName, type Result, type ResultOf, type Vm } from '../../preload/contract.js';
 import { formatBytes, printTable } from './format.js';
 
 /** Streams the CLI writes to and the terminal it may ask on; tests pass their own. */
@@ -69,7 +69,7 @@ export interface Cli {
 }
 
 export function describeJob(j: Job): string {
-  const subject = [j.vaultName, j.vmName && (j.cloudService ? `${j.cloudService}/${j.vmName}` : j.vmName)].filter(Boolean).join(' ');
+  const subject = [j.vaultName, j.vmName && vmLabel({ name: j.vmName, cloudService: j.cloudService })].filter(Boolean).join(' ');
   const lines = [`Job ${j.id} ${j.operation}${subject ? ` ${subject}` : ''}: ${j.status}${j.summary ? ` - ${j.summary}` : ''}`];
   if (j.bytesTotal > 0) lines.push(`  progress ${(j.progress * 100).toFixed(0)}%, ${formatBytes(j.bytesDone)} of ${formatBytes(j.bytesTotal)}`);
   for (const w of j.warnings) lines.push(`  warning ${w.code}: ${w.message}`);

@@ -529,11 +529,14 @@ function defaultSourceName(kind: Source['kind'], target: string): string {
   return `${kind}-${base}`.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64);
 }
 
-function explainNothing(excluded: { reason: string }[], region: string): string {
+function explainNothing(excluded: { reason: string; vm: Pick<Vm, 'vaultName'> }[], region: string): string {
   const count = (r: string): number => excluded.filter((e) => e.reason === r).length;
   const parts = [];
   if (count('OtherRegion')) parts.push(`${count('OtherRegion')} VM(s) are in another region than ${region}`);
-  if (count('AlreadyRegistered')) parts.push(`${count('AlreadyRegistered')} VM(s) are already registered to a vault`);
+  if (count('AlreadyRegistered')) {
+    const vaults = [...new Set(excluded.filter((e) => e.reason === 'AlreadyRegistered').map((e) => e.vm.vaultName))].sort();
+    parts.push(`${count('AlreadyRegistered')} VM(s) are already registered to vault ${vaults.join(', ')}`);
+  }
   if (count('Missing')) parts.push(`${count('Missing')} VM(s) no longer exist in their source`);
   return parts.join('; ') || 'no VM was seen';
 }
