@@ -217,7 +217,11 @@ export class InventoryService {
           region = excluded.region, kind = excluded.kind, power_state = excluded.power_state, definition_path = excluded.definition_path,
           disks = excluded.disks, guest_agent = excluded.guest_agent, problems = excluded.problems, last_seen_at = excluded.last_seen_at, missing = 0,
           approved_disk_paths = COALESCE(vms.approved_disk_paths, excluded.approved_disk_paths)`);
+      // A VM whose label changes (its folder now holds a second VM, say) keeps the old one as an alias.
+      const before = new Map((this.db.prepare('SELECT id, stable_id, name, cloud_service FROM vms WHERE source_id = ?').all(source.id) as { id: string; stable_id: string; name: string; cloud_service: string }[]).map((r) => [r.stable_id, r]));
+      const alias = this.db.prepare('INSERT OR IGNORE INTO vm_label_aliases (vm_id, cloud_service, name) VALUES (?, ?, ?)');
       for (const vm of found) {
+        const was = before.get(vm.stableId);
         upsert.run({
           id: randomUUID(),
           source_id: source.id,
@@ -235,6 +239,7 @@ export class InventoryService {
           // The paths first seen are the approved ones; diskPathChanges(approved, disks) tells what moved since.
           disk_paths: JSON.stringify(diskPaths(vm.disks)),
         });
+        if (was && (was.cloud_service !== vm.cloudService || was.name !== vm.name) && source.kind === 'folder') alias.run(was.id, was.cloud_service, was.name);
       }
       const seen = new Set(found.map((v) => v.stableId));
       const known = this.db.prepare('SELECT id, stable_id, vault_id FROM vms WHERE source_id = ?').all(source.id) as { id: string; stable_id: string; vault_id: string | null }[];
