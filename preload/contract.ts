@@ -302,6 +302,34 @@ export function vmLabel(vm: { name: string; cloudService: string | null }): stri
   return vm.cloudService ? `${vm.cloudService}/${vm.name}` : vm.name;
 }
 
+/** What naming a VM among others needs; `id` (when given) tells one VM seen twice from two VMs. */
+export interface VmNameParts {
+  id?: string;
+  name: string;
+  cloudService: string | null;
+}
+
+/** The names (lower case) that more than one of `vms` has. */
+export function repeatedVmNames(vms: readonly VmNameParts[]): Set<string> {
+  const seen = new Map<string, Set<string>>();
+  for (const vm of vms) {
+    const name = vm.name.toLowerCase();
+    seen.set(name, (seen.get(name) ?? new Set()).add(vm.id ?? vmLabel(vm)));
+  }
+  return new Set([...seen].filter(([, ids]) => ids.size > 1).map(([name]) => name));
+}
+
+/**
+ * How a face names VMs in a list (a dialog's text, a confirmation, a CLI message about several
+ * VMs): the name alone when no other VM shown or `known` has it, `cloudservice/name` (vmLabel)
+ * when the name repeats. A message about one VM that stands on its own (a toast, a job line, the
+ * notification centre) always uses vmLabel: it outlives the list it came from.
+ */
+export function vmListLabels(shown: readonly VmNameParts[], known: readonly VmNameParts[] = []): string[] {
+  const repeated = repeatedVmNames([...shown, ...known]);
+  return shown.map((vm) => (repeated.has(vm.name.toLowerCase()) ? vmLabel(vm) : vm.name));
+}
+
 /** The VM's own disks: backing files and the extents of a split disk are not counted. */
 export function diskCount(vm: Pick<Vm, 'disks'>): number {
   return vm.disks.filter((d) => d.role === 'disk' && !d.extentOf).length;
@@ -312,7 +340,7 @@ export const DiscoveryResult = z.object({
   job: Job.nullable(),
   /** VMs that exist, are in the vault's region and are registered nowhere (W3). */
   candidates: z.array(Vm),
-  /** Every other VM seen, with the rule that keeps it out. */
+  /** Every other VM seen, with the rule that keeps it out (AlreadyRegistered: the vault is vm.vaultName). */
   excluded: z.array(z.object({ vm: Vm, reason: ExclusionReason, detail: z.string() })),
 });
 

@@ -19,7 +19,7 @@ export const JobMessage = z.discriminatedUnion('code', [
   message('LegacyText', { text: z.string() }),
   message('DiscoveryFound', { count: Count, region: z.string() }),
   /** Nothing registrable: either no source reported any VM, or why each VM seen was left out. */
-  message('DiscoveryNothing', { region: z.string(), seen: Count, otherRegion: Count, alreadyRegistered: Count, missing: Count }),
+  message('DiscoveryNothing', { region: z.string(), seen: Count, otherRegion: Count, alreadyRegistered: Count, missing: Count, registeredTo: z.array(z.string()).default([]) }),
   message('VmRegistered', { vm: VmLabel, vault: z.string() }),
   message('VmUnregistered', { vm: VmLabel, vault: z.string() }),
   message('ProtectionConfigured', { vm: VmLabel, policy: z.string() }),
@@ -57,7 +57,9 @@ export const englishJobMessages: JobMessageTexts = {
     if (p.seen === 0) return 'No VM can be registered: no source reported any VM.';
     const parts = [
       p.otherRegion ? `${f.count(p.otherRegion, '# VM is', '# VMs are')} in another region than ${p.region}` : '',
-      p.alreadyRegistered ? `${f.count(p.alreadyRegistered, '# VM is', '# VMs are')} already registered to a vault` : '',
+      p.alreadyRegistered
+        ? `${f.count(p.alreadyRegistered, '# VM is', '# VMs are')} already registered to ${p.registeredTo.length === 0 ? 'a vault' : `${f.count(p.registeredTo.length, 'vault', 'vaults')} ${p.registeredTo.join(', ')}`}`
+        : '',
       p.missing ? `${f.count(p.missing, '# VM no longer exists', '# VMs no longer exist')} in their source` : '',
     ].filter(Boolean);
     return `No VM can be registered: ${parts.join('; ') || 'no VM was seen'}.`;

@@ -1,6 +1,6 @@
 import * as readline from 'node:readline';
 import { InvalidArgumentError } from 'commander';
-import { diskCount, englishFormat, jobMessageText, type ApiError, type ArgsOf, type Job, type JobMessage, type MethodName, type Result, type ResultOf, type Vm } from '../../preload/contract.js';
+import { diskCount, vmLabel, englishFormat, jobMessageText, type ApiError, type ArgsOf, type Job, type JobMessage, type MethodName, type Result, type ResultOf, type Vm } from '../../preload/contract.js';
 import { formatBytes, printTable } from './format.js';
 
 /** Streams the CLI writes to and the terminal it may ask on; tests pass their own. */
@@ -69,7 +69,7 @@ export interface Cli {
 }
 
 export function describeJob(j: Job): string {
-  const subject = [j.vaultName, j.vmName && (j.cloudService ? `${j.cloudService}/${j.vmName}` : j.vmName)].filter(Boolean).join(' ');
+  const subject = [j.vaultName, j.vmName && vmLabel({ name: j.vmName, cloudService: j.cloudService })].filter(Boolean).join(' ');
   const lines = [`Job ${j.id} ${j.operation}${subject ? ` ${subject}` : ''}: ${j.status}${j.summary ? ` - ${jobText(j.summary)}` : ''}`];
   if (j.trigger !== 'manual') lines.push(`  trigger ${j.trigger}`);
   if (j.bytesTotal > 0) lines.push(`  progress ${(j.progress * 100).toFixed(0)}%, ${formatBytes(j.bytesDone)} of ${formatBytes(j.bytesTotal)}`);

@@ -2,7 +2,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { openCatalog, type Db } from './catalog/catalog.js';
 import { EngineEvents, type EngineListener } from './events.js';
-import { InventoryService, vmMatches } from './inventory.js';
+import { InventoryService } from './inventory.js';
 import { JobService } from './jobs.js';
 import { ProtectionService } from './protection/service.js';
 import { dashboardData } from './dashboard.js';
@@ -60,7 +60,7 @@ export class Engine {
 
   /** VM ids a user's reference matches: an id, a name, or `cloudservice/name` (every match). */
   vmIdsMatching(ref: string): string[] {
-    return this.inventory.allVms().filter((vm) => vmMatches(vm, ref)).map((vm) => vm.id);
+    return this.inventory.matching(ref).map((vm) => vm.id);
   }
 
   /** Runs scheduled backups until the returned function is called (hosts only: desktop app, serve). */

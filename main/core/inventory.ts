@@ -217,7 +217,11 @@ export class InventoryService {
           region = excluded.region, kind = excluded.kind, power_state = excluded.power_state, definition_path = excluded.definition_path,
           disks = excluded.disks, guest_agent = excluded.guest_agent, problems = excluded.problems, last_seen_at = excluded.last_seen_at, missing = 0,
           approved_disk_paths = COALESCE(vms.approved_disk_paths, excluded.approved_disk_paths)`);
+      // A VM whose label changes (its folder now holds a second VM, say) keeps the old one as an alias.
+      const before = new Map((this.db.prepare('SELECT id, stable_id, name, cloud_service FROM vms WHERE source_id = ?').all(source.id) as { id: string; stable_id: string; name: string; cloud_service: string }[]).map((r) => [r.stable_id, r]));
+      const alias = this.db.prepare('INSERT OR IGNORE INTO vm_label_aliases (vm_id, cloud_service, name) VALUES (?, ?, ?)');
       for (const vm of found) {
+        const was = before.get(vm.stableId);
         upsert.run({
           id: randomUUID(),
           source_id: source.id,
@@ -235,6 +239,7 @@ export class InventoryService {
           // The paths first seen are the approved ones; diskPathChanges(approved, disks) tells what moved since.
           disk_paths: JSON.stringify(diskPaths(vm.disks)),
         });
+        if (was && (was.cloud_service !== vm.cloudService || was.name !== vm.name) && source.kind === 'folder') alias.run(was.id, was.cloud_service, was.name);
       }
       const seen = new Set(found.map((v) => v.stableId));
       const known = this.db.prepare('SELECT id, stable_id, vault_id FROM vms WHERE source_id = ?').all(source.id) as { id: string; stable_id: string; vault_id: string | null }[];
@@ -406,11 +411,23 @@ export class InventoryService {
   resolve(ref: string, among: Vm[] = this.allVms()): Vm {
     const byId = among.find((v) => v.id === ref);
     if (byId) return byId;
-    const matches = among.filter((v) => vmMatches(v, ref));
+    const matches = this.matching(ref, among);
     if (matches.length === 1) return matches[0]!;
     if (matches.length === 0) throw new CofferError('VmNotFound', `No VM named "${ref}".`, { ref });
     const names = matches.map(label);
     throw new CofferError('VmAmbiguous', `Several VMs are named "${ref}": ${names.join(', ')}.`, { ref, candidates: names });
+  }
+
+  /**
+   * The VMs a reference names (id, name, or cloudservice/name); when none does, the VMs that had
+   * this `cloudservice/name` before catalog migration 8 relabelled them (lab/web01/web01 is lab/web01).
+   */
+  matching(ref: string, among: Vm[] = this.allVms()): Vm[] {
+    const direct = among.filter((v) => vmMatches(v, ref));
+    const slash = ref.lastIndexOf('/');
+    if (direct.length > 0 || slash <= 0) return direct;
+    const former = new Set(this.db.prepare('SELECT vm_id FROM vm_label_aliases WHERE cloud_service = ? AND name = ?').pluck().all(ref.slice(0, slash), ref.slice(slash + 1)) as string[]);
+    return among.filter((v) => former.has(v.id));
   }
 
   private resolveAll(refs: string[], among: Vm[]): Vm[] {
@@ -517,8 +534,14 @@ function defaultSourceName(kind: Source['kind'], target: string): string {
   return `${kind}-${base}`.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64);
 }
 
-/** Why the VMs a discovery saw cannot be registered, counted per reason (the DiscoveryNothing message). */
-function excludedCounts(excluded: { reason: string }[]): { otherRegion: number; alreadyRegistered: number; missing: number } {
+/** Why the VMs a discovery saw cannot be registered, counted per reason, and the vaults that already hold some (the DiscoveryNothing message). */
+function excludedCounts(excluded: { reason: string; vm: Pick<Vm, 'vaultName'> }[]): {
+  otherRegion: number;
+  alreadyRegistered: number;
+  missing: number;
+  registeredTo: string[];
+} {
   const count = (r: string): number => excluded.filter((e) => e.reason === r).length;
-  return { otherRegion: count('OtherRegion'), alreadyRegistered: count('AlreadyRegistered'), missing: count('Missing') };
+  const registeredTo = [...new Set(excluded.filter((e) => e.reason === 'AlreadyRegistered').flatMap((e) => (e.vm.vaultName ? [e.vm.vaultName] : [])))].sort();
+  return { otherRegion: count('OtherRegion'), alreadyRegistered: count('AlreadyRegistered'), missing: count('Missing'), registeredTo };
 }

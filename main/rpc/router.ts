@@ -68,7 +68,8 @@ function handlers(engine: Engine, face: Face): Handlers {
     troubleshooting: () => ErrorCode.options.map((code) => ({ code, ...errorCatalog[code] })),
     vaultsToUnlock: ({ vaults = [], vms = [] }) => {
       const needed = new Set(vaults.map((n) => n.toLowerCase()));
-      for (const vm of engine.inventory.allVms()) if (vm.vaultName && vms.some((ref) => vmMatches(vm, ref))) needed.add(vm.vaultName.toLowerCase());
+      const named = new Set(vms.flatMap((ref) => engine.vmIdsMatching(ref)));
+      for (const vm of engine.inventory.allVms()) if (vm.vaultName && named.has(vm.id)) needed.add(vm.vaultName.toLowerCase());
       return engine.vaults.list().filter((v) => !v.unlocked && needed.has(v.name.toLowerCase())).map((v) => v.name);
     },
     backupAll: () => engine.protection.backupAll(),

@@ -25,7 +25,7 @@ import { useTmp } from '../helpers/tmp.js';
 const samples: { [C in JobMessageCode]: JobMessageParams<C> } = {
   LegacyText: { text: 'Recovery point 20260101: 1 disk(s), 8.0 MiB read, 4.0 MiB added.' },
   DiscoveryFound: { count: 3, region: 'lab-amsterdam' },
-  DiscoveryNothing: { region: 'lab-amsterdam', seen: 2, otherRegion: 1, alreadyRegistered: 1, missing: 0 },
+  DiscoveryNothing: { region: 'lab-amsterdam', seen: 2, otherRegion: 1, alreadyRegistered: 1, missing: 0, registeredTo: ['vault-other'] },
   VmRegistered: { vm: 'shop/web01', vault: 'vault-ams' },
   VmUnregistered: { vm: 'shop/web01', vault: 'vault-ams' },
   ProtectionConfigured: { vm: 'shop/web01', policy: 'Gold' },

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { vmLabel } from '../../../preload/contract.js';
 import { printVms, type Cli } from '../io.js';
 
 export function vmCommands(program: Command, cli: Cli): void {
@@ -14,7 +15,7 @@ export function vmCommands(program: Command, cli: Cli): void {
       const r = await call('discoveryResult', { vault: o.vault });
       print(r, o.json, () => {
         if (r.candidates.length) printVms(io.out, r.candidates);
-        for (const e of r.excluded) io.out(`  not listed: ${e.vm.cloudService}/${e.vm.name} (${e.reason}: ${e.detail})\n`);
+        for (const e of r.excluded) io.out(`  not listed: ${vmLabel(e.vm)} (${e.reason}: ${e.detail})\n`);
       });
     });
   vm.command('list')
@@ -44,7 +45,7 @@ export function vmCommands(program: Command, cli: Cli): void {
     .action(async (ref: string, o: { json?: boolean }) => {
       const r = await call('approveDiskPaths', { vm: ref });
       print(r, o.json, () => {
-        io.out(`Disk paths of ${r.cloudService}/${r.name} approved; its next backup reads:\n`);
+        io.out(`Disk paths of ${vmLabel(r)} approved; its next backup reads:\n`);
         for (const d of r.disks) io.out(`  ${d.path}\n`);
       });
     });

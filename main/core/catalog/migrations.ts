@@ -1,4 +1,6 @@
 import type Database from 'better-sqlite3';
+import * as path from 'node:path';
+import { folderCloudServices } from '../sources/folder.js';
 
 /**
  * Numbered catalog migrations: index 0 takes version 0 to 1, and so on. Append only; never edit
@@ -254,5 +256,47 @@ export const migrations: ReadonlyArray<(db: Database.Database) => void> = [
       | { ended_at: string; id: number }
       | undefined;
     if (last) db.prepare("INSERT INTO notification_marks (name, ended_at, job_id) VALUES ('read', ?, ?)").run(last.ended_at, last.id);
+  },
+  // 11 (issue 12): a folder source names a VM in its own folder by the folder above (lab/web01,
+  // not lab/web01/web01; folderCloudServices). The stored labels of folder-source VMs, and of their
+  // jobs, follow the new rule; each old label is kept in vm_label_aliases so a reference written
+  // before (a script, a habit) still finds its VM.
+  (db) => {
+    db.exec(`
+      CREATE TABLE vm_label_aliases (
+        vm_id TEXT NOT NULL REFERENCES vms(id) ON DELETE CASCADE,
+        cloud_service TEXT NOT NULL,
+        name TEXT NOT NULL,
+        PRIMARY KEY (vm_id, cloud_service, name)
+      );
+      CREATE INDEX vm_label_aliases_label ON vm_label_aliases(name, cloud_service);
+    `);
+    const sources = db.prepare("SELECT id, target FROM sources WHERE kind = 'folder'").all() as { id: string; target: string }[];
+    const rows = db.prepare('SELECT id, stable_id, name, cloud_service, kind, definition_path, disks FROM vms WHERE source_id = ?');
+    const relabel = db.prepare('UPDATE vms SET cloud_service = ? WHERE id = ?');
+    const relabelJobs = db.prepare('UPDATE jobs SET cloud_service = ? WHERE vm_id = ? AND cloud_service = ?');
+    const alias = db.prepare('INSERT OR IGNORE INTO vm_label_aliases (vm_id, cloud_service, name) VALUES (?, ?, ?)');
+    for (const source of sources) {
+      const vms = rows.all(source.id) as { id: string; stable_id: string; name: string; cloud_service: string; kind: string; definition_path: string | null; disks: string }[];
+      const places = vms.map((vm) => {
+        const disks = (JSON.parse(vm.disks) as { path?: unknown }[]).flatMap((d) => (typeof d.path === 'string' ? [d.path] : []));
+        return {
+          name: vm.name,
+          isFolder: vm.kind === 'images',
+          home: vm.definition_path ? path.dirname(vm.definition_path) : path.join(source.target, vm.stable_id),
+          definitionPath: vm.definition_path ?? undefined,
+          files: [...(vm.definition_path ? [vm.definition_path] : []), ...disks],
+        };
+      });
+      const services = folderCloudServices(source.target, places);
+      vms.forEach((vm, i) => {
+        const now = services[i]!;
+        // A VM without definition that is not a folder of images cannot be placed: it keeps its label.
+        if (now === vm.cloud_service || (!vm.definition_path && vm.kind !== 'images')) return;
+        relabel.run(now, vm.id);
+        relabelJobs.run(now, vm.id, vm.cloud_service);
+        alias.run(vm.id, vm.cloud_service, vm.name);
+      });
+    }
   },
 ];

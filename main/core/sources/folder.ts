@@ -65,6 +65,59 @@ async function walkTree(root: string, opts: ScanOptions): Promise<FolderEntry[]>
 
 const toPosix = (p: string) => p.split(path.sep).join('/');
 
+/** Where a VM of a folder source lives, as the cloud-service rule needs it. */
+export interface FolderVmPlace {
+  name: string;
+  /** The folder its definition sits in; for a folder of bare images, that folder. */
+  home: string;
+  /** Its definition file, when it has one. */
+  definitionPath?: string | undefined;
+  /** A folder of bare images: the folder is the VM (and is named after it). */
+  isFolder: boolean;
+  /** Absolute paths of its definition and disk files. */
+  files: readonly string[];
+}
+
+const isInside = (p: string, dir: string): boolean => {
+  const rel = path.relative(dir, p);
+  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
+};
+
+/**
+ * The cloud-service rule of a folder source (README, "Supported sources"), for every VM of one
+ * scan: the folder a VM sits in names its cloud service, relative to the source's folder. A VM's
+ * own folder is the folder above that: one named after the VM (or its definition file) that holds
+ * only this VM's files (its definition and disks, nothing of another VM, also in subfolders), the
+ * one-folder-per-VM layout of VirtualBox, VMware and many libvirt trees. So `lab/web01/web01.vbox`
+ * is `lab/web01`, not `lab/web01/web01`, while `shop/web01.xml` alone in `shop` stays `shop/web01`.
+ * A folder of bare images is a VM of its own and sits in its parent.
+ * Two rules keep a label telling VMs apart: a VM that the folder above would put beside a VM of
+ * the same name keeps its own folder, and nothing above the source's folder is used (a VM whose
+ * own folder is the source's folder takes that folder's name).
+ * The scan and catalog migration 8 both use this function.
+ */
+export function folderCloudServices(root: string, vms: readonly FolderVmPlace[]): string[] {
+  root = path.resolve(root);
+  const rootName = path.basename(root);
+  const labelOf = (dir: string) => {
+    const rel = toPosix(path.relative(root, dir));
+    return rel === '' || rel.startsWith('..') || path.isAbsolute(rel) ? rootName : rel;
+  };
+  const namedAfter = (vm: FolderVmPlace) => {
+    const folder = path.basename(vm.home).toLowerCase();
+    const def = vm.definitionPath ? path.basename(vm.definitionPath, path.extname(vm.definitionPath)).toLowerCase() : undefined;
+    return folder === vm.name.toLowerCase() || folder === def;
+  };
+  const own = vms.map((vm, i) => vm.isFolder || (namedAfter(vm) && vms.every((other, j) => j === i || !other.files.some((f) => isInside(f, vm.home)))));
+  const lifted = vms.map((vm, i) => own[i]! && path.resolve(vm.home) !== root);
+  const labels = vms.map((vm, i) => labelOf(lifted[i] ? path.dirname(vm.home) : vm.home));
+  // One pass is enough: a VM put back into its own folder is alone there.
+  const key = (i: number) => `${labels[i]}\u0000${vms[i]!.name}`;
+  const count = new Map<string, number>();
+  vms.forEach((_, i) => count.set(key(i), (count.get(key(i)) ?? 0) + 1));
+  return vms.map((vm, i) => (lifted[i] && count.get(key(i))! > 1 ? labelOf(vm.home) : labels[i]!));
+}
+
 async function readSmallText(p: string): Promise<string | undefined> {
   const st = await stat(p).catch(() => undefined);
   if (!st || st.size > DEFINITION_MAX_BYTES) return undefined;
@@ -77,11 +130,6 @@ async function readSmallText(p: string): Promise<string | undefined> {
  */
 export async function scanFolder(root: string, opts: ScanOptions = {}): Promise<DiscoveredVm[]> {
   root = path.resolve(root);
-  const rootName = path.basename(root);
-  const cloudServiceOf = (dir: string) => {
-    const rel = toPosix(path.relative(root, dir));
-    return rel === '' || rel.startsWith('..') ? rootName : rel;
-  };
   const relPath = (p: string) => toPosix(path.relative(root, p)) || '.';
   const folders = await walkTree(root, opts);
   const confine = await folderConfinement(root, opts);
@@ -101,7 +149,7 @@ export async function scanFolder(root: string, opts: ScanOptions = {}): Promise<
       const text = await readSmallText(file);
       if (text === undefined) continue;
       const dir = path.dirname(file);
-      const cloudService = cloudServiceOf(dir);
+      const cloudService = ''; // set below, once every VM is known
       try {
         if (ext === '.xml') {
           if (!/<domain[\s>]/.test(text)) continue;
@@ -157,14 +205,25 @@ export async function scanFolder(root: string, opts: ScanOptions = {}): Promise<
     await add({
       stableId: relPath(folder.dir),
       name: path.basename(folder.dir),
-      // The folder is the VM; it sits in its parent folder.
-      cloudService: folder.dir === root ? rootName : cloudServiceOf(path.dirname(folder.dir)),
+      cloudService: '',
       powerState: 'off',
       kind: 'images',
       disks: refs,
       problems,
     });
   }
+
+  const services = folderCloudServices(
+    root,
+    vms.map((vm) => ({
+      name: vm.name,
+      definitionPath: vm.definitionPath,
+      isFolder: vm.kind === 'images',
+      home: vm.definitionPath ? path.dirname(vm.definitionPath) : path.join(root, vm.stableId),
+      files: [...(vm.definitionPath ? [vm.definitionPath] : []), ...vm.disks.map((d) => d.path)],
+    })),
+  );
+  vms.forEach((vm, i) => (vm.cloudService = services[i]!));
 
   vms.sort((a, b) => (a.definitionPath ?? path.join(root, a.stableId)).localeCompare(b.definitionPath ?? path.join(root, b.stableId)));
   const byId = new Map<string, DiscoveredVm>();

@@ -260,6 +260,8 @@ export const nl: Messages = {
   'discover.reason.OtherRegion': 'In een andere regio ({count}):',
   'discover.reason.AlreadyRegistered': 'Al geregistreerd bij een kluis ({count}):',
   'discover.reason.Missing': 'Niet meer gevonden in hun bron ({count}):',
+  'discover.reason.AlreadyRegisteredTo': 'Al geregistreerd bij kluis {vault} ({count}):',
+  'discover.reason.AlreadyRegisteredHere': 'Al geregistreerd bij deze kluis ({count}):',
   'register.open': 'Registreren',
   'register.title': 'Virtuele machines registreren bij {vault}',
   'register.intro': 'Kies een of meer gedetecteerde VM\'s. Elke VM krijgt een eigen registratietaak.',
@@ -268,6 +270,7 @@ export const nl: Messages = {
   'register.selectVm': '{name} selecteren',
   'register.selected': '{count} geselecteerd',
   'register.submit': 'Registreren',
+  'register.chosen': 'Registreert: {names}.',
   'protect.open': 'Beveiligen',
   'protect.title': 'Virtuele machines beveiligen',
   'protect.steps': 'Stappen',
@@ -282,6 +285,7 @@ export const nl: Messages = {
   'protect.policy': 'Beleid',
   'protect.readOnly': 'De bewaartermijnen van een bestaand beleid kunnen hier niet worden gewijzigd.',
   'protect.submit': 'Beveiligen',
+  'protect.chosen': 'Beveiligt: {names}.',
   'backupNow.open': 'Nu back-uppen',
   'backupNow.short': 'Nu back-uppen',
   'backupNow.label': 'Nu back-uppen: {name}',
@@ -703,7 +707,9 @@ export const nlJobMessages: JobMessageTexts = {
     if (p.seen === 0) return 'Er kan geen VM worden geregistreerd: geen enkele bron meldde een VM.';
     const parts = [
       p.otherRegion ? `${f.count(p.otherRegion, '# VM staat', '# VM’s staan')} in een andere regio dan ${p.region}` : '',
-      p.alreadyRegistered ? `${f.count(p.alreadyRegistered, '# VM is', '# VM’s zijn')} al bij een kluis geregistreerd` : '',
+      p.alreadyRegistered
+        ? `${f.count(p.alreadyRegistered, '# VM is', '# VM’s zijn')} al geregistreerd bij ${p.registeredTo.length === 0 ? 'een kluis' : `${f.count(p.registeredTo.length, 'kluis', 'kluizen')} ${p.registeredTo.join(', ')}`}`
+        : '',
       p.missing ? `${f.count(p.missing, '# VM bestaat', '# VM’s bestaan')} niet meer in hun bron` : '',
     ].filter(Boolean);
     return `Er kan geen VM worden geregistreerd: ${parts.join('; ') || 'er is geen VM gezien'}.`;

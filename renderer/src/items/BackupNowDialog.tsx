@@ -1,15 +1,16 @@
 import { Button, Dialog, DialogActions, DialogBody, DialogContent, DialogSurface, DialogTitle, Field, Input, Spinner, Text } from '@fluentui/react-components';
 import { Play20Regular } from '@fluentui/react-icons';
 import { useState, type FormEvent, type ReactElement } from 'react';
-import type { Vm } from '../../../preload/contract.js';
+import type { Vm, VmNameParts } from '../../../preload/contract.js';
 import { call, useAction } from '../api.js';
 import { useI18n } from '../i18n/index.js';
 import { useTrackJobs } from '../shell/notify.js';
 import { ErrorBar } from '../shell/Page.js';
 import { useDialogStyles } from './dialogStyles.js';
+import { vmNames } from './VmName.js';
 
-/** Backup Now for the chosen VMs, optionally kept until a date (W15). Open while `vms` is not empty. */
-export function BackupNowDialog({ vms, onClose }: { vms: Pick<Vm, 'id' | 'name'>[]; onClose: () => void }): ReactElement {
+/** Backup Now for the chosen VMs, optionally kept until a date (W15). Open while `vms` is not empty; `among`: the VMs the page shows. */
+export function BackupNowDialog({ vms, among = [], onClose }: { vms: Pick<Vm, 'id' | 'name' | 'cloudService'>[]; among?: readonly VmNameParts[]; onClose: () => void }): ReactElement {
   const { t } = useI18n();
   const styles = useDialogStyles();
   const trackJobs = useTrackJobs();
@@ -35,7 +36,7 @@ export function BackupNowDialog({ vms, onClose }: { vms: Pick<Vm, 'id' | 'name'>
           <DialogBody>
             <DialogTitle>{t('backupNow.title')}</DialogTitle>
             <DialogContent className={styles.form}>
-              <Text>{t('backupNow.intro', { names: vms.map((v) => v.name).join(', ') })}</Text>
+              <Text>{t('backupNow.intro', { names: vmNames(vms, among) })}</Text>
               <Field
                 label={t('backupNow.retainUntil')}
                 hint={t('backupNow.retainUntilHint')}

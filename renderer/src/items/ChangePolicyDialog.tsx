@@ -1,20 +1,24 @@
 import { Button, Dialog, DialogActions, DialogBody, DialogContent, DialogSurface, DialogTitle, Dropdown, Field, Option } from '@fluentui/react-components';
 import { useState, type FormEvent, type ReactElement } from 'react';
-import type { Policy, Vm } from '../../../preload/contract.js';
+import type { Policy, Vm, VmNameParts } from '../../../preload/contract.js';
 import { call, useAction } from '../api.js';
 import { useI18n } from '../i18n/index.js';
 import { useTrackJobs } from '../shell/notify.js';
 import { ErrorBar } from '../shell/Page.js';
 import { useDialogStyles } from './dialogStyles.js';
+import { vmNames } from './VmName.js';
 
 /** Moves a protected VM to another policy of its vault. */
 export function ChangePolicyDialog({
   vm,
   policies,
+  among = [],
   onClose,
 }: {
-  vm: (Pick<Vm, 'id' | 'name'> & { policy: string | null }) | undefined;
+  vm: (Pick<Vm, 'id' | 'name' | 'cloudService'> & { policy: string | null }) | undefined;
   policies: Policy[];
+  /** The VMs the page shows: a name they repeat is given with its cloud service. */
+  among?: readonly VmNameParts[];
   onClose: () => void;
 }): ReactElement {
   const { t } = useI18n();
@@ -38,7 +42,7 @@ export function ChangePolicyDialog({
       <DialogSurface className={styles.surface}>
         <form onSubmit={submit} noValidate>
           <DialogBody>
-            <DialogTitle>{t('changePolicy.title', { name: vm?.name ?? '' })}</DialogTitle>
+            <DialogTitle>{t('changePolicy.title', { name: vm ? vmNames([vm], among) : '' })}</DialogTitle>
             <DialogContent className={styles.form}>
               <Field label={t('protect.policy')}>
                 <Dropdown value={value} selectedOptions={value ? [value] : []} onOptionSelect={(_, d) => d.optionValue && setChoice(d.optionValue)}>

@@ -28,6 +28,7 @@ import { ActionButton } from '../shell/ActionButton.js';
 import { useTrackJobs } from '../shell/notify.js';
 import { ErrorBar } from '../shell/Page.js';
 import { VmPickTable } from './VmPickTable.js';
+import { vmNames } from './VmName.js';
 
 const useStyles = makeStyles({
   surface: { maxWidth: '900px', width: '100%' },
@@ -134,6 +135,7 @@ export function ProtectWizard({
             )}
             {step === 2 && (
               <>
+                <Text>{t('protect.chosen', { names: vmNames(candidates.filter((v) => selected.has(v.id)), vms) })}</Text>
                 <RadioGroup value={mode} onChange={(_, d) => setMode(d.value as 'existing' | 'new')} layout="horizontal" aria-label={t('protect.policyChoice')}>
                   <Radio value="existing" label={t('protect.existing')} />
                   <Radio value="new" label={t('protect.new')} />

@@ -241,10 +241,10 @@ export function ProtectedItemsPage(): ReactElement {
         {t('items.protected.hint')} <Link href={hrefOf('jobs')}>{t('nav.jobs')}</Link>
       </Text>
       {vault && <ProtectWizard vault={vault} vms={vms.data ?? []} policies={policies.data ?? []} open={wizard} onClose={() => setWizard(false)} />}
-      {backup.length > 0 && <BackupNowDialog vms={backup} onClose={() => setBackup([])} />}
-      <StopProtectionDialog vm={stopping} onClose={() => setStopping(undefined)} />
+      {backup.length > 0 && <BackupNowDialog vms={backup} among={rows} onClose={() => setBackup([])} />}
+      <StopProtectionDialog vm={stopping} among={rows} onClose={() => setStopping(undefined)} />
       <AssociateVmDialog item={associating} onClose={() => setAssociating(undefined)} />
-      <ChangePolicyDialog vm={changing} policies={policies.data ?? []} onClose={() => setChanging(undefined)} />
+      <ChangePolicyDialog vm={changing} policies={policies.data ?? []} among={rows} onClose={() => setChanging(undefined)} />
     </Page>
   );
 }

@@ -7,6 +7,7 @@ import { useTrackJobs } from '../shell/notify.js';
 import { ErrorBar } from '../shell/Page.js';
 import { usePanelStyles } from '../shell/ui.js';
 import { VmPickTable } from './VmPickTable.js';
+import { vmNames } from './VmName.js';
 
 const useStyles = makeStyles({
   surface: { maxWidth: '860px', width: '100%' },
@@ -54,6 +55,7 @@ export function RegisterDialog({
           <DialogContent className={panel.padded}>
             <Text>{t('register.intro')}</Text>
             <VmPickTable label={t('register.tableLabel')} vms={candidates} selected={selected} onChange={setSelected} showDisks />
+            {selected.size > 0 && <Text>{t('register.chosen', { names: vmNames(candidates.filter((v) => selected.has(v.id)), candidates) })}</Text>}
             {error && <ErrorBar error={error} />}
           </DialogContent>
           <DialogActions>

@@ -31,7 +31,7 @@ import { useNotify, useTrackJobs } from '../shell/notify.js';
 import { NextStepEmptyState } from '../shell/NextStepEmptyState.js';
 import { ErrorBar, Page } from '../shell/Page.js';
 import { EmptyState, VaultPicker, usePanelStyles, useVaultChoice } from '../shell/ui.js';
-import { VmName, duplicateNames } from './VmName.js';
+import { VmName, duplicateNames, vmNames } from './VmName.js';
 import { RegisterDialog } from './RegisterDialog.js';
 
 const useStyles = makeStyles({
@@ -48,7 +48,7 @@ const reasonKeys: Record<Discovery['excluded'][number]['reason'], MessageKey> = 
   Missing: 'discover.reason.Missing',
 };
 
-function DiscoveryPanel({ result, onRegister }: { result: Discovery; onRegister: () => void }): ReactElement | null {
+function DiscoveryPanel({ vault, result, onRegister }: { vault: string; result: Discovery; onRegister: () => void }): ReactElement | null {
   const { t, formatDateTime } = useI18n();
   const styles = useStyles();
   if (!result.job) return null;
@@ -67,9 +67,22 @@ function DiscoveryPanel({ result, onRegister }: { result: Discovery; onRegister:
       </MessageBar>
     );
   }
-  const groups = (['OtherRegion', 'AlreadyRegistered', 'Missing'] as const)
-    .map((reason) => ({ reason, items: result.excluded.filter((e) => e.reason === reason) }))
-    .filter((g) => g.items.length > 0);
+  // A VM registered elsewhere is listed under the vault that holds it: this one, or another by name.
+  const groups = (['OtherRegion', 'AlreadyRegistered', 'Missing'] as const).flatMap((reason) => {
+    const items = result.excluded.filter((e) => e.reason === reason);
+    if (reason !== 'AlreadyRegistered') return items.length > 0 ? [{ key: reason, head: t(reasonKeys[reason], { count: items.length }), items }] : [];
+    const byVault = new Map<string, typeof items>();
+    for (const e of items) byVault.set(e.vm.vaultName ?? '', [...(byVault.get(e.vm.vaultName ?? '') ?? []), e]);
+    return [...byVault].map(([holder, list]) => ({
+      key: `${reason}:${holder}`,
+      head:
+        holder.toLowerCase() === vault.toLowerCase()
+          ? t('discover.reason.AlreadyRegisteredHere', { count: list.length })
+          : t('discover.reason.AlreadyRegisteredTo', { vault: holder, count: list.length }),
+      items: list,
+    }));
+  });
+  const seen = [...result.candidates, ...result.excluded.map((e) => e.vm)];
   return (
     <MessageBar intent="info" layout="multiline">
       <MessageBarBody>
@@ -81,9 +94,8 @@ function DiscoveryPanel({ result, onRegister }: { result: Discovery; onRegister:
             <Text block>{t('discover.explain')}</Text>
             <ul className={styles.reasons}>
               {groups.map((g) => (
-                <li key={g.reason}>
-                  <span className={styles.reasonHead}>{t(reasonKeys[g.reason], { count: g.items.length })}</span>{' '}
-                  {g.items.map((e) => vmLabel(e.vm)).join(', ')}
+                <li key={g.key}>
+                  <span className={styles.reasonHead}>{g.head}</span> {vmNames(g.items.map((e) => e.vm), seen)}
                 </li>
               ))}
             </ul>
@@ -191,7 +203,7 @@ export function RegisteredItemsPage(): ReactElement {
           }
         />
       )}
-      {discovery.data && <DiscoveryPanel result={discovery.data} onRegister={() => setRegistering(true)} />}
+      {discovery.data && vault && <DiscoveryPanel vault={vault} result={discovery.data} onRegister={() => setRegistering(true)} />}
       {vault && vms.data && discovery.data && sources.data && list.length === 0 && (
         <NextStepEmptyState
           icon={<ServerMultiple20Regular />}

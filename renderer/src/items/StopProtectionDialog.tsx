@@ -1,17 +1,27 @@
 import { Button, Dialog, DialogActions, DialogBody, DialogContent, DialogSurface, DialogTitle, Field, Input, MessageBar, MessageBarBody, Radio, RadioGroup, Spinner } from '@fluentui/react-components';
 import { Stop20Regular } from '@fluentui/react-icons';
 import { useState, type FormEvent, type ReactElement } from 'react';
-import { isActiveProtection, type Vm } from '../../../preload/contract.js';
+import { isActiveProtection, type Vm, type VmNameParts } from '../../../preload/contract.js';
 import { call, useAction } from '../api.js';
 import { useI18n } from '../i18n/index.js';
 import { useTrackJobs } from '../shell/notify.js';
 import { ErrorBar } from '../shell/Page.js';
 import { useDialogStyles } from './dialogStyles.js';
+import { vmNames } from './VmName.js';
 
 type Mode = 'keep' | 'delete';
 
 /** Stop protection, keeping the recovery points or deleting them after the VM's name is typed back (W16). */
-export function StopProtectionDialog({ vm, onClose }: { vm: Pick<Vm, 'id' | 'name' | 'protectionState'> | undefined; onClose: () => void }): ReactElement {
+export function StopProtectionDialog({
+  vm,
+  among = [],
+  onClose,
+}: {
+  vm: Pick<Vm, 'id' | 'name' | 'cloudService' | 'protectionState'> | undefined;
+  /** The VMs the page shows: a name they repeat is given with its cloud service. */
+  among?: readonly VmNameParts[];
+  onClose: () => void;
+}): ReactElement {
   const { t } = useI18n();
   const styles = useDialogStyles();
   const trackJobs = useTrackJobs();
@@ -47,7 +57,7 @@ export function StopProtectionDialog({ vm, onClose }: { vm: Pick<Vm, 'id' | 'nam
       <DialogSurface className={styles.surface}>
         <form onSubmit={submit} noValidate>
           <DialogBody>
-            <DialogTitle>{t('stop.title', { name })}</DialogTitle>
+            <DialogTitle>{t('stop.title', { name: vm ? vmNames([vm], among) : '' })}</DialogTitle>
             <DialogContent className={styles.form}>
               <RadioGroup value={mode} onChange={(_, d) => setMode(d.value === 'delete' ? 'delete' : 'keep')} aria-label={t('stop.choice')}>
                 <Radio value="keep" label={t('stop.keep')} disabled={!canKeep} />

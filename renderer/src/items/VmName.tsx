@@ -1,13 +1,19 @@
 import { Badge, Text } from '@fluentui/react-components';
 import type { ReactElement } from 'react';
-import type { Vm } from '../../../preload/contract.js';
+import { repeatedVmNames, vmListLabels, type Vm, type VmNameParts } from '../../../preload/contract.js';
 import { useI18n } from '../i18n/index.js';
 
 /** Names that occur more than once: those rows show their cloud service to tell them apart (W4, W9). */
-export function duplicateNames(vms: readonly Pick<Vm, 'name'>[]): Set<string> {
-  const seen = new Map<string, number>();
-  for (const vm of vms) seen.set(vm.name.toLowerCase(), (seen.get(vm.name.toLowerCase()) ?? 0) + 1);
-  return new Set([...seen].filter(([, n]) => n > 1).map(([name]) => name));
+export function duplicateNames(vms: readonly VmNameParts[]): Set<string> {
+  return repeatedVmNames(vms);
+}
+
+/**
+ * The VMs a dialog or confirmation names, as one text ("lab/web01, db01"): the contract's one
+ * rule (vmListLabels), judged among the VMs the page shows (`known`) as well.
+ */
+export function vmNames(shown: readonly VmNameParts[], known: readonly VmNameParts[] = []): string {
+  return vmListLabels(shown, known).join(', ');
 }
 
 /** A VM's name, with its cloud service beside it when another VM in the same list has that name. */

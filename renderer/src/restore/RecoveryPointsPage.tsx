@@ -157,7 +157,7 @@ export function RecoveryPointsPage(): ReactElement {
           </Table>
         </div>
       )}
-      {vm && <RestoreDialog key={restoring?.id ?? 'none'} vm={vm} point={restoring} onClose={() => setRestoring(undefined)} />}
+      {vm && <RestoreDialog key={restoring?.id ?? 'none'} vm={vm} point={restoring} among={candidates} onClose={() => setRestoring(undefined)} />}
     </Page>
   );
 }

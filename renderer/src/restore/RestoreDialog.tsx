@@ -21,13 +21,14 @@ import {
 } from '@fluentui/react-components';
 import { ArrowUndo20Regular } from '@fluentui/react-icons';
 import { useState, type FormEvent, type ReactElement } from 'react';
-import { AbsolutePath, RestoredVmName, finishedStatuses, vmLabel, type Job, type RecoveryPoint, type Vm } from '../../../preload/contract.js';
+import { AbsolutePath, RestoredVmName, finishedStatuses, type Job, type RecoveryPoint, type Vm, type VmNameParts } from '../../../preload/contract.js';
 import { call, useAction, useEngineEvent } from '../api.js';
 import { useI18n } from '../i18n/index.js';
 import { hrefOf } from '../routes.js';
 import { FolderInput } from '../shell/FolderInput.js';
 import { JobStatusBadge } from '../shell/labels.js';
 import { useTrackJobs } from '../shell/notify.js';
+import { vmNames } from '../items/VmName.js';
 import { ErrorBar } from '../shell/Page.js';
 
 const useStyles = makeStyles({
@@ -36,7 +37,7 @@ const useStyles = makeStyles({
   badges: { display: 'flex', gap: tokens.spacingHorizontalXS, flexWrap: 'wrap' },
 });
 
-export function RestoreDialog({ vm, point, onClose }: { vm: Vm; point: RecoveryPoint | undefined; onClose: () => void }): ReactElement {
+export function RestoreDialog({ vm, point, among = [], onClose }: { vm: Vm; point: RecoveryPoint | undefined; among?: readonly VmNameParts[]; onClose: () => void }): ReactElement {
   const { t, formatDateTime, formatBytes, jobText } = useI18n();
   const styles = useStyles();
   const trackJobs = useTrackJobs();
@@ -77,7 +78,7 @@ export function RestoreDialog({ vm, point, onClose }: { vm: Vm; point: RecoveryP
       <DialogSurface className={styles.surface}>
         <form onSubmit={submit} noValidate>
           <DialogBody>
-            <DialogTitle>{t('restore.title', { name: vmLabel(vm) })}</DialogTitle>
+            <DialogTitle>{t('restore.title', { name: vmNames([vm], among) })}</DialogTitle>
             <DialogContent className={styles.form}>
               {point && <Text>{t('restore.point', { created: formatDateTime(point.created), size: formatBytes(point.logicalBytes) })}</Text>}
               {!job && (

@@ -102,8 +102,8 @@ describe('folder scan over real images', () => {
       'libvirt:siteA/web',
       'libvirt:siteB/web',
       'ovf:ovf/web-export',
-      'virtualbox:vbox/ubuntu-lab/ubuntu-lab',
-      'vmware:vmware/db01/db01',
+      'virtualbox:vbox/ubuntu-lab',
+      'vmware:vmware/db01',
     ]);
   });
 
