@@ -13,7 +13,6 @@ import {
 import { COFFER_VERSION, type Engine } from '../core/engine.js';
 import { CofferError, toApiError } from '../core/errors.js';
 import { errorCatalog } from '../../preload/errors.js';
-import { vmMatches } from '../core/inventory.js';
 import { NotificationService } from '../core/notifications.js';
 
 export type Face = 'electron' | 'browser' | 'cli';
