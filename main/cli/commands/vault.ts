@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import * as path from 'node:path';
 import type { Cli } from '../io.js';
-import { formatBytes, printTable } from '../format.js';
+import { formatBytes } from '../../../preload/units.js';
+import { printTable } from '../format.js';
 import { readPassphrase } from '../passphrase.js';
 
 /** The storage options of `vault create` and `vault connect`, as commander hands them over. */
