@@ -3,6 +3,7 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
 import type { ApiError, ErrorCode, ErrorInfo } from '../../../preload/errors.js';
 import { formatBytes, formatRate } from '../../../preload/units.js';
+import { formatClock, formatTimeField } from './dateTime.js';
 import { en, type MessageKey, type Messages } from './en.js';
 import { nl, nlErrors } from './nl.js';
 
@@ -75,6 +76,10 @@ export interface I18n {
   formatDuration(ms: number): string;
   /** 12.5 MiB/s. */
   formatRate(bytesPerSecond: number): string;
+  /** The time of an instant in the locale's clock: "10:00 PM" (en), "22:00" (nl). */
+  formatTime(iso: string | number | Date): string;
+  /** A schedule time "HH:mm" in the locale's clock: "22:00" reads "10:00 PM" in en. */
+  formatClock(hhmm: string): string;
   /** Mon, Tue... for a contract weekday code. */
   weekdayName(code: string, width?: 'long' | 'short'): string;
   /** January... for a contract month code. */
@@ -119,7 +124,7 @@ export function I18nProvider({ children, locale: forced }: { children: ReactNode
       errorText: (error) => translateError(locale, error),
       formatDateTime: (iso) => {
         const d = iso instanceof Date ? iso : new Date(iso);
-        return Number.isNaN(d.getTime()) ? String(iso) : dateFmt.format(d);
+        return Number.isNaN(d.getTime()) ? String(iso) : dateFmt.format(d).replace(/\u202f/g, ' ');
       },
       formatDate: (iso) => {
         const d = iso instanceof Date ? iso : new Date(iso);
@@ -128,6 +133,11 @@ export function I18nProvider({ children, locale: forced }: { children: ReactNode
       formatNumber: (n) => numberFmt.format(n),
       formatBytes: (n) => formatBytes(n, locale),
       formatRate: (n) => formatRate(n, locale),
+      formatTime: (iso) => {
+        const d = iso instanceof Date ? iso : new Date(iso);
+        return Number.isNaN(d.getTime()) ? String(iso) : formatTimeField(d, locale);
+      },
+      formatClock: (hhmm) => formatClock(hhmm, locale),
       formatDuration: (ms) => {
         const total = Math.max(0, Math.round(ms / 1000));
         const h = Math.floor(total / 3600);

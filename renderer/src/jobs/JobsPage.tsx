@@ -2,10 +2,7 @@
 // virtualised list paged by keyset as you scroll, and a live details pane.
 import {
   Button,
-  Dropdown,
   Field,
-  Input,
-  Option,
   ProgressBar,
   Spinner,
   Text,
@@ -14,25 +11,24 @@ import {
   mergeClasses,
   tokens,
 } from '@fluentui/react-components';
-import { Dismiss20Regular, DismissCircle20Regular, FilterDismiss20Regular, TaskListLtr20Regular } from '@fluentui/react-icons';
+import { Dismiss20Regular, DismissCircle20Regular, TaskListLtr20Regular } from '@fluentui/react-icons';
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { useCallback, useEffect, useMemo, useRef, useState, type ReactElement } from 'react';
 import { jobOperations, jobStatuses, vmLabel, type ApiError, type Job, type JobOperation, type JobStatus } from '../../../preload/contract.js';
 import { call, toApiError, useAction, useApi, useEngineEvent } from '../api.js';
 import { useI18n } from '../i18n/index.js';
 import { replaceQuery, useLocation } from '../routes.js';
-import { JobStatusBadge, jobSubject, operationLabel, statusLabel } from '../shell/labels.js';
+import { JobStatusBadge, jobSubject, operationLabel } from '../shell/labels.js';
 import { useNotify, useTrackJobs } from '../shell/notify.js';
 import { ErrorBar, Page } from '../shell/Page.js';
 import { ActionButton } from '../shell/ActionButton.js';
 import { EmptyState, usePanelStyles } from '../shell/ui.js';
+import { inRange, JobFilterBar, rangeQuery } from './JobFilters.js';
 
 const PAGE = 100;
 const ROW_HEIGHT = 52;
 
 const useStyles = makeStyles({
-  filters: { display: 'flex', gap: tokens.spacingHorizontalM, flexWrap: 'wrap', alignItems: 'flex-end' },
-  filter: { minWidth: '170px' },
   layout: { display: 'grid', gridTemplateColumns: 'minmax(0, 3fr) minmax(320px, 2fr)', gap: tokens.spacingHorizontalL, alignItems: 'start' },
   layoutSingle: { display: 'grid', gridTemplateColumns: 'minmax(0, 1fr)' },
   listHead: {
@@ -113,15 +109,8 @@ function filtersOf(q: URLSearchParams): Filters {
   };
 }
 
-function toIso(local: string): string | undefined {
-  if (!local) return undefined;
-  const d = new Date(local);
-  return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
-}
-
 function queryOf(f: Filters) {
-  const from = toIso(f.from);
-  const to = toIso(f.to);
+  const { from, to } = rangeQuery(f);
   return {
     ...(f.status.length ? { status: f.status } : {}),
     ...(f.operation.length ? { operation: f.operation } : {}),
@@ -137,17 +126,7 @@ function matches(job: Job, f: Filters): boolean {
   if (f.operation.length && !f.operation.includes(job.operation)) return false;
   if (f.vault && job.vaultName?.toLowerCase() !== f.vault.toLowerCase()) return false;
   if (f.vm && job.vmId !== f.vm) return false;
-  const from = toIso(f.from);
-  const to = toIso(f.to);
-  if (from && job.createdAt < from) return false;
-  if (to && job.createdAt > to) return false;
-  return true;
-}
-
-/** "YYYY-MM-DDTHH:mm" in local time, the value format of datetime-local inputs. */
-export function localDateTime(d: Date): string {
-  const p = (n: number) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+  return inRange(job.createdAt, f);
 }
 
 function JobDetails({ job, onClose }: { job: Job; onClose: () => void }): ReactElement {
@@ -367,82 +346,11 @@ export function JobsPage(): ReactElement {
     if (last && last.index >= jobs.length - 20) loadMore();
   }, [last?.index, jobs.length, loadMore]);
 
-  const vmOptions = vms.data ?? [];
-  const vmName = vmOptions.find((v) => v.id === filters.vm);
-  const anyFilter = filterKey !== '{}';
-  const multi = <V extends string>(values: V[], label: (v: V) => string, all: string) => (values.length === 0 ? all : values.map(label).join(', '));
+  const anyFilter = filterKey !== '{}' || filters.from !== '' || filters.to !== '';
 
   return (
     <Page title={t('jobs.title')} intro={t('jobs.intro')}>
-      <div className={styles.filters} role="search" aria-label={t('jobs.filters')}>
-        <Field label={t('jobs.filter.status')} className={styles.filter}>
-          <Dropdown
-            multiselect
-            value={multi(filters.status, (s) => statusLabel(t, s), t('jobs.filter.all'))}
-            selectedOptions={filters.status}
-            onOptionSelect={(_, d) => setQuery({ status: d.selectedOptions.join(','), id: '' })}
-          >
-            {jobStatuses.map((s) => (
-              <Option key={s} value={s}>
-                {statusLabel(t, s)}
-              </Option>
-            ))}
-          </Dropdown>
-        </Field>
-        <Field label={t('jobs.filter.operation')} className={styles.filter}>
-          <Dropdown
-            multiselect
-            value={multi(filters.operation, (o) => operationLabel(t, o), t('jobs.filter.all'))}
-            selectedOptions={filters.operation}
-            onOptionSelect={(_, d) => setQuery({ operation: d.selectedOptions.join(','), id: '' })}
-          >
-            {jobOperations.map((o) => (
-              <Option key={o} value={o}>
-                {operationLabel(t, o)}
-              </Option>
-            ))}
-          </Dropdown>
-        </Field>
-        <Field label={t('jobs.filter.from')}>
-          <Input type="datetime-local" value={filters.from} onChange={(_, d) => setQuery({ from: d.value, id: '' })} />
-        </Field>
-        <Field label={t('jobs.filter.to')}>
-          <Input type="datetime-local" value={filters.to} onChange={(_, d) => setQuery({ to: d.value, id: '' })} />
-        </Field>
-        <Field label={t('jobs.filter.vault')} className={styles.filter}>
-          <Dropdown
-            value={filters.vault || t('jobs.filter.all')}
-            selectedOptions={[filters.vault]}
-            onOptionSelect={(_, d) => setQuery({ vault: d.optionValue ?? '', id: '' })}
-          >
-            <Option value="">{t('jobs.filter.all')}</Option>
-            {(vaults.data ?? []).map((v) => (
-              <Option key={v.id} value={v.name}>
-                {v.name}
-              </Option>
-            ))}
-          </Dropdown>
-        </Field>
-        <Field label={t('jobs.filter.vm')} className={styles.filter}>
-          <Dropdown
-            value={vmName ? vmLabel(vmName) : t('jobs.filter.all')}
-            selectedOptions={[filters.vm]}
-            onOptionSelect={(_, d) => setQuery({ vm: d.optionValue ?? '', id: '' })}
-          >
-            <Option value="">{t('jobs.filter.all')}</Option>
-            {vmOptions.map((v) => (
-              <Option key={v.id} value={v.id} text={vmLabel(v)}>
-                {vmLabel(v)}
-              </Option>
-            ))}
-          </Dropdown>
-        </Field>
-        {anyFilter && (
-          <Button appearance="subtle" icon={<FilterDismiss20Regular />} onClick={() => replaceQuery('jobs', {})}>
-            {t('jobs.clearFilters')}
-          </Button>
-        )}
-      </div>
+      <JobFilterBar filters={filters} setQuery={setQuery} onClear={() => replaceQuery('jobs', {})} anyFilter={anyFilter} vaults={vaults.data ?? []} vms={vms.data ?? []} />
       {error && <ErrorBar error={error} onDismiss={() => setError(undefined)} />}
       <div className={detail ? styles.layout : styles.layoutSingle}>
         {!loading && jobs.length === 0 ? (

@@ -29,6 +29,7 @@ import {
   type Weekday,
 } from '../../../preload/contract.js';
 import { useI18n, type I18n } from '../i18n/index.js';
+import { TimeField } from '../shell/DateTimeFields.js';
 
 export interface PolicyDraft {
   name: string;
@@ -138,7 +139,7 @@ export function ruleLabel(i18n: Pick<I18n, 't' | 'weekdayName'>, rule: MonthRule
 
 /** "Daily at 22:00" / "Weekly on Saturday, Sunday at 02:00". */
 export function describeSchedule(i18n: I18n, s: PolicySpec['schedule']): string {
-  const times = s.times.join(', ');
+  const times = s.times.map((time) => i18n.formatClock(time)).join(', ');
   if (s.kind === 'daily') return i18n.t('policy.describe.daily', { times });
   return i18n.t('policy.describe.weekly', { days: s.weekdays.map((d) => i18n.weekdayName(d)).join(', '), times });
 }
@@ -250,18 +251,17 @@ export function PolicyForm({
           <div className={styles.times}>
             {draft.times.map((time, i) => (
               <span key={i} className={styles.time}>
-                <Input
-                  type="time"
+                <TimeField
                   value={time}
                   aria-label={t('policy.timeN', { n: i + 1 })}
-                  onChange={(_, d) => set({ times: draft.times.map((x, j) => (j === i ? d.value : x)) })}
+                  onChange={(value) => set({ times: draft.times.map((x, j) => (j === i ? value : x)) })}
                 />
                 {draft.times.length > 1 && (
                   <Button
                     size="small"
                     appearance="subtle"
                     icon={<Dismiss16Regular />}
-                    aria-label={t('policy.removeTime', { time })}
+                    aria-label={t('policy.removeTime', { time: i18n.formatClock(time) })}
                     onClick={() => set({ times: draft.times.filter((_, j) => j !== i) })}
                   />
                 )}

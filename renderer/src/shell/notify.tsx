@@ -8,6 +8,7 @@ import { useEngineEvent } from '../api.js';
 import { useI18n, type I18n } from '../i18n/index.js';
 import { hrefOf } from '../routes.js';
 import { jobSubject, operationLabel } from './labels.js';
+import { PathText } from './Path.js';
 
 export const TOASTER_ID = 'coffer-toaster';
 
@@ -84,9 +85,13 @@ export function NotificationsProvider({ children }: { children: ReactNode }): Re
               ) : undefined
             }
           >
-            {title}
+            <PathText text={title} />
           </ToastTitle>
-          {body && <ToastBody>{body}</ToastBody>}
+          {body && (
+            <ToastBody>
+              <PathText text={body} />
+            </ToastBody>
+          )}
         </Toast>,
         { intent, timeout: intent === 'error' ? 10000 : 5000 },
       );

@@ -20,6 +20,7 @@ import { call, useAction, useApi } from '../api.js';
 import { useI18n } from '../i18n/index.js';
 import { ActionButton } from '../shell/ActionButton.js';
 import { useNotify } from '../shell/notify.js';
+import { PathText } from '../shell/Path.js';
 import { ErrorBar, Page } from '../shell/Page.js';
 import { EmptyState, usePanelStyles } from '../shell/ui.js';
 import { AddSourceDialog } from './AddSourceDialog.js';
@@ -111,7 +112,7 @@ export function SourcesPage(): ReactElement {
                   </TableCell>
                   <TableCell>{t(`sources.kind.${s.kind}`)}</TableCell>
                   <TableCell>
-                    <span className={panel.mono}>{s.target || '—'}</span>
+                    <PathText mono text={s.target || '—'} />
                   </TableCell>
                   <TableCell>{s.region}</TableCell>
                   <TableCell>
