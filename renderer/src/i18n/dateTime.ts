@@ -17,7 +17,8 @@ function fmt(locale: string, kind: 'date' | 'time'): Intl.DateTimeFormat {
   const key = `${locale}|${kind}`;
   let f = cache.get(key);
   if (!f) {
-    f = new Intl.DateTimeFormat(locale, kind === 'date' ? { day: '2-digit', month: '2-digit', year: 'numeric' } : { hour: 'numeric', minute: '2-digit' });
+    // A 24-hour clock reads 07:05 (nl), a 12-hour one 7:05 AM (en).
+    f = new Intl.DateTimeFormat(locale, kind === 'date' ? { day: '2-digit', month: '2-digit', year: 'numeric' } : { hour: hourCycleOf(locale) === 'h23' ? '2-digit' : 'numeric', minute: '2-digit' });
     cache.set(key, f);
   }
   return f;

@@ -28,6 +28,8 @@ import { EditSourceDialog } from './EditSourceDialog.js';
 
 const useStyles = makeStyles({
   message: { color: tokens.colorNeutralForeground2, display: 'block', maxWidth: '40ch' },
+  // Columns sized by their content: the folder path gets the room its longest name needs.
+  table: { tableLayout: 'auto' },
 });
 
 const stateColor: Record<Source['state'], BadgeProps['color']> = {
@@ -86,7 +88,7 @@ export function SourcesPage(): ReactElement {
       )}
       {list && list.length > 0 && (
         <div className={panel.panel}>
-          <Table aria-label={t('sources.title')}>
+          <Table aria-label={t('sources.title')} className={styles.table}>
             <TableHeader>
               <TableRow>
                 <TableHeaderCell>{t('sources.col.name')}</TableHeaderCell>
@@ -121,7 +123,7 @@ export function SourcesPage(): ReactElement {
                     </Badge>
                     {s.message && (
                       <Text size={200} className={styles.message}>
-                        {s.message}
+                        <PathText text={s.message} />
                       </Text>
                     )}
                   </TableCell>
