@@ -170,6 +170,8 @@ const useStyles = makeStyles({
   time: { display: 'flex', alignItems: 'center', gap: tokens.spacingHorizontalXXS },
   weekdays: { display: 'flex', flexWrap: 'wrap', columnGap: tokens.spacingHorizontalS },
   tier: { display: 'grid', gridTemplateColumns: 'minmax(160px, 200px) 1fr', gap: tokens.spacingHorizontalM, alignItems: 'start' },
+  // "Not kept" on the line of its tier's checkbox label: the label's padding less its -2px margin, same text size.
+  off: { paddingTop: `calc(${tokens.spacingVerticalS} - 2px)`, color: tokens.colorNeutralForeground2 },
   tierFields: { display: 'flex', gap: tokens.spacingHorizontalM, flexWrap: 'wrap', alignItems: 'flex-start' },
   count: { width: '110px' },
   error: { color: tokens.colorPaletteRedForeground1 },
@@ -215,7 +217,7 @@ export function PolicyForm({
         label={t(`policy.tier.${key}`)}
         onChange={(_, d) => set({ [key]: { ...draft[key], on: d.checked === true } } as Partial<PolicyDraft>)}
       />
-      {on ? <div className={styles.tierFields}>{fields}</div> : <Text size={200}>{t('policy.tier.off')}</Text>}
+      {on ? <div className={styles.tierFields}>{fields}</div> : <Text className={styles.off}>{t('policy.tier.off')}</Text>}
     </div>
   );
 
