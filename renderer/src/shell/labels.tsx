@@ -82,12 +82,12 @@ export function tierLabel(t: T, tier: string): string {
   return key ? t(key) : tier;
 }
 
-/** A "kept by" tier as a badge, in the body text size (the small badge's 10 px was hard to read). */
+/** A "kept by" tier as a badge, in the body text size (the small badge's 10 px was hard to read); tint keeps its contrast on a hovered row. */
 export function TierBadge({ tier }: { tier: string }): ReactElement {
   const t = useT();
   const styles = useBadgeStyles();
   return (
-    <Badge appearance="outline" color="brand" size="medium" className={styles.oneLine}>
+    <Badge appearance="tint" color="brand" size="medium" className={styles.oneLine}>
       {tierLabel(t, tier)}
     </Badge>
   );
