@@ -148,6 +148,7 @@ describe('one look, one language', () => {
       await visible(dialog());
       const timeField = dialog().getByRole('combobox', { name: locale === 'en' ? 'Backup time 1' : /tijd 1/i });
       await expect.poll(() => timeField.inputValue()).toBe(time);
+      expect(await settledAxe(`policy dialog ${locale}`)).toEqual([]);
       await page.keyboard.press('Escape');
       // The Jobs filters From (date and time).
       await go('#/jobs', locale === 'en' ? 'Jobs' : 'Taken');
@@ -169,6 +170,11 @@ describe('one look, one language', () => {
       await retain.press('Tab');
       await expect.poll(() => retain.inputValue()).toBe(formatDateField(next, locale));
       await expect.poll(() => dialog().getByText(locale === 'en' ? 'Choose a date after today.' : 'Kies een datum na vandaag.').count()).toBe(0);
+      expect(await settledAxe(`backup now dialog ${locale}`)).toEqual([]);
+      // A day that does not exist is refused in words, in the UI language.
+      await retain.fill(locale === 'en' ? '02/31/2030' : '31-02-2030');
+      await retain.press('Tab');
+      await visible(dialog().getByText(locale === 'en' ? /Enter a date as mm\/dd\/yyyy/ : /Vul een datum in als dd-mm-jjjj/));
       await page.keyboard.press('Escape');
     }
   });
@@ -270,6 +276,7 @@ describe('one look, one language', () => {
     const weekly = dialog().getByText('Weekly backups', { exact: true }).first();
     const notKept = dialog().getByText('Not kept').first();
     await visible(notKept);
+    await page.evaluate(() => Promise.all(document.getAnimations().map((a) => a.finished)));
     const [label, off] = [await textBox(weekly), await textBox(notKept)];
     expect(off.box.top, '"Not kept" sits below its checkbox label').toBeLessThan(label.box.bottom);
     expect(Math.abs(off.box.top - label.box.top)).toBeLessThanOrEqual(4);
