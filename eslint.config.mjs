@@ -73,7 +73,7 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', electronBan] },
   },
   {
-    files: ['renderer/**', 'preload/web.ts', 'preload/contract.ts', 'preload/errors.ts'],
+    files: ['renderer/**', 'preload/web.ts', 'preload/contract.ts', 'preload/errors.ts', 'preload/units.ts', 'preload/time-bounds.ts'],
     languageOptions: { globals: { ...globals.browser } },
     rules: {
       'no-restricted-imports': [

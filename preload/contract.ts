@@ -7,6 +7,7 @@ import type { methodNameList } from './method-names.js';
 import { isCalendarDate, PolicySchedule, PolicySpec, RetentionSpec } from './policy.js';
 import { PASSPHRASE_MIN } from './passphrase.js';
 import { JobMessage } from './job-messages.js';
+import { boundsInOrder, isSaneInstant, SANE_YEARS } from './time-bounds.js';
 
 export * from './policy.js';
 
@@ -415,7 +416,8 @@ const VmRefs = z.array(VmRef).min(1, 'name at least one VM').max(1000);
 const IsoDate = z
   .string()
   .max(64)
-  .refine((s) => !Number.isNaN(Date.parse(s)) && (!/^\d{4}-\d{2}-\d{2}$/.test(s) || isCalendarDate(s)), 'must be an ISO date (a day that exists) or date-time');
+  .refine((s) => !Number.isNaN(Date.parse(s)) && (!/^\d{4}-\d{2}-\d{2}$/.test(s) || isCalendarDate(s)), 'must be an ISO date (a day that exists) or date-time')
+  .refine((s) => Number.isNaN(Date.parse(s)) || isSaneInstant(Date.parse(s)), `must be a year from ${SANE_YEARS.min} to ${SANE_YEARS.max}`);
 
 export const JobQuery = z
   .object({
@@ -430,7 +432,9 @@ export const JobQuery = z
     /** The `nextCursor` of the previous page (keyset pagination: stable while jobs are added). */
     cursor: z.string().max(MAX_REF).optional(),
   })
-  .strict();
+  .strict()
+  // from/to name whole spans at their precision (preload/time-bounds.ts): "to 21:49" includes 21:49:59.
+  .refine((q) => boundsInOrder(q.from, q.to), { message: 'from must not be after to', path: ['from'] });
 
 
 /** The name of a VM restored as new: one path segment, no slashes. */

@@ -1,7 +1,8 @@
 import * as readline from 'node:readline';
 import { InvalidArgumentError } from 'commander';
 import { diskCount, vmLabel, englishFormat, jobMessageText, type ApiError, type ArgsOf, type Job, type JobMessage, type MethodName, type Result, type ResultOf, type Vm } from '../../preload/contract.js';
-import { formatBytes, printTable } from './format.js';
+import { formatBytes } from '../../preload/units.js';
+import { printTable } from './format.js';
 
 /** Streams the CLI writes to and the terminal it may ask on; tests pass their own. */
 export interface CliIo {

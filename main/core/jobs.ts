@@ -10,6 +10,7 @@ import {
   type JobWarning,
   type ParsedArgsOf,
 } from '../../preload/contract.js';
+import { endOfBound } from '../../preload/time-bounds.js';
 import type { Db } from './catalog/catalog.js';
 import { CofferError, toApiError } from './errors.js';
 import type { EngineEvents } from './events.js';
@@ -190,8 +191,9 @@ export class JobService {
       params.push(new Date(q.from).toISOString());
     }
     if (q.to) {
-      where.push('created_at <= ?');
-      params.push(new Date(q.to).toISOString());
+      // The whole minute (or day) the bound names: preload/time-bounds.ts.
+      where.push('created_at < ?');
+      params.push(new Date(endOfBound(q.to)).toISOString());
     }
     if (vaultId !== undefined) {
       where.push('vault_id IS ?');

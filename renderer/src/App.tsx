@@ -14,7 +14,7 @@ import { ConnectionBanner } from './shell/ConnectionBanner.js';
 import { Header } from './shell/Header.js';
 import { AppToaster, NotificationsProvider } from './shell/notify.js';
 import { Page } from './shell/Page.js';
-import { usePrefersDark } from './shell/useColorScheme.js';
+import { ColorSchemeContext, useColorScheme } from './shell/useColorScheme.js';
 import { VaultsPage } from './vaults/VaultsPage.js';
 
 const pages: Record<RouteId, ComponentType> = {
@@ -81,16 +81,18 @@ function Shell(): ReactElement {
 }
 
 export function App({ locale }: { locale?: Locale } = {}): ReactElement {
-  const dark = usePrefersDark();
+  const scheme = useColorScheme();
   // No className here: Fluent copies it onto every portal node (dialogs, menus, toasts).
   return (
-    <FluentProvider theme={dark ? webDarkTheme : webLightTheme}>
-      <I18nProvider locale={locale}>
-        <NotificationsProvider>
-          <Shell />
-        </NotificationsProvider>
-      </I18nProvider>
-    </FluentProvider>
+    <ColorSchemeContext.Provider value={scheme}>
+      <FluentProvider theme={scheme.dark ? webDarkTheme : webLightTheme}>
+        <I18nProvider locale={locale}>
+          <NotificationsProvider>
+            <Shell />
+          </NotificationsProvider>
+        </I18nProvider>
+      </FluentProvider>
+    </ColorSchemeContext.Provider>
   );
 }
 

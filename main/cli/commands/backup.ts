@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import * as path from 'node:path';
 import { CofferError } from '../../core/errors.js';
-import { formatBytes, printTable } from '../format.js';
+import { formatBytes } from '../../../preload/units.js';
+import { printTable } from '../format.js';
 import type { Cli } from '../io.js';
 import type { KeptUntil } from '../../../preload/contract.js';
 

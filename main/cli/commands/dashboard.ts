@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { formatBytes, printTable } from '../format.js';
+import { formatBytes } from '../../../preload/units.js';
+import { printTable } from '../format.js';
 import type { Cli } from '../io.js';
 
 export function dashboardCommand(program: Command, cli: Cli): void {

@@ -20,9 +20,10 @@ import type { ReactElement, ReactNode } from 'react';
 import { vmLabel, type Dashboard, type JobStatus, type ProtectionState } from '../../../preload/contract.js';
 import { useApi } from '../api.js';
 import { useI18n } from '../i18n/index.js';
-import { localDateTime } from '../jobs/JobsPage.js';
+import { localDateTime } from '../i18n/dateTime.js';
 import { hrefOf } from '../routes.js';
 import { protectionLabel } from '../shell/labels.js';
+import { PathText } from '../shell/Path.js';
 import { ErrorBar, Page } from '../shell/Page.js';
 import { EmptyState, usePanelStyles } from '../shell/ui.js';
 
@@ -57,6 +58,9 @@ const useStyles = makeStyles({
   swatch: { display: 'inline-block', width: '12px', height: '12px', borderRadius: '2px', marginInlineEnd: tokens.spacingHorizontalXS, verticalAlign: 'middle' },
   swatchTotal: { backgroundColor: tokens.colorBrandBackground },
   swatchAdded: { backgroundColor: tokens.colorPaletteTealForeground2 },
+  // Columns as wide as their content needs: equal fixed columns let long VM names run into the next one.
+  autoTable: { tableLayout: 'auto' },
+  noWrap: { whiteSpace: 'nowrap' },
 });
 
 function Card({ title, id, className, children }: { title: string; id: string; className?: string; children: ReactNode }): ReactElement {
@@ -218,7 +222,7 @@ export function DashboardPage(): ReactElement {
             <VolumeChart days={d.backupVolumeByDay} />
           </Card>
           <Card title={t('dashboard.storage')} id="dash-storage">
-            <Table size="small" aria-labelledby="dash-storage">
+            <Table size="small" aria-labelledby="dash-storage" className={styles.autoTable}>
               <TableHeader>
                 <TableRow>
                   <TableHeaderCell>{t('vaults.col.name')}</TableHeaderCell>
@@ -234,8 +238,8 @@ export function DashboardPage(): ReactElement {
                       <Text weight="semibold">{v.name}</Text> <Text size={200} className={panel.muted}>{v.region}</Text>
                     </TableCell>
                     <TableCell>{formatNumber(v.pointCount)}</TableCell>
-                    <TableCell>{formatBytes(v.storedBytes)}</TableCell>
-                    <TableCell>
+                    <TableCell className={styles.noWrap}>{formatBytes(v.storedBytes)}</TableCell>
+                    <TableCell className={styles.noWrap}>
                       {formatBytes(v.savedBytes)}
                       {v.logicalBytes > 0 && <Text size={200} className={panel.muted}>{` (${Math.round((100 * v.savedBytes) / v.logicalBytes)}%)`}</Text>}
                     </TableCell>
@@ -248,7 +252,7 @@ export function DashboardPage(): ReactElement {
             {upcoming.length === 0 ? (
               <Text className={panel.muted}>{t('dashboard.noneScheduled')}</Text>
             ) : (
-              <Table size="small" aria-labelledby="dash-next">
+              <Table size="small" aria-labelledby="dash-next" className={styles.autoTable}>
                 <TableHeader>
                   <TableRow>
                     <TableHeaderCell>{t('items.col.name')}</TableHeaderCell>
@@ -260,8 +264,12 @@ export function DashboardPage(): ReactElement {
                 <TableBody>
                   {upcoming.map((v) => (
                     <TableRow key={v.id}>
-                      <TableCell>{vmLabel(v)}</TableCell>
-                      <TableCell>{v.policy ?? '—'}</TableCell>
+                      <TableCell>
+                        <PathText text={vmLabel(v)} />
+                      </TableCell>
+                      <TableCell>
+                        <PathText text={v.policy ?? '—'} />
+                      </TableCell>
                       <TableCell>{formatDateTime(v.nextBackupAt!)}</TableCell>
                       <TableCell>{v.lastBackupAt ? formatDateTime(v.lastBackupAt) : t('items.never')}</TableCell>
                     </TableRow>

@@ -5,6 +5,8 @@ import type { ApiError, ErrorCode, ErrorInfo } from '../../../preload/errors.js'
 import { errorCatalog } from '../../../preload/errors.js';
 import { englishJobMessages, jobMessageText, pluralCounter, type JobMessage, type JobMessageTexts, type MessageFormat } from '../../../preload/job-messages.js';
 import type { JobWarning } from '../../../preload/contract.js';
+import { formatBytes, formatRate } from '../../../preload/units.js';
+import { formatClock, formatTimeField } from './dateTime.js';
 import { en, type MessageKey, type Messages } from './en.js';
 import { nl, nlErrors, nlJobMessages } from './nl.js';
 
@@ -107,10 +109,16 @@ export interface I18n {
   formatDateTime(iso: string | number | Date): string;
   formatDate(iso: string | number | Date): string;
   formatNumber(n: number): string;
-  /** 1.5 GB, 820 KB (decimal units, locale digits). */
+  /** 1.5 GiB, 820 KiB (binary units as the engine and the CLI use, locale digits: preload/units.ts). */
   formatBytes(n: number): string;
   /** 1 h 2 min, 45 s. */
   formatDuration(ms: number): string;
+  /** 12.5 MiB/s. */
+  formatRate(bytesPerSecond: number): string;
+  /** The time of an instant in the locale's clock: "10:00 PM" (en), "22:00" (nl). */
+  formatTime(iso: string | number | Date): string;
+  /** A schedule time "HH:mm" in the locale's clock: "22:00" reads "10:00 PM" in en. */
+  formatClock(hhmm: string): string;
   /** Mon, Tue... for a contract weekday code. */
   weekdayName(code: string, width?: 'long' | 'short'): string;
   /** January... for a contract month code. */
@@ -119,7 +127,6 @@ export interface I18n {
 
 const WEEKDAY_CODES = ['MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT', 'SUN'];
 const MONTH_CODES = ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'];
-const BYTE_UNITS = ['byte', 'kilobyte', 'megabyte', 'gigabyte', 'terabyte', 'petabyte'] as const;
 
 const I18nContext = createContext<I18n | null>(null);
 
@@ -143,7 +150,6 @@ export function I18nProvider({ children, locale: forced }: { children: ReactNode
     const dateFmt = new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short' });
     const dayFmt = new Intl.DateTimeFormat(locale, { dateStyle: 'medium' });
     const numberFmt = new Intl.NumberFormat(locale);
-    const byteFmts = BYTE_UNITS.map((unit, i) => new Intl.NumberFormat(locale, { style: 'unit', unit, unitDisplay: i === 0 ? 'long' : 'short', maximumFractionDigits: i === 0 ? 0 : 1 }));
     const weekdayFmt = { long: new Intl.DateTimeFormat(locale, { weekday: 'long', timeZone: 'UTC' }), short: new Intl.DateTimeFormat(locale, { weekday: 'short', timeZone: 'UTC' }) };
     const monthFmt = new Intl.DateTimeFormat(locale, { month: 'long', timeZone: 'UTC' });
     const unitFmt = (unit: 'hour' | 'minute' | 'second') => new Intl.NumberFormat(locale, { style: 'unit', unit, unitDisplay: 'narrow', maximumFractionDigits: 0 });
@@ -163,22 +169,20 @@ export function I18nProvider({ children, locale: forced }: { children: ReactNode
       errorText: (error) => translateError(locale, error),
       formatDateTime: (iso) => {
         const d = iso instanceof Date ? iso : new Date(iso);
-        return Number.isNaN(d.getTime()) ? String(iso) : dateFmt.format(d);
+        return Number.isNaN(d.getTime()) ? String(iso) : dateFmt.format(d).replace(/\u202f/g, ' ');
       },
       formatDate: (iso) => {
         const d = iso instanceof Date ? iso : new Date(iso);
         return Number.isNaN(d.getTime()) ? String(iso) : dayFmt.format(d);
       },
       formatNumber: (n) => numberFmt.format(n),
-      formatBytes: (n) => {
-        let i = 0;
-        let v = Math.max(0, n);
-        while (v >= 1000 && i < BYTE_UNITS.length - 1) {
-          v /= 1000;
-          i++;
-        }
-        return byteFmts[i]!.format(v);
+      formatBytes: (n) => formatBytes(n, locale),
+      formatRate: (n) => formatRate(n, locale),
+      formatTime: (iso) => {
+        const d = iso instanceof Date ? iso : new Date(iso);
+        return Number.isNaN(d.getTime()) ? String(iso) : formatTimeField(d, locale);
       },
+      formatClock: (hhmm) => formatClock(hhmm, locale),
       formatDuration: (ms) => {
         const total = Math.max(0, Math.round(ms / 1000));
         const h = Math.floor(total / 3600);

@@ -1,9 +1,11 @@
-import { Button, Dialog, DialogActions, DialogBody, DialogContent, DialogSurface, DialogTitle, Field, Input, Spinner, Text } from '@fluentui/react-components';
+import { Button, Dialog, DialogActions, DialogBody, DialogContent, DialogSurface, DialogTitle, Field, Spinner, Text } from '@fluentui/react-components';
 import { Play20Regular } from '@fluentui/react-icons';
 import { useState, type FormEvent, type ReactElement } from 'react';
 import type { Vm, VmNameParts } from '../../../preload/contract.js';
 import { call, useAction } from '../api.js';
+import { dayKey } from '../i18n/dateTime.js';
 import { useI18n } from '../i18n/index.js';
+import { DateField, fieldProblemText, type FieldProblem } from '../shell/DateTimeFields.js';
 import { useTrackJobs } from '../shell/notify.js';
 import { ErrorBar } from '../shell/Page.js';
 import { useDialogStyles } from './dialogStyles.js';
@@ -16,10 +18,14 @@ export function BackupNowDialog({ vms, among = [], onClose }: { vms: Pick<Vm, 'i
   const trackJobs = useTrackJobs();
   const action = useAction();
   const [retainUntil, setRetainUntil] = useState('');
-  // Today as the date input shows it (local day, YYYY-MM-DD).
+  const [problem, setProblem] = useState<FieldProblem>();
+  // Today and tomorrow as local days (YYYY-MM-DD): the first day a point may be kept until is tomorrow.
   const now = new Date();
-  const today = `${now.getFullYear()}-${String(now.getMonth() + 1).padStart(2, '0')}-${String(now.getDate()).padStart(2, '0')}`;
-  const invalid = retainUntil !== '' && retainUntil <= today;
+  const today = dayKey(now);
+  const tomorrow = dayKey(new Date(now.getFullYear(), now.getMonth(), now.getDate() + 1));
+  const past = retainUntil !== '' && retainUntil <= today;
+  const invalid = past || problem !== undefined;
+  const message = problem === 'invalid' ? fieldProblemText(t, problem, 'date') : past || problem === 'outOfRange' ? t('backupNow.retainUntilPast') : undefined;
   const submit = async (ev: FormEvent) => {
     ev.preventDefault();
     if (invalid) return;
@@ -40,10 +46,10 @@ export function BackupNowDialog({ vms, among = [], onClose }: { vms: Pick<Vm, 'i
               <Field
                 label={t('backupNow.retainUntil')}
                 hint={t('backupNow.retainUntilHint')}
-                validationMessage={invalid ? t('backupNow.retainUntilPast') : undefined}
+                validationMessage={message}
                 validationState={invalid ? 'error' : 'none'}
               >
-                <Input type="date" value={retainUntil} min={today} onChange={(_, d) => setRetainUntil(d.value)} />
+                <DateField value={retainUntil} min={tomorrow} onProblem={setProblem} onChange={setRetainUntil} />
               </Field>
               {action.error && <ErrorBar error={action.error} />}
             </DialogContent>

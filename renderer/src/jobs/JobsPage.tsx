@@ -2,10 +2,7 @@
 // virtualised list paged by keyset as you scroll, and a live details pane.
 import {
   Button,
-  Dropdown,
   Field,
-  Input,
-  Option,
   ProgressBar,
   Spinner,
   Text,
@@ -26,13 +23,12 @@ import { useNotify, useTrackJobs } from '../shell/notify.js';
 import { ErrorBar, Page } from '../shell/Page.js';
 import { ActionButton } from '../shell/ActionButton.js';
 import { EmptyState, usePanelStyles } from '../shell/ui.js';
+import { inRange, JobFilterBar, rangeQuery } from './JobFilters.js';
 
 const PAGE = 100;
 const ROW_HEIGHT = 52;
 
 const useStyles = makeStyles({
-  filters: { display: 'flex', gap: tokens.spacingHorizontalM, flexWrap: 'wrap', alignItems: 'flex-end' },
-  filter: { minWidth: '170px' },
   layout: { display: 'grid', gridTemplateColumns: 'minmax(0, 3fr) minmax(320px, 2fr)', gap: tokens.spacingHorizontalL, alignItems: 'start' },
   layoutSingle: { display: 'grid', gridTemplateColumns: 'minmax(0, 1fr)' },
   // The Operation column is never narrower than the longest operation label in this language
@@ -127,15 +123,8 @@ function filtersOf(q: URLSearchParams): Filters {
   };
 }
 
-function toIso(local: string): string | undefined {
-  if (!local) return undefined;
-  const d = new Date(local);
-  return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
-}
-
 function queryOf(f: Filters) {
-  const from = toIso(f.from);
-  const to = toIso(f.to);
+  const { from, to } = rangeQuery(f);
   return {
     ...(f.status.length ? { status: f.status } : {}),
     ...(f.operation.length ? { operation: f.operation } : {}),
@@ -151,17 +140,7 @@ function matches(job: Job, f: Filters): boolean {
   if (f.operation.length && !f.operation.includes(job.operation)) return false;
   if (f.vault && job.vaultName?.toLowerCase() !== f.vault.toLowerCase()) return false;
   if (f.vm && job.vmId !== f.vm) return false;
-  const from = toIso(f.from);
-  const to = toIso(f.to);
-  if (from && job.createdAt < from) return false;
-  if (to && job.createdAt > to) return false;
-  return true;
-}
-
-/** "YYYY-MM-DDTHH:mm" in local time, the value format of datetime-local inputs. */
-export function localDateTime(d: Date): string {
-  const p = (n: number) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+  return inRange(job.createdAt, f);
 }
 
 function JobDetails({ job, onClose }: { job: Job; onClose: () => void }): ReactElement {
@@ -383,13 +362,14 @@ export function JobsPage(): ReactElement {
 
   const vmOptions = vms.data ?? [];
   const vmName = vmOptions.find((v) => v.id === filters.vm);
-  const anyFilter = filterKey !== '{}';
+  const anyFilter = filterKey !== '{}' || filters.from !== '' || filters.to !== '';
   // The empty text names what hides every job: "Status: Failed; Vault: lab".
+  const bounds = rangeQuery(filters);
   const activeFilters = [
     filters.status.length ? t('jobs.filterItem', { label: t('jobs.filter.status'), value: formatList(filters.status.map((s) => statusLabel(t, s))) }) : '',
     filters.operation.length ? t('jobs.filterItem', { label: t('jobs.filter.operation'), value: formatList(filters.operation.map((o) => operationLabel(t, o))) }) : '',
-    toIso(filters.from) ? t('jobs.filterItem', { label: t('jobs.filter.from'), value: formatDateTime(toIso(filters.from)!) }) : '',
-    toIso(filters.to) ? t('jobs.filterItem', { label: t('jobs.filter.to'), value: formatDateTime(toIso(filters.to)!) }) : '',
+    bounds.from ? t('jobs.filterItem', { label: t('jobs.filter.from'), value: formatDateTime(bounds.from) }) : '',
+    bounds.to ? t('jobs.filterItem', { label: t('jobs.filter.to'), value: formatDateTime(bounds.to) }) : '',
     filters.vault ? t('jobs.filterItem', { label: t('jobs.filter.vault'), value: filters.vault }) : '',
     filters.vm ? t('jobs.filterItem', { label: t('jobs.filter.vm'), value: vmName ? vmLabel(vmName) : filters.vm }) : '',
   ].filter(Boolean);
@@ -401,79 +381,10 @@ export function JobsPage(): ReactElement {
     const labels = [...(measure.current?.children ?? [])];
     setOperationWidth(Math.ceil(Math.max(0, ...labels.map((l) => l.getBoundingClientRect().width))));
   }, [t]);
-  const multi = <V extends string>(values: V[], label: (v: V) => string, all: string) => (values.length === 0 ? all : values.map(label).join(', '));
 
   return (
     <Page title={t('jobs.title')} intro={t('jobs.intro')}>
-      <div className={styles.filters} role="search" aria-label={t('jobs.filters')}>
-        <Field label={t('jobs.filter.status')} className={styles.filter}>
-          <Dropdown
-            multiselect
-            value={multi(filters.status, (s) => statusLabel(t, s), t('jobs.filter.all'))}
-            selectedOptions={filters.status}
-            onOptionSelect={(_, d) => setQuery({ status: d.selectedOptions.join(','), id: '' })}
-          >
-            {jobStatuses.map((s) => (
-              <Option key={s} value={s}>
-                {statusLabel(t, s)}
-              </Option>
-            ))}
-          </Dropdown>
-        </Field>
-        <Field label={t('jobs.filter.operation')} className={styles.filter}>
-          <Dropdown
-            multiselect
-            value={multi(filters.operation, (o) => operationLabel(t, o), t('jobs.filter.all'))}
-            selectedOptions={filters.operation}
-            onOptionSelect={(_, d) => setQuery({ operation: d.selectedOptions.join(','), id: '' })}
-          >
-            {jobOperations.map((o) => (
-              <Option key={o} value={o}>
-                {operationLabel(t, o)}
-              </Option>
-            ))}
-          </Dropdown>
-        </Field>
-        <Field label={t('jobs.filter.from')}>
-          <Input type="datetime-local" value={filters.from} onChange={(_, d) => setQuery({ from: d.value, id: '' })} />
-        </Field>
-        <Field label={t('jobs.filter.to')}>
-          <Input type="datetime-local" value={filters.to} onChange={(_, d) => setQuery({ to: d.value, id: '' })} />
-        </Field>
-        <Field label={t('jobs.filter.vault')} className={styles.filter}>
-          <Dropdown
-            value={filters.vault || t('jobs.filter.all')}
-            selectedOptions={[filters.vault]}
-            onOptionSelect={(_, d) => setQuery({ vault: d.optionValue ?? '', id: '' })}
-          >
-            <Option value="">{t('jobs.filter.all')}</Option>
-            {(vaults.data ?? []).map((v) => (
-              <Option key={v.id} value={v.name}>
-                {v.name}
-              </Option>
-            ))}
-          </Dropdown>
-        </Field>
-        <Field label={t('jobs.filter.vm')} className={styles.filter}>
-          <Dropdown
-            value={vmName ? vmLabel(vmName) : t('jobs.filter.all')}
-            selectedOptions={[filters.vm]}
-            onOptionSelect={(_, d) => setQuery({ vm: d.optionValue ?? '', id: '' })}
-          >
-            <Option value="">{t('jobs.filter.all')}</Option>
-            {vmOptions.map((v) => (
-              <Option key={v.id} value={v.id} text={vmLabel(v)}>
-                {vmLabel(v)}
-              </Option>
-            ))}
-          </Dropdown>
-        </Field>
-        {anyFilter && (
-          <Button appearance="subtle" icon={<FilterDismiss20Regular />} onClick={() => replaceQuery('jobs', {})}>
-            {t('jobs.clearFilters')}
-          </Button>
-        )}
-      </div>
+      <JobFilterBar filters={filters} setQuery={setQuery} onClear={() => replaceQuery('jobs', {})} anyFilter={anyFilter} vaults={vaults.data ?? []} vms={vms.data ?? []} />
       {error && <ErrorBar error={error} onDismiss={() => setError(undefined)} />}
       <div className={styles.measure} ref={measure} aria-hidden>
         {jobOperations.map((o) => (

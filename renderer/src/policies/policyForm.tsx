@@ -29,6 +29,7 @@ import {
 } from '../../../preload/contract.js';
 import { useI18n, type I18n } from '../i18n/index.js';
 import { NumberInput, useFieldVisibility } from '../shell/ui.js';
+import { TimeField } from '../shell/DateTimeFields.js';
 
 export interface PolicyDraft {
   name: string;
@@ -138,7 +139,7 @@ export function ruleLabel(i18n: Pick<I18n, 't' | 'weekdayName'>, rule: MonthRule
 
 /** "Daily at 22:00" / "Weekly on Saturday, Sunday at 02:00". */
 export function describeSchedule(i18n: I18n, s: PolicySpec['schedule']): string {
-  const times = s.times.join(', ');
+  const times = s.times.map((time) => i18n.formatClock(time)).join(', ');
   if (s.kind === 'daily') return i18n.t('policy.describe.daily', { times });
   return i18n.t('policy.describe.weekly', { days: s.weekdays.map((d) => i18n.weekdayName(d)).join(', '), times });
 }
@@ -169,6 +170,8 @@ const useStyles = makeStyles({
   time: { display: 'flex', alignItems: 'center', gap: tokens.spacingHorizontalXXS },
   weekdays: { display: 'flex', flexWrap: 'wrap', columnGap: tokens.spacingHorizontalS },
   tier: { display: 'grid', gridTemplateColumns: 'minmax(160px, 200px) 1fr', gap: tokens.spacingHorizontalM, alignItems: 'start' },
+  // "Not kept" on the line of its tier's checkbox label: the label's padding less its -2px margin, same text size.
+  off: { paddingTop: `calc(${tokens.spacingVerticalS} - 2px)`, color: tokens.colorNeutralForeground2 },
   tierFields: { display: 'flex', gap: tokens.spacingHorizontalM, flexWrap: 'wrap', alignItems: 'flex-start' },
   count: { width: '110px' },
   error: { color: tokens.colorPaletteRedForeground1 },
@@ -233,7 +236,7 @@ export function PolicyForm({
         label={t(`policy.tier.${key}`)}
         onChange={(_, d) => set({ [key]: { ...draft[key], on: d.checked === true } } as Partial<PolicyDraft>)}
       />
-      {on ? <div className={styles.tierFields}>{fields}</div> : <Text size={200}>{t('policy.tier.off')}</Text>}
+      {on ? <div className={styles.tierFields}>{fields}</div> : <Text className={styles.off}>{t('policy.tier.off')}</Text>}
     </div>
   );
 
@@ -279,18 +282,17 @@ export function PolicyForm({
           <div className={styles.times}>
             {draft.times.map((time, i) => (
               <span key={i} className={styles.time}>
-                <Input
-                  type="time"
+                <TimeField
                   value={time}
                   aria-label={t('policy.timeN', { n: i + 1 })}
-                  onChange={(_, d) => set({ times: draft.times.map((x, j) => (j === i ? d.value : x)) })}
+                  onChange={(value) => set({ times: draft.times.map((x, j) => (j === i ? value : x)) })}
                 />
                 {draft.times.length > 1 && (
                   <Button
                     size="small"
                     appearance="subtle"
                     icon={<Dismiss16Regular />}
-                    aria-label={t('policy.removeTime', { time })}
+                    aria-label={t('policy.removeTime', { time: i18n.formatClock(time) })}
                     onClick={() => set({ times: draft.times.filter((_, j) => j !== i) })}
                   />
                 )}

@@ -24,6 +24,7 @@ import { useI18n, type MessageKey } from '../i18n/index.js';
 import { PointsTimeline, keptUntilText } from './PointsTimeline.js';
 import { replaceQuery, useLocation } from '../routes.js';
 import { NextStepEmptyState } from '../shell/NextStepEmptyState.js';
+import { TierBadge } from '../shell/labels.js';
 import { ErrorBar, Page } from '../shell/Page.js';
 import { EmptyState, VaultPicker, usePanelStyles, useVaultChoice } from '../shell/ui.js';
 import { RestoreDialog } from './RestoreDialog.js';
@@ -33,15 +34,6 @@ const useStyles = makeStyles({
   badges: { display: 'flex', gap: tokens.spacingHorizontalXS, flexWrap: 'wrap' },
   vmPicker: { minWidth: '240px' },
 });
-
-const tierKeys: Record<string, MessageKey> = {
-  daily: 'points.tier.daily',
-  weekly: 'points.tier.weekly',
-  monthly: 'points.tier.monthly',
-  yearly: 'points.tier.yearly',
-  'retain-until': 'points.tier.retainUntil',
-  latest: 'points.tier.latest',
-};
 
 const consistencyKeys: Record<string, MessageKey> = {
   offline: 'points.consistency.offline',
@@ -134,9 +126,7 @@ export function RecoveryPointsPage(): ReactElement {
                   <TableCell>
                     <div className={styles.badges}>
                       {p.keptBy.map((k) => (
-                        <Badge key={k} appearance="outline" color="brand" size="small">
-                          {tierKeys[k] ? t(tierKeys[k]) : k}
-                        </Badge>
+                        <TierBadge key={k} tier={k} />
                       ))}
                     </div>
                     {p.keptBy.includes('retain-until') && p.keptUntil && (

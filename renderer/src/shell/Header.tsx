@@ -1,9 +1,10 @@
 import { Menu, MenuItemRadio, MenuList, MenuPopover, MenuTrigger, Button, Text, makeStyles, tokens } from '@fluentui/react-components';
-import { LocalLanguage20Regular, Vault24Filled } from '@fluentui/react-icons';
+import { DarkTheme20Regular, LocalLanguage20Regular, Vault24Filled, WeatherMoon20Regular, WeatherSunny20Regular } from '@fluentui/react-icons';
 import type { ReactElement } from 'react';
 import { useApi } from '../api.js';
 import { NotificationCentre } from './NotificationCentre.js';
 import { locales, useI18n, type Locale, type MessageKey } from '../i18n/index.js';
+import { isThemeChoice, themeChoices, useColorSchemeChoice, type ThemeChoice } from './useColorScheme.js';
 
 const useStyles = makeStyles({
   header: {
@@ -35,6 +36,36 @@ const useStyles = makeStyles({
 });
 
 const languageNames: Record<Locale, MessageKey> = { en: 'language.en', nl: 'language.nl' };
+const themeNames: Record<ThemeChoice, MessageKey> = { light: 'header.theme.light', dark: 'header.theme.dark', system: 'header.theme.system' };
+const themeIcons: Record<ThemeChoice, ReactElement> = { light: <WeatherSunny20Regular />, dark: <WeatherMoon20Regular />, system: <DarkTheme20Regular /> };
+
+/** Light, dark or the system's setting; remembered in this browser. */
+function ThemeMenu({ className }: { className: string }): ReactElement {
+  const { t } = useI18n();
+  const { choice, setChoice } = useColorSchemeChoice();
+  return (
+    <Menu
+      checkedValues={{ theme: [choice] }}
+      onCheckedValueChange={(_, data) => {
+        const next = data.checkedItems[0];
+        if (isThemeChoice(next)) setChoice(next);
+      }}
+    >
+      <MenuTrigger disableButtonEnhancement>
+        <Button appearance="transparent" className={className} icon={themeIcons[choice]} aria-label={`${t('header.theme')}: ${t(themeNames[choice])}`} />
+      </MenuTrigger>
+      <MenuPopover>
+        <MenuList>
+          {themeChoices.map((c) => (
+            <MenuItemRadio key={c} name="theme" value={c} icon={themeIcons[c]}>
+              {t(themeNames[c])}
+            </MenuItemRadio>
+          ))}
+        </MenuList>
+      </MenuPopover>
+    </Menu>
+  );
+}
 
 export function Header(): ReactElement {
   const { t, locale, setLocale } = useI18n();
@@ -56,6 +87,7 @@ export function Header(): ReactElement {
         </Text>
       )}
       <NotificationCentre />
+      <ThemeMenu className={styles.onBrand} />
       <Menu
         checkedValues={{ language: [locale] }}
         onCheckedValueChange={(_, data) => {

@@ -13,6 +13,7 @@ import { call, useEngineEvent } from '../api.js';
 import { useI18n, type I18n } from '../i18n/index.js';
 import { hrefOf } from '../routes.js';
 import { jobSubject, operationLabel } from './labels.js';
+import { PathText } from './Path.js';
 
 export const TOASTER_ID = 'coffer-toaster';
 
@@ -155,9 +156,9 @@ export function NotificationsProvider({ children }: { children: ReactNode }): Re
             ) : undefined
           }
         >
-          {title}
+          <PathText text={title} />
         </ToastTitle>
-        {body && <ToastBody className={styles.body}>{body}</ToastBody>}
+        {body && <ToastBody className={styles.body}>{typeof body === 'string' ? <PathText text={body} /> : body}</ToastBody>}
       </Toast>
     ),
     [styles, t],

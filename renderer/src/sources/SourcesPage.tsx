@@ -20,6 +20,7 @@ import { call, useAction, useApi } from '../api.js';
 import { useI18n } from '../i18n/index.js';
 import { ActionButton } from '../shell/ActionButton.js';
 import { useNotify } from '../shell/notify.js';
+import { PathText } from '../shell/Path.js';
 import { ErrorBar, Page } from '../shell/Page.js';
 import { EmptyState, usePanelStyles } from '../shell/ui.js';
 import { AddSourceDialog } from './AddSourceDialog.js';
@@ -27,6 +28,8 @@ import { EditSourceDialog } from './EditSourceDialog.js';
 
 const useStyles = makeStyles({
   message: { color: tokens.colorNeutralForeground2, display: 'block', maxWidth: '40ch' },
+  // Columns sized by their content: the folder path gets the room its longest name needs.
+  table: { tableLayout: 'auto' },
 });
 
 const stateColor: Record<Source['state'], BadgeProps['color']> = {
@@ -85,7 +88,7 @@ export function SourcesPage(): ReactElement {
       )}
       {list && list.length > 0 && (
         <div className={panel.panel}>
-          <Table aria-label={t('sources.title')}>
+          <Table aria-label={t('sources.title')} className={styles.table}>
             <TableHeader>
               <TableRow>
                 <TableHeaderCell>{t('sources.col.name')}</TableHeaderCell>
@@ -111,7 +114,7 @@ export function SourcesPage(): ReactElement {
                   </TableCell>
                   <TableCell>{t(`sources.kind.${s.kind}`)}</TableCell>
                   <TableCell>
-                    <span className={panel.mono}>{s.target || '—'}</span>
+                    <PathText mono text={s.target || '—'} />
                   </TableCell>
                   <TableCell>{s.region}</TableCell>
                   <TableCell>
@@ -120,7 +123,7 @@ export function SourcesPage(): ReactElement {
                     </Badge>
                     {s.message && (
                       <Text size={200} className={styles.message}>
-                        {s.message}
+                        <PathText text={s.message} />
                       </Text>
                     )}
                   </TableCell>
