@@ -125,6 +125,15 @@ describe('Jobs page as an admin reads it', () => {
     expect(await details.innerText()).toContain('Manual · Started by an admin (console or CLI)');
     await page.goto(`${origin}/#/jobs?operation=Backup&id=${scheduledId}`);
     await expect.poll(() => page.getByRole('region', { name: `Backup #${scheduledId}` }).innerText()).toContain('Scheduled · Started by the schedule of its policy');
+    // The Trigger filter: chosen in the filter bar, kept in the address, applied by the engine.
+    await jobsPage('operation=Backup', 'en');
+    await expect.poll(() => rows('en').count()).toBe(2);
+    await page.getByRole('search').getByRole('combobox', { name: 'Trigger' }).click();
+    await page.getByRole('option', { name: 'Scheduled' }).click();
+    await page.keyboard.press('Escape');
+    await expect.poll(() => rows('en').allInnerTexts()).toEqual([expect.stringMatching(/Backup[\s\S]*Scheduled/)]);
+    expect(new URL(page.url()).hash).toContain('trigger=scheduled');
+    await expect.poll(footerText).toBe('1 job');
   });
 
   it('shows the result, the trigger and the counts in Dutch', { timeout: TIMEOUT }, async () => {

@@ -419,6 +419,7 @@ export const en = {
   'jobs.filters': 'Job filters',
   'jobs.filter.status': 'Status',
   'jobs.filter.operation': 'Operation',
+  'jobs.filter.trigger': 'Trigger',
   'jobs.filter.from': 'From',
   'jobs.filter.to': 'To',
   'jobs.filter.vault': 'Vault',

@@ -421,6 +421,7 @@ export const nl: Messages = {
   'jobs.filters': 'Taakfilters',
   'jobs.filter.status': 'Status',
   'jobs.filter.operation': 'Bewerking',
+  'jobs.filter.trigger': 'Aanleiding',
   'jobs.filter.from': 'Van',
   'jobs.filter.to': 'Tot',
   'jobs.filter.vault': 'Kluis',

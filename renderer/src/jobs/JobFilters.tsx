@@ -4,12 +4,12 @@
 import { Button, Dropdown, Field, Option, makeStyles, tokens } from '@fluentui/react-components';
 import { FilterDismiss20Regular } from '@fluentui/react-icons';
 import type { ReactElement } from 'react';
-import { jobOperations, jobStatuses, vmLabel, type JobOperation, type JobStatus, type VaultSummary, type Vm } from '../../../preload/contract.js';
+import { jobOperations, jobStatuses, jobTriggers, vmLabel, type JobOperation, type JobStatus, type JobTrigger, type VaultSummary, type Vm } from '../../../preload/contract.js';
 import { boundsInOrder, isSaneInstant, withinBounds } from '../../../preload/time-bounds.js';
 import { minuteBound } from '../i18n/dateTime.js';
 import { useI18n, type I18n } from '../i18n/index.js';
 import { DateTimeField } from '../shell/DateTimeFields.js';
-import { operationLabel, statusLabel } from '../shell/labels.js';
+import { operationLabel, statusLabel, triggerLabel } from '../shell/labels.js';
 
 /** From and To as the address holds them: local "YYYY-MM-DDTHH:mm" (or '' for none). */
 export interface TimeRange {
@@ -48,6 +48,7 @@ export function inRange(createdAt: string, r: TimeRange): boolean {
 export interface JobFilterValues extends TimeRange {
   status: JobStatus[];
   operation: JobOperation[];
+  trigger: JobTrigger[];
   vault: string;
   vm: string;
 }
@@ -104,6 +105,20 @@ export function JobFilterBar({
           {jobOperations.map((o) => (
             <Option key={o} value={o}>
               {operationLabel(t, o)}
+            </Option>
+          ))}
+        </Dropdown>
+      </Field>
+      <Field label={t('jobs.filter.trigger')} className={styles.filter}>
+        <Dropdown
+          multiselect
+          value={multi(filters.trigger, (g) => triggerLabel(t, g), t('jobs.filter.all'))}
+          selectedOptions={filters.trigger}
+          onOptionSelect={(_, d) => setQuery({ trigger: d.selectedOptions.join(','), id: '' })}
+        >
+          {jobTriggers.map((g) => (
+            <Option key={g} value={g}>
+              {triggerLabel(t, g)}
             </Option>
           ))}
         </Dropdown>

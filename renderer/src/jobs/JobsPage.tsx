@@ -14,7 +14,7 @@ import {
 import { Dismiss20Regular, DismissCircle20Regular, FilterDismiss20Regular, TaskListLtr20Regular } from '@fluentui/react-icons';
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type CSSProperties, type ReactElement } from 'react';
-import { jobOperations, jobStatuses, vmLabel, type ApiError, type Job, type JobOperation, type JobStatus } from '../../../preload/contract.js';
+import { jobOperations, jobStatuses, jobTriggers, vmLabel, type ApiError, type Job, type JobOperation, type JobStatus, type JobTrigger } from '../../../preload/contract.js';
 import { call, toApiError, useAction, useApi, useEngineEvent } from '../api.js';
 import { useI18n } from '../i18n/index.js';
 import { replaceQuery, useLocation } from '../routes.js';
@@ -100,6 +100,7 @@ const useStyles = makeStyles({
 interface Filters {
   status: JobStatus[];
   operation: JobOperation[];
+  trigger: JobTrigger[];
   from: string;
   to: string;
   vault: string;
@@ -116,6 +117,7 @@ function filtersOf(q: URLSearchParams): Filters {
   return {
     status: list(q.get('status'), jobStatuses),
     operation: list(q.get('operation'), jobOperations),
+    trigger: list(q.get('trigger'), jobTriggers),
     from: q.get('from') ?? '',
     to: q.get('to') ?? '',
     vault: q.get('vault') ?? '',
@@ -128,6 +130,7 @@ function queryOf(f: Filters) {
   return {
     ...(f.status.length ? { status: f.status } : {}),
     ...(f.operation.length ? { operation: f.operation } : {}),
+    ...(f.trigger.length ? { trigger: f.trigger } : {}),
     ...(from ? { from } : {}),
     ...(to ? { to } : {}),
     ...(f.vault ? { vault: f.vault } : {}),
@@ -138,6 +141,7 @@ function queryOf(f: Filters) {
 function matches(job: Job, f: Filters): boolean {
   if (f.status.length && !f.status.includes(job.status)) return false;
   if (f.operation.length && !f.operation.includes(job.operation)) return false;
+  if (f.trigger.length && !f.trigger.includes(job.trigger)) return false;
   if (f.vault && job.vaultName?.toLowerCase() !== f.vault.toLowerCase()) return false;
   if (f.vm && job.vmId !== f.vm) return false;
   return inRange(job.createdAt, f);
@@ -368,6 +372,7 @@ export function JobsPage(): ReactElement {
   const activeFilters = [
     filters.status.length ? t('jobs.filterItem', { label: t('jobs.filter.status'), value: formatList(filters.status.map((s) => statusLabel(t, s))) }) : '',
     filters.operation.length ? t('jobs.filterItem', { label: t('jobs.filter.operation'), value: formatList(filters.operation.map((o) => operationLabel(t, o))) }) : '',
+    filters.trigger.length ? t('jobs.filterItem', { label: t('jobs.filter.trigger'), value: formatList(filters.trigger.map((g) => triggerLabel(t, g))) }) : '',
     bounds.from ? t('jobs.filterItem', { label: t('jobs.filter.from'), value: formatDateTime(bounds.from) }) : '',
     bounds.to ? t('jobs.filterItem', { label: t('jobs.filter.to'), value: formatDateTime(bounds.to) }) : '',
     filters.vault ? t('jobs.filterItem', { label: t('jobs.filter.vault'), value: filters.vault }) : '',
