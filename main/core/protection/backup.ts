@@ -142,7 +142,7 @@ export class BackupService {
       'DiskPathsChanged',
       `${label(vm)}: its disk paths changed since they were approved (${list(changes.removed)} -> ${list(changes.added)}); the backup does not read the new paths until an admin approves them.`,
       { removed: changes.removed, added: changes.added },
-      `Check the new paths; if they are right: \`coffer vm approve-disks ${vm.cloudService}/${vm.name}\` or Approve disks in the console, then back up again.`,
+      `Check the new paths; if they are right: \`coffer vm approve-disks ${label(vm)}\` or Approve disks in the console, then back up again.`,
     );
   }
 }
