@@ -164,7 +164,7 @@ export function ProtectWizard({
                   </>
                 )}
                 {mode === 'new' && (
-                  <PolicyForm draft={draft} onChange={setDraft} errors={showErrors ? validation.errors : {}} withName idPrefix="wizard" />
+                  <PolicyForm draft={draft} onChange={setDraft} errors={validation.errors} submitted={showErrors} withName idPrefix="wizard" />
                 )}
               </>
             )}

@@ -30,6 +30,7 @@ import { JobStatusBadge } from '../shell/labels.js';
 import { useTrackJobs } from '../shell/notify.js';
 import { vmNames } from '../items/VmName.js';
 import { ErrorBar } from '../shell/Page.js';
+import { useFieldVisibility } from '../shell/ui.js';
 
 const useStyles = makeStyles({
   form: { display: 'flex', flexDirection: 'column', gap: tokens.spacingVerticalM },
@@ -44,11 +45,13 @@ export function RestoreDialog({ vm, point, among = [], onClose }: { vm: Vm; poin
   const [mode, setMode] = useState<'disks' | 'newVm'>('disks');
   const [target, setTarget] = useState('');
   const [newName, setNewName] = useState(`${vm.name}-restored`);
-  const [touched, setTouched] = useState(false);
+  const fields = useFieldVisibility<'newName' | 'target'>();
   const action = useAction();
   const [job, setJob] = useState<Job>();
   const pathOk = AbsolutePath.safeParse(target).success;
   const nameOk = mode === 'disks' || RestoredVmName.safeParse(newName).success;
+  const nameError = fields.show('newName', nameOk ? undefined : t('restore.newNameInvalid'));
+  const targetError = fields.show('target', pathOk ? undefined : t('validation.path.absolute'));
 
   useEngineEvent('jobUpdated', (j) => {
     if (job && j.id === job.id) setJob(j);
@@ -58,12 +61,12 @@ export function RestoreDialog({ vm, point, among = [], onClose }: { vm: Vm; poin
     if (action.busy) return;
     setJob(undefined);
     action.clearError();
-    setTouched(false);
+    fields.reset();
     onClose();
   };
   const submit = async (ev: FormEvent) => {
     ev.preventDefault();
-    setTouched(true);
+    fields.submit();
     if (!point || !pathOk || !nameOk) return;
     await action.run(async () => {
       const j = await call('restorePoint', { vm: vm.id, pointId: point.id, mode, targetDir: target, ...(mode === 'newVm' ? { newName: newName.trim() } : {}) });
@@ -90,18 +93,34 @@ export function RestoreDialog({ vm, point, among = [], onClose }: { vm: Vm; poin
                     </RadioGroup>
                   </Field>
                   {mode === 'newVm' && (
-                    <Field label={t('restore.newName')} required validationMessage={touched && !nameOk ? t('restore.newNameInvalid') : undefined} validationState={touched && !nameOk ? 'error' : 'none'}>
-                      <Input value={newName} onChange={(_, d) => setNewName(d.value)} autoComplete="off" spellCheck={false} />
+                    <Field label={t('restore.newName')} required validationMessage={nameError} validationState={nameError ? 'error' : 'none'}>
+                      <Input
+                        value={newName}
+                        onChange={(_, d) => {
+                          setNewName(d.value);
+                          fields.edit('newName');
+                        }}
+                        onBlur={fields.blur('newName')}
+                        autoComplete="off"
+                        spellCheck={false}
+                      />
                     </Field>
                   )}
                   <Field
                     label={t('restore.target')}
                     hint={t('restore.targetHint')}
                     required
-                    validationMessage={touched && !pathOk ? t('validation.path.absolute') : undefined}
-                    validationState={touched && !pathOk ? 'error' : 'none'}
+                    validationMessage={targetError}
+                    validationState={targetError ? 'error' : 'none'}
                   >
-                    <FolderInput value={target} onValue={setTarget} onBlur={() => setTouched(true)} />
+                    <FolderInput
+                      value={target}
+                      onValue={(v) => {
+                        setTarget(v);
+                        fields.edit('target');
+                      }}
+                      onBlur={fields.blur('target')}
+                    />
                   </Field>
                 </>
               )}
