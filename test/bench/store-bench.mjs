@@ -3,6 +3,9 @@
 // 127.0.0.1 for the run. Cases full_azure, restore_azure, full_s3, restore_s3 on the same
 // reference image as vault-bench.mjs (same generator and size), appended to bench-results.json
 // beside the local-folder figures, with requests per GiB (object stores bill per request).
+// The ratio to the local folder compares with a local-folder backup and restore of the same image
+// measured in this run just before (same operations, same process per operation): the machine's
+// load changes between runs, so figures from bench-results.json could be stale.
 // node test/bench/store-bench.mjs [--smoke] [--size 4G] [--work DIR] [--chunk-size N] [--keep]
 // Needs dist/bench-store.mjs and dist/vault-worker.mjs (test/bench/run.mjs builds them).
 import { spawn, spawnSync } from 'node:child_process';
@@ -68,10 +71,31 @@ function cli(env, ...a) {
 
 const file = path.resolve('bench-results.json');
 const prior = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : {};
-const local = (kase) => prior.results?.find((r) => r.tool === 'coffer' && r.case === kase);
 const results = [];
+const startedAt = new Date().toISOString();
+const loadAtStart = os.loadavg().map((x) => +x.toFixed(2));
+
+// The local-folder reference of this run: the same image, backed up and restored the same way.
+const localFigures = {};
+{
+  const where = path.join(work, 'vault-local');
+  await cli({}, 'init', where, ...(chunkSize ? [chunkSize] : []));
+  const b = await cli({}, 'backup', where, 'a', image);
+  const target = path.join(work, 'restore-local');
+  const r = await cli({}, 'restore', where, target);
+  if (sha256File(r.file) !== want) throw new Error('restore from the local folder does not match the image');
+  fs.rmSync(target, { recursive: true, force: true });
+  fs.rmSync(where, { recursive: true, force: true });
+  for (const [kase, m] of [
+    ['full', b],
+    ['restore', r],
+  ]) {
+    localFigures[kase] = { seconds: m.seconds, mib_per_s: logical / MiB / m.seconds, peak_rss_bytes: m.maxRssBytes };
+  }
+}
+const local = (kase) => localFigures[kase];
 const lockModes = {};
-log(`\nvault on object storage (${size} image, emulators on 127.0.0.1 sharing the cores):`);
+log(`\nvault on object storage (${size} image, emulators on 127.0.0.1 sharing the cores; ${startedAt}, load ${loadAtStart.join(' ')}):`);
 for (const [kind, start] of [
   ['azure', startAzurite],
   ['s3', startS3rver],
@@ -101,7 +125,8 @@ for (const [kind, start] of [
         peak_rss_bytes: m.maxRssBytes,
         requests: m.requests,
         requests_per_gib: +(m.requests / (logical / GiB)).toFixed(0),
-        ratio_to_local: ref ? +(mibPerS / ref.mib_per_s).toFixed(2) : null,
+        local_mib_per_s: +ref.mib_per_s.toFixed(1),
+        ratio_to_local: +(mibPerS / ref.mib_per_s).toFixed(2),
       };
       results.push(row);
       log(`  coffer ${kase.padEnd(13)} ${row.seconds.toFixed(2).padStart(7)} s ${row.mib_per_s.toFixed(0).padStart(6)} MiB/s  rss ${(row.peak_rss_bytes / MiB).toFixed(0)} MiB  ${row.requests} requests (${row.requests_per_gib}/GiB)`);
@@ -115,16 +140,20 @@ log(`\n| case | s | MiB/s | RSS MiB | requests/GiB | vs local folder |`);
 log(`|---|---|---|---|---|---|`);
 for (const kase of ['full', 'restore']) {
   const l = local(kase);
-  if (l) log(`| ${kase} (local folder) | ${l.seconds.toFixed(2)} | ${l.mib_per_s.toFixed(0)} | ${(l.peak_rss_bytes / MiB).toFixed(0)} | - | 1.00x |`);
+  if (l) log(`| ${kase} (local folder, this run) | ${l.seconds.toFixed(2)} | ${l.mib_per_s.toFixed(0)} | ${(l.peak_rss_bytes / MiB).toFixed(0)} | - | 1.00x |`);
   for (const r of results.filter((x) => x.case.startsWith(`${kase}_`))) {
-    log(`| ${r.case} | ${r.seconds.toFixed(2)} | ${r.mib_per_s.toFixed(0)} | ${(r.peak_rss_bytes / MiB).toFixed(0)} | ${r.requests_per_gib} | ${r.ratio_to_local === null ? '-' : `${r.ratio_to_local.toFixed(2)}x`} |`);
+    log(`| ${r.case} | ${r.seconds.toFixed(2)} | ${r.mib_per_s.toFixed(0)} | ${(r.peak_rss_bytes / MiB).toFixed(0)} | ${r.requests_per_gib} | ${r.ratio_to_local.toFixed(2)}x |`);
   }
 }
 for (const [kind, mode] of Object.entries(lockModes)) log(`lock mode on ${kind === 'azure' ? 'azurite' : 's3rver'}: ${mode}`);
 
 const version = (pkg) => JSON.parse(fs.readFileSync(path.join(root, 'node_modules', pkg, 'package.json'), 'utf8')).version;
 prior.results = [...(prior.results ?? []).filter((r) => !/_(azure|s3)$/.test(r.case)), ...results];
-prior.machine = { ...prior.machine, object_storage: { azurite: version('azurite'), s3rver: version('s3rver'), image_bytes: logical, image_size: size, lock_modes: lockModes } };
+const localRef = Object.fromEntries(Object.entries(localFigures).map(([k, v]) => [k, { seconds: +v.seconds.toFixed(3), mib_per_s: +v.mib_per_s.toFixed(1), peak_rss_bytes: v.peak_rss_bytes }]));
+prior.machine = {
+  ...prior.machine,
+  object_storage: { measured: startedAt, load_average: loadAtStart, azurite: version('azurite'), s3rver: version('s3rver'), image_bytes: logical, image_size: size, lock_modes: lockModes, local_folder_this_run: localRef },
+};
 fs.writeFileSync(file, `${JSON.stringify(prior, null, 2)}\n`);
 log(`updated ${file}`);
 if (!keep) fs.rmSync(work, { recursive: true, force: true });

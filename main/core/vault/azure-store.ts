@@ -9,6 +9,7 @@ import {
   prefixed,
   PROBE_PREFIX,
   probeCreateOnly,
+  REMOTE_IO_HINTS,
   readBody,
   readBodyInto,
   remoteContext,
@@ -16,7 +17,7 @@ import {
   type RemoteStoreOptions,
   type StoreCounters,
 } from './remote.js';
-import { checkKey, ObjectNotFound, type ObjectInfo, type ObjectStore } from './storage.js';
+import { checkKey, ObjectNotFound, type ObjectInfo, type ObjectStore, type StoreIoHints } from './storage.js';
 
 export interface AzureStoreParams {
   /** The account's blob endpoint without query: https://ACCOUNT.blob.core.windows.net or http://127.0.0.1:10000/devstoreaccount1 */
@@ -42,6 +43,7 @@ export interface AzureStoreParams {
 export class AzureBlobStore implements ObjectStore {
   readonly location: string;
   conditionalCreate = false;
+  readonly ioHints: StoreIoHints = REMOTE_IO_HINTS;
   readonly counters: StoreCounters;
   private readonly container: ContainerClient;
   private readonly ctx: RemoteContext;

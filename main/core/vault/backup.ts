@@ -170,7 +170,7 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
   const before = await Promise.all(opts.disks.map((d) => statDisk(d.path)));
   const bytesTotal = before.reduce((s, b) => s + b.size, 0);
 
-  const packs = new PackWriter(store, keys, index);
+  const packs = new PackWriter(store, keys, index, store.ioHints?.packBytes, store.ioHints?.packsInFlight);
   /**
    * Chunks this backup queued, each with the claim (a number per segment that queued chunks) it
    * came with; claimPack[claim] is the pack that holds that segment's chunks once it is known.

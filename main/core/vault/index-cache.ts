@@ -124,6 +124,7 @@ export function cachingIndexWrites(store: ObjectStore, cache: IndexCache): Objec
     get conditionalCreate() {
       return store.conditionalCreate;
     },
+    ...(store.ioHints ? { ioHints: store.ioHints } : {}),
     put: async (key, data) => {
       await store.put(key, data);
       const m = INDEX_KEY_RE.exec(key);

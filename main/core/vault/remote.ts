@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_RETRY, redactor, type RemoteContext, type RetryPolicy } from './retry.js';
-import type { ObjectInfo } from './storage.js';
+import type { ObjectInfo, StoreIoHints } from './storage.js';
 
 /** What both object-store backends share: counters, options, body reading and the probe. */
 
@@ -29,6 +29,24 @@ export interface RemoteStoreOptions {
 
 export const DEFAULT_SINGLE_PUT_MAX = 64 * 1024 * 1024;
 export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
+
+/**
+ * Request sizing on Azure Blob and S3 (see StoreIoHints). Measured on azurite and s3rver (1 GiB
+ * reference image, CPU seconds of Coffer + emulator, which share the cores): 16 MiB packs instead
+ * of 8 MiB, and restore batches of 16 MiB instead of 4 MiB sorted by pack, halved the requests
+ * (211 -> 93 per GiB on a full backup, 398 -> 173 on a restore) and cut the emulator's CPU by 15
+ * to 70% in most runs on a loaded machine (azurite's on a full backup varied too much to tell).
+ * A pack takes whole 4 MiB segments and closes when the next one does not fit: the 256 KiB above
+ * 16 MiB hold the 28-byte seal of every chunk, so four segments of incompressible data fill one
+ * pack (at exactly 16 MiB only three would). Memory: pack buffers 3 x 16 MiB, restore buffers
+ * about 5 x 16 MiB (peak RSS measured 180-200 MiB on a backup, 220-245 MiB on a restore).
+ */
+export const REMOTE_IO_HINTS: StoreIoHints = Object.freeze({
+  packBytes: 16 * 1024 * 1024 + 256 * 1024,
+  packsInFlight: 2,
+  readBatchBytes: 16 * 1024 * 1024,
+  readBatchesInFlight: 4,
+});
 
 /** Objects written by the create-only probe live here, outside every prefix the engine reads. */
 export const PROBE_PREFIX = 'probe/';

@@ -29,9 +29,13 @@ export interface RestoreResult {
   seconds: number;
 }
 
+/** Stored bytes per batch on a local folder (a store's ioHints may ask for bigger ones). */
 const SEGMENT_BYTES = 4 * 1024 * 1024;
-/** A batch stops at the first chunk that reaches SEGMENT_BYTES: one more stored chunk at most. */
-const BATCH_BUFFER_BYTES = SEGMENT_BYTES + 256 * 1024;
+/** A batch stops at the first chunk that reaches its size: one more stored chunk at most. */
+const BATCH_SLACK_BYTES = 256 * 1024;
+
+/** Orders a batch by pack and offset, so that chunks stored side by side are read with one ranged get. */
+const byPackOffset = (a: Item, b: Item): number => (a.loc.pack < b.loc.pack ? -1 : a.loc.pack > b.loc.pack ? 1 : a.loc.offset - b.loc.offset);
 
 /** Joins a manifest name to the target and proves the result stays directly inside it. */
 export function safeJoin(targetDir: string, name: string): string {
@@ -146,15 +150,19 @@ async function restoreDisk(
   if (ids.length !== nChunks * ID_LEN) throw new CofferError('VaultCorrupt', `The chunk list of disk ${d.name} has the wrong length.`);
   const shas = Buffer.alloc(nChunks * ID_LEN);
   const fh = await fs.open(file, 'wx', FILE_MODE);
-  const maxInFlight = pool.size * 2;
+  const batchLimit = store.ioHints?.readBatchBytes ?? SEGMENT_BYTES;
+  const maxInFlight = store.ioHints?.readBatchesInFlight ?? pool.size * 2;
   const inFlight = new Set<Promise<void>>();
   const spare: ArrayBuffer[] = [];
   let failure: unknown;
   try {
     // The file starts as one hole; zero chunks are never written, so they stay holes.
     await fh.truncate(d.size);
-    const run = async (items: Item[]): Promise<void> => {
-      // Adjacent chunks of one pack are read with one ranged get.
+    const run = async (batch: Item[]): Promise<void> => {
+      // Adjacent chunks of one pack are read with one ranged get. A backup's workers finish
+      // segments out of order, so a pack holds runs of disk chunks in any order: sorted, a batch
+      // needs about one get per pack it touches instead of one per run.
+      const items = batch.length > 1 ? [...batch].sort(byPackOffset) : batch;
       const ranges: Array<{ pack: string; offset: number; length: number }> = [];
       for (const it of items) {
         const last = ranges[ranges.length - 1];
@@ -165,7 +173,7 @@ async function restoreDisk(
       // workers and are reused, so restore memory is maxInFlight buffers for any disk size.
       const total = ranges.reduce((n, r) => n + r.length, 0);
       let ab = spare.pop();
-      if (!ab || ab.byteLength < total) ab = new ArrayBuffer(Math.max(total, BATCH_BUFFER_BYTES));
+      if (!ab || ab.byteLength < total) ab = new ArrayBuffer(Math.max(total, batchLimit + BATCH_SLACK_BYTES));
       const blob = Buffer.from(ab, 0, total);
       let at = 0;
       await Promise.all(
@@ -238,7 +246,7 @@ async function restoreDisk(
       if (!loc) throw new CofferError('ChunkCorrupt', `Chunk ${c} of disk ${d.name} is missing from the vault.`, { disk: d.name, chunk: c });
       batch.push({ chunk: c, loc });
       batchBytes += loc.length;
-      if (batchBytes >= SEGMENT_BYTES) await dispatch();
+      if (batchBytes >= batchLimit) await dispatch();
     }
     if (batch.length > 0) await dispatch();
     while (inFlight.size > 0) await Promise.race(inFlight);

@@ -12,6 +12,7 @@ import {
   prefixed,
   PROBE_PREFIX,
   probeCreateOnly,
+  REMOTE_IO_HINTS,
   readBody,
   readBodyInto,
   remoteContext,
@@ -19,7 +20,7 @@ import {
   type RemoteStoreOptions,
   type StoreCounters,
 } from './remote.js';
-import { checkKey, ObjectNotFound, type ObjectInfo, type ObjectStore } from './storage.js';
+import { checkKey, ObjectNotFound, type ObjectInfo, type ObjectStore, type StoreIoHints } from './storage.js';
 
 export interface S3Credentials {
   accessKeyId: string;
@@ -51,6 +52,7 @@ const MIN_PART = 5 * 1024 * 1024;
 export class S3Store implements ObjectStore {
   readonly location: string;
   conditionalCreate = false;
+  readonly ioHints: StoreIoHints = REMOTE_IO_HINTS;
   readonly counters: StoreCounters;
   private readonly client: S3Client;
   private readonly ctx: RemoteContext;

@@ -24,9 +24,29 @@ export interface ObjectInfo {
   modified?: number;
 }
 
+/**
+ * How the engine sizes its reads and writes for a store. Each request to an object store costs a
+ * round trip and a fixed share of CPU on both sides (signing, parsing, the service's own
+ * bookkeeping), so there the engine writes bigger packs, keeps more of them in flight and reads
+ * bigger coalesced ranges than on a local folder. The format does not depend on them: readers
+ * accept packs of any size (docs/vault-format.md, "Packs").
+ */
+export interface StoreIoHints {
+  /** A backup closes a pack once it holds this many bytes. */
+  packBytes: number;
+  /** Packs one backup writes at once (each pack and then its index object). */
+  packsInFlight: number;
+  /** Stored bytes a restore gathers per batch; the chunks of one pack in a batch are read with one ranged get per run of adjacent chunks. */
+  readBatchBytes: number;
+  /** Batches a restore keeps in flight (reading, or being decrypted and written by a worker). */
+  readBatchesInFlight: number;
+}
+
 export interface ObjectStore {
   /** Human-readable location shown in the console (a path or a URL). */
   readonly location: string;
+  /** Optional: request sizing for this store (see StoreIoHints); absent means local-folder sizing. */
+  readonly ioHints?: StoreIoHints;
   /** Writes the whole object atomically: readers see the old object, or the new one, never a part. */
   put(key: string, data: Uint8Array): Promise<void>;
   /**

@@ -7,6 +7,7 @@ import * as esbuild from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isCofferError } from '../../../main/core/errors.js';
 import { LocalFolderStore } from '../../../main/core/vault/local-store.js';
+import { REMOTE_IO_HINTS } from '../../../main/core/vault/remote.js';
 import type { RetryPolicy } from '../../../main/core/vault/retry.js';
 import type { ObjectStore } from '../../../main/core/vault/storage.js';
 import { formatVaultLocation, openStore, type OpenStoreOptions, type VaultLocation, type VaultStore } from '../../../main/core/vault/stores.js';
@@ -41,9 +42,12 @@ beforeAll(async () => {
   dir = tempDir();
   disk = path.join(dir, 'disk.img');
   makeDisk(disk, 32, 21);
-  // 24 MiB of incompressible data: the backup writes at least three 8 MiB packs.
+  // Incompressible data for one pack more than a backup writes at once (three 16 MiB packs on
+  // object storage): the SIGKILL test's crash then always meets a pack write that starts after an
+  // earlier pack is durable, whatever the order in which the uploads finish.
+  const random = (REMOTE_IO_HINTS.packsInFlight + 1) * REMOTE_IO_HINTS.packBytes;
   const fd = fs.openSync(disk, 'r+');
-  fs.writeSync(fd, randomBytes(24 * 1024 * 1024), 0, 24 * 1024 * 1024, 4 * 1024 * 1024);
+  fs.writeSync(fd, randomBytes(random), 0, random, 4 * 1024 * 1024);
   fs.closeSync(fd);
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackupProgress } from '../../../main/core/vault/backup.js';
+import { REMOTE_IO_HINTS } from '../../../main/core/vault/remote.js';
 import type { ObjectStore } from '../../../main/core/vault/storage.js';
 import { openStore } from '../../../main/core/vault/stores.js';
 import { Vault } from '../../../main/core/vault/vault.js';
@@ -15,7 +16,13 @@ import { tempDir } from '../vault/helpers.js';
  * uploaded figure is the bytes of the objects the server accepted.
  */
 const CHUNK = 64 * 1024;
-const SIZE = 24 * 1024 * 1024;
+const SEGMENT = 4 * 1024 * 1024;
+/**
+ * Enough whole 4 MiB segments to fill one pack more than the backup writes at once: reading the
+ * last of them waits until a pack after the held one is in the store, so when the whole disk has
+ * been read a later pack has gone up, whatever the timing.
+ */
+const SIZE = Math.ceil(((REMOTE_IO_HINTS.packsInFlight + 1) * REMOTE_IO_HINTS.packBytes) / SEGMENT) * SEGMENT;
 
 let dir: string;
 let disk: string;
@@ -28,7 +35,7 @@ beforeAll(async () => {
   fs.writeFileSync(disk, randomBytes(SIZE)); // incompressible, no zeros: every byte must go up
   // One random 4 MiB block six times: the later copies are safe only once the first one's pack is.
   repeated = path.join(dir, 'repeated.img');
-  const block = randomBytes(4 * 1024 * 1024);
+  const block = randomBytes(SEGMENT);
   fs.writeFileSync(repeated, Buffer.concat(Array.from({ length: SIZE / block.length }, () => block)));
   em = await startAzurite();
 });
