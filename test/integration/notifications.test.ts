@@ -1,6 +1,7 @@
 // Notifications come from the job log on the host: a job that ends while no page is connected is
 // listed unread; what the admin marked read stays read across a new engine on the same data folder.
 import Database from 'better-sqlite3';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openCatalog } from '../../main/core/catalog/catalog.js';
@@ -102,14 +103,13 @@ describe('notifications from the job log', () => {
     expect(list.notifications.map((n) => [n.job.vmName, n.intent, n.job.error?.code, n.read])).toEqual([['web01', 'error', 'Interrupted', false]]);
   });
 
-  it('counts the jobs that ended before the upgrade as read (migration 8)', () => {
+  it('counts the jobs that ended before the upgrade as read (migration 10)', () => {
     const dataDir = path.join(tmp(), 'data');
-    const db = openCatalog(dataDir);
-    db.close();
-    // A catalog of the previous version with some history.
+    fs.mkdirSync(dataDir, { recursive: true });
+    // A catalog of the version before the read state (9), with some history.
     const old = new Database(path.join(dataDir, 'catalog.sqlite'));
-    old.exec('DROP INDEX jobs_ended; DROP TABLE notification_marks;');
-    old.pragma('user_version = 7');
+    for (const m of migrations.slice(0, 9)) m(old);
+    old.pragma('user_version = 9');
     old.prepare("INSERT INTO jobs (operation, status, created_at, ended_at) VALUES ('Backup', 'Failed', '2026-01-01T00:00:00.000Z', '2026-01-01T00:10:00.000Z')").run();
     old.close();
     const upgraded = openCatalog(dataDir);

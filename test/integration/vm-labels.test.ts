@@ -34,12 +34,12 @@ describe('VM labels of a folder source through the API', () => {
     };
     expect(await discover()).toEqual(['lab/web01', 'shop/web01']);
     const [job] = unwrap(await router.invoke('registerVms', { vault: 'vault-a', vms: ['lab/web01'] }));
-    expect((await engine.jobs.wait(job!.id)).summary).toBe('lab/web01 registered to vault-a.');
+    expect((await engine.jobs.wait(job!.id)).summary).toEqual({ code: 'VmRegistered', params: { vm: 'lab/web01', vault: 'vault-a' } });
 
     // A second VM in web01's folder: the folder is no longer web01's own, so it names both.
     libvirtVm(path.join(hv, 'lab', 'web01'), 'web01-test');
     expect(await discover()).toEqual(['lab/web01/web01-test', 'shop/web01']);
     const [un] = unwrap(await router.invoke('unregisterVms', { vault: 'vault-a', vms: ['lab/web01'] }));
-    expect((await engine.jobs.wait(un!.id)).summary).toBe('lab/web01/web01 unregistered from vault-a.');
+    expect((await engine.jobs.wait(un!.id)).summary).toEqual({ code: 'VmUnregistered', params: { vm: 'lab/web01/web01', vault: 'vault-a' } });
   });
 });
