@@ -88,7 +88,7 @@ describe('VM names that say which VM', () => {
   });
 
   it('lists each web01 under the folder above its own folder', { timeout: T }, async () => {
-    await go('#/registered-items');
+    await go('#/registered-items?vault=vault-lab');
     await visible(row('web01', 'lab', 'Registered'));
     await visible(row('web01', 'shop', 'Registered'));
     // Not lab/web01/web01: the VM's own folder is not its cloud service.
@@ -96,7 +96,7 @@ describe('VM names that say which VM', () => {
   });
 
   it("Discover names the vault each excluded VM is registered to, in English and Dutch", { timeout: T }, async () => {
-    await go('#/registered-items');
+    await go('#/registered-items?vault=vault-lab');
     await page.getByRole('button', { name: 'Discover' }).click();
     const panel = page.getByText('Discovery found no virtual machines to register.').locator('xpath=ancestor::*[contains(@class, "fui-MessageBar")][1]');
     await visible(panel, 30_000);
@@ -111,7 +111,7 @@ describe('VM names that say which VM', () => {
 
     await page.emulateMedia({ colorScheme: 'light' });
     await language('nl');
-    await go('#/registered-items');
+    await go('#/registered-items?vault=vault-lab');
     const nl = page.getByText('Detectie vond geen virtuele machines om te registreren.').locator('xpath=ancestor::*[contains(@class, "fui-MessageBar")][1]');
     await visible(nl);
     const text = (await nl.innerText()).replace(/\s+/g, ' ');
@@ -131,7 +131,7 @@ describe('VM names that say which VM', () => {
     const problems: string[] = [];
     for (const lang of ['en', 'nl'] as const) {
       await language(lang);
-      await go('#/protected-items');
+      await go('#/protected-items?vault=vault-lab');
       for (const theme of ['dark', 'light'] as const) {
         await page.emulateMedia({ colorScheme: theme });
         await page.getByRole('button', { name: lang === 'en' ? 'Backup now: lab/web01' : 'Nu back-uppen: lab/web01' }).click();

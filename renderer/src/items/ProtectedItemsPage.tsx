@@ -32,7 +32,7 @@ import { useState, type ReactElement } from 'react';
 import { BackupDataOnlyState, isActiveProtection, vmLabel, type ProtectedItem } from '../../../preload/contract.js';
 import { call, useAction, useApi } from '../api.js';
 import { useI18n } from '../i18n/index.js';
-import { hrefOf, navigate } from '../routes.js';
+import { hrefOf, navigate, useLocation } from '../routes.js';
 import { JobProgress } from '../shell/JobProgress.js';
 import { JobStatusBadge, ProtectionBadge, operationLabel } from '../shell/labels.js';
 import { NextStepEmptyState } from '../shell/NextStepEmptyState.js';
@@ -58,7 +58,8 @@ export function ProtectedItemsPage(): ReactElement {
   const styles = useStyles();
   const panel = usePanelStyles();
   const trackJobs = useTrackJobs();
-  const choice = useVaultChoice();
+  // A deep link's ?vault= picks the vault (and becomes the current one), as on every vault page.
+  const choice = useVaultChoice(useLocation().query.get('vault'));
   const vault = choice.vault;
   const refreshOn = ['vaultsChanged', 'jobUpdated', 'protectionChanged'] as const;
   const vms = useApi('listVms', vault ? { vault, registered: true } : undefined, { refreshOn });

@@ -25,7 +25,7 @@ import { useRef, useState, type ReactElement } from 'react';
 import { diskCount, finishedStatuses, vmLabel, type Job, type ResultOf, type Vm } from '../../../preload/contract.js';
 import { call, toApiError, useAction, useApi, useEngineEvent } from '../api.js';
 import { useI18n, type MessageKey } from '../i18n/index.js';
-import { hrefOf } from '../routes.js';
+import { hrefOf, useLocation } from '../routes.js';
 import { ProtectionBadge } from '../shell/labels.js';
 import { useNotify, useTrackJobs } from '../shell/notify.js';
 import { NextStepEmptyState } from '../shell/NextStepEmptyState.js';
@@ -112,7 +112,8 @@ export function RegisteredItemsPage(): ReactElement {
   const panel = usePanelStyles();
   const notify = useNotify();
   const trackJobs = useTrackJobs();
-  const choice = useVaultChoice();
+  // A deep link's ?vault= picks the vault (and becomes the current one), as on every vault page.
+  const choice = useVaultChoice(useLocation().query.get('vault'));
   const vault = choice.vault;
   const vms = useApi('listVms', vault ? { vault, registered: true } : undefined, { refreshOn: ['vaultsChanged', 'jobUpdated', 'protectionChanged'] });
   const discovery = useApi('discoveryResult', vault ? { vault } : undefined, { refreshOn: ['vaultsChanged'] });

@@ -25,6 +25,7 @@ import { ErrorBar, Page } from '../shell/Page.js';
 import { EmptyState, VaultPicker, usePanelStyles, useVaultChoice } from '../shell/ui.js';
 import { PolicyDialog } from './PolicyDialog.js';
 import { PolicySummary, describeRetention, describeSchedule } from './policyForm.js';
+import { useLocation } from '../routes.js';
 
 const useStyles = makeStyles({
   layout: { display: 'grid', gridTemplateColumns: 'minmax(0, 3fr) minmax(280px, 2fr)', gap: tokens.spacingHorizontalL, alignItems: 'start' },
@@ -72,7 +73,8 @@ export function PoliciesPage(): ReactElement {
   const styles = useStyles();
   const panel = usePanelStyles();
   const notify = useNotify();
-  const choice = useVaultChoice();
+  // A deep link's ?vault= picks the vault (and becomes the current one), as on every vault page.
+  const choice = useVaultChoice(useLocation().query.get('vault'));
   const vault = choice.vault;
   const policies = useApi('listPolicies', vault ? { vault } : undefined, { refreshOn: ['protectionChanged', 'vaultsChanged'] });
   const [selected, setSelected] = useState<string>();
