@@ -170,7 +170,11 @@ describe('notifications that survive a reload', () => {
       await rpc('stopProtection', { vm: 'hold1', deleteData: true, confirmName: 'hold1' }),
       await rpc('stopProtection', { vm: 'hold2', deleteData: true, confirmName: 'hold2' }),
     ];
-    for (const h of holders) await expect.poll(async () => (await rpc('showJob', { id: h.id })).summary ?? '', { timeout: 30_000 }).toContain('waiting for backup of elsewhere');
+    const waitingFor = async (id: number): Promise<string> => {
+      const s = (await rpc('showJob', { id })).summary;
+      return s?.code === 'WaitingForLock' ? s.params.operation : '';
+    };
+    for (const h of holders) await expect.poll(() => waitingFor(h.id), { timeout: 30_000 }).toBe('backup of elsewhere');
 
     await nav().getByRole('link', { name: 'Protected Items' }).click();
     await page.getByRole('button', { name: 'Backup now: shop/web01' }).click();
@@ -200,7 +204,7 @@ describe('notifications that survive a reload', () => {
     await visible(page.getByRole('button', { name: /^Unregister / }));
     await expectToastsClear(page.getByRole('button', { name: /^Unregister / }), 'the Unregister buttons');
     await nav().getByRole('link', { name: 'Jobs' }).click();
-    const toFilter = page.locator('.fui-Field').filter({ has: page.getByText('To', { exact: true }) });
+    const toFilter = page.getByRole('search').getByRole('group', { name: 'To', exact: true });
     await visible(toFilter);
     await expectToastsClear(toFilter, 'the Jobs "To" filter');
     await expectToastsClear(page.getByRole('search'), 'the Jobs filter bar');

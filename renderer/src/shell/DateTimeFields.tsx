@@ -131,6 +131,7 @@ export interface TimeFieldProps {
 
 /** A time field in the UI language: a list of times every half hour, any time typed. */
 export function TimeField({ value, onChange, increment = 30, className, ...aria }: TimeFieldProps): ReactElement {
+  const styles = useStyles();
   const { locale } = useI18n();
   const [anchor] = useState(() => new Date(2024, 0, 1));
   const selected = useMemo(() => {
@@ -150,6 +151,7 @@ export function TimeField({ value, onChange, increment = 30, className, ...aria 
     <TimePicker
       {...aria}
       className={className}
+      input={{ className: styles.timeInput }}
       freeform
       increment={increment}
       hourCycle={hourCycleOf(locale)}
@@ -173,6 +175,8 @@ const useStyles = makeStyles({
   controls: { display: 'flex', gap: tokens.spacingHorizontalXS, alignItems: 'center' },
   date: { width: '150px' },
   time: { width: '130px', minWidth: '130px' },
+  // The input shrinks to the field (an <input> is 20 characters wide by itself), so the chevron stays inside.
+  timeInput: { minWidth: 0, width: '100%' },
   error: { color: tokens.colorPaletteRedForeground1 },
 });
 
