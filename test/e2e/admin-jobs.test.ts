@@ -129,7 +129,7 @@ describe('Jobs page as an admin reads it', () => {
     await jobsPage('operation=Backup', 'en');
     await expect.poll(() => rows('en').count()).toBe(2);
     await page.getByRole('search').getByRole('combobox', { name: 'Trigger' }).click();
-    await page.getByRole('option', { name: 'Scheduled' }).click();
+    await page.getByRole('menuitemcheckbox', { name: 'Scheduled', exact: true }).click();
     await page.keyboard.press('Escape');
     await expect.poll(() => rows('en').allInnerTexts()).toEqual([expect.stringMatching(/Backup[\s\S]*Scheduled/)]);
     expect(new URL(page.url()).hash).toContain('trigger=scheduled');

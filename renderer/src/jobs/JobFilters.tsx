@@ -78,51 +78,11 @@ export function JobFilterBar({
   const styles = useStyles();
   const problems = rangeProblems(t, filters);
   const vmName = vms.find((v) => v.id === filters.vm);
-  const multi = <V extends string>(values: V[], label: (v: V) => string, all: string) => (values.length === 0 ? all : values.map(label).join(', '));
   return (
     <div className={styles.filters} role="search" aria-label={t('jobs.filters')}>
-      <Field label={t('jobs.filter.status')} className={styles.filter}>
-        <Dropdown
-          multiselect
-          value={multi(filters.status, (s) => statusLabel(t, s), t('jobs.filter.all'))}
-          selectedOptions={filters.status}
-          onOptionSelect={(_, d) => setQuery({ status: d.selectedOptions.join(','), id: '' })}
-        >
-          {jobStatuses.map((s) => (
-            <Option key={s} value={s}>
-              {statusLabel(t, s)}
-            </Option>
-          ))}
-        </Dropdown>
-      </Field>
-      <Field label={t('jobs.filter.operation')} className={styles.filter}>
-        <Dropdown
-          multiselect
-          value={multi(filters.operation, (o) => operationLabel(t, o), t('jobs.filter.all'))}
-          selectedOptions={filters.operation}
-          onOptionSelect={(_, d) => setQuery({ operation: d.selectedOptions.join(','), id: '' })}
-        >
-          {jobOperations.map((o) => (
-            <Option key={o} value={o}>
-              {operationLabel(t, o)}
-            </Option>
-          ))}
-        </Dropdown>
-      </Field>
-      <Field label={t('jobs.filter.trigger')} className={styles.filter}>
-        <Dropdown
-          multiselect
-          value={multi(filters.trigger, (g) => triggerLabel(t, g), t('jobs.filter.all'))}
-          selectedOptions={filters.trigger}
-          onOptionSelect={(_, d) => setQuery({ trigger: d.selectedOptions.join(','), id: '' })}
-        >
-          {jobTriggers.map((g) => (
-            <Option key={g} value={g}>
-              {triggerLabel(t, g)}
-            </Option>
-          ))}
-        </Dropdown>
-      </Field>
+      <MultiFilter label={t('jobs.filter.status')} all={t('jobs.filter.all')} values={jobStatuses} chosen={filters.status} labelOf={(s) => statusLabel(t, s)} onChange={(v) => setQuery({ status: v, id: '' })} />
+      <MultiFilter label={t('jobs.filter.operation')} all={t('jobs.filter.all')} values={jobOperations} chosen={filters.operation} labelOf={(o) => operationLabel(t, o)} onChange={(v) => setQuery({ operation: v, id: '' })} />
+      <MultiFilter label={t('jobs.filter.trigger')} all={t('jobs.filter.all')} values={jobTriggers} chosen={filters.trigger} labelOf={(g) => triggerLabel(t, g)} onChange={(v) => setQuery({ trigger: v, id: '' })} />
       <DateTimeField label={t('jobs.filter.from')} value={filters.from} dayTime="00:00" error={problems.from} onChange={(v) => setQuery({ from: v, id: '' })} />
       <DateTimeField label={t('jobs.filter.to')} value={filters.to} dayTime="23:59" error={problems.to} onChange={(v) => setQuery({ to: v, id: '' })} />
       <Field label={t('jobs.filter.vault')} className={styles.filter}>
@@ -151,5 +111,35 @@ export function JobFilterBar({
         </Button>
       )}
     </div>
+  );
+}
+
+/** A multi-choice filter of an enum (status, operation, trigger): "All" when nothing is chosen; the choice goes to the address as a comma list. */
+function MultiFilter<V extends string>({
+  label,
+  all,
+  values,
+  chosen,
+  labelOf,
+  onChange,
+}: {
+  label: string;
+  all: string;
+  values: readonly V[];
+  chosen: readonly V[];
+  labelOf(v: V): string;
+  onChange(commaList: string): void;
+}): ReactElement {
+  const styles = useStyles();
+  return (
+    <Field label={label} className={styles.filter}>
+      <Dropdown multiselect value={chosen.length === 0 ? all : chosen.map(labelOf).join(', ')} selectedOptions={[...chosen]} onOptionSelect={(_, d) => onChange(d.selectedOptions.join(','))}>
+        {values.map((v) => (
+          <Option key={v} value={v}>
+            {labelOf(v)}
+          </Option>
+        ))}
+      </Dropdown>
+    </Field>
   );
 }
