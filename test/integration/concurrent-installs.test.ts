@@ -15,6 +15,7 @@ import { createRouter } from '../../main/rpc/router.js';
 import { startAzurite, startS3rver, type Emulator } from '../helpers/emulators.js';
 import type { InstallReply, InstallRequest } from '../helpers/install-worker.js';
 import { makeDisk, sha256File, tempDir } from './vault/helpers.js';
+import { REMOTE_IO_HINTS } from '../../main/core/vault/remote.js';
 
 /**
  * Issue 11 §2: two installs (two real processes, two data folders) backing up different VMs into
@@ -476,8 +477,9 @@ describe.each(backends)('two installs against one vault on %s', (backend) => {
     const { a, b, disks } = await twoInstalls(place, 'killed', {
       // A's process dies while writing its second pack (the first pack and its index are durable).
       aEnv: { COFFER_TEST_CRASH_AT: 'pack', COFFER_TEST_CRASH_AFTER: '2' },
-      // Incompressible, so the backup writes at least two 8 MiB packs.
-      diskA: (file) => fs.writeFileSync(file, randomBytes(16 << 20)),
+      // Incompressible, and more than the packs in flight of the largest pack size (16 MiB on Azure
+      // and S3, REMOTE_IO_HINTS): the backup writes a second pack whatever the store.
+      diskA: (file) => fs.writeFileSync(file, randomBytes((REMOTE_IO_HINTS.packsInFlight + 1) * REMOTE_IO_HINTS.packBytes)),
     });
     const shaA = sha256File(disks['vm-a']);
     const [ja, jb] = await Promise.all([a.call('backupNow', { vms: ['vm-a'] }), b.call('backupNow', { vms: ['vm-b'] })]);
