@@ -96,3 +96,8 @@ export function pluralCounter(locale: string, number: (n: number) => string = (n
 
 /** The English format of the faces without a locale (CLI, tray): binary units, plain digits. */
 export const englishFormat: MessageFormat = { bytes: formatBytes, number: String, count: pluralCounter('en', String) };
+
+/** A job message in English, for the faces without a locale (CLI, tray). */
+export function englishJobText(m: JobMessage): string {
+  return jobMessageText(m, englishFormat);
+}

@@ -1,6 +1,6 @@
 import * as readline from 'node:readline';
 import { InvalidArgumentError } from 'commander';
-import { diskCount, vmLabel, englishFormat, jobMessageText, type ApiError, type ArgsOf, type Job, type JobMessage, type MethodName, type Result, type ResultOf, type Vm } from '../../preload/contract.js';
+import { diskCount, vmLabel, englishJobText, type ApiError, type ArgsOf, type Job, type MethodName, type Result, type ResultOf, type Vm } from '../../preload/contract.js';
 import { formatBytes } from '../../preload/units.js';
 import { printTable } from './format.js';
 
@@ -112,6 +112,4 @@ export function listOf<T extends string>(values: readonly T[]): (value: string) 
 }
 
 /** A job's result in English, the CLI's language. */
-export function jobText(m: JobMessage): string {
-  return jobMessageText(m, englishFormat);
-}
+export const jobText = englishJobText;

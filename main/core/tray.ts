@@ -1,7 +1,7 @@
 // The desktop shell's decisions as pure functions of the job log: what the tray menu lists, which
 // icon the tray shows, which finished job raises an OS notification, and where the window reopens.
 // main/electron only renders these answers, so they are tested in plain Node.
-import { englishFormat, jobMessageText, type JobMessage } from '../../preload/job-messages.js';
+import { englishJobText, type JobMessage } from '../../preload/job-messages.js';
 
 import { finishedStatuses, type JobStatus } from '../../preload/contract.js';
 import { notificationIntent } from './notifications.js';
@@ -275,4 +275,3 @@ export function restoreBounds(
   return undefined;
 }
 
-const englishJobText = (m: JobMessage): string => jobMessageText(m, englishFormat);
