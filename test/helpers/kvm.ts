@@ -11,9 +11,23 @@ const libvirtAnswers = (): boolean => spawnSync('virsh', ['-c', KVM_URI, 'versio
  * installed but not running, then polls (bounded: 10 s) until virsh answers.
  */
 export function whyNoKvm(tools: string[] = ['virsh', 'libvirtd', 'virtlogd', 'qemu-system-x86_64']): string | undefined {
+  if (!existsSync('/dev/kvm')) return 'no /dev/kvm';
+  return whyNoQemu(tools);
+}
+
+/**
+ * The libvirt domain type a test guest runs under here: 'kvm' with /dev/kvm, else 'qemu'
+ * (QEMU's TCG emulation: slower, but a real QEMU process with real block jobs, bitmaps and NBD).
+ */
+export const QEMU_DOMAIN_TYPE: 'kvm' | 'qemu' = existsSync('/dev/kvm') ? 'kvm' : 'qemu';
+
+/**
+ * Why this machine cannot run a real QEMU guest under the system libvirt (KVM or, without
+ * /dev/kvm, TCG), or undefined when it can. Starts libvirtd when it is installed but not running.
+ */
+export function whyNoQemu(tools: string[] = ['virsh', 'libvirtd', 'virtlogd', 'qemu-system-x86_64']): string | undefined {
   if (process.platform !== 'linux') return 'not Linux';
   if (process.getuid?.() !== 0) return 'not root (the test starts libvirtd and defines domains)';
-  if (!existsSync('/dev/kvm')) return 'no /dev/kvm';
   for (const t of tools) {
     if (spawnSync('sh', ['-c', `command -v ${t}`], { stdio: 'ignore' }).status !== 0) return `${t} is not installed (apt-get install libvirt-daemon-system qemu-system-x86)`;
   }
