@@ -7,6 +7,7 @@ import type { VaultConfig, VaultKeys } from './config.js';
 import { ID_LEN, newPointId, pointKey, type Consistency, type DiskEntry, type Manifest } from './format.js';
 import { encodeManifest } from './manifest.js';
 import { crashPoint, mapStoreError, PackWriter } from './packs.js';
+import { CHUNK_PARENT, CHUNK_READ, CHUNK_ZERO, chunkActions, chunkRuns, fileZeroRanges, idsDigest, markZero, sameStamp, type DiskPlan } from './plan.js';
 import type { ObjectStore } from './storage.js';
 import type { WorkerPool } from './worker-pool.js';
 
@@ -22,7 +23,8 @@ export interface Progress {
  * A backup's progress, honest on slow storage: `bytesDone` counts disk bytes that are read AND
  * safe in the store (zero or already-known chunks, or new chunks whose pack and index objects
  * were written), so the bar and `bytesPerSecond` never run ahead of the upload; `bytesRead` is
- * how far reading got; `bytesUploaded` the bytes of the objects the store accepted (sealed and
+ * how far reading got (chunks a plan skips, holes or the parent's, count as passed; the bytes
+ * really read are PointSummary.bytesRead); `bytesUploaded` the bytes of the objects the store accepted (sealed and
  * compressed: packs, index objects, and at the end the manifest).
  */
 export interface BackupProgress extends Progress {
@@ -34,7 +36,8 @@ export interface BackupOptions {
   vmName: string;
   vmId?: string;
   definition?: { fileName: string; content: Buffer };
-  disks: Array<{ name: string; path: string }>;
+  /** plan: what to read (see plan.ts); without one every chunk is read, except the file's holes. */
+  disks: Array<{ name: string; path: string; plan?: DiskPlan }>;
   consistency?: Consistency;
   retainUntil?: string | null;
   policy?: string | null;
@@ -63,6 +66,10 @@ export interface PointSummary {
   addedBytes: number;
   seconds: number;
   disks: Array<{ name: string; size: number; sha256: string }>;
+  /** Bytes this backup really read from the disks (holes, zero ranges and reused chunks are not read). */
+  bytesRead: number;
+  /** Per disk: the bytes read, and the parent point its chunk list was built from (null: read whole). */
+  reads: Array<{ name: string; bytesRead: number; parent: string | null }>;
 }
 
 export const PROGRESS_INTERVAL_MS = 250;
@@ -99,6 +106,7 @@ function cancelled(): CofferError {
 interface FileId {
   size: number;
   mtimeMs: number;
+  ctimeMs: number;
   ino: number;
 }
 
@@ -106,7 +114,7 @@ async function statDisk(p: string): Promise<FileId> {
   try {
     const st = await fs.stat(p);
     if (!st.isFile()) throw new CofferError('DiskUnreadable', `The disk ${p} is not a regular file.`, { path: p });
-    return { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
+    return { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino };
   } catch (e) {
     if (e instanceof CofferError) throw e;
     throw new CofferError('DiskUnreadable', `The disk ${p} cannot be read: ${(e as Error).message}`, { path: p });
@@ -149,7 +157,18 @@ class OrderedDigest {
 interface DiskState {
   digest: OrderedDigest;
   zeroBytes: number;
+  bytesRead: number;
 }
+
+/** The sha256 of `count` zero chunks from chunk `first` on, for the disk digest of a run not read. */
+function zeroShas(first: number, count: number, chunkSize: number, size: number): Buffer {
+  const out = Buffer.alloc(count * ID_LEN);
+  for (let k = 0; k < count; k++) zeroSha(Math.min(chunkSize, size - (first + k) * chunkSize)).copy(out, k * ID_LEN);
+  return out;
+}
+
+/** Where a segment's bytes come from: the disk's fd (the worker reads it), or a plan's readRange. */
+type SegmentSource = number | ((offset: number, length: number) => Promise<Buffer>);
 
 export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promise<PointSummary> {
   const { store, keys, config, index, pool } = ctx;
@@ -168,7 +187,8 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
     names.add(d.name);
   }
   const before = await Promise.all(opts.disks.map((d) => statDisk(d.path)));
-  const bytesTotal = before.reduce((s, b) => s + b.size, 0);
+  const sizes = opts.disks.map((d, i) => d.plan?.size ?? before[i]!.size);
+  const bytesTotal = sizes.reduce((s, n) => s + n, 0);
 
   const packs = new PackWriter(store, keys, index, store.ioHints?.packBytes, store.ioHints?.packsInFlight);
   /**
@@ -217,11 +237,22 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
   /** Segment buffers come back from the workers and are reused: flat memory, no page faults. */
   const spare: ArrayBuffer[] = [];
 
-  const processSegment = async (buf: ArrayBuffer, at: number, fd: number, pos: number, len: number, seg: number, ids: Buffer, disk: DiskState): Promise<void> => {
-    const firstChunk = seg * chunksPerSeg;
+  /** seq: the segment's place in the disk digest (-1: the digest is over the ids, see plan.ts). */
+  const processSegment = async (buf: ArrayBuffer, at: number, src: SegmentSource, pos: number, len: number, firstChunk: number, seq: number, ids: Buffer, disk: DiskState): Promise<void> => {
+    let fd = -1;
+    if (typeof src === 'number') fd = src;
+    else {
+      const got = await src(pos, len);
+      if (got.length !== len) {
+        const e = new Error(`short read at ${pos}: ${got.length} of ${len} bytes`) as NodeJS.ErrnoException;
+        e.code = 'ESHORTREAD';
+        throw e;
+      }
+      got.copy(Buffer.from(buf, at, len));
+    }
     const w = pool.leastBusy();
     const job = pool.newJob();
-    const h = await pool.send<'hashed'>(w, { type: 'hash', buf, at, len, fd, pos }, [buf], job);
+    const h = await pool.send<'hashed'>(w, { type: 'hash', buf, at, len, fd, pos, ...(fd < 0 ? { filled: true } : {}) }, [buf], job);
     const hids = Buffer.from(h.ids);
     const hshas = Buffer.from(h.shas);
     const n = h.zeroMask.length;
@@ -259,7 +290,7 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
       want.push(i);
       newBytes += clen;
     }
-    disk.digest.put(seg, hshas);
+    if (seq >= 0) disk.digest.put(seq, hshas);
     if (h.seg) {
       spare.push(h.seg); // all zero: the worker kept nothing
     } else if (want.length === 0 || failure || signal?.aborted) {
@@ -274,6 +305,7 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
       spare.push(s.seg); // copied into the pack: free for the next read
     }
     bytesRead += len;
+    disk.bytesRead += len;
     const claims = [...needs];
     if (safe(claims)) bytesDone += len;
     else awaiting.push({ claims, len });
@@ -288,54 +320,105 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
   };
 
   const diskEntries: DiskEntry[] = [];
+  const reads: PointSummary['reads'] = [];
   try {
     for (let di = 0; di < opts.disks.length; di++) {
       const disk = opts.disks[di]!;
       const b = before[di]!;
-      const nChunks = Math.ceil(b.size / chunkSize);
+      const plan = disk.plan;
+      if (plan?.basis && !sameStamp(plan.basis, b)) {
+        throw new CofferError('DiskChangedDuringBackup', `The disk ${disk.path} changed after the backup planned to reuse its previous chunk list.`, {
+          path: disk.path,
+          planned: plan.basis,
+          now: b,
+        });
+      }
+      const size = sizes[di]!;
+      const nChunks = Math.ceil(size / chunkSize);
       const ids = Buffer.alloc(nChunks * ID_LEN); // all-zero id = zero chunk
       // The per-chunk sha256 are hashed in order as segments complete: no per-disk array of them.
-      const state: DiskState = { digest: new OrderedDigest(), zeroBytes: 0 };
-      let fh: fs.FileHandle;
+      const state: DiskState = { digest: new OrderedDigest(), zeroBytes: 0, bytesRead: 0 };
+      const { actions, parentIds } = chunkActions(size, chunkSize, plan);
+      // Holes and unallocated ranges of the file are not read (a guest view brings its own zero ranges).
+      if (plan?.zero === undefined && !plan?.readRange && actions.includes(CHUNK_READ)) {
+        markZero(actions, size, chunkSize, await fileZeroRanges(disk.path, signal));
+      }
+      // Chunks taken from the parent must still be in the vault (a prune may have run since the
+      // parent was chosen); one that is not is read again. Taken and zero chunks are done at once
+      // (and count as passed by the reading, for the progress; not as bytes read from the disk).
+      for (let i = 0; i < nChunks; i++) {
+        const clen = Math.min(chunkSize, size - i * chunkSize);
+        if (actions[i] === CHUNK_PARENT) {
+          const known = index.find(parentIds!, i * ID_LEN);
+          if (known < 0) {
+            actions[i] = CHUNK_READ;
+            continue;
+          }
+          reused.add(index.packOf(known));
+          parentIds!.copy(ids, i * ID_LEN, i * ID_LEN, (i + 1) * ID_LEN);
+          bytesDone += clen;
+          bytesRead += clen;
+        } else if (actions[i] === CHUNK_ZERO) {
+          zeroBytes += clen;
+          state.zeroBytes += clen;
+          bytesDone += clen;
+          bytesRead += clen;
+        }
+      }
+      const byIds = parentIds !== undefined;
+      const src: SegmentSource | undefined = plan?.readRange;
+      let fh: fs.FileHandle | undefined;
       try {
-        fh = await fs.open(disk.path, 'r');
+        if (!src && actions.includes(CHUNK_READ)) fh = await fs.open(disk.path, 'r');
       } catch (e) {
         throw new CofferError('DiskUnreadable', `The disk ${disk.path} cannot be opened: ${(e as Error).message}`, { path: disk.path });
       }
       try {
-        for (let pos = 0, seg = 0; pos < b.size; pos += segBytes, seg++) {
+        let seq = 0;
+        for (const run of chunkRuns(actions, chunksPerSeg)) {
+          if (run.action === CHUNK_PARENT) continue;
+          const pos = run.first * chunkSize;
+          const len = Math.min(run.count * chunkSize, size - pos);
+          if (run.action === CHUNK_ZERO) {
+            if (!byIds) state.digest.put(seq++, zeroShas(run.first, run.count, chunkSize, size));
+            continue;
+          }
           if (signal?.aborted) throw cancelled();
           if (failure) throw failure;
           while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
           if (failure) throw failure;
-          const len = Math.min(segBytes, b.size - pos);
           const ab = spare.pop() ?? new ArrayBuffer(slack + segBytes);
           // The worker reads the segment itself (see worker.ts), checks for zeros and hashes it.
-          track(processSegment(ab, slack, fh.fd, pos, len, seg, ids, state), disk.path);
+          track(processSegment(ab, slack, src ?? fh!.fd, pos, len, run.first, byIds ? -1 : seq++, ids, state), disk.path);
         }
         while (inFlight.size > 0) await Promise.race(inFlight);
         if (failure) throw failure;
       } finally {
         // Workers read through this fd: never close it under them (nor let it be reused).
         while (inFlight.size > 0) await Promise.race(inFlight);
-        await fh.close();
+        await fh?.close();
       }
       const after = await statDisk(disk.path);
-      if (after.size !== b.size || after.mtimeMs !== b.mtimeMs || after.ino !== b.ino) {
+      // A guest view (readRange) is the reader's point in time; the file itself may move on.
+      if (!src && (after.size !== b.size || after.mtimeMs !== b.mtimeMs || after.ino !== b.ino)) {
         throw new CofferError('DiskChangedDuringBackup', `The disk ${disk.path} changed while it was being read.`, {
           path: disk.path,
           before: b,
           after,
         });
       }
+      const parent = byIds ? plan!.parent! : undefined;
       diskEntries.push({
         name: disk.name,
-        size: b.size,
-        sha256: state.digest.hex(),
+        size,
+        sha256: byIds ? idsDigest(ids) : state.digest.hex(),
         chunks: ids.toString('base64'),
         zeroBytes: state.zeroBytes,
-        source: { path: path.resolve(disk.path), mtimeMs: b.mtimeMs, ino: b.ino },
+        // Read through a guest view, the file's stamp says nothing about the point: no ctime, never "unchanged".
+        source: { path: path.resolve(disk.path), mtimeMs: b.mtimeMs, ino: b.ino, ...(src ? {} : { ctimeMs: b.ctimeMs }) },
+        ...(parent ? { digestOver: 'ids' as const, incremental: { parent: parent.pointId, depth: (parent.entry.incremental?.depth ?? 0) + 1 } } : {}),
       });
+      reads.push({ name: disk.name, bytesRead: state.bytesRead, parent: parent?.pointId ?? null });
     }
     if (signal?.aborted) throw cancelled();
     await packs.finish();
@@ -395,6 +478,8 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
     addedBytes: packs.bytesWritten + blob.length,
     seconds,
     disks: diskEntries.map((d) => ({ name: d.name, size: d.size, sha256: d.sha256 })),
+    bytesRead: reads.reduce((n, r) => n + r.bytesRead, 0),
+    reads,
   };
 }
 

@@ -65,7 +65,16 @@ export const DiskEntrySchema = z.object({
   /** Concatenated 32-byte chunk ids, base64; an all-zero id marks an all-zero chunk. */
   chunks: z.string(),
   zeroBytes: z.number().int().nonnegative(),
-  source: z.object({ path: z.string(), mtimeMs: z.number(), ino: z.number() }).optional(),
+  /** ctimeMs: written since incrementals of off VMs; an entry without it never counts as unchanged. */
+  source: z.object({ path: z.string(), mtimeMs: z.number(), ino: z.number(), ctimeMs: z.number().optional() }).optional(),
+  /**
+   * What `sha256` is computed over: 'sha256' (absent) the sha256 of every chunk's plaintext, for a
+   * disk read whole; 'ids' the chunk ids themselves, for a disk built from a parent point's list
+   * (the parent's per-chunk sha256 are not stored). See docs/vault-format.md.
+   */
+  digestOver: z.enum(['sha256', 'ids']).optional(),
+  /** A disk built from a parent point: its id, and how many points in a row (this one included) were built so since the disk was last read whole. */
+  incremental: z.object({ parent: z.string(), depth: z.number().int().positive() }).optional(),
 });
 export type DiskEntry = z.infer<typeof DiskEntrySchema>;
 

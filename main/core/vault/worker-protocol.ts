@@ -2,7 +2,8 @@
 export type WorkerRequest =
   | { type: 'init'; job: number; encKey: Uint8Array; macKey: Uint8Array; chunkSize: number; level: number }
   /** Read len bytes of fd at pos into buf[at..] (in the worker: no main-thread hop), then zero-check and hash. */
-  | { type: 'hash'; job: number; buf: ArrayBuffer; at: number; len: number; fd: number; pos: number }
+  /** filled: buf[at..] already holds the bytes (a disk plan's readRange); nothing is read. */
+  | { type: 'hash'; job: number; buf: ArrayBuffer; at: number; len: number; fd: number; pos: number; filled?: boolean }
   | { type: 'seal'; job: number; want: Uint32Array; ids: ArrayBuffer }
   | { type: 'drop'; job: number }
   | {

@@ -76,7 +76,7 @@ function handle(m: WorkerRequest): void {
       const buf = Buffer.from(m.buf, m.at, m.len);
       // The worker reads its own segment (pread on the engine's fd): reads run in parallel on
       // every worker, without a thread-pool hop or a message carrying the data.
-      let got = 0;
+      let got = m.filled ? m.len : 0;
       while (got < m.len) {
         const n = readSync(m.fd, buf, got, m.len - got, m.pos + got);
         if (n === 0) break;

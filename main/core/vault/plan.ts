@@ -1,0 +1,198 @@
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs/promises';
+import { runTool } from '../sources/exec.js';
+import { ID_LEN, type DiskEntry } from './format.js';
+
+/*
+ * Disk plans: which chunks of a disk a backup reads, which it takes from the parent point's chunk
+ * list, and which it knows to be zero without reading them (holes of sparse files, unallocated
+ * ranges). The protection layer (off VMs: the file did not change) and the changed-block tracking
+ * of running VMs build a plan; runBackup (backup.ts) follows it. See docs/vault-format.md.
+ */
+
+export interface ByteRange {
+  offset: number;
+  length: number;
+}
+
+/** What identifies a disk file's content without reading it: equal stamps, equal bytes (short of tools that forge mtime and ctime). */
+export interface FileStamp {
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  ino: number;
+}
+
+export interface DiskPlan {
+  /** The parent point (same vault) and its entry for this disk. A different size => full read (FullReadReason 'sizeChanged'). */
+  parent?: { pointId: string; entry: DiskEntry };
+  /**
+   * Byte ranges that changed since the parent. Every chunk a range touches is read again; every
+   * other chunk is the parent's. `undefined` with a parent: nothing changed (the whole list is reused,
+   * nothing is read). Without a parent: ignored (full read).
+   */
+  changed?: ByteRange[];
+  /** Ranges known to hold only zeros (holes, unallocated): not read. Computed from the file (fileZeroRanges) when not given and no readRange. */
+  zero?: ByteRange[];
+  /**
+   * Where touched chunks are read from when not the disk's `path` (e.g. an NBD export of a
+   * running guest's point-in-time view). Reads whole chunks: (offset, length) -> exactly length bytes.
+   */
+  readRange?: (offset: number, length: number) => Promise<Buffer>;
+  /** The disk's size when it is not the file's (a guest view read through readRange). */
+  size?: number;
+  /**
+   * The file's stamp the plan was made against (a disk found unchanged since the parent). The
+   * backup refuses (DiskChangedDuringBackup) when the file it opens has another stamp, so a change
+   * between planning and reading can never be recorded as "unchanged".
+   */
+  basis?: FileStamp;
+}
+
+/** What a chunk of the new point becomes. */
+export const CHUNK_READ = 0;
+export const CHUNK_PARENT = 1;
+export const CHUNK_ZERO = 2;
+
+/**
+ * The parent entry's chunk ids (32 bytes each, an all-zero id for a zero chunk). The one place a
+ * plan reads a parent's chunk list: split chunk lists (format version 2) plug in here.
+ */
+export function parentChunkIds(entry: DiskEntry): Buffer {
+  return Buffer.from(entry.chunks, 'base64');
+}
+
+/** Whether a file's stamp now equals what the parent point recorded (entries without a ctime never match). */
+export function sameFile(source: DiskEntry['source'], size: number, now: FileStamp): boolean {
+  return (
+    source !== undefined &&
+    source.ctimeMs !== undefined &&
+    size === now.size &&
+    source.mtimeMs === now.mtimeMs &&
+    source.ctimeMs === now.ctimeMs &&
+    source.ino === now.ino
+  );
+}
+
+export function sameStamp(a: FileStamp, b: FileStamp): boolean {
+  return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs && a.ino === b.ino;
+}
+
+/** The digest of an entry built from a parent (digestOver 'ids'): sha256 over its chunk ids in order. */
+export function idsDigest(ids: Buffer): string {
+  return createHash('sha256').update(ids).digest('hex');
+}
+
+export interface ChunkActions {
+  /** One CHUNK_* per chunk of the disk. */
+  actions: Uint8Array;
+  /** The parent's ids when the plan has a usable parent (same size), else undefined. */
+  parentIds: Buffer | undefined;
+}
+
+/**
+ * What to do with each chunk of a disk of `size` bytes: with a usable parent every chunk is the
+ * parent's except those a changed range touches (read); without one every chunk is read. Chunks
+ * wholly inside a zero range, and parent chunks the parent stored as zero, are zero.
+ */
+export function chunkActions(size: number, chunkSize: number, plan: DiskPlan | undefined): ChunkActions {
+  const n = Math.ceil(size / chunkSize);
+  const actions = new Uint8Array(n);
+  let parentIds: Buffer | undefined;
+  if (plan?.parent && plan.parent.entry.size === size) {
+    parentIds = parentChunkIds(plan.parent.entry);
+    if (parentIds.length !== n * ID_LEN) parentIds = undefined; // another chunk size: nothing to reuse
+  }
+  if (parentIds) {
+    const ids = parentIds;
+    actions.fill(CHUNK_PARENT);
+    for (let i = 0; i < n; i++) if (isZeroId(ids, i * ID_LEN)) actions[i] = CHUNK_ZERO;
+    for (const r of plan?.changed ?? []) {
+      const [first, last] = touched(r, size, chunkSize);
+      for (let i = first; i <= last; i++) actions[i] = CHUNK_READ;
+    }
+  }
+  markZero(actions, size, chunkSize, plan?.zero ?? []);
+  return { actions, parentIds };
+}
+
+/** Marks the chunks wholly inside a zero range as zero (a chunk partly outside one must be read). */
+export function markZero(actions: Uint8Array, size: number, chunkSize: number, zero: readonly ByteRange[]): void {
+  const n = actions.length;
+  for (const r of zero) {
+    const start = Math.max(0, r.offset);
+    const end = Math.min(size, r.offset + r.length);
+    for (let i = Math.ceil(start / chunkSize); i < n && Math.min(size, (i + 1) * chunkSize) <= end; i++) actions[i] = CHUNK_ZERO;
+  }
+}
+
+/** The first and last chunk a range touches (clamped to the disk; an empty range touches none). */
+function touched(r: ByteRange, size: number, chunkSize: number): [number, number] {
+  const start = Math.max(0, r.offset);
+  const end = Math.min(size, r.offset + r.length);
+  if (end <= start) return [1, 0];
+  return [Math.floor(start / chunkSize), Math.floor((end - 1) / chunkSize)];
+}
+
+function isZeroId(ids: Buffer, at: number): boolean {
+  for (let k = 0; k < ID_LEN; k++) if (ids[at + k] !== 0) return false;
+  return true;
+}
+
+/** A run of chunks with the same action, at most `maxChunks` long when it is read. */
+export interface ChunkRun {
+  action: number;
+  first: number;
+  count: number;
+}
+
+/** Runs of equal actions in disk order; read runs (and zero runs, for the digest) are cut at maxChunks. */
+export function* chunkRuns(actions: Uint8Array, maxChunks: number): Generator<ChunkRun> {
+  const n = actions.length;
+  for (let i = 0; i < n; ) {
+    const a = actions[i]!;
+    let j = i + 1;
+    while (j < n && actions[j] === a && (a === CHUNK_PARENT || j - i < maxChunks)) j++;
+    yield { action: a, first: i, count: j - i };
+    i = j;
+  }
+}
+
+/** Extents as `qemu-img map --output=json` reports them. */
+interface MapExtent {
+  start: number;
+  length: number;
+  zero: boolean;
+  data: boolean;
+}
+
+/**
+ * The ranges of a file that read as zeros (holes and unallocated extents, from SEEK_DATA /
+ * SEEK_HOLE), through `qemu-img map -f raw`: it maps any regular file's bytes, raw images and
+ * qcow2 files alike. Without qemu-img (or when it fails) nothing is known: every byte is read.
+ */
+export async function fileZeroRanges(file: string, signal?: AbortSignal): Promise<ByteRange[]> {
+  try {
+    const r = await runTool('qemu-img', ['map', '--output=json', '-f', 'raw', file], { timeoutMs: 120_000, ...(signal ? { signal } : {}) });
+    if (r.code !== 0) return [];
+    const extents = JSON.parse(r.stdout) as MapExtent[];
+    const out: ByteRange[] = [];
+    for (const e of extents) {
+      if (!e.zero || !(e.length > 0)) continue;
+      const last = out[out.length - 1];
+      if (last && last.offset + last.length === e.start) last.length += e.length;
+      else out.push({ offset: e.start, length: e.length });
+    }
+    return out;
+  } catch {
+    // No qemu-img (ToolMissingError), a timeout, output that does not parse: read everything.
+    // Cancelled: the backup sees its signal next.
+    return [];
+  }
+}
+
+/** The stamp of a disk file now (lstat is not enough: a disk may be reached through a symlink). */
+export async function fileStamp(file: string): Promise<FileStamp> {
+  const st = await fs.stat(file);
+  return { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino };
+}
