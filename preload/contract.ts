@@ -15,6 +15,7 @@ export * from './errors.js';
 export * from './passphrase.js';
 
 export * from './job-messages.js';
+export * from './full-read.js';
 
 // ---- The vocabulary: every state set the engine reports, defined once. Pages, the CLI and the
 // engine take their types (and their lists, for filters and tables) from here.
@@ -120,6 +121,8 @@ export const Policy = z.object({
   builtin: z.boolean(),
   schedule: PolicySchedule,
   retention: RetentionSpec,
+  /** Read unchanged disks in full every N backups; absent: once a week of the schedule (preload/policy.ts fullReadInterval). */
+  fullReadEvery: z.number().int().optional(),
   /** One line of English describing schedule and retention (the console uses its own words). */
   description: z.string(),
   vmCount: z.number().int(),
@@ -622,7 +625,8 @@ export const methods = {
     result: Job,
   },
   resumeProtection: { args: z.object({ vm: VmRef }).strict(), result: Job },
-  backupNow: { args: z.object({ vms: VmRefs, retainUntil: IsoDate.optional() }).strict(), result: z.array(Job) },
+  /** fullRead: read every disk in full, even those unchanged since their last point (FullReadReason 'forced'). */
+  backupNow: { args: z.object({ vms: VmRefs, retainUntil: IsoDate.optional(), fullRead: z.boolean().optional() }).strict(), result: z.array(Job) },
   listPoints: { args: z.object({ vm: VmRef }).strict(), result: z.array(RecoveryPoint) },
   restorePoint: {
     args: z

@@ -4,6 +4,7 @@
 // same codes from their own table (renderer/src/i18n/nl.ts), typed against JobMessageTexts, so a
 // code without a Dutch text fails the typecheck. No Node here: the renderer imports this too.
 import { z } from 'zod';
+import { DiskRead, type FullReadReason } from './full-read.js';
 import { formatBytes } from './units.js';
 
 const Count = z.number().int().min(0);
@@ -27,7 +28,8 @@ export const JobMessage = z.discriminatedUnion('code', [
   message('ProtectionStopped', { vm: VmLabel }),
   message('ProtectionRemoved', { vm: VmLabel, points: Count }),
   message('ProtectionResumed', { vm: VmLabel }),
-  message('BackupDone', { pointId: z.string(), disks: Count, bytesRead: Bytes, bytesStored: Bytes }),
+  /** bytesRead: the bytes really read from the disks; reads (since incrementals): how each disk was got. */
+  message('BackupDone', { pointId: z.string(), disks: Count, bytesRead: Bytes, bytesStored: Bytes, reads: z.array(DiskRead).optional() }),
   message('RestoreDone', { vm: VmLabel, pointId: z.string(), target: z.string(), definedAs: z.string().nullable(), definedOn: z.string().nullable() }),
   message('DisksReplaced', { vm: VmLabel, pointId: z.string(), keptAs: z.array(z.string()) }),
   message('VerifyDone', { full: z.boolean(), points: Count, chunks: Count }),
@@ -71,7 +73,9 @@ export const englishJobMessages: JobMessageTexts = {
   ProtectionStopped: (p) => `Protection of ${p.vm} stopped; its recovery points are kept.`,
   ProtectionRemoved: (p, f) => `Protection of ${p.vm} removed and ${f.count(p.points, '# recovery point', '# recovery points')} deleted.`,
   ProtectionResumed: (p) => `Protection of ${p.vm} resumed.`,
-  BackupDone: (p, f) => `Recovery point ${p.pointId}: ${f.count(p.disks, '# disk', '# disks')}, ${f.bytes(p.bytesRead)} read, ${f.bytes(p.bytesStored)} stored.`,
+  BackupDone: (p, f) =>
+    `Recovery point ${p.pointId}: ${f.count(p.disks, '# disk', '# disks')}, ${f.bytes(p.bytesRead)} read, ${f.bytes(p.bytesStored)} stored.` +
+    (p.reads ?? []).map((r) => ` ${diskReadText(r, englishFullReadReasons, englishDiskReads)}`).join(''),
   RestoreDone: (p) =>
     `Restored ${p.vm} point ${p.pointId} to ${p.target}${p.definedAs && p.definedOn ? ` and defined as ${p.definedAs} on ${p.definedOn}` : ''}.`,
   DisksReplaced: (p) => `Replaced the disks of ${p.vm} with point ${p.pointId}; the previous files are kept as ${p.keptAs.join(', ')}.`,
@@ -80,6 +84,39 @@ export const englishJobMessages: JobMessageTexts = {
   PointsPruned: (p, f) => `${f.count(p.points, '# recovery point', '# recovery points')} of ${p.vm} past retention deleted.`,
   WaitingForLock: (p) => `Waiting for ${p.operation} on host ${p.host} to finish.`,
 };
+
+/** Why a disk was read in full, as a clause after "read in full:" (one language's words). */
+export type FullReadReasonTexts = Record<FullReadReason, string>;
+
+export const englishFullReadReasons: FullReadReasonTexts = {
+  firstBackup: 'first backup',
+  noParent: 'no earlier point has this disk',
+  sizeChanged: 'its size changed',
+  fileChanged: 'the file changed since the last point',
+  forced: 'a full read was asked for',
+  periodic: "the policy's periodic full read",
+  vmRunning: 'the VM was running',
+};
+
+/** One language's sentences for how a disk was read: {disk}, {point}, {reason} are filled in. */
+export interface DiskReadTexts {
+  unchanged: string;
+  changed: string;
+  full: string;
+}
+
+export const englishDiskReads: DiskReadTexts = {
+  unchanged: '{disk}: unchanged since point {point}.',
+  changed: '{disk}: only what changed since point {point} was read.',
+  full: '{disk}: read in full ({reason}).',
+};
+
+/** How one disk was read, in a language's words (shared by every language's BackupDone text). */
+export function diskReadText(r: DiskRead, reasons: FullReadReasonTexts, texts: DiskReadTexts): string {
+  const reason = r.reason ? reasons[r.reason] : '';
+  const t = r.read === 'full' && !r.reason ? texts.full.replace(/ \(\{reason\}\)/, '') : texts[r.read];
+  return t.replace('{disk}', r.disk).replace('{point}', r.parent ?? '?').replace('{reason}', reason);
+}
 
 /** Renders a job message with a language's texts (English unless told). */
 export function jobMessageText(m: JobMessage, f: MessageFormat, texts: JobMessageTexts = englishJobMessages): string {

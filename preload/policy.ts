@@ -33,6 +33,7 @@ export const LIMITS = {
   weeklyWeeks: 5163,
   monthlyMonths: 1188,
   yearlyYears: 99,
+  fullReadEvery: 1000,
 } as const;
 
 /** Recovery points one VM may hold (`RecoveryPointLimitReached` beyond it), as in Azure Backup. */
@@ -115,8 +116,15 @@ export function scheduledWeekdays(schedule: PolicySchedule): readonly Weekday[] 
   return schedule.kind === 'daily' ? WEEKDAYS : schedule.weekdays;
 }
 
+/**
+ * How often a disk that looks unchanged (same size, mtime, ctime and inode as its parent point
+ * recorded) is read in full all the same, against tools that preserve mtime: every N backups,
+ * N = fullReadEvery, counted per disk (manual backups count too). 1: every backup reads in full.
+ */
+const fullReadEvery = count('Full read every (backups)', LIMITS.fullReadEvery);
+
 export const PolicySpec = z
-  .object({ schedule: PolicySchedule, retention: RetentionSpec })
+  .object({ schedule: PolicySchedule, retention: RetentionSpec, fullReadEvery: fullReadEvery.optional() })
   .superRefine(({ schedule, retention }, ctx) => {
     // Zod runs this even when fields failed; cross-field messages only make sense on a valid
     // schedule, and a field that failed already has its own message.
@@ -160,6 +168,20 @@ export const PolicySpec = z
   });
 export type PolicySpec = z.infer<typeof PolicySpec>;
 
+/** The backups a schedule makes in a week: a daily schedule its times 7 days, a weekly one its times on each of its days. */
+export function backupsPerWeek(schedule: PolicySchedule): number {
+  return schedule.times.length * scheduledWeekdays(schedule).length;
+}
+
+/**
+ * Every how many backups a disk is read in full although it looks unchanged: the policy's
+ * fullReadEvery, else once a week of its schedule (a daily 22:00 schedule: every 7th backup; two
+ * times a day: every 14th; SAT,SUN: every 2nd).
+ */
+export function fullReadInterval(spec: Pick<PolicySpec, 'schedule' | 'fullReadEvery'>): number {
+  return spec.fullReadEvery ?? backupsPerWeek(spec.schedule);
+}
+
 /** The built-in `DefaultPolicy` of every vault (W8): one backup a day, kept 30 days. */
 export const DEFAULT_POLICY_SPEC: PolicySpec = {
   schedule: { kind: 'daily', times: ['22:00'] },
@@ -190,6 +212,8 @@ export interface PolicyCliFlags {
   keepWeekly?: string;
   keepMonthly?: string;
   keepYearly?: string;
+  /** `--full-read-every N`: read unchanged disks in full every N backups (default: once a week of the schedule). */
+  fullReadEvery?: string;
 }
 
 /**
@@ -247,8 +271,14 @@ export function policySpecFromCli(flags: PolicyCliFlags): z.ZodSafeParseResult<P
     else retention.yearly = { month: parts[0]!.trim().toUpperCase(), rule: normalizeRule(parts[1]!), years: n };
   }
 
+  let every: number | undefined;
+  if (flags.fullReadEvery !== undefined) {
+    every = number(flags.fullReadEvery);
+    if (Number.isNaN(every)) syntax(['fullReadEvery'], '--full-read-every', flags.fullReadEvery, 'a number of backups, e.g. 7');
+  }
+
   if (issues.length > 0) return { success: false, error: new z.ZodError(issues) as z.ZodError<PolicySpec> };
-  return PolicySpec.safeParse({ schedule, retention });
+  return PolicySpec.safeParse({ schedule, retention, ...(every !== undefined ? { fullReadEvery: every } : {}) });
 }
 
 // Accepts `Last-sun` as well as `last-SUN`: the canonical form has a lowercase word and an uppercase day.
@@ -298,7 +328,8 @@ export function describePolicy(spec: PolicySpec): string {
     const { month, rule, years } = retention.yearly;
     tiers.push(`yearly ${describeMonthRule(rule)} of ${MONTH_NAMES[month]} ${plural(years, 'year')}`);
   }
-  return `${when}; keep ${tiers.join(', ')}`;
+  const full = spec.fullReadEvery !== undefined ? `; full read every ${plural(spec.fullReadEvery, 'backup')}` : '';
+  return `${when}; keep ${tiers.join(', ')}${full}`;
 }
 
 /** YYYY-MM-DD naming a day that exists (not 2027-02-30): a "keep until DATE" the faces may send. */

@@ -50,7 +50,7 @@ function handlers(engine: Engine, face: Face): Handlers {
     changePolicy: ({ vm, policy }) => engine.protection.changePolicy(vm, policy),
     stopProtection: ({ vm, deleteData, confirmName }) => engine.protection.stopProtection(vm, deleteData, confirmName),
     resumeProtection: ({ vm }) => engine.protection.resumeProtection(vm),
-    backupNow: ({ vms, retainUntil }) => vms.map((vm) => engine.protection.backup(vm, { retainUntil })),
+    backupNow: ({ vms, retainUntil, fullRead }) => vms.map((vm) => engine.protection.backup(vm, { retainUntil, fullRead })),
     listPoints: ({ vm }) => engine.protection.listPoints(vm),
     restorePoint: ({ vm, pointId, ...how }) => engine.protection.restore(vm, pointId, how),
     verifyVault: ({ vault, full }) => engine.protection.verify(vault, full),

@@ -75,6 +75,25 @@ describe('job messages', () => {
     expect(translateJobMessage('nl', one, consoleFormat('nl'))).toBe('Beveiliging van shop/web01 verwijderd en 1 herstelpunt verwijderd.');
   });
 
+  it('says how each disk of a backup was read, and why one was read in full, in English and Dutch', () => {
+    const m = JobMessage.parse({
+      code: 'BackupDone',
+      params: {
+        ...samples.BackupDone,
+        reads: [
+          { disk: 'web.img', read: 'unchanged', parent: '20251231T220000000Z-0a1b2c3d' },
+          { disk: 'data.img', read: 'full', reason: 'periodic' },
+        ],
+      },
+    });
+    expect(jobText(m)).toBe(
+      "Recovery point 20260101T220000Z: 2 disks, 3.0 GiB read, 5.0 MiB stored. web.img: unchanged since point 20251231T220000000Z-0a1b2c3d. data.img: read in full (the policy's periodic full read).",
+    );
+    expect(translateJobMessage('nl', m, consoleFormat('nl'))).toBe(
+      `Herstelpunt 20260101T220000Z: 2 schijven, ${3 * 2 ** 30} B gelezen, ${5 * 2 ** 20} B opgeslagen. web.img: ongewijzigd sinds punt 20251231T220000000Z-0a1b2c3d. data.img: volledig gelezen (het periodieke volledig lezen van het beleid).`,
+    );
+  });
+
   it('counts jobs with the plural rules of the language', () => {
     expect(translatePlural('en', 'jobs.count', 1)).toBe('1 job');
     expect(translatePlural('en', 'jobs.count', 2)).toBe('2 jobs');

@@ -28,13 +28,14 @@ export function backupCommands(program: Command, cli: Cli): void {
     .command('now <vms...>')
     .description('start a Backup job per VM at once (W15)')
     .option('--retain-until <date>', 'keep this point until the end of local day DATE (YYYY-MM-DD) or an ISO date-time (default: the policy daily retention)')
+    .option('--full-read', 'read every disk in full, even those unchanged since their last point')
     .option('--wait', 'wait for the jobs to end; exit 1 if one failed')
     .option('--passphrase-file <file>', 'passphrase of the vault if it is locked')
     .option('--json', 'print as JSON')
-    .action(async (vms: string[], o: { retainUntil?: string; wait?: boolean; passphraseFile?: string; json?: boolean }) => {
+    .action(async (vms: string[], o: { retainUntil?: string; fullRead?: boolean; wait?: boolean; passphraseFile?: string; json?: boolean }) => {
       await unlock({ vms }, o.passphraseFile);
       // A plain DATE is sent as it is: the core resolves it to the end of that local day, as for the console.
-      const jobs = await call('backupNow', { vms, ...(o.retainUntil !== undefined ? { retainUntil: o.retainUntil } : {}) });
+      const jobs = await call('backupNow', { vms, ...(o.retainUntil !== undefined ? { retainUntil: o.retainUntil } : {}), ...(o.fullRead ? { fullRead: true } : {}) });
       await finish(jobs, o);
     });
 

@@ -15,6 +15,7 @@ export function policyCommands(program: Command, cli: Cli): void {
       .option('--keep-weekly <day:n>', 'keep the DAY backup N weeks, e.g. SUN:104')
       .option('--keep-monthly <rule:n>', 'keep the RULE backup N months, e.g. last-SUN:120 or day-1:12')
       .option('--keep-yearly <month:rule:n>', 'keep the MONTH RULE backup N years, e.g. JAN:first-SUN:99')
+      .option('--full-read-every <n>', 'read disks that look unchanged in full every N backups (default: once a week of the schedule)')
       .option('--json', 'print as JSON');
   const specFrom = (o: PolicyCliFlags): PolicySpec => {
     const parsed = policySpecFromCli(o);

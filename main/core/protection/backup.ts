@@ -5,11 +5,13 @@ import { CofferError } from '../errors.js';
 import { label } from '../inventory.js';
 import type { JobContext } from '../jobs.js';
 import { backupNowRetainUntil, retainUntilInstant } from '../policy/retention.js';
+import { fullReadInterval } from '../policy/spec.js';
 import { MAX_POINTS_PER_VM } from '../policy/spec.js';
 import { hypervisorOf } from '../sources/capabilities.js';
 import { diskPathChanges, diskPaths, refusedDiskError } from '../sources/confinement.js';
 import type { ProtectionContext, RegisteredVm } from './context.js';
 import { plainFileName, readDefinition } from './definition.js';
+import { diskReads, planDisks, type CandidatePoint } from './disk-plans.js';
 import type { PointService } from './points.js';
 import type { PolicyService } from './policies.js';
 
@@ -18,6 +20,8 @@ export interface BackupRequest {
   /** Who asked: 'manual' (Backup Now, console or CLI) unless the scheduler says 'scheduled' or 'catchUp'. */
   trigger?: JobTrigger;
   now?: Date;
+  /** Read every disk in full, even one unchanged since its last point (`backup now --full-read`). */
+  fullRead?: boolean | undefined;
 }
 
 /** Backup Now and scheduled backups (W14..W17): one Backup job per VM, then retention. */
@@ -49,15 +53,15 @@ export class BackupService {
     this.ctx.db.prepare('UPDATE vms SET last_attempt_at = ? WHERE id = ?').run(now.toISOString(), vm.id);
     return this.ctx.jobs.start('Backup', { ...this.ctx.subject(vm), trigger }, async (job) => {
       try {
-        const point = await this.run(job, vm, policy, retainUntil, manual, kept?.basis ?? null);
+        const point = await this.run(job, vm, policy, retainUntil, manual, kept?.basis ?? null, opts.fullRead === true);
         this.ctx.db
           .prepare("UPDATE vms SET protection_state = 'Protected', last_backup_at = ?, last_backup_status = 'Completed' WHERE id = ? AND protection_state IS NOT NULL")
           .run(point.created, vm.id);
         this.ctx.changed();
         this.points.applyRetention(vm.id);
         return {
-          summary: { code: 'BackupDone', params: { pointId: point.id, disks: point.disks.length, bytesRead: point.logicalBytes, bytesStored: point.addedBytes } },
-          details: { pointId: point.id, logicalBytes: point.logicalBytes, addedBytes: point.addedBytes, consistency: point.consistency },
+          summary: { code: 'BackupDone', params: { pointId: point.id, disks: point.disks.length, bytesRead: point.bytesRead, bytesStored: point.addedBytes, reads: point.diskReads } },
+          details: { pointId: point.id, logicalBytes: point.logicalBytes, addedBytes: point.addedBytes, bytesRead: point.bytesRead, consistency: point.consistency, reads: point.diskReads },
         };
       } catch (e) {
         if (!(e instanceof CofferError && e.code === 'OperationCancelled') && !job.signal.aborted) {
@@ -89,7 +93,7 @@ export class BackupService {
     return this.ctx.jobs.recordFailure('Backup', { ...subject, trigger: opts.trigger ?? 'scheduled' }, error);
   }
 
-  private async run(job: JobContext, vm: RegisteredVm, policy: Policy, retainUntil: string | null, manual: boolean, retainBasis: RetainUntilBasis | null) {
+  private async run(job: JobContext, vm: RegisteredVm, policy: Policy, retainUntil: string | null, manual: boolean, retainBasis: RetainUntilBasis | null, fullRead: boolean) {
     this.gateDisks(vm);
     const vault = await this.ctx.vaults.openVault(vm.vaultName);
     const definition = vm.definitionPath ? readDefinition(vm.definitionPath) : undefined;
@@ -101,20 +105,35 @@ export class BackupService {
     const source = this.ctx.sourceOf(vm);
     const hypervisor = hypervisorOf(source ?? { kind: 'folder', target: '' });
     const nameOf = new Map(files.map((f) => [f.path, f.name]));
-    const read = await hypervisor.consistentRead({ stableId: vm.stableId, name: vm.name, diskPaths: files.map((f) => f.path) }, (frozen, consistency) =>
-      vault.backup({
+    // Parents: this VM's points in this vault, newest first (the catalog's copy of the vault's list).
+    const points: CandidatePoint[] = this.ctx
+      .pointRows(vm.id)
+      .filter((r) => r.vault_id === vm.vaultId)
+      .reverse()
+      .map((r) => ({ id: r.id, diskNames: (JSON.parse(r.disks) as Array<{ name: string }>).map((d) => d.name) }));
+    const read = await hypervisor.consistentRead({ stableId: vm.stableId, name: vm.name, diskPaths: files.map((f) => f.path) }, async (frozen, consistency) => {
+      const planned = await planDisks({
+        points,
+        // Each frozen file keeps the name of the disk it stands for.
+        disks: frozen.map((d) => ({ name: nameOf.get(d.path) ?? plainFileName(d.name), path: d.path })),
+        consistency,
+        fullRead,
+        fullReadEvery: fullReadInterval(policy),
+        readManifest: (id) => vault.readManifest(id),
+      });
+      const point = await vault.backup({
         vmName: vm.name,
         vmId: vm.id,
         ...(definition ? { definition } : {}),
-        // Each frozen file keeps the name of the disk it stands for.
-        disks: frozen.map((d) => ({ name: nameOf.get(d.path) ?? plainFileName(d.name), path: d.path })),
+        disks: planned.map((d) => ({ name: d.name, path: d.path, ...(d.plan ? { plan: d.plan } : {}) })),
         consistency,
         retainUntil,
         policy: policy.name,
         signal: job.signal,
         onProgress: (p) => job.progress({ bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, bytesPerSecond: p.bytesPerSecond }),
-      }),
-    );
+      });
+      return { ...point, diskReads: diskReads(planned, point) };
+    });
     for (const w of read.warnings) job.warn(w);
     this.points.record(vm, read.value, manual, retainBasis);
     return read.value;

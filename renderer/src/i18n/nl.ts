@@ -1,6 +1,6 @@
 // Dutch messages. Typed against the English set: a missing or extra key fails the typecheck.
 import type { ErrorCode, ErrorInfo } from '../../../preload/errors.js';
-import type { JobMessageTexts } from '../../../preload/job-messages.js';
+import { diskReadText, type DiskReadTexts, type FullReadReasonTexts, type JobMessageTexts } from '../../../preload/job-messages.js';
 import type { Messages } from './en.js';
 
 export const nl: Messages = {
@@ -295,6 +295,8 @@ export const nl: Messages = {
   'backupNow.retainUntilHint': 'Zonder datum wordt het punt bewaard zo lang als de dagelijkse termijn van het beleid.',
   'backupNow.retainUntilPast': 'Kies een datum na vandaag.',
   'backupNow.submit': 'Back-up starten',
+  'backupNow.fullRead': 'Volledig lezen',
+  'backupNow.fullReadHint': 'Elke schijf volledig lezen, ook schijven die sinds hun vorige punt niet zijn gewijzigd.',
   'stop.open': 'Beveiliging stoppen',
   'stop.title': 'Beveiliging van {name} stoppen',
   'stop.choice': 'Wat er met de back-ups gebeurt',
@@ -357,6 +359,8 @@ export const nl: Messages = {
   'policy.err.weekdayNotScheduled': 'De planning maakt op deze weekdag geen back-up. Kies een geplande dag.',
   'policy.err.ruleNotScheduled': 'De planning maakt op deze weekdag geen back-up. Kies een regel op een geplande dag.',
   'policy.err.dayRuleNeedsDaily': 'Een dag van de maand vraagt een dagelijkse planning; gebruik een weekdagregel zoals de laatste zondag.',
+  'policy.fullReadEvery': 'Volledig lezen elke (back-ups)',
+  'policy.fullReadEveryHint': 'Een schijf die sinds haar vorige punt ongewijzigd lijkt, wordt toch zo vaak volledig gelezen, tegen hulpmiddelen die de datum van een bestand behouden. Standaard: eens per week ({n} back-ups met deze planning).',
   'policies.create': 'Beleid maken',
   'policies.createTitle': 'Een back-upbeleid maken',
   'policies.editTitle': 'Beleid {name} bewerken',
@@ -748,7 +752,9 @@ export const nlJobMessages: JobMessageTexts = {
   ProtectionStopped: (p) => `Beveiliging van ${p.vm} gestopt; de herstelpunten blijven bewaard.`,
   ProtectionRemoved: (p, f) => `Beveiliging van ${p.vm} verwijderd en ${f.count(p.points, '# herstelpunt', '# herstelpunten')} verwijderd.`,
   ProtectionResumed: (p) => `Beveiliging van ${p.vm} hervat.`,
-  BackupDone: (p, f) => `Herstelpunt ${p.pointId}: ${f.count(p.disks, '# schijf', '# schijven')}, ${f.bytes(p.bytesRead)} gelezen, ${f.bytes(p.bytesStored)} opgeslagen.`,
+  BackupDone: (p, f) =>
+    `Herstelpunt ${p.pointId}: ${f.count(p.disks, '# schijf', '# schijven')}, ${f.bytes(p.bytesRead)} gelezen, ${f.bytes(p.bytesStored)} opgeslagen.` +
+    (p.reads ?? []).map((r) => ` ${diskReadText(r, nlFullReadReasons, nlDiskReads)}`).join(''),
   RestoreDone: (p) =>
     `${p.vm} punt ${p.pointId} hersteld naar ${p.target}${p.definedAs && p.definedOn ? ` en gedefinieerd als ${p.definedAs} op ${p.definedOn}` : ''}.`,
   DisksReplaced: (p) => `De schijven van ${p.vm} zijn vervangen door punt ${p.pointId}; de vorige bestanden blijven bewaard als ${p.keptAs.join(', ')}.`,
@@ -756,4 +762,21 @@ export const nlJobMessages: JobMessageTexts = {
     `${p.full ? 'Volledige' : 'Snelle'} verificatie: ${p.points === 1 ? 'het herstelpunt is' : `alle ${f.count(p.points, '# herstelpunt', '# herstelpunten')} zijn`} intact (${f.count(p.chunks, '# blok', '# blokken')} gecontroleerd).`,
   PointsPruned: (p, f) => `${f.count(p.points, '# herstelpunt', '# herstelpunten')} van ${p.vm} voorbij de bewaartermijn verwijderd.`,
   WaitingForLock: (p) => `Wacht tot ${p.operation} op host ${p.host} klaar is.`,
+};
+
+/** Why a disk was read in full, in Dutch (the English words are in preload/job-messages.ts). */
+const nlFullReadReasons: FullReadReasonTexts = {
+  firstBackup: 'eerste back-up',
+  noParent: 'geen eerder punt heeft deze schijf',
+  sizeChanged: 'de grootte is gewijzigd',
+  fileChanged: 'het bestand is gewijzigd sinds het vorige punt',
+  forced: 'er is om volledig lezen gevraagd',
+  periodic: 'het periodieke volledig lezen van het beleid',
+  vmRunning: 'de VM draaide',
+};
+
+const nlDiskReads: DiskReadTexts = {
+  unchanged: '{disk}: ongewijzigd sinds punt {point}.',
+  changed: '{disk}: alleen wat sinds punt {point} is gewijzigd, is gelezen.',
+  full: '{disk}: volledig gelezen ({reason}).',
 };

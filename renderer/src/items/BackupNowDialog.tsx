@@ -1,4 +1,4 @@
-import { Button, Dialog, DialogActions, DialogBody, DialogContent, DialogSurface, DialogTitle, Field, Spinner, Text } from '@fluentui/react-components';
+import { Button, Checkbox, Dialog, DialogActions, DialogBody, DialogContent, DialogSurface, DialogTitle, Field, Spinner, Text } from '@fluentui/react-components';
 import { Play20Regular } from '@fluentui/react-icons';
 import { useState, type FormEvent, type ReactElement } from 'react';
 import type { Vm, VmNameParts } from '../../../preload/contract.js';
@@ -18,6 +18,7 @@ export function BackupNowDialog({ vms, among = [], onClose }: { vms: Pick<Vm, 'i
   const trackJobs = useTrackJobs();
   const action = useAction();
   const [retainUntil, setRetainUntil] = useState('');
+  const [fullRead, setFullRead] = useState(false);
   const [problem, setProblem] = useState<FieldProblem>();
   // Today and tomorrow as local days (YYYY-MM-DD): the first day a point may be kept until is tomorrow.
   const now = new Date();
@@ -31,7 +32,7 @@ export function BackupNowDialog({ vms, among = [], onClose }: { vms: Pick<Vm, 'i
     if (invalid) return;
     await action.run(async () => {
       // The plain day: the engine keeps the point to the end of that day in its own time zone.
-      trackJobs(await call('backupNow', { vms: vms.map((v) => v.id), ...(retainUntil ? { retainUntil } : {}) }));
+      trackJobs(await call('backupNow', { vms: vms.map((v) => v.id), ...(retainUntil ? { retainUntil } : {}), ...(fullRead ? { fullRead: true } : {}) }));
       onClose();
     });
   };
@@ -50,6 +51,9 @@ export function BackupNowDialog({ vms, among = [], onClose }: { vms: Pick<Vm, 'i
                 validationState={invalid ? 'error' : 'none'}
               >
                 <DateField value={retainUntil} min={tomorrow} onProblem={setProblem} onChange={setRetainUntil} />
+              </Field>
+              <Field hint={t('backupNow.fullReadHint')}>
+                <Checkbox label={t('backupNow.fullRead')} checked={fullRead} onChange={(_, d) => setFullRead(d.checked === true)} />
               </Field>
               {action.error && <ErrorBar error={action.error} />}
             </DialogContent>

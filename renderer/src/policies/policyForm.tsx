@@ -21,6 +21,7 @@ import {
   PolicyName,
   PolicySpec,
   WEEKDAYS,
+  backupsPerWeek,
   parseMonthRule,
   type MonthName,
   type MonthRule,
@@ -40,6 +41,8 @@ export interface PolicyDraft {
   weekly: { on: boolean; weekday: Weekday; weeks: number };
   monthly: { on: boolean; rule: MonthRule; months: number };
   yearly: { on: boolean; month: MonthName; rule: MonthRule; years: number };
+  /** Read unchanged disks in full every N backups; undefined: the default, once a week of the schedule. */
+  fullReadEvery?: number | undefined;
 }
 
 export const defaultDraft: PolicyDraft = {
@@ -64,6 +67,7 @@ export function draftFromSpec(name: string, spec: PolicySpec): PolicyDraft {
     weekly: r.weekly ? { on: true, ...r.weekly } : defaultDraft.weekly,
     monthly: r.monthly ? { on: true, ...r.monthly } : defaultDraft.monthly,
     yearly: r.yearly ? { on: true, ...r.yearly } : defaultDraft.yearly,
+    fullReadEvery: spec.fullReadEvery,
   };
 }
 
@@ -76,6 +80,7 @@ export function specOfDraft(d: PolicyDraft): unknown {
   return {
     schedule: d.kind === 'daily' ? { kind: 'daily', times: d.times } : { kind: 'weekly', weekdays: d.weekdays, times: d.times },
     retention,
+    ...(d.fullReadEvery !== undefined ? { fullReadEvery: d.fullReadEvery } : {}),
   };
 }
 
@@ -117,6 +122,8 @@ function issueMessage(t: I18n['t'], path: string, code: string, d: PolicyDraft):
       return count(LIMITS.yearlyYears);
     case 'retention.weekly.weekday':
       return t('policy.err.weekdayNotScheduled');
+    case 'fullReadEvery':
+      return count(LIMITS.fullReadEvery);
     case 'retention.monthly.rule':
       return ruleMessage(t, d, d.monthly.rule);
     case 'retention.yearly.rule':
@@ -218,6 +225,8 @@ export function PolicyForm({
     />
   );
 
+  // The default full-read interval of the schedule as drafted: its backups in a week.
+  const weekly = Math.max(1, backupsPerWeek(draft.kind === 'daily' ? { kind: 'daily', times: draft.times } : { kind: 'weekly', weekdays: draft.weekdays, times: draft.times }));
   const ruleOptions = MONTH_RULES.filter((r) => draft.kind === 'daily' || parseMonthRule(r).kind === 'weekday').map((r) => (
     <option key={r} value={r}>
       {ruleLabel(i18n, r)}
@@ -304,6 +313,14 @@ export function PolicyForm({
               </Button>
             )}
           </div>
+        </Field>
+        <Field
+          label={t('policy.fullReadEvery')}
+          hint={t('policy.fullReadEveryHint', { n: weekly })}
+          validationMessage={err('fullReadEvery')}
+          validationState={state('fullReadEvery')}
+        >
+          {count('fullReadEvery', draft.fullReadEvery ?? weekly, LIMITS.fullReadEvery, (n) => set({ fullReadEvery: n }))}
         </Field>
       </fieldset>
       <fieldset className={styles.section}>
