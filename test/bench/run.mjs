@@ -4,6 +4,7 @@
 // `npm run bench -- --fuzz [--runs N]`: only the host fuzz test (test/integration/host-fuzz.test.ts),
 // with N cases per property (default 20000; COFFER_FUZZ_SEED picks another seed).
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
@@ -40,4 +41,8 @@ const q = spawnSync(process.execPath, [path.join(root, 'test/bench/jobs-query.mj
 if (q.status !== 0) process.exit(q.status ?? 1);
 // The vault on azurite and s3rver: adds full_azure, restore_azure, full_s3, restore_s3 to bench-results.json.
 const s = spawnSync(process.execPath, [path.join(root, 'test/bench/store-bench.mjs'), ...process.argv.slice(2)], { stdio: 'inherit' });
-process.exit(s.status ?? 1);
+if (s.status !== 0) process.exit(s.status ?? 1);
+// The second backup of an untouched VM that is off, through `coffer backup now` with a host: adds unchanged to bench-results.json.
+if (!fs.existsSync(path.join(root, 'dist/cli.mjs'))) spawnSync(process.execPath, [path.join(root, 'scripts/build.mjs')], { cwd: root, stdio: 'inherit' });
+const u = spawnSync(process.execPath, [path.join(root, 'test/bench/unchanged.mjs'), ...process.argv.slice(2)], { stdio: 'inherit' });
+process.exit(u.status ?? 1);
