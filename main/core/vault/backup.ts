@@ -222,6 +222,8 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
     const w = pool.leastBusy();
     const job = pool.newJob();
     const h = await pool.send<'hashed'>(w, { type: 'hash', buf, at, len, fd, pos }, [buf], job);
+    // Read now: counted before its new bytes, so progress never shows more new bytes than read.
+    bytesRead += len;
     const hids = Buffer.from(h.ids);
     const hshas = Buffer.from(h.shas);
     const n = h.zeroMask.length;
@@ -273,7 +275,6 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
       claimPack[claim] = await packs.add(Buffer.from(s.seg, 0, s.blobLen), wantIds, s.lens, s.rawLens, s.flags);
       spare.push(s.seg); // copied into the pack: free for the next read
     }
-    bytesRead += len;
     const claims = [...needs];
     if (safe(claims)) bytesDone += len;
     else awaiting.push({ claims, len });
