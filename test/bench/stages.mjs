@@ -149,6 +149,60 @@ function encryptWholePass(file, chunkSize) {
   return cpu;
 }
 
+/**
+ * One pass of every restore stage over the image's chunks as a backup stores them: open
+ * (AES-GCM), decompress, verify (sha256 + HMAC against the id), write (pwrite into a sparse file of the image's size; zero chunks stay holes).
+ */
+async function restorePass(file, chunkSize, dir) {
+  const { ChunkCompressor, ChunkDecompressor, hashChunk, openChunk, sealInto, ZSTD_LEVEL } = await engine();
+  const t = { open: 0, decompress: 0, verify: 0, write: 0 };
+  const seg = Buffer.alloc(SEGMENT);
+  const zero = Buffer.alloc(chunkSize);
+  const macKey = randomBytes(32);
+  const encKey = randomBytes(32);
+  const comp = new ChunkCompressor(ZSTD_LEVEL, chunkSize);
+  const dec = new ChunkDecompressor();
+  const sealed = Buffer.alloc(chunkSize + 64);
+  const raw = Buffer.alloc(chunkSize);
+  const sha = Buffer.alloc(32);
+  const id = Buffer.alloc(32);
+  const check = Buffer.alloc(32);
+  const out = path.join(dir, 'restored');
+  const fd = fs.openSync(out, 'w');
+  fs.ftruncateSync(fd, fs.statSync(file).size);
+  let pos = 0;
+  try {
+    for (const len of segments(file, seg)) {
+      for (let s = 0; s < len; s += chunkSize, pos += chunkSize) {
+        const c = seg.subarray(s, Math.min(len, s + chunkSize));
+        if (c.equals(zero.subarray(0, c.length))) continue;
+        hashChunk(macKey, c, sha, 0, id, 0);
+        const z = comp.compress(c);
+        const blob = sealed.subarray(0, sealInto(encKey, z ?? c, id, sealed, 0));
+        let a = threadCpu();
+        const body = openChunk(encKey, blob, id);
+        let b = threadCpu();
+        t.open += b - a;
+        a = b;
+        const plain = z ? dec.decompress(body, raw, c.length) : body;
+        b = threadCpu();
+        t.decompress += b - a;
+        hashChunk(macKey, plain, sha, 0, check, 0);
+        if (!check.equals(id)) throw new Error('restore stage: wrong hash');
+        a = threadCpu();
+        t.verify += a - b;
+        let done = 0;
+        while (done < plain.length) done += fs.writeSync(fd, plain, done, plain.length - done, pos + done);
+        t.write += threadCpu() - a;
+      }
+    }
+  } finally {
+    fs.closeSync(fd);
+    fs.rmSync(out, { force: true });
+  }
+  return t;
+}
+
 export async function stageCosts(file, { chunkSize = 128 * 1024, reps = 3 } = {}) {
   const size = fs.statSync(file).size;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'coffer-stages-'));
@@ -164,6 +218,13 @@ export async function stageCosts(file, { chunkSize = 128 * 1024, reps = 3 } = {}
       .toFixed(3);
     let whole = Infinity;
     for (let r = 0; r < reps; r++) whole = Math.min(whole, encryptWholePass(file, chunkSize));
+    let rbest;
+    for (let r = 0; r < reps; r++) {
+      const t = await restorePass(file, chunkSize, dir);
+      rbest = rbest ? Object.fromEntries(Object.entries(rbest).map(([k, v]) => [k, Math.min(v, t[k])])) : t;
+    }
+    const restore = Object.fromEntries(Object.entries(rbest).map(([k, v]) => [k, +(v / (size / GiB)).toFixed(3)]));
+    const restoreTotal = +(restore.open + restore.decompress + restore.verify + restore.write).toFixed(3);
     return {
       chunk_bytes: chunkSize,
       image_bytes: size,
@@ -173,6 +234,8 @@ export async function stageCosts(file, { chunkSize = 128 * 1024, reps = 3 } = {}
       one_core_mib_per_s: +(1024 / total).toFixed(0),
       two_cores_mib_per_s: +(2048 / total).toFixed(0),
       encrypt_every_chunk_whole_update_cpu_s_per_gib: +(whole / (size / GiB)).toFixed(3),
+      restore_cpu_s_per_gib: restore,
+      restore_total_cpu_s_per_gib: restoreTotal,
     };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -267,6 +330,11 @@ export function printStages(s, log = console.log) {
   for (const [k, v] of Object.entries(s.cpu_s_per_gib)) log(`| ${k} | ${v.toFixed(3)} |`);
   log(`| total | ${s.total_cpu_s_per_gib.toFixed(3)} (one core ${s.one_core_mib_per_s} MiB/s, two ${s.two_cores_mib_per_s} MiB/s) |`);
   log(`(encrypt with one cipher.update per whole chunk, as before: ${s.encrypt_every_chunk_whole_update_cpu_s_per_gib.toFixed(3)} CPU-s per GiB of image)`);
+  log('restore stages (one thread, CPU-s per GiB of image):');
+  log('| stage | CPU-s/GiB |');
+  log('|---|---|');
+  for (const [k, v] of Object.entries(s.restore_cpu_s_per_gib)) log(`| ${k} | ${v.toFixed(3)} |`);
+  log(`| total | ${s.restore_total_cpu_s_per_gib.toFixed(3)} |`);
 }
 
 export function printCompression(c, log = console.log) {

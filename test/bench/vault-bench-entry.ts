@@ -2,6 +2,6 @@
 export { Vault, DEFAULT_CHUNK_SIZE } from '../../main/core/vault/vault.js';
 export { LocalFolderStore } from '../../main/core/vault/local-store.js';
 // The stage benchmark (test/bench/stages.mjs) times the workers' own per-chunk code and index.
-export { ChunkCompressor, ChunkDecompressor, hashChunk, openInto, sealInto } from '../../main/core/vault/chunk-codec.js';
+export { ChunkCompressor, ChunkDecompressor, hashChunk, openChunk, sealInto } from '../../main/core/vault/chunk-codec.js';
 export { ChunkIndex } from '../../main/core/vault/chunk-index.js';
 export { ZSTD_LEVEL, PACK_TARGET_SIZE } from '../../main/core/vault/format.js';

@@ -43,21 +43,19 @@ export function sealInto(encKey: Buffer, plain: Uint8Array, aad: Uint8Array, out
   return w + TAG_LEN - o;
 }
 
-/** Inverse of sealInto: the plaintext into out[0..] (out at least blob.length - 28 bytes); throws when authentication fails. */
-export function openInto(encKey: Buffer, blob: Buffer, aad: Uint8Array, out: Buffer): Buffer {
+/**
+ * Inverse of sealInto: the plaintext (a new buffer); throws when authentication fails. One update
+ * over the whole body: unlike sealing, slices measured no faster here (0.69 vs 0.66 CPU-s/GiB on
+ * 128 KiB chunks), as the result is used in place and not copied.
+ */
+export function openChunk(encKey: Buffer, blob: Buffer, aad: Uint8Array): Buffer {
   if (blob.length < NONCE_LEN + TAG_LEN) throw new Error('truncated');
   const d = createDecipheriv('aes-256-gcm', encKey, blob.subarray(0, NONCE_LEN));
   d.setAAD(aad);
   d.setAuthTag(blob.subarray(blob.length - TAG_LEN));
-  const end = blob.length - TAG_LEN;
-  let w = 0;
-  for (let s = NONCE_LEN; s < end; s += CIPHER_SLICE) {
-    const part = d.update(blob.subarray(s, Math.min(end, s + CIPHER_SLICE)));
-    part.copy(out, w);
-    w += part.length;
-  }
+  const body = d.update(blob.subarray(NONCE_LEN, blob.length - TAG_LEN));
   d.final();
-  return out.subarray(0, w);
+  return body;
 }
 
 /**

@@ -2,7 +2,7 @@
 // decryption, decompression, verification and writing on restore. Bundled to dist/vault-worker.mjs.
 import { readSync, writeSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
-import { ChunkCompressor, ChunkDecompressor, hashChunk, openInto, sealInto } from './chunk-codec.js';
+import { ChunkCompressor, ChunkDecompressor, hashChunk, openChunk, sealInto } from './chunk-codec.js';
 import { collectGarbage } from './gc.js';
 import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
 
@@ -17,8 +17,7 @@ let zero: Buffer = Buffer.alloc(0);
 // Contexts writing into reused buffers: no per-chunk output allocations.
 let compressor: ChunkCompressor | undefined;
 const decompressor = new ChunkDecompressor();
-/** Restore: a stored chunk's plaintext (opened) and, when compressed, its raw bytes. */
-let opened: Buffer = Buffer.alloc(0);
+/** Restore: a compressed chunk's raw bytes. */
 let scratch: Buffer = Buffer.alloc(0);
 /**
  * Every chunk sealed or opened leaves a dead chunk-sized Buffer (cipher.update cannot write into
@@ -56,7 +55,6 @@ function handle(m: WorkerRequest): void {
       chunkSize = m.chunkSize;
       zero = Buffer.alloc(chunkSize);
       compressor = new ChunkCompressor(m.level, chunkSize);
-      opened = Buffer.alloc(chunkSize + NONCE + TAG);
       scratch = Buffer.alloc(chunkSize);
       reply({ type: 'ok', job: m.job });
       return;
@@ -150,8 +148,7 @@ function handle(m: WorkerRequest): void {
         let plain: Buffer;
         try {
           if (len < NONCE + TAG || off + len > blob.length) throw new Error('truncated');
-          if (opened.length < len) opened = Buffer.alloc(len);
-          const body = openInto(encKey, blob.subarray(off, off + len), id, opened);
+          const body = openChunk(encKey, blob.subarray(off, off + len), id);
           dead(body.length);
           if (flag & 1) {
             if (scratch.length < rawLen) scratch = Buffer.alloc(rawLen);
