@@ -179,6 +179,14 @@ printCompression(compression, log);
 const results = [];
 const repoSizes = {};
 const loadNow = () => os.loadavg()[0];
+/** coffer-cli.mjs prints its main thread's CPU-seconds in its JSON line. */
+const mainCpu = (r) => {
+  try {
+    return JSON.parse(r.out.trim().split('\n').at(-1)).mainThreadCpuSeconds;
+  } catch {
+    return undefined;
+  }
+};
 const add = (tool, kase, r, added) => {
   const row = {
     tool,
@@ -191,12 +199,13 @@ const add = (tool, kase, r, added) => {
     /** The run's own use of the machine's cores: CPU-seconds / wall seconds / cores, in %. */
     cpu_share_pct: r.cpu !== null ? +((100 * r.cpu) / r.seconds / os.cpus().length).toFixed(0) : null,
     cores_busy_pct: r.busy,
+    ...(mainCpu(r) !== undefined ? { main_thread_cpu_seconds: mainCpu(r) } : {}),
     load_1min: +loadNow().toFixed(2),
   };
   results.push(row);
   const busy = r.busy.map((b) => `${b.mean}/${b.min}`).join(' ');
   log(
-    `  ${tool.padEnd(6)} ${kase.padEnd(11)} ${row.seconds.toFixed(2).padStart(7)} s ${row.mib_per_s.toFixed(0).padStart(6)} MiB/s  +${(added / 1e6).toFixed(1).padStart(8)} MB  rss ${(r.peak / MiB).toFixed(0)} MiB  cpu ${r.cpu ?? '?'} s (${row.cpu_share_pct ?? '?'}% of the cores)  cores busy mean/min % ${busy}  load ${row.load_1min}`,
+    `  ${tool.padEnd(6)} ${kase.padEnd(11)} ${row.seconds.toFixed(2).padStart(7)} s ${row.mib_per_s.toFixed(0).padStart(6)} MiB/s  +${(added / 1e6).toFixed(1).padStart(8)} MB  rss ${(r.peak / MiB).toFixed(0)} MiB  cpu ${r.cpu ?? '?'} s${row.main_thread_cpu_seconds !== undefined ? ` (main thread ${row.main_thread_cpu_seconds})` : ''} (${row.cpu_share_pct ?? '?'}% of the cores)  cores busy mean/min % ${busy}  load ${row.load_1min}`,
   );
 };
 
