@@ -39,6 +39,17 @@ if (op === 'init') {
 trace?.stop();
 out.seconds = Number(process.hrtime.bigint() - t0) / 1e9;
 out.maxRssBytes = process.resourceUsage().maxRSS * 1024;
+// CPU-seconds of the engine's main thread (bookkeeping, pack assembly) and of the whole process
+// (workers, I/O threads, GC), so the bench can say where a run's CPU went.
+const all = process.cpuUsage();
+out.cpuSeconds = +((all.user + all.system) / 1e6).toFixed(2);
+try {
+  const st = fs.readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+  const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+  out.mainThreadCpuSeconds = +((Number(f[11]) + Number(f[12])) / 100).toFixed(2);
+} catch {
+  // not Linux: the process figure only
+}
 process.stdout.write(`${JSON.stringify(out)}\n`);
 
 function startMemTrace(verbose) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm run bench [-- --smoke] [--size 4G] [--work DIR]`: bundles the vault engine and its worker
 // into dist/ (esbuild), then runs test/bench/vault-bench.mjs with the same arguments.
+// `npm run bench -- --build-only`: only the bundles above.
 // `npm run bench -- --fuzz [--runs N]`: only the host fuzz test (test/integration/host-fuzz.test.ts),
 // with N cases per property (default 20000; COFFER_FUZZ_SEED picks another seed).
 import { spawnSync } from 'node:child_process';
@@ -34,6 +35,8 @@ await esbuild.build({
   outdir: path.join(root, 'dist'),
   outExtension: { '.js': '.mjs' },
 });
+// `--build-only`: just the bundles (for test/bench/stages.mjs or one case run by hand).
+if (args.includes('--build-only')) process.exit(0);
 const r = spawnSync(process.execPath, [path.join(root, 'test/bench/vault-bench.mjs'), ...process.argv.slice(2)], { stdio: 'inherit' });
 if (r.status !== 0) process.exit(r.status ?? 1);
 // The Jobs page on a catalog of 1,000,000 jobs (100,000 with --smoke); adds job_query to bench-results.json.

@@ -3,12 +3,12 @@
 // node test/bench/vault-bench.mjs [--smoke] [--size 4G] [--work DIR] [--chunk-size N] [--tools coffer,restic,borg] [--keep]
 // Needs dist/bench-engine.mjs and dist/vault-worker.mjs (test/bench/run.mjs builds them).
 import { spawn, spawnSync } from 'node:child_process';
-import { createCipheriv, createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { compressionChoices, printCompression, printStages, stageCosts } from './stages.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const args = process.argv.slice(2);
@@ -73,11 +73,58 @@ function warm(file) {
   fs.closeSync(fd);
 }
 
-/** Runs a command, returns wall seconds, peak RSS (of the process tree's largest, via time or VmHWM) and stdout. */
+/** Busy share of each core since the last sample, from /proc/stat (Linux; [] elsewhere). */
+function coreTimes() {
+  try {
+    return fs
+      .readFileSync('/proc/stat', 'utf8')
+      .split('\n')
+      .filter((l) => /^cpu\d+ /.test(l))
+      .map((l) => {
+        const f = l.trim().split(/\s+/).slice(1).map(Number);
+        return { total: f.reduce((a, b) => a + b, 0), idle: f[3] + (f[4] ?? 0) };
+      });
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Samples every core's busy share every 100 ms while a run lasts: per core the mean over the run
+ * and the lowest 100 ms sample (the whole machine's load, other processes included; the run's own
+ * share is cpu_seconds / seconds / cores).
+ */
+function coreSampler() {
+  const first = coreTimes();
+  let prev = first;
+  const lows = first.map(() => 100);
+  const timer = setInterval(() => {
+    const now = coreTimes();
+    now.forEach((c, k) => {
+      const dt = c.total - prev[k].total;
+      if (dt > 0) lows[k] = Math.min(lows[k], 100 * (1 - (c.idle - prev[k].idle) / dt));
+    });
+    prev = now;
+  }, 100);
+  return () => {
+    clearInterval(timer);
+    const last = coreTimes();
+    return last.map((c, k) => {
+      const dt = c.total - first[k].total;
+      return { mean: dt > 0 ? +(100 * (1 - (c.idle - first[k].idle) / dt)).toFixed(0) : 0, min: +lows[k].toFixed(0) };
+    });
+  };
+}
+
+/**
+ * Runs a command, returns wall seconds, peak RSS (of the process tree's largest, via time or
+ * VmHWM), the CPU-seconds it used (user + system, via time), the cores' busy shares and stdout.
+ */
 function run(cmd, argv, { env = {}, cwd } = {}) {
   return new Promise((resolve, reject) => {
     const useTime = timeBin !== null;
-    const full = useTime ? [timeBin, ['-f', '__RSS__%M', cmd, ...argv]] : [cmd, argv];
+    const full = useTime ? [timeBin, ['-f', '__RSS__%M __CPU__%U %S', cmd, ...argv]] : [cmd, argv];
+    const cores = coreSampler();
     const t0 = process.hrtime.bigint();
     const child = spawn(full[0], full[1], { env: { ...process.env, ...env }, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -99,52 +146,17 @@ function run(cmd, argv, { env = {}, cwd } = {}) {
     child.on('close', (code) => {
       if (poll) clearInterval(poll);
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      const busy = cores();
       const m = /__RSS__(\d+)/.exec(err);
       if (m) hwm = Number(m[1]) * 1024;
+      const c = /__CPU__([\d.]+) ([\d.]+)/.exec(err);
+      const cpu = c ? +(Number(c[1]) + Number(c[2])).toFixed(2) : null;
       if (code !== 0) return reject(new Error(`${cmd} ${argv.join(' ')} failed (${code}): ${err.slice(-2000)}`));
       // COFFER_MEMTRACE=1: coffer-cli.mjs prints where its memory went; pass it on.
       for (const line of err.split('\n')) if (line.startsWith('memtrace ')) log(`    ${line}`);
-      resolve({ seconds, peak: hwm, out });
+      resolve({ seconds, peak: hwm, out, cpu, busy });
     });
   });
-}
-
-// ---- raw CPU throughput of the pipeline's stages (one thread) ----
-function rawThroughput() {
-  const require = createRequire(path.join(root, 'package.json'));
-  const zstd = require('zstd-napi');
-  const chunk = 128 * 1024;
-  const data = [];
-  const fd = fs.openSync(img('base.img'), 'r');
-  const total = Math.min(fs.statSync(img('base.img')).size, 256 * MiB);
-  const zero = Buffer.alloc(chunk);
-  for (let o = 0; o < total; o += chunk) {
-    const b = Buffer.alloc(chunk);
-    fs.readSync(fd, b, 0, chunk, o);
-    if (!b.equals(zero)) data.push(b);
-  }
-  fs.closeSync(fd);
-  const bytes = data.length * chunk;
-  const rate = (fn) => {
-    const t = process.hrtime.bigint();
-    for (const b of data) fn(b);
-    return bytes / MiB / (Number(process.hrtime.bigint() - t) / 1e9);
-  };
-  const key = randomBytes(32);
-  const c = new zstd.Compressor();
-  c.setParameters({ compressionLevel: 1 });
-  return {
-    chunk_bytes: chunk,
-    sample_mib: +(bytes / MiB).toFixed(1),
-    zero_check_mib_per_s: +rate((b) => b.equals(zero)).toFixed(0),
-    sha256_mib_per_s: +rate((b) => createHash('sha256').update(b).digest()).toFixed(0),
-    zstd1_mib_per_s: +rate((b) => c.compress(b)).toFixed(0),
-    aes256gcm_mib_per_s: +rate((b) => {
-      const x = createCipheriv('aes-256-gcm', key, randomBytes(12));
-      x.update(b);
-      x.final();
-    }).toFixed(0),
-  };
 }
 
 // ---- images ----
@@ -157,16 +169,53 @@ const mut = node('mutate-image.mjs', img('mut.img'));
 node('make-second-vm.mjs', img('base.img'), img('second.img'));
 const want = { base: sha256File(img('base.img')), mut: sha256File(img('mut.img')), second: sha256File(img('second.img')) };
 log(`composition ${JSON.stringify(base.composition)}, mutation changed ${(mut.bytesChanged / 1e6).toFixed(0)} MB`);
-const raw = rawThroughput();
-log(`raw single-thread throughput (MiB/s, ${raw.chunk_bytes / 1024} KiB chunks): zero check ${raw.zero_check_mib_per_s}, sha256 ${raw.sha256_mib_per_s}, zstd-1 ${raw.zstd1_mib_per_s}, AES-256-GCM ${raw.aes256gcm_mib_per_s}`);
+// CPU-seconds per GiB of each backup stage and the compression choices (test/bench/stages.mjs).
+const reps = smoke ? 1 : 3;
+const stages = await stageCosts(img('base.img'), { ...(chunkSize ? { chunkSize: Number(chunkSize) } : {}), reps });
+printStages(stages, log);
+const compression = await compressionChoices(img('base.img'), { ...(chunkSize ? { chunkSize: Number(chunkSize) } : {}), reps });
+printCompression(compression, log);
 
 const results = [];
 const repoSizes = {};
-const add = (tool, kase, seconds, added, peak) => {
-  const r = { tool, case: kase, seconds: +seconds.toFixed(3), mib_per_s: +(logical / MiB / seconds).toFixed(1), added_bytes: added, peak_rss_bytes: peak };
-  results.push(r);
-  log(`  ${tool.padEnd(6)} ${kase.padEnd(11)} ${r.seconds.toFixed(2).padStart(7)} s ${r.mib_per_s.toFixed(0).padStart(6)} MiB/s  +${(added / 1e6).toFixed(1).padStart(8)} MB  rss ${(peak / MiB).toFixed(0)} MiB`);
+const loadNow = () => os.loadavg()[0];
+/** coffer-cli.mjs prints its main thread's CPU-seconds in its JSON line. */
+const mainCpu = (r) => {
+  try {
+    return JSON.parse(r.out.trim().split('\n').at(-1)).mainThreadCpuSeconds;
+  } catch {
+    return undefined;
+  }
 };
+const add = (tool, kase, r, added) => {
+  const row = {
+    tool,
+    case: kase,
+    seconds: +r.seconds.toFixed(3),
+    mib_per_s: +(logical / MiB / r.seconds).toFixed(1),
+    added_bytes: added,
+    peak_rss_bytes: r.peak,
+    cpu_seconds: r.cpu,
+    /** The run's own use of the machine's cores: CPU-seconds / wall seconds / cores, in %. */
+    cpu_share_pct: r.cpu !== null ? +((100 * r.cpu) / r.seconds / os.cpus().length).toFixed(0) : null,
+    cores_busy_pct: r.busy,
+    ...(mainCpu(r) !== undefined ? { main_thread_cpu_seconds: mainCpu(r) } : {}),
+    load_1min: +loadNow().toFixed(2),
+  };
+  results.push(row);
+  const busy = r.busy.map((b) => `${b.mean}/${b.min}`).join(' ');
+  log(
+    `  ${tool.padEnd(6)} ${kase.padEnd(11)} ${row.seconds.toFixed(2).padStart(7)} s ${row.mib_per_s.toFixed(0).padStart(6)} MiB/s  +${(added / 1e6).toFixed(1).padStart(8)} MB  rss ${(r.peak / MiB).toFixed(0)} MiB  cpu ${r.cpu ?? '?'} s${row.main_thread_cpu_seconds !== undefined ? ` (main thread ${row.main_thread_cpu_seconds})` : ''} (${row.cpu_share_pct ?? '?'}% of the cores)  cores busy mean/min % ${busy}  load ${row.load_1min}`,
+  );
+};
+
+// The machine's limits in this run: reading the image from page cache, and writing it as a sparse copy.
+log('system:');
+warm(img('base.img'));
+add('system', 'limit_read', await run('sh', ['-c', `cat "${img('base.img')}" > /dev/null`]), 0);
+warm(img('second.img'));
+add('system', 'limit_write', await run('cp', ['--sparse=always', img('second.img'), img('limit-write.img')]), 0);
+fs.rmSync(img('limit-write.img'), { force: true });
 const cases = [
   ['full', 'a', 'base.img'],
   ['incremental', 'a', 'mut.img'],
@@ -195,7 +244,7 @@ for (const tool of tools) {
     if (tool === 'coffer') r = await coffer('backup', repo, vm, img(file));
     if (tool === 'restic') r = await run('restic', ['-r', repo, 'backup', '--compression', 'auto', '--host', vm, img(file)], { env });
     if (tool === 'borg') r = await run('borg', ['create', '-C', 'zstd,3', `${repo}::${kase}`, img(file)], { env, cwd: work });
-    add(tool, kase, r.seconds, dirBytes(repo) - before, r.peak);
+    add(tool, kase, r, dirBytes(repo) - before);
   }
   repoSizes[tool] = dirBytes(repo);
   // Restore the newest point (the second VM) and check it byte for byte.
@@ -210,7 +259,7 @@ for (const tool of tools) {
   const restored = findFile(target, tool === 'coffer' ? 'disk.img' : 'second.img');
   const ok = sha256File(restored) === want.second;
   if (!ok) throw new Error(`${tool} restore does not match second.img`);
-  add(tool, 'restore', r.seconds, 0, r.peak);
+  add(tool, 'restore', r, 0);
   fs.rmSync(target, { recursive: true, force: true });
   if (!keep) fs.rmSync(repo, { recursive: true, force: true });
 }
@@ -234,7 +283,25 @@ for (const kase of ['full', 'incremental', 'second_vm', 'restore']) {
     });
   log(`| ${kase} | ${cells.join(' | ')} | ${ratios.join(' | ')} |`);
 }
+for (const kase of ['limit_read', 'limit_write']) {
+  const r = get('system', kase);
+  log(`| ${kase} | ${r.seconds.toFixed(2)} | ${r.mib_per_s.toFixed(0)} | ${kase === 'limit_read' ? 'cat IMAGE > /dev/null' : 'cp --sparse=always IMAGE NEW'} |`);
+}
 log(`repository after the three backups (MB): ${Object.entries(repoSizes).map(([t, b]) => `${t} ${(b / 1e6).toFixed(0)}`).join(', ')}`);
+// The issue-13 targets as ratios of this run: full >= 4x restic with both cores > 85% busy,
+// restore >= 2.5x restic and >= half of limit_write.
+const ratio = (a, b) => (a && b ? +(a.mib_per_s / b.mib_per_s).toFixed(2) : null);
+const ratios = {
+  full_over_restic: ratio(get('coffer', 'full'), get('restic', 'full')),
+  restore_over_restic: ratio(get('coffer', 'restore'), get('restic', 'restore')),
+  restore_over_limit_write: ratio(get('coffer', 'restore'), get('system', 'limit_write')),
+  full_over_limit_read: ratio(get('coffer', 'full'), get('system', 'limit_read')),
+};
+log(`ratios: ${Object.entries(ratios).map(([k, v]) => `${k} ${v ?? '-'}`).join(', ')}`);
+for (const kase of ['full', 'restore']) {
+  const r = get('coffer', kase);
+  if (r) log(`coffer ${kase}: ${r.cpu_seconds ?? '?'} CPU-s (${r.cpu_share_pct ?? '?'}% of the cores), cores busy mean/min % ${r.cores_busy_pct.map((b) => `${b.mean}/${b.min}`).join(' ')}, load ${r.load_1min}`);
+}
 
 const version = (cmd, a) => (has(cmd) ? spawnSync(cmd, a, { encoding: 'utf8' }).stdout.trim().split('\n')[0] : null);
 const machine = {
@@ -250,9 +317,10 @@ const machine = {
   mutation_changed_bytes: mut.bytesChanged,
   coffer_chunk_size: chunkSize ? Number(chunkSize) : 'default',
   repo_bytes_after_three_backups: repoSizes,
-  raw_throughput: raw,
+  stages,
+  compression,
   smoke,
 };
-fs.writeFileSync('bench-results.json', `${JSON.stringify({ machine, results }, null, 2)}\n`);
+fs.writeFileSync('bench-results.json', `${JSON.stringify({ machine, results, ratios }, null, 2)}\n`);
 log(`wrote ${path.resolve('bench-results.json')}`);
 if (!keep) fs.rmSync(work, { recursive: true, force: true });

@@ -253,6 +253,9 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
     const w = pool.leastBusy();
     const job = pool.newJob();
     const h = await pool.send<'hashed'>(w, { type: 'hash', buf, at, len, fd, pos, ...(fd < 0 ? { filled: true } : {}) }, [buf], job);
+    // Read now: counted before its new bytes, so progress never shows more new bytes than read.
+    bytesRead += len;
+    disk.bytesRead += len;
     const hids = Buffer.from(h.ids);
     const hshas = Buffer.from(h.shas);
     const n = h.zeroMask.length;
@@ -304,8 +307,6 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
       claimPack[claim] = await packs.add(Buffer.from(s.seg, 0, s.blobLen), wantIds, s.lens, s.rawLens, s.flags);
       spare.push(s.seg); // copied into the pack: free for the next read
     }
-    bytesRead += len;
-    disk.bytesRead += len;
     const claims = [...needs];
     if (safe(claims)) bytesDone += len;
     else awaiting.push({ claims, len });

@@ -13,7 +13,10 @@ export const MAX_CHUNK_SIZE = 8 * 1024 * 1024;
 
 /** Packs are closed once they reach this size: 130k to 260k objects per TiB (a pack takes whole 4 MiB segments), and the pack buffers (up to three in flight) stay near 24 MiB. */
 export const PACK_TARGET_SIZE = 8 * 1024 * 1024;
-/** zstd level: level 1 compresses the reference mix as well as 3 (0.798 vs 0.794) and faster. */
+/**
+ * zstd level: level 1 compresses the reference mix as well as 3 (0.798 vs 0.794) and faster. The
+ * fast negative levels and LZ4 were measured against it and lost (docs/performance.md).
+ */
 export const ZSTD_LEVEL = 1;
 
 export const ID_LEN = 32; // chunk id: HMAC-SHA256

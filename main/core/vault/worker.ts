@@ -1,14 +1,10 @@
 // Worker thread of the vault engine: zero check, hashing, compression, encryption on backup;
 // decryption, decompression, verification and writing on restore. Bundled to dist/vault-worker.mjs.
-import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
 import { readSync, writeSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
-import { createRequire } from 'node:module';
+import { ChunkCompressor, ChunkDecompressor, hashChunk, openChunk, sealInto } from './chunk-codec.js';
 import { collectGarbage } from './gc.js';
 import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
-
-// The native binding directly: its contexts compress into caller-owned buffers.
-const binding = createRequire(import.meta.url)('zstd-napi/binding.js') as typeof import('zstd-napi/binding.js');
 
 const NONCE = 12;
 const TAG = 16;
@@ -18,10 +14,10 @@ let encKey: Buffer = Buffer.alloc(32);
 let macKey: Buffer = Buffer.alloc(32);
 let chunkSize = 0;
 let zero: Buffer = Buffer.alloc(0);
-let level = 1;
-// Low-level contexts writing into reused scratch buffers: no per-chunk output allocations.
-const cctx = new binding.CCtx();
-const dctx = new binding.DCtx();
+// Contexts writing into reused buffers: no per-chunk output allocations.
+let compressor: ChunkCompressor | undefined;
+const decompressor = new ChunkDecompressor();
+/** Restore: a compressed chunk's raw bytes. */
 let scratch: Buffer = Buffer.alloc(0);
 /**
  * Every chunk sealed or opened leaves a dead chunk-sized Buffer (cipher.update cannot write into
@@ -58,17 +54,8 @@ function handle(m: WorkerRequest): void {
       macKey = Buffer.from(m.macKey);
       chunkSize = m.chunkSize;
       zero = Buffer.alloc(chunkSize);
-      level = m.level;
-      scratch = Buffer.alloc(Math.max(binding.compressBound(chunkSize), chunkSize));
-      // zstd level 1 tuned for chunk-sized inputs: on the reference text-like data (128 KiB chunks)
-      // hashLog 12 + minMatch 7 + windowLog 17 compress at 410 MiB/s vs 344 for plain level 1, ratio
-      // 0.427 vs 0.415. Incompressible data needs no sampling: zstd's own fast path already runs
-      // at 6.4 GiB/s on it (measured), so a 4-8 KiB trial compression would save under 2% of CPU.
-      // The output is an ordinary zstd frame: readers are unaffected.
-      cctx.setParameter(binding.CParameter.compressionLevel, level);
-      cctx.setParameter(binding.CParameter.windowLog, Math.max(10, Math.min(17, Math.ceil(Math.log2(chunkSize)))));
-      cctx.setParameter(binding.CParameter.hashLog, 12);
-      cctx.setParameter(binding.CParameter.minMatch, 7);
+      compressor = new ChunkCompressor(m.level, chunkSize);
+      scratch = Buffer.alloc(chunkSize);
       reply({ type: 'ok', job: m.job });
       return;
     }
@@ -100,9 +87,7 @@ function handle(m: WorkerRequest): void {
           zeros++;
           continue;
         }
-        const d = createHash('sha256').update(c).digest();
-        d.copy(shas, i * ID);
-        createHmac('sha256', macKey).update(d).digest().copy(ids, i * ID);
+        hashChunk(macKey, c, shas, i * ID, ids, i * ID);
       }
       const transfer = [ids.buffer as ArrayBuffer, shas.buffer as ArrayBuffer];
       if (zeros === n) {
@@ -129,26 +114,13 @@ function handle(m: WorkerRequest): void {
       for (let j = 0; j < k; j++) {
         const i = m.want[j]!;
         const c = chunkAt(h.buf, i);
-        const zn = cctx.compress2(scratch, c);
-        // Incompressible chunks are stored raw: decompression would only cost time on restore.
-        const useZ = zn < c.length - (c.length >> 5);
-        const plain = useZ ? scratch.subarray(0, zn) : c;
-        const nonce = randomBytes(NONCE);
-        const cipher = createCipheriv('aes-256-gcm', encKey, nonce);
-        cipher.setAAD(Buffer.from(m.ids, j * ID, ID));
-        const body = cipher.update(plain);
-        cipher.final();
-        const start = o;
-        nonce.copy(out, o);
-        o += NONCE;
-        body.copy(out, o);
-        o += body.length;
-        dead(body.length);
-        cipher.getAuthTag().copy(out, o);
-        o += TAG;
-        lens[j] = o - start;
+        const z = compressor!.compress(c);
+        const len = sealInto(encKey, z ?? c, Buffer.from(m.ids, j * ID, ID), out, o);
+        dead(len);
+        o += len;
+        lens[j] = len;
         rawLens[j] = c.length;
-        flags[j] = useZ ? 1 : 0;
+        flags[j] = z ? 1 : 0;
       }
       reply({ type: 'sealed', job: m.job, seg: h.ab, blobLen: o, lens, rawLens, flags }, [h.ab]);
       return;
@@ -166,6 +138,7 @@ function handle(m: WorkerRequest): void {
       const n = m.items.length / 4;
       const shas = Buffer.alloc(n * ID);
       const bad: number[] = [];
+      const check = Buffer.alloc(ID);
       for (let i = 0; i < n; i++) {
         const off = m.items[i * 4]!;
         const len = m.items[i * 4 + 1]!;
@@ -175,22 +148,15 @@ function handle(m: WorkerRequest): void {
         let plain: Buffer;
         try {
           if (len < NONCE + TAG || off + len > blob.length) throw new Error('truncated');
-          const d = createDecipheriv('aes-256-gcm', encKey, blob.subarray(off, off + NONCE));
-          d.setAAD(id);
-          d.setAuthTag(blob.subarray(off + len - TAG, off + len));
-          const body = d.update(blob.subarray(off + NONCE, off + len - TAG));
-          d.final();
+          const body = openChunk(encKey, blob.subarray(off, off + len), id);
           dead(body.length);
           if (flag & 1) {
             if (scratch.length < rawLen) scratch = Buffer.alloc(rawLen);
-            const n = dctx.decompress(scratch.subarray(0, rawLen), body);
-            if (n !== rawLen) throw new Error('wrong length');
-            plain = scratch.subarray(0, rawLen);
+            plain = decompressor.decompress(body, scratch, rawLen);
           } else plain = body;
           if (plain.length !== rawLen) throw new Error('wrong length');
-          const digest = createHash('sha256').update(plain).digest();
-          if (!createHmac('sha256', macKey).update(digest).digest().equals(id)) throw new Error('wrong hash');
-          digest.copy(shas, i * ID);
+          hashChunk(macKey, plain, shas, i * ID, check, 0);
+          if (!check.equals(id)) throw new Error('wrong hash');
         } catch {
           bad.push(i);
           continue;
