@@ -3,6 +3,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { CofferError } from '../errors.js';
 import { ChunkIndex } from './chunk-index.js';
+import { writeChunkList } from './chunk-lists.js';
 import type { VaultConfig, VaultKeys } from './config.js';
 import { ID_LEN, newPointId, pointKey, type Consistency, type DiskEntry, type Manifest } from './format.js';
 import { encodeManifest } from './manifest.js';
@@ -189,6 +190,8 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
       return p > 0 && p <= packs.durableThrough;
     });
   let manifestBytes = 0;
+  /** Bytes of the chunk-list objects (version 2) this backup wrote. */
+  let listBytes = 0;
   let newBytes = 0;
   let newChunks = 0;
   let zeroBytes = 0;
@@ -328,11 +331,14 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
           after,
         });
       }
+      // Version 2 vaults: the chunk list goes into its own objects, written before the manifest.
+      const listed = config.version >= 2 ? await writeChunkList(store, keys, ids) : undefined;
+      if (listed) listBytes += listed.bytesWritten;
       diskEntries.push({
         name: disk.name,
         size: b.size,
         sha256: state.digest.hex(),
-        chunks: ids.toString('base64'),
+        ...(listed ? { list: listed.list } : { chunks: ids.toString('base64') }),
         zeroBytes: state.zeroBytes,
         source: { path: path.resolve(disk.path), mtimeMs: b.mtimeMs, ino: b.ino },
       });
@@ -353,7 +359,7 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
   const seconds = (Date.now() - started) / 1000;
   const manifest: Manifest = {
     format: 'coffer-point',
-    version: 1,
+    version: config.version >= 2 ? 2 : 1,
     id,
     created: created.toISOString(),
     vm: opts.vmId ? { name: opts.vmName, id: opts.vmId } : { name: opts.vmName },
@@ -365,7 +371,7 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
     disks: diskEntries,
     // Packs and index objects only: counting the manifest in itself would mean encoding it twice,
     // and at 16 GiB a manifest's chunk lists are megabytes copied several times over.
-    stats: { logicalBytes: bytesTotal, zeroBytes, newChunks, newRawBytes: newBytes, addedBytes: packs.bytesWritten, seconds },
+    stats: { logicalBytes: bytesTotal, zeroBytes, newChunks, newRawBytes: newBytes, addedBytes: packs.bytesWritten + listBytes, seconds },
   };
   const blob = encodeManifest(keys, manifest);
   try {
@@ -392,7 +398,7 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
     zeroBytes,
     newChunks,
     newRawBytes: newBytes,
-    addedBytes: packs.bytesWritten + blob.length,
+    addedBytes: packs.bytesWritten + listBytes + blob.length,
     seconds,
     disks: diskEntries.map((d) => ({ name: d.name, size: d.size, sha256: d.sha256 })),
   };
