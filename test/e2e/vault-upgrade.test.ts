@@ -26,6 +26,8 @@ const points = new Map<string, string>();
 
 const visible = (l: Locator, timeout = 20_000) => expect.poll(() => l.first().isVisible(), { timeout }).toBe(true);
 const dialog = () => page.getByRole('dialog');
+/** The console's confirmations are alert dialogs. */
+const confirm = () => page.getByRole('alertdialog');
 const upgradeButton = () => page.getByRole('button', { name: /^(Upgrade vault|Kluis) old (from format|bijwerken van formaat) 1$/ });
 
 describe('upgrade a version 1 vault from the console', () => {
@@ -91,15 +93,15 @@ describe('upgrade a version 1 vault from the console', () => {
         await page.emulateMedia({ colorScheme: theme });
         problems.push(...(await axeProblems(page, `vaults page with Upgrade ${theme} ${lang}`)));
         await upgradeButton().click();
-        await visible(dialog());
-        const text = await dialog().innerText();
+        await visible(confirm());
+        const text = await confirm().innerText();
         expect(text).toContain(lang === 'en' ? 'Upgrade vault old?' : 'Kluis old bijwerken?');
         expect(text).toContain(lang === 'en' ? 'Every recovery point stays restorable' : 'Elk herstelpunt blijft intussen herstelbaar');
         expect(text).toContain(lang === 'en' ? 'installs with an older Coffer can no longer open this vault' : 'installaties met een oudere Coffer deze kluis niet meer openen');
         await page.screenshot({ path: path.join(SHOTS, `upgrade-dialog-${theme}-${lang}.png`) });
         problems.push(...(await axeProblems(page, `upgrade dialog ${theme} ${lang}`)));
-        await dialog().getByRole('button', { name: /^(Cancel|Annuleren)$/ }).click();
-        await expect.poll(() => dialog().count()).toBe(0);
+        await confirm().getByRole('button', { name: /^(Cancel|Annuleren)$/ }).click();
+        await expect.poll(() => confirm().count()).toBe(0);
       }
     }
     await page.emulateMedia({ colorScheme: 'light' });
@@ -113,15 +115,20 @@ describe('upgrade a version 1 vault from the console', () => {
 
   it('Upgrade vault runs the job: the row stops offering it, the config is version 2, every point restores byte-identical', { timeout: T }, async () => {
     await upgradeButton().click();
-    await visible(dialog());
-    await dialog().getByRole('button', { name: 'Upgrade vault', exact: true }).click();
-    await expect.poll(() => dialog().count(), { timeout: 30_000 }).toBe(0);
+    await visible(confirm());
+    await confirm().getByRole('button', { name: 'Upgrade vault', exact: true }).click();
+    await expect.poll(() => confirm().count(), { timeout: 30_000 }).toBe(0);
     await expect.poll(() => upgradeButton().count(), { timeout: 60_000 }).toBe(0);
     expect(JSON.parse(fs.readFileSync(path.join(vaultDir, 'config'), 'utf8')).version).toBe(2);
 
     // The job log names it and what it did.
     await page.getByRole('navigation', { name: 'Main navigation' }).getByRole('link', { name: 'Jobs' }).click();
-    await visible(page.getByRole('row').filter({ hasText: 'Upgrade vault' }).filter({ hasText: 'Vault old upgraded from format 1 to 2: 2 recovery points of 2 rewritten.' }), 30_000);
+    const jobItem = page.getByRole('list', { name: 'Jobs, newest first' }).getByRole('listitem').filter({ hasText: 'Upgrade vault' });
+    await expect.poll(() => jobItem.allInnerTexts(), { timeout: 30_000 }).toEqual([expect.stringMatching(/Upgrade vault[\s\S]*Completed/)]);
+    await jobItem.first().getByRole('button').first().click();
+    const details = page.getByRole('region', { name: /^Upgrade vault #\d+$/ });
+    await visible(details);
+    await expect.poll(() => details.innerText()).toContain('Vault old upgraded from format 1 to 2: 2 recovery points of 2 rewritten.');
     const found = await axeProblems(page, 'jobs page after upgrade');
     expect(found, found.join('\n')).toEqual([]);
 
