@@ -155,6 +155,8 @@ export const VaultSummary = z.object({
   unlocksAtStart: UnlockAtStart,
   /** VMs whose protection runs scheduled backups into this vault: they fail with VaultLocked while it is locked. */
   scheduledCount: z.number().int(),
+  /** The vault's format is older than the newest this Coffer writes: an Upgrade job can bring it up to date. */
+  formatUpgradable: z.boolean(),
 });
 export type VaultSummary = z.infer<typeof VaultSummary>;
 
@@ -712,6 +714,8 @@ export const methods = {
     args: z.object({ upTo: NotificationCursor, clear: z.boolean().default(false) }).strict(),
     result: z.object({ unread: z.number().int() }),
   },
+  /** Upgrades a vault to the newest format (or finishes a stopped upgrade) as an UpgradeVault job under the exclusive lock. */
+  upgradeVault: { args: z.object({ vault: VaultName }).strict(), result: Job },
 } as const;
 
 export type Methods = typeof methods;

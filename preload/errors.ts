@@ -297,6 +297,10 @@ export const errorCatalog = {
     message: 'The key file cannot be read, or holds no passphrase on its first line.',
     remedy: 'Give the absolute path of a file on the machine running Coffer, readable by the user Coffer runs as, with the passphrase on its first line.',
   },
+  VaultConfigTampered: {
+    message: "The vault's config does not match its authentication code (or claims an older format than this console knows it has): its parameters were changed by someone without the vault key.",
+    remedy: 'Nothing was written. Restore the config file from a copy of the vault (or another install that has it), then unlock again.',
+  },
 } as const satisfies Record<string, ErrorInfo>;
 
 export type ErrorCode = keyof typeof errorCatalog;

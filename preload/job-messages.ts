@@ -36,6 +36,8 @@ export const JobMessage = z.discriminatedUnion('code', [
   message('PointsPruned', { vm: VmLabel, points: Count }),
   /** While a job waits for another job or install that holds the vault. */
   message('WaitingForLock', { operation: z.string(), host: z.string() }),
+  /** An UpgradeVault job ended: the vault is at format `to` (from `from`), `converted` of `points` manifests rewritten by this run. */
+  message('VaultUpgraded', { vault: z.string(), from: Count, to: Count, converted: Count, points: Count }),
 ]);
 export type JobMessage = z.infer<typeof JobMessage>;
 export type JobMessageCode = JobMessage['code'];
@@ -83,6 +85,10 @@ export const englishJobMessages: JobMessageTexts = {
     `${p.full ? 'Full' : 'Quick'} verify: ${p.points === 1 ? 'the recovery point is' : `all ${f.count(p.points, '# recovery point', '# recovery points')} are`} intact (${f.count(p.chunks, '# chunk', '# chunks')} checked).`,
   PointsPruned: (p, f) => `${f.count(p.points, '# recovery point', '# recovery points')} of ${p.vm} past retention deleted.`,
   WaitingForLock: (p) => `Waiting for ${p.operation} on host ${p.host} to finish.`,
+  VaultUpgraded: (p, f) =>
+    p.from === p.to && p.converted === 0
+      ? `Vault ${p.vault} already uses format ${p.to}; nothing to upgrade.`
+      : `Vault ${p.vault} upgraded from format ${p.from} to ${p.to}: ${f.count(p.converted, '# recovery point', '# recovery points')} of ${p.points} rewritten.`,
 };
 
 /** Why a disk was read in full, as a clause after "read in full:" (one language's words). */

@@ -29,7 +29,7 @@ import {
   readVaultSnapshot,
   type ReconcileReport,
 } from './vault-sync.js';
-import { createVaultConfig, readVaultConfig, unlockVaultConfig, writeVaultConfig, type VaultKeys } from './vault/config.js';
+import { createVaultConfig, readVaultConfig, unlockVaultConfig, VAULT_FORMAT_VERSION, writeVaultConfig, type VaultKeys } from './vault/config.js';
 import { DEFAULT_CHUNK_SIZE } from './vault/format.js';
 import { deletePolicyRecordObject, deleteProtectionRecordObject, putPolicyRecord, putProtectionRecord } from './vault/records.js';
 import { PROBE_PREFIX } from './vault/remote.js';
@@ -210,6 +210,10 @@ export class VaultService {
     const config = await readVaultConfig(await this.storeFor(row));
     if (config.id !== row.id) {
       throw new CofferError('VaultCorrupt', `The storage at ${row.location} now holds another vault (${config.name}).`);
+    }
+    // A config claiming an older format than this console saw (version 2 has a MAC, 1 has none) was rolled back by someone.
+    if (config.version < row.format_version) {
+      throw new CofferError('VaultConfigTampered', `The config of the vault "${row.name}" claims format ${config.version}, but this console knows it at format ${row.format_version}.`);
     }
     this.keys.set(row.id, await unlockVaultConfig(config, passphrase));
     if (remember) this.secrets?.save(row.id, passphrase);
@@ -589,6 +593,14 @@ export class VaultService {
     this.secrets?.forget(sasSecretKey(vaultId));
   }
 
+  /** After an upgrade: the catalog records the format the vault's config now has (never lower). */
+  recordFormatVersion(name: string, version: number): void {
+    const row = this.row(name);
+    if (version <= row.format_version) return;
+    this.db.prepare('UPDATE vaults SET format_version = ? WHERE id = ?').run(version, row.id);
+    this.events.emit('vaultsChanged', { names: [row.name] });
+  }
+
   private changed(name: string): void {
     this.events.emit('vaultsChanged', { names: [name] });
     this.events.emit('protectionChanged', {});
@@ -618,6 +630,7 @@ export class VaultService {
       location: r.location,
       created: r.created_at,
       formatVersion: r.format_version,
+      formatUpgradable: r.format_version < VAULT_FORMAT_VERSION,
       unlocked: this.keys.has(r.id),
       registeredCount: this.registeredCount(r.id),
       unlocksAtStart: this.unlocksAtStart(r.id),

@@ -80,6 +80,7 @@ function handlers(engine: Engine, face: Face): Handlers {
     approveDiskPaths: ({ vm }) => engine.protection.approveDiskPaths(vm),
     listNotifications: ({ since, limit }) => notifications.list({ since, limit }),
     markNotificationsRead: ({ upTo, clear }) => notifications.markRead(upTo, clear),
+    upgradeVault: ({ vault }) => engine.protection.upgradeVault(vault),
   };
 }
 

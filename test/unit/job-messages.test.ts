@@ -39,6 +39,7 @@ const samples: { [C in JobMessageCode]: JobMessageParams<C> } = {
   VerifyDone: { full: true, points: 4, chunks: 120 },
   PointsPruned: { vm: 'shop/web01', points: 1 },
   WaitingForLock: { operation: 'backup of web01', host: 'nas1' },
+  VaultUpgraded: { vault: 'vault-ams', from: 1, to: 2, converted: 3, points: 3 },
 };
 const messages = Object.entries(samples).map(([code, params]) => JobMessage.parse({ code, params }));
 

@@ -79,7 +79,7 @@ describe('vaults through the router', () => {
     expect(r.ok, JSON.stringify(r)).toBe(true);
 
     const config = JSON.parse(fs.readFileSync(path.join(dir, 'vault-ams', 'config'), 'utf8'));
-    expect(config).toMatchObject({ format: 'coffer-vault', version: 1, name: 'vault-ams', region: 'lab-amsterdam' });
+    expect(config).toMatchObject({ format: 'coffer-vault', version: 2, name: 'vault-ams', region: 'lab-amsterdam' });
     expect(config.kdf.algorithm).toBe('scrypt');
     expect(Buffer.from(config.masterKey.wrapped, 'base64').length).toBe(64);
     expect(JSON.stringify(config)).not.toContain('correct horse');

@@ -102,7 +102,7 @@ export function vaultCommands(program: Command, cli: Cli): void {
             `Storage:          ${v.storage.description}`,
             `Lock mode:        ${v.storage.lockMode}`,
             `Created:          ${v.created}`,
-            `Format version:   ${v.formatVersion}`,
+            `Format version:   ${v.formatVersion}${v.formatUpgradable ? ` (older than this Coffer writes: coffer vault upgrade ${v.name})` : ''}`,
             `Size used:        ${formatBytes(v.usedBytes)}`,
             `Recovery points:  ${v.pointCount}`,
             `Registered VMs:   ${v.registeredCount}`,
@@ -185,5 +185,16 @@ export function vaultCommands(program: Command, cli: Cli): void {
       }
       await call('setVaultKeyFile', { name, keyFile: path.resolve(o.keyFile) });
       io.out(`Vault ${name} will be unlocked from ${path.resolve(o.keyFile)} for scheduled backups.\n`);
+    });
+
+  vault
+    .command('upgrade <name>')
+    .description('upgrade the vault to the newest format as an Upgrade job (exclusive lock; cancel or crash at any moment and run it again to finish)')
+    .option('--wait', 'wait for the job to end; exit 1 if it failed')
+    .option('--passphrase-file <file>', 'passphrase of the vault if it is locked')
+    .option('--json', 'print as JSON')
+    .action(async (name: string, o: { wait?: boolean; passphraseFile?: string; json?: boolean }) => {
+      await cli.unlock({ vaults: [name] }, o.passphraseFile);
+      await cli.finish([await call('upgradeVault', { vault: name })], o);
     });
 }

@@ -13,6 +13,7 @@ import { PointService } from './points.js';
 import { PolicyService } from './policies.js';
 import { RestoreService, type RestoreHow } from './restore.js';
 import { verifyVault } from './verify.js';
+import { upgradeVault } from './upgrade-vault.js';
 
 export type { RestoreHow } from './restore.js';
 export type { RegisteredVm } from './context.js';
@@ -126,5 +127,9 @@ export class ProtectionService {
 
   verify(vaultName: string, full: boolean): Job {
     return verifyVault(this.ctx, vaultName, full);
+  }
+
+  upgradeVault(vaultName: string): Job {
+    return upgradeVault(this.ctx, vaultName);
   }
 }

@@ -3,6 +3,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { CofferError } from '../errors.js';
 import { ChunkIndex } from './chunk-index.js';
+import { loadChunkIds, writeChunkList } from './chunk-lists.js';
 import type { VaultConfig, VaultKeys } from './config.js';
 import { ID_LEN, newPointId, pointKey, type Consistency, type DiskEntry, type Manifest } from './format.js';
 import { encodeManifest } from './manifest.js';
@@ -209,6 +210,8 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
       return p > 0 && p <= packs.durableThrough;
     });
   let manifestBytes = 0;
+  /** Bytes of the chunk-list objects (version 2) this backup wrote. */
+  let listBytes = 0;
   let newBytes = 0;
   let newChunks = 0;
   let zeroBytes = 0;
@@ -339,7 +342,9 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
       const ids = Buffer.alloc(nChunks * ID_LEN); // all-zero id = zero chunk
       // The per-chunk sha256 are hashed in order as segments complete: no per-disk array of them.
       const state: DiskState = { digest: new OrderedDigest(), zeroBytes: 0, bytesRead: 0 };
-      const { actions, parentIds } = chunkActions(size, chunkSize, plan);
+      const usableParent = plan?.parent && plan.parent.entry.size === size ? plan.parent.entry : undefined;
+      const loadedParentIds = usableParent ? await loadChunkIds(store, keys, usableParent) : undefined;
+      const { actions, parentIds } = chunkActions(size, chunkSize, plan, loadedParentIds);
       // Holes and unallocated ranges of the file are not read (a guest view brings its own zero ranges).
       if (plan?.zero === undefined && !plan?.readRange && actions.includes(CHUNK_READ)) {
         markZero(actions, size, chunkSize, await fileZeroRanges(disk.path, signal));
@@ -409,11 +414,14 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
         });
       }
       const parent = byIds ? plan!.parent! : undefined;
+      // Version 2 vaults: the chunk list goes into its own objects, written before the manifest.
+      const listed = config.version >= 2 ? await writeChunkList(store, keys, ids) : undefined;
+      if (listed) listBytes += listed.bytesWritten;
       diskEntries.push({
         name: disk.name,
         size,
         sha256: byIds ? idsDigest(ids) : state.digest.hex(),
-        chunks: ids.toString('base64'),
+        ...(listed ? { list: listed.list } : { chunks: ids.toString('base64') }),
         zeroBytes: state.zeroBytes,
         // Read through a guest view, the file's stamp says nothing about the point: no ctime, never "unchanged".
         source: { path: path.resolve(disk.path), mtimeMs: b.mtimeMs, ino: b.ino, ...(src ? {} : { ctimeMs: b.ctimeMs }) },
@@ -437,7 +445,7 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
   const seconds = (Date.now() - started) / 1000;
   const manifest: Manifest = {
     format: 'coffer-point',
-    version: 1,
+    version: config.version >= 2 ? 2 : 1,
     id,
     created: created.toISOString(),
     vm: opts.vmId ? { name: opts.vmName, id: opts.vmId } : { name: opts.vmName },
@@ -449,7 +457,7 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
     disks: diskEntries,
     // Packs and index objects only: counting the manifest in itself would mean encoding it twice,
     // and at 16 GiB a manifest's chunk lists are megabytes copied several times over.
-    stats: { logicalBytes: bytesTotal, zeroBytes, newChunks, newRawBytes: newBytes, addedBytes: packs.bytesWritten, seconds },
+    stats: { logicalBytes: bytesTotal, zeroBytes, newChunks, newRawBytes: newBytes, addedBytes: packs.bytesWritten + listBytes, seconds },
   };
   const blob = encodeManifest(keys, manifest);
   try {
@@ -476,7 +484,7 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
     zeroBytes,
     newChunks,
     newRawBytes: newBytes,
-    addedBytes: packs.bytesWritten + blob.length,
+    addedBytes: packs.bytesWritten + listBytes + blob.length,
     seconds,
     disks: diskEntries.map((d) => ({ name: d.name, size: d.size, sha256: d.sha256 })),
     bytesRead: reads.reduce((n, r) => n + r.bytesRead, 0),

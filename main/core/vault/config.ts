@@ -1,11 +1,17 @@
-import { createCipheriv, createDecipheriv, randomBytes, randomUUID, scrypt as scryptCb, type ScryptOptions } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes, randomUUID, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { z } from 'zod';
 import { CofferError } from '../errors.js';
 import { MAX_CHUNK_SIZE, MIN_CHUNK_SIZE } from './format.js';
 import { ObjectNotFound, type ObjectStore } from './storage.js';
 
-/** The newest vault format this Coffer writes and reads. */
-export const VAULT_FORMAT_VERSION = 1;
+/**
+ * The newest vault format this Coffer writes and reads. Version 2 (issue 13): chunk lists in their
+ * own objects (chunk-lists.ts) and the config's parameters authenticated under the master key (`mac`).
+ * Version 1 vaults still open, restore and get version 1 points until upgraded (upgrade.ts).
+ */
+export const VAULT_FORMAT_VERSION = 2;
+/** The oldest format this Coffer still reads and writes. */
+export const OLDEST_VAULT_FORMAT = 1;
 export const CONFIG_KEY = 'config';
 
 const b64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/);
@@ -77,7 +83,13 @@ export const VaultConfigSchema = z.object({
     .refine((k) => 128 * k.N * k.r <= CONFIG_LIMITS.kdfMaxMemory, { message: `needs more than ${CONFIG_LIMITS.kdfMaxMemory / 1048576} MiB (128 * N * r)`, path: ['N'] })
     .refine((k) => k.N * k.r * k.p <= CONFIG_LIMITS.kdfMaxCost, { message: `costs more than N * r * p = 2^24`, path: ['p'] }),
   masterKey: z.object({ iv: b64Bytes(12), tag: b64Bytes(16), wrapped: b64Bytes(64) }),
-});
+  /**
+   * Version 2: HMAC-SHA256 under the master key's MAC half over every other field (configMac), so
+   * a changed scrypt cost, chunk size, algorithm or version is refused at unlock (VaultConfigTampered).
+   * Fields added later (e.g. a `compression` choice) are covered without a change here.
+   */
+  mac: b64Bytes(32).optional(),
+}).refine((c) => c.version < 2 || c.mac !== undefined, { message: 'a version 2 config must carry its mac', path: ['mac'] });
 export type VaultConfig = z.infer<typeof VaultConfigSchema>;
 
 /** The unwrapped secrets of an open vault. Never logged, never sent to the renderer. */
@@ -112,6 +124,50 @@ export interface NewVaultOptions {
   passphrase: string;
   chunkSize: number;
   kdf?: KdfParams;
+  /** Format of the new vault: the newest unless told (tests make version 1 vaults to upgrade). */
+  version?: number;
+}
+
+/** JSON with object keys sorted at every level: the bytes the config MAC is computed over. */
+function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .filter((k) => o[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+/** The MAC of a config: HMAC-SHA256(macKey, "coffer-config\0" || canonical JSON of every field but `mac`). */
+export function configMac(config: VaultConfig, keys: VaultKeys): Buffer {
+  const rest: Record<string, unknown> = { ...config };
+  delete rest.mac;
+  return createHmac('sha256', keys.macKey).update('coffer-config\0').update(canonicalJson(rest)).digest();
+}
+
+/** The config of `config` at `version` (2 and later: with its MAC). */
+export function configAtVersion(config: VaultConfig, keys: VaultKeys, version: number): VaultConfig {
+  const next: VaultConfig = { ...config, version };
+  delete next.mac;
+  if (version >= 2) next.mac = configMac(next, keys).toString('base64');
+  return next;
+}
+
+/**
+ * Version 2 and later: the config's parameters must be the ones the master key's holder wrote.
+ * A config whose MAC fails was changed by someone without the key: refused, nothing written.
+ */
+export function checkConfigMac(config: VaultConfig, keys: VaultKeys, location: string): void {
+  if (config.version < 2) return;
+  const want = configMac(config, keys);
+  const got = Buffer.from(config.mac ?? '', 'base64');
+  if (got.length !== want.length || !timingSafeEqual(got, want)) {
+    throw new CofferError('VaultConfigTampered', `The config of the vault at ${location} does not match its authentication code: its parameters were changed without the vault key.`);
+  }
 }
 
 /** Makes a fresh config with a random master key wrapped under the passphrase. */
@@ -125,9 +181,13 @@ export async function createVaultConfig(opts: NewVaultOptions): Promise<{ config
   const cipher = createCipheriv('aes-256-gcm', kek, iv);
   cipher.setAAD(Buffer.from(`coffer-vault:${id}`));
   const wrapped = Buffer.concat([cipher.update(master), cipher.final()]);
-  const config: VaultConfig = {
+  const version = opts.version ?? VAULT_FORMAT_VERSION;
+  if (!Number.isInteger(version) || version < OLDEST_VAULT_FORMAT || version > VAULT_FORMAT_VERSION) {
+    throw new CofferError('InvalidArgument', `Coffer makes vaults of format ${OLDEST_VAULT_FORMAT} to ${VAULT_FORMAT_VERSION}, not ${version}.`);
+  }
+  const v1: VaultConfig = {
     format: 'coffer-vault',
-    version: VAULT_FORMAT_VERSION,
+    version: 1,
     id,
     name: opts.name,
     region: opts.region,
@@ -139,7 +199,8 @@ export async function createVaultConfig(opts: NewVaultOptions): Promise<{ config
     kdf: { algorithm: 'scrypt', ...kdf, salt: salt.toString('base64') },
     masterKey: { iv: iv.toString('base64'), tag: cipher.getAuthTag().toString('base64'), wrapped: wrapped.toString('base64') },
   };
-  return { config, keys: splitMaster(master) };
+  const keys = splitMaster(master);
+  return { config: configAtVersion(v1, keys, version), keys };
 }
 
 /** Tests may lower the scrypt cost (COFFER_TEST_KDF_N); never lower than 2^10. */
@@ -193,18 +254,24 @@ export async function readVaultConfig(store: ObjectStore): Promise<VaultConfig> 
   return parsed.data;
 }
 
-/** Unwraps the master key; a wrong passphrase fails GCM authentication and becomes `WrongPassphrase`. */
+/**
+ * Unwraps the master key; a wrong passphrase fails GCM authentication and becomes `WrongPassphrase`.
+ * A version 2 config whose MAC fails is `VaultConfigTampered`.
+ */
 export async function unlockVaultConfig(config: VaultConfig, passphrase: string): Promise<VaultKeys> {
+  let keys: VaultKeys;
   const kek = await scrypt(passphrase, Buffer.from(config.kdf.salt, 'base64'), config.kdf);
   const decipher = createDecipheriv('aes-256-gcm', kek, Buffer.from(config.masterKey.iv, 'base64'));
   decipher.setAAD(Buffer.from(`coffer-vault:${config.id}`));
   decipher.setAuthTag(Buffer.from(config.masterKey.tag, 'base64'));
   try {
     const master = Buffer.concat([decipher.update(Buffer.from(config.masterKey.wrapped, 'base64')), decipher.final()]);
-    return splitMaster(master);
+    keys = splitMaster(master);
   } catch {
     throw new CofferError('WrongPassphrase', `The passphrase does not unlock the vault "${config.name}".`);
   }
+  checkConfigMac(config, keys, `"${config.name}"`);
+  return keys;
 }
 
 export async function writeVaultConfig(store: ObjectStore, config: VaultConfig): Promise<void> {

@@ -60,13 +60,30 @@ export const SafeFileName = z
   .max(255)
   .refine((s) => !/[/\\\0]/.test(s) && s !== '.' && s !== '..', 'not a plain file name');
 
+/** Chunk ids per chunk-list object (1 MiB of ids at most; 4 GiB of disk at 128 KiB chunks). */
+export const CHUNK_LIST_RUN = 32768;
+export const CHUNK_LIST_PREFIX = 'chunklists/';
+/** A chunk-list object's name: 64 hex chars (a keyed hash of its content). */
+export const CHUNK_LIST_ID_RE = /^[0-9a-f]{64}$/;
+export const chunkListKey = (runId: string): string => `${CHUNK_LIST_PREFIX}${runId}`;
+
+/** Where a version 2 disk entry's chunk ids are: `count` ids in runs of `runChunks` (the last one shorter). */
+export const ChunkListRefSchema = z
+  .object({
+    count: z.number().int().nonnegative(),
+    runChunks: z.number().int().min(1).max(1 << 20),
+    runs: z.array(z.string().regex(CHUNK_LIST_ID_RE)),
+  })
+  .refine((l) => l.runs.length === Math.ceil(l.count / l.runChunks), { message: 'run count does not match the chunk count', path: ['runs'] });
+export type ChunkListRef = z.infer<typeof ChunkListRefSchema>;
+
 export const DiskEntrySchema = z.object({
   name: SafeFileName,
   size: z.number().int().nonnegative(),
   /** sha256 over the concatenated sha256 of every chunk (zero chunks included), see docs. */
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
-  /** Concatenated 32-byte chunk ids, base64; an all-zero id marks an all-zero chunk. */
-  chunks: z.string(),
+  /** Version 1 points: concatenated 32-byte chunk ids, base64; an all-zero id marks an all-zero chunk. Read through loadChunkIds. */
+  chunks: z.string().optional(),
   zeroBytes: z.number().int().nonnegative(),
   /** ctimeMs: written since incrementals of off VMs; an entry without it never counts as unchanged. */
   source: z.object({ path: z.string(), mtimeMs: z.number(), ino: z.number(), ctimeMs: z.number().optional() }).optional(),
@@ -78,12 +95,15 @@ export const DiskEntrySchema = z.object({
   digestOver: z.enum(['sha256', 'ids']).optional(),
   /** A disk built from a parent point: its id, and how many points in a row (this one included) were built so since the disk was last read whole. */
   incremental: z.object({ parent: z.string(), depth: z.number().int().positive() }).optional(),
+  /** Version 2 points: the chunk list in its own objects (chunk-lists.ts). Read through loadChunkIds. */
+  list: ChunkListRefSchema.optional(),
 });
 export type DiskEntry = z.infer<typeof DiskEntrySchema>;
 
 export const ManifestSchema = z.object({
   format: z.literal('coffer-point'),
-  version: z.literal(1),
+  /** 1: disks carry `chunks`; 2: disks carry `list` (their chunk lists are objects of their own). */
+  version: z.union([z.literal(1), z.literal(2)]),
   id: z.string().regex(POINT_ID_RE),
   created: z.string(),
   vm: z.object({ name: z.string().min(1), id: z.string().optional() }),
@@ -101,6 +121,11 @@ export const ManifestSchema = z.object({
     addedBytes: z.number().int().nonnegative(),
     seconds: z.number().nonnegative(),
   }),
+}).superRefine((m, ctx) => {
+  m.disks.forEach((d, i) => {
+    const ok = m.version === 1 ? d.chunks !== undefined && d.list === undefined : d.list !== undefined && d.chunks === undefined;
+    if (!ok) ctx.addIssue({ code: 'custom', message: `a version ${m.version} disk carries ${m.version === 1 ? 'chunks' : 'list'} only`, path: ['disks', i] });
+  });
 });
 export type Manifest = z.infer<typeof ManifestSchema>;
 

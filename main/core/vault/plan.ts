@@ -55,10 +55,12 @@ export const CHUNK_PARENT = 1;
 export const CHUNK_ZERO = 2;
 
 /**
- * The parent entry's chunk ids (32 bytes each, an all-zero id for a zero chunk). The one place a
- * plan reads a parent's chunk list: split chunk lists (format version 2) plug in here.
+ * The chunk ids (32 bytes each, an all-zero id for a zero chunk) of a version 1 entry, whose list
+ * sits in the manifest. A version 2 entry's list is in its own objects: the backup loads it with
+ * loadChunkIds (chunk-lists.ts) and hands it to chunkActions.
  */
 export function parentChunkIds(entry: DiskEntry): Buffer {
+  if (entry.chunks === undefined) throw new Error('a version 2 disk entry: load its chunk list with loadChunkIds');
   return Buffer.from(entry.chunks, 'base64');
 }
 
@@ -94,13 +96,14 @@ export interface ChunkActions {
  * What to do with each chunk of a disk of `size` bytes: with a usable parent every chunk is the
  * parent's except those a changed range touches (read); without one every chunk is read. Chunks
  * wholly inside a zero range, and parent chunks the parent stored as zero, are zero.
+ * `loadedParentIds`: the parent's list as loadChunkIds read it (required for version 2 entries).
  */
-export function chunkActions(size: number, chunkSize: number, plan: DiskPlan | undefined): ChunkActions {
+export function chunkActions(size: number, chunkSize: number, plan: DiskPlan | undefined, loadedParentIds?: Buffer): ChunkActions {
   const n = Math.ceil(size / chunkSize);
   const actions = new Uint8Array(n);
   let parentIds: Buffer | undefined;
   if (plan?.parent && plan.parent.entry.size === size) {
-    parentIds = parentChunkIds(plan.parent.entry);
+    parentIds = loadedParentIds ?? parentChunkIds(plan.parent.entry);
     if (parentIds.length !== n * ID_LEN) parentIds = undefined; // another chunk size: nothing to reuse
   }
   if (parentIds) {

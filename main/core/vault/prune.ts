@@ -4,6 +4,7 @@ import { CofferError } from '../errors.js';
 import type { VaultKeys } from './config.js';
 import { open } from './crypto.js';
 import { ChunkIdSet, ChunkIndex } from './chunk-index.js';
+import { forEachChunkRun, runsOf, sweepChunkLists } from './chunk-lists.js';
 import type { EngineContext } from './backup.js';
 import { ZERO_ID } from './backup.js';
 import { FLAG_ZSTD, ID_LEN, indexKey, PACK_PREFIX, packKey, pointKey, type DecodedIndex } from './format.js';
@@ -67,6 +68,7 @@ export async function runGc(ctx: EngineContext, opts: GcOptions = {}): Promise<G
   const { store, keys } = ctx;
   const started = Date.now();
   const referenced = new ChunkIdSet();
+  const referencedRuns = new Set<string>();
   const points = await listPointIds(store);
   for (const id of points) {
     let m;
@@ -80,8 +82,18 @@ export async function runGc(ctx: EngineContext, opts: GcOptions = {}): Promise<G
       });
     }
     for (const d of m.disks) {
-      const list = Buffer.from(d.chunks, 'base64');
-      for (let o = 0; o < list.length; o += ID_LEN) if (!list.subarray(o, o + ID_LEN).equals(ZERO_ID)) referenced.add(list, o);
+      for (const r of runsOf(d)) referencedRuns.add(r);
+      // A chunk list that cannot be read stops GC like an unreadable manifest (forEachChunkRun throws).
+      try {
+        await forEachChunkRun(store, keys, d, (list) => {
+          for (let o = 0; o < list.length; o += ID_LEN) if (!list.subarray(o, o + ID_LEN).equals(ZERO_ID)) referenced.add(list, o);
+        });
+      } catch (e) {
+        throw new CofferError('VaultCorrupt', `A chunk list of recovery point ${id} cannot be read, so garbage collection stopped without deleting anything.`, {
+          pointId: id,
+          cause: (e as Error).message,
+        });
+      }
     }
   }
 
@@ -185,6 +197,9 @@ export async function runGc(ctx: EngineContext, opts: GcOptions = {}): Promise<G
       packObjs.delete(key);
       report.packsDeleted++;
     }
+    // Chunk lists (version 2) no manifest names: left by a backup that failed, or by deleted points.
+    const lists = await sweepChunkLists(store, referencedRuns);
+    report.bytesFreed += lists.bytes;
     // Packs without an index: left by a crash between pack and index writes, or by step 2 above.
     const indexed = new Set(indexes.map((d) => packKey(d.packId)));
     for (const [key, size] of packObjs) {

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { CofferError } from '../errors.js';
 import { diskDigest, PROGRESS_INTERVAL_MS, zeroSha, ZERO_ID, type EngineContext, type Progress } from './backup.js';
 import { ID_LEN, packKey, type ChunkLocation, type Manifest } from './format.js';
+import { loadChunkIds } from './chunk-lists.js';
 import { readManifest } from './manifest.js';
 import { idsDigest } from './plan.js';
 import { ObjectNotFound } from './storage.js';
@@ -144,9 +145,9 @@ async function restoreDisk(
   progress: (n: number) => void,
   durable = false,
 ): Promise<void> {
-  const { store, index, pool } = ctx;
+  const { store, keys, index, pool } = ctx;
   const chunkSize = m.chunkSize;
-  const ids = Buffer.from(d.chunks, 'base64');
+  const ids = await loadChunkIds(store, keys, d);
   const nChunks = Math.ceil(d.size / chunkSize);
   if (ids.length !== nChunks * ID_LEN) throw new CofferError('VaultCorrupt', `The chunk list of disk ${d.name} has the wrong length.`);
   const shas = Buffer.alloc(nChunks * ID_LEN);

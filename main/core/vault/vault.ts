@@ -2,7 +2,7 @@ import { CofferError } from '../errors.js';
 import { runBackup, type BackupOptions, type EngineContext, type PointSummary } from './backup.js';
 import { ChunkIndex } from './chunk-index.js';
 import { cachingIndexWrites, IndexCache } from './index-cache.js';
-import { createVaultConfig, readVaultConfig, unlockVaultConfig, writeVaultConfig, type KdfParams, type VaultConfig, type VaultKeys } from './config.js';
+import { checkConfigMac, createVaultConfig, readVaultConfig, unlockVaultConfig, writeVaultConfig, type KdfParams, type VaultConfig, type VaultKeys } from './config.js';
 import { DEFAULT_CHUNK_SIZE, ID_LEN, PACK_PREFIX, packKey, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, SafeFileName, ZSTD_LEVEL, type Manifest } from './format.js';
 import { LOCK_STALE_MS, VaultLock, type AcquireOptions } from './locks.js';
 import { listPointIds, readManifest } from './manifest.js';
@@ -10,6 +10,7 @@ import { loadIndexes, prefetchIndexes } from './packs.js';
 import { deletePointObjects, runGc, type GcReport } from './prune.js';
 import { runRestore, type RestoreOptions, type RestoreResult } from './restore.js';
 import type { ObjectStore } from './storage.js';
+import { runUpgrade, type UpgradeOptions, type UpgradeReport } from './upgrade.js';
 import { runVerify, type VerifyOptions, type VerifyReport } from './verify.js';
 import { WorkerPool } from './worker-pool.js';
 
@@ -17,6 +18,7 @@ export type { BackupOptions, PointSummary } from './backup.js';
 export type { RestoreOptions, RestoreResult } from './restore.js';
 export type { VerifyReport, DamagedPoint } from './verify.js';
 export type { GcReport } from './prune.js';
+export type { UpgradeProgress, UpgradeReport } from './upgrade.js';
 export { DEFAULT_CHUNK_SIZE } from './format.js';
 
 /** Age after which a `.tmp-*` file in the store is abandoned for sure. */
@@ -86,6 +88,8 @@ export interface CreateVaultOptions {
   passphrase: string;
   chunkSize?: number;
   kdf?: KdfParams;
+  /** Format of the new vault (default: the newest; tests make version 1 vaults to upgrade). */
+  formatVersion?: number;
 }
 
 /**
@@ -110,9 +114,14 @@ export class Vault {
   /** The store the engine writes through: with a cache, index objects written also land in it. */
   private readonly engineStore: ObjectStore;
 
+  /** The config in force: it changes once, when an upgrade switches the format. */
+  get config(): VaultConfig {
+    return this.cfg;
+  }
+
   private constructor(
     readonly store: ObjectStore,
-    readonly config: VaultConfig,
+    private cfg: VaultConfig,
     private readonly keys: VaultKeys,
     opts: OpenVaultOptions = {},
   ) {
@@ -129,7 +138,14 @@ export class Vault {
       throw new CofferError('InvalidArgument', `The chunk size must be a multiple of 4 KiB between ${MIN_CHUNK_SIZE} and ${MAX_CHUNK_SIZE} bytes.`);
     }
     if (await store.stat('config')) throw new CofferError('VaultFolderNotEmpty', `A vault already exists at ${store.location}.`);
-    const { config, keys } = await createVaultConfig({ name: opts.name, region: opts.region, passphrase: opts.passphrase, chunkSize, ...(opts.kdf ? { kdf: opts.kdf } : {}) });
+    const { config, keys } = await createVaultConfig({
+      name: opts.name,
+      region: opts.region,
+      passphrase: opts.passphrase,
+      chunkSize,
+      ...(opts.kdf ? { kdf: opts.kdf } : {}),
+      ...(opts.formatVersion !== undefined ? { version: opts.formatVersion } : {}),
+    });
     await writeVaultConfig(store, config);
     return new Vault(store, config, keys, open);
   }
@@ -157,7 +173,9 @@ export class Vault {
   }
 
   static async openWithKeys(store: ObjectStore, keys: VaultKeys, opts: OpenVaultOptions = {}): Promise<Vault> {
-    return new Vault(store, await readVaultConfig(store), keys, opts);
+    const config = await readVaultConfig(store);
+    checkConfigMac(config, keys, store.location);
+    return new Vault(store, config, keys, opts);
   }
 
   private async ctx(): Promise<EngineContext> {
@@ -328,6 +346,35 @@ export class Vault {
       return await runGc(ctx, { beforeDelete: () => lock.check() });
     } finally {
       this.index = await this.loadIndex();
+      await lock.release();
+    }
+  }
+
+  /**
+   * Upgrades the vault to the newest format (or finishes an upgrade that was stopped) under the
+   * exclusive lock: see upgrade.ts for the order that keeps every point restorable throughout.
+   */
+  async upgrade(opts: ExclusiveJobOptions & Omit<UpgradeOptions, 'beforeCommit' | 'signal'> = {}): Promise<UpgradeReport> {
+    const lock = await VaultLock.acquire(this.store, 'exclusive', 'vault upgrade', waitOptions(opts));
+    try {
+      if (this.closed) throw new CofferError('VaultLocked', 'This vault handle was closed.');
+      await lock.check();
+      const { config, report } = await runUpgrade(this.store, this.keys, this.cfg, {
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+        beforeCommit: () => lock.check(),
+      });
+      this.cfg = config;
+      return report;
+    } catch (e) {
+      // The switch may have happened before the failure: follow what the store holds.
+      const now = await readVaultConfig(this.store).catch(() => undefined);
+      if (now && now.id === this.cfg.id && now.version > this.cfg.version) {
+        checkConfigMac(now, this.keys, this.store.location);
+        this.cfg = now;
+      }
+      throw e;
+    } finally {
       await lock.release();
     }
   }

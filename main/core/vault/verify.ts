@@ -1,4 +1,5 @@
 import { ChunkIdSet } from './chunk-index.js';
+import { forEachChunkRun } from './chunk-lists.js';
 import type { EngineContext, Progress } from './backup.js';
 import { ZERO_ID } from './backup.js';
 import { ID_LEN, PACK_PREFIX, packKey, type DecodedIndex, type Manifest } from './format.js';
@@ -121,18 +122,29 @@ export async function runVerify(ctx: EngineContext, opts: VerifyOptions = {}): P
     }
     const dd: DamagedPoint['disks'] = [];
     for (const disk of m.disks) {
-      const list = Buffer.from(disk.chunks, 'base64');
       let miss = 0;
       let bad = 0;
-      for (let o = 0; o < list.length; o += ID_LEN) {
-        if (list.subarray(o, o + ID_LEN).equals(ZERO_ID) || good.has(list, o)) continue;
-        if (corrupt.has(list, o)) bad++;
-        else miss++;
-        if (countedMissing.add(list, o)) {
-          if (corrupt.has(list, o)) corruptChunks++;
-          else missingChunks++;
-        }
-      }
+      // One run of the chunk list at a time (version 2); a run that is missing or damaged makes its chunks missing.
+      await forEachChunkRun(
+        store,
+        keys,
+        disk,
+        (list) => {
+          for (let o = 0; o < list.length; o += ID_LEN) {
+            if (list.subarray(o, o + ID_LEN).equals(ZERO_ID) || good.has(list, o)) continue;
+            if (corrupt.has(list, o)) bad++;
+            else miss++;
+            if (countedMissing.add(list, o)) {
+              if (corrupt.has(list, o)) corruptChunks++;
+              else missingChunks++;
+            }
+          }
+        },
+        (_first, n) => {
+          miss += n;
+          missingChunks += n;
+        },
+      );
       if (miss + bad > 0) dd.push({ name: disk.name, missingChunks: miss, corruptChunks: bad });
     }
     if (dd.length > 0) damaged.push({ pointId: id, vmName: m.vm.name, disks: dd });

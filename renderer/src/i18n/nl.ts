@@ -583,6 +583,13 @@ export const nl: Messages = {
   'vaults.keyFileDialog.err.notPrivate': 'Andere gebruikers kunnen dit bestand lezen (modus {mode}), dus Coffer gebruikt het niet. Maak het privé op de machine waarop Coffer draait: {command}',
   'vaults.keyFileDialog.err.unreadable': 'Coffer kan dit bestand niet lezen op de machine waarop het draait, of de eerste regel bevat geen wachtwoordzin.',
   'vaults.keyFileDialog.err.wrong': 'De wachtwoordzin op de eerste regel van dit bestand ontgrendelt de kluis niet.',
+  'vaults.upgrade': 'Bijwerken',
+  'vaults.upgradeLabel': 'Kluis {name} bijwerken van formaat {version}',
+  'vaults.upgradeDialog.title': 'Kluis {name} bijwerken?',
+  'vaults.upgradeDialog.body': '{name} gebruikt kluisformaat {version}. Het bijwerken haalt de bloklijst van elke schijf uit het herstelpunt en beschermt de kluisinstellingen met de kluissleutel, zodat grote kluizen met minder geheugen opengaan en een gewijzigde configuratie wordt geweigerd.',
+  'vaults.upgradeDialog.safe': 'Het loopt als taak die de kluis voor zich alleen heeft: back-ups naar de kluis wachten tot het klaar is. Elk herstelpunt blijft intussen herstelbaar; wordt de taak geannuleerd of stopt Coffer, start het bijwerken dan opnieuw om het af te maken.',
+  'vaults.upgradeDialog.older': 'Daarna kunnen installaties met een oudere Coffer deze kluis niet meer openen: werk Coffer daar eerst bij.',
+  'vaults.upgradeDialog.submit': 'Kluis bijwerken',
   'validation.azure.required': 'Een container-URL is verplicht.',
   'validation.s3.required': 'Een bucket-URL is verplicht.',
   'validation.passphrase.required': 'De wachtwoordzin is verplicht.',
@@ -728,6 +735,7 @@ export const nlErrors: Record<ErrorCode, ErrorInfo> = {
   PassphraseWeak: { message: 'De wachtwoordzin is zwak (korter dan 12 tekens, of weinig variatie). Raakt u hem kwijt of wordt hij geraden, dan zijn de back-ups van de kluis ermee verloren.', remedy: 'Gebruik een wachtwoordzin van minstens 12 tekens, zoals een paar losse woorden; of aanvaard het risico uitdrukkelijk (in de console: "Ik begrijp het risico"; in de CLI: --weak-passphrase-ok).' },
   KeyFileNotPrivate: { message: 'Andere gebruikers kunnen het sleutelbestand lezen (of het is van een andere gebruiker), dus Coffer gebruikt het niet.', remedy: 'Maak het privé voor de gebruiker waaronder Coffer draait: chown die gebruiker BESTAND; chmod 600 BESTAND. Stel het daarna opnieuw in.' },
   KeyFileUnreadable: { message: 'Het sleutelbestand kan niet worden gelezen, of de eerste regel bevat geen wachtwoordzin.', remedy: 'Geef het absolute pad van een bestand op de machine waarop Coffer draait, leesbaar voor de gebruiker waaronder Coffer draait, met de wachtwoordzin op de eerste regel.' },
+  VaultConfigTampered: { message: 'De configuratie van de kluis klopt niet met haar authenticatiecode (of noemt een ouder formaat dan deze console van haar kent): haar parameters zijn gewijzigd door iemand zonder de kluissleutel.', remedy: 'Er is niets geschreven. Zet het configuratiebestand terug uit een kopie van de kluis (of van een andere installatie die het heeft) en ontgrendel opnieuw.' },
 };
 
 /** Job results in Dutch: one text per job message code (the English ones are in preload/job-messages.ts). */
@@ -762,6 +770,10 @@ export const nlJobMessages: JobMessageTexts = {
     `${p.full ? 'Volledige' : 'Snelle'} verificatie: ${p.points === 1 ? 'het herstelpunt is' : `alle ${f.count(p.points, '# herstelpunt', '# herstelpunten')} zijn`} intact (${f.count(p.chunks, '# blok', '# blokken')} gecontroleerd).`,
   PointsPruned: (p, f) => `${f.count(p.points, '# herstelpunt', '# herstelpunten')} van ${p.vm} voorbij de bewaartermijn verwijderd.`,
   WaitingForLock: (p) => `Wacht tot ${p.operation} op host ${p.host} klaar is.`,
+  VaultUpgraded: (p, f) =>
+    p.from === p.to && p.converted === 0
+      ? `Kluis ${p.vault} gebruikt al formaat ${p.to}; er is niets bij te werken.`
+      : `Kluis ${p.vault} bijgewerkt van formaat ${p.from} naar ${p.to}: ${f.count(p.converted, '# herstelpunt', '# herstelpunten')} van ${p.points} herschreven.`,
 };
 
 /** Why a disk was read in full, in Dutch (the English words are in preload/job-messages.ts). */

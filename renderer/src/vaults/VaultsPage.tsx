@@ -17,7 +17,7 @@ import {
   tokens,
   type TableColumnDefinition,
 } from '@fluentui/react-components';
-import { Add20Regular, ArrowClockwise20Regular, Delete20Regular, Key20Regular, LockClosed16Regular, PlugConnectedAdd20Regular, PlugDisconnected20Regular, LockClosed20Regular, LockOpen16Regular, LockOpen20Regular, ShieldCheckmark20Regular, VaultRegular } from '@fluentui/react-icons';
+import { Add20Regular, ArrowClockwise20Regular, ArrowUpload20Regular, Delete20Regular, Key20Regular, LockClosed16Regular, PlugConnectedAdd20Regular, PlugDisconnected20Regular, LockClosed20Regular, LockOpen16Regular, LockOpen20Regular, ShieldCheckmark20Regular, VaultRegular } from '@fluentui/react-icons';
 import { useMemo, useState, type ReactElement } from 'react';
 import type { VaultSummary } from '../../../preload/contract.js';
 import { call, useAction, useApi } from '../api.js';
@@ -84,6 +84,7 @@ export function VaultsPage(): ReactElement {
   const [unlocking, setUnlocking] = useState<VaultSummary>();
   const [locking, setLocking] = useState<VaultSummary>();
   const [keyFileFor, setKeyFileFor] = useState<VaultSummary>();
+  const [upgrading, setUpgrading] = useState<VaultSummary>();
   const rowAction = useAction();
   const trackJobs = useTrackJobs();
 
@@ -98,6 +99,11 @@ export function VaultsPage(): ReactElement {
     rowAction.run(async () => {
       trackJobs([await call('verifyVault', { vault: v.name, full: true })]);
     }, `verify:${v.name}`);
+  // Asked first (ConfirmDialog): once upgraded, a Coffer that knows only the older format no longer opens the vault.
+  const upgrade = async (v: VaultSummary) => {
+    trackJobs([await call('upgradeVault', { vault: v.name })]);
+    vaults.reload();
+  };
 
   const columns = useMemo<TableColumnDefinition<VaultSummary>[]>(
     () => [
@@ -174,6 +180,11 @@ export function VaultsPage(): ReactElement {
               <ActionButton action={rowAction} runKey={`verify:${v.name}`} appearance="subtle" size="small" icon={<ShieldCheckmark20Regular />} aria-label={t('vaults.verifyLabel', { name: v.name })} onClick={() => void verify(v)}>
                 {t('vaults.verify')}
               </ActionButton>
+            )}
+            {v.unlocked && v.formatUpgradable && (
+              <Button appearance="subtle" size="small" icon={<ArrowUpload20Regular />} aria-label={t('vaults.upgradeLabel', { name: v.name, version: formatNumber(v.formatVersion) })} onClick={() => setUpgrading(v)}>
+                {t('vaults.upgrade')}
+              </Button>
             )}
             <Button appearance="subtle" size="small" icon={<Key20Regular />} aria-label={t('vaults.keyFileLabel', { name: v.name })} onClick={() => setKeyFileFor(v)}>
               {t('vaults.keyFile')}
@@ -331,6 +342,18 @@ export function VaultsPage(): ReactElement {
         onClose={() => setLocking(undefined)}
       >
         {locking && <LockConsequences vault={locking} />}
+      </ConfirmDialog>
+      <ConfirmDialog
+        open={upgrading !== undefined}
+        title={t('vaults.upgradeDialog.title', { name: upgrading?.name ?? '' })}
+        confirmLabel={t('vaults.upgradeDialog.submit')}
+        confirmIcon={<ArrowUpload20Regular />}
+        onConfirm={() => (upgrading ? upgrade(upgrading) : Promise.resolve())}
+        onClose={() => setUpgrading(undefined)}
+      >
+        <Text>{t('vaults.upgradeDialog.body', { name: upgrading?.name ?? '', version: formatNumber(upgrading?.formatVersion ?? 0) })}</Text>
+        <Text>{t('vaults.upgradeDialog.safe')}</Text>
+        <Text>{t('vaults.upgradeDialog.older')}</Text>
       </ConfirmDialog>
       <DeleteVaultDialog
         vault={deleting}

@@ -1,0 +1,214 @@
+import { createHash, createHmac } from 'node:crypto';
+import { CofferError } from '../errors.js';
+import type { VaultKeys } from './config.js';
+import { open, seal } from './crypto.js';
+import { CHUNK_LIST_ID_RE, CHUNK_LIST_PREFIX, CHUNK_LIST_RUN, chunkListKey, ID_LEN, type ChunkListRef, type DiskEntry } from './format.js';
+import { ObjectNotFound, type ObjectStore } from './storage.js';
+
+/**
+ * Version 2 chunk lists (docs/vault-format.md "Chunk lists"): a disk's chunk ids live in objects
+ * of their own, `chunklists/<runId>`, each holding up to CHUNK_LIST_RUN consecutive ids, so a
+ * manifest names a few hundred runs instead of carrying 256 MiB of ids per TiB, and a reader holds
+ * one run at a time. Runs of zero chunks are one record (a 2 TiB hole is a few bytes), and a run's
+ * name is a keyed hash of its content: the same run (an unchanged stretch, a hole) is one object
+ * shared by every point that has it. Objects no manifest names are removed by GC only.
+ */
+
+const MAGIC = Buffer.from('CFXL');
+const KIND_ZERO = 0;
+const KIND_IDS = 1;
+
+const aad = (runId: string): Buffer => Buffer.from(`chunklist:${runId}`);
+
+/** A run's name: HMAC-SHA256(macKey, "coffer-chunklist\0" || SHA-256(plaintext)), hex. */
+export function runIdOf(keys: VaultKeys, plain: Uint8Array): string {
+  const d = createHash('sha256').update(plain).digest();
+  return createHmac('sha256', keys.macKey).update('coffer-chunklist\0').update(d).digest('hex');
+}
+
+/**
+ * Plaintext of one run: "CFXL" | u8 version=1 | u32 count | records, each
+ * u8 kind | u32 n | (kind 1: n ids of 32 bytes). Kind 0: n zero chunks (no bytes follow).
+ */
+export function encodeRun(ids: Uint8Array): Buffer {
+  const count = ids.length / ID_LEN;
+  const parts: Buffer[] = [];
+  const head = Buffer.alloc(9);
+  MAGIC.copy(head, 0);
+  head[4] = 1;
+  head.writeUInt32LE(count, 5);
+  parts.push(head);
+  const isZero = (i: number): boolean => {
+    for (let b = i * ID_LEN, e = b + ID_LEN; b < e; b++) if (ids[b] !== 0) return false;
+    return true;
+  };
+  for (let i = 0; i < count; ) {
+    const zero = isZero(i);
+    let j = i + 1;
+    while (j < count && isZero(j) === zero) j++;
+    const rec = Buffer.alloc(5);
+    rec[0] = zero ? KIND_ZERO : KIND_IDS;
+    rec.writeUInt32LE(j - i, 1);
+    parts.push(rec);
+    if (!zero) parts.push(Buffer.from(ids.buffer, ids.byteOffset + i * ID_LEN, (j - i) * ID_LEN));
+    i = j;
+  }
+  return Buffer.concat(parts);
+}
+
+/** Inverse of encodeRun: the run's ids (zero chunks as 32 zero bytes). */
+export function decodeRun(plain: Buffer, runId: string): Buffer {
+  const bad = (why: string): CofferError => new CofferError('ChunkCorrupt', `Chunk list ${runId} is not readable: ${why}.`, { chunkList: runId });
+  if (plain.length < 9 || !plain.subarray(0, 4).equals(MAGIC) || plain[4] !== 1) throw bad('not a Coffer chunk list');
+  const count = plain.readUInt32LE(5);
+  if (count > 1 << 20) throw bad('too many chunks');
+  const out = Buffer.alloc(count * ID_LEN);
+  let at = 0;
+  let o = 9;
+  while (o < plain.length) {
+    if (o + 5 > plain.length) throw bad('truncated record');
+    const kind = plain[o]!;
+    const n = plain.readUInt32LE(o + 1);
+    o += 5;
+    if (n === 0 || at + n > count) throw bad('record outside the run');
+    if (kind === KIND_IDS) {
+      if (o + n * ID_LEN > plain.length) throw bad('truncated ids');
+      plain.copy(out, at * ID_LEN, o, o + n * ID_LEN);
+      o += n * ID_LEN;
+    } else if (kind !== KIND_ZERO) throw bad('unknown record kind');
+    at += n;
+  }
+  if (at !== count) throw bad('fewer chunks than announced');
+  return out;
+}
+
+export interface WrittenList {
+  list: ChunkListRef;
+  /** Bytes of the run objects this call wrote (runs already in the store are not written again). */
+  bytesWritten: number;
+}
+
+/**
+ * Writes a disk's chunk ids (count * 32 bytes, zero chunks as zero ids) as version 2 runs and
+ * returns the entry's `list`. A run already in the store (same content, same name) is not written
+ * again. Every run is durable when this resolves: write the manifest only after it.
+ */
+export async function writeChunkList(store: ObjectStore, keys: VaultKeys, ids: Buffer, runChunks = CHUNK_LIST_RUN): Promise<WrittenList> {
+  const count = ids.length / ID_LEN;
+  const runs: string[] = [];
+  let bytesWritten = 0;
+  const seen = new Set<string>();
+  for (let first = 0; first < count; first += runChunks) {
+    const plain = encodeRun(ids.subarray(first * ID_LEN, Math.min(count, first + runChunks) * ID_LEN));
+    const runId = runIdOf(keys, plain);
+    runs.push(runId);
+    if (seen.has(runId)) continue;
+    seen.add(runId);
+    const blob = seal(keys.encKey, plain, aad(runId));
+    const have = await store.stat(chunkListKey(runId));
+    if (have && have.size === blob.length) continue;
+    await store.put(chunkListKey(runId), blob);
+    bytesWritten += blob.length;
+  }
+  return { list: { count, runChunks, runs }, bytesWritten };
+}
+
+/** Reads and checks one run: its AAD, its content hash (= its name) and its length. */
+export async function readRun(store: ObjectStore, keys: VaultKeys, runId: string, expectCount: number): Promise<Buffer> {
+  if (!CHUNK_LIST_ID_RE.test(runId)) throw new CofferError('ChunkCorrupt', `Chunk list name ${runId} is not valid.`);
+  let blob: Buffer;
+  try {
+    blob = await store.get(chunkListKey(runId));
+  } catch (e) {
+    if (e instanceof ObjectNotFound) throw new CofferError('ChunkCorrupt', `Chunk list ${runId} is missing from the vault.`, { chunkList: runId });
+    throw e;
+  }
+  const plain = open(keys.encKey, blob, aad(runId), `chunk list ${runId}`);
+  if (runIdOf(keys, plain) !== runId) throw new CofferError('ChunkCorrupt', `Chunk list ${runId} does not hold what its name says.`, { chunkList: runId });
+  const ids = decodeRun(plain, runId);
+  if (ids.length !== expectCount * ID_LEN) throw new CofferError('ChunkCorrupt', `Chunk list ${runId} has the wrong length.`, { chunkList: runId });
+  return ids;
+}
+
+/** How many chunks a disk entry lists (both versions), without reading a run. */
+export function chunkCountOf(entry: DiskEntry): number {
+  if (entry.list) return entry.list.count;
+  return Buffer.byteLength(entry.chunks ?? '', 'base64') / ID_LEN;
+}
+
+/**
+ * Calls `fn` with the entry's chunk ids run by run, in order (`first`: the number of the run's
+ * first chunk). Version 1: one call with the whole list from the manifest. Version 2: one run in
+ * memory at a time. The ids of a call are valid only during the call unless copied.
+ */
+export async function forEachChunkRun(
+  store: ObjectStore,
+  keys: VaultKeys,
+  entry: DiskEntry,
+  fn: (ids: Buffer, first: number) => void | Promise<void>,
+  /** Verify's way to go on past a run that is missing or damaged (its chunks count as missing); without it such a run throws. */
+  onBadRun?: (first: number, count: number, error: unknown) => void,
+): Promise<void> {
+  if (!entry.list) {
+    if (entry.chunks === undefined) throw new CofferError('VaultCorrupt', `Disk ${entry.name} of the recovery point has no chunk list.`);
+    const ids = Buffer.from(entry.chunks, 'base64');
+    if (ids.length % ID_LEN !== 0) throw new CofferError('VaultCorrupt', `The chunk list of disk ${entry.name} has the wrong length.`);
+    await fn(ids, 0);
+    return;
+  }
+  const { count, runChunks, runs } = entry.list;
+  for (let r = 0; r < runs.length; r++) {
+    const first = r * runChunks;
+    const n = Math.min(runChunks, count - first);
+    let ids: Buffer;
+    try {
+      ids = await readRun(store, keys, runs[r]!, n);
+    } catch (e) {
+      if (!onBadRun) throw e;
+      onBadRun(first, n, e);
+      continue;
+    }
+    await fn(ids, first);
+  }
+}
+
+/**
+ * Seam C (issue 13): every chunk id of a disk entry, in order, zero chunks as 32 zero bytes, for
+ * both formats. Use forEachChunkRun where the whole list is not needed at once.
+ */
+export async function loadChunkIds(store: ObjectStore, keys: VaultKeys, entry: DiskEntry): Promise<Buffer> {
+  if (!entry.list) {
+    let whole: Buffer | undefined;
+    await forEachChunkRun(store, keys, entry, (ids) => {
+      whole = ids;
+    });
+    return whole!;
+  }
+  const out = Buffer.alloc(entry.list.count * ID_LEN);
+  await forEachChunkRun(store, keys, entry, (ids, first) => {
+    ids.copy(out, first * ID_LEN);
+  });
+  return out;
+}
+
+/** Run names a disk entry references (version 1: none). */
+export function runsOf(entry: DiskEntry): readonly string[] {
+  return entry.list?.runs ?? [];
+}
+
+/**
+ * GC step for chunk lists (under the exclusive lock): deletes every `chunklists/` object that no
+ * kept manifest (nor a staged upgrade manifest) names. Returns the count and bytes freed.
+ */
+export async function sweepChunkLists(store: ObjectStore, referenced: ReadonlySet<string>): Promise<{ deleted: number; bytes: number }> {
+  let deleted = 0;
+  let bytes = 0;
+  for (const o of await store.list(CHUNK_LIST_PREFIX)) {
+    const runId = o.key.slice(CHUNK_LIST_PREFIX.length);
+    if (!CHUNK_LIST_ID_RE.test(runId) || referenced.has(runId)) continue;
+    await store.delete(o.key);
+    deleted++;
+    bytes += o.size;
+  }
+  return { deleted, bytes };
+}
