@@ -748,3 +748,25 @@ void listIsComplete;
 /** The single IPC channel names used by Electron. */
 export const IPC_CALL = 'coffer:call';
 export const IPC_EVENT = 'coffer:event';
+
+/**
+ * Why a backup read a disk in full instead of only what changed since its parent point (issue 13,
+ * seam A). The plans helper owns the enum; changed-block tracking (libvirt checkpoints) appends
+ * its reasons: the parent's checkpoint is gone from the domain, the disk format cannot keep a
+ * bitmap (raw), the domain restarted without saving its bitmaps, the point the domain's
+ * checkpoint belonged to was deleted.
+ */
+export const fullReadReasons = [
+  'firstBackup',
+  'noParent',
+  'sizeChanged',
+  'fileChanged',
+  'forced',
+  'periodic',
+  'checkpointMissing',
+  'bitmapUnsupported',
+  'domainRestarted',
+  'parentDeleted',
+] as const;
+export const FullReadReason = z.enum(fullReadReasons);
+export type FullReadReason = z.infer<typeof FullReadReason>;

@@ -297,6 +297,10 @@ export const errorCatalog = {
     message: 'The key file cannot be read, or holds no passphrase on its first line.',
     remedy: 'Give the absolute path of a file on the machine running Coffer, readable by the user Coffer runs as, with the passphrase on its first line.',
   },
+  DiskConversionFailed: {
+    message: 'The restored disk could not be written in its original format.',
+    remedy: 'Check that qemu-img is installed (Debian/Ubuntu: qemu-utils) and that the restore folder has room for a second copy of the disk, then restore again.',
+  },
 } as const satisfies Record<string, ErrorInfo>;
 
 export type ErrorCode = keyof typeof errorCatalog;

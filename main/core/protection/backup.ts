@@ -8,6 +8,7 @@ import { backupNowRetainUntil, retainUntilInstant } from '../policy/retention.js
 import { MAX_POINTS_PER_VM } from '../policy/spec.js';
 import { hypervisorOf } from '../sources/capabilities.js';
 import { diskPathChanges, diskPaths, refusedDiskError } from '../sources/confinement.js';
+import { backupChangedBlocks, type DiskRead } from './cbt-backup.js';
 import type { ProtectionContext, RegisteredVm } from './context.js';
 import { plainFileName, readDefinition } from './definition.js';
 import type { PointService } from './points.js';
@@ -56,8 +57,15 @@ export class BackupService {
         this.ctx.changed();
         this.points.applyRetention(vm.id);
         return {
-          summary: { code: 'BackupDone', params: { pointId: point.id, disks: point.disks.length, bytesRead: point.logicalBytes, bytesStored: point.addedBytes } },
-          details: { pointId: point.id, logicalBytes: point.logicalBytes, addedBytes: point.addedBytes, consistency: point.consistency },
+          summary: { code: 'BackupDone', params: { pointId: point.id, disks: point.disks.length, bytesRead: point.readBytes ?? point.logicalBytes, bytesStored: point.addedBytes } },
+          details: {
+            pointId: point.id,
+            logicalBytes: point.logicalBytes,
+            addedBytes: point.addedBytes,
+            consistency: point.consistency,
+            ...(point.readBytes !== undefined ? { readBytes: point.readBytes } : {}),
+            ...(point.diskReads ? { diskReads: point.diskReads } : {}),
+          },
         };
       } catch (e) {
         if (!(e instanceof CofferError && e.code === 'OperationCancelled') && !job.signal.aborted) {
@@ -101,6 +109,15 @@ export class BackupService {
     const source = this.ctx.sourceOf(vm);
     const hypervisor = hypervisorOf(source ?? { kind: 'folder', target: '' });
     const nameOf = new Map(files.map((f) => [f.path, f.name]));
+    const address = { stableId: vm.stableId, name: vm.name, diskPaths: files.map((f) => f.path) };
+    // A running libvirt domain: only what changed since the parent point (each disk's reads in the job).
+    const base = { vmName: vm.name, vmId: vm.id, ...(definition ? { definition } : {}), retainUntil, policy: policy.name, signal: job.signal, onProgress: (p: { bytesDone: number; bytesTotal: number; bytesPerSecond: number }) => job.progress({ bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, bytesPerSecond: p.bytesPerSecond }) };
+    const cbt = await backupChangedBlocks(this.ctx, vm, hypervisor, address, vault, nameOf, base);
+    if (cbt) {
+      for (const w of cbt.warnings) job.warn(w);
+      this.points.record(vm, cbt.value, manual, retainBasis);
+      return { ...cbt.value, diskReads: cbt.reads };
+    }
     const read = await hypervisor.consistentRead({ stableId: vm.stableId, name: vm.name, diskPaths: files.map((f) => f.path) }, (frozen, consistency) =>
       vault.backup({
         vmName: vm.name,
@@ -117,7 +134,7 @@ export class BackupService {
     );
     for (const w of read.warnings) job.warn(w);
     this.points.record(vm, read.value, manual, retainBasis);
-    return read.value;
+    return read.value as typeof read.value & { diskReads?: DiskRead[] };
   }
 
   /**

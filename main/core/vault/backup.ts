@@ -7,6 +7,7 @@ import type { VaultConfig, VaultKeys } from './config.js';
 import { ID_LEN, newPointId, pointKey, type Consistency, type DiskEntry, type Manifest } from './format.js';
 import { encodeManifest } from './manifest.js';
 import { crashPoint, mapStoreError, PackWriter } from './packs.js';
+import { idsDigest, parentChunkIds, touchedChunks, type DiskPlan } from './plan.js';
 import type { ObjectStore } from './storage.js';
 import type { WorkerPool } from './worker-pool.js';
 
@@ -34,7 +35,12 @@ export interface BackupOptions {
   vmName: string;
   vmId?: string;
   definition?: { fileName: string; content: Buffer };
-  disks: Array<{ name: string; path: string }>;
+  /**
+   * `plan` (seam A): what to read and where the rest of the chunk list comes from. A disk with
+   * `plan.readRange` is read through it (not from `path`, which is then only recorded) and needs
+   * `size` (the guest-visible size of that view). `stored` and `checkpoint` go into the entry as given.
+   */
+  disks: Array<{ name: string; path: string; plan?: DiskPlan; size?: number; stored?: DiskEntry['stored']; checkpoint?: string }>;
   consistency?: Consistency;
   retainUntil?: string | null;
   policy?: string | null;
@@ -62,7 +68,9 @@ export interface PointSummary {
   /** Bytes added to the storage: packs, index objects and the manifest. */
   addedBytes: number;
   seconds: number;
-  disks: Array<{ name: string; size: number; sha256: string }>;
+  disks: Array<{ name: string; size: number; sha256: string; checkpoint?: string }>;
+  /** Disk bytes actually read (less than logicalBytes when a plan reused the parent's chunks). */
+  readBytes?: number;
 }
 
 export const PROGRESS_INTERVAL_MS = 250;
@@ -167,7 +175,13 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
     if (names.has(d.name)) throw new CofferError('InvalidArgument', `Two disks are named "${d.name}".`);
     names.add(d.name);
   }
-  const before = await Promise.all(opts.disks.map((d) => statDisk(d.path)));
+  const before = await Promise.all(
+    opts.disks.map((d) => {
+      if (!d.plan?.readRange) return statDisk(d.path);
+      if (d.size === undefined) throw new CofferError('InvalidArgument', `Disk "${d.name}" is read through its plan and needs its size.`);
+      return Promise.resolve({ size: d.size, mtimeMs: 0, ino: 0 });
+    }),
+  );
   const bytesTotal = before.reduce((s, b) => s + b.size, 0);
 
   const packs = new PackWriter(store, keys, index, store.ioHints?.packBytes, store.ioHints?.packsInFlight);
@@ -217,7 +231,11 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
   /** Segment buffers come back from the workers and are reused: flat memory, no page faults. */
   const spare: ArrayBuffer[] = [];
 
-  const processSegment = async (buf: ArrayBuffer, at: number, fd: number, pos: number, len: number, seg: number, ids: Buffer, disk: DiskState): Promise<void> => {
+  /**
+   * fd < 0: `buf` already holds the data. `map` (plans): the segment holds these chunks of the
+   * disk, one after another, instead of the chunks of segment `seg`; their digest is not fed.
+   */
+  const processSegment = async (buf: ArrayBuffer, at: number, fd: number, pos: number, len: number, seg: number, ids: Buffer, disk: DiskState, map?: readonly number[]): Promise<void> => {
     const firstChunk = seg * chunksPerSeg;
     const w = pool.leastBusy();
     const job = pool.newJob();
@@ -230,7 +248,7 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
     let claim = 0;
     const needs = new Set<number>();
     for (let i = 0; i < n; i++) {
-      const at = (firstChunk + i) * ID_LEN;
+      const at = (map ? map[i]! : firstChunk + i) * ID_LEN;
       const clen = Math.min(chunkSize, len - i * chunkSize);
       if (h.zeroMask[i]) {
         zeroSha(clen).copy(hshas, i * ID_LEN);
@@ -259,7 +277,7 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
       want.push(i);
       newBytes += clen;
     }
-    disk.digest.put(seg, hshas);
+    if (!map) disk.digest.put(seg, hshas);
     if (h.seg) {
       spare.push(h.seg); // all zero: the worker kept nothing
     } else if (want.length === 0 || failure || signal?.aborted) {
@@ -287,6 +305,104 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
     void q.finally(() => inFlight.delete(q));
   };
 
+  /**
+   * A disk with a plan (seam A): with a parent of the same size, only the chunks the changed ranges
+   * touch are read (through readRange, or the file) and the others keep the parent's ids; without
+   * one, every segment is read through readRange. Either way the chunks go through the same workers.
+   */
+  const plannedDisk = async (disk: BackupOptions['disks'][number], plan: DiskPlan, b: FileId, ids: Buffer, state: DiskState): Promise<DiskEntry> => {
+    const parentIds = plan.parent && plan.parent.entry.size === b.size ? parentChunkIds(plan.parent.entry) : undefined;
+    if (parentIds && parentIds.length !== ids.length) throw new CofferError('VaultCorrupt', `The chunk list of disk ${plan.parent!.entry.name} in point ${plan.parent!.pointId} has the wrong length.`);
+    let fh: fs.FileHandle | undefined;
+    const readAt =
+      plan.readRange ??
+      (async (offset: number, length: number): Promise<Buffer> => {
+        fh ??= await fs.open(disk.path, 'r');
+        const out = Buffer.alloc(length);
+        const r = await fh.read(out, 0, length, offset);
+        if (r.bytesRead !== length) throw Object.assign(new Error(`short read at ${offset}`), { code: 'ESHORTREAD' });
+        return out;
+      });
+    const readInto = async (view: Buffer, at: number, offset: number, length: number): Promise<void> => {
+      const data = await readAt(offset, length);
+      if (data.length !== length) throw Object.assign(new Error(`short read at ${offset}`), { code: 'ESHORTREAD' });
+      data.copy(view, at);
+    };
+    const nChunks = ids.length / ID_LEN;
+    try {
+      if (parentIds) {
+        parentIds.copy(ids);
+        const touched = plan.changed ? touchedChunks(plan.changed, chunkSize, b.size) : [];
+        const isTouched = new Uint8Array(nChunks);
+        for (const c of touched) isTouched[c] = 1;
+        let reused = 0;
+        for (let c = 0; c < nChunks; c++) {
+          if (isTouched[c]) continue;
+          const clen = Math.min(chunkSize, b.size - c * chunkSize);
+          reused += clen;
+          if (ids.subarray(c * ID_LEN, (c + 1) * ID_LEN).equals(ZERO_ID)) {
+            zeroBytes += clen;
+            state.zeroBytes += clen;
+          }
+        }
+        // The parent's chunks are in the vault already (beforeCommit checks their packs).
+        bytesDone += reused;
+        for (let k = 0; k < touched.length; k += chunksPerSeg) {
+          if (signal?.aborted) throw cancelled();
+          if (failure) throw failure;
+          while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
+          if (failure) throw failure;
+          const group = touched.slice(k, k + chunksPerSeg);
+          const ab = spare.pop() ?? new ArrayBuffer(slack + segBytes);
+          const view = Buffer.from(ab, slack, segBytes);
+          // Runs of adjacent touched chunks are one read each, all of the group's reads at once.
+          const reads: Promise<void>[] = [];
+          let len = 0;
+          for (let i = 0; i < group.length; ) {
+            let j = i;
+            while (j + 1 < group.length && group[j + 1] === group[j]! + 1) j++;
+            const offset = group[i]! * chunkSize;
+            const length = Math.min(b.size, (group[j]! + 1) * chunkSize) - offset;
+            reads.push(readInto(view, len, offset, length));
+            len += length;
+            i = j + 1;
+          }
+          await Promise.all(reads);
+          for (const c of group) ids.fill(0, c * ID_LEN, (c + 1) * ID_LEN); // a zero chunk keeps the zero id
+          track(processSegment(ab, slack, -1, 0, len, 0, ids, state, group), disk.path);
+        }
+      } else {
+        for (let pos = 0, seg = 0; pos < b.size; pos += segBytes, seg++) {
+          if (signal?.aborted) throw cancelled();
+          if (failure) throw failure;
+          while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
+          if (failure) throw failure;
+          const len = Math.min(segBytes, b.size - pos);
+          const ab = spare.pop() ?? new ArrayBuffer(slack + segBytes);
+          await readInto(Buffer.from(ab, slack, segBytes), 0, pos, len);
+          track(processSegment(ab, slack, -1, 0, len, seg, ids, state), disk.path);
+        }
+      }
+      while (inFlight.size > 0) await Promise.race(inFlight);
+      if (failure) throw failure;
+    } finally {
+      while (inFlight.size > 0) await Promise.race(inFlight);
+      await fh?.close();
+    }
+    const file = await fs.stat(disk.path).catch(() => undefined);
+    return {
+      name: disk.name,
+      size: b.size,
+      sha256: parentIds ? idsDigest(ids) : state.digest.hex(),
+      chunks: ids.toString('base64'),
+      zeroBytes: state.zeroBytes,
+      ...(file ? { source: { path: path.resolve(disk.path), mtimeMs: file.mtimeMs, ino: file.ino } } : {}),
+      ...(parentIds ? { digestOver: 'ids' as const } : {}),
+      ...(disk.stored ? { stored: disk.stored } : {}),
+      ...(disk.checkpoint ? { checkpoint: disk.checkpoint } : {}),
+    };
+  };
+
   const diskEntries: DiskEntry[] = [];
   try {
     for (let di = 0; di < opts.disks.length; di++) {
@@ -296,6 +412,10 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
       const ids = Buffer.alloc(nChunks * ID_LEN); // all-zero id = zero chunk
       // The per-chunk sha256 are hashed in order as segments complete: no per-disk array of them.
       const state: DiskState = { digest: new OrderedDigest(), zeroBytes: 0 };
+      if (disk.plan && (disk.plan.readRange || disk.plan.parent)) {
+        diskEntries.push(await plannedDisk(disk, disk.plan, b, ids, state));
+        continue;
+      }
       let fh: fs.FileHandle;
       try {
         fh = await fs.open(disk.path, 'r');
@@ -335,6 +455,8 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
         chunks: ids.toString('base64'),
         zeroBytes: state.zeroBytes,
         source: { path: path.resolve(disk.path), mtimeMs: b.mtimeMs, ino: b.ino },
+        ...(disk.stored ? { stored: disk.stored } : {}),
+        ...(disk.checkpoint ? { checkpoint: disk.checkpoint } : {}),
       });
     }
     if (signal?.aborted) throw cancelled();
@@ -394,7 +516,8 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
     newRawBytes: newBytes,
     addedBytes: packs.bytesWritten + blob.length,
     seconds,
-    disks: diskEntries.map((d) => ({ name: d.name, size: d.size, sha256: d.sha256 })),
+    disks: diskEntries.map((d) => ({ name: d.name, size: d.size, sha256: d.sha256, ...(d.checkpoint ? { checkpoint: d.checkpoint } : {}) })),
+    readBytes: bytesRead,
   };
 }
 

@@ -66,6 +66,19 @@ export const DiskEntrySchema = z.object({
   chunks: z.string(),
   zeroBytes: z.number().int().nonnegative(),
   source: z.object({ path: z.string(), mtimeMs: z.number(), ino: z.number() }).optional(),
+  /**
+   * What `sha256` is computed over (issue 13, seam A; owned by the plans helper): 'sha256' (absent)
+   * the sha256 of every chunk; 'ids' the 32-byte chunk ids, for entries built from a parent's list.
+   */
+  digestOver: z.enum(['sha256', 'ids']).optional(),
+  /**
+   * How the disk is stored (seam B): 'file' (absent) = the disk file's own bytes; 'guest' = the
+   * guest-visible block device (raw bytes, as changed-block tracking reads them), with `format`
+   * the original file's format, which restore writes back by default.
+   */
+  stored: z.object({ form: z.enum(['file', 'guest']), format: z.string().min(1).max(32) }).optional(),
+  /** The libvirt checkpoint created with this point (changed-block tracking): the next backup reads what changed since it. */
+  checkpoint: z.string().min(1).max(200).optional(),
 });
 export type DiskEntry = z.infer<typeof DiskEntrySchema>;
 

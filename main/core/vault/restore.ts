@@ -4,6 +4,7 @@ import { CofferError } from '../errors.js';
 import { diskDigest, PROGRESS_INTERVAL_MS, zeroSha, ZERO_ID, type EngineContext, type Progress } from './backup.js';
 import { ID_LEN, packKey, type ChunkLocation, type Manifest } from './format.js';
 import { readManifest } from './manifest.js';
+import { idsDigest } from './plan.js';
 import { ObjectNotFound } from './storage.js';
 
 export interface RestoreOptions {
@@ -261,7 +262,7 @@ async function restoreDisk(
   } finally {
     await fh.close();
   }
-  if (diskDigest(shas) !== d.sha256) {
+  if ((d.digestOver === 'ids' ? idsDigest(ids) : diskDigest(shas)) !== d.sha256) {
     throw new CofferError('ChunkCorrupt', `The restored disk ${d.name} does not match the digest recorded at backup.`, { disk: d.name });
   }
 }

@@ -76,7 +76,8 @@ function handle(m: WorkerRequest): void {
       const buf = Buffer.from(m.buf, m.at, m.len);
       // The worker reads its own segment (pread on the engine's fd): reads run in parallel on
       // every worker, without a thread-pool hop or a message carrying the data.
-      let got = 0;
+      // fd < 0: the engine filled buf itself (a plan's readRange, e.g. an NBD export).
+      let got = m.fd < 0 ? m.len : 0;
       while (got < m.len) {
         const n = readSync(m.fd, buf, got, m.len - got, m.pos + got);
         if (n === 0) break;

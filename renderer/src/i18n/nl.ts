@@ -724,6 +724,7 @@ export const nlErrors: Record<ErrorCode, ErrorInfo> = {
   PassphraseWeak: { message: 'De wachtwoordzin is zwak (korter dan 12 tekens, of weinig variatie). Raakt u hem kwijt of wordt hij geraden, dan zijn de back-ups van de kluis ermee verloren.', remedy: 'Gebruik een wachtwoordzin van minstens 12 tekens, zoals een paar losse woorden; of aanvaard het risico uitdrukkelijk (in de console: "Ik begrijp het risico"; in de CLI: --weak-passphrase-ok).' },
   KeyFileNotPrivate: { message: 'Andere gebruikers kunnen het sleutelbestand lezen (of het is van een andere gebruiker), dus Coffer gebruikt het niet.', remedy: 'Maak het privé voor de gebruiker waaronder Coffer draait: chown die gebruiker BESTAND; chmod 600 BESTAND. Stel het daarna opnieuw in.' },
   KeyFileUnreadable: { message: 'Het sleutelbestand kan niet worden gelezen, of de eerste regel bevat geen wachtwoordzin.', remedy: 'Geef het absolute pad van een bestand op de machine waarop Coffer draait, leesbaar voor de gebruiker waaronder Coffer draait, met de wachtwoordzin op de eerste regel.' },
+  DiskConversionFailed: { message: 'De teruggezette schijf kon niet in haar oorspronkelijke indeling worden geschreven.', remedy: 'Controleer of qemu-img is geïnstalleerd (Debian/Ubuntu: qemu-utils) en of de herstelmap ruimte heeft voor een tweede kopie van de schijf, en zet dan opnieuw terug.' },
 };
 
 /** Job results in Dutch: one text per job message code (the English ones are in preload/job-messages.ts). */
