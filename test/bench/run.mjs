@@ -40,4 +40,7 @@ const q = spawnSync(process.execPath, [path.join(root, 'test/bench/jobs-query.mj
 if (q.status !== 0) process.exit(q.status ?? 1);
 // The vault on azurite and s3rver: adds full_azure, restore_azure, full_s3, restore_s3 to bench-results.json.
 const s = spawnSync(process.execPath, [path.join(root, 'test/bench/store-bench.mjs'), ...process.argv.slice(2)], { stdio: 'inherit' });
-process.exit(s.status ?? 1);
+if (s.status !== 0) process.exit(s.status ?? 1);
+// A running VM's changed-block incremental against restic on the same qcow2: adds incremental_cbt (skips, with the reason, without qemu/libvirt).
+const cbt = spawnSync(process.execPath, [path.join(root, 'test/bench/incremental-cbt.mjs'), ...process.argv.slice(2)], { stdio: 'inherit' });
+process.exit(cbt.status ?? 1);

@@ -1,6 +1,8 @@
 import type { FullReadReason } from '../../../preload/contract.js';
-import type { HypervisorActions, VmAddress } from '../sources/capabilities.js';
-import type { CbtCandidate, CbtHistory, CbtReadResult } from '../sources/libvirt-cbt.js';
+import type { JobContext } from '../jobs.js';
+import { label } from '../inventory.js';
+import { hypervisorOf, type HypervisorActions, type VmAddress } from '../sources/capabilities.js';
+import type { CbtCandidate, CbtDisk, CbtHistory, CbtReadResult } from '../sources/libvirt-cbt.js';
 import type { DiskEntry } from '../vault/format.js';
 import type { DiskPlan } from '../vault/plan.js';
 import type { BackupOptions, PointSummary, Vault } from '../vault/vault.js';
@@ -58,6 +60,20 @@ export function checkpointsOf(ctx: ProtectionContext, vm: RegisteredVm, pointIds
   return [...out];
 }
 
+/**
+ * Deletes the checkpoints of deleted points on the VM's hypervisor (retention, deleting a VM's
+ * backup data), so no dirty bitmap grows forever. One that cannot be deleted now is a warning;
+ * the next backup deletes checkpoints no point refers to.
+ */
+export async function removePointCheckpoints(ctx: ProtectionContext, vm: RegisteredVm, names: readonly string[], job: Pick<JobContext, 'warn'>): Promise<void> {
+  if (names.length === 0) return;
+  const source = ctx.sourceOf(vm);
+  const remove = source ? hypervisorOf(source).removeCheckpoints : undefined;
+  if (!remove) return;
+  const failed = await remove({ stableId: vm.stableId, name: vm.name, diskPaths: [] }, names).catch((e: unknown) => [(e as Error).message]);
+  if (failed.length) job.warn({ code: 'SnapshotFailed', message: `${label(vm)}: cannot delete the checkpoints of deleted points: ${failed.join('; ')}`, subject: vm.name, detail: failed.join('; ') });
+}
+
 export type CbtBackupResult = CbtReadResult<PointSummary> & { reads: DiskRead[] };
 
 /**
@@ -74,38 +90,50 @@ export async function backupChangedBlocks(
   base: Omit<BackupOptions, 'disks' | 'consistency'>,
 ): Promise<CbtBackupResult | undefined> {
   if (!hypervisor.changedBlockRead) return undefined;
-  const reads: DiskRead[] = [];
+  let reads: DiskRead[] = [];
   const r = await hypervisor.changedBlockRead(address, cbtHistory(ctx, vm, nameOfPath), async (disks, consistency, checkpoint) => {
-    const planned: BackupOptions['disks'] = [];
-    for (const d of disks) {
-      const name = nameOfPath.get(d.path) ?? d.target;
-      const plan: DiskPlan = { readRange: d.readRange };
-      let reason = d.fullReadReason;
-      if (d.parentPointId) {
-        const entry = await parentEntry(vault, d.parentPointId, name);
-        if (!entry) reason = 'parentDeleted';
-        else if (entry.size !== d.size) reason = 'sizeChanged';
-        else {
-          plan.parent = { pointId: d.parentPointId, entry };
-          plan.changed = d.changed ?? [];
-        }
-      }
-      reads.push(plan.parent ? { disk: name, read: 'changed', parent: d.parentPointId! } : { disk: name, read: 'full', reason: reason ?? 'firstBackup' });
-      planned.push({
-        name,
-        path: d.path,
-        size: d.size,
-        plan,
-        stored: { form: 'guest', format: d.format },
-        ...(checkpoint && d.tracked ? { checkpoint } : {}),
-      });
-    }
-    return vault.backup({ ...base, disks: planned, consistency });
+    const plan = await planCbtDisks(vault, disks, checkpoint, nameOfPath);
+    reads = plan.reads;
+    return vault.backup({ ...base, disks: plan.disks, consistency });
   });
   return r ? { ...r, reads } : undefined;
 }
 
-async function parentEntry(vault: Vault, pointId: string, name: string): Promise<DiskEntry | undefined> {
+/**
+ * The vault's view of the disks a changed-block read serves: per disk its plan (parent entry and
+ * changed ranges, or a full read through the NBD view), its stored form, the new checkpoint; and
+ * how each is read, for the job.
+ */
+export async function planCbtDisks(vault: Pick<Vault, 'readManifest'>, disks: readonly CbtDisk[], checkpoint: string | undefined, nameOfPath: ReadonlyMap<string, string>): Promise<{ disks: BackupOptions['disks']; reads: DiskRead[] }> {
+  const planned: BackupOptions['disks'] = [];
+  const reads: DiskRead[] = [];
+  for (const d of disks) {
+    const name = nameOfPath.get(d.path) ?? d.target;
+    const plan: DiskPlan = { readRange: d.readRange };
+    let reason = d.fullReadReason;
+    if (d.parentPointId) {
+      const entry = await parentEntry(vault, d.parentPointId, name);
+      if (!entry) reason = 'parentDeleted';
+      else if (entry.size !== d.size) reason = 'sizeChanged';
+      else {
+        plan.parent = { pointId: d.parentPointId, entry };
+        plan.changed = d.changed ?? [];
+      }
+    }
+    reads.push(plan.parent ? { disk: name, read: 'changed', parent: d.parentPointId! } : { disk: name, read: 'full', reason: reason ?? 'firstBackup' });
+    planned.push({
+      name,
+      path: d.path,
+      size: d.size,
+      plan,
+      stored: { form: 'guest', format: d.format },
+      ...(checkpoint && d.tracked ? { checkpoint } : {}),
+    });
+  }
+  return { disks: planned, reads };
+}
+
+async function parentEntry(vault: Pick<Vault, 'readManifest'>, pointId: string, name: string): Promise<DiskEntry | undefined> {
   try {
     const m = await vault.readManifest(pointId);
     return m.disks.find((d) => d.name === name);

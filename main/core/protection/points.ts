@@ -1,11 +1,9 @@
 import { RetainUntilBasis, type Job, type KeptUntil, type Policy, type RecoveryPoint } from '../../../preload/contract.js';
-import type { JobContext } from '../jobs.js';
 import { label } from '../inventory.js';
 import { keptUntil, retentionDecisions, type RetentionPoint, type RetentionReason } from '../policy/retention.js';
 import { PolicySpec } from '../policy/spec.js';
-import { hypervisorOf } from '../sources/capabilities.js';
 import type { PointSummary } from '../vault/vault.js';
-import { checkpointsOf } from './cbt-backup.js';
+import { checkpointsOf, removePointCheckpoints } from './cbt-backup.js';
 import type { ProtectionContext, RegisteredVm } from './context.js';
 import type { PolicyService } from './policies.js';
 
@@ -89,23 +87,9 @@ export class PointService {
       const del = this.ctx.db.prepare('DELETE FROM points WHERE vault_id = ? AND id = ?');
       this.ctx.db.transaction(() => doomed.forEach((id) => del.run(vm.vaultId, id)))();
       this.ctx.changed();
-      await this.removeCheckpoints(vm, checkpoints, job);
+      await removePointCheckpoints(this.ctx, vm, checkpoints, job);
       return { summary: { code: 'PointsPruned', params: { vm: label(vm), points: doomed.length } }, details: { deleted: doomed, gc: { ...report } } };
     });
-  }
-
-  /**
-   * Deletes the checkpoints of deleted points on the VM's hypervisor, so no dirty bitmap grows
-   * forever; one that cannot be deleted now is a warning (the next backup deletes checkpoints
-   * no point refers to).
-   */
-  async removeCheckpoints(vm: RegisteredVm, names: readonly string[], job: Pick<JobContext, 'warn'>): Promise<void> {
-    if (names.length === 0) return;
-    const source = this.ctx.sourceOf(vm);
-    const remove = source ? hypervisorOf(source).removeCheckpoints : undefined;
-    if (!remove) return;
-    const failed = await remove({ stableId: vm.stableId, name: vm.name, diskPaths: [] }, names).catch((e: unknown) => [(e as Error).message]);
-    if (failed.length) job.warn({ code: 'SnapshotFailed', message: `${label(vm)}: cannot delete the checkpoints of pruned points: ${failed.join('; ')}`, subject: vm.name, detail: failed.join('; ') });
   }
 
   private retentionOf(vmId: string) {
