@@ -206,7 +206,7 @@ describe.skipIf(!!noQemu)(`changed-block tracking of a running ${QEMU_DOMAIN_TYP
     expect((await engine.jobs.wait(stop.id)).status).toBe('Completed');
     expect(checkpoints(name)).toEqual([]);
     assertNothingLeft(dir, name);
-  }, 240_000);
+  }, 480_000);
 
   it('reads a raw disk in full every time (no persistent bitmap), still byte-identical', async () => {
     const dir = tmp();
@@ -226,5 +226,5 @@ describe.skipIf(!!noQemu)(`changed-block tracking of a running ${QEMU_DOMAIN_TYP
     expect(checkpoints(name)).toEqual([]);
     expect(await restoredView(inst, dir, vm.id, String(b2.details.pointId), diskName)).toEqual({ sha: guestView(dir, name, disk, 'raw'), format: 'raw' });
     assertNothingLeft(dir, name);
-  }, 120_000);
+  }, 240_000);
 });

@@ -4,9 +4,8 @@ import * as os from 'node:os';
 import path from 'node:path';
 import type { FullReadReason } from '../../../preload/contract.js';
 import type { ByteRange } from '../vault/plan.js';
-import { runTool, ToolMissingError } from './exec.js';
+import { runTool } from './exec.js';
 import type { LibvirtDiskDefinition } from './formats/libvirt-xml.js';
-import { parseXml, xmlAttr, xmlChild, xmlList } from './formats/xml.js';
 import { domainDefinition, domainState, domainUuid, isLocalUri, virsh, VirshError, type VirshOptions } from './libvirt.js';
 import { freezeFilesystems, thawFilesystems, type Consistency, type SnapshotWarning } from './libvirt-snapshot.js';
 import { openNbdExport, type NbdExport } from './nbd-client.js';
@@ -100,10 +99,10 @@ export async function listCheckpoints(uri: string, domain: string, opts: VirshOp
 }
 
 /** Deletes checkpoints (their bitmaps go with them); one already gone counts as deleted. Returns the failures. */
-export async function deleteCheckpoints(uri: string, domain: string, names: readonly string[], opts: VirshOptions = {}): Promise<string[]> {
+export async function deleteCheckpoints(uri: string, domain: string, names: readonly string[], opts: VirshOptions = {}, known?: ReadonlySet<string>): Promise<string[]> {
   const failures: string[] = [];
   if (names.length === 0) return failures;
-  const present = new Set(await listCheckpoints(uri, domain, opts));
+  const present = known ?? new Set(await listCheckpoints(uri, domain, opts));
   for (const n of names) {
     if (!n.startsWith(CHECKPOINT_PREFIX) || !present.has(n)) continue;
     try {
@@ -120,30 +119,20 @@ const xmlEscape = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, 
 /** The <domainbackup> of a pull backup: per disk full or incremental from a checkpoint. */
 export function backupXml(socket: string, disks: readonly { target: string; scratch: string; incremental?: string | undefined }[], skip: readonly string[]): string {
   const lines = disks.map((d) => {
-    const mode = d.incremental ? ` backupmode='incremental' incremental='${xmlEscape(d.incremental)}'` : ` backupmode='full'`;
-    return `<disk name='${xmlEscape(d.target)}' backup='yes' type='file'${mode}><scratch file='${xmlEscape(d.scratch)}'/></disk>`;
+    const mode = d.incremental ? ` backupmode='incremental' incremental='${xmlEscape(d.incremental)}' exportbitmap='${xmlEscape(exportBitmap(d.target))}'` : ` backupmode='full'`;
+    return `<disk name='${xmlEscape(d.target)}' backup='yes' type='file' exportname='${xmlEscape(d.target)}'${mode}><scratch file='${xmlEscape(d.scratch)}'/></disk>`;
   });
   for (const t of skip) lines.push(`<disk name='${xmlEscape(t)}' backup='no'/>`);
   return `<domainbackup mode='pull'><server transport='unix' socket='${xmlEscape(socket)}'/><disks>${lines.join('')}</disks></domainbackup>`;
 }
 
+/** The dirty bitmap an incremental export carries (named in the backup XML, so no backup-dumpxml is needed). */
+export const exportBitmap = (target: string): string => `backup-${target}`;
+
 /** The <domaincheckpoint> created with the backup: a bitmap for each tracked disk, none for the others. */
 export function checkpointXml(name: string, tracked: readonly string[], untracked: readonly string[]): string {
   const disks = [...tracked.map((t) => `<disk name='${xmlEscape(t)}' checkpoint='bitmap'/>`), ...untracked.map((t) => `<disk name='${xmlEscape(t)}' checkpoint='no'/>`)];
   return `<domaincheckpoint><name>${xmlEscape(name)}</name><disks>${disks.join('')}</disks></domaincheckpoint>`;
-}
-
-/** Per disk target: the NBD export name and the dirty-bitmap name libvirt gave it (`virsh backup-dumpxml`). */
-export function parseBackupExports(xml: string): Map<string, { exportName: string; bitmap?: string }> {
-  const out = new Map<string, { exportName: string; bitmap?: string }>();
-  const disks = xmlList(xmlChild(xmlChild(parseXml(xml), 'domainbackup'), 'disks')?.disk);
-  for (const d of disks) {
-    const name = xmlAttr(d, 'name');
-    if (!name || xmlAttr(d, 'backup') === 'no') continue;
-    const bitmap = xmlAttr(d, 'exportbitmap');
-    out.set(name, { exportName: xmlAttr(d, 'exportname') ?? name, ...(bitmap ? { bitmap } : {}) });
-  }
-  return out;
 }
 
 /** `nbdinfo --map --json` output -> the extents whose type has bit 0 set (dirty for a dirty-bitmap context). */
@@ -182,8 +171,8 @@ async function domainHasBackupJob(uri: string, domain: string, opts: VirshOption
 }
 
 /** Ends the domain's backup job (a pull backup runs until it is aborted); never throws. */
-async function endBackupJob(uri: string, domain: string, opts: VirshOptions): Promise<void> {
-  if (await domainHasBackupJob(uri, domain, opts)) await virsh(uri, ['domjobabort', '--domain', domainUuid(domain)], opts).catch(() => undefined);
+async function endBackupJob(uri: string, domain: string, opts: VirshOptions, known = false): Promise<void> {
+  if (known || (await domainHasBackupJob(uri, domain, opts))) await virsh(uri, ['domjobabort', '--domain', domainUuid(domain)], opts).catch(() => undefined);
 }
 
 /** Whether changed-block tracking can run here at all: the domain runs and nbdinfo is installed. */
@@ -191,13 +180,20 @@ export async function cbtAvailable(uri: string, domain: string, opts: VirshOptio
   const state = await domainState(uri, domain, opts);
   if (state !== 'running' && state !== 'paused') return false;
   if (!isLocalUri(uri)) return false; // the NBD socket is on the domain's host
-  try {
-    const r = await runTool('nbdinfo', ['--version'], { timeoutMs: 10_000 });
-    return r.code === 0;
-  } catch (e) {
-    if (e instanceof ToolMissingError) return false;
-    throw e;
+  return onPath('nbdinfo');
+}
+
+/** Whether a tool is on PATH (a look at the folders, not a process per backup). */
+async function onPath(tool: string): Promise<boolean> {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter).filter(Boolean)) {
+    try {
+      await fs.access(path.join(dir, tool), fs.constants.X_OK);
+      return true;
+    } catch {
+      // not in this folder
+    }
   }
+  return false;
 }
 
 const OVERLAY_RE = /\.coffer-[0-9a-z]+\.overlay\.qcow2$/;
@@ -225,8 +221,6 @@ export async function withChangedBlocks<T>(
   const skip = def.disks.filter((d) => !take.includes(d)).map((d) => d.target).filter(Boolean);
   const warnings: SnapshotWarning[] = [];
 
-  // A pull backup left running by a Coffer that crashed blocks every new one: end it.
-  await endBackupJob(uri, domain, opts);
   const existing = new Set(await listCheckpoints(uri, domain, opts));
   const orphans = [...existing].filter((c) => !history.referenced.has(c));
 
@@ -251,7 +245,7 @@ export async function withChangedBlocks<T>(
     else planned.push({ d, tracked, reason: orphans.length > 0 ? 'parentDeleted' : 'noParent' });
   }
   // Checkpoints no point refers to only make QEMU track writes for nobody.
-  const orphanFailures = await deleteCheckpoints(uri, domain, orphans, opts);
+  const orphanFailures = await deleteCheckpoints(uri, domain, orphans, opts, existing);
   if (orphanFailures.length) warnings.push({ code: 'SnapshotFailed', message: `${def.name}: cannot delete unused checkpoints: ${orphanFailures.join('; ')}`, subject: def.name, detail: orphanFailures.join('; ') });
 
   const work = await fs.mkdtemp(path.join(os.tmpdir(), 'coffer-cbt-'));
@@ -292,9 +286,19 @@ export async function withChangedBlocks<T>(
       const why = `the guest agent channel is ${def.guestAgent}`;
       warnings.push({ code: 'GuestAgentUnavailable', message: `${def.name}: no quiesced backup (${why}); the backup is crash-consistent`, subject: def.name, detail: why });
     }
-    try {
+    /** backup-begin; a pull backup left running by a Coffer that crashed blocks every new one: end it and begin again. */
+    const beginOrEndLeftover = async (): Promise<void> => {
       try {
         await begin();
+      } catch (e) {
+        if (!(e instanceof VirshError) || !(await domainHasBackupJob(uri, domain, opts))) throw e;
+        await endBackupJob(uri, domain, opts, true);
+        await begin();
+      }
+    };
+    try {
+      try {
+        await beginOrEndLeftover();
       } catch (e) {
         // QEMU refuses a bitmap that was not saved (the domain stopped uncleanly, or moved):
         // read those disks in full, from a new checkpoint.
@@ -311,11 +315,9 @@ export async function withChangedBlocks<T>(
     } finally {
       if (frozen) await thawFilesystems(uri, domain, { ...opts, signal: undefined }).catch(() => undefined);
     }
-    const exportOf = parseBackupExports(await virsh(uri, ['backup-dumpxml', '--domain', domainUuid(domain)], opts));
     const disks: CbtDisk[] = [];
     for (const p of planned) {
-      const ex = exportOf.get(p.d.target);
-      if (!ex) throw new Error(`the backup of ${def.name} exports no disk ${p.d.target}`);
+      const ex = { exportName: p.d.target, bitmap: p.parent ? exportBitmap(p.d.target) : undefined };
       const nbd = await openNbdExport(socket, ex.exportName);
       exports.push(nbd);
       const disk: CbtDisk = {
@@ -340,7 +342,7 @@ export async function withChangedBlocks<T>(
     // Cleanup ignores the abort signal: a cancelled backup must still end the job on the domain.
     const cleanup: VirshOptions = { ...opts, signal: undefined };
     for (const x of exports) await x.close().catch(() => undefined);
-    if (begun) await endBackupJob(uri, domain, cleanup);
+    if (begun) await endBackupJob(uri, domain, cleanup, true);
     // No point refers to the new checkpoint unless fn (the vault's backup) committed one.
     if (begun && checkpoint && !done) await deleteCheckpoints(uri, domain, [checkpoint], cleanup).catch(() => undefined);
     for (const p of planned) await fs.rm(scratchOf(p.d), { force: true }).catch(() => undefined);

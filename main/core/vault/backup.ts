@@ -367,9 +367,12 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
             len += length;
             i = j + 1;
           }
-          await Promise.all(reads);
           for (const c of group) ids.fill(0, c * ID_LEN, (c + 1) * ID_LEN); // a zero chunk keeps the zero id
-          track(processSegment(ab, slack, -1, 0, len, 0, ids, state, group), disk.path);
+          // Reading and hashing of several groups overlap (up to maxInFlight at once).
+          track(
+            Promise.all(reads).then(() => processSegment(ab, slack, -1, 0, len, 0, ids, state, group)),
+            disk.path,
+          );
         }
       } else {
         for (let pos = 0, seg = 0; pos < b.size; pos += segBytes, seg++) {
@@ -379,8 +382,10 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
           if (failure) throw failure;
           const len = Math.min(segBytes, b.size - pos);
           const ab = spare.pop() ?? new ArrayBuffer(slack + segBytes);
-          await readInto(Buffer.from(ab, slack, segBytes), 0, pos, len);
-          track(processSegment(ab, slack, -1, 0, len, seg, ids, state), disk.path);
+          track(
+            readInto(Buffer.from(ab, slack, segBytes), 0, pos, len).then(() => processSegment(ab, slack, -1, 0, len, seg, ids, state)),
+            disk.path,
+          );
         }
       }
       while (inFlight.size > 0) await Promise.race(inFlight);
