@@ -301,6 +301,10 @@ export const errorCatalog = {
     message: "The vault's config does not match its authentication code (or claims an older format than this console knows it has): its parameters were changed by someone without the vault key.",
     remedy: 'Nothing was written. Restore the config file from a copy of the vault (or another install that has it), then unlock again.',
   },
+  DiskConversionFailed: {
+    message: 'The restored disk could not be written in its original format.',
+    remedy: 'Check that qemu-img is installed (Debian/Ubuntu: qemu-utils) and that the restore folder has room for a second copy of the disk, then restore again.',
+  },
 } as const satisfies Record<string, ErrorInfo>;
 
 export type ErrorCode = keyof typeof errorCatalog;

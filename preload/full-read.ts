@@ -8,7 +8,22 @@ import { z } from 'zod';
  * no changed-block tracking told what changed (vmRunning). Changed-block tracking appends its own.
  * Its own module so job-messages.ts can type its params with it; the contract re-exports it.
  */
-export const fullReadReasons = ['firstBackup', 'noParent', 'sizeChanged', 'fileChanged', 'forced', 'periodic', 'vmRunning'] as const;
+export const fullReadReasons = [
+  'firstBackup',
+  'noParent',
+  'sizeChanged',
+  'fileChanged',
+  'forced',
+  'periodic',
+  'vmRunning',
+  // Changed-block tracking of running libvirt domains: the parent's checkpoint is gone from the
+  // domain, the disk format cannot keep a bitmap (raw, qcow2 v2), the domain restarted without
+  // saving its bitmaps, the point the domain's checkpoint belonged to was deleted.
+  'checkpointMissing',
+  'bitmapUnsupported',
+  'domainRestarted',
+  'parentDeleted',
+] as const;
 export const FullReadReason = z.enum(fullReadReasons);
 export type FullReadReason = z.infer<typeof FullReadReason>;
 

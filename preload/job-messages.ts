@@ -102,6 +102,10 @@ export const englishFullReadReasons: FullReadReasonTexts = {
   forced: 'a full read was asked for',
   periodic: "the policy's periodic full read",
   vmRunning: 'the VM was running',
+  checkpointMissing: "the parent point's checkpoint is gone from the domain",
+  bitmapUnsupported: 'the disk format cannot track changed blocks (raw or qcow2 v2)',
+  domainRestarted: 'the domain restarted without keeping its changed-block bitmap',
+  parentDeleted: "the point the domain's checkpoint belonged to was deleted",
 };
 
 /** One language's sentences for how a disk was read: {disk}, {point}, {reason} are filled in. */

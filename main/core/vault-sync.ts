@@ -179,7 +179,8 @@ export function applyVaultSnapshot(
       m.retainUntil !== null ? 1 : 0,
       m.stats.logicalBytes,
       m.stats.addedBytes,
-      JSON.stringify(m.disks.map((d) => ({ name: d.name, size: d.size, sha256: d.sha256 }))),
+      // The checkpoint too: the next changed-block backup finds its parent's (see protection/cbt-backup.ts).
+      JSON.stringify(m.disks.map((d) => ({ name: d.name, size: d.size, sha256: d.sha256, ...(d.checkpoint ? { checkpoint: d.checkpoint } : {}) }))),
     ).changes;
   }
 

@@ -51,4 +51,7 @@ const u = spawnSync(process.execPath, [path.join(root, 'test/bench/unchanged.mjs
 if (u.status !== 0) process.exit(u.status ?? 1);
 // A backup against a vault of 80,000,000 chunks (1,000,000 with --smoke), peak RSS: adds index_scale to bench-results.json.
 const ix = spawnSync(process.execPath, [path.join(root, 'test/bench/index-scale.mjs'), ...process.argv.slice(2)], { stdio: 'inherit' });
-process.exit(ix.status ?? 1);
+if (ix.status !== 0) process.exit(ix.status ?? 1);
+// A running VM's changed-block incremental against restic on the same qcow2: adds incremental_cbt (skips, with the reason, without qemu/libvirt).
+const cbt = spawnSync(process.execPath, [path.join(root, 'test/bench/incremental-cbt.mjs'), ...process.argv.slice(2)], { stdio: 'inherit' });
+process.exit(cbt.status ?? 1);

@@ -5,17 +5,17 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { unwrap } from '../helpers/cli.js';
 import { useEngines } from '../helpers/engine.js';
-import { KVM_URI, whyNoKvm } from '../helpers/kvm.js';
+import { KVM_URI, QEMU_DOMAIN_TYPE, whyNoQemu } from '../helpers/kvm.js';
 import { useTmp } from '../helpers/tmp.js';
 
 /*
- * Backup Now of a running KVM domain through Coffer's engine: libvirt source, discover, register,
- * protect, back up from a disk-only snapshot, then check the domain runs on its original disk with
- * no overlay left, and that the point restores to a valid image. Skipped (with the reason) where
- * KVM or libvirtd cannot run.
+ * Backup Now of a running QEMU domain (KVM, or TCG without /dev/kvm) through Coffer's engine:
+ * libvirt source, discover, register, protect, back up while it runs (changed-block tracking's
+ * point-in-time view), then check the domain runs on its original disk with no overlay left, and
+ * that the point restores to a valid image. Skipped (with the reason) where qemu or libvirtd cannot run.
  */
 const URI = KVM_URI;
-const noKvm = whyNoKvm();
+const noKvm = whyNoQemu();
 if (noKvm) console.warn(`live backup test skipped: ${noKvm}`);
 
 const tmp = useTmp();
@@ -23,14 +23,14 @@ const domains: string[] = [];
 afterAll(() => {
   for (const d of domains) {
     spawnSync('virsh', ['-c', URI, 'destroy', d], { stdio: 'ignore' });
-    spawnSync('virsh', ['-c', URI, 'undefine', d], { stdio: 'ignore' });
+    spawnSync('virsh', ['-c', URI, 'undefine', d, '--checkpoints-metadata'], { stdio: 'ignore' });
   }
 });
 
 const open = useEngines();
 
 describe.skipIf(!!noKvm)(`live backup of a running KVM domain${noKvm ? ` (skipped: ${noKvm})` : ''}`, () => {
-  it('reads a snapshot while the VM runs, leaves no overlay, marks crash consistency without a guest agent', async () => {
+  it('reads a point-in-time view while the VM runs, leaves no overlay, marks crash consistency without a guest agent', async () => {
     const dir = tmp();
     fs.chmodSync(dir, 0o755);
     const name = `coffer-live-${randomBytes(3).toString('hex')}`;
@@ -39,7 +39,7 @@ describe.skipIf(!!noKvm)(`live backup of a running KVM domain${noKvm ? ` (skippe
     const xml = path.join(dir, `${name}.xml`);
     fs.writeFileSync(
       xml,
-      `<domain type='kvm'><name>${name}</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>
+      `<domain type='${QEMU_DOMAIN_TYPE}'><name>${name}</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>
         <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
         <devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${disk}'/><target dev='vda' bus='virtio'/></disk></devices>
         <seclabel type='static' model='dac' relabel='no'><label>+0:+0</label></seclabel></domain>`,
@@ -67,6 +67,9 @@ describe.skipIf(!!noKvm)(`live backup of a running KVM domain${noKvm ? ` (skippe
     expect(point!.consistency).toBe('crash');
 
     // Shut off, the same domain is backed up from its files: offline, not crash.
+    // Persistent under the same UUID (a definition without one would be another domain of the same name).
+    const uuid = execFileSync('virsh', ['-c', URI, 'domuuid', name], { encoding: 'utf8' }).trim();
+    fs.writeFileSync(xml, fs.readFileSync(xml, 'utf8').replace('</name>', `</name><uuid>${uuid}</uuid>`));
     execFileSync('virsh', ['-c', URI, 'define', xml]);
     execFileSync('virsh', ['-c', URI, 'destroy', name]);
     await engine.jobs.wait(unwrap(await router.invoke('discoverVms', { vault: 'kvm' })).id);

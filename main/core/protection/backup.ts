@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Job, JobTrigger, Policy, RetainUntilBasis, Vm } from '../../../preload/contract.js';
+import type { DiskRead, Job, JobTrigger, Policy, RetainUntilBasis, Vm } from '../../../preload/contract.js';
 import { CofferError } from '../errors.js';
 import { label } from '../inventory.js';
 import type { JobContext } from '../jobs.js';
@@ -9,6 +9,7 @@ import { fullReadInterval } from '../policy/spec.js';
 import { MAX_POINTS_PER_VM } from '../policy/spec.js';
 import { hypervisorOf } from '../sources/capabilities.js';
 import { diskPathChanges, diskPaths, refusedDiskError } from '../sources/confinement.js';
+import { backupChangedBlocks } from './cbt-backup.js';
 import type { ProtectionContext, RegisteredVm } from './context.js';
 import { plainFileName, readDefinition } from './definition.js';
 import { diskReads, planDisks, type CandidatePoint } from './disk-plans.js';
@@ -105,6 +106,15 @@ export class BackupService {
     const source = this.ctx.sourceOf(vm);
     const hypervisor = hypervisorOf(source ?? { kind: 'folder', target: '' });
     const nameOf = new Map(files.map((f) => [f.path, f.name]));
+    const address = { stableId: vm.stableId, name: vm.name, diskPaths: files.map((f) => f.path) };
+    // A running libvirt domain: only what changed since the parent point (each disk's reads in the job).
+    const base = { vmName: vm.name, vmId: vm.id, ...(definition ? { definition } : {}), retainUntil, policy: policy.name, signal: job.signal, onProgress: (p: { bytesDone: number; bytesTotal: number; bytesPerSecond: number }) => job.progress({ bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, bytesPerSecond: p.bytesPerSecond }) };
+    const cbt = await backupChangedBlocks(this.ctx, vm, hypervisor, address, vault, nameOf, base);
+    if (cbt) {
+      for (const w of cbt.warnings) job.warn(w);
+      this.points.record(vm, cbt.value, manual, retainBasis);
+      return { ...cbt.value, diskReads: cbt.reads };
+    }
     // Parents: this VM's points in this vault, newest first (the catalog's copy of the vault's list).
     const points: CandidatePoint[] = this.ctx
       .pointRows(vm.id)
@@ -136,7 +146,7 @@ export class BackupService {
     });
     for (const w of read.warnings) job.warn(w);
     this.points.record(vm, read.value, manual, retainBasis);
-    return read.value;
+    return read.value as typeof read.value & { diskReads?: DiskRead[] };
   }
 
   /**

@@ -4,6 +4,7 @@ import { CofferError } from '../errors.js';
 import { isBackupDataOnly, label } from '../inventory.js';
 import type { PolicySpec } from '../policy/spec.js';
 import { diskPaths, refusedDiskError } from '../sources/confinement.js';
+import { checkpointsOf, removePointCheckpoints } from './cbt-backup.js';
 import { isActive, type ProtectionContext } from './context.js';
 import type { PolicyService } from './policies.js';
 
@@ -74,6 +75,7 @@ export class ProtectionLifecycle {
     return this.ctx.jobs.start('DeleteBackupData', this.ctx.subject(vm), async (job) => {
       const vault = await this.ctx.vaults.openVault(vm.vaultName);
       const ids = this.ctx.pointRows(vm.id).map((p) => p.id);
+      const checkpoints = checkpointsOf(this.ctx, vm, ids);
       // Waits (cancellable) while another job or install holds the vault; the job says so meanwhile.
       await vault.prune(ids, { signal: job.signal, onWait: (_message, holder) => job.note({ code: 'WaitingForLock', params: holder }) });
       job.note(null);
@@ -82,6 +84,8 @@ export class ProtectionLifecycle {
         this.ctx.db.prepare('UPDATE vms SET protection_state = NULL, policy_id = NULL, protected_at = NULL WHERE id = ?').run(vm.id);
       })();
       this.ctx.changed();
+      // The hypervisor stops tracking changes for points that no longer exist.
+      await removePointCheckpoints(this.ctx, vm, checkpoints, job);
       return { summary: { code: 'ProtectionRemoved', params: { vm: label(vm), points: ids.length } } };
     });
   }

@@ -3,6 +3,7 @@ import { label } from '../inventory.js';
 import { keptUntil, retentionDecisions, type RetentionPoint, type RetentionReason } from '../policy/retention.js';
 import { PolicySpec } from '../policy/spec.js';
 import type { PointSummary } from '../vault/vault.js';
+import { checkpointsOf, removePointCheckpoints } from './cbt-backup.js';
 import type { ProtectionContext, RegisteredVm } from './context.js';
 import type { PolicyService } from './policies.js';
 
@@ -75,6 +76,8 @@ export class PointService {
       .filter((d) => !d.keep)
       .map((d) => d.id);
     if (doomed.length === 0) return null;
+    // The hypervisor checkpoints of the doomed points (changed-block tracking) go with them.
+    const checkpoints = checkpointsOf(this.ctx, vm, doomed);
     // Retention runs by itself after a backup: the engine's own job.
     return this.ctx.jobs.start('Prune', { ...this.ctx.subject(vm), trigger: 'system' }, async (job) => {
       const vault = await this.ctx.vaults.openVault(vm.vaultName);
@@ -84,6 +87,7 @@ export class PointService {
       const del = this.ctx.db.prepare('DELETE FROM points WHERE vault_id = ? AND id = ?');
       this.ctx.db.transaction(() => doomed.forEach((id) => del.run(vm.vaultId, id)))();
       this.ctx.changed();
+      await removePointCheckpoints(this.ctx, vm, checkpoints, job);
       return { summary: { code: 'PointsPruned', params: { vm: label(vm), points: doomed.length } }, details: { deleted: doomed, gc: { ...report } } };
     });
   }

@@ -7,6 +7,7 @@ import { hypervisorOf, processesHolding, type HypervisorActions } from '../sourc
 import type { Manifest } from '../vault/format.js';
 import { diskFiles } from './backup.js';
 import type { ProtectionContext, RegisteredVm } from './context.js';
+import { writeOriginalFormats } from './stored-form.js';
 
 interface Replacement {
   /** The disk's name in the point. */
@@ -38,7 +39,8 @@ export function replaceDisks(ctx: ProtectionContext, vm: RegisteredVm, pointId: 
   }
   return ctx.jobs.start('Restore', ctx.subject(vm), async (job) => {
     const vault = await ctx.vaults.openVault(vm.vaultName);
-    const plan = replacementsFor(vm, await vault.readManifest(pointId), pointId);
+    const manifest = await vault.readManifest(pointId);
+    const plan = replacementsFor(vm, manifest, pointId);
     await assertVmStopped(hypervisor, vm, plan, source?.kind !== 'folder');
     try {
       await vault.restore(pointId, path.dirname(plan[0]!.target), {
@@ -46,6 +48,8 @@ export function replaceDisks(ctx: ProtectionContext, vm: RegisteredVm, pointId: 
         signal: job.signal,
         onProgress: (p) => job.progress({ bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, bytesPerSecond: p.bytesPerSecond }),
       });
+      // A disk stored as the guest saw it goes back in the format the VM runs on (seam B).
+      await writeOriginalFormats(manifest, new Map(plan.map((r) => [r.name, r.staged])), job.signal);
       for (const r of plan) keepOwnerAndMode(r);
       // Asked again right before the swap: the VM may have been started while the point restored.
       await assertVmStopped(hypervisor, vm, plan, source?.kind !== 'folder');

@@ -7,6 +7,7 @@ import { defineVm } from '../sources/capabilities.js';
 import type { ProtectionContext } from './context.js';
 import { renameRestoredVm } from './definition.js';
 import { replaceDisks } from './replace-disks.js';
+import { writeOriginalFormats } from './stored-form.js';
 
 export interface RestoreHow {
   mode: 'disks' | 'newVm' | 'replaceDisks';
@@ -38,6 +39,8 @@ export class RestoreService {
         signal: job.signal,
         onProgress: (p) => job.progress({ bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, bytesPerSecond: p.bytesPerSecond }),
       });
+      // Disks stored as the guest saw them are written back in their original format (qcow2, ...).
+      await writeOriginalFormats(await vault.readManifest(pointId), new Map(result.files.map((f) => [f.name, f.path])), job.signal);
       let defined: { definedAs: string; definedOn: string } | undefined;
       if (how.mode === 'newVm') {
         const definition = await renameRestoredVm(vault, pointId, target, newName);

@@ -5,6 +5,7 @@ import { CofferError } from '../errors.js';
 import { ToolMissingError } from './exec.js';
 import { createProvider, type ProviderSpec } from './index.js';
 import { domainState, isLocalUri, virsh, VirshError } from './libvirt.js';
+import { deleteCheckpoints, withChangedBlocks, type CbtDisk, type CbtHistory, type CbtReadResult } from './libvirt-cbt.js';
 import { LiveSnapshotError, withConsistentSnapshot, type Consistency, type SnapshotWarning } from './libvirt-snapshot.js';
 import type { PowerState } from './types.js';
 
@@ -47,6 +48,14 @@ export interface HypervisorActions {
    * `read` gets the files to read and the consistency that view has, so the point records it.
    */
   consistentRead<T>(vm: VmAddress, read: DiskReader<T>): Promise<ConsistentRead<T>>;
+  /**
+   * Changed-block tracking (libvirt, running domains): `read` gets a point-in-time view of each
+   * disk with what changed since its parent point (or why it is read in full). Undefined where it
+   * does not apply right now (then consistentRead reads the files).
+   */
+  changedBlockRead?<T>(vm: VmAddress, history: CbtHistory, read: (disks: CbtDisk[], consistency: Consistency, checkpoint: string | undefined) => Promise<T>): Promise<CbtReadResult<T> | undefined>;
+  /** Deletes the checkpoints of deleted points; returns what could not be deleted. */
+  removeCheckpoints?(vm: VmAddress, names: readonly string[]): Promise<string[]>;
 }
 
 /** The actions of the hypervisor behind `source` (folder sources: the disk files themselves). */
@@ -93,6 +102,28 @@ function libvirtActions(uri: string): HypervisorActions {
         if (readError && e === readError.e) throw e;
         throw hypervisorError(e, uri, vm);
       }
+    },
+    async changedBlockRead(vm, history, read) {
+      let readError: { e: unknown } | undefined;
+      try {
+        return await withChangedBlocks(uri, vm.stableId, history, async (disks, consistency, checkpoint) => {
+          try {
+            return await read(disks, consistency, checkpoint);
+          } catch (e) {
+            readError = { e };
+            throw e;
+          }
+        });
+      } catch (e) {
+        if (readError && e === readError.e) throw e;
+        throw hypervisorError(e, uri, vm);
+      }
+    },
+    async removeCheckpoints(vm, names) {
+      const state = await domainState(uri, vm.stableId).catch(() => 'unknown');
+      // A domain that is gone has no checkpoints left to delete.
+      if (state === 'unknown') return [];
+      return deleteCheckpoints(uri, vm.stableId, names);
     },
   };
 }

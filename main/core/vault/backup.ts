@@ -38,7 +38,12 @@ export interface BackupOptions {
   vmId?: string;
   definition?: { fileName: string; content: Buffer };
   /** plan: what to read (see plan.ts); without one every chunk is read, except the file's holes. */
-  disks: Array<{ name: string; path: string; plan?: DiskPlan }>;
+  /**
+   * `plan` (seam A, plan.ts): what to read and where the rest of the chunk list comes from; a disk
+   * read through `plan.readRange` gives its guest-visible size as `plan.size` (or `size`).
+   * `stored` and `checkpoint` (changed-block tracking) go into the entry as given.
+   */
+  disks: Array<{ name: string; path: string; plan?: DiskPlan; size?: number; stored?: DiskEntry['stored']; checkpoint?: string }>;
   consistency?: Consistency;
   retainUntil?: string | null;
   policy?: string | null;
@@ -66,7 +71,7 @@ export interface PointSummary {
   /** Bytes added to the storage: packs, index objects and the manifest. */
   addedBytes: number;
   seconds: number;
-  disks: Array<{ name: string; size: number; sha256: string }>;
+  disks: Array<{ name: string; size: number; sha256: string; checkpoint?: string }>;
   /** Bytes this backup really read from the disks (holes, zero ranges and reused chunks are not read). */
   bytesRead: number;
   /** Per disk: the bytes read, and the parent point its chunk list was built from (null: read whole). */
@@ -188,7 +193,7 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
     names.add(d.name);
   }
   const before = await Promise.all(opts.disks.map((d) => statDisk(d.path)));
-  const sizes = opts.disks.map((d, i) => d.plan?.size ?? before[i]!.size);
+  const sizes = opts.disks.map((d, i) => d.plan?.size ?? d.size ?? before[i]!.size);
   const bytesTotal = sizes.reduce((s, n) => s + n, 0);
 
   const packs = new PackWriter(store, keys, index, store.ioHints?.packBytes, store.ioHints?.packsInFlight);
@@ -426,6 +431,8 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
         // Read through a guest view, the file's stamp says nothing about the point: no ctime, never "unchanged".
         source: { path: path.resolve(disk.path), mtimeMs: b.mtimeMs, ino: b.ino, ...(src ? {} : { ctimeMs: b.ctimeMs }) },
         ...(parent ? { digestOver: 'ids' as const, incremental: { parent: parent.pointId, depth: (parent.entry.incremental?.depth ?? 0) + 1 } } : {}),
+        ...(disk.stored ? { stored: disk.stored } : {}),
+        ...(disk.checkpoint ? { checkpoint: disk.checkpoint } : {}),
       });
       reads.push({ name: disk.name, bytesRead: state.bytesRead, parent: parent?.pointId ?? null });
     }
@@ -486,7 +493,7 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
     newRawBytes: newBytes,
     addedBytes: packs.bytesWritten + listBytes + blob.length,
     seconds,
-    disks: diskEntries.map((d) => ({ name: d.name, size: d.size, sha256: d.sha256 })),
+    disks: diskEntries.map((d) => ({ name: d.name, size: d.size, sha256: d.sha256, ...(d.checkpoint ? { checkpoint: d.checkpoint } : {}) })),
     bytesRead: reads.reduce((n, r) => n + r.bytesRead, 0),
     reads,
   };

@@ -97,6 +97,14 @@ export const DiskEntrySchema = z.object({
   incremental: z.object({ parent: z.string(), depth: z.number().int().positive() }).optional(),
   /** Version 2 points: the chunk list in its own objects (chunk-lists.ts). Read through loadChunkIds. */
   list: ChunkListRefSchema.optional(),
+  /**
+   * How the disk is stored (seam B): 'file' (absent) = the disk file's own bytes; 'guest' = the
+   * guest-visible block device (raw bytes, as changed-block tracking reads them), with `format`
+   * the original file's format, which restore writes back by default.
+   */
+  stored: z.object({ form: z.enum(['file', 'guest']), format: z.string().min(1).max(32) }).optional(),
+  /** The libvirt checkpoint created with this point (changed-block tracking): the next backup reads what changed since it. */
+  checkpoint: z.string().min(1).max(200).optional(),
 });
 export type DiskEntry = z.infer<typeof DiskEntrySchema>;
 

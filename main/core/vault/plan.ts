@@ -130,6 +130,18 @@ export function markZero(actions: Uint8Array, size: number, chunkSize: number, z
 }
 
 /** The first and last chunk a range touches (clamped to the disk; an empty range touches none). */
+/** The indexes of the chunks `ranges` touch, ascending and unique (a chunk is re-read when any byte of it changed). */
+export function touchedChunks(ranges: readonly ByteRange[], chunkSize: number, size: number): number[] {
+  const marks = new Uint8Array(Math.ceil(size / chunkSize));
+  for (const r of ranges) {
+    const [first, last] = touched(r, size, chunkSize);
+    for (let c = first; c <= last; c++) marks[c] = 1;
+  }
+  const out: number[] = [];
+  for (let c = 0; c < marks.length; c++) if (marks[c]) out.push(c);
+  return out;
+}
+
 function touched(r: ByteRange, size: number, chunkSize: number): [number, number] {
   const start = Math.max(0, r.offset);
   const end = Math.min(size, r.offset + r.length);

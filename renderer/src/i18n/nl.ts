@@ -736,6 +736,7 @@ export const nlErrors: Record<ErrorCode, ErrorInfo> = {
   KeyFileNotPrivate: { message: 'Andere gebruikers kunnen het sleutelbestand lezen (of het is van een andere gebruiker), dus Coffer gebruikt het niet.', remedy: 'Maak het privé voor de gebruiker waaronder Coffer draait: chown die gebruiker BESTAND; chmod 600 BESTAND. Stel het daarna opnieuw in.' },
   KeyFileUnreadable: { message: 'Het sleutelbestand kan niet worden gelezen, of de eerste regel bevat geen wachtwoordzin.', remedy: 'Geef het absolute pad van een bestand op de machine waarop Coffer draait, leesbaar voor de gebruiker waaronder Coffer draait, met de wachtwoordzin op de eerste regel.' },
   VaultConfigTampered: { message: 'De configuratie van de kluis klopt niet met haar authenticatiecode (of noemt een ouder formaat dan deze console van haar kent): haar parameters zijn gewijzigd door iemand zonder de kluissleutel.', remedy: 'Er is niets geschreven. Zet het configuratiebestand terug uit een kopie van de kluis (of van een andere installatie die het heeft) en ontgrendel opnieuw.' },
+  DiskConversionFailed: { message: 'De teruggezette schijf kon niet in haar oorspronkelijke indeling worden geschreven.', remedy: 'Controleer of qemu-img is geïnstalleerd (Debian/Ubuntu: qemu-utils) en of de herstelmap ruimte heeft voor een tweede kopie van de schijf, en zet dan opnieuw terug.' },
 };
 
 /** Job results in Dutch: one text per job message code (the English ones are in preload/job-messages.ts). */
@@ -785,6 +786,10 @@ const nlFullReadReasons: FullReadReasonTexts = {
   forced: 'er is om volledig lezen gevraagd',
   periodic: 'het periodieke volledig lezen van het beleid',
   vmRunning: 'de VM draaide',
+  checkpointMissing: 'het controlepunt van het vorige punt is niet meer in het domein',
+  bitmapUnsupported: 'de schijfindeling kan gewijzigde blokken niet bijhouden (raw of qcow2 v2)',
+  domainRestarted: 'het domein is herstart zonder zijn bitmap van gewijzigde blokken te bewaren',
+  parentDeleted: 'het punt waar het controlepunt van het domein bij hoorde is verwijderd',
 };
 
 const nlDiskReads: DiskReadTexts = {

@@ -6,16 +6,16 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { withConsistentSnapshot } from '../../../main/core/sources/libvirt-snapshot.js';
 import { domblklist, domainState, virsh } from '../../../main/core/sources/libvirt.js';
-import { KVM_URI, whyNoKvm } from '../../helpers/kvm.js';
+import { KVM_URI, QEMU_DOMAIN_TYPE, whyNoQemu } from '../../helpers/kvm.js';
 
 /*
- * A live backup of a running KVM domain through qemu:///system. The guest has no OS: the firmware
+ * A live backup of a running QEMU domain (KVM, or TCG without /dev/kvm) through qemu:///system. The guest has no OS: the firmware
  * finds nothing to boot, but the domain runs, and the test makes its virtio disk write through
  * QEMU's own I/O path (HMP qemu-io on the guest device) while the backup reads the frozen base.
  */
 const URI = KVM_URI;
 
-const noKvm = whyNoKvm(['virsh', 'libvirtd', 'virtlogd', 'qemu-system-x86_64', 'qemu-io']);
+const noKvm = whyNoQemu(['virsh', 'libvirtd', 'virtlogd', 'qemu-system-x86_64', 'qemu-io']);
 if (noKvm) console.warn(`live KVM snapshot tests skipped: ${noKvm}`);
 const skipped = noKvm ? ` (skipped: ${noKvm})` : '';
 
@@ -38,7 +38,7 @@ async function startDomain(agent: boolean): Promise<{ name: string; disk: string
   const xml = path.join(dir, `${name}.xml`);
   writeFileSync(
     xml,
-    `<domain type='kvm'>
+    `<domain type='${QEMU_DOMAIN_TYPE}'>
       <name>${name}</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>
       <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
       <devices>
@@ -51,7 +51,8 @@ async function startDomain(agent: boolean): Promise<{ name: string; disk: string
   );
   await virsh(URI, ['create', xml]);
   started.push(name);
-  return { name, disk };
+  // Coffer addresses libvirt domains by UUID only (see libvirt.ts).
+  return { name: (await virsh(URI, ['domuuid', name])).trim(), disk };
 }
 
 /** Writes a pattern through the guest's virtio disk, as a guest would. */

@@ -1,0 +1,79 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { dirtyFromMap } from '../../../main/core/sources/libvirt-cbt.js';
+import { NbdError, openNbdExport } from '../../../main/core/sources/nbd-client.js';
+import { touchedChunks } from '../../../main/core/vault/plan.js';
+import { useTmp } from '../../helpers/tmp.js';
+
+/*
+ * Coffer's NBD client (the reads of a changed-block backup) against a real NBD server, qemu-nbd
+ * on a unix socket: exact bytes at any offset, many reads in flight, refusals as errors.
+ */
+const noQemuNbd = spawnSync('sh', ['-c', 'command -v qemu-nbd'], { stdio: 'ignore' }).status === 0 ? undefined : 'qemu-nbd is not installed (apt-get install qemu-utils)';
+const tmp = useTmp();
+const servers: ChildProcess[] = [];
+afterAll(() => {
+  for (const s of servers) s.kill('SIGTERM');
+});
+
+async function serve(file: string, name: string): Promise<string> {
+  const sock = path.join(path.dirname(file), `${name}.sock`);
+  const s = spawn('qemu-nbd', ['-k', sock, '-x', name, '-f', 'raw', '-r', '--persistent', '--shared=8', file], { stdio: 'ignore' });
+  servers.push(s);
+  // Bounded wait for the socket to appear (the server's readiness), not a fixed sleep.
+  for (let i = 0; i < 200 && !fs.existsSync(sock); i++) await new Promise((r) => setTimeout(r, 25));
+  if (!fs.existsSync(sock)) throw new Error('qemu-nbd did not create its socket');
+  return sock;
+}
+
+describe.skipIf(!!noQemuNbd)(`NBD client against qemu-nbd${noQemuNbd ? ` (skipped: ${noQemuNbd})` : ''}`, () => {
+  it('reads exact ranges, many in flight, and refuses what the export does not have', async () => {
+    const dir = tmp();
+    const file = path.join(dir, 'disk.raw');
+    const data = randomBytes(9 * 1024 * 1024 + 4096);
+    fs.writeFileSync(file, data);
+    const sock = await serve(file, 'vda');
+    const nbd = await openNbdExport(sock, 'vda');
+    try {
+      expect(nbd.size).toBe(data.length);
+      const ranges = [
+        [0, 4096],
+        [1, 1],
+        [128 * 1024, 128 * 1024],
+        [data.length - 100, 100],
+        [2 * 1024 * 1024 - 7, 5 * 1024 * 1024], // over the client's 4 MiB request size
+      ] as const;
+      const got = await Promise.all(ranges.map(([o, l]) => nbd.read(o, l)));
+      ranges.forEach(([o, l], i) => expect(got[i]!.equals(data.subarray(o, o + l))).toBe(true));
+      expect(nbd.bytesRead).toBe(ranges.reduce((s, [, l]) => s + l, 0));
+      await expect(nbd.read(data.length - 10, 11)).rejects.toThrow(NbdError);
+    } finally {
+      await nbd.close();
+    }
+    await expect(openNbdExport(sock, 'no-such-export')).rejects.toThrow(/refused export "no-such-export"/);
+  });
+});
+
+describe('dirty extents and touched chunks', () => {
+  it('keeps the dirty extents of an nbdinfo map, merged, and rounds them to whole chunks', () => {
+    const map = JSON.stringify([
+      { offset: 0, length: 65536, type: 0, description: 'clean' },
+      { offset: 65536, length: 65536, type: 1, description: 'dirty' },
+      { offset: 131072, length: 65536, type: 1, description: 'dirty' },
+      { offset: 196608, length: 1048576, type: 0, description: 'clean' },
+      { offset: 1245184, length: 4096, type: 1, description: 'dirty' },
+    ]);
+    const dirty = dirtyFromMap(map);
+    expect(dirty).toEqual([
+      { offset: 65536, length: 131072 },
+      { offset: 1245184, length: 4096 },
+    ]);
+    // 128 KiB chunks: the first extent spans chunks 0 and 1, the second lies in chunk 9.
+    expect(touchedChunks(dirty, 128 * 1024, 2 * 1024 * 1024)).toEqual([0, 1, 9]);
+    // A range past the end touches only the chunks that exist.
+    expect(touchedChunks([{ offset: 2 * 1024 * 1024 - 1, length: 10 }], 128 * 1024, 2 * 1024 * 1024)).toEqual([15]);
+  });
+});
