@@ -6,6 +6,10 @@
 // The ratio to the local folder compares with a local-folder backup and restore of the same image
 // measured in this run just before (same operations, same process per operation): the machine's
 // load changes between runs, so figures from bench-results.json could be stale.
+// Besides wall time it reports CPU seconds per GiB of the Coffer process (all threads) and of the
+// emulator (from /proc/PID/stat): on a shared machine those, and the ratios within one run, say
+// more than MiB/s. Each vault keeps the install's index cache (as the app does, per vault in its
+// data folder), so the restore after the backup lists the index objects instead of reading them.
 // node test/bench/store-bench.mjs [--smoke] [--size 4G] [--work DIR] [--chunk-size N] [--keep]
 // Needs dist/bench-store.mjs and dist/vault-worker.mjs (test/bench/run.mjs builds them).
 import { spawn, spawnSync } from 'node:child_process';
@@ -51,9 +55,25 @@ function sha256File(file) {
 }
 const want = sha256File(image); // also puts the image in page cache, as for the local figures
 
-/** One store-cli.mjs operation in its own process: wall seconds and what it printed. */
-function cli(env, ...a) {
+/** CPU seconds (user + system) a process has used so far, from /proc/PID/stat (Linux; 0 elsewhere). */
+const TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+function cpuOf(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / TICKS; // utime, stime (fields 14 and 15)
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * One store-cli.mjs operation in its own process: wall seconds, what it printed (its own CPU
+ * seconds among it) and, given the emulator's pid, the CPU seconds the emulator spent meanwhile.
+ */
+function cli(env, emulatorPid, ...a) {
   return new Promise((resolve, reject) => {
+    const emStart = emulatorPid ? cpuOf(emulatorPid) : 0;
     const t0 = process.hrtime.bigint();
     const child = spawn(process.execPath, [path.join(root, 'test/bench/store-cli.mjs'), ...a], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -64,7 +84,8 @@ function cli(env, ...a) {
     child.on('close', (code) => {
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
       if (code !== 0) return reject(new Error(`store-cli ${a[0]} failed (${code}): ${err.slice(-2000)}`));
-      resolve({ seconds, ...JSON.parse(out.trim().split('\n').at(-1)) });
+      const emulatorCpuSeconds = emulatorPid ? cpuOf(emulatorPid) - emStart : 0;
+      resolve({ seconds, emulatorCpuSeconds, ...JSON.parse(out.trim().split('\n').at(-1)) });
     });
   });
 }
@@ -79,10 +100,12 @@ const loadAtStart = os.loadavg().map((x) => +x.toFixed(2));
 const localFigures = {};
 {
   const where = path.join(work, 'vault-local');
-  await cli({}, 'init', where, ...(chunkSize ? [chunkSize] : []));
-  const b = await cli({}, 'backup', where, 'a', image);
+  // Each vault has the install's index cache, as the app keeps one per vault in its data folder.
+  const env = { COFFER_BENCH_CACHE_DIR: path.join(work, 'cache-local') };
+  await cli(env, 0, 'init', where, ...(chunkSize ? [chunkSize] : []));
+  const b = await cli(env, 0, 'backup', where, 'a', image);
   const target = path.join(work, 'restore-local');
-  const r = await cli({}, 'restore', where, target);
+  const r = await cli(env, 0, 'restore', where, target);
   if (sha256File(r.file) !== want) throw new Error('restore from the local folder does not match the image');
   fs.rmSync(target, { recursive: true, force: true });
   fs.rmSync(where, { recursive: true, force: true });
@@ -90,7 +113,7 @@ const localFigures = {};
     ['full', b],
     ['restore', r],
   ]) {
-    localFigures[kase] = { seconds: m.seconds, mib_per_s: logical / MiB / m.seconds, peak_rss_bytes: m.maxRssBytes };
+    localFigures[kase] = { seconds: m.seconds, mib_per_s: logical / MiB / m.seconds, peak_rss_bytes: m.maxRssBytes, cpu_s_per_gib: m.cpuSeconds / (logical / GiB) };
   }
 }
 const local = (kase) => localFigures[kase];
@@ -104,11 +127,12 @@ for (const [kind, start] of [
   try {
     const loc = em.location('bench', 'vault');
     const where = formatVaultLocation(loc);
-    await cli(em.env, 'init', where, ...(chunkSize ? [chunkSize] : []));
-    const b = await cli(em.env, 'backup', where, 'a', image);
+    const env = { ...em.env, COFFER_BENCH_CACHE_DIR: path.join(work, `cache-${kind}`) };
+    await cli(env, em.pid, 'init', where, ...(chunkSize ? [chunkSize] : []));
+    const b = await cli(env, em.pid, 'backup', where, 'a', image);
     lockModes[kind] = describeStore(parseStoredLocation(where), b.conditionalCreate);
     const target = path.join(work, `restore-${kind}`);
-    const r = await cli(em.env, 'restore', where, target);
+    const r = await cli(env, em.pid, 'restore', where, target);
     if (sha256File(r.file) !== want) throw new Error(`restore from ${kind} does not match the image`);
     fs.rmSync(target, { recursive: true, force: true });
     for (const [kase, m, added, ref] of [
@@ -125,31 +149,33 @@ for (const [kind, start] of [
         peak_rss_bytes: m.maxRssBytes,
         requests: m.requests,
         requests_per_gib: +(m.requests / (logical / GiB)).toFixed(0),
+        cpu_s_per_gib: +(m.cpuSeconds / (logical / GiB)).toFixed(2),
+        emulator_cpu_s_per_gib: +(m.emulatorCpuSeconds / (logical / GiB)).toFixed(2),
         local_mib_per_s: +ref.mib_per_s.toFixed(1),
         ratio_to_local: +(mibPerS / ref.mib_per_s).toFixed(2),
       };
       results.push(row);
-      log(`  coffer ${kase.padEnd(13)} ${row.seconds.toFixed(2).padStart(7)} s ${row.mib_per_s.toFixed(0).padStart(6)} MiB/s  rss ${(row.peak_rss_bytes / MiB).toFixed(0)} MiB  ${row.requests} requests (${row.requests_per_gib}/GiB)`);
+      log(`  coffer ${kase.padEnd(13)} ${row.seconds.toFixed(2).padStart(7)} s ${row.mib_per_s.toFixed(0).padStart(6)} MiB/s  rss ${(row.peak_rss_bytes / MiB).toFixed(0)} MiB  ${row.requests} requests (${row.requests_per_gib}/GiB)  cpu ${row.cpu_s_per_gib} s/GiB + emulator ${row.emulator_cpu_s_per_gib} s/GiB`);
     }
   } finally {
     await em.dispose();
   }
 }
 
-log(`\n| case | s | MiB/s | RSS MiB | requests/GiB | vs local folder |`);
-log(`|---|---|---|---|---|---|`);
+log(`\n| case | s | MiB/s | RSS MiB | requests/GiB | Coffer CPU-s/GiB | emulator CPU-s/GiB | vs local folder |`);
+log(`|---|---|---|---|---|---|---|---|`);
 for (const kase of ['full', 'restore']) {
   const l = local(kase);
-  if (l) log(`| ${kase} (local folder, this run) | ${l.seconds.toFixed(2)} | ${l.mib_per_s.toFixed(0)} | ${(l.peak_rss_bytes / MiB).toFixed(0)} | - | 1.00x |`);
+  if (l) log(`| ${kase} (local folder, this run) | ${l.seconds.toFixed(2)} | ${l.mib_per_s.toFixed(0)} | ${(l.peak_rss_bytes / MiB).toFixed(0)} | - | ${l.cpu_s_per_gib.toFixed(2)} | - | 1.00x |`);
   for (const r of results.filter((x) => x.case.startsWith(`${kase}_`))) {
-    log(`| ${r.case} | ${r.seconds.toFixed(2)} | ${r.mib_per_s.toFixed(0)} | ${(r.peak_rss_bytes / MiB).toFixed(0)} | ${r.requests_per_gib} | ${r.ratio_to_local.toFixed(2)}x |`);
+    log(`| ${r.case} | ${r.seconds.toFixed(2)} | ${r.mib_per_s.toFixed(0)} | ${(r.peak_rss_bytes / MiB).toFixed(0)} | ${r.requests_per_gib} | ${r.cpu_s_per_gib.toFixed(2)} | ${r.emulator_cpu_s_per_gib.toFixed(2)} | ${r.ratio_to_local.toFixed(2)}x |`);
   }
 }
 for (const [kind, mode] of Object.entries(lockModes)) log(`lock mode on ${kind === 'azure' ? 'azurite' : 's3rver'}: ${mode}`);
 
 const version = (pkg) => JSON.parse(fs.readFileSync(path.join(root, 'node_modules', pkg, 'package.json'), 'utf8')).version;
 prior.results = [...(prior.results ?? []).filter((r) => !/_(azure|s3)$/.test(r.case)), ...results];
-const localRef = Object.fromEntries(Object.entries(localFigures).map(([k, v]) => [k, { seconds: +v.seconds.toFixed(3), mib_per_s: +v.mib_per_s.toFixed(1), peak_rss_bytes: v.peak_rss_bytes }]));
+const localRef = Object.fromEntries(Object.entries(localFigures).map(([k, v]) => [k, { seconds: +v.seconds.toFixed(3), mib_per_s: +v.mib_per_s.toFixed(1), peak_rss_bytes: v.peak_rss_bytes, cpu_s_per_gib: +v.cpu_s_per_gib.toFixed(2) }]));
 prior.machine = {
   ...prior.machine,
   object_storage: { measured: startedAt, load_average: loadAtStart, azurite: version('azurite'), s3rver: version('s3rver'), image_bytes: logical, image_size: size, lock_modes: lockModes, local_folder_this_run: localRef },

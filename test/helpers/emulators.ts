@@ -25,6 +25,8 @@ export interface Emulator {
   /** Where the emulator keeps its data. */
   readonly dir: string;
   readonly running: boolean;
+  /** The server's process id while it runs (the bench reads its CPU time from /proc). */
+  readonly pid: number | undefined;
   /** Stops the server gracefully (it saves its data) and waits for the process to exit. */
   stop(): Promise<void>;
   /** Starts it again on the same port with the same data. */
@@ -69,6 +71,10 @@ class ChildEmulator implements Emulator {
 
   get running(): boolean {
     return this.child !== undefined;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
   }
 
   get credentials(): StoreCredentials {

@@ -131,7 +131,7 @@ export class AzureBlobStore implements ObjectStore {
     const blob = this.blob(key);
     const buf = await readOrNull(this.ctx, key, async (abortSignal) => {
       const res = await blob.download(0, undefined, { abortSignal });
-      return await readBody(res.readableStreamBody as AsyncIterable<Uint8Array> | undefined, res.contentLength, key);
+      return await readBody(res.readableStreamBody, res.contentLength, key);
     });
     if (!buf) throw new ObjectNotFound(key);
     this.counters.bytesDown += buf.length;
@@ -149,7 +149,7 @@ export class AzureBlobStore implements ObjectStore {
     const blob = this.blob(key);
     const found = await readOrNull(this.ctx, key, async (abortSignal) => {
       const res = await blob.download(offset, into.length, { abortSignal });
-      await readBodyInto(res.readableStreamBody as AsyncIterable<Uint8Array> | undefined, into, key);
+      await readBodyInto(res.readableStreamBody, into, key);
       return true;
     });
     if (found === null) throw new ObjectNotFound(key);

@@ -6,6 +6,7 @@ import { ID_LEN, packKey, type ChunkLocation, type Manifest } from './format.js'
 import { loadChunkIds } from './chunk-lists.js';
 import { readManifest } from './manifest.js';
 import { idsDigest } from './plan.js';
+import { PackBatcher } from './remote-fetch.js';
 import { ObjectNotFound } from './storage.js';
 
 export interface RestoreOptions {
@@ -224,10 +225,11 @@ async function restoreDisk(
     };
     let batch: Item[] = [];
     let batchBytes = 0;
-    const dispatch = async (): Promise<void> => {
-      const items = batch;
-      batch = [];
-      batchBytes = 0;
+    const dispatch = async (items = batch): Promise<void> => {
+      if (items === batch) {
+        batch = [];
+        batchBytes = 0;
+      }
       while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
       if (failure) throw failure;
       const p = run(items).catch((e) => {
@@ -236,6 +238,7 @@ async function restoreDisk(
       inFlight.add(p);
       void p.finally(() => inFlight.delete(p));
     };
+    const byPack = store.ioHints ? new PackBatcher<Item>(batchLimit) : undefined;
     for (let c = 0; c < nChunks; c++) {
       if (signal?.aborted) throw new CofferError('OperationCancelled', 'The restore was cancelled; its partial files were removed.');
       const clen = Math.min(chunkSize, d.size - c * chunkSize);
@@ -246,10 +249,16 @@ async function restoreDisk(
       }
       const loc = index.get(ids, c * ID_LEN);
       if (!loc) throw new CofferError('ChunkCorrupt', `Chunk ${c} of disk ${d.name} is missing from the vault.`, { disk: d.name, chunk: c });
+      // remote-fetch.ts: on object storage, batches follow packs (fewer, longer ranged GETs).
+      if (byPack) {
+        for (const b of byPack.add({ chunk: c, loc })) await dispatch(b);
+        continue;
+      }
       batch.push({ chunk: c, loc });
       batchBytes += loc.length;
       if (batchBytes >= batchLimit) await dispatch();
     }
+    if (byPack) for (const b of byPack.flush()) await dispatch(b);
     if (batch.length > 0) await dispatch();
     while (inFlight.size > 0) await Promise.race(inFlight);
     if (failure) throw failure;

@@ -18,6 +18,7 @@ import {
   remoteContext,
   type ListedObject,
   type RemoteStoreOptions,
+  type ResponseBody,
   type StoreCounters,
 } from './remote.js';
 import { checkKey, ObjectNotFound, type ObjectInfo, type ObjectStore, type StoreIoHints } from './storage.js';
@@ -208,7 +209,7 @@ export class S3Store implements ObjectStore {
     const Key = this.key(key);
     const buf = await readOrNull(this.ctx, key, async (abortSignal) => {
       const res = await this.client.send(new this.sdk.GetObjectCommand({ Bucket: this.bucket, Key }), { abortSignal });
-      return await readBody(res.Body as AsyncIterable<Uint8Array> | undefined, res.ContentLength, key);
+      return await readBody(res.Body as ResponseBody | undefined, res.ContentLength, key);
     });
     if (!buf) throw new ObjectNotFound(key);
     this.counters.bytesDown += buf.length;
@@ -227,7 +228,7 @@ export class S3Store implements ObjectStore {
     const Range = `bytes=${offset}-${offset + into.length - 1}`;
     const found = await readOrNull(this.ctx, key, async (abortSignal) => {
       const res = await this.client.send(new this.sdk.GetObjectCommand({ Bucket: this.bucket, Key, Range }), { abortSignal });
-      await readBodyInto(res.Body as AsyncIterable<Uint8Array> | undefined, into, key);
+      await readBodyInto(res.Body as ResponseBody | undefined, into, key);
       return true;
     });
     if (found === null) throw new ObjectNotFound(key);
