@@ -297,6 +297,14 @@ export const errorCatalog = {
     message: 'The key file cannot be read, or holds no passphrase on its first line.',
     remedy: 'Give the absolute path of a file on the machine running Coffer, readable by the user Coffer runs as, with the passphrase on its first line.',
   },
+  FileNotFoundInPoint: {
+    message: 'The path, disk or partition does not exist in the recovery point.',
+    remedy: 'List the point with `coffer files list VM --point ID [PATH]` (or Browse files in the console) and pick a path it shows; paths are case-sensitive.',
+  },
+  FilesystemUnsupported: {
+    message: 'Coffer cannot browse this disk or filesystem (the message names it and what would read it).',
+    remedy: 'Install the tool the message names (e.g. ntfs-3g for NTFS), or restore the whole disk and open it on a machine that reads that filesystem.',
+  },
 } as const satisfies Record<string, ErrorInfo>;
 
 export type ErrorCode = keyof typeof errorCatalog;

@@ -34,6 +34,8 @@ export const JobMessage = z.discriminatedUnion('code', [
   message('PointsPruned', { vm: VmLabel, points: Count }),
   /** While a job waits for another job or install that holds the vault. */
   message('WaitingForLock', { operation: z.string(), host: z.string() }),
+  /** Single files restored from a point into a folder (file-level restore). */
+  message('FilesRestored', { vm: VmLabel, pointId: z.string(), target: z.string(), files: Count, bytes: Bytes }),
 ]);
 export type JobMessage = z.infer<typeof JobMessage>;
 export type JobMessageCode = JobMessage['code'];
@@ -79,6 +81,7 @@ export const englishJobMessages: JobMessageTexts = {
     `${p.full ? 'Full' : 'Quick'} verify: ${p.points === 1 ? 'the recovery point is' : `all ${f.count(p.points, '# recovery point', '# recovery points')} are`} intact (${f.count(p.chunks, '# chunk', '# chunks')} checked).`,
   PointsPruned: (p, f) => `${f.count(p.points, '# recovery point', '# recovery points')} of ${p.vm} past retention deleted.`,
   WaitingForLock: (p) => `Waiting for ${p.operation} on host ${p.host} to finish.`,
+  FilesRestored: (p, f) => `Restored ${f.count(p.files, '# file', '# files')} (${f.bytes(p.bytes)}) of ${p.vm} point ${p.pointId} to ${p.target}.`,
 };
 
 /** Renders a job message with a language's texts (English unless told). */

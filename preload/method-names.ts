@@ -49,4 +49,7 @@ export const methodNameList = [
   'approveDiskPaths',
   'listNotifications',
   'markNotificationsRead',
+  'listPointFiles',
+  'readPointFile',
+  'restorePointFiles',
 ] as const;

@@ -80,6 +80,9 @@ function handlers(engine: Engine, face: Face): Handlers {
     approveDiskPaths: ({ vm }) => engine.protection.approveDiskPaths(vm),
     listNotifications: ({ since, limit }) => notifications.list({ since, limit }),
     markNotificationsRead: ({ upTo, clear }) => notifications.markRead(upTo, clear),
+    listPointFiles: (a) => engine.protection.files.list(a),
+    readPointFile: (a) => engine.protection.files.read(a),
+    restorePointFiles: (a) => engine.protection.files.restore(a),
   };
 }
 

@@ -39,6 +39,7 @@ const samples: { [C in JobMessageCode]: JobMessageParams<C> } = {
   VerifyDone: { full: true, points: 4, chunks: 120 },
   PointsPruned: { vm: 'shop/web01', points: 1 },
   WaitingForLock: { operation: 'backup of web01', host: 'nas1' },
+  FilesRestored: { vm: 'shop/web01', pointId: '20260101T220000Z', target: '/restore/files', files: 3, bytes: 12 * 2 ** 20 },
 };
 const messages = Object.entries(samples).map(([code, params]) => JobMessage.parse({ code, params }));
 

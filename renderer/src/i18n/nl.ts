@@ -162,6 +162,7 @@ export const nl: Messages = {
   'op.StopProtection': 'Beveiliging stoppen',
   'op.DeleteBackupData': 'Back-upgegevens verwijderen',
   'op.UpgradeVault': 'Kluis bijwerken',
+  'op.RestoreFiles': 'Bestanden herstellen',
   'status.Queued': 'In wachtrij',
   'status.InProgress': 'Bezig',
   'status.Completed': 'Voltooid',
@@ -724,6 +725,8 @@ export const nlErrors: Record<ErrorCode, ErrorInfo> = {
   PassphraseWeak: { message: 'De wachtwoordzin is zwak (korter dan 12 tekens, of weinig variatie). Raakt u hem kwijt of wordt hij geraden, dan zijn de back-ups van de kluis ermee verloren.', remedy: 'Gebruik een wachtwoordzin van minstens 12 tekens, zoals een paar losse woorden; of aanvaard het risico uitdrukkelijk (in de console: "Ik begrijp het risico"; in de CLI: --weak-passphrase-ok).' },
   KeyFileNotPrivate: { message: 'Andere gebruikers kunnen het sleutelbestand lezen (of het is van een andere gebruiker), dus Coffer gebruikt het niet.', remedy: 'Maak het privé voor de gebruiker waaronder Coffer draait: chown die gebruiker BESTAND; chmod 600 BESTAND. Stel het daarna opnieuw in.' },
   KeyFileUnreadable: { message: 'Het sleutelbestand kan niet worden gelezen, of de eerste regel bevat geen wachtwoordzin.', remedy: 'Geef het absolute pad van een bestand op de machine waarop Coffer draait, leesbaar voor de gebruiker waaronder Coffer draait, met de wachtwoordzin op de eerste regel.' },
+  FileNotFoundInPoint: { message: 'Het pad, de schijf of de partitie bestaat niet in het herstelpunt.', remedy: 'Bekijk het punt met `coffer files list VM --point ID [PAD]` (of Bestanden bekijken in de console) en kies een pad dat daar staat; paden zijn hoofdlettergevoelig.' },
+  FilesystemUnsupported: { message: 'Coffer kan deze schijf of dit bestandssysteem niet doorbladeren (de melding noemt het en wat het wel kan lezen).', remedy: 'Installeer het hulpmiddel dat de melding noemt (bijv. ntfs-3g voor NTFS), of herstel de hele schijf en open die op een machine die dat bestandssysteem leest.' },
 };
 
 /** Job results in Dutch: one text per job message code (the English ones are in preload/job-messages.ts). */
@@ -756,4 +759,5 @@ export const nlJobMessages: JobMessageTexts = {
     `${p.full ? 'Volledige' : 'Snelle'} verificatie: ${p.points === 1 ? 'het herstelpunt is' : `alle ${f.count(p.points, '# herstelpunt', '# herstelpunten')} zijn`} intact (${f.count(p.chunks, '# blok', '# blokken')} gecontroleerd).`,
   PointsPruned: (p, f) => `${f.count(p.points, '# herstelpunt', '# herstelpunten')} van ${p.vm} voorbij de bewaartermijn verwijderd.`,
   WaitingForLock: (p) => `Wacht tot ${p.operation} op host ${p.host} klaar is.`,
+  FilesRestored: (p, f) => `${f.count(p.files, '# bestand', '# bestanden')} (${f.bytes(p.bytes)}) van ${p.vm} punt ${p.pointId} hersteld naar ${p.target}.`,
 };

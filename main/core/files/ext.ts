@@ -1,0 +1,143 @@
+// ext2/3/4 through libext2fs compiled to WebAssembly (the `ext2fs` package), over a BlockDevice.
+import { createRequire } from 'node:module';
+import { CofferError } from '../errors.js';
+import type { BlockDevice } from './device.js';
+import { baseName, kindOfMode, normalizePath, type FilesystemReader, type FsEntry, type OpenFile } from './fs-types.js';
+
+interface ExtStats {
+  mode: number;
+  size: number;
+  mtime: Date;
+}
+interface ExtHandle {
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+  stat(): Promise<ExtStats>;
+  close(): Promise<void>;
+}
+interface ExtPromises {
+  readdir(path: string): Promise<string[]>;
+  lstat(path: string): Promise<ExtStats>;
+  readlink(path: string): Promise<string>;
+  open(path: string, flags: string): Promise<ExtHandle>;
+}
+interface ExtFs {
+  promises: ExtPromises;
+}
+interface ExtDisk {
+  read(buffer: Buffer, bufferOffset: number, length: number, fileOffset: number): Promise<{ bytesRead: number; buffer: Buffer }>;
+  write(buffer: Buffer, bufferOffset: number, length: number, fileOffset: number): Promise<{ bytesWritten: number; buffer: Buffer }>;
+  discard(offset: number, length: number): Promise<void>;
+  flush(): Promise<void>;
+}
+interface Ext2fsModule {
+  mount(disk: ExtDisk, offset: number): Promise<ExtFs>;
+  umount(fs: ExtFs): Promise<void>;
+}
+
+let loaded: Ext2fsModule | undefined;
+/**
+ * The module, loaded on first use. Its Emscripten runtime adds process-wide handlers that rethrow
+ * every unhandled rejection and uncaught exception; those are removed again, so loading it does
+ * not change how the host process treats errors elsewhere.
+ */
+function ext2fs(): Ext2fsModule {
+  if (loaded) return loaded;
+  const before = {
+    uncaughtException: new Set(process.listeners('uncaughtException')),
+    unhandledRejection: new Set(process.listeners('unhandledRejection')),
+  };
+  loaded = createRequire(import.meta.url)('ext2fs') as Ext2fsModule;
+  for (const l of process.listeners('uncaughtException')) if (!before.uncaughtException.has(l)) process.removeListener('uncaughtException', l);
+  for (const l of process.listeners('unhandledRejection')) if (!before.unhandledRejection.has(l)) process.removeListener('unhandledRejection', l);
+  return loaded;
+}
+
+/** Writes libext2fs makes (an access time) land in memory: the point is never changed. Bounded. */
+const MAX_OVERLAY_BYTES = 4 * 1024 * 1024;
+
+function diskOf(dev: BlockDevice): ExtDisk {
+  const overlay: Array<{ pos: number; data: Buffer }> = [];
+  let overlayBytes = 0;
+  return {
+    async read(buffer, bufferOffset, length, fileOffset) {
+      const into = buffer.subarray(bufferOffset, bufferOffset + length);
+      const n = await dev.read(into, fileOffset);
+      if (n < length) into.fill(0, n);
+      for (const w of overlay) {
+        const from = Math.max(fileOffset, w.pos);
+        const to = Math.min(fileOffset + length, w.pos + w.data.length);
+        if (from < to) w.data.copy(into, from - fileOffset, from - w.pos, to - w.pos);
+      }
+      return { bytesRead: length, buffer };
+    },
+    async write(buffer, bufferOffset, length, fileOffset) {
+      overlayBytes += length;
+      if (overlayBytes > MAX_OVERLAY_BYTES) throw new Error('read-only');
+      overlay.push({ pos: fileOffset, data: Buffer.from(buffer.subarray(bufferOffset, bufferOffset + length)) });
+      return { bytesWritten: length, buffer };
+    },
+    async discard() {},
+    async flush() {},
+  };
+}
+
+function mapError(e: unknown, path: string): unknown {
+  const code = (e as { code?: string }).code;
+  if (code === 'ENOENT' || code === 'ENOTDIR') return new CofferError('FileNotFoundInPoint', `${path} does not exist in the recovery point.`, { path });
+  return e;
+}
+
+function entry(name: string, s: ExtStats): FsEntry {
+  return { name, kind: kindOfMode(s.mode), size: s.size, mtimeMs: s.mtime.getTime(), mode: s.mode };
+}
+
+export async function openExt(dev: BlockDevice, label = 'ext4'): Promise<FilesystemReader> {
+  const mod = ext2fs();
+  let fs: ExtFs;
+  try {
+    fs = await mod.mount(diskOf(dev), 0);
+  } catch (e) {
+    throw new CofferError('FilesystemUnsupported', `The ext filesystem cannot be opened: ${(e as Error).message}`, { filesystem: 'ext' });
+  }
+  const p = fs.promises;
+  const wrap = async <T>(path: string, f: (n: string) => Promise<T>): Promise<T> => {
+    const n = normalizePath(path);
+    try {
+      return await f(n);
+    } catch (e) {
+      throw mapError(e, n);
+    }
+  };
+  return {
+    label,
+    list: (path) =>
+      wrap(path, async (dir) => {
+        const names = (await p.readdir(dir)).filter((n) => n !== '.' && n !== '..');
+        const out: FsEntry[] = [];
+        for (const n of names) out.push(entry(n, await p.lstat(dir === '/' ? `/${n}` : `${dir}/${n}`)));
+        return out;
+      }),
+    stat: (path) => wrap(path, async (n) => entry(baseName(n), await p.lstat(n))),
+    readlink: (path) => wrap(path, (n) => p.readlink(n)),
+    open: (path) =>
+      wrap(path, async (n): Promise<OpenFile> => {
+        const h = await p.open(n, 'r');
+        const s = await h.stat();
+        return {
+          size: s.size,
+          async read(into, position) {
+            let got = 0;
+            // libext2fs reads at most what it is asked, in pieces of its choosing.
+            while (got < into.length && position + got < s.size) {
+              const { bytesRead } = await h.read(into, got, into.length - got, position + got);
+              if (bytesRead <= 0) break;
+              got += bytesRead;
+            }
+            return got;
+          },
+          close: () => h.close(),
+        };
+      }),
+    close: () => mod.umount(fs),
+  };
+}
