@@ -14,9 +14,11 @@ interface FatStats {
 interface FatFs {
   on(ev: 'ready' | 'error', f: (e?: Error) => void): void;
   readdir(path: string, cb: Cb<string[]>): void;
-  stat(path: string, cb: Cb<FatStats>): void;
   open(path: string, flags: string, cb: Cb<number>): void;
   read(fd: number, buf: Buffer, off: number, len: number, pos: number, cb: Cb<number>): void;
+  fstat(fd: number, cb: Cb<FatStats>): void;
+  /** fatfs internal: the directory entry of a path (its raw fields). */
+  _sharedEntryForSteps(steps: string[], opts: Record<string, never>, cb: Cb<{ entry: { NTRes: Buffer; Name: { filename: string; extension: string } } }>): void;
   close(fd: number, cb: (e: Error | null) => void): void;
 }
 interface FatDriver {
@@ -40,6 +42,19 @@ function mapError(e: unknown, path: string): unknown {
   const code = (e as { code?: string }).code;
   if (code === 'ENOENT' || code === 'ENOTDIR') return new CofferError('FileNotFoundInPoint', `${path} does not exist in the recovery point.`, { path });
   return e;
+}
+
+/**
+ * A name with only an 8.3 short entry, shown as Windows and Linux show it: the NT case bits of the
+ * entry (0x08 base, 0x10 extension in lower case) apply, which fatfs leaves to its caller.
+ */
+function shownName(name: string, ntRes: number, base: string, ext: string): string {
+  const b = base.replace(/ +$/, '');
+  const e = ext.replace(/ +$/, '');
+  if (name !== (e ? `${b}.${e}` : b)) return name;
+  const lb = ntRes & 0x08 ? b.toLowerCase() : b;
+  const le = ntRes & 0x10 ? e.toLowerCase() : e;
+  return le ? `${lb}.${le}` : lb;
 }
 
 function entry(name: string, s: FatStats): FsEntry {
@@ -77,16 +92,29 @@ export async function openFat(dev: BlockDevice, label: string): Promise<Filesyst
       throw mapError(e, n);
     }
   };
-  const stat = (p: string): Promise<FatStats> => call<FatStats>((cb) => fs.stat(p, cb));
+  // fatfs's own stat opens for reading, which a folder refuses: its internal "\\r" flag opens either.
+  const stat = async (p: string): Promise<FatStats> => {
+    const fd = await call<number>((cb) => fs.open(p, '\\r', cb));
+    try {
+      return await call<FatStats>((cb) => fs.fstat(fd, cb));
+    } finally {
+      await new Promise<void>((resolve) => fs.close(fd, () => resolve()));
+    }
+  };
   return {
     label,
     list: (path) =>
       wrap(path, async (dir) => {
-        const s = await stat(dir);
-        if (!s.isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+        // The root has no directory entry of its own (and so no stat).
+        const s = dir === '/' ? undefined : await stat(dir);
+        if (s && !s.isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
         const names = (await call<string[]>((cb) => fs.readdir(dir, cb))).filter((n) => n !== '.' && n !== '..');
         const out: FsEntry[] = [];
-        for (const n of names) out.push(entry(n, await stat(joinPath(dir, n))));
+        for (const n of names) {
+          const p = joinPath(dir, n);
+          const raw = (await call<{ entry: { NTRes: Buffer; Name: { filename: string; extension: string } } }>((cb) => fs._sharedEntryForSteps(p.split('/').filter(Boolean), {}, cb))).entry;
+          out.push(entry(shownName(n, raw.NTRes[0] ?? 0, raw.Name.filename, raw.Name.extension), await stat(p)));
+        }
         return out;
       }),
     stat: (path) => wrap(path, async (n) => (n === '/' ? { name: '/', kind: 'dir', size: 0, mtimeMs: 0, mode: 0o040755 } : entry(baseName(n), await stat(n)))),
