@@ -87,10 +87,12 @@ export function buildGptDisk(dir: string, sizeMiB = 512): BuiltDisk {
   fs.truncateSync(disk, sizeMiB * MiB);
   const fatMiB = 64;
   const ntfsMiB = 16;
-  const extStart = 1 * MiB;
-  const extSize = (sizeMiB - 2 - fatMiB - ntfsMiB) * MiB;
-  const fatStart = extStart + extSize;
+  // FAT and NTFS first on the disk (mtools cannot reach a FAT beyond 2 GiB), ext4 after them;
+  // the table still numbers ext4 1, as an installer that added the others later would leave it.
+  const fatStart = 1 * MiB;
   const ntfsStart = fatStart + fatMiB * MiB;
+  const extStart = ntfsStart + ntfsMiB * MiB;
+  const extSize = (sizeMiB - 2 - fatMiB - ntfsMiB) * MiB;
   const s = (b: number) => b / SECTOR;
   const table = [
     'label: gpt',
@@ -100,14 +102,20 @@ export function buildGptDisk(dir: string, sizeMiB = 512): BuiltDisk {
     '',
   ].join('\n');
   execFileSync('sfdisk', ['--no-reread', '--no-tell-kernel', '-q', disk], { input: table, stdio: ['pipe', 'pipe', 'pipe'] });
-  sh('mke2fs', ['-q', '-F', '-t', 'ext4', '-d', tree, '-E', `offset=${extStart}`, disk, `${extSize / 1024}k`]);
-  // FAT32 at its partition's offset, filled by mtools (-m keeps modification times).
-  sh('mkfs.vfat', ['-F', '32', '-n', 'DATA', '--offset', String(s(fatStart)), disk, String((fatMiB * MiB) / 1024)]);
-  const img = `${disk}@@${fatStart}`;
+  sh('mke2fs', ['-q', '-F', '-t', 'ext4', '-b', '4096', '-d', tree, '-E', `offset=${extStart}`, disk, `${extSize / 1024}k`]);
+  // FAT32 made in its own file and filled by mtools (-m keeps modification times), then placed
+  // at its offset (mtools fails on images over 2 GiB).
+  const fatFile = path.join(dir, 'fat.part');
+  fs.writeFileSync(fatFile, '');
+  fs.truncateSync(fatFile, fatMiB * MiB);
+  sh('mkfs.vfat', ['-F', '32', '-n', 'DATA', '-h', String(s(fatStart)), fatFile]);
+  const img = fatFile;
   const mt = { MTOOLS_SKIP_CHECK: '1', MTOOLS_NO_VFAT: '0' };
   sh('mcopy', ['-m', '-i', img, path.join(tree, 'hello.txt'), path.join(tree, NON_ASCII), '::/'], mt);
   sh('mmd', ['-i', img, '::/docs'], mt);
   sh('mcopy', ['-m', '-i', img, path.join(tree, 'etc/app/config.ini'), '::/docs/'], mt);
+  execFileSync('dd', [`if=${fatFile}`, `of=${disk}`, 'bs=1M', `seek=${fatStart / MiB}`, 'conv=notrunc,sparse', 'status=none']);
+  fs.rmSync(fatFile);
   // NTFS made in its own file, then placed at its offset (mkntfs writes a device, not an offset).
   const ntfs = path.join(dir, 'ntfs.part');
   fs.writeFileSync(ntfs, '');
@@ -126,9 +134,9 @@ export function qcow2Copy(raw: string, out: string, opts: { backing?: string } =
   return out;
 }
 
-/** The physical ext4 block of a file's first block (debugfs), to find where its data lives. */
-export function extBlockOf(disk: string, offset: number, file: string): number {
-  const out = sh('debugfs', ['-R', `bmap ${file} 0`, `${disk}?offset=${offset}`]);
+/** The physical ext4 block of a file's logical block (debugfs), to find where its data lives. */
+export function extBlockOf(disk: string, offset: number, file: string, logical = 0): number {
+  const out = sh('debugfs', ['-R', `bmap ${file} ${logical}`, `${disk}?offset=${offset}`]);
   return Number(out.trim().split('\n').pop());
 }
 

@@ -9,19 +9,18 @@ interface ExtStats {
   size: number;
   mtime: Date;
 }
-interface ExtHandle {
-  read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
-  stat(): Promise<ExtStats>;
-  close(): Promise<void>;
-}
 interface ExtPromises {
   readdir(path: string): Promise<string[]>;
   lstat(path: string): Promise<ExtStats>;
   readlink(path: string): Promise<string>;
-  open(path: string, flags: string): Promise<ExtHandle>;
+  fstat(fd: number): Promise<ExtStats>;
+  read(fd: number, buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+  close(fd: number): Promise<void>;
 }
 interface ExtFs {
   promises: ExtPromises;
+  /** The callback open gives a plain fd (the FileHandle's close is not awaited, so umount could close it twice). */
+  open(path: string, flags: string, cb: (e: Error | null, fd: number) => void): void;
 }
 interface ExtDisk {
   read(buffer: Buffer, bufferOffset: number, length: number, fileOffset: number): Promise<{ bytesRead: number; buffer: Buffer }>;
@@ -55,13 +54,24 @@ function ext2fs(): Ext2fsModule {
 /** Writes libext2fs makes (an access time) land in memory: the point is never changed. Bounded. */
 const MAX_OVERLAY_BYTES = 4 * 1024 * 1024;
 
-function diskOf(dev: BlockDevice): ExtDisk {
+/**
+ * The device as libext2fs wants it. A read that fails (a damaged chunk) reaches libext2fs only as
+ * EIO; the original error is kept so the caller can throw it instead.
+ */
+function diskOf(dev: BlockDevice): { disk: ExtDisk; takeError: () => unknown } {
   const overlay: Array<{ pos: number; data: Buffer }> = [];
   let overlayBytes = 0;
-  return {
+  let failure: unknown;
+  const disk: ExtDisk = {
     async read(buffer, bufferOffset, length, fileOffset) {
       const into = buffer.subarray(bufferOffset, bufferOffset + length);
-      const n = await dev.read(into, fileOffset);
+      let n: number;
+      try {
+        n = await dev.read(into, fileOffset);
+      } catch (e) {
+        failure ??= e;
+        throw e;
+      }
       if (n < length) into.fill(0, n);
       for (const w of overlay) {
         const from = Math.max(fileOffset, w.pos);
@@ -79,6 +89,14 @@ function diskOf(dev: BlockDevice): ExtDisk {
     async discard() {},
     async flush() {},
   };
+  return {
+    disk,
+    takeError: () => {
+      const e = failure;
+      failure = undefined;
+      return e;
+    },
+  };
 }
 
 function mapError(e: unknown, path: string): unknown {
@@ -93,10 +111,13 @@ function entry(name: string, s: ExtStats): FsEntry {
 
 export async function openExt(dev: BlockDevice, label = 'ext4'): Promise<FilesystemReader> {
   const mod = ext2fs();
+  const { disk, takeError } = diskOf(dev);
   let fs: ExtFs;
   try {
-    fs = await mod.mount(diskOf(dev), 0);
+    fs = await mod.mount(disk, 0);
   } catch (e) {
+    const cause = takeError();
+    if (cause) throw cause;
     throw new CofferError('FilesystemUnsupported', `The ext filesystem cannot be opened: ${(e as Error).message}`, { filesystem: 'ext' });
   }
   const p = fs.promises;
@@ -105,7 +126,7 @@ export async function openExt(dev: BlockDevice, label = 'ext4'): Promise<Filesys
     try {
       return await f(n);
     } catch (e) {
-      throw mapError(e, n);
+      throw takeError() ?? mapError(e, n);
     }
   };
   return {
@@ -121,21 +142,25 @@ export async function openExt(dev: BlockDevice, label = 'ext4'): Promise<Filesys
     readlink: (path) => wrap(path, (n) => p.readlink(n)),
     open: (path) =>
       wrap(path, async (n): Promise<OpenFile> => {
-        const h = await p.open(n, 'r');
-        const s = await h.stat();
+        const fd = await new Promise<number>((resolve, reject) => fs.open(n, 'r', (e, v) => (e ? reject(e) : resolve(v))));
+        const s = await p.fstat(fd);
         return {
           size: s.size,
           async read(into, position) {
             let got = 0;
             // libext2fs reads at most what it is asked, in pieces of its choosing.
-            while (got < into.length && position + got < s.size) {
-              const { bytesRead } = await h.read(into, got, into.length - got, position + got);
-              if (bytesRead <= 0) break;
-              got += bytesRead;
+            try {
+              while (got < into.length && position + got < s.size) {
+                const { bytesRead } = await p.read(fd, into, got, into.length - got, position + got);
+                if (bytesRead <= 0) break;
+                got += bytesRead;
+              }
+            } catch (e) {
+              throw takeError() ?? e;
             }
             return got;
           },
-          close: () => h.close(),
+          close: () => p.close(fd),
         };
       }),
     close: () => mod.umount(fs),

@@ -15,6 +15,8 @@ import { baseName, joinPath, normalizePath, type FilesystemReader, type FsEntry 
 const CACHE_BYTES = 32 * 1024 * 1024;
 /** Bytes copied per read while restoring a file. */
 const COPY_PIECE = 1024 * 1024;
+/** Zero runs of this size are left as holes in restored files. */
+const HOLE_GRAIN = 64 * 1024;
 /** Largest piece readPointFile answers in one call. */
 export const MAX_READ_BYTES = MAX_FILE_PIECE;
 
@@ -267,7 +269,10 @@ export class FileService {
         const n = await h.read(buf, pos).catch((err: unknown) => Promise.reject(namingFile(err, src)));
         const piece = buf.subarray(0, n);
         // Runs of zeros stay holes: a sparse file restores sparse.
-        if (!piece.every((x) => x === 0)) await out.write(piece, 0, n, pos);
+        for (let at = 0; at < n; at += HOLE_GRAIN) {
+          const part = piece.subarray(at, Math.min(n, at + HOLE_GRAIN));
+          if (!part.every((x) => x === 0)) await out.write(part, 0, part.length, pos + at);
+        }
         done(n);
         if (n < Math.min(COPY_PIECE, h.size - pos)) throw new CofferError('ChunkCorrupt', `${src} ended early: ${pos + n} of ${h.size} bytes could be read.`, { file: src });
       }
