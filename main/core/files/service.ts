@@ -3,6 +3,9 @@
 import { readdirSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import { Readable, type Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import yazl from 'yazl';
 import { MAX_FILE_PIECE, type Job } from '../../../preload/contract.js';
 import { CofferError } from '../errors.js';
 import { label } from '../inventory.js';
@@ -156,6 +159,58 @@ export class FileService {
         } finally {
           await h.close();
         }
+      }),
+    );
+  }
+
+  /**
+   * Streams one file as it is, or a zip of several files and folders (the browser console's
+   * Download). Every path is looked up before `begin` is called, so a bad one fails before any
+   * byte is sent; `begin` answers where the bytes go.
+   */
+  async download(sel: FileSelector & { paths: string[] }, begin: (meta: { fileName: string; contentType: string; size: number | null }) => Writable): Promise<void> {
+    const vm = this.point(sel.vm, sel.pointId);
+    const paths = [...new Set(sel.paths.map(normalizePath))];
+    if (paths.length === 0) throw new CofferError('InvalidArgument', 'paths: name at least one file or folder.', { field: 'paths' });
+    await this.withBrowser(vm, sel.pointId, newStats(), (b) =>
+      FileService.withFs(b, sel, async (fsr, disk, p) => {
+        const roots: Array<{ path: string; entry: FsEntry }> = [];
+        for (const src of paths) roots.push({ path: src, entry: await fsr.stat(src) });
+        const pieces = (src: string, size: number): Readable =>
+          Readable.from(
+            (async function* () {
+              const h = await fsr.open(src);
+              try {
+                for (let pos = 0; pos < size; pos += COPY_PIECE) {
+                  const buf = Buffer.alloc(Math.min(COPY_PIECE, size - pos));
+                  const n = await h.read(buf, pos).catch((err: unknown) => Promise.reject(namingFile(err, src)));
+                  if (n === 0) break;
+                  yield buf.subarray(0, n);
+                }
+              } finally {
+                await h.close();
+              }
+            })(),
+          );
+        const only = roots.length === 1 ? roots[0]! : undefined;
+        if (only && only.entry.kind === 'file') {
+          const out = begin({ fileName: baseName(only.path), contentType: 'application/octet-stream', size: only.entry.size });
+          await finished(pieces(only.path, only.entry.size).pipe(out));
+          return;
+        }
+        const zip = new yazl.ZipFile();
+        const add = async (src: string, e: FsEntry, name: string): Promise<void> => {
+          const opts = { mtime: new Date(e.mtimeMs), mode: e.mode };
+          if (e.kind === 'dir') {
+            zip.addEmptyDirectory(name, opts);
+            for (const c of await fsr.list(src)) await add(joinPath(src, c.name), c, `${name}/${c.name}`);
+          } else if (e.kind === 'symlink') zip.addBuffer(Buffer.from(await fsr.readlink(src)), name, opts);
+          else if (e.kind === 'file') zip.addReadStreamLazy(name, { ...opts, size: e.size }, (cb) => cb(null, pieces(src, e.size)));
+        };
+        for (const r of roots) await add(r.path, r.entry, r.path === '/' ? `${disk}-${p.number}` : baseName(r.path));
+        zip.end();
+        const out = begin({ fileName: `${vm.name}-${sel.pointId}.zip`, contentType: 'application/zip', size: null });
+        await finished((zip.outputStream as Readable).pipe(out));
       }),
     );
   }
