@@ -136,13 +136,14 @@ describe('Browse files of a recovery point', () => {
 
     // Into a folder and back, selecting on the way.
     await d.getByRole('checkbox', { name: 'Select hello.txt' }).check();
+    await page.mouse.move(0, 0);
+    await page.screenshot({ path: SCREENSHOT });
     await d.getByRole('button', { name: 'Open folder etc' }).click();
     await visible(d.getByRole('button', { name: 'Open folder app' }));
     await d.getByRole('checkbox', { name: 'Select app' }).check();
     await visible(d.getByText('2 selected'));
     // The pointer off the table: a hovered row is not what the page looks like at rest.
     await page.mouse.move(0, 0);
-    await page.screenshot({ path: SCREENSHOT });
     expect(await axeBothThemes('Browse files (en)')).toEqual([]);
 
     // Restore to folder: a job with progress; the files land as they were.
@@ -150,7 +151,7 @@ describe('Browse files of a recovery point', () => {
     await d.getByRole('button', { name: 'Restore to folder' }).click();
     await d.getByLabel(/Target folder/).fill(target);
     await d.getByRole('button', { name: 'Restore 2 item(s)' }).click();
-    await visible(d.getByText(/^Restored 4 files/), 120_000);
+    await visible(d.getByText(/^Restored 3 files \(/), 120_000);
     expect(fs.readFileSync(path.join(target, 'hello.txt'), 'utf8')).toBe(fs.readFileSync(path.join(tree, 'hello.txt'), 'utf8'));
     expect(fs.statSync(path.join(target, 'hello.txt')).mode & 0o777).toBe(0o640);
     expect(fs.readlinkSync(path.join(target, 'app', 'up-link'))).toBe('../../hello.txt');
@@ -158,7 +159,7 @@ describe('Browse files of a recovery point', () => {
     await d.getByRole('button', { name: 'Back to the files' }).click();
 
     // Download in the browser console: the host streams the file with the console's token.
-    await d.getByRole('button', { name: 'Root' }).click();
+    await d.getByRole('button', { name: 'Root', exact: true }).click();
     await visible(d.getByRole('checkbox', { name: 'Select hello.txt' }));
     const [download] = await Promise.all([page.waitForEvent('download'), d.getByRole('button', { name: 'Download' }).click()]);
     // Two items selected (hello.txt and the folder etc/app): a zip.
