@@ -197,6 +197,7 @@ export const jobOperations = [
   'StopProtection',
   'DeleteBackupData',
   'UpgradeVault',
+  'RestoreFiles',
 ] as const;
 export const JobOperation = z.enum(jobOperations);
 export type JobOperation = z.infer<typeof JobOperation>;
@@ -510,6 +511,87 @@ export const JobNotificationList = z.object({
 export type JobNotificationList = z.infer<typeof JobNotificationList>;
 
 /** name -> argument schema and result schema. Add a method here and every face gets it. */
+// ---- file-level restore (issue 14 §1) ----
+
+/** The largest piece readPointFile answers in one call. */
+export const MAX_FILE_PIECE = 8 * 1024 * 1024;
+/** A path inside a point's filesystem ("/etc/hosts"); "/" is the root. */
+const PointPath = z.string().min(1).max(4096).refine((p) => !p.includes('\0'), 'no NUL in a path');
+const PointFileSelector = {
+  vm: VmRef,
+  pointId: z.string().min(1).max(128),
+  /** A disk of the point by name (default: the first with a browsable partition). */
+  disk: z.string().min(1).max(255).optional(),
+  /** A partition number as the OS counts it (1, 2, ...; MBR logical from 5). */
+  partition: z.number().int().min(1).max(256).optional(),
+};
+export const pointFileKinds = ['file', 'dir', 'symlink', 'other'] as const;
+export const PointFileEntry = z.object({
+  name: z.string(),
+  kind: z.enum(pointFileKinds),
+  size: z.number(),
+  mtime: z.string(),
+  /** POSIX mode bits (type and permissions). */
+  mode: z.number().int(),
+  /** A symlink's target, as stored. */
+  target: z.string().nullable(),
+});
+export type PointFileEntry = z.infer<typeof PointFileEntry>;
+/** "drwxr-xr-x", "-rw-r-----", "lrwxrwxrwx": a mode as ls shows it, for the console and the CLI alike. */
+export function formatMode(mode: number): string {
+  const t = mode & 0o170000;
+  const type = t === 0o040000 ? 'd' : t === 0o120000 ? 'l' : t === 0o100000 ? '-' : t === 0o020000 ? 'c' : t === 0o060000 ? 'b' : t === 0o010000 ? 'p' : t === 0o140000 ? 's' : '?';
+  const bits = 'rwxrwxrwx'.split('').map((c, i) => (mode & (0o400 >> i) ? c : '-'));
+  if (mode & 0o4000) bits[2] = bits[2] === 'x' ? 's' : 'S';
+  if (mode & 0o2000) bits[5] = bits[5] === 'x' ? 's' : 'S';
+  if (mode & 0o1000) bits[8] = bits[8] === 'x' ? 't' : 'T';
+  return type + bits.join('');
+}
+export const PointPartition = z.object({
+  number: z.number().int(),
+  start: z.number(),
+  size: z.number(),
+  type: z.string(),
+  label: z.string(),
+  filesystem: z.string(),
+  filesystemLabel: z.string(),
+  browsable: z.boolean(),
+  /** Why it cannot be browsed and what would read it ("NTFS: install ntfs-3g to browse"). */
+  reason: z.string().nullable(),
+});
+export type PointPartition = z.infer<typeof PointPartition>;
+export const PointDisk = z.object({
+  name: z.string(),
+  size: z.number(),
+  format: z.string(),
+  scheme: z.enum(['gpt', 'mbr', 'none']),
+  partitions: z.array(PointPartition),
+  reason: z.string().nullable(),
+});
+export type PointDisk = z.infer<typeof PointDisk>;
+export const PointFileListing = z.object({
+  pointId: z.string(),
+  disks: z.array(PointDisk),
+  disk: z.string().nullable(),
+  partition: z.number().int().nullable(),
+  filesystem: z.string().nullable(),
+  path: z.string(),
+  entries: z.array(PointFileEntry),
+  /** Bytes fetched from the vault's storage for this answer. */
+  bytesFetched: z.number(),
+});
+export type PointFileListing = z.infer<typeof PointFileListing>;
+export const PointFilePiece = z.object({
+  path: z.string(),
+  size: z.number(),
+  offset: z.number(),
+  data: z.string(),
+  mode: z.number().int(),
+  mtime: z.string(),
+  bytesFetched: z.number(),
+});
+export type PointFilePiece = z.infer<typeof PointFilePiece>;
+
 export const methods = {
   engineInfo: { args: z.object({}).strict(), result: EngineInfo },
   listVaults: { args: z.object({}).strict(), result: z.array(VaultSummary) },
@@ -716,6 +798,18 @@ export const methods = {
   },
   /** Upgrades a vault to the newest format (or finishes a stopped upgrade) as an UpgradeVault job under the exclusive lock. */
   upgradeVault: { args: z.object({ vault: VaultName }).strict(), result: Job },
+  /** File-level restore: a point's disks and partitions, and the entries of one folder (the root of the first browsable partition unless told). */
+  listPointFiles: { args: z.object({ ...PointFileSelector, path: PointPath.optional() }).strict(), result: PointFileListing },
+  /** Up to `length` bytes of one file of a point from `offset` (base64): the CLI's `files cat` and the console's download read it piece by piece. */
+  readPointFile: {
+    args: z.object({ ...PointFileSelector, path: PointPath, offset: z.number().int().min(0).default(0), length: z.number().int().min(1).max(MAX_FILE_PIECE).default(MAX_FILE_PIECE) }).strict(),
+    result: PointFilePiece,
+  },
+  /** Restores files and folders of a point into a folder as a job (modes, times, symlinks kept; never overwrites: the folder must be empty unless keepBoth). */
+  restorePointFiles: {
+    args: z.object({ ...PointFileSelector, paths: z.array(PointPath).min(1, 'name at least one file or folder').max(1000), targetDir: AbsolutePath, keepBoth: z.boolean().default(false) }).strict(),
+    result: Job,
+  },
 } as const;
 
 export type Methods = typeof methods;

@@ -305,6 +305,14 @@ export const errorCatalog = {
     message: 'The restored disk could not be written in its original format.',
     remedy: 'Check that qemu-img is installed (Debian/Ubuntu: qemu-utils) and that the restore folder has room for a second copy of the disk, then restore again.',
   },
+  FileNotFoundInPoint: {
+    message: 'The path, disk or partition does not exist in the recovery point.',
+    remedy: 'List the point with `coffer files list VM --point ID [PATH]` (or Browse files in the console) and pick a path it shows; paths are case-sensitive.',
+  },
+  FilesystemUnsupported: {
+    message: 'Coffer cannot browse this disk or filesystem (the message names it and what would read it).',
+    remedy: 'Install the tool the message names (e.g. ntfs-3g for NTFS), or restore the whole disk and open it on a machine that reads that filesystem.',
+  },
 } as const satisfies Record<string, ErrorInfo>;
 
 export type ErrorCode = keyof typeof errorCatalog;

@@ -38,6 +38,8 @@ export const JobMessage = z.discriminatedUnion('code', [
   message('WaitingForLock', { operation: z.string(), host: z.string() }),
   /** An UpgradeVault job ended: the vault is at format `to` (from `from`), `converted` of `points` manifests rewritten by this run. */
   message('VaultUpgraded', { vault: z.string(), from: Count, to: Count, converted: Count, points: Count }),
+  /** Single files restored from a point into a folder (file-level restore). */
+  message('FilesRestored', { vm: VmLabel, pointId: z.string(), target: z.string(), files: Count, bytes: Bytes }),
 ]);
 export type JobMessage = z.infer<typeof JobMessage>;
 export type JobMessageCode = JobMessage['code'];
@@ -89,6 +91,7 @@ export const englishJobMessages: JobMessageTexts = {
     p.from === p.to && p.converted === 0
       ? `Vault ${p.vault} already uses format ${p.to}; nothing to upgrade.`
       : `Vault ${p.vault} upgraded from format ${p.from} to ${p.to}: ${f.count(p.converted, '# recovery point', '# recovery points')} of ${p.points} rewritten.`,
+  FilesRestored: (p, f) => `Restored ${f.count(p.files, '# file', '# files')} (${f.bytes(p.bytes)}) of ${p.vm} point ${p.pointId} to ${p.target}.`,
 };
 
 /** Why a disk was read in full, as a clause after "read in full:" (one language's words). */

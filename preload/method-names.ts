@@ -50,4 +50,7 @@ export const methodNameList = [
   'listNotifications',
   'markNotificationsRead',
   'upgradeVault',
+  'listPointFiles',
+  'readPointFile',
+  'restorePointFiles',
 ] as const;

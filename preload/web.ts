@@ -10,7 +10,7 @@
 import type { CofferApi, EventName, EventPayload, MethodName, Result } from './contract.js';
 import { methodNameList as methodNames } from './method-names.js';
 import { errorCatalog } from './errors.js';
-import { encodeCall, parseHostMessage, SOCKET_PATH, TOKEN_FRAGMENT_KEY } from './wire.js';
+import { DOWNLOAD_PATH, encodeCall, parseHostMessage, SOCKET_PATH, TOKEN_FRAGMENT_KEY } from './wire.js';
 
 const TOKEN_KEY = 'coffer_token';
 /** Reconnect delays grow from the first to the last, then stay there. */
@@ -170,3 +170,35 @@ function createBridge(): CofferApi {
 }
 
 window.coffer = createBridge();
+
+/**
+ * The browser console's Download of files from a recovery point: the host streams one file, or a
+ * zip of several, and the browser saves it. The token travels as a bearer header, never in a URL.
+ */
+window.cofferDownload = async (params) => {
+  const q = new URLSearchParams({ vm: params.vm, pointId: params.pointId });
+  if (params.disk !== undefined) q.set('disk', params.disk);
+  if (params.partition !== undefined) q.set('partition', String(params.partition));
+  for (const p of params.paths) q.append('path', p);
+  let res: Response;
+  try {
+    res = await fetch(`${DOWNLOAD_PATH}?${q.toString()}`, { headers: { authorization: `Bearer ${sessionStorage.getItem(TOKEN_KEY) ?? ''}` } });
+  } catch (e) {
+    return unreachable(String(e));
+  }
+  if (!res.ok) {
+    const body = (await res.json().catch(() => ({}))) as { error?: { code?: keyof typeof errorCatalog; message?: string } };
+    const code = body.error?.code && body.error.code in errorCatalog ? body.error.code : 'Internal';
+    return { ok: false, error: { code, message: body.error?.message ?? res.statusText, remedy: errorCatalog[code].remedy } };
+  }
+  const name = /filename\*=UTF-8''([^;]+)/.exec(res.headers.get('content-disposition') ?? '')?.[1];
+  const blob = await res.blob();
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  a.download = name ? decodeURIComponent(name) : 'download';
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 60_000);
+  return { ok: true, value: { fileName: a.download, bytes: blob.size } };
+};

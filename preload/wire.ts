@@ -13,6 +13,8 @@ import { errorCatalog } from './errors.js';
 export const SOCKET_PATH = '/ws';
 /** GET /host-proof?nonce=N answers {proof}: HMAC-SHA256(token, HOST_PROOF_LABEL + N), base64url. */
 export const HOST_PROOF_PATH = '/host-proof';
+/** The browser console's file download (file-level restore), token as a bearer header: main/host/download.ts. */
+export const DOWNLOAD_PATH = '/files/download';
 export const HOST_PROOF_LABEL = 'coffer-host-proof:';
 /** The URL fragment key the console URL carries its token in (fragments never reach a server). */
 export const TOKEN_FRAGMENT_KEY = 'token';

@@ -8,6 +8,8 @@ import { printTable } from './format.js';
 export interface CliIo {
   out: (text: string) => void;
   err: (text: string) => void;
+  /** Raw bytes to stdout (`coffer files cat`); an io without it gets them as UTF-8 text. */
+  outBytes?: (bytes: Uint8Array) => void;
   /** Whether a person at a terminal can be asked (stdin is a TTY). */
   interactive: boolean;
   /** Asks one question on the terminal; `secret` echoes nothing while it is typed. */
@@ -17,6 +19,7 @@ export interface CliIo {
 export const processIo: CliIo = {
   out: (t) => process.stdout.write(t),
   err: (t) => process.stderr.write(t),
+  outBytes: (b) => process.stdout.write(b),
   get interactive() {
     return process.stdin.isTTY === true;
   },

@@ -7,6 +7,7 @@ import { readHostFile } from '../host/host-file.js';
 import { createRouter } from '../rpc/router.js';
 import { backupCommands } from './commands/backup.js';
 import { dashboardCommand } from './commands/dashboard.js';
+import { filesCommands } from './commands/files.js';
 import { jobCommands } from './commands/job.js';
 import { policyCommands } from './commands/policy.js';
 import { protectionCommands } from './commands/protection.js';
@@ -48,6 +49,7 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
   policyCommands(program, cli);
   protectionCommands(program, cli);
   backupCommands(program, cli);
+  filesCommands(program, cli);
   dashboardCommand(program, cli);
   serveCommand(program, cli);
 

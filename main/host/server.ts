@@ -5,7 +5,8 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Result } from '../../preload/errors.js';
-import { encodeEvent, encodeReply, HOST_PROOF_PATH, parseCall, SOCKET_PATH, TOKEN_FRAGMENT_KEY } from '../../preload/wire.js';
+import { DOWNLOAD_PATH, encodeEvent, encodeReply, HOST_PROOF_PATH, parseCall, SOCKET_PATH, TOKEN_FRAGMENT_KEY } from '../../preload/wire.js';
+import { serveDownload } from './download.js';
 import type { Engine } from '../core/engine.js';
 import { toApiError } from '../core/errors.js';
 import type { Router } from '../rpc/router.js';
@@ -67,7 +68,7 @@ export async function startConsoleServer(opts: ConsoleServerOptions): Promise<Co
 
   const server = http.createServer((req, res) => {
     try {
-      handleHttp(req, res, opts.staticDir, token, origin);
+      handleHttp(req, res, opts.staticDir, token, origin, opts.engine);
     } catch (e) {
       log(`request ${truncate(req.url)} failed`, e);
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
@@ -118,7 +119,7 @@ export async function startConsoleServer(opts: ConsoleServerOptions): Promise<Co
   };
 }
 
-function handleHttp(req: http.IncomingMessage, res: http.ServerResponse, staticDir: string, token: string, origin: string): void {
+function handleHttp(req: http.IncomingMessage, res: http.ServerResponse, staticDir: string, token: string, origin: string, engine: Engine): void {
   const text = (status: number, body: string): void => {
     res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': 'text/plain; charset=utf-8' }).end(body);
   };
@@ -136,6 +137,7 @@ function handleHttp(req: http.IncomingMessage, res: http.ServerResponse, staticD
     res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'application/json' }).end(JSON.stringify({ proof: hostProof(token, nonce) }));
     return;
   }
+  if (url.pathname === DOWNLOAD_PATH) return serveDownload(req, res, url, engine, token, SECURITY_HEADERS);
   serveStatic(staticDir, url.pathname, res, text);
 }
 

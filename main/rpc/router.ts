@@ -81,6 +81,9 @@ function handlers(engine: Engine, face: Face): Handlers {
     listNotifications: ({ since, limit }) => notifications.list({ since, limit }),
     markNotificationsRead: ({ upTo, clear }) => notifications.markRead(upTo, clear),
     upgradeVault: ({ vault }) => engine.protection.upgradeVault(vault),
+    listPointFiles: (a) => engine.protection.files.list(a),
+    readPointFile: (a) => engine.protection.files.read(a),
+    restorePointFiles: (a) => engine.protection.files.restore(a),
   };
 }
 

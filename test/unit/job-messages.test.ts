@@ -40,6 +40,7 @@ const samples: { [C in JobMessageCode]: JobMessageParams<C> } = {
   PointsPruned: { vm: 'shop/web01', points: 1 },
   WaitingForLock: { operation: 'backup of web01', host: 'nas1' },
   VaultUpgraded: { vault: 'vault-ams', from: 1, to: 2, converted: 3, points: 3 },
+  FilesRestored: { vm: 'shop/web01', pointId: '20260101T220000Z', target: '/restore/files', files: 3, bytes: 12 * 2 ** 20 },
 };
 const messages = Object.entries(samples).map(([code, params]) => JobMessage.parse({ code, params }));
 

@@ -14,6 +14,7 @@ import { PolicyService } from './policies.js';
 import { RestoreService, type RestoreHow } from './restore.js';
 import { verifyVault } from './verify.js';
 import { upgradeVault } from './upgrade-vault.js';
+import { FileService } from '../files/service.js';
 
 export type { RestoreHow } from './restore.js';
 export type { RegisteredVm } from './context.js';
@@ -30,6 +31,8 @@ export class ProtectionService {
   private readonly points: PointService;
   private readonly backups: BackupService;
   private readonly restores: RestoreService;
+  /** File-level restore: browse a point's filesystems, read and restore single files. */
+  readonly files: FileService;
 
   constructor(db: Db, events: EngineEvents, jobs: JobService, vaults: VaultService, inventory: InventoryService) {
     this.ctx = new ProtectionContext(db, events, jobs, vaults, inventory);
@@ -38,6 +41,7 @@ export class ProtectionService {
     this.points = new PointService(this.ctx, this.policies);
     this.backups = new BackupService(this.ctx, this.policies, this.points);
     this.restores = new RestoreService(this.ctx);
+    this.files = new FileService(this.ctx);
   }
 
   /** The console's time zone: policies are wall-clock times in it. */

@@ -9,6 +9,7 @@ import { listPointIds, readManifest } from './manifest.js';
 import { loadIndexes, prefetchIndexes } from './packs.js';
 import { deletePointObjects, runGc, type GcReport } from './prune.js';
 import { runRestore, type RestoreOptions, type RestoreResult } from './restore.js';
+import type { RandomReadContext } from './random-read.js';
 import type { ObjectStore } from './storage.js';
 import { runUpgrade, type UpgradeOptions, type UpgradeReport } from './upgrade.js';
 import { runVerify, type VerifyOptions, type VerifyReport } from './verify.js';
@@ -295,6 +296,17 @@ export class Vault {
     try {
       const ctx = await this.ctx();
       return await runRestore(ctx, pointId, targetDir, opts);
+    } finally {
+      await lock.release();
+    }
+  }
+
+  /** Random reads of points (file-level restore, random-read.ts) under a shared lock: the store, keys and chunk index. */
+  async withReadAccess<T>(operation: string, fn: (ctx: RandomReadContext) => Promise<T>): Promise<T> {
+    const lock = await VaultLock.acquire(this.store, 'shared', operation);
+    try {
+      const ctx = await this.ctx();
+      return await fn({ store: ctx.store, keys: ctx.keys, index: ctx.index, vaultId: this.config.id });
     } finally {
       await lock.release();
     }

@@ -162,6 +162,7 @@ export const nl: Messages = {
   'op.StopProtection': 'Beveiliging stoppen',
   'op.DeleteBackupData': 'Back-upgegevens verwijderen',
   'op.UpgradeVault': 'Kluis bijwerken',
+  'op.RestoreFiles': 'Bestanden herstellen',
   'status.Queued': 'In wachtrij',
   'status.InProgress': 'Bezig',
   'status.Completed': 'Voltooid',
@@ -659,6 +660,40 @@ export const nl: Messages = {
   'header.theme.light': 'Licht',
   'header.theme.dark': 'Donker',
   'header.theme.system': 'Systeem volgen',
+  // issue 14 §1: file-level restore (Recovery points -> Browse files)
+  'files.open': 'Bestanden bekijken',
+  'files.label': 'Bekijk de bestanden van het punt van {created}',
+  'files.title': 'Bestanden van {name}',
+  'files.point': 'Herstelpunt van {created}; wordt tijdens het bladeren uit de kluis gelezen, er wordt niets hersteld tot u daarom vraagt.',
+  'files.disks': 'Schijven en partities',
+  'files.partition': 'Partitie {number}: {filesystem} {size}',
+  'files.noTable': 'geen partitietabel',
+  'files.notBrowsable': 'Kan niet worden doorbladerd: {reason}',
+  'files.nothing': 'Geen enkele partitie van dit punt kan worden doorbladerd.',
+  'files.filter': 'Filteren op naam',
+  'files.tableLabel': 'Bestanden in {path}',
+  'files.col.name': 'Naam',
+  'files.col.size': 'Grootte',
+  'files.col.modified': 'Gewijzigd',
+  'files.col.mode': 'Rechten',
+  'files.selectAll': 'Alles selecteren wat zichtbaar is',
+  'files.select': '{name} selecteren',
+  'files.openFolder': 'Map {name} openen',
+  'files.up': 'Eén map omhoog',
+  'files.root': 'Hoofdmap',
+  'files.empty': 'Deze map is leeg.',
+  'files.noMatch': 'Geen naam in deze map bevat “{filter}”.',
+  'files.selected': '{count} geselecteerd',
+  'files.restore': 'Herstellen naar map',
+  'files.download': 'Downloaden',
+  'files.downloaded': '{name} gedownload ({size}).',
+  'files.target': 'Doelmap',
+  'files.targetHint': 'Een lege of nieuwe map op de machine waarop Coffer draait; rechten, tijden en symbolische koppelingen blijven behouden.',
+  'files.keepBoth': 'De map is niet leeg: beide behouden (een bestaande naam wordt hersteld als “naam (1).ext”)',
+  'files.startRestore': '{count} item(s) herstellen',
+  'files.progress': 'Voortgang van het herstel van bestanden',
+  'files.back': 'Terug naar de bestanden',
+  'files.fetched': '{size} uit de kluis gelezen',
 };
 
 /** Dutch text for every engine error code: a code added to preload/errors.ts without one here fails the typecheck. */
@@ -737,6 +772,8 @@ export const nlErrors: Record<ErrorCode, ErrorInfo> = {
   KeyFileUnreadable: { message: 'Het sleutelbestand kan niet worden gelezen, of de eerste regel bevat geen wachtwoordzin.', remedy: 'Geef het absolute pad van een bestand op de machine waarop Coffer draait, leesbaar voor de gebruiker waaronder Coffer draait, met de wachtwoordzin op de eerste regel.' },
   VaultConfigTampered: { message: 'De configuratie van de kluis klopt niet met haar authenticatiecode (of noemt een ouder formaat dan deze console van haar kent): haar parameters zijn gewijzigd door iemand zonder de kluissleutel.', remedy: 'Er is niets geschreven. Zet het configuratiebestand terug uit een kopie van de kluis (of van een andere installatie die het heeft) en ontgrendel opnieuw.' },
   DiskConversionFailed: { message: 'De teruggezette schijf kon niet in haar oorspronkelijke indeling worden geschreven.', remedy: 'Controleer of qemu-img is geïnstalleerd (Debian/Ubuntu: qemu-utils) en of de herstelmap ruimte heeft voor een tweede kopie van de schijf, en zet dan opnieuw terug.' },
+  FileNotFoundInPoint: { message: 'Het pad, de schijf of de partitie bestaat niet in het herstelpunt.', remedy: 'Bekijk het punt met `coffer files list VM --point ID [PAD]` (of Bestanden bekijken in de console) en kies een pad dat daar staat; paden zijn hoofdlettergevoelig.' },
+  FilesystemUnsupported: { message: 'Coffer kan deze schijf of dit bestandssysteem niet doorbladeren (de melding noemt het en wat het wel kan lezen).', remedy: 'Installeer het hulpmiddel dat de melding noemt (bijv. ntfs-3g voor NTFS), of herstel de hele schijf en open die op een machine die dat bestandssysteem leest.' },
 };
 
 /** Job results in Dutch: one text per job message code (the English ones are in preload/job-messages.ts). */
@@ -775,6 +812,7 @@ export const nlJobMessages: JobMessageTexts = {
     p.from === p.to && p.converted === 0
       ? `Kluis ${p.vault} gebruikt al formaat ${p.to}; er is niets bij te werken.`
       : `Kluis ${p.vault} bijgewerkt van formaat ${p.from} naar ${p.to}: ${f.count(p.converted, '# herstelpunt', '# herstelpunten')} van ${p.points} herschreven.`,
+  FilesRestored: (p, f) => `${f.count(p.files, '# bestand', '# bestanden')} (${f.bytes(p.bytes)}) van ${p.vm} punt ${p.pointId} hersteld naar ${p.target}.`,
 };
 
 /** Why a disk was read in full, in Dutch (the English words are in preload/job-messages.ts). */

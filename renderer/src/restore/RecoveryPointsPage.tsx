@@ -16,7 +16,7 @@ import {
   makeStyles,
   tokens,
 } from '@fluentui/react-components';
-import { ArrowUndo20Regular, History20Regular } from '@fluentui/react-icons';
+import { ArrowUndo20Regular, FolderOpen20Regular, History20Regular } from '@fluentui/react-icons';
 import { useState, type ReactElement } from 'react';
 import { vmLabel, type RecoveryPoint } from '../../../preload/contract.js';
 import { useApi } from '../api.js';
@@ -28,6 +28,7 @@ import { TierBadge } from '../shell/labels.js';
 import { ErrorBar, Page } from '../shell/Page.js';
 import { EmptyState, VaultPicker, usePanelStyles, useVaultChoice } from '../shell/ui.js';
 import { RestoreDialog } from './RestoreDialog.js';
+import { BrowseFilesDialog } from './BrowseFilesDialog.js';
 
 const useStyles = makeStyles({
   pickers: { display: 'flex', gap: tokens.spacingHorizontalXL, flexWrap: 'wrap', alignItems: 'flex-end' },
@@ -55,6 +56,7 @@ export function RecoveryPointsPage(): ReactElement {
   const vm = candidates.find((v) => v.id === wanted) ?? candidates[0];
   const points = useApi('listPoints', vm ? { vm: vm.id } : undefined, { refreshOn: ['protectionChanged'] });
   const [restoring, setRestoring] = useState<RecoveryPoint>();
+  const [browsing, setBrowsing] = useState<RecoveryPoint>();
   const list = [...(points.data ?? [])].sort((a, b) => b.created.localeCompare(a.created));
 
   return (
@@ -139,6 +141,9 @@ export function RecoveryPointsPage(): ReactElement {
                   <TableCell>
                     <Button size="small" icon={<ArrowUndo20Regular />} onClick={() => setRestoring(p)} aria-label={t('restore.label', { created: formatDateTime(p.created) })}>
                       {t('restore.open')}
+                    </Button>{' '}
+                    <Button size="small" icon={<FolderOpen20Regular />} onClick={() => setBrowsing(p)} aria-label={t('files.label', { created: formatDateTime(p.created) })}>
+                      {t('files.open')}
                     </Button>
                   </TableCell>
                 </TableRow>
@@ -148,6 +153,7 @@ export function RecoveryPointsPage(): ReactElement {
         </div>
       )}
       {vm && <RestoreDialog key={restoring?.id ?? 'none'} vm={vm} point={restoring} among={candidates} onClose={() => setRestoring(undefined)} />}
+      {vm && <BrowseFilesDialog key={browsing?.id ?? 'none'} vm={vm} point={browsing} onClose={() => setBrowsing(undefined)} />}
     </Page>
   );
 }
