@@ -34,6 +34,12 @@ export const JobMessage = z.discriminatedUnion('code', [
   message('PointsPruned', { vm: VmLabel, points: Count }),
   /** While a job waits for another job or install that holds the vault. */
   message('WaitingForLock', { operation: z.string(), host: z.string() }),
+  /** A restore whose disks were converted to another format (--format). */
+  message('RestoreConverted', { vm: VmLabel, pointId: z.string(), target: z.string(), format: z.string(), disks: Count, definedAs: z.string().nullable(), definedOn: z.string().nullable() }),
+  /** A test restore while its temporary VM boots and Coffer waits for the heartbeat. */
+  message('RestoreTestBooting', { vm: VmLabel, domain: z.string(), uri: z.string(), heartbeat: z.enum(['agent', 'serial']) }),
+  /** A test restore whose temporary VM answered; the VM, its disks and network are removed. */
+  message('RestoreTestPassed', { vm: VmLabel, pointId: z.string(), heartbeat: z.enum(['agent', 'serial']), restoreSeconds: z.number().min(0), bootSeconds: z.number().min(0) }),
 ]);
 export type JobMessage = z.infer<typeof JobMessage>;
 export type JobMessageCode = JobMessage['code'];
@@ -79,6 +85,11 @@ export const englishJobMessages: JobMessageTexts = {
     `${p.full ? 'Full' : 'Quick'} verify: ${p.points === 1 ? 'the recovery point is' : `all ${f.count(p.points, '# recovery point', '# recovery points')} are`} intact (${f.count(p.chunks, '# chunk', '# chunks')} checked).`,
   PointsPruned: (p, f) => `${f.count(p.points, '# recovery point', '# recovery points')} of ${p.vm} past retention deleted.`,
   WaitingForLock: (p) => `Waiting for ${p.operation} on host ${p.host} to finish.`,
+  RestoreConverted: (p, f) =>
+    `Restored ${p.vm} point ${p.pointId} to ${p.target} with ${f.count(p.disks, '# disk', '# disks')} in ${p.format}${p.definedAs && p.definedOn ? ` and defined as ${p.definedAs} on ${p.definedOn}` : ''}.`,
+  RestoreTestBooting: (p) => `Test VM ${p.domain} started on ${p.uri}; waiting for ${p.heartbeat === 'agent' ? 'its guest agent to answer' : 'its heartbeat on the serial console'}.`,
+  RestoreTestPassed: (p, f) =>
+    `Test restore of ${p.vm} point ${p.pointId} passed: restored in ${f.number(Math.round(p.restoreSeconds))} s, ${p.heartbeat === 'agent' ? 'the guest agent answered' : 'the heartbeat appeared on the serial console'} ${f.number(Math.round(p.bootSeconds))} s after start; the test VM, its disks and network are removed.`,
 };
 
 /** Renders a job message with a language's texts (English unless told). */

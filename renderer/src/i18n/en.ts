@@ -160,6 +160,7 @@ export const en = {
   'op.StopProtection': 'Stop protection',
   'op.DeleteBackupData': 'Delete backup data',
   'op.UpgradeVault': 'Upgrade vault',
+  'op.TestRestore': 'Test restore',
   'status.Queued': 'Queued',
   'status.InProgress': 'In progress',
   'status.Completed': 'Completed',

@@ -162,6 +162,7 @@ export const nl: Messages = {
   'op.StopProtection': 'Beveiliging stoppen',
   'op.DeleteBackupData': 'Back-upgegevens verwijderen',
   'op.UpgradeVault': 'Kluis bijwerken',
+  'op.TestRestore': 'Testherstel',
   'status.Queued': 'In wachtrij',
   'status.InProgress': 'Bezig',
   'status.Completed': 'Voltooid',
@@ -724,6 +725,10 @@ export const nlErrors: Record<ErrorCode, ErrorInfo> = {
   PassphraseWeak: { message: 'De wachtwoordzin is zwak (korter dan 12 tekens, of weinig variatie). Raakt u hem kwijt of wordt hij geraden, dan zijn de back-ups van de kluis ermee verloren.', remedy: 'Gebruik een wachtwoordzin van minstens 12 tekens, zoals een paar losse woorden; of aanvaard het risico uitdrukkelijk (in de console: "Ik begrijp het risico"; in de CLI: --weak-passphrase-ok).' },
   KeyFileNotPrivate: { message: 'Andere gebruikers kunnen het sleutelbestand lezen (of het is van een andere gebruiker), dus Coffer gebruikt het niet.', remedy: 'Maak het privé voor de gebruiker waaronder Coffer draait: chown die gebruiker BESTAND; chmod 600 BESTAND. Stel het daarna opnieuw in.' },
   KeyFileUnreadable: { message: 'Het sleutelbestand kan niet worden gelezen, of de eerste regel bevat geen wachtwoordzin.', remedy: 'Geef het absolute pad van een bestand op de machine waarop Coffer draait, leesbaar voor de gebruiker waaronder Coffer draait, met de wachtwoordzin op de eerste regel.' },
+  QemuImgMissing: { message: 'qemu-img is niet geïnstalleerd op de machine waarop Coffer draait, dus schijven kunnen niet naar een ander formaat worden omgezet.', remedy: 'Installeer het (Debian/Ubuntu: apt-get install qemu-utils; Fedora/RHEL: dnf install qemu-img; macOS: brew install qemu), of herstel zonder --format.' },
+  ConvertFailed: { message: 'qemu-img kon een herstelde schijf niet omzetten naar het gevraagde formaat.', remedy: 'De melding noemt de schijf en de reden van qemu-img. Controleer de vrije ruimte van de doelmap, of herstel in het oorspronkelijke formaat en zet de schijf zelf om.' },
+  RestoreTestNoHeartbeat: { message: 'De test-VM die uit het punt is hersteld, antwoordde niet op tijd: geen ping van de guest agent, of niet de verwachte tekst op de seriële console.', remedy: 'Lees de laatste regels van de seriële console in de taak. Start de gast trager op, verhoog dan de wachttijd (--timeout); meldt hij iets anders als hij klaar is, stel die tekst in (--heartbeat); herstel anders het punt en bekijk de schijven.' },
+  RestoreTestFailed: { message: 'De test-VM kon niet worden aangemaakt of gestart op de libvirt-verbinding.', remedy: 'Controleer de verbinding (virsh -c URI list) en de reden van libvirt in de melding; een punt van een VM van een andere hypervisor heeft libvirt met het QEMU-stuurprogramma op deze machine nodig.' },
 };
 
 /** Job results in Dutch: one text per job message code (the English ones are in preload/job-messages.ts). */
@@ -756,4 +761,9 @@ export const nlJobMessages: JobMessageTexts = {
     `${p.full ? 'Volledige' : 'Snelle'} verificatie: ${p.points === 1 ? 'het herstelpunt is' : `alle ${f.count(p.points, '# herstelpunt', '# herstelpunten')} zijn`} intact (${f.count(p.chunks, '# blok', '# blokken')} gecontroleerd).`,
   PointsPruned: (p, f) => `${f.count(p.points, '# herstelpunt', '# herstelpunten')} van ${p.vm} voorbij de bewaartermijn verwijderd.`,
   WaitingForLock: (p) => `Wacht tot ${p.operation} op host ${p.host} klaar is.`,
+  RestoreConverted: (p, f) =>
+    `${p.vm} punt ${p.pointId} hersteld naar ${p.target} met ${f.count(p.disks, '# schijf', '# schijven')} in ${p.format}${p.definedAs && p.definedOn ? ` en gedefinieerd als ${p.definedAs} op ${p.definedOn}` : ''}.`,
+  RestoreTestBooting: (p) => `Test-VM ${p.domain} gestart op ${p.uri}; wacht tot ${p.heartbeat === 'agent' ? 'de guest agent antwoordt' : 'het levensteken op de seriële console verschijnt'}.`,
+  RestoreTestPassed: (p, f) =>
+    `Testherstel van ${p.vm} punt ${p.pointId} geslaagd: hersteld in ${f.number(Math.round(p.restoreSeconds))} s, ${p.heartbeat === 'agent' ? 'de guest agent antwoordde' : 'het levensteken verscheen op de seriële console'} ${f.number(Math.round(p.bootSeconds))} s na de start; de test-VM, zijn schijven en netwerk zijn verwijderd.`,
 };
