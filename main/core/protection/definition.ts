@@ -34,7 +34,7 @@ export async function renameRestoredVm(vault: Vault, pointId: string, target: st
  * A restored VM must not collide with the original: new name, new UUID, and disk paths pointing
  * at the restored files (libvirt XML and VMware .vmx; other formats keep their text).
  */
-function rewriteDefinition(fileName: string, text: string, newName: string, target: string): string {
+export function rewriteDefinition(fileName: string, text: string, newName: string, target: string): string {
   const uuid = randomUUID();
   if (/\.xml$/i.test(fileName) && /<domain[\s>]/.test(text)) {
     return text

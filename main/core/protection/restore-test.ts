@@ -9,13 +9,13 @@ import type { JobContext } from '../jobs.js';
 import { processAlive } from '../process-alive.js';
 import { parseLibvirtDomainXml } from '../sources/formats/libvirt-xml.js';
 import { hardwareOf, type VmHardware } from '../sources/formats/hardware.js';
-import { isLocalUri } from '../sources/libvirt.js';
+import { domainUuid, isLocalUri, virsh, VirshError } from '../sources/libvirt.js';
 import { checkLibvirtUri } from '../sources/libvirt-uri.js';
 import type { Vault } from '../vault/vault.js';
 import { domainDisks } from './as-libvirt.js';
-import type { ProtectionContext } from './context.js';
+import type { ProtectionContext, RegisteredVm } from './context.js';
 import { convertRestoredDisks } from './convert.js';
-import { renameRestoredVm } from './definition.js';
+import { renameRestoredVm, rewriteDefinition } from './definition.js';
 import { adaptDomainForTest, libvirtDomainXml } from './domain-xml.js';
 import {
   agentPing,
@@ -43,6 +43,14 @@ export const DEFAULT_TEST_URI = 'qemu:///system';
 /** How often the heartbeat is looked for while the VM boots. */
 const POLL_MS = 1000;
 const SERIAL_TAIL_LINES = 20;
+/** libvirt's own image folder: the hypervisor's user can reach it (Coffer's data folder may sit in a private home). */
+const LIBVIRT_IMAGES = '/var/lib/libvirt/images';
+
+/** Where a test's temporary disks go: libvirt's image folder for the local system QEMU, else beside Coffer's data. */
+function disksRootFor(uri: string, recordsRoot: string): string {
+  if (uri === DEFAULT_TEST_URI && fs.existsSync(LIBVIRT_IMAGES)) return LIBVIRT_IMAGES;
+  return recordsRoot;
+}
 
 export interface TestRestoreHow {
   uri?: string | undefined;
@@ -88,7 +96,8 @@ export async function sweepRestoreTestLeftovers(root: string): Promise<string[]>
     }
     if (l.pid !== process.pid && processAlive(l.pid)) continue;
     if (l.pid === process.pid) continue; // a test of this process: it cleans up itself
-    if (!l.domain.startsWith(RESTORE_TEST_PREFIX) || path.dirname(path.resolve(l.dir)) !== path.resolve(root)) continue;
+    // Only what a test made: a folder named after its coffer-test domain.
+    if (!l.domain.startsWith(RESTORE_TEST_PREFIX) || path.basename(l.dir) !== l.domain) continue;
     await cleanUp(root, l);
     cleaned.push(l.domain);
   }
@@ -149,18 +158,19 @@ export class RestoreTestService {
       await this.swept;
       await sweepRestoreTestLeftovers(this.root);
       const domain = `${RESTORE_TEST_PREFIX}${pointId}-${randomBytes(3).toString('hex')}`;
-      const leftover: Leftover = { uri, domain, uuid: randomUUID(), network: how.network ? null : domain, dir: path.join(this.root, domain), pid: process.pid };
+      const leftover: Leftover = { uri, domain, uuid: randomUUID(), network: how.network ? null : domain, dir: path.join(disksRootFor(uri, this.root), domain), pid: process.pid };
       fs.mkdirSync(this.root, { recursive: true, mode: 0o711 });
       fs.writeFileSync(path.join(this.root, `${domain}.json`), JSON.stringify(leftover), { mode: 0o600 });
       try {
-        return await this.run(job, vm.vaultName, label(vm), pointId, how, leftover);
+        return await this.run(job, vm, pointId, how, leftover);
       } finally {
         await cleanUp(this.root, leftover);
       }
     });
   }
 
-  private async run(job: JobContext, vaultName: string, vmLabel: string, pointId: string, how: TestRestoreHow, l: Leftover) {
+  private async run(job: JobContext, vm: RegisteredVm, pointId: string, how: TestRestoreHow, l: Leftover) {
+    const vmLabel = label(vm);
     const started = Date.now();
     // The hypervisor (not Coffer's user) opens the disks and the serial log: the folders must be passable.
     fs.mkdirSync(l.dir, { mode: 0o711 });
@@ -168,14 +178,14 @@ export class RestoreTestService {
     const disksDir = path.join(l.dir, 'disks');
     fs.mkdirSync(disksDir, { mode: 0o711 });
     const serialLog = path.join(l.dir, 'serial.log');
-    const vault = await this.ctx.vaults.openVault(vaultName);
+    const vault = await this.ctx.vaults.openVault(vm.vaultName);
     const defName = (await vault.readManifest(pointId)).definition?.fileName;
     const result = await vault.restore(pointId, disksDir, {
       signal: job.signal,
       onProgress: (p) => job.progress({ bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, bytesPerSecond: p.bytesPerSecond }),
     });
     const network = l.network ?? how.network!;
-    const { xml, agent } = await this.domainXml(vault, pointId, disksDir, defName, result.files.map((f) => f.name), l, network, serialLog, job.signal);
+    const { xml, agent } = await this.domainXml(vm, vault, pointId, disksDir, defName, result.files.map((f) => f.name), l, network, serialLog, job.signal);
     const restoreSeconds = (Date.now() - started) / 1000;
 
     job.signal.throwIfAborted();
@@ -227,6 +237,7 @@ export class RestoreTestService {
 
   /** The test VM's domain XML: the restored libvirt definition adapted, or one made from another hypervisor's definition. */
   private async domainXml(
+    vm: RegisteredVm,
     vault: Vault,
     pointId: string,
     disksDir: string,
@@ -240,7 +251,8 @@ export class RestoreTestService {
     const available = await domainTypeFor(l.uri, signal).catch((e: unknown) => {
       throw libvirtFailure(e, 'reading the capabilities', l.uri);
     });
-    const definition = defName ? await renameRestoredVm(vault, pointId, disksDir, l.domain) : undefined;
+    let definition = defName ? await renameRestoredVm(vault, pointId, disksDir, l.domain) : undefined;
+    if (!definition) definition = await this.currentLibvirtDefinition(vm, disksDir, l.domain, signal);
     const text = definition ? fs.readFileSync(definition, 'utf8') : '';
     const parsed = definition && /\.xml$/i.test(definition) ? parseLibvirtDomainXml(text) : undefined;
     if (parsed) {
@@ -264,5 +276,24 @@ export class RestoreTestService {
       serialLog,
     });
     return { xml, agent: false };
+  }
+
+  /**
+   * A point of a libvirt source carries no domain XML: the VM's definition as its source has it now
+   * (`virsh dumpxml --inactive`), pointed at the restored disks. Undefined for other sources or a VM the source no longer has.
+   */
+  private async currentLibvirtDefinition(vm: RegisteredVm, disksDir: string, name: string, signal: AbortSignal): Promise<string | undefined> {
+    const source = this.ctx.sourceOf(vm);
+    if (source?.kind !== 'libvirt') return undefined;
+    let xml: string;
+    try {
+      xml = await virsh(source.target, ['dumpxml', '--inactive', '--domain', domainUuid(vm.stableId)], { signal });
+    } catch (e) {
+      if (e instanceof VirshError) return undefined;
+      throw e;
+    }
+    const file = path.join(disksDir, `${name}.source.xml`);
+    fs.writeFileSync(file, rewriteDefinition(file, xml, name, disksDir), { mode: 0o600 });
+    return file;
   }
 }
