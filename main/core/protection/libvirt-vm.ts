@@ -41,7 +41,8 @@ export async function removeDomain(uri: string, uuid: string): Promise<void> {
 /** Whether a domain with this UUID still exists on the connection. */
 export async function domainExists(uri: string, uuid: string): Promise<boolean> {
   try {
-    await virsh(uri, ['domuuid', '--domain', domainUuid(uuid)]);
+    // domstate looks a UUID up (domuuid would only take a name or an id).
+    await virsh(uri, ['domstate', '--domain', domainUuid(uuid)]);
     return true;
   } catch (e) {
     if (e instanceof VirshError) return false;

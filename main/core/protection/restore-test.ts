@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { stripVTControlCharacters } from 'node:util';
 import type { Job } from '../../../preload/contract.js';
 import { CofferError } from '../errors.js';
@@ -126,14 +127,6 @@ function serialHas(file: string, text: string): boolean {
   }
 }
 
-const pause = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(t);
-      reject(signal.reason);
-    }, { once: true });
-  });
 
 export class RestoreTestService {
   /** The cleanup of earlier runs' leftovers, started when the engine opens. */
@@ -216,7 +209,7 @@ export class RestoreTestService {
         stopped = true;
         break;
       }
-      await pause(POLL_MS, job.signal);
+      await sleep(POLL_MS, undefined, { signal: job.signal });
     }
     const tail = serialTail(serialLog);
     if (!answered) {
