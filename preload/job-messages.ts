@@ -37,9 +37,9 @@ export const JobMessage = z.discriminatedUnion('code', [
   /** A restore whose disks were converted to another format (--format). */
   message('RestoreConverted', { vm: VmLabel, pointId: z.string(), target: z.string(), format: z.string(), disks: Count, definedAs: z.string().nullable(), definedOn: z.string().nullable() }),
   /** A test restore while its temporary VM boots and Coffer waits for the heartbeat. */
-  message('RestoreTestBooting', { vm: VmLabel, domain: z.string(), uri: z.string(), heartbeat: z.enum(['agent', 'serial']) }),
+  message('RestoreTestBooting', { vm: VmLabel, domain: z.string(), uri: z.string(), viaAgent: z.boolean() }),
   /** A test restore whose temporary VM answered; the VM, its disks and network are removed. */
-  message('RestoreTestPassed', { vm: VmLabel, pointId: z.string(), heartbeat: z.enum(['agent', 'serial']), restoreSeconds: z.number().min(0), bootSeconds: z.number().min(0) }),
+  message('RestoreTestPassed', { vm: VmLabel, pointId: z.string(), viaAgent: z.boolean(), restoreSeconds: z.number().min(0), bootSeconds: z.number().min(0) }),
 ]);
 export type JobMessage = z.infer<typeof JobMessage>;
 export type JobMessageCode = JobMessage['code'];
@@ -87,9 +87,9 @@ export const englishJobMessages: JobMessageTexts = {
   WaitingForLock: (p) => `Waiting for ${p.operation} on host ${p.host} to finish.`,
   RestoreConverted: (p, f) =>
     `Restored ${p.vm} point ${p.pointId} to ${p.target} with ${f.count(p.disks, '# disk', '# disks')} in ${p.format}${p.definedAs && p.definedOn ? ` and defined as ${p.definedAs} on ${p.definedOn}` : ''}.`,
-  RestoreTestBooting: (p) => `Test VM ${p.domain} started on ${p.uri}; waiting for ${p.heartbeat === 'agent' ? 'its guest agent to answer' : 'its heartbeat on the serial console'}.`,
+  RestoreTestBooting: (p) => `Test VM ${p.domain} of ${p.vm} started on ${p.uri}; waiting for ${p.viaAgent ? 'its guest agent to answer' : 'its heartbeat on the serial console'}.`,
   RestoreTestPassed: (p, f) =>
-    `Test restore of ${p.vm} point ${p.pointId} passed: restored in ${f.number(Math.round(p.restoreSeconds))} s, ${p.heartbeat === 'agent' ? 'the guest agent answered' : 'the heartbeat appeared on the serial console'} ${f.number(Math.round(p.bootSeconds))} s after start; the test VM, its disks and network are removed.`,
+    `Test restore of ${p.vm} point ${p.pointId} passed: restored in ${f.number(Math.round(p.restoreSeconds))} s, ${p.viaAgent ? 'the guest agent answered' : 'the heartbeat appeared on the serial console'} ${f.number(Math.round(p.bootSeconds))} s after start; the test VM, its disks and network are removed.`,
 };
 
 /** Renders a job message with a language's texts (English unless told). */

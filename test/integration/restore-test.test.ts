@@ -116,7 +116,7 @@ describe.skipIf(!!why)(`Test restore on a real QEMU guest (${QEMU_DOMAIN_TYPE})$
     const passed = await engine.jobs.wait(unwrap(await router.invoke('testRestore', { vm: vm.id, pointId: point!.id, heartbeat: `COFFER-HEARTBEAT ${marker}`, timeoutSeconds: 900 })).id);
     expect(passed.status, JSON.stringify(passed.error)).toBe('Completed');
     expect(passed.operation).toBe('TestRestore');
-    expect(passed.summary).toMatchObject({ code: 'RestoreTestPassed', params: { pointId: point!.id, heartbeat: 'serial' } });
+    expect(passed.summary).toMatchObject({ code: 'RestoreTestPassed', params: { pointId: point!.id, viaAgent: false } });
     const details = passed.details as { domain: string; network: string; bootSeconds: number; restoreSeconds: number; serialTail: string[] };
     expect(details.domain).toMatch(new RegExp(`^coffer-test-${point!.id}-`));
     expect(details.network).toBe(details.domain);

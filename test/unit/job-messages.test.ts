@@ -40,8 +40,8 @@ const samples: { [C in JobMessageCode]: JobMessageParams<C> } = {
   PointsPruned: { vm: 'shop/web01', points: 1 },
   WaitingForLock: { operation: 'backup of web01', host: 'nas1' },
   RestoreConverted: { vm: 'shop/web01', pointId: '20260101T220000Z', target: '/restore/web01', format: 'qcow2', disks: 2, definedAs: 'web01-kvm', definedOn: 'qemu:///system' },
-  RestoreTestBooting: { vm: 'shop/web01', domain: 'coffer-test-20260101T220000Z', uri: 'qemu:///system', heartbeat: 'serial' },
-  RestoreTestPassed: { vm: 'shop/web01', pointId: '20260101T220000Z', heartbeat: 'agent', restoreSeconds: 12.4, bootSeconds: 31 },
+  RestoreTestBooting: { vm: 'shop/web01', domain: 'coffer-test-20260101T220000Z', uri: 'qemu:///system', viaAgent: false },
+  RestoreTestPassed: { vm: 'shop/web01', pointId: '20260101T220000Z', viaAgent: true, restoreSeconds: 12.4, bootSeconds: 31 },
 };
 const messages = Object.entries(samples).map(([code, params]) => JobMessage.parse({ code, params }));
 

@@ -197,7 +197,7 @@ export class RestoreTestService {
     }
     const bootStarted = Date.now();
     const heartbeat: 'agent' | 'serial' = agent ? 'agent' : 'serial';
-    job.note({ code: 'RestoreTestBooting', params: { vm: vmLabel, domain: l.domain, uri: l.uri, heartbeat } });
+    job.note({ code: 'RestoreTestBooting', params: { vm: vmLabel, domain: l.domain, uri: l.uri, viaAgent: agent } });
 
     const deadline = bootStarted + how.timeoutSeconds * 1000;
     let answered = false;
@@ -223,7 +223,7 @@ export class RestoreTestService {
     }
     const bootSeconds = (Date.now() - bootStarted) / 1000;
     return {
-      summary: { code: 'RestoreTestPassed' as const, params: { vm: vmLabel, pointId, heartbeat, restoreSeconds, bootSeconds } },
+      summary: { code: 'RestoreTestPassed' as const, params: { vm: vmLabel, pointId, viaAgent: agent, restoreSeconds, bootSeconds } },
       details: { domain: l.domain, uri: l.uri, network: l.network ?? how.network ?? null, heartbeat, restoreSeconds, bootSeconds, totalSeconds: (Date.now() - started) / 1000, bytes: result.bytes, serialTail: tail },
     };
   }

@@ -781,7 +781,7 @@ export const nlJobMessages: JobMessageTexts = {
   WaitingForLock: (p) => `Wacht tot ${p.operation} op host ${p.host} klaar is.`,
   RestoreConverted: (p, f) =>
     `${p.vm} punt ${p.pointId} hersteld naar ${p.target} met ${f.count(p.disks, '# schijf', '# schijven')} in ${p.format}${p.definedAs && p.definedOn ? ` en gedefinieerd als ${p.definedAs} op ${p.definedOn}` : ''}.`,
-  RestoreTestBooting: (p) => `Test-VM ${p.domain} gestart op ${p.uri}; wacht tot ${p.heartbeat === 'agent' ? 'de guest agent antwoordt' : 'het levensteken op de seriële console verschijnt'}.`,
+  RestoreTestBooting: (p) => `Test-VM ${p.domain} van ${p.vm} gestart op ${p.uri}; wacht tot ${p.viaAgent ? 'de guest agent antwoordt' : 'het levensteken op de seriële console verschijnt'}.`,
   RestoreTestPassed: (p, f) =>
-    `Testherstel van ${p.vm} punt ${p.pointId} geslaagd: hersteld in ${f.number(Math.round(p.restoreSeconds))} s, ${p.heartbeat === 'agent' ? 'de guest agent antwoordde' : 'het levensteken verscheen op de seriële console'} ${f.number(Math.round(p.bootSeconds))} s na de start; de test-VM, zijn schijven en netwerk zijn verwijderd.`,
+    `Testherstel van ${p.vm} punt ${p.pointId} geslaagd: hersteld in ${f.number(Math.round(p.restoreSeconds))} s, ${p.viaAgent ? 'de guest agent antwoordde' : 'het levensteken verscheen op de seriële console'} ${f.number(Math.round(p.bootSeconds))} s na de start; de test-VM, zijn schijven en netwerk zijn verwijderd.`,
 };
