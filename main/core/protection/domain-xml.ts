@@ -98,6 +98,8 @@ export function adaptDomainForTest(xml: string, o: { name: string; type?: string
     .replace(/<name>[^<]*<\/name>/, `<name>${escapeXml(o.name)}</name>`)
     .replace(/<uuid>[^<]*<\/uuid>/, `<uuid>${randomUUID()}</uuid>`);
   if (o.type) out = out.replace(/<domain\s+type=(['"])[^'"]*\1/, `<domain type='${escapeXml(o.type)}'`);
+  // libvirt needs an OS type; a hand-written definition may have left it to the defaults.
+  if (!/<os[\s>]/.test(out)) out = out.replace(/<devices[\s>]/, (m) => `<os><type arch='x86_64'>hvm</type></os>${m}`);
   const nics = (out.match(/<interface\b/g) ?? []).length;
   out = out.replace(/<(interface|serial|console)\b[^>]*\/>|<(interface|serial|console)\b[\s\S]*?<\/\2>/g, '');
   const devices = [...Array.from({ length: o.network ? Math.max(1, nics) : 0 }, () => interfaceXml(o.network)), serialXml(o.serialLog)].join('');

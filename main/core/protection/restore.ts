@@ -55,6 +55,8 @@ export class RestoreService {
           onProgress: (f) => job.progress({ bytesDone: result.bytes + f * result.bytes, bytesTotal: result.bytes * 2 }),
         });
       }
+      // Disks only: the definition beside them names the converted files too.
+      if (converted && defName && how.mode === 'disks') retargetDefinition(path.join(target, defName), converted);
       let defined: { definedAs: string; definedOn: string } | undefined;
       if (how.mode === 'newVm') {
         let definition = await renameRestoredVm(vault, pointId, target, newName);

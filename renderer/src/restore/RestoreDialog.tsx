@@ -74,6 +74,9 @@ export function RestoreDialog({ vm, point, among = [], onClose }: { vm: Vm; poin
       const j = await call('restorePoint', { vm: vm.id, pointId: point.id, mode, targetDir: target, ...(mode === 'newVm' ? { newName: newName.trim() } : {}), ...(format ? { format } : {}) });
       trackJobs([j]);
       setJob(j);
+      // Updates that arrived before the job's id was known: read it once more.
+      const now = await call('showJob', { id: j.id });
+      setJob((cur) => (cur?.id === now.id && !finishedStatuses.includes(cur.status) ? now : cur));
     });
   };
   const done = job && finishedStatuses.includes(job.status);

@@ -91,6 +91,9 @@ export function TestRestoreDialog({ vm, point, among = [], onClose }: { vm: Vm; 
       const j = await call('testRestore', { vm: vm.id, pointId: point.id, uri: uri.trim(), heartbeat, timeoutSeconds: Number(timeout) });
       trackJobs([j]);
       setJob(j);
+      // Updates that arrived before the job's id was known: read it once more.
+      const now = await call('showJob', { id: j.id });
+      setJob((cur) => (cur?.id === now.id && !finishedStatuses.includes(cur.status) ? now : cur));
     });
   };
   const done = job && finishedStatuses.includes(job.status);
