@@ -652,6 +652,7 @@ export const methods = {
         if (a.mode !== 'replaceDisks' && !a.targetDir) ctx.addIssue({ code: 'custom', path: ['targetDir'], message: 'a target folder is required' });
         if (a.mode === 'newVm' && !a.newName) ctx.addIssue({ code: 'custom', path: ['newName'], message: 'a restored VM needs a new name' });
         if (a.defineOn && a.mode !== 'newVm') ctx.addIssue({ code: 'custom', path: ['defineOn'], message: 'only a VM restored as new can be defined' });
+        if (a.format && a.mode === 'replaceDisks') ctx.addIssue({ code: 'custom', path: ['format'], message: 'replaced disks keep the format the VM uses' });
       }),
     result: Job,
   },
