@@ -198,6 +198,7 @@ export const jobOperations = [
   'DeleteBackupData',
   'UpgradeVault',
   'RestoreFiles',
+  'TestRestore',
 ] as const;
 export const JobOperation = z.enum(jobOperations);
 export type JobOperation = z.infer<typeof JobOperation>;
@@ -442,6 +443,14 @@ export const JobQuery = z
   // from/to name whole spans at their precision (preload/time-bounds.ts): "to 21:49" includes 21:49:59.
   .refine((q) => boundsInOrder(q.from, q.to), { message: 'from must not be after to', path: ['from'] });
 
+
+/** The disk formats a restore can write (through qemu-img convert); without one, disks keep the format they were backed up in. */
+export const restoreFormats = ['raw', 'qcow2', 'vmdk', 'vhdx', 'vdi'] as const;
+export const RestoreFormat = z.enum(restoreFormats);
+export type RestoreFormat = z.infer<typeof RestoreFormat>;
+
+/** A libvirt connection a restore defines or boots a VM on. */
+const LibvirtUri = ConnectionUri.regex(/^[a-z][a-z0-9+]*:\/\/\S*$/, 'a libvirt connection URI such as qemu:///system');
 
 /** The name of a VM restored as new: one path segment, no slashes. */
 export const RestoredVmName = z.string().trim().min(1).max(128).regex(/^[^/\\\0]+$/, 'no slashes');
@@ -723,16 +732,41 @@ export const methods = {
         newName: RestoredVmName.optional(),
         /** newVm from a libvirt definition: also define it on this connection (virsh define). */
         defineOn: ConnectionUri.regex(/^[a-z][a-z0-9+]*:\/\/\S*$/, 'a libvirt connection URI such as qemu:///system').optional(),
+        /** The format the restored disks are written in (qemu-img convert); default: as backed up (a VM defined on libvirt from another hypervisor's definition: qcow2). */
+        format: RestoreFormat.optional(),
       })
       .strict()
       .superRefine((a, ctx) => {
         if (a.mode !== 'replaceDisks' && !a.targetDir) ctx.addIssue({ code: 'custom', path: ['targetDir'], message: 'a target folder is required' });
         if (a.mode === 'newVm' && !a.newName) ctx.addIssue({ code: 'custom', path: ['newName'], message: 'a restored VM needs a new name' });
         if (a.defineOn && a.mode !== 'newVm') ctx.addIssue({ code: 'custom', path: ['defineOn'], message: 'only a VM restored as new can be defined' });
+        if (a.format && a.mode === 'replaceDisks') ctx.addIssue({ code: 'custom', path: ['format'], message: 'replaced disks keep the format the VM uses' });
       }),
     result: Job,
   },
   verifyVault: { args: z.object({ vault: VaultName, full: z.boolean().default(false) }).strict(), result: Job },
+  /**
+   * Test restore: the point restored as a temporary VM (coffer-test-...) on a libvirt connection,
+   * on an isolated network, booted until it answers (guest agent ping, or `heartbeat` on its serial
+   * console), then removed with its disks and network, whatever happened.
+   */
+  testRestore: {
+    args: z
+      .object({
+        vm: VmRef,
+        pointId: z.string().min(1).max(128),
+        /** Where the temporary VM runs (default qemu:///system); its disks are restored on this machine, so the URI must be local. */
+        uri: LibvirtUri.optional(),
+        /** How long the VM has to answer after it starts. */
+        timeoutSeconds: z.number().int().min(5).max(86_400).default(600),
+        /** Text the guest prints on its serial console once it is up (used when the definition has no guest agent channel). */
+        heartbeat: z.string().min(1).max(200).default('login:'),
+        /** An existing isolated libvirt network (no <forward>) instead of one made for the test. */
+        network: z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/, 'a libvirt network name').optional(),
+      })
+      .strict(),
+    result: Job,
+  },
   dashboard: { args: z.object({}).strict(), result: Dashboard },
   /** The VMs of a vault that have a protection state (Protected Items), with policy and last/next backup. */
   listProtectedItems: { args: z.object({ vault: VaultName }).strict(), result: z.array(ProtectedItem) },

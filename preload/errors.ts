@@ -313,6 +313,22 @@ export const errorCatalog = {
     message: 'Coffer cannot browse this disk or filesystem (the message names it and what would read it).',
     remedy: 'Install the tool the message names (e.g. ntfs-3g for NTFS), or restore the whole disk and open it on a machine that reads that filesystem.',
   },
+  QemuImgMissing: {
+    message: 'qemu-img is not installed on the machine running Coffer, so disks cannot be converted to another format.',
+    remedy: 'Install it (Debian/Ubuntu: apt-get install qemu-utils; Fedora/RHEL: dnf install qemu-img; macOS: brew install qemu), or restore without --format.',
+  },
+  ConvertFailed: {
+    message: 'qemu-img could not convert a restored disk to the format asked for.',
+    remedy: 'The message names the disk and qemu-img\'s reason. Check the free space of the target folder, or restore in the original format and convert it yourself.',
+  },
+  RestoreTestNoHeartbeat: {
+    message: 'The test VM restored from the point did not answer in time: no guest agent ping, or not the expected text on its serial console.',
+    remedy: 'Read the last serial console lines in the job. If the guest boots more slowly, raise the timeout (--timeout); if it prints something else when it is up, set that text (--heartbeat); otherwise restore the point and inspect the disks.',
+  },
+  RestoreTestFailed: {
+    message: 'The test VM could not be created or started on the libvirt connection.',
+    remedy: "Check the connection (virsh -c URI list) and libvirt's reason in the message; a point of another hypervisor's VM needs a libvirt with the QEMU driver on this machine.",
+  },
 } as const satisfies Record<string, ErrorInfo>;
 
 export type ErrorCode = keyof typeof errorCatalog;

@@ -40,6 +40,12 @@ export const JobMessage = z.discriminatedUnion('code', [
   message('VaultUpgraded', { vault: z.string(), from: Count, to: Count, converted: Count, points: Count }),
   /** Single files restored from a point into a folder (file-level restore). */
   message('FilesRestored', { vm: VmLabel, pointId: z.string(), target: z.string(), files: Count, bytes: Bytes }),
+  /** A restore whose disks were converted to another format (--format). */
+  message('RestoreConverted', { vm: VmLabel, pointId: z.string(), target: z.string(), format: z.string(), disks: Count, definedAs: z.string().nullable(), definedOn: z.string().nullable() }),
+  /** A test restore while its temporary VM boots and Coffer waits for the heartbeat. */
+  message('RestoreTestBooting', { vm: VmLabel, domain: z.string(), uri: z.string(), viaAgent: z.boolean() }),
+  /** A test restore whose temporary VM answered; the VM, its disks and network are removed. */
+  message('RestoreTestPassed', { vm: VmLabel, pointId: z.string(), viaAgent: z.boolean(), restoreSeconds: z.number().min(0), bootSeconds: z.number().min(0) }),
 ]);
 export type JobMessage = z.infer<typeof JobMessage>;
 export type JobMessageCode = JobMessage['code'];
@@ -92,6 +98,11 @@ export const englishJobMessages: JobMessageTexts = {
       ? `Vault ${p.vault} already uses format ${p.to}; nothing to upgrade.`
       : `Vault ${p.vault} upgraded from format ${p.from} to ${p.to}: ${f.count(p.converted, '# recovery point', '# recovery points')} of ${p.points} rewritten.`,
   FilesRestored: (p, f) => `Restored ${f.count(p.files, '# file', '# files')} (${f.bytes(p.bytes)}) of ${p.vm} point ${p.pointId} to ${p.target}.`,
+  RestoreConverted: (p, f) =>
+    `Restored ${p.vm} point ${p.pointId} to ${p.target} with ${f.count(p.disks, '# disk', '# disks')} in ${p.format}${p.definedAs && p.definedOn ? ` and defined as ${p.definedAs} on ${p.definedOn}` : ''}.`,
+  RestoreTestBooting: (p) => `Test VM ${p.domain} of ${p.vm} started on ${p.uri}; waiting for ${p.viaAgent ? 'its guest agent to answer' : 'its heartbeat on the serial console'}.`,
+  RestoreTestPassed: (p, f) =>
+    `Test restore of ${p.vm} point ${p.pointId} passed: restored in ${f.number(Math.round(p.restoreSeconds))} s, ${p.viaAgent ? 'the guest agent answered' : 'the heartbeat appeared on the serial console'} ${f.number(Math.round(p.bootSeconds))} s after start; the test VM, its disks and network are removed.`,
 };
 
 /** Why a disk was read in full, as a clause after "read in full:" (one language's words). */

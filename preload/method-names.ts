@@ -53,4 +53,5 @@ export const methodNameList = [
   'listPointFiles',
   'readPointFile',
   'restorePointFiles',
+  'testRestore',
 ] as const;

@@ -50,7 +50,7 @@ export class Engine {
     this.vaults = new VaultService(db, this.events, secrets, path.join(dataDir, 'cache'));
     this.jobs = new JobService(db, this.events);
     this.inventory = new InventoryService(db, this.events, this.jobs, this.vaults);
-    this.protection = new ProtectionService(db, this.events, this.jobs, this.vaults, this.inventory);
+    this.protection = new ProtectionService(db, this.events, this.jobs, this.vaults, this.inventory, path.join(dataDir, 'restore-tests'));
   }
 
   static open(opts: EngineOptions): Engine {

@@ -77,7 +77,7 @@ export interface JobOutcome {
 }
 
 /** Operations that read or write whole disks share a global concurrency limit. */
-const HEAVY: ReadonlySet<JobOperation> = new Set(['Backup', 'Restore', 'Verify', 'Prune', 'DeleteBackupData', 'UpgradeVault']);
+const HEAVY: ReadonlySet<JobOperation> = new Set(['Backup', 'Restore', 'Verify', 'Prune', 'DeleteBackupData', 'UpgradeVault', 'TestRestore']);
 const PROGRESS_INTERVAL_MS = 500;
 
 /**

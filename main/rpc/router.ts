@@ -53,6 +53,7 @@ function handlers(engine: Engine, face: Face): Handlers {
     backupNow: ({ vms, retainUntil, fullRead }) => vms.map((vm) => engine.protection.backup(vm, { retainUntil, fullRead })),
     listPoints: ({ vm }) => engine.protection.listPoints(vm),
     restorePoint: ({ vm, pointId, ...how }) => engine.protection.restore(vm, pointId, how),
+    testRestore: ({ vm, pointId, ...how }) => engine.protection.testRestore(vm, pointId, how),
     verifyVault: ({ vault, full }) => engine.protection.verify(vault, full),
     dashboard: () => engine.dashboard(),
     listProtectedItems: ({ vault }) => engine.protectedItems(vault),

@@ -41,6 +41,9 @@ const samples: { [C in JobMessageCode]: JobMessageParams<C> } = {
   WaitingForLock: { operation: 'backup of web01', host: 'nas1' },
   VaultUpgraded: { vault: 'vault-ams', from: 1, to: 2, converted: 3, points: 3 },
   FilesRestored: { vm: 'shop/web01', pointId: '20260101T220000Z', target: '/restore/files', files: 3, bytes: 12 * 2 ** 20 },
+  RestoreConverted: { vm: 'shop/web01', pointId: '20260101T220000Z', target: '/restore/web01', format: 'qcow2', disks: 2, definedAs: 'web01-kvm', definedOn: 'qemu:///system' },
+  RestoreTestBooting: { vm: 'shop/web01', domain: 'coffer-test-20260101T220000Z', uri: 'qemu:///system', viaAgent: false },
+  RestoreTestPassed: { vm: 'shop/web01', pointId: '20260101T220000Z', viaAgent: true, restoreSeconds: 12.4, bootSeconds: 31 },
 };
 const messages = Object.entries(samples).map(([code, params]) => JobMessage.parse({ code, params }));
 

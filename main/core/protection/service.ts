@@ -1,3 +1,5 @@
+import * as os from 'node:os';
+import * as path from 'node:path';
 import type { Job, Policy, RecoveryPoint, Vm } from '../../../preload/contract.js';
 import { toApiError } from '../errors.js';
 import type { Db } from '../catalog/catalog.js';
@@ -12,6 +14,7 @@ import { ProtectionLifecycle } from './lifecycle.js';
 import { PointService } from './points.js';
 import { PolicyService } from './policies.js';
 import { RestoreService, type RestoreHow } from './restore.js';
+import { RestoreTestService, type TestRestoreHow } from './restore-test.js';
 import { verifyVault } from './verify.js';
 import { upgradeVault } from './upgrade-vault.js';
 import { FileService } from '../files/service.js';
@@ -33,8 +36,10 @@ export class ProtectionService {
   private readonly restores: RestoreService;
   /** File-level restore: browse a point's filesystems, read and restore single files. */
   readonly files: FileService;
+  private readonly restoreTests: RestoreTestService;
 
-  constructor(db: Db, events: EngineEvents, jobs: JobService, vaults: VaultService, inventory: InventoryService) {
+  /** `restoreTestDir`: where test restores put their temporary disks (the engine: DATA_DIR/restore-tests). */
+  constructor(db: Db, events: EngineEvents, jobs: JobService, vaults: VaultService, inventory: InventoryService, restoreTestDir = path.join(os.tmpdir(), 'coffer-restore-tests')) {
     this.ctx = new ProtectionContext(db, events, jobs, vaults, inventory);
     this.policies = new PolicyService(this.ctx);
     this.lifecycle = new ProtectionLifecycle(this.ctx, this.policies);
@@ -42,6 +47,7 @@ export class ProtectionService {
     this.backups = new BackupService(this.ctx, this.policies, this.points);
     this.restores = new RestoreService(this.ctx);
     this.files = new FileService(this.ctx);
+    this.restoreTests = new RestoreTestService(this.ctx, restoreTestDir);
   }
 
   /** The console's time zone: policies are wall-clock times in it. */
@@ -127,6 +133,16 @@ export class ProtectionService {
 
   restore(ref: string, pointId: string, how: RestoreHow): Job {
     return this.restores.restore(ref, pointId, how);
+  }
+
+  /** Test restore: boot the point as a temporary VM on an isolated network until it answers, then remove it. */
+  testRestore(ref: string, pointId: string, how: TestRestoreHow): Job {
+    return this.restoreTests.testRestore(ref, pointId, how);
+  }
+
+  /** The cleanup of test-restore leftovers of an earlier run (a crash), started when the engine opened. */
+  get restoreTestsSwept(): Promise<string[]> {
+    return this.restoreTests.swept;
   }
 
   verify(vaultName: string, full: boolean): Job {

@@ -163,6 +163,7 @@ export const nl: Messages = {
   'op.DeleteBackupData': 'Back-upgegevens verwijderen',
   'op.UpgradeVault': 'Kluis bijwerken',
   'op.RestoreFiles': 'Bestanden herstellen',
+  'op.TestRestore': 'Testherstel',
   'status.Queued': 'In wachtrij',
   'status.InProgress': 'Bezig',
   'status.Completed': 'Voltooid',
@@ -423,6 +424,24 @@ export const nl: Messages = {
   'restore.targetHint': 'Een absoluut pad naar een lege of nieuwe map. Coffer overschrijft nooit bestanden.',
   'restore.submit': 'Herstel starten',
   'restore.progress': 'Voortgang van het herstel',
+  'restore.format': 'Schijfformaat',
+  'restore.formatHint': 'Omgezet met qemu-img op de machine waarop Coffer draait (Debian/Ubuntu: qemu-utils).',
+  'restore.format.original': 'Zoals geback-upt',
+  'restoreTest.open': 'Testherstel',
+  'restoreTest.label': 'Testherstel van het punt van {created}',
+  'restoreTest.title': 'Testherstel van {name}',
+  'restoreTest.intro': 'Coffer herstelt het punt als tijdelijke VM op een geïsoleerd netwerk, start hem en wacht tot hij antwoordt: via zijn guest agent, of met de tekst hieronder op zijn seriële console. Daarna worden de VM, zijn schijven en het netwerk verwijderd.',
+  'restoreTest.uri': 'libvirt-verbinding',
+  'restoreTest.uriHint': 'Een verbinding op de machine waarop Coffer draait, zoals qemu:///system.',
+  'restoreTest.uriInvalid': 'Geef een libvirt-verbindings-URI zoals qemu:///system.',
+  'restoreTest.heartbeat': 'Levensteken op de seriële console',
+  'restoreTest.heartbeatHint': 'Gebruikt als de VM geen guest-agentkanaal heeft, bijvoorbeeld de inlogprompt.',
+  'restoreTest.heartbeatInvalid': 'Geef 1 tot 200 tekens.',
+  'restoreTest.timeout': 'Seconden wachten nadat de VM is gestart',
+  'restoreTest.timeoutInvalid': 'Geef een geheel aantal seconden, minstens 5.',
+  'restoreTest.submit': 'Testherstel starten',
+  'restoreTest.progress': 'Voortgang van het testherstel',
+  'restoreTest.serial': 'Laatste regels van de seriële console',
   'jobs.filters': 'Taakfilters',
   'jobs.filter.status': 'Status',
   'jobs.filter.operation': 'Bewerking',
@@ -774,6 +793,10 @@ export const nlErrors: Record<ErrorCode, ErrorInfo> = {
   DiskConversionFailed: { message: 'De teruggezette schijf kon niet in haar oorspronkelijke indeling worden geschreven.', remedy: 'Controleer of qemu-img is geïnstalleerd (Debian/Ubuntu: qemu-utils) en of de herstelmap ruimte heeft voor een tweede kopie van de schijf, en zet dan opnieuw terug.' },
   FileNotFoundInPoint: { message: 'Het pad, de schijf of de partitie bestaat niet in het herstelpunt.', remedy: 'Bekijk het punt met `coffer files list VM --point ID [PAD]` (of Bestanden bekijken in de console) en kies een pad dat daar staat; paden zijn hoofdlettergevoelig.' },
   FilesystemUnsupported: { message: 'Coffer kan deze schijf of dit bestandssysteem niet doorbladeren (de melding noemt het en wat het wel kan lezen).', remedy: 'Installeer het hulpmiddel dat de melding noemt (bijv. ntfs-3g voor NTFS), of herstel de hele schijf en open die op een machine die dat bestandssysteem leest.' },
+  QemuImgMissing: { message: 'qemu-img is niet geïnstalleerd op de machine waarop Coffer draait, dus schijven kunnen niet naar een ander formaat worden omgezet.', remedy: 'Installeer het (Debian/Ubuntu: apt-get install qemu-utils; Fedora/RHEL: dnf install qemu-img; macOS: brew install qemu), of herstel zonder --format.' },
+  ConvertFailed: { message: 'qemu-img kon een herstelde schijf niet omzetten naar het gevraagde formaat.', remedy: 'De melding noemt de schijf en de reden van qemu-img. Controleer de vrije ruimte van de doelmap, of herstel in het oorspronkelijke formaat en zet de schijf zelf om.' },
+  RestoreTestNoHeartbeat: { message: 'De test-VM die uit het punt is hersteld, antwoordde niet op tijd: geen ping van de guest agent, of niet de verwachte tekst op de seriële console.', remedy: 'Lees de laatste regels van de seriële console in de taak. Start de gast trager op, verhoog dan de wachttijd (--timeout); meldt hij iets anders als hij klaar is, stel die tekst in (--heartbeat); herstel anders het punt en bekijk de schijven.' },
+  RestoreTestFailed: { message: 'De test-VM kon niet worden aangemaakt of gestart op de libvirt-verbinding.', remedy: 'Controleer de verbinding (virsh -c URI list) en de reden van libvirt in de melding; een punt van een VM van een andere hypervisor heeft libvirt met het QEMU-stuurprogramma op deze machine nodig.' },
 };
 
 /** Job results in Dutch: one text per job message code (the English ones are in preload/job-messages.ts). */
@@ -813,6 +836,11 @@ export const nlJobMessages: JobMessageTexts = {
       ? `Kluis ${p.vault} gebruikt al formaat ${p.to}; er is niets bij te werken.`
       : `Kluis ${p.vault} bijgewerkt van formaat ${p.from} naar ${p.to}: ${f.count(p.converted, '# herstelpunt', '# herstelpunten')} van ${p.points} herschreven.`,
   FilesRestored: (p, f) => `${f.count(p.files, '# bestand', '# bestanden')} (${f.bytes(p.bytes)}) van ${p.vm} punt ${p.pointId} hersteld naar ${p.target}.`,
+  RestoreConverted: (p, f) =>
+    `${p.vm} punt ${p.pointId} hersteld naar ${p.target} met ${f.count(p.disks, '# schijf', '# schijven')} in ${p.format}${p.definedAs && p.definedOn ? ` en gedefinieerd als ${p.definedAs} op ${p.definedOn}` : ''}.`,
+  RestoreTestBooting: (p) => `Test-VM ${p.domain} van ${p.vm} gestart op ${p.uri}; wacht tot ${p.viaAgent ? 'de guest agent antwoordt' : 'het levensteken op de seriële console verschijnt'}.`,
+  RestoreTestPassed: (p, f) =>
+    `Testherstel van ${p.vm} punt ${p.pointId} geslaagd: hersteld in ${f.number(Math.round(p.restoreSeconds))} s, ${p.viaAgent ? 'de guest agent antwoordde' : 'het levensteken verscheen op de seriële console'} ${f.number(Math.round(p.bootSeconds))} s na de start; de test-VM, zijn schijven en netwerk zijn verwijderd.`,
 };
 
 /** Why a disk was read in full, in Dutch (the English words are in preload/job-messages.ts). */

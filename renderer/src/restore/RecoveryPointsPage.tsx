@@ -16,7 +16,7 @@ import {
   makeStyles,
   tokens,
 } from '@fluentui/react-components';
-import { ArrowUndo20Regular, FolderOpen20Regular, History20Regular } from '@fluentui/react-icons';
+import { ArrowUndo20Regular, FolderOpen20Regular, HeartPulse20Regular, History20Regular } from '@fluentui/react-icons';
 import { useState, type ReactElement } from 'react';
 import { vmLabel, type RecoveryPoint } from '../../../preload/contract.js';
 import { useApi } from '../api.js';
@@ -29,10 +29,12 @@ import { ErrorBar, Page } from '../shell/Page.js';
 import { EmptyState, VaultPicker, usePanelStyles, useVaultChoice } from '../shell/ui.js';
 import { RestoreDialog } from './RestoreDialog.js';
 import { BrowseFilesDialog } from './BrowseFilesDialog.js';
+import { TestRestoreDialog } from './TestRestoreDialog.js';
 
 const useStyles = makeStyles({
   pickers: { display: 'flex', gap: tokens.spacingHorizontalXL, flexWrap: 'wrap', alignItems: 'flex-end' },
   badges: { display: 'flex', gap: tokens.spacingHorizontalXS, flexWrap: 'wrap' },
+  actions: { display: 'flex', gap: tokens.spacingHorizontalXS, flexWrap: 'wrap' },
   vmPicker: { minWidth: '240px' },
 });
 
@@ -57,6 +59,7 @@ export function RecoveryPointsPage(): ReactElement {
   const points = useApi('listPoints', vm ? { vm: vm.id } : undefined, { refreshOn: ['protectionChanged'] });
   const [restoring, setRestoring] = useState<RecoveryPoint>();
   const [browsing, setBrowsing] = useState<RecoveryPoint>();
+  const [testing, setTesting] = useState<RecoveryPoint>();
   const list = [...(points.data ?? [])].sort((a, b) => b.created.localeCompare(a.created));
 
   return (
@@ -139,12 +142,17 @@ export function RecoveryPointsPage(): ReactElement {
                   </TableCell>
                   <TableCell>{formatNumber(p.disks.length)}</TableCell>
                   <TableCell>
-                    <Button size="small" icon={<ArrowUndo20Regular />} onClick={() => setRestoring(p)} aria-label={t('restore.label', { created: formatDateTime(p.created) })}>
-                      {t('restore.open')}
-                    </Button>{' '}
-                    <Button size="small" icon={<FolderOpen20Regular />} onClick={() => setBrowsing(p)} aria-label={t('files.label', { created: formatDateTime(p.created) })}>
-                      {t('files.open')}
-                    </Button>
+                    <div className={styles.actions}>
+                      <Button size="small" icon={<ArrowUndo20Regular />} onClick={() => setRestoring(p)} aria-label={t('restore.label', { created: formatDateTime(p.created) })}>
+                        {t('restore.open')}
+                      </Button>
+                      <Button size="small" icon={<HeartPulse20Regular />} onClick={() => setTesting(p)} aria-label={t('restoreTest.label', { created: formatDateTime(p.created) })}>
+                        {t('restoreTest.open')}
+                      </Button>
+                      <Button size="small" icon={<FolderOpen20Regular />} onClick={() => setBrowsing(p)} aria-label={t('files.label', { created: formatDateTime(p.created) })}>
+                        {t('files.open')}
+                      </Button>
+                    </div>
                   </TableCell>
                 </TableRow>
               ))}
@@ -154,6 +162,7 @@ export function RecoveryPointsPage(): ReactElement {
       )}
       {vm && <RestoreDialog key={restoring?.id ?? 'none'} vm={vm} point={restoring} among={candidates} onClose={() => setRestoring(undefined)} />}
       {vm && <BrowseFilesDialog key={browsing?.id ?? 'none'} vm={vm} point={browsing} onClose={() => setBrowsing(undefined)} />}
+      {vm && <TestRestoreDialog key={`test-${testing?.id ?? 'none'}`} vm={vm} point={testing} among={candidates} onClose={() => setTesting(undefined)} />}
     </Page>
   );
 }

@@ -14,6 +14,7 @@ import {
   ProgressBar,
   Radio,
   RadioGroup,
+  Select,
   Spinner,
   Text,
   makeStyles,
@@ -21,7 +22,7 @@ import {
 } from '@fluentui/react-components';
 import { ArrowUndo20Regular } from '@fluentui/react-icons';
 import { useState, type FormEvent, type ReactElement } from 'react';
-import { AbsolutePath, RestoredVmName, finishedStatuses, type Job, type RecoveryPoint, type Vm, type VmNameParts } from '../../../preload/contract.js';
+import { AbsolutePath, RestoredVmName, finishedStatuses, restoreFormats, type Job, type RestoreFormat, type RecoveryPoint, type Vm, type VmNameParts } from '../../../preload/contract.js';
 import { call, useAction, useEngineEvent } from '../api.js';
 import { useI18n } from '../i18n/index.js';
 import { hrefOf } from '../routes.js';
@@ -45,6 +46,7 @@ export function RestoreDialog({ vm, point, among = [], onClose }: { vm: Vm; poin
   const [mode, setMode] = useState<'disks' | 'newVm'>('disks');
   const [target, setTarget] = useState('');
   const [newName, setNewName] = useState(`${vm.name}-restored`);
+  const [format, setFormat] = useState<RestoreFormat | ''>('');
   const fields = useFieldVisibility<'newName' | 'target'>();
   const action = useAction();
   const [job, setJob] = useState<Job>();
@@ -69,9 +71,12 @@ export function RestoreDialog({ vm, point, among = [], onClose }: { vm: Vm; poin
     fields.submit();
     if (!point || !pathOk || !nameOk) return;
     await action.run(async () => {
-      const j = await call('restorePoint', { vm: vm.id, pointId: point.id, mode, targetDir: target, ...(mode === 'newVm' ? { newName: newName.trim() } : {}) });
+      const j = await call('restorePoint', { vm: vm.id, pointId: point.id, mode, targetDir: target, ...(mode === 'newVm' ? { newName: newName.trim() } : {}), ...(format ? { format } : {}) });
       trackJobs([j]);
       setJob(j);
+      // Updates that arrived before the job's id was known: read it once more.
+      const now = await call('showJob', { id: j.id });
+      setJob((cur) => (cur?.id === now.id && !finishedStatuses.includes(cur.status) ? now : cur));
     });
   };
   const done = job && finishedStatuses.includes(job.status);
@@ -121,6 +126,16 @@ export function RestoreDialog({ vm, point, among = [], onClose }: { vm: Vm; poin
                       }}
                       onBlur={fields.blur('target')}
                     />
+                  </Field>
+                  <Field label={t('restore.format')} hint={t('restore.formatHint')}>
+                    <Select value={format} onChange={(_, d) => setFormat(d.value as RestoreFormat | '')}>
+                      <option value="">{t('restore.format.original')}</option>
+                      {restoreFormats.map((f) => (
+                        <option key={f} value={f}>
+                          {f}
+                        </option>
+                      ))}
+                    </Select>
                   </Field>
                 </>
               )}
