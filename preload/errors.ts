@@ -297,6 +297,14 @@ export const errorCatalog = {
     message: 'The key file cannot be read, or holds no passphrase on its first line.',
     remedy: 'Give the absolute path of a file on the machine running Coffer, readable by the user Coffer runs as, with the passphrase on its first line.',
   },
+  DeploymentFileInvalid: {
+    message: "The machine's deployment file cannot be read or breaks its schema, so Coffer applied nothing from it and does not start.",
+    remedy: 'Correct the field named in the message (the schema is docs/deployment.schema.json; secrets are named by reference, never written in the file), or remove the file; then start Coffer again.',
+  },
+  DeploymentSecretMissing: {
+    message: 'A team vault of the deployment file names a passphrase that is not there (the key file or environment variable it refers to).',
+    remedy: 'Create the key file (owned by the user Coffer runs as, mode 600) or set the environment variable the deployment file names, then start Coffer again.',
+  },
 } as const satisfies Record<string, ErrorInfo>;
 
 export type ErrorCode = keyof typeof errorCatalog;

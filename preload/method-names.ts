@@ -49,4 +49,5 @@ export const methodNameList = [
   'approveDiskPaths',
   'listNotifications',
   'markNotificationsRead',
+  'deploymentInfo',
 ] as const;

@@ -14,6 +14,7 @@ import { COFFER_VERSION, type Engine } from '../core/engine.js';
 import { CofferError, toApiError } from '../core/errors.js';
 import { errorCatalog } from '../../preload/errors.js';
 import { NotificationService } from '../core/notifications.js';
+import { deploymentInfo } from '../core/deployment.js';
 
 export type Face = 'electron' | 'browser' | 'cli';
 
@@ -80,6 +81,7 @@ function handlers(engine: Engine, face: Face): Handlers {
     approveDiskPaths: ({ vm }) => engine.protection.approveDiskPaths(vm),
     listNotifications: ({ since, limit }) => notifications.list({ since, limit }),
     markNotificationsRead: ({ upTo, clear }) => notifications.markRead(upTo, clear),
+    deploymentInfo: () => deploymentInfo(engine.deployment),
   };
 }
 

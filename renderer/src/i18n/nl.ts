@@ -724,6 +724,14 @@ export const nlErrors: Record<ErrorCode, ErrorInfo> = {
   PassphraseWeak: { message: 'De wachtwoordzin is zwak (korter dan 12 tekens, of weinig variatie). Raakt u hem kwijt of wordt hij geraden, dan zijn de back-ups van de kluis ermee verloren.', remedy: 'Gebruik een wachtwoordzin van minstens 12 tekens, zoals een paar losse woorden; of aanvaard het risico uitdrukkelijk (in de console: "Ik begrijp het risico"; in de CLI: --weak-passphrase-ok).' },
   KeyFileNotPrivate: { message: 'Andere gebruikers kunnen het sleutelbestand lezen (of het is van een andere gebruiker), dus Coffer gebruikt het niet.', remedy: 'Maak het privé voor de gebruiker waaronder Coffer draait: chown die gebruiker BESTAND; chmod 600 BESTAND. Stel het daarna opnieuw in.' },
   KeyFileUnreadable: { message: 'Het sleutelbestand kan niet worden gelezen, of de eerste regel bevat geen wachtwoordzin.', remedy: 'Geef het absolute pad van een bestand op de machine waarop Coffer draait, leesbaar voor de gebruiker waaronder Coffer draait, met de wachtwoordzin op de eerste regel.' },
+  DeploymentFileInvalid: {
+    message: 'Het deploymentbestand van deze machine is onleesbaar of voldoet niet aan het schema; Coffer heeft er niets van toegepast en start niet.',
+    remedy: 'Verbeter het veld dat in de melding staat (het schema is docs/deployment.schema.json; geheimen staan er alleen als verwijzing in, nooit letterlijk) of verwijder het bestand; start Coffer daarna opnieuw.',
+  },
+  DeploymentSecretMissing: {
+    message: 'Een teamkluis in het deploymentbestand verwijst naar een wachtwoordzin die er niet is (het sleutelbestand of de omgevingsvariabele).',
+    remedy: 'Maak het sleutelbestand aan (eigendom van de gebruiker waaronder Coffer draait, modus 600) of zet de omgevingsvariabele die het deploymentbestand noemt, en start Coffer opnieuw.',
+  },
 };
 
 /** Job results in Dutch: one text per job message code (the English ones are in preload/job-messages.ts). */
