@@ -647,6 +647,11 @@ export const en = {
   'header.theme.light': 'Light',
   'header.theme.dark': 'Dark',
   'header.theme.system': 'Follow the system',
+  'managed.byOrganisation': 'Managed by your organisation',
+  'managed.setting': '{setting}: {value}. Managed by your organisation',
+  'dashboard.deferred': 'deferred: {reason}',
+  'dashboard.deferred.onBattery': 'on battery',
+  'dashboard.deferred.meteredConnection': 'metered connection',
 } as const;
 
 export type MessageKey = keyof typeof en;

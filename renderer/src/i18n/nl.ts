@@ -648,6 +648,11 @@ export const nl: Messages = {
   'header.theme.light': 'Licht',
   'header.theme.dark': 'Donker',
   'header.theme.system': 'Systeem volgen',
+  'managed.byOrganisation': 'Beheerd door uw organisatie',
+  'managed.setting': '{setting}: {value}. Beheerd door uw organisatie',
+  'dashboard.deferred': 'uitgesteld: {reason}',
+  'dashboard.deferred.onBattery': 'op batterij',
+  'dashboard.deferred.meteredConnection': 'verbinding met datalimiet',
 };
 
 /** Dutch text for every engine error code: a code added to preload/errors.ts without one here fails the typecheck. */
