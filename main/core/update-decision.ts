@@ -53,3 +53,8 @@ export function decideUpdate(s: UpdateSituation): UpdateDecision {
   if (s.busyJobs > 0) return { action: 'wait', reason: 'jobRunning', version };
   return { action: 'install', version };
 }
+
+/** The jobs an update waits for: a backup or restore is never cut off by a restart. */
+export function busyForUpdate(jobs: readonly { operation: string; status: string }[]): number {
+  return jobs.filter((j) => (j.operation === 'Backup' || j.operation === 'Restore') && (j.status === 'Queued' || j.status === 'InProgress' || j.status === 'Cancelling')).length;
+}
