@@ -245,7 +245,7 @@ export type Job = z.infer<typeof Job>;
 
 export const SourceKind = z.enum(['folder', 'libvirt', 'virtualbox', 'vmware', 'hyperv']);
 export type SourceKind = z.infer<typeof SourceKind>;
-const SourceName = z
+export const SourceName = z
   .string()
   .max(MAX_NAME)
   .trim()
@@ -384,6 +384,12 @@ export const RecoveryPoint = z.object({
 });
 export type RecoveryPoint = z.infer<typeof RecoveryPoint>;
 
+/** Why a scheduled backup waits (laptop-aware schedules, main/core/power.ts): on battery below the threshold, or a metered connection to a remote vault. */
+export const DeferReason = z.enum(['onBattery', 'meteredConnection']);
+export type DeferReason = z.infer<typeof DeferReason>;
+/** The CLI's words for a deferral (the console has its own, in its language). */
+export const deferReasonEnglish: Record<DeferReason, string> = { onBattery: 'on battery', meteredConnection: 'metered connection' };
+
 export const Dashboard = z.object({
   protectedByState: z.partialRecord(ProtectionState, z.number().int()),
   jobs24h: z.object({ completed: z.number().int(), warnings: z.number().int(), failed: z.number().int(), inProgress: z.number().int() }),
@@ -401,6 +407,8 @@ export const Dashboard = z.object({
       lastBackupAt: z.string().nullable(),
       lastBackupStatus: JobStatus.nullable(),
       nextBackupAt: z.string().nullable(),
+      /** The next backup waits for this (the laptop is on battery, the connection metered); null: it runs on time. */
+      deferred: DeferReason.nullable(),
     }),
   ),
   backupVolumeByDay: z.array(z.object({ day: z.string(), logicalBytes: z.number(), addedBytes: z.number() })),
@@ -518,6 +526,29 @@ export const JobNotificationList = z.object({
   latest: z.string().nullable(),
 });
 export type JobNotificationList = z.infer<typeof JobNotificationList>;
+
+// ---- issue 15: the deployment file (main/core/deployment.ts) ----
+/** Settings a deployment file can fix for every user of a machine ("Managed by your organisation"). */
+export const ManagedSetting = z.enum(['language', 'theme', 'notifications', 'updates', 'power']);
+export type ManagedSetting = z.infer<typeof ManagedSetting>;
+export const LanguageChoice = z.enum(['en', 'nl']);
+export const ThemeSetting = z.enum(['light', 'dark', 'system']);
+export const NotificationLevel = z.enum(['off', 'failures', 'all']);
+/** What this machine's deployment file set, for the faces to show and honour. */
+export const DeploymentInfo = z.object({
+  /** The file read at start; null when there is none. */
+  file: z.string().nullable(),
+  /** The settings the file fixes (a user cannot change them). */
+  managed: z.array(ManagedSetting),
+  language: LanguageChoice.nullable(),
+  theme: ThemeSetting.nullable(),
+  notifications: NotificationLevel.nullable(),
+  /** The LAN update feed; null: updates are off. */
+  updateFeed: z.string().nullable(),
+  vaults: z.array(z.string()),
+  policies: z.array(z.object({ vault: z.string(), name: z.string() })),
+});
+export type DeploymentInfo = z.infer<typeof DeploymentInfo>;
 
 /** name -> argument schema and result schema. Add a method here and every face gets it. */
 // ---- file-level restore (issue 14 §1) ----
@@ -844,6 +875,8 @@ export const methods = {
     args: z.object({ ...PointFileSelector, paths: z.array(PointPath).min(1, 'name at least one file or folder').max(1000), targetDir: AbsolutePath, keepBoth: z.boolean().default(false) }).strict(),
     result: Job,
   },
+  /** What the machine's deployment file manages (issue 15). */
+  deploymentInfo: { args: z.object({}).strict(), result: DeploymentInfo },
 } as const;
 
 export type Methods = typeof methods;

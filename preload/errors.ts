@@ -329,6 +329,14 @@ export const errorCatalog = {
     message: 'The test VM could not be created or started on the libvirt connection.',
     remedy: "Check the connection (virsh -c URI list) and libvirt's reason in the message; a point of another hypervisor's VM needs a libvirt with the QEMU driver on this machine.",
   },
+  DeploymentFileInvalid: {
+    message: "The machine's deployment file cannot be read or breaks its schema, so Coffer applied nothing from it and does not start.",
+    remedy: 'Correct the field named in the message (the schema is docs/deployment.schema.json; secrets are named by reference, never written in the file), or remove the file; then start Coffer again.',
+  },
+  DeploymentSecretMissing: {
+    message: 'A team vault of the deployment file names a passphrase that is not there (the key file or environment variable it refers to).',
+    remedy: 'Create the key file (owned by the user Coffer runs as, mode 600) or set the environment variable the deployment file names, then start Coffer again.',
+  },
 } as const satisfies Record<string, ErrorInfo>;
 
 export type ErrorCode = keyof typeof errorCatalog;

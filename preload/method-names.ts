@@ -54,4 +54,5 @@ export const methodNameList = [
   'readPointFile',
   'restorePointFiles',
   'testRestore',
+  'deploymentInfo',
 ] as const;

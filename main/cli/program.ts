@@ -3,11 +3,13 @@ import * as path from 'node:path';
 import type { ApiError, Job } from '../../preload/contract.js';
 import { defaultDataDir, Engine } from '../core/engine.js';
 import { toApiError } from '../core/errors.js';
+import { loadDeployment } from '../core/deployment.js';
 import { readHostFile } from '../host/host-file.js';
 import { createRouter } from '../rpc/router.js';
 import { backupCommands } from './commands/backup.js';
 import { dashboardCommand } from './commands/dashboard.js';
 import { filesCommands } from './commands/files.js';
+import { deploymentCommands } from './commands/deployment.js';
 import { jobCommands } from './commands/job.js';
 import { policyCommands } from './commands/policy.js';
 import { protectionCommands } from './commands/protection.js';
@@ -40,7 +42,9 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
     .option('--data-dir <dir>', 'the console data folder (default: COFFER_DATA_DIR or the user data folder)')
     .showHelpAfterError()
     .exitOverride()
-    .configureOutput({ writeOut: io.out, writeErr: io.err });
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    // Every command refuses to run on a machine whose deployment file is invalid (DeploymentFileInvalid).
+    .hook('preAction', () => void loadDeployment());
 
   vaultCommands(program, cli);
   sourceCommands(program, cli);
@@ -52,6 +56,7 @@ export async function runCli(argv: string[], io: CliIo = processIo): Promise<num
   filesCommands(program, cli);
   dashboardCommand(program, cli);
   serveCommand(program, cli);
+  deploymentCommands(program, cli);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -1,7 +1,8 @@
-import { isActiveProtection, type Dashboard, type JobStatus, type Policy, type ProtectionState } from '../../preload/contract.js';
+import { isActiveProtection, type Dashboard, type DeferReason, type JobStatus, type Policy, type ProtectionState } from '../../preload/contract.js';
 import type { Db } from './catalog/catalog.js';
 import { nextRun } from './policy/schedule.js';
 import type { VaultService } from './vaults.js';
+import { parseStoredLocation } from './vault/stores.js';
 
 const DAY = 86_400_000;
 
@@ -9,11 +10,18 @@ const DAY = 86_400_000;
  * The dashboard (W18) as one read of the catalog: protected VMs by state, the last 24 hours of
  * the job log, storage per vault from the recovery point cache, last and next backup per VM.
  */
-export function dashboardData(db: Db, vaults: VaultService, timeZone: string, now = new Date()): Dashboard {
+export function dashboardData(
+  db: Db,
+  vaults: VaultService,
+  timeZone: string,
+  now = new Date(),
+  /** Why a scheduled backup into a vault (remote: object storage) waits now (power.ts); none by default. */
+  defer: (vaultRemote: boolean) => DeferReason | null = () => null,
+): Dashboard {
   const vms = db
     .prepare(
       `SELECT vms.id, vms.name, vms.cloud_service, vms.protection_state, vms.last_backup_at, vms.last_backup_status,
-              vaults.name AS vault_name, policies.name AS policy_name, policies.spec AS policy_spec
+              vaults.name AS vault_name, vaults.location AS vault_location, policies.name AS policy_name, policies.spec AS policy_spec
        FROM vms JOIN vaults ON vaults.id = vms.vault_id LEFT JOIN policies ON policies.id = vms.policy_id
        WHERE vms.protection_state IS NOT NULL ORDER BY vms.name`,
     )
@@ -25,6 +33,7 @@ export function dashboardData(db: Db, vaults: VaultService, timeZone: string, no
     last_backup_at: string | null;
     last_backup_status: JobStatus | null;
     vault_name: string;
+    vault_location: string;
     policy_name: string | null;
     policy_spec: string | null;
   }[];
@@ -63,6 +72,7 @@ export function dashboardData(db: Db, vaults: VaultService, timeZone: string, no
     }),
     vms: vms.map((vm) => {
       const spec = vm.policy_spec ? (JSON.parse(vm.policy_spec) as Pick<Policy, 'schedule'>) : null;
+      const scheduled = spec !== null && isActiveProtection(vm.protection_state);
       return {
         id: vm.id,
         name: vm.name,
@@ -73,6 +83,7 @@ export function dashboardData(db: Db, vaults: VaultService, timeZone: string, no
         lastBackupAt: vm.last_backup_at,
         lastBackupStatus: vm.last_backup_status,
         nextBackupAt: spec && isActiveProtection(vm.protection_state) ? nextRun(spec.schedule, now, timeZone).toISOString() : null,
+        deferred: scheduled ? defer(parseStoredLocation(vm.vault_location).kind !== 'folder') : null,
       };
     }),
     // Every one of the last 30 days, zero where nothing was backed up, so a chart needs no gaps logic.

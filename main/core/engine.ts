@@ -9,6 +9,9 @@ import { dashboardData } from './dashboard.js';
 import { Scheduler } from './scheduler.js';
 import type { Dashboard, ProtectedItem } from '../../preload/contract.js';
 import { VaultService, type SecretStore } from './vaults.js';
+import type { LoadedDeployment } from './deployment.js';
+import { defaultPowerRules, deferral, type PowerSource } from './power.js';
+import type { DeferReason } from '../../preload/contract.js';
 
 export const COFFER_VERSION = '0.1.0';
 
@@ -40,6 +43,10 @@ export class Engine {
   readonly jobs: JobService;
   readonly inventory: InventoryService;
   readonly protection: ProtectionService;
+  /** The machine's deployment file, set by the host that applied it at start (main/core/deployment.ts). */
+  deployment: LoadedDeployment | null = null;
+  /** The machine's power (laptop-aware schedules), set by the host: Electron's powerMonitor, or /sys/class/power_supply. */
+  power: PowerSource | null = null;
 
   private constructor(
     readonly dataDir: string,
@@ -65,11 +72,16 @@ export class Engine {
 
   /** Runs scheduled backups until the returned function is called (hosts only: desktop app, serve). */
   startScheduler(clock?: () => Date, intervalMs?: number): () => void {
-    return new Scheduler(this.db, this.protection, clock).start(intervalMs);
+    return new Scheduler(this.db, this.protection, clock, (remote) => this.deferral(remote)).start(intervalMs);
+  }
+
+  /** Why a scheduled backup into a vault (remote: object storage) waits now, under the deployment's power rules. */
+  deferral(vaultRemote: boolean): DeferReason | null {
+    return deferral(this.power?.read() ?? null, vaultRemote, this.deployment?.config.power ?? defaultPowerRules);
   }
 
   dashboard(now = new Date()): Dashboard {
-    return dashboardData(this.db, this.vaults, this.protection.timeZone, now);
+    return dashboardData(this.db, this.vaults, this.protection.timeZone, now, (remote) => this.deferral(remote));
   }
 
   /** Protected Items of a vault: its VMs with a protection state, with policy, last/next backup and the job running now. */

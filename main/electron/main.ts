@@ -4,7 +4,11 @@
 import path from 'node:path';
 import { app, BrowserWindow, dialog, ipcMain, Notification, session, type IpcMainInvokeEvent } from 'electron';
 import { IPC_CALL, IPC_EVENT, isActiveProtection, type Job, type Result } from '../../preload/contract.js';
-import { defaultDataDir, Engine } from '../core/engine.js';
+import { COFFER_VERSION, defaultDataDir, Engine } from '../core/engine.js';
+import { applyDeployment, loadDeployment, managedSettings, type LoadedDeployment } from '../core/deployment.js';
+import type { NotifySetting } from '../core/tray.js';
+import { electronPowerSource } from './power.js';
+import { startUpdates } from './updater.js';
 import { toApiError } from '../core/errors.js';
 import { jobNotification, shouldNotify, trackJob, type JobLike, type TrayAction } from '../core/tray.js';
 import { createRouter, type Router } from '../rpc/router.js';
@@ -44,6 +48,9 @@ let tray: CofferTray | undefined;
 let consoleWindow: BrowserWindow | undefined;
 let stopForwarding: (() => void) | undefined;
 let stopHost: (() => Promise<void>) | undefined;
+let stopUpdates: (() => void) | undefined;
+/** The machine's deployment file (main/core/deployment.ts), read at start. */
+let deployment: LoadedDeployment | null = null;
 let shuttingDown = false;
 let shutDown = false;
 
@@ -86,6 +93,16 @@ async function start(): Promise<void> {
   serveRenderer(paths.renderer);
 
   try {
+    // The machine's file, else one beside the installed app; an invalid one stops the app, nothing applied.
+    deployment = loadDeployment({ alsoIn: [path.dirname(app.getPath('exe'))] });
+  } catch (e) {
+    const error = toApiError(e);
+    dialog.showErrorBox('Coffer cannot start: its deployment file is refused', `${error.message}\n\n${error.remedy}`);
+    shutDown = true;
+    app.exit(1);
+    return;
+  }
+  try {
     const secrets = safeStorageSecrets(app.getPath('userData'));
     engine = Engine.open({
       dataDir,
@@ -105,6 +122,12 @@ async function start(): Promise<void> {
     app.exit(1);
     return;
   }
+  engine.deployment = deployment;
+  engine.power = electronPowerSource();
+  if (deployment) {
+    const report = await applyDeployment(engine, deployment.config);
+    for (const p of report.problems) console.warn(`Coffer deployment ${deployment.file}: ${p.subject}: ${p.code}: ${p.message}`);
+  }
   const engineRouter = createRouter(engine, 'electron');
   router = engineRouter;
   ipcMain.handle(IPC_CALL, (event, method: unknown, args: unknown) => handleCall(engineRouter, event, method, args));
@@ -115,6 +138,7 @@ async function start(): Promise<void> {
       onAction: onTrayAction,
       onJob: () => showConsole(),
       onNotify: (level) => {
+        if (notifyManaged()) return;
         preferences?.set('notifications', level);
         updateTray();
       },
@@ -133,6 +157,7 @@ async function start(): Promise<void> {
   // and the CLI hands jobs to it over the same loopback console (token in the data folder).
   const hosting = await startHosting({ engine, staticDir: paths.renderer });
   stopHost = () => hosting.stop();
+  stopUpdates = startUpdates(engine, COFFER_VERSION);
   showConsole();
 }
 
@@ -156,7 +181,7 @@ function onJobUpdated(job: Job): void {
   const tracked = trackJob(jobLog, job);
   jobLog = tracked.log;
   updateTray();
-  if (tracked.justFinished && shouldNotify(job, preferences?.get('notifications') ?? 'failures')) notify(job);
+  if (tracked.justFinished && shouldNotify(job, notifyLevel())) notify(job);
 }
 
 function notify(job: Job): void {
@@ -245,9 +270,19 @@ function trayState() {
   return {
     jobs: jobLog,
     protectedVmCount,
-    notify: preferences?.get('notifications') ?? 'failures',
+    // A level the deployment file manages is not offered as a choice.
+    ...(notifyManaged() ? {} : { notify: notifyLevel() }),
     ...(process.platform === 'linux' ? {} : { openAtLogin: app.getLoginItemSettings().openAtLogin }),
   };
+}
+
+function notifyManaged(): boolean {
+  return deployment !== null && managedSettings(deployment.config).includes('notifications');
+}
+
+/** The notification level: the deployment file's when it manages it, else the user's choice. */
+function notifyLevel(): NotifySetting {
+  return (notifyManaged() ? deployment?.config.notifications : undefined) ?? preferences?.get('notifications') ?? 'failures';
 }
 
 function updateTray(): void {
@@ -268,6 +303,7 @@ function refreshProtectedCount(): void {
 
 async function shutDownEngine(): Promise<void> {
   ipcMain.removeHandler(IPC_CALL);
+  stopUpdates?.();
   stopForwarding?.();
   await stopHost?.().catch(() => undefined);
   tray?.dispose();

@@ -14,6 +14,7 @@ import { COFFER_VERSION, type Engine } from '../core/engine.js';
 import { CofferError, toApiError } from '../core/errors.js';
 import { errorCatalog } from '../../preload/errors.js';
 import { NotificationService } from '../core/notifications.js';
+import { deploymentInfo } from '../core/deployment.js';
 
 export type Face = 'electron' | 'browser' | 'cli';
 
@@ -85,6 +86,7 @@ function handlers(engine: Engine, face: Face): Handlers {
     listPointFiles: (a) => engine.protection.files.list(a),
     readPointFile: (a) => engine.protection.files.read(a),
     restorePointFiles: (a) => engine.protection.files.restore(a),
+    deploymentInfo: () => deploymentInfo(engine.deployment),
   };
 }
 

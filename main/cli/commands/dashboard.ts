@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { formatBytes } from '../../../preload/units.js';
-import { vmLabel } from '../../../preload/contract.js';
+import { deferReasonEnglish, vmLabel } from '../../../preload/contract.js';
 import { printTable } from '../format.js';
 import type { Cli } from '../io.js';
 
@@ -18,7 +18,7 @@ export function dashboardCommand(program: Command, cli: Cli): void {
         io.out(`Jobs (24 h): ${d.jobs24h.completed} completed, ${d.jobs24h.warnings} with warnings, ${d.jobs24h.failed} failed, ${d.jobs24h.inProgress} in progress\n`);
         for (const v of d.vaults) io.out(`Vault ${v.name}: ${v.pointCount} point(s), ${formatBytes(v.storedBytes)} stored, ${formatBytes(v.savedBytes)} saved by deduplication\n`);
         if (d.vms.length) {
-          printTable(io.out, ['VM', 'VAULT', 'STATE', 'LAST BACKUP', 'NEXT BACKUP'], d.vms.map((v) => [vmLabel(v), v.vaultName, v.state, v.lastBackupAt ?? 'never', v.nextBackupAt ?? '']));
+          printTable(io.out, ['VM', 'VAULT', 'STATE', 'LAST BACKUP', 'NEXT BACKUP'], d.vms.map((v) => [vmLabel(v), v.vaultName, v.state, v.lastBackupAt ?? 'never', v.nextBackupAt ? `${v.nextBackupAt}${v.deferred ? ` (deferred: ${deferReasonEnglish[v.deferred]})` : ''}` : '']));
         }
       });
     });

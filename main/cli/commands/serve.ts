@@ -3,6 +3,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Engine } from '../../core/engine.js';
+import { applyDeployment, loadDeployment } from '../../core/deployment.js';
+import { readPowerSupply } from '../../core/power.js';
 import { CofferError } from '../../core/errors.js';
 import { startHosting } from '../../host/hosting.js';
 import { createRouter } from '../../rpc/router.js';
@@ -15,7 +17,18 @@ export function serveCommand(program: Command, cli: Cli): void {
     .addOption(new Option('--port <port>', 'port to listen on; 0 picks a free one').default(0).argParser(parsePort))
     .option('--no-scheduler', 'do not run scheduled backups in this host')
     .action(async (o: { port: number; scheduler: boolean }) => {
+      // Refused whole before anything opens (the CLI's preAction hook checked it too).
+      const deployment = loadDeployment();
       const engine = Engine.open({ dataDir: cli.dataDir() });
+      engine.deployment = deployment;
+      // A laptop running `coffer serve` defers scheduled backups on battery too; a server has no battery.
+      const powerRoot = process.env.COFFER_POWER_SUPPLY_ROOT ?? '/sys/class/power_supply';
+      if (process.platform === 'linux') engine.power = { read: () => readPowerSupply(powerRoot) };
+      if (deployment) {
+        const report = await applyDeployment(engine, deployment.config);
+        for (const c of report.changes) cli.io.out(`Deployment ${deployment.file}: ${c}\n`);
+        for (const p of report.problems) cli.io.err(`Deployment ${deployment.file}: ${p.subject}: ${p.code}: ${p.message}\n`);
+      }
       const router = createRouter(engine, 'cli');
       cli.useSession({ invoke: router.invoke, waitJob: (id) => engine.jobs.wait(id), remote: false, close: () => engine.close() });
       const hosting = await startHosting({ engine, staticDir: rendererDir(), port: o.port, scheduler: o.scheduler });

@@ -17,9 +17,9 @@ import {
 } from '@fluentui/react-components';
 import { Vault24Regular } from '@fluentui/react-icons';
 import type { ReactElement, ReactNode } from 'react';
-import { vmLabel, type Dashboard, type JobStatus, type ProtectionState } from '../../../preload/contract.js';
+import { vmLabel, type Dashboard, type DeferReason, type JobStatus, type ProtectionState } from '../../../preload/contract.js';
 import { useApi } from '../api.js';
-import { useI18n } from '../i18n/index.js';
+import { useI18n, type MessageKey } from '../i18n/index.js';
 import { localDateTime } from '../i18n/dateTime.js';
 import { hrefOf } from '../routes.js';
 import { protectionLabel } from '../shell/labels.js';
@@ -153,6 +153,9 @@ function VolumeChart({ days }: { days: Dashboard['backupVolumeByDay'] }): ReactE
 }
 
 /** The order of the dashboard's tiles: the healthy ones first. */
+/** Why a next backup waits (laptop-aware schedules), in the reader's language. */
+const deferredText: Record<DeferReason, MessageKey> = { onBattery: 'dashboard.deferred.onBattery', meteredConnection: 'dashboard.deferred.meteredConnection' };
+
 const stateOrder: readonly ProtectionState[] = ['Protected', 'ProtectedPendingInitialBackup', 'ProtectionError', 'ProtectionStopped'];
 
 export function DashboardPage(): ReactElement {
@@ -270,7 +273,10 @@ export function DashboardPage(): ReactElement {
                       <TableCell>
                         <PathText text={v.policy ?? '—'} />
                       </TableCell>
-                      <TableCell>{formatDateTime(v.nextBackupAt!)}</TableCell>
+                      <TableCell>
+                        {formatDateTime(v.nextBackupAt!)}
+                        {v.deferred && <Text className={panel.muted}>{` (${t('dashboard.deferred', { reason: t(deferredText[v.deferred]) })})`}</Text>}
+                      </TableCell>
                       <TableCell>{v.lastBackupAt ? formatDateTime(v.lastBackupAt) : t('items.never')}</TableCell>
                     </TableRow>
                   ))}

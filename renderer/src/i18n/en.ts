@@ -712,6 +712,11 @@ export const en = {
   'files.progress': 'File restore progress',
   'files.back': 'Back to the files',
   'files.fetched': '{size} read from the vault',
+  'managed.byOrganisation': 'Managed by your organisation',
+  'managed.setting': '{setting}: {value}. Managed by your organisation',
+  'dashboard.deferred': 'deferred: {reason}',
+  'dashboard.deferred.onBattery': 'on battery',
+  'dashboard.deferred.meteredConnection': 'metered connection',
 } as const;
 
 export type MessageKey = keyof typeof en;

@@ -713,6 +713,11 @@ export const nl: Messages = {
   'files.progress': 'Voortgang van het herstel van bestanden',
   'files.back': 'Terug naar de bestanden',
   'files.fetched': '{size} uit de kluis gelezen',
+  'managed.byOrganisation': 'Beheerd door uw organisatie',
+  'managed.setting': '{setting}: {value}. Beheerd door uw organisatie',
+  'dashboard.deferred': 'uitgesteld: {reason}',
+  'dashboard.deferred.onBattery': 'op batterij',
+  'dashboard.deferred.meteredConnection': 'verbinding met datalimiet',
 };
 
 /** Dutch text for every engine error code: a code added to preload/errors.ts without one here fails the typecheck. */
@@ -797,6 +802,14 @@ export const nlErrors: Record<ErrorCode, ErrorInfo> = {
   ConvertFailed: { message: 'qemu-img kon een herstelde schijf niet omzetten naar het gevraagde formaat.', remedy: 'De melding noemt de schijf en de reden van qemu-img. Controleer de vrije ruimte van de doelmap, of herstel in het oorspronkelijke formaat en zet de schijf zelf om.' },
   RestoreTestNoHeartbeat: { message: 'De test-VM die uit het punt is hersteld, antwoordde niet op tijd: geen ping van de guest agent, of niet de verwachte tekst op de seriële console.', remedy: 'Lees de laatste regels van de seriële console in de taak. Start de gast trager op, verhoog dan de wachttijd (--timeout); meldt hij iets anders als hij klaar is, stel die tekst in (--heartbeat); herstel anders het punt en bekijk de schijven.' },
   RestoreTestFailed: { message: 'De test-VM kon niet worden aangemaakt of gestart op de libvirt-verbinding.', remedy: 'Controleer de verbinding (virsh -c URI list) en de reden van libvirt in de melding; een punt van een VM van een andere hypervisor heeft libvirt met het QEMU-stuurprogramma op deze machine nodig.' },
+  DeploymentFileInvalid: {
+    message: 'Het deploymentbestand van deze machine is onleesbaar of voldoet niet aan het schema; Coffer heeft er niets van toegepast en start niet.',
+    remedy: 'Verbeter het veld dat in de melding staat (het schema is docs/deployment.schema.json; geheimen staan er alleen als verwijzing in, nooit letterlijk) of verwijder het bestand; start Coffer daarna opnieuw.',
+  },
+  DeploymentSecretMissing: {
+    message: 'Een teamkluis in het deploymentbestand verwijst naar een wachtwoordzin die er niet is (het sleutelbestand of de omgevingsvariabele).',
+    remedy: 'Maak het sleutelbestand aan (eigendom van de gebruiker waaronder Coffer draait, modus 600) of zet de omgevingsvariabele die het deploymentbestand noemt, en start Coffer opnieuw.',
+  },
 };
 
 /** Job results in Dutch: one text per job message code (the English ones are in preload/job-messages.ts). */

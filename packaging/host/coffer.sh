@@ -1,0 +1,6 @@
+#!/bin/sh
+# The coffer command of the host package: the CLI on the service's data folder. Run it as the
+# service user so it talks to the running service: sudo -u coffer coffer dashboard
+: "${COFFER_DATA_DIR:=/var/lib/coffer}"
+export COFFER_DATA_DIR
+exec /usr/bin/node /usr/lib/coffer/dist/cli.mjs "$@"
