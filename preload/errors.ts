@@ -301,10 +301,6 @@ export const errorCatalog = {
     message: "The vault's config does not match its authentication code (or claims an older format than this console knows it has): its parameters were changed by someone without the vault key.",
     remedy: 'Nothing was written. Restore the config file from a copy of the vault (or another install that has it), then unlock again.',
   },
-  DiskConversionFailed: {
-    message: 'The restored disk could not be written in its original format.',
-    remedy: 'Check that qemu-img is installed (Debian/Ubuntu: qemu-utils) and that the restore folder has room for a second copy of the disk, then restore again.',
-  },
   FileNotFoundInPoint: {
     message: 'The path, disk or partition does not exist in the recovery point.',
     remedy: 'List the point with `coffer files list VM --point ID [PATH]` (or Browse files in the console) and pick a path it shows; paths are case-sensitive.',

@@ -1,4 +1,4 @@
-import type { DiskRead, FullReadReason } from '../../../preload/contract.js';
+import type { DiskRead } from '../../../preload/contract.js';
 import type { JobContext } from '../jobs.js';
 import { label } from '../inventory.js';
 import { hypervisorOf, type HypervisorActions, type VmAddress } from '../sources/capabilities.js';

@@ -1,21 +1,23 @@
 import * as fs from 'node:fs/promises';
 import { CofferError } from '../errors.js';
-import { runTool } from '../sources/exec.js';
+import { RestoreFormat } from '../../../preload/contract.js';
 import type { Manifest } from '../vault/format.js';
+import { convertDisk } from './convert.js';
 
 /*
  * Restore writes a disk in the format the admin expects (seam B): a disk stored as the guest saw
  * it (form 'guest': raw block-device bytes, as changed-block tracking reads them) is converted
  * back to its original file format with `qemu-img convert`, so the restored file is what the
  * hypervisor ran and reads as exactly the bytes the guest saw. Disks stored as their file's bytes
- * need nothing. (The general `--format` conversion on restore lives in convert.ts; the lead routes
- * this through it at merge.)
+ * need nothing. The conversion itself is convert.ts's (the `--format` choice of restore uses it too).
  */
 
 /** The format a restored disk is written in by default: the original file's (raw for 'guest' bytes when it was raw). */
-export function restoredFormat(d: Manifest['disks'][number]): string | undefined {
-  if (d.stored?.form !== 'guest') return undefined;
-  return d.stored.format === 'raw' ? undefined : d.stored.format;
+export function restoredFormat(d: Manifest['disks'][number]): RestoreFormat | undefined {
+  if (d.stored?.form !== 'guest' || d.stored.format === 'raw') return undefined;
+  const f = RestoreFormat.safeParse(d.stored.format);
+  if (!f.success) throw new CofferError('ConvertFailed', `Disk ${d.name} was stored from a ${d.stored.format} file, a format Coffer cannot write back.`, { disk: d.name, format: d.stored.format });
+  return f.data;
 }
 
 /** Converts the restored raw bytes of each 'guest' disk at `files` (manifest name -> path) into its original format, in place. */
@@ -26,8 +28,7 @@ export async function writeOriginalFormats(m: Manifest, files: ReadonlyMap<strin
     if (!format || !file) continue;
     const tmp = `${file}.coffer-convert`;
     try {
-      const r = await runTool('qemu-img', ['convert', '-q', '-f', 'raw', '-O', format, file, tmp], { timeoutMs: 24 * 60 * 60_000, ...(signal ? { signal } : {}) });
-      if (r.code !== 0) throw new CofferError('DiskConversionFailed', `Converting the restored disk ${d.name} to ${format} failed: ${r.stderr.trim() || `exit ${r.code}`}`, { disk: d.name, format });
+      await convertDisk(file, 'raw', tmp, format, signal);
       await fs.chmod(tmp, (await fs.stat(file)).mode & 0o7777);
       // Durable before it takes the name: replace-disks swaps it in for the VM's own disk.
       const fh = await fs.open(tmp, 'r');
