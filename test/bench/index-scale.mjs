@@ -49,7 +49,11 @@ await esbuild.build({
 const { LocalFolderStore, createVaultConfig, writeVaultConfig, seal, encodeIndex, indexKey, newPackId, indexAad, DEFAULT_CHUNK_SIZE } = await import(bundle);
 
 const smoke = process.argv.includes('--smoke');
-const chunks = Number(arg('--chunks', smoke ? '1000000' : '80000000'));
+// The target is 80,000,000 chunks (`--chunks 80000000`). While the chunk index is still held in RAM
+// (about 150 bytes per chunk), that run needs about 12 GB and an hour, so the default is a tenth of
+// it, and the result projects the peak to the target linearly (an over-estimate: the baseline is counted too).
+const TARGET_CHUNKS = 80_000_000;
+const chunks = Number(arg('--chunks', smoke ? '1000000' : '8000000'));
 const diskMib = Number(arg('--disk-mib', smoke ? '64' : '256'));
 const work = fs.mkdtempSync(path.join(arg('--work', tmpdir()), 'coffer-index-scale-'));
 try {
@@ -93,6 +97,8 @@ try {
     chunk_count_after: m.chunk_count,
     child_cpu_seconds: +m.cpu_seconds.toFixed(2),
     build_seconds: +buildSeconds.toFixed(1),
+    target_chunks: TARGET_CHUNKS,
+    projected_rss_bytes_at_target: Math.round((m.peak_rss_bytes / chunks) * TARGET_CHUNKS),
   };
   console.log(`\nindex_scale: a vault of ${chunks.toLocaleString('en')} chunks (synthetic index objects, built in ${result.build_seconds} s), one backup of ${diskMib} MiB`);
   console.log('case'.padEnd(14), 'chunks'.padStart(12), 'peak RSS MiB'.padStart(13), 'B/chunk'.padStart(8), 'target'.padStart(8), 'cpu s'.padStart(7));
@@ -101,9 +107,10 @@ try {
     String(chunks).padStart(12),
     (m.peak_rss_bytes / MiB).toFixed(0).padStart(13),
     String(result.rss_bytes_per_chunk).padStart(8),
-    (result.within_target ? 'met' : 'MISSED').padStart(8),
+    (result.within_target && result.projected_rss_bytes_at_target < 300e6 ? 'met' : 'MISSED').padStart(8),
     String(result.child_cpu_seconds).padStart(7),
   );
+  if (chunks < TARGET_CHUNKS) console.log(`  projected to ${TARGET_CHUNKS.toLocaleString('en')} chunks: ${(result.projected_rss_bytes_at_target / MiB).toFixed(0)} MiB peak RSS (target 300 MB)`);
   const file = path.resolve('bench-results.json');
   const out = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : {};
   out.index_scale = result;
