@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as os from 'node:os';
@@ -8,7 +9,8 @@ import { openExt } from '../../main/core/files/ext.js';
 import { openFat } from '../../main/core/files/fat.js';
 import { openNtfs } from '../../main/core/files/ntfs.js';
 import { probeFilesystem, readPartitions } from '../../main/core/files/partitions.js';
-import { openQcow2 } from '../../main/core/files/qcow2.js';
+import { containerOf, openQcow2 } from '../../main/core/files/qcow2.js';
+import { openContainer } from '../../main/core/files/container.js';
 import { buildGptDisk, DEEP, NON_ASCII, patternBytes, qcow2Copy, TREE_TIME, type BuiltDisk } from '../helpers/fs-images.js';
 
 /* The filesystem layers of file-level restore on real images built by the system's own tools,
@@ -143,5 +145,37 @@ describe('qcow2 through its cluster tables', () => {
       await fsr.close();
     }
     await expect(openQcow2(fileDevice(overlay), 'overlay.qcow2', async () => undefined)).rejects.toMatchObject({ code: 'FilesystemUnsupported' });
+  });
+});
+
+describe('VMDK, VHDX and VDI through qemu-img', () => {
+  it.each([
+    ['vmdk', 'VMDK (sparse)'],
+    ['vhdx', 'VHDX'],
+    ['vdi', 'VDI'],
+  ])('browses a %s disk as the guest saw it, and leaves no temporary file', async (format, container) => {
+    const file = path.join(dir, `disk.${format}`);
+    execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', format, built.disk, file]);
+    const head = Buffer.alloc(512);
+    await fileDevice(file).read(head, 0);
+    expect(containerOf(head)).toBe(container);
+    const before = fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('coffer-container-'));
+    const opened = await openContainer(fileDevice(file), container, `disk.${format}`);
+    if ('reason' in opened) throw new Error(opened.reason);
+    try {
+      const fsr = await openExt(sliceDevice(opened.dev, built.ext.start, built.ext.size));
+      try {
+        expect((await readAll(await fsr.open('/big.bin'))).equals(patternBytes(10 * 1024 * 1024, 'big'))).toBe(true);
+      } finally {
+        await fsr.close();
+      }
+    } finally {
+      await opened.close();
+    }
+    expect(fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('coffer-container-'))).toEqual(before);
+  });
+
+  it('lists a container it cannot read with the reason', async () => {
+    expect(await openContainer(fileDevice(built.disk), 'Something else', 'disk.bin')).toEqual({ reason: expect.stringContaining('qemu-img convert -O raw') });
   });
 });

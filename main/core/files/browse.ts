@@ -9,6 +9,7 @@ import { openFat } from './fat.js';
 import type { FilesystemReader } from './fs-types.js';
 import { whyNoNtfs } from './ntfs.js';
 import { probeFilesystem, readPartitions, type FilesystemKind, type Partition, type PartitionScheme } from './partitions.js';
+import { openContainer } from './container.js';
 import { containerOf, isQcow2, openQcow2 } from './qcow2.js';
 
 export interface PartitionView extends Partition {
@@ -57,6 +58,7 @@ const REASONS: Record<Exclude<FilesystemKind, 'ext' | 'fat' | 'ntfs'>, [string, 
 /** A point opened for browsing; every read goes through one bounded chunk cache. */
 export class PointBrowser {
   private readonly devices = new Map<string, Promise<{ dev: BlockDevice; format: string; reason: string | null }>>();
+  private readonly closers: Array<() => Promise<void>> = [];
 
   constructor(
     private readonly ctx: RandomReadContext,
@@ -64,6 +66,11 @@ export class PointBrowser {
     private readonly cache: ChunkCache,
     readonly stats: ReadStats = { bytesFetched: 0, requests: 0, chunksOpened: 0 },
   ) {}
+
+  /** Removes what opening container disks left in temporary files; the browser is not used after. */
+  async close(): Promise<void> {
+    for (const c of this.closers.splice(0)) await c();
+  }
 
   private rawDisk(name: string): Promise<BlockDevice> {
     return openDiskReader(this.ctx, this.manifest, name, this.cache, this.stats);
@@ -82,7 +89,12 @@ export class PointBrowser {
           return { dev: await openQcow2(raw, name, resolve), format: 'qcow2', reason: null };
         }
         const container = containerOf(head);
-        if (container) return { dev: raw, format: container, reason: `${container}: convert the restored disk with qemu-img convert -O raw to browse it.` };
+        if (container) {
+          const opened = await openContainer(raw, container, name);
+          if ('reason' in opened) return { dev: raw, format: container, reason: opened.reason };
+          this.closers.push(opened.close);
+          return { dev: opened.dev, format: container, reason: null };
+        }
         return { dev: raw, format: 'raw', reason: null };
       })();
       this.devices.set(name, d);

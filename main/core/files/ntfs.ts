@@ -7,11 +7,11 @@ import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CofferError } from '../errors.js';
+import { copyToSparseFile } from './container.js';
 import type { BlockDevice } from './device.js';
 import { baseName, normalizePath, type FilesystemReader, type FsEntry, type OpenFile } from './fs-types.js';
 
 const TOOL_ENV = { ...process.env, LC_ALL: 'C.UTF-8', LANG: 'C.UTF-8', TZ: 'UTC' };
-const COPY_PIECE = 4 * 1024 * 1024;
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
 let present: Promise<boolean> | undefined;
@@ -45,21 +45,12 @@ export async function openNtfs(dev: BlockDevice, label: string): Promise<Filesys
   if (why) throw new CofferError('FilesystemUnsupported', why, { filesystem: 'NTFS' });
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'coffer-ntfs-'));
   const image = path.join(dir, 'partition.img');
-  const fh = await fs.open(image, 'wx', 0o600);
   try {
-    await fh.truncate(dev.size);
-    const buf = Buffer.alloc(COPY_PIECE);
-    for (let pos = 0; pos < dev.size; pos += COPY_PIECE) {
-      const n = await dev.read(buf, pos);
-      const piece = buf.subarray(0, n);
-      if (!piece.every((b) => b === 0)) await fh.write(piece, 0, n, pos);
-    }
+    await copyToSparseFile(dev, image);
   } catch (e) {
-    await fh.close();
     await fs.rm(dir, { recursive: true, force: true });
     throw e;
   }
-  await fh.close();
 
   const list = async (p: string): Promise<FsEntry[]> => {
     const n = normalizePath(p);

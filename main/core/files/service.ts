@@ -101,7 +101,12 @@ export class FileService {
     const vault = await this.ctx.vaults.openVault(vm.vaultName);
     return vault.withReadAccess(`file browsing of ${pointId}`, async (rctx) => {
       const m = await vault.readManifest(pointId);
-      return fn(new PointBrowser(rctx, m, this.cache, stats));
+      const b = new PointBrowser(rctx, m, this.cache, stats);
+      try {
+        return await fn(b);
+      } finally {
+        await b.close();
+      }
     });
   }
 
