@@ -2,6 +2,7 @@
 // network, as a pure function of a power reading, and the Linux reading from /sys/class/power_supply.
 // The scheduler skips a deferred slot without counting it as attempted, so when the condition
 // clears the latest missed slot runs once, as a catch-up (policy/schedule.ts, dueBackups).
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { DeferReason } from '../../preload/contract.js';
@@ -93,4 +94,47 @@ export function readPowerSupply(root = '/sys/class/power_supply', metered = fals
   const onBattery = supplySeen ? !supplyOnline : discharging;
   const batteryPercent = full > 0 ? Math.round((now / full) * 100) : capacities.length > 0 ? Math.round(capacities.reduce((a, c) => a + c, 0) / capacities.length) : null;
   return { onBattery, batteryPercent, metered };
+}
+
+/**
+ * Whether NetworkManager says the machine's connection is metered: its `Metered` property
+ * (NMMetered: 1 yes, 3 guessed yes; 0 unknown, 2 no, 4 guessed no), as `busctl get-property`
+ * prints it ("u 1"). Anything else (no NetworkManager, no D-Bus, no busctl) is "not metered".
+ */
+export function parseNetworkManagerMetered(busctlOutput: string): boolean {
+  const m = /^u\s+(\d+)\s*$/.exec(busctlOutput.trim());
+  return m !== null && (m[1] === '1' || m[1] === '3');
+}
+
+/** Asks NetworkManager over the system bus (2 s at most); false when it cannot be asked. */
+export function readNetworkManagerMetered(): boolean {
+  try {
+    const out = execFileSync('busctl', ['--system', 'get-property', 'org.freedesktop.NetworkManager', '/org/freedesktop/NetworkManager', 'org.freedesktop.NetworkManager', 'Metered'], {
+      encoding: 'utf8',
+      timeout: 2000,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    return parseNetworkManagerMetered(out);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The Linux host's reading for laptop-aware schedules: the power supply tree and NetworkManager's
+ * metered flag (asked at most once a minute). A machine without a battery on a metered connection
+ * still defers backups into remote vaults.
+ */
+export function linuxPowerSource(root = '/sys/class/power_supply', metered: () => boolean = readNetworkManagerMetered, now: () => number = Date.now): PowerSource {
+  let asked = -Infinity;
+  let last = false;
+  return {
+    read: () => {
+      if (now() - asked >= 60_000) {
+        last = metered();
+        asked = now();
+      }
+      return readPowerSupply(root, last) ?? (last ? { onBattery: false, batteryPercent: null, metered: true } : null);
+    },
+  };
 }

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { deferral, readPowerSupply, type PowerState } from '../../main/core/power.js';
+import { deferral, linuxPowerSource, parseNetworkManagerMetered, readPowerSupply, type PowerState } from '../../main/core/power.js';
 import { repoRoot } from '../helpers/tmp.js';
 
 const recorded = (name: string) => path.join(repoRoot, 'test/fixtures/power_supply', name);
@@ -12,6 +12,37 @@ describe('the power state of a Linux machine (/sys/class/power_supply)', () => {
     expect(readPowerSupply(recorded('laptop-on-battery-80'))).toEqual({ onBattery: true, batteryPercent: 80, metered: false });
     expect(readPowerSupply(recorded('server-no-battery'))).toBeNull();
     expect(readPowerSupply(recorded('no-such-tree'))).toBeNull();
+  });
+});
+
+describe("a metered connection, as NetworkManager's Metered property says", () => {
+  it('reads busctl output: yes and guessed yes are metered; no, guessed no, unknown and garbage are not', () => {
+    expect(parseNetworkManagerMetered('u 1\n')).toBe(true);
+    expect(parseNetworkManagerMetered('u 3')).toBe(true);
+    expect(parseNetworkManagerMetered('u 2')).toBe(false);
+    expect(parseNetworkManagerMetered('u 4')).toBe(false);
+    expect(parseNetworkManagerMetered('u 0')).toBe(false);
+    expect(parseNetworkManagerMetered('')).toBe(false);
+    expect(parseNetworkManagerMetered('Failed to get property')).toBe(false);
+  });
+
+  it('a machine without a battery on a metered connection defers backups into remote vaults only; NetworkManager is asked once a minute', () => {
+    let clock = 0;
+    let asked = 0;
+    let metered = true;
+    const source = linuxPowerSource(recorded('server-no-battery'), () => (asked++, metered), () => clock);
+    expect(source.read()).toEqual({ onBattery: false, batteryPercent: null, metered: true });
+    expect(deferral(source.read(), true)).toBe('meteredConnection');
+    expect(deferral(source.read(), false)).toBeNull();
+    expect(asked).toBe(1);
+    metered = false;
+    clock += 59_000;
+    expect(source.read()?.metered).toBe(true);
+    clock += 1_000;
+    expect(source.read()).toBeNull();
+    expect(asked).toBe(2);
+    const laptop = linuxPowerSource(recorded('laptop-charging-20'), () => true, () => clock);
+    expect(laptop.read()).toEqual({ onBattery: false, batteryPercent: 20, metered: true });
   });
 });
 

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Engine } from '../../core/engine.js';
 import { applyDeployment, loadDeployment } from '../../core/deployment.js';
-import { readPowerSupply } from '../../core/power.js';
+import { linuxPowerSource } from '../../core/power.js';
 import { CofferError } from '../../core/errors.js';
 import { startHosting } from '../../host/hosting.js';
 import { createRouter } from '../../rpc/router.js';
@@ -21,9 +21,9 @@ export function serveCommand(program: Command, cli: Cli): void {
       const deployment = loadDeployment();
       const engine = Engine.open({ dataDir: cli.dataDir() });
       engine.deployment = deployment;
-      // A laptop running `coffer serve` defers scheduled backups on battery too; a server has no battery.
+      // A laptop running `coffer serve` defers scheduled backups on battery and (remote vaults) on a metered connection too.
       const powerRoot = process.env.COFFER_POWER_SUPPLY_ROOT ?? '/sys/class/power_supply';
-      if (process.platform === 'linux') engine.power = { read: () => readPowerSupply(powerRoot) };
+      if (process.platform === 'linux') engine.power = linuxPowerSource(powerRoot);
       if (deployment) {
         const report = await applyDeployment(engine, deployment.config);
         for (const c of report.changes) cli.io.out(`Deployment ${deployment.file}: ${c}\n`);
