@@ -119,7 +119,7 @@ describe('Browse files of a recovery point', () => {
   });
 
   it('shows the partitions and a folder, filters, restores a selection to a folder as a job, and downloads a file (en)', { timeout: T }, async () => {
-    await openBrowser('Recovery points', /^Browse the files of the point of/);
+    await openBrowser('Recovery points', /^Browse files of the point of/);
     const d = dialog();
     await visible(d.getByRole('heading', { name: 'Files of files01' }));
     await visible(d.getByRole('button', { name: /Partition 1: ext4/ }));
@@ -171,7 +171,7 @@ describe('Browse files of a recovery point', () => {
 
   it('speaks Dutch and stays accessible in both themes (nl)', { timeout: T }, async () => {
     await useLanguage('nl');
-    await openBrowser('Herstelpunten', /^Bekijk de bestanden van het punt van/);
+    await openBrowser('Herstelpunten', /^Bestanden bekijken van het punt van/);
     const d = dialog();
     await visible(d.getByRole('heading', { name: 'Bestanden van files01' }));
     await visible(d.getByLabel('Filteren op naam'));

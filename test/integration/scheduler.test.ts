@@ -134,7 +134,7 @@ describe('scheduler on a manual clock', () => {
     expect(list.code).toBe(0);
     const rows = list.out.split('\n').filter((l) => /^\d+\s+Backup/.test(l));
     expect(rows.map((l) => l.split(/\s+/)[2])).toEqual(['manual', 'scheduled', 'catchUp']);
-    expect(rows[0]).toMatch(/Recovery point \S+: 1 disk, [\d.]+ KiB read, [\d.]+ (B|KiB) stored\./);
+    expect(rows[0]).toMatch(/Recovery point \S+: 1 disk, [\d.]+ (B|KiB) read, [\d.]+ (B|KiB) stored\./);
     expect(coffer('job', 'show', String(catchUp!.id)).out).toContain('trigger catchUp');
     expect(coffer('job', 'list', '--trigger', 'scheduled').out).not.toMatch(/\bcatchUp\b|\bmanual\b/);
   });

@@ -192,7 +192,16 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
     if (names.has(d.name)) throw new CofferError('InvalidArgument', `Two disks are named "${d.name}".`);
     names.add(d.name);
   }
-  const before = await Promise.all(opts.disks.map((d) => statDisk(d.path)));
+  // A disk read through its plan's readRange (a guest view over NBD) needs no file: its size comes with it.
+  const viewStamp = (d: BackupOptions['disks'][number]): FileId | undefined => {
+    const size = d.plan?.size ?? d.size;
+    return d.plan?.readRange && size !== undefined ? { size, mtimeMs: 0, ctimeMs: 0, ino: 0 } : undefined;
+  };
+  const stampOf = async (d: BackupOptions['disks'][number]): Promise<FileId> => {
+    const view = viewStamp(d);
+    return view ? statDisk(d.path).catch(() => view) : statDisk(d.path);
+  };
+  const before = await Promise.all(opts.disks.map(stampOf));
   const sizes = opts.disks.map((d, i) => d.plan?.size ?? d.size ?? before[i]!.size);
   const bytesTotal = sizes.reduce((s, n) => s + n, 0);
 
@@ -235,7 +244,7 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
       bytesPerSecond: sec > 0 ? bytesDone / sec : 0,
       newBytes,
       bytesRead,
-      bytesUploaded: packs.bytesWritten + manifestBytes,
+      bytesUploaded: packs.bytesWritten + listBytes + manifestBytes,
     });
   };
   const timer = opts.onProgress ? setInterval(emit, PROGRESS_INTERVAL_MS) : undefined;
@@ -409,7 +418,7 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
         while (inFlight.size > 0) await Promise.race(inFlight);
         await fh?.close();
       }
-      const after = await statDisk(disk.path);
+      const after = src ? b : await statDisk(disk.path);
       // A guest view (readRange) is the reader's point in time; the file itself may move on.
       if (!src && (after.size !== b.size || after.mtimeMs !== b.mtimeMs || after.ino !== b.ino)) {
         throw new CofferError('DiskChangedDuringBackup', `The disk ${disk.path} changed while it was being read.`, {

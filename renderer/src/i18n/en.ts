@@ -680,7 +680,7 @@ export const en = {
   'header.theme.system': 'Follow the system',
   // issue 14 §1: file-level restore (Recovery points -> Browse files)
   'files.open': 'Browse files',
-  'files.label': 'Browse the files of the point of {created}',
+  'files.label': 'Browse files of the point of {created}',
   'files.title': 'Files of {name}',
   'files.point': 'Recovery point of {created}; read from the vault as you browse, nothing is restored until you ask.',
   'files.disks': 'Disks and partitions',

@@ -681,7 +681,7 @@ export const nl: Messages = {
   'header.theme.system': 'Systeem volgen',
   // issue 14 §1: file-level restore (Recovery points -> Browse files)
   'files.open': 'Bestanden bekijken',
-  'files.label': 'Bekijk de bestanden van het punt van {created}',
+  'files.label': 'Bestanden bekijken van het punt van {created}',
   'files.title': 'Bestanden van {name}',
   'files.point': 'Herstelpunt van {created}; wordt tijdens het bladeren uit de kluis gelezen, er wordt niets hersteld tot u daarom vraagt.',
   'files.disks': 'Schijven en partities',
