@@ -2,7 +2,7 @@
 // loads a method's result into state, reloading on engine events and on reconnect; useAction()
 // runs a user's action with its busy flag and its error.
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { errorCatalog, type ApiError, type ArgsOf, type EventName, type EventPayload, type MethodName, type Result, type ResultOf } from '../../preload/contract.js';
+import { errorCatalog, finishedStatuses, type ApiError, type ArgsOf, type EventName, type EventPayload, type Job, type MethodName, type Result, type ResultOf } from '../../preload/contract.js';
 
 export class ApiCallError extends Error {
   override readonly name = 'ApiCallError';
@@ -179,4 +179,13 @@ export function useAction(options: ActionOptions = {}): Action {
     }
   }, []);
   return { busy, busyKey, error, clearError, setError, run };
+}
+
+/**
+ * A job a dialog just started and follows through `jobUpdated`: updates that arrived before its id
+ * was known are missed, so the job is read once more (a finished state already seen is kept).
+ */
+export async function catchUpStartedJob(j: Job, setJob: (update: (cur: Job | undefined) => Job | undefined) => void): Promise<void> {
+  const now = await call('showJob', { id: j.id });
+  setJob((cur) => (cur?.id === now.id && !finishedStatuses.includes(cur.status) ? now : cur));
 }

@@ -27,7 +27,7 @@ import {
 import { ArrowDownload20Regular, ArrowUndo20Regular, ArrowUp20Regular, Document20Regular, Folder20Regular, Link20Regular, Search20Regular } from '@fluentui/react-icons';
 import { useState, type FormEvent, type ReactElement } from 'react';
 import { AbsolutePath, finishedStatuses, formatMode, type ApiError, type Job, type PointFileEntry, type RecoveryPoint, type Vm } from '../../../preload/contract.js';
-import { call, useAction, useApi, useEngineEvent } from '../api.js';
+import { call, catchUpStartedJob, useAction, useApi, useEngineEvent } from '../api.js';
 import { useI18n } from '../i18n/index.js';
 import { hrefOf } from '../routes.js';
 import { FolderInput } from '../shell/FolderInput.js';
@@ -108,6 +108,7 @@ export function BrowseFilesDialog({ vm, point, onClose }: { vm: Vm; point: Recov
       const j = await call('restorePointFiles', { vm: vm.id, pointId: point.id, ...sel, paths: [...selected], targetDir: target, keepBoth });
       trackJobs([j]);
       setJob(j);
+      await catchUpStartedJob(j, setJob);
     });
   };
   const download = async () => {

@@ -23,7 +23,7 @@ import {
 import { ArrowUndo20Regular } from '@fluentui/react-icons';
 import { useState, type FormEvent, type ReactElement } from 'react';
 import { AbsolutePath, RestoredVmName, finishedStatuses, restoreFormats, type Job, type RestoreFormat, type RecoveryPoint, type Vm, type VmNameParts } from '../../../preload/contract.js';
-import { call, useAction, useEngineEvent } from '../api.js';
+import { call, catchUpStartedJob, useAction, useEngineEvent } from '../api.js';
 import { useI18n } from '../i18n/index.js';
 import { hrefOf } from '../routes.js';
 import { FolderInput } from '../shell/FolderInput.js';
@@ -74,9 +74,7 @@ export function RestoreDialog({ vm, point, among = [], onClose }: { vm: Vm; poin
       const j = await call('restorePoint', { vm: vm.id, pointId: point.id, mode, targetDir: target, ...(mode === 'newVm' ? { newName: newName.trim() } : {}), ...(format ? { format } : {}) });
       trackJobs([j]);
       setJob(j);
-      // Updates that arrived before the job's id was known: read it once more.
-      const now = await call('showJob', { id: j.id });
-      setJob((cur) => (cur?.id === now.id && !finishedStatuses.includes(cur.status) ? now : cur));
+      await catchUpStartedJob(j, setJob);
     });
   };
   const done = job && finishedStatuses.includes(job.status);

@@ -21,7 +21,7 @@ import {
 import { HeartPulse20Regular } from '@fluentui/react-icons';
 import { useState, type FormEvent, type ReactElement } from 'react';
 import { finishedStatuses, methods, type Job, type RecoveryPoint, type Vm, type VmNameParts } from '../../../preload/contract.js';
-import { call, useAction, useEngineEvent } from '../api.js';
+import { call, catchUpStartedJob, useAction, useEngineEvent } from '../api.js';
 import { useI18n } from '../i18n/index.js';
 import { vmNames } from '../items/VmName.js';
 import { hrefOf } from '../routes.js';
@@ -91,9 +91,7 @@ export function TestRestoreDialog({ vm, point, among = [], onClose }: { vm: Vm; 
       const j = await call('testRestore', { vm: vm.id, pointId: point.id, uri: uri.trim(), heartbeat, timeoutSeconds: Number(timeout) });
       trackJobs([j]);
       setJob(j);
-      // Updates that arrived before the job's id was known: read it once more.
-      const now = await call('showJob', { id: j.id });
-      setJob((cur) => (cur?.id === now.id && !finishedStatuses.includes(cur.status) ? now : cur));
+      await catchUpStartedJob(j, setJob);
     });
   };
   const done = job && finishedStatuses.includes(job.status);
