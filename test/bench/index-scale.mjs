@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// index_scale (issue 13 §4): a vault of N stored chunks (default 80,000,000; --smoke 200,000;
+// index_scale (issue 13 §4): a vault of N stored chunks (default 8,000,000 with the peak projected to the 80,000,000 target; --smoke 200,000;
 // --chunks N), made of synthetic index objects (real sealed `index/<packId>` objects naming chunk
 // ids, without pack payload: nothing reads them), then one backup of a 256 MiB disk (--disk-mib)
 // against it in a child process whose peak RSS (getrusage maxrss) is the figure. Target: under
