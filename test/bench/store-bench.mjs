@@ -96,6 +96,9 @@ const results = [];
 const startedAt = new Date().toISOString();
 const loadAtStart = os.loadavg().map((x) => +x.toFixed(2));
 
+// What one process costs before any data moves (start, connect with SDK import and probe, open
+// the vault, list its points): paid by every backup and restore, whatever the image size.
+const fixedCosts = {};
 // The local-folder reference of this run: the same image, backed up and restored the same way.
 const localFigures = {};
 {
@@ -107,6 +110,7 @@ const localFigures = {};
   const target = path.join(work, 'restore-local');
   const r = await cli(env, 0, 'restore', where, target);
   if (sha256File(r.file) !== want) throw new Error('restore from the local folder does not match the image');
+  if (!smoke) fixedCosts.local = await cli(env, 0, 'open', where);
   fs.rmSync(target, { recursive: true, force: true });
   fs.rmSync(where, { recursive: true, force: true });
   for (const [kase, m] of [
@@ -135,6 +139,7 @@ for (const [kind, start] of [
     const r = await cli(env, em.pid, 'restore', where, target);
     if (sha256File(r.file) !== want) throw new Error(`restore from ${kind} does not match the image`);
     fs.rmSync(target, { recursive: true, force: true });
+    if (!smoke) fixedCosts[kind] = await cli(env, em.pid, 'open', where);
     for (const [kase, m, added, ref] of [
       [`full_${kind}`, b, b.addedBytes, local('full')],
       [`restore_${kind}`, r, 0, local('restore')],
@@ -171,6 +176,9 @@ for (const kase of ['full', 'restore']) {
     log(`| ${r.case} | ${r.seconds.toFixed(2)} | ${r.mib_per_s.toFixed(0)} | ${(r.peak_rss_bytes / MiB).toFixed(0)} | ${r.requests_per_gib} | ${r.cpu_s_per_gib.toFixed(2)} | ${r.emulator_cpu_s_per_gib.toFixed(2)} | ${r.ratio_to_local.toFixed(2)}x |`);
   }
 }
+for (const [kind, m] of Object.entries(fixedCosts)) {
+  log(`fixed cost of one process on ${kind === 'local' ? 'the local folder' : kind === 'azure' ? 'azurite' : 's3rver'}: ${m.cpuSeconds.toFixed(2)} CPU-s, ${m.requests} requests, emulator ${m.emulatorCpuSeconds.toFixed(2)} CPU-s (start, connect, open, list points)`);
+}
 for (const [kind, mode] of Object.entries(lockModes)) log(`lock mode on ${kind === 'azure' ? 'azurite' : 's3rver'}: ${mode}`);
 
 const version = (pkg) => JSON.parse(fs.readFileSync(path.join(root, 'node_modules', pkg, 'package.json'), 'utf8')).version;
@@ -178,7 +186,8 @@ prior.results = [...(prior.results ?? []).filter((r) => !/_(azure|s3)$/.test(r.c
 const localRef = Object.fromEntries(Object.entries(localFigures).map(([k, v]) => [k, { seconds: +v.seconds.toFixed(3), mib_per_s: +v.mib_per_s.toFixed(1), peak_rss_bytes: v.peak_rss_bytes, cpu_s_per_gib: +v.cpu_s_per_gib.toFixed(2) }]));
 prior.machine = {
   ...prior.machine,
-  object_storage: { measured: startedAt, load_average: loadAtStart, azurite: version('azurite'), s3rver: version('s3rver'), image_bytes: logical, image_size: size, lock_modes: lockModes, local_folder_this_run: localRef },
+  object_storage: { measured: startedAt, load_average: loadAtStart, azurite: version('azurite'), s3rver: version('s3rver'), image_bytes: logical, image_size: size, lock_modes: lockModes, local_folder_this_run: localRef,
+    fixed_cost_per_process: Object.fromEntries(Object.entries(fixedCosts).map(([k, m]) => [k, { cpu_s: +m.cpuSeconds.toFixed(2), requests: m.requests ?? 0, emulator_cpu_s: +m.emulatorCpuSeconds.toFixed(2) }])) },
 };
 fs.writeFileSync(file, `${JSON.stringify(prior, null, 2)}\n`);
 log(`updated ${file}`);

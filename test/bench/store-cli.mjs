@@ -1,5 +1,5 @@
 // One Coffer operation on a vault in object storage per process, so the benchmark sees its wall
-// time, peak RSS and request count: node store-cli.mjs init|backup|restore LOCATION ...
+// time, peak RSS and request count: node store-cli.mjs init|backup|restore|open LOCATION ...
 // Credentials come from the environment (AZURE_STORAGE_* / AWS_*), as for a scheduled job.
 // COFFER_BENCH_CACHE_DIR: the install's index cache for this vault, as the app keeps one in its
 // data folder (<dataDir>/cache/<vaultId>): a restore after a backup by the same install then lists
@@ -31,8 +31,13 @@ if (op === 'init') {
   const r = await v.restore(points.at(-1).id, target);
   out = { file: r.files[0].path, opSeconds: r.seconds };
   await v.close();
+} else if (op === 'open') {
+  // The fixed cost of one process: connect (SDK import, probe), open the vault, list its points.
+  const v = await Vault.open(store, pass, opts);
+  out = { points: (await v.listPoints()).length };
+  await v.close();
 } else {
-  console.error('usage: store-cli.mjs init|backup|restore LOCATION ...');
+  console.error('usage: store-cli.mjs init|backup|restore|open LOCATION ...');
   process.exit(2);
 }
 out.conditionalCreate = store.conditionalCreate;
