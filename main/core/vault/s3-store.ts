@@ -101,7 +101,7 @@ export class S3Store implements ObjectStore {
     });
     // Large bodies are signed as UNSIGNED-PAYLOAD instead of hashing every byte for the signature
     // (one SHA-256 pass over each pack, ~0.5 CPU-s per GiB sent) where nobody can alter them on
-    // the way: over https (TLS protects the body, as AWS's own SDKs decide for S3) and over http to
+    // the way: over https (TLS protects the body; the AWS SDK for Java decides the same) and over http to
     // this machine's loopback (an emulator or a local gateway). Over plain http to another host the
     // payload is hashed and signed, so an altered body is refused at the door instead of found
     // corrupt at the next read (packs and indexes are sealed with AES-GCM either way).
