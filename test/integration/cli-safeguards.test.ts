@@ -1,6 +1,6 @@
 // The CLI's safeguards, run in-process with runCli and a scripted terminal: the typed-back name
 // before deleting recovery points (bug 2), passphrase errors that reach the user (bug 5), and
-// --retain-until DATE as the end of that local day (bug 3).
+// --retain-until DATE as the end of that local day (bug 3), and the confirmation of vm unregister.
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -120,5 +120,32 @@ describe('passphrases and dates reach the core as the user meant them', () => {
     expect(latest!.retainUntil).toBe(endOfLocalDay(day, Intl.DateTimeFormat().resolvedOptions().timeZone).toISOString());
     const end = new Date(latest!.retainUntil!);
     expect([end.getHours(), end.getMinutes(), end.getSeconds()]).toEqual([23, 59, 59]);
+  });
+});
+
+describe('coffer vm unregister', () => {
+  const registered = async (run: (args: string[], io?: CliIo) => Promise<number>) => {
+    const io = terminal();
+    expect(await run(['vm', 'list', '--vault', 'v1', '--json'], io)).toBe(0);
+    return (JSON.parse(io.text()) as { name: string }[]).map((v) => v.name);
+  };
+
+  it('asks on a terminal (under the same rule as --delete-data): "n" keeps the VM, "y" unregisters it and keeps its points', async () => {
+    const { pass, run } = await protectedVmWithPoint();
+    expect(await run(['protection', 'stop', 'app01', '--keep-data', '--passphrase-file', pass])).toBe(0);
+    const script = terminal();
+    expect(await run(['vm', 'unregister', '--vault', 'v1', 'app01'], script)).toBe(2);
+    expect(script.errors()).toContain('--yes');
+    const no = terminal(['n']);
+    expect(await run(['vm', 'unregister', '--vault', 'v1', 'app01'], no)).toBe(0);
+    expect(no.asked[0]).toContain('Their recovery points stay in the vault');
+    expect(no.text()).toContain('Nothing unregistered.');
+    expect(await registered(run)).toEqual(['app01']);
+    const yes = terminal(['y']);
+    expect(await run(['vm', 'unregister', '--vault', 'v1', 'app01'], yes), yes.errors()).toBe(0);
+    expect(await registered(run)).toEqual([]);
+    // Its point stayed in the vault: registered again, the VM has it.
+    expect(await run(['vm', 'register', '--vault', 'v1', 'app01'])).toBe(0);
+    expect(await points(run)).toHaveLength(1);
   });
 });

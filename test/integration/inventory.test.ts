@@ -185,7 +185,13 @@ describe('discovery and registration through the CLI', () => {
     expect(sources.out).toMatch(/ams-disks\s+folder/);
     expect(coffer('source', 'add', 'folder', ams, '--region', 'r', '--name', 'ams-disks').err).toContain('SourceNameTaken');
 
-    const un = coffer('vm', 'unregister', '--vault', 'vault-ams', 'shop/db01');
+    // Unregistering is confirmed: asked in a terminal, else --yes; without either nothing changes.
+    const unasked = coffer('vm', 'unregister', '--vault', 'vault-ams', 'shop/db01');
+    expect(unasked.code).toBe(2); // InvalidArgument's exit code
+    expect(unasked.err).toContain('InvalidArgument');
+    expect(unasked.err).toContain('--yes');
+    expect((JSON.parse(coffer('vm', 'list', '--vault', 'vault-ams', '--json').out) as Vm[]).map((v) => v.name)).toContain('db01');
+    const un = coffer('vm', 'unregister', '--vault', 'vault-ams', 'shop/db01', '--yes');
     expect(un.code, un.err).toBe(0);
     expect(un.out).toContain('Unregister');
   });

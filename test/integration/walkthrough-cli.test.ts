@@ -137,14 +137,14 @@ describe('the walkthrough W1..W23 from the CLI alone', () => {
 
     // W22: stop keeping data, resume, then stop deleting data; unregister; delete the vault.
     ok('protection', 'stop', 'web01', '--keep-data');
-    expect(coffer('vm', 'unregister', '--vault', 'vault-ams', 'web01').code).toBe(0);
+    expect(coffer('vm', 'unregister', '--vault', 'vault-ams', 'web01', '--yes').code).toBe(0);
     ok('vm', 'register', '--vault', 'vault-ams', 'shop/web01');
     ok('protect', '--vault', 'vault-ams', '--policy', 'DefaultPolicy', 'web01');
     ok('backup', 'now', 'web01', '--wait');
-    expect(coffer('vm', 'unregister', '--vault', 'vault-ams', 'web01').err).toContain('VmIsProtected');
+    expect(coffer('vm', 'unregister', '--vault', 'vault-ams', 'web01', '--yes').err).toContain('VmIsProtected');
     ok('protection', 'stop', 'web01', '--delete-data', '--confirm', 'web01');
     expect(json<RecoveryPoint[]>('point', 'list', 'web01').filter((p) => p.vmName === 'web01')).toEqual([]);
-    ok('vm', 'unregister', '--vault', 'vault-ams', 'web01');
+    ok('vm', 'unregister', '--vault', 'vault-ams', 'web01', '--yes');
     ok('vault', 'delete', 'vault-ams', '--delete-data');
     expect(fs.existsSync(path.join(dir, 'vault'))).toBe(false);
   }, 300_000); // dozens of CLI processes: a generous bound against a hang on a busy machine, not a speed target

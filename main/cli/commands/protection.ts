@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { CofferError } from '../../core/errors.js';
+import { confirmation } from '../confirm.js';
 import { printTable } from '../format.js';
 import { printVms, type Cli } from '../io.js';
 
@@ -28,15 +29,12 @@ export function protectionCommands(program: Command, cli: Cli): void {
       let confirmName: string | undefined;
       if (o.deleteData) {
         // The typed-back name is the user's safeguard: never filled in for them. The core checks it.
-        confirmName = o.confirm ?? (io.interactive ? await io.ask(`This deletes every recovery point of ${vm}. Type the VM's name to confirm: `) : undefined);
-        if (confirmName === undefined) {
-          throw new CofferError(
-            'InvalidArgument',
-            `Deleting the recovery points of ${vm} needs its name typed back.`,
-            { field: 'confirm' },
-            "Run the command in a terminal to be asked, or pass --confirm with the VM's name.",
-          );
-        }
+        confirmName = await confirmation(io, {
+          given: o.confirm,
+          question: `This deletes every recovery point of ${vm}. Type the VM's name to confirm: `,
+          refused: `Deleting the recovery points of ${vm} needs its name typed back.`,
+          flag: "--confirm with the VM's name",
+        });
         await unlock({ vms: [vm] }, o.passphraseFile);
       }
       await waitFor([await call('stopProtection', { vm, deleteData: o.deleteData ?? false, ...(confirmName !== undefined ? { confirmName } : {}) })]);

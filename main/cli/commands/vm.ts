@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { vmLabel } from '../../../preload/contract.js';
+import { confirmedYes } from '../confirm.js';
 import { printVms, type Cli } from '../io.js';
 
 export function vmCommands(program: Command, cli: Cli): void {
@@ -25,20 +26,34 @@ export function vmCommands(program: Command, cli: Cli): void {
       const list = await call('listVms', o.vault ? { vault: o.vault } : {});
       print(list, o.json, () => printVms(io.out, list));
     });
-  for (const [name, method, verb] of [
-    ['register', 'registerVms', 'register VMs with a vault: one Register job per VM (W4..W7)'],
-    ['unregister', 'unregisterVms', 'unregister VMs from a vault (refused while protected)'],
-  ] as const) {
-    vm.command(`${name} <vms...>`)
-      .description(verb)
-      .requiredOption('--vault <vault>', 'the vault')
-      .option('--json', 'print as JSON')
-      .action(async (vms: string[], o: { vault: string; json?: boolean }) => {
-        const jobs = await call(method, { vault: o.vault, vms });
-        const ended = await waitFor(jobs, o.json);
-        print(ended, o.json, () => undefined);
-      });
-  }
+  vm.command('register <vms...>')
+    .description('register VMs with a vault: one Register job per VM (W4..W7)')
+    .requiredOption('--vault <vault>', 'the vault')
+    .option('--json', 'print as JSON')
+    .action(async (vms: string[], o: { vault: string; json?: boolean }) => {
+      const ended = await waitFor(await call('registerVms', { vault: o.vault, vms }), o.json);
+      print(ended, o.json, () => undefined);
+    });
+  vm.command('unregister <vms...>')
+    .description('unregister VMs from a vault (refused while protected); their recovery points stay in the vault')
+    .requiredOption('--vault <vault>', 'the vault')
+    .option('--yes', 'do not ask (asked in a terminal; required without one)')
+    .option('--json', 'print as JSON')
+    .action(async (vms: string[], o: { vault: string; yes?: boolean; json?: boolean }) => {
+      const names = vms.join(', ');
+      const sure = await confirmedYes(
+        io,
+        o.yes,
+        `Unregister ${names} from vault ${o.vault}? Their recovery points stay in the vault: unregistering deletes none of them.`,
+        `Unregistering ${names} from vault ${o.vault} needs a confirmation.`,
+      );
+      if (!sure) {
+        io.out('Nothing unregistered.\n');
+        return;
+      }
+      const ended = await waitFor(await call('unregisterVms', { vault: o.vault, vms }), o.json);
+      print(ended, o.json, () => undefined);
+    });
   vm.command('approve-disks <vm>')
     .description("approve the disk paths the last discovery found for a VM whose backup waits with DiskPathsChanged")
     .option('--json', 'print as JSON')

@@ -34,20 +34,24 @@ export function parseQemuImgProgress(chunk: string): number | undefined {
   return last;
 }
 
+/** How one conversion runs. */
+export interface ConvertOptions {
+  signal?: AbortSignal | undefined;
+  onProgress?: ConvertProgress | undefined;
+  /** Flush the new file to disk before it takes `dst`'s name (a restore that replaces a VM's own disk). */
+  fsync?: boolean;
+  /** Permission bits the new file gets before it takes `dst`'s name (else qemu-img's default). */
+  mode?: number;
+}
+
 /**
  * Converts `src` (in `srcFormat`) into a new file `dst` in `dstFormat`, reading through a backing
- * chain. Written to `dst.partial` and renamed when complete, so `dst` never holds half a disk;
- * the partial file is removed on failure or cancel. Throws QemuImgMissing, ConvertFailed, or the
- * signal's reason.
+ * chain. Written to `dst.partial` (the one temporary) and renamed when complete, so `dst` never
+ * holds half a disk; `dst` may be `src` itself (converted in place). The partial file is removed
+ * on failure or cancel. Throws QemuImgMissing, ConvertFailed, or the signal's reason.
  */
-export async function convertDisk(
-  src: string,
-  srcFormat: ConvertibleFormat,
-  dst: string,
-  dstFormat: RestoreFormat,
-  signal?: AbortSignal,
-  onProgress?: ConvertProgress,
-): Promise<void> {
+export async function convertDisk(src: string, srcFormat: ConvertibleFormat, dst: string, dstFormat: RestoreFormat, opts: ConvertOptions = {}): Promise<void> {
+  const { signal, onProgress } = opts;
   signal?.throwIfAborted();
   const partial = `${dst}.partial`;
   const args = ['convert', '-p', '-f', qemuName(srcFormat), '-O', qemuName(dstFormat), src, partial];
@@ -74,6 +78,15 @@ export async function convertDisk(
         reject(new CofferError('ConvertFailed', `Converting ${path.basename(src)} to ${dstFormat} failed: ${why}`, { disk: src, format: dstFormat }));
       });
     });
+    if (opts.mode !== undefined) await fs.chmod(partial, opts.mode);
+    if (opts.fsync) {
+      const fh = await fs.open(partial, 'r');
+      try {
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    }
     await fs.rename(partial, dst);
   } catch (e) {
     await fs.rm(partial, { force: true });
@@ -139,7 +152,7 @@ export async function convertRestoredDisks(
     }
     const dst = freeName(dir, path.basename(p, path.extname(p)), formatExtension[format], taken);
     taken.add(dst);
-    await convertDisk(p, chain.format, dst, format, opts.signal, (f) => opts.onProgress?.(Math.min(1, (done + f * chain.bytes) / total)));
+    await convertDisk(p, chain.format, dst, format, { signal: opts.signal, onProgress: (f) => opts.onProgress?.(Math.min(1, (done + f * chain.bytes) / total)) });
     done += chain.bytes;
     opts.onProgress?.(done / total);
     for (const f of chain.files) if (path.dirname(f) === path.resolve(dir)) await fs.rm(f, { force: true });

@@ -26,20 +26,8 @@ export async function writeOriginalFormats(m: Manifest, files: ReadonlyMap<strin
     const format = restoredFormat(d);
     const file = files.get(d.name);
     if (!format || !file) continue;
-    const tmp = `${file}.coffer-convert`;
-    try {
-      await convertDisk(file, 'raw', tmp, format, signal);
-      await fs.chmod(tmp, (await fs.stat(file)).mode & 0o7777);
-      // Durable before it takes the name: replace-disks swaps it in for the VM's own disk.
-      const fh = await fs.open(tmp, 'r');
-      try {
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await fs.rename(tmp, file);
-    } finally {
-      await fs.rm(tmp, { force: true });
-    }
+    // In place, through convertDisk's one temporary; durable before it takes the name, as
+    // replace-disks swaps it in for the VM's own disk.
+    await convertDisk(file, 'raw', file, format, { signal, fsync: true, mode: (await fs.stat(file)).mode & 0o7777 });
   }
 }

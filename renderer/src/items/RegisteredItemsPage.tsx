@@ -26,6 +26,7 @@ import { diskCount, finishedStatuses, vmLabel, type Job, type ResultOf, type Vm 
 import { call, toApiError, useAction, useApi, useEngineEvent } from '../api.js';
 import { useI18n, type MessageKey } from '../i18n/index.js';
 import { hrefOf, useLocation } from '../routes.js';
+import { ConfirmDialog } from '../shell/ConfirmDialog.js';
 import { ProtectionBadge } from '../shell/labels.js';
 import { useNotify, useTrackJobs } from '../shell/notify.js';
 import { NextStepEmptyState } from '../shell/NextStepEmptyState.js';
@@ -156,10 +157,11 @@ export function RegisteredItemsPage(): ReactElement {
     if (finishedStatuses.includes(now.status)) discoveryEnded(now);
   };
 
+  // Asked first (ConfirmDialog): the dialog names the VM and says what becomes of its recovery points.
+  const [unregistering, setUnregistering] = useState<Vm>();
   const unregister = async (vm: Vm) => {
     if (!vault) return;
-    const jobs = await action.run(() => call('unregisterVms', { vault, vms: [vm.id] }), vm.id);
-    if (jobs) trackJobs(jobs);
+    trackJobs(await call('unregisterVms', { vault, vms: [vm.id] }));
   };
 
   const list = vms.data ?? [];
@@ -276,7 +278,7 @@ export function RegisteredItemsPage(): ReactElement {
                       icon={action.busyKey === vm.id ? <Spinner size="tiny" /> : <Delete20Regular />}
                       disabled={action.busyKey !== undefined || vm.registrationState !== 'Registered'}
                       aria-label={t('items.unregisterLabel', { name: vmLabel(vm) })}
-                      onClick={() => void unregister(vm)}
+                      onClick={() => setUnregistering(vm)}
                     >
                       {t('items.unregister')}
                     </Button>
@@ -288,6 +290,23 @@ export function RegisteredItemsPage(): ReactElement {
         </div>
       )}
       {vault && <RegisterDialog vault={vault} candidates={candidates} open={registering} onClose={() => setRegistering(false)} />}
+      <ConfirmDialog
+        open={unregistering !== undefined}
+        title={t('items.unregisterDialog.title', { name: unregistering ? vmNames([unregistering], list) : '' })}
+        confirmLabel={t('items.unregister')}
+        confirmIcon={<Delete20Regular />}
+        onConfirm={() => (unregistering ? unregister(unregistering) : Promise.resolve())}
+        onClose={() => setUnregistering(undefined)}
+      >
+        {unregistering && (
+          <>
+            <Text>
+              {t(unregistering.missing ? 'items.unregisterDialog.missing' : 'items.unregisterDialog.body', { name: vmNames([unregistering], list), vault: vault ?? '' })}
+            </Text>
+            <Text>{t('items.unregisterDialog.points', { vault: vault ?? '' })}</Text>
+          </>
+        )}
+      </ConfirmDialog>
     </Page>
   );
 }

@@ -2,7 +2,6 @@
 // virtualised list paged by keyset as you scroll, and a live details pane.
 import {
   Button,
-  Field,
   ProgressBar,
   Spinner,
   Text,
@@ -22,6 +21,7 @@ import { JobStatusBadge, jobSubject, operationLabel, statusLabel, triggerLabel }
 import { useNotify, useTrackJobs } from '../shell/notify.js';
 import { ErrorBar, Page } from '../shell/Page.js';
 import { ActionButton } from '../shell/ActionButton.js';
+import { JobProgress } from '../shell/JobProgress.js';
 import { EmptyState, usePanelStyles } from '../shell/ui.js';
 import { inRange, JobFilterBar, rangeQuery } from './JobFilters.js';
 
@@ -198,15 +198,7 @@ function JobDetails({ job, onClose }: { job: Job; onClose: () => void }): ReactE
       <div className={panel.row}>
         <JobStatusBadge status={job.status} />
       </div>
-      {(running || job.bytesTotal > 0) && (
-        <Field
-          label={t('jobs.progress')}
-          validationMessage={t('jobs.progressText', { percent: Math.round(job.progress * 100), done: formatBytes(job.bytesDone), total: formatBytes(job.bytesTotal) })}
-          validationState="none"
-        >
-          <ProgressBar value={job.progress} max={1} thickness="large" color={job.status === 'Failed' ? 'error' : job.status === 'Completed' ? 'success' : 'brand'} />
-        </Field>
-      )}
+      <JobProgress job={job} label={t('jobs.progress')} field />
       {error && job.error && (
         <div className={styles.failure} role="group" aria-label={t('jobs.failure')}>
           <Text weight="semibold">
