@@ -173,7 +173,9 @@ export class RestoreTestService {
     const serialLog = path.join(l.dir, 'serial.log');
     const vault = await this.ctx.vaults.openVault(vm.vaultName);
     const defName = (await vault.readManifest(pointId)).definition?.fileName;
+    // A test restore is a check of the point: every chunk is re-hashed against its id too.
     const result = await vault.restore(pointId, disksDir, {
+      checkContent: true,
       signal: job.signal,
       onProgress: (p) => job.progress({ bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, bytesPerSecond: p.bytesPerSecond }),
     });

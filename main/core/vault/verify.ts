@@ -88,7 +88,7 @@ export async function runVerify(ctx: EngineContext, opts: VerifyOptions = {}): P
       }
       const ab = blob.byteOffset === 0 && blob.byteLength === blob.buffer.byteLength ? (blob.buffer as ArrayBuffer) : new Uint8Array(blob).buffer;
       const ids = new Uint8Array(d.ids).buffer;
-      const r = await pool.send<'opened'>(pool.leastBusy(), { type: 'open', blob: ab, items: meta, ids, fd: -1 }, [ab, ids]);
+      const r = await pool.send<'opened'>(pool.leastBusy(), { type: 'open', blob: ab, items: meta, ids, fd: -1, check: true }, [ab, ids]);
       const bad = new Set(r.bad);
       for (let i = 0; i < d.count; i++) {
         if (bad.has(i)) corrupt.add(d.ids, i * ID_LEN);

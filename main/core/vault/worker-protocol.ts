@@ -13,8 +13,15 @@ export type WorkerRequest =
       /** Per chunk: offset in blob, stored length, raw length, flags. */
       items: Uint32Array;
       ids: ArrayBuffer;
+      /** Restore: the disk's fd, each chunk written at positions[i]; verify: -1 (check only). */
       fd: number;
       positions?: Float64Array;
+      /**
+       * Re-hash each plaintext against its id (HMAC-SHA256(macKey, SHA-256(P)) = id) and return
+       * the sha256s. Verify and a content-checked restore set it; a plain restore relies on the
+       * AES-GCM tag, whose AAD is the id (docs/vault-format.md, "Chunks").
+       */
+      check: boolean;
     };
 
 export type WorkerReply =
@@ -23,5 +30,6 @@ export type WorkerReply =
   | { type: 'hashed'; job: number; ids: ArrayBuffer; shas: ArrayBuffer; zeroMask: Uint8Array; seg?: ArrayBuffer }
   | { type: 'sealed'; job: number; seg: ArrayBuffer; blobLen: number; lens: Uint32Array; rawLens: Uint32Array; flags: Uint8Array }
   /** blob is the request's buffer, handed back so the engine reuses it for the next batch. */
+  /** shas: 32 bytes per chunk when the request asked for check, else empty. */
   | { type: 'opened'; job: number; shas: ArrayBuffer; bad: number[]; blob: ArrayBuffer }
   | { type: 'error'; job: number; message: string; code?: string | undefined };

@@ -1,7 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isCofferError } from '../../../main/core/errors.js';
+import { readVaultConfig, unlockVaultConfig } from '../../../main/core/vault/config.js';
+import { open, seal } from '../../../main/core/vault/crypto.js';
+import { decodeIndex, indexKey, packKey } from '../../../main/core/vault/format.js';
 import { LocalFolderStore } from '../../../main/core/vault/local-store.js';
 import { Vault } from '../../../main/core/vault/vault.js';
 import { dirBytes, listFiles, makeDisk, sha256File, tempDir } from './helpers.js';
@@ -118,5 +122,54 @@ describe('delete points and collect garbage', () => {
     expect((await vault.verify({ full: true })).ok).toBe(true);
     await vault.restore(p2.id, path.join(dir, 'r'));
     expect(sha256File(path.join(dir, 'r', 'small.img'))).toBe(sha256File(small));
+  });
+});
+
+// What a restore checks (docs/vault-format.md, "What each read checks"): every chunk opens under
+// its id (the AES-GCM tag); verify --full and a content-checked restore (test restore) also re-hash
+// it against the id, so they catch a chunk sealed with other bytes than its id names (a writer bug).
+describe('restore checks', () => {
+  const CHUNK = 64 * 1024;
+  it('restores adjacent chunks and holes byte-identical; a chunk sealed under its id with other bytes fails verify --full and a content-checked restore', async () => {
+    // Random chunks (stored raw), a hole, text (compressed), random again: runs broken by a hole.
+    const disk = path.join(dir, 'd.img');
+    const text = Buffer.from('a line of a log file\n'.repeat(Math.ceil((6 * CHUNK) / 21))).subarray(0, 6 * CHUNK);
+    fs.writeFileSync(disk, Buffer.concat([randomBytes(5 * CHUNK), Buffer.alloc(3 * CHUNK), text, randomBytes(CHUNK + 1000)]));
+    const p = await vault.backup({ vmName: 'vm', disks: [{ name: 'd.img', path: disk }] });
+    await vault.restore(p.id, path.join(dir, 'r0'));
+    const r0 = path.join(dir, 'r0', 'd.img');
+    expect(sha256File(r0)).toBe(sha256File(disk));
+    // The zero chunks were not written: the restored file has holes (allocated < size).
+    expect(fs.statSync(r0).blocks * 512).toBeLessThan(fs.statSync(r0).size);
+
+    // A writer bug: the first chunk re-sealed, under its own id, with other bytes of the same length.
+    const store = new LocalFolderStore(vdir);
+    const keys = await unlockVaultConfig(await readVaultConfig(store), 'pw');
+    const indexFile = listFiles(vdir).find((f) => f.startsWith('index/'))!;
+    const packId = indexFile.slice('index/'.length);
+    const idx = decodeIndex(open(keys.encKey, fs.readFileSync(path.join(vdir, indexKey(packId))), Buffer.from(`index:${packId}`)));
+    const k = idx.flags.findIndex((f) => (f & 1) === 0);
+    const id = idx.ids.subarray(k * 32, (k + 1) * 32);
+    const packFile = path.join(vdir, packKey(packId));
+    const pack = fs.readFileSync(packFile);
+    const at = idx.offsets[k]!;
+    const plain = open(keys.encKey, pack.subarray(at, at + idx.lengths[k]!), id);
+    plain[0]! ^= 0xff;
+    seal(keys.encKey, plain, id).copy(pack, at);
+    fs.writeFileSync(packFile, pack);
+
+    const full = await vault.verify({ full: true });
+    expect(full.ok).toBe(false);
+    expect(full.corruptChunks).toBe(1);
+    const e = await vault.restore(p.id, path.join(dir, 'r1'), { checkContent: true }).catch((x: unknown) => x);
+    expect(isCofferError(e, 'ChunkCorrupt')).toBe(true);
+    expect(fs.existsSync(path.join(dir, 'r1', 'd.img'))).toBe(false);
+
+    // A flipped stored byte fails the tag: a plain restore refuses it and leaves no file.
+    pack[at + 20]! ^= 0x01;
+    fs.writeFileSync(packFile, pack);
+    const f = await vault.restore(p.id, path.join(dir, 'r2')).catch((x: unknown) => x);
+    expect(isCofferError(f, 'ChunkCorrupt')).toBe(true);
+    expect(fs.existsSync(path.join(dir, 'r2', 'd.img'))).toBe(false);
   });
 });
