@@ -11,7 +11,6 @@ import { crashPoint, mapStoreError, PackWriter } from './packs.js';
 import { CHUNK_PARENT, CHUNK_READ, CHUNK_ZERO, chunkActions, chunkRuns, fileZeroRanges, idsDigest, markZero, sameStamp, type DiskPlan } from './plan.js';
 import type { ObjectStore } from './storage.js';
 import type { WorkerPool } from './worker-pool.js';
-import { segTransfer, type SegmentBuffer } from './worker-protocol.js';
 
 export interface Progress {
   bytesDone: number;
@@ -252,11 +251,11 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
   emit(); // at once: the job shows its total before the first segment is read
   const inFlight = new Set<Promise<void>>();
   let failure: unknown;
-  /** Segment buffers (shared memory, see SegmentBuffer) come back from the workers and are reused: flat memory, no page faults. */
-  const spare: SegmentBuffer[] = [];
+  /** Segment buffers come back from the workers and are reused: flat memory, no page faults. */
+  const spare: ArrayBuffer[] = [];
 
   /** seq: the segment's place in the disk digest (-1: the digest is over the ids, see plan.ts). */
-  const processSegment = async (buf: SegmentBuffer, at: number, src: SegmentSource, pos: number, len: number, firstChunk: number, seq: number, ids: Buffer, disk: DiskState): Promise<void> => {
+  const processSegment = async (buf: ArrayBuffer, at: number, src: SegmentSource, pos: number, len: number, firstChunk: number, seq: number, ids: Buffer, disk: DiskState): Promise<void> => {
     let fd = -1;
     if (typeof src === 'number') fd = src;
     else {
@@ -270,7 +269,7 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
     }
     const w = pool.leastBusy();
     const job = pool.newJob();
-    const h = await pool.send<'hashed'>(w, { type: 'hash', buf, at, len, fd, pos, ...(fd < 0 ? { filled: true } : {}) }, segTransfer(buf), job);
+    const h = await pool.send<'hashed'>(w, { type: 'hash', buf, at, len, fd, pos, ...(fd < 0 ? { filled: true } : {}) }, [buf], job);
     // Read now: counted before its new bytes, so progress never shows more new bytes than read.
     bytesRead += len;
     disk.bytesRead += len;
@@ -408,7 +407,7 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
           if (failure) throw failure;
           while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
           if (failure) throw failure;
-          const ab = spare.pop() ?? new SharedArrayBuffer(slack + segBytes);
+          const ab = spare.pop() ?? new ArrayBuffer(slack + segBytes);
           // The worker reads the segment itself (see worker.ts), checks for zeros and hashes it.
           track(processSegment(ab, slack, src ?? fh!.fd, pos, len, run.first, byIds ? -1 : seq++, ids, state), disk.path);
         }

@@ -1,20 +1,9 @@
 // Messages between the engine and dist/vault-worker.mjs (structured clone + transferred buffers).
-/**
- * A backup segment's memory. Shared memory is not transferred, so receiving it allocates nothing
- * V8 counts as external memory: transferring 4 MiB ArrayBuffers to and fro made the main thread
- * collect garbage for every few of them.
- */
-export type SegmentBuffer = ArrayBuffer | SharedArrayBuffer;
-
-/** What to list as transferred when sending a segment: shared memory cannot be, and need not be. */
-export const segTransfer = (b: SegmentBuffer): ArrayBuffer[] => (b instanceof ArrayBuffer ? [b] : []);
-
 export type WorkerRequest =
   | { type: 'init'; job: number; encKey: Uint8Array; macKey: Uint8Array; chunkSize: number; level: number }
   /** Read len bytes of fd at pos into buf[at..] (in the worker: no main-thread hop), then zero-check and hash. */
   /** filled: buf[at..] already holds the bytes (a disk plan's readRange); nothing is read. */
-  /** buf: a SharedArrayBuffer (backup segments: shared, never transferred) or a transferred ArrayBuffer. */
-  | { type: 'hash'; job: number; buf: SegmentBuffer; at: number; len: number; fd: number; pos: number; filled?: boolean }
+  | { type: 'hash'; job: number; buf: ArrayBuffer; at: number; len: number; fd: number; pos: number; filled?: boolean }
   | { type: 'seal'; job: number; want: Uint32Array; ids: ArrayBuffer }
   | { type: 'drop'; job: number }
   | {
@@ -29,10 +18,10 @@ export type WorkerRequest =
     };
 
 export type WorkerReply =
-  | { type: 'ok'; job: number; seg?: SegmentBuffer }
+  | { type: 'ok'; job: number; seg?: ArrayBuffer }
   /** seg is returned at once (and nothing is held) when every chunk of the segment is zero. */
-  | { type: 'hashed'; job: number; ids: ArrayBuffer; shas: ArrayBuffer; zeroMask: Uint8Array; seg?: SegmentBuffer }
-  | { type: 'sealed'; job: number; seg: SegmentBuffer; blobLen: number; lens: Uint32Array; rawLens: Uint32Array; flags: Uint8Array }
+  | { type: 'hashed'; job: number; ids: ArrayBuffer; shas: ArrayBuffer; zeroMask: Uint8Array; seg?: ArrayBuffer }
+  | { type: 'sealed'; job: number; seg: ArrayBuffer; blobLen: number; lens: Uint32Array; rawLens: Uint32Array; flags: Uint8Array }
   /** blob is the request's buffer, handed back so the engine reuses it for the next batch. */
   | { type: 'opened'; job: number; shas: ArrayBuffer; bad: number[]; blob: ArrayBuffer }
   | { type: 'error'; job: number; message: string; code?: string | undefined };

@@ -4,7 +4,7 @@ import { readSync, writeSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { ChunkCompressor, ChunkDecompressor, hashChunk, openChunk, sealInto } from './chunk-codec.js';
 import { collectGarbage } from './gc.js';
-import { segTransfer, type SegmentBuffer, type WorkerReply, type WorkerRequest } from './worker-protocol.js';
+import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
 
 const NONCE = 12;
 const TAG = 16;
@@ -36,7 +36,7 @@ function dead(bytes: number): void {
   }
 }
 /** Segments kept between 'hash' and 'seal' so their data is not sent twice. */
-const held = new Map<number, { buf: Buffer; n: number; ab: SegmentBuffer }>();
+const held = new Map<number, { buf: Buffer; n: number; ab: ArrayBuffer }>();
 
 function chunkAt(buf: Buffer, i: number): Buffer {
   const start = i * chunkSize;
@@ -92,7 +92,7 @@ function handle(m: WorkerRequest): void {
       const transfer = [ids.buffer as ArrayBuffer, shas.buffer as ArrayBuffer];
       if (zeros === n) {
         // Nothing to seal: hand the segment buffer back now, no 'drop' round trip.
-        reply({ type: 'hashed', job: m.job, ids: ab(ids), shas: ab(shas), zeroMask, seg: m.buf }, [...transfer, ...segTransfer(m.buf)]);
+        reply({ type: 'hashed', job: m.job, ids: ab(ids), shas: ab(shas), zeroMask, seg: m.buf }, [...transfer, m.buf]);
         return;
       }
       held.set(m.job, { buf, n, ab: m.buf });
@@ -122,14 +122,14 @@ function handle(m: WorkerRequest): void {
         rawLens[j] = c.length;
         flags[j] = z ? 1 : 0;
       }
-      reply({ type: 'sealed', job: m.job, seg: h.ab, blobLen: o, lens, rawLens, flags }, segTransfer(h.ab));
+      reply({ type: 'sealed', job: m.job, seg: h.ab, blobLen: o, lens, rawLens, flags }, [h.ab]);
       return;
     }
     case 'drop': {
       const h = held.get(m.job);
       held.delete(m.job);
       const seg = h?.ab;
-      reply(seg ? { type: 'ok', job: m.job, seg } : { type: 'ok', job: m.job }, seg ? segTransfer(seg) : []);
+      reply(seg ? { type: 'ok', job: m.job, seg } : { type: 'ok', job: m.job }, seg ? [seg] : []);
       return;
     }
     case 'open': {
