@@ -22,21 +22,22 @@ export class LocalFolderStore implements ObjectStore {
     return path.join(this.root, ...checkKey(key).split('/'));
   }
 
+  /** O_DIRECT works on this folder until a write says otherwise (tmpfs, some FUSE and network mounts refuse it). */
+  private direct = DIRECT !== undefined;
+
+  /**
+   * A buffer for `put` to write without the page cache (see putDirect): packs are written from
+   * these. Any other buffer is written through the page cache.
+   */
+  allocPutBuffer(size: number): Buffer {
+    return allocAligned(size);
+  }
+
   async put(key: string, data: Uint8Array): Promise<void> {
     const target = this.file(key);
     const dir = path.dirname(target);
-    await fs.mkdir(dir, { recursive: true });
     const tmp = path.join(dir, `.tmp-${randomBytes(8).toString('hex')}`);
-    const fh = await fs.open(tmp, 'wx');
-    try {
-      await fh.writeFile(data);
-      await fh.sync();
-    } catch (e) {
-      await fh.close().catch(() => undefined);
-      await fs.rm(tmp, { force: true });
-      throw e;
-    }
-    await fh.close();
+    if (!(this.direct && directWritable(data) && (await this.writeDirect(tmp, data)))) await this.writeBuffered(tmp, data);
     try {
       await fs.rename(tmp, target);
     } catch (e) {
@@ -44,6 +45,68 @@ export class LocalFolderStore implements ObjectStore {
       throw e;
     }
     await syncDir(dir);
+  }
+
+  /** Creates `tmp` exclusively; its folder is made on the first write into it. */
+  private async create(tmp: string, flags: number): Promise<fs.FileHandle> {
+    try {
+      return await fs.open(tmp, flags, 0o666);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      await fs.mkdir(path.dirname(tmp), { recursive: true });
+      return fs.open(tmp, flags, 0o666);
+    }
+  }
+
+  private async writeBuffered(tmp: string, data: Uint8Array): Promise<void> {
+    const fh = await this.create(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL);
+    try {
+      let done = 0;
+      while (done < data.length) done += (await fh.write(data, done, data.length - done)).bytesWritten;
+      await fh.sync();
+    } catch (e) {
+      await fh.close().catch(() => undefined);
+      await fs.rm(tmp, { force: true });
+      throw e;
+    }
+    await fh.close();
+  }
+
+  /**
+   * Writes `data` (from allocPutBuffer) with O_DIRECT: the bytes go from the buffer to the device,
+   * not copied into the page cache first. On this machine that costs a quarter of the CPU of a
+   * buffered write (0.3-0.4 against 1.0-1.5 CPU-s per 580 MB, dd, same run) and leaves the cache
+   * to the VMs. The last block is written whole (the buffer has room) and the file cut back to
+   * the data's length, then fsynced as any other write. False (nothing left behind) when the
+   * folder refuses O_DIRECT: then every later put is buffered.
+   */
+  private async writeDirect(tmp: string, data: Uint8Array): Promise<boolean> {
+    let fh: fs.FileHandle;
+    try {
+      fh = await this.create(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | DIRECT!);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
+      this.direct = false;
+      return false;
+    }
+    const padded = Math.ceil(data.length / DIRECT_ALIGN) * DIRECT_ALIGN;
+    const whole = Buffer.from(data.buffer, data.byteOffset, padded);
+    let done = 0;
+    try {
+      while (done < padded) done += (await fh.write(whole, done, Math.min(DIRECT_PIECE, padded - done), done)).bytesWritten;
+      if (padded !== data.length) await fh.truncate(data.length);
+      await fh.sync();
+    } catch (e) {
+      await fh.close().catch(() => undefined);
+      await fs.rm(tmp, { force: true });
+      if ((e as NodeJS.ErrnoException).code === 'EINVAL' && done === 0) {
+        this.direct = false;
+        return false;
+      }
+      throw e;
+    }
+    await fh.close();
+    return true;
   }
 
   /**
@@ -192,6 +255,31 @@ export class LocalFolderStore implements ObjectStore {
     await walk(this.root);
     return removed;
   }
+}
+
+/** O_DIRECT (Linux); undefined where the platform has none (Windows, macOS). */
+const DIRECT: number | undefined = (fsc as { O_DIRECT?: number }).O_DIRECT;
+/** Address, length and offset alignment of an O_DIRECT write: 4096 covers every logical block size in use. */
+const DIRECT_ALIGN = 4096;
+const DIRECT_PIECE = 64 * 1024 * 1024;
+const aligned = new WeakSet<ArrayBufferLike>();
+
+/**
+ * A zeroed buffer of `size` bytes on page-aligned memory, with room for the last O_DIRECT block.
+ * WebAssembly memory is the one page-aligned allocation JavaScript offers; its pages are
+ * mapped on first touch like any buffer's, and freed when the buffer is collected.
+ */
+function allocAligned(size: number): Buffer {
+  const pages = Math.max(1, Math.ceil((size + DIRECT_ALIGN) / 65536));
+  const mem = new WebAssembly.Memory({ initial: pages, maximum: pages });
+  aligned.add(mem.buffer);
+  return Buffer.from(mem.buffer, 0, size);
+}
+
+/** data starts at an aligned address of an allocAligned buffer that holds its last block whole. */
+function directWritable(data: Uint8Array): boolean {
+  if (data.length === 0 || data.byteOffset % DIRECT_ALIGN !== 0 || !aligned.has(data.buffer)) return false;
+  return data.byteOffset + Math.ceil(data.length / DIRECT_ALIGN) * DIRECT_ALIGN <= data.buffer.byteLength;
 }
 
 /**

@@ -70,7 +70,8 @@ export class PackWriter {
 
   private fresh(extra: number): Buffer {
     const reuse = extra === 0 ? this.free.pop() : undefined;
-    const b = reuse ?? Buffer.allocUnsafe(this.target + extra + PACK_HEADER.length);
+    const size = this.target + extra + PACK_HEADER.length;
+    const b = reuse ?? this.store.allocPutBuffer?.(size) ?? Buffer.allocUnsafe(size);
     PACK_HEADER.copy(b, 0);
     return b;
   }

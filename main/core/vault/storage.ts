@@ -50,6 +50,11 @@ export interface ObjectStore {
   /** Writes the whole object atomically: readers see the old object, or the new one, never a part. */
   put(key: string, data: Uint8Array): Promise<void>;
   /**
+   * Optional: a buffer this store's `put` writes cheapest (a local folder: page-aligned, written
+   * with O_DIRECT). The pack writer builds its packs in these; without it, any Buffer.
+   */
+  allocPutBuffer?(size: number): Buffer;
+  /**
    * True when `putIfAbsent` is a real create-only write the backend enforces: two racing callers
    * can never both get `true`. False when the backend may ignore the condition (s3rver and some
    * other S3-compatible servers do); a store decides this at connect time (e.g. with a probe).
