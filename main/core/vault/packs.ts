@@ -1,5 +1,5 @@
 import { CofferError } from '../errors.js';
-import type { ChunkIndex } from './chunk-index.js';
+import type { ChunkLookup } from './chunk-index.js';
 import type { VaultKeys } from './config.js';
 import { open, seal } from './crypto.js';
 import { decodeIndex, encodeIndex, INDEX_PREFIX, indexKey, newPackId, PACK_ID_RE, PACK_TARGET_SIZE, packKey, type DecodedIndex } from './format.js';
@@ -58,7 +58,7 @@ export class PackWriter {
   constructor(
     private readonly store: ObjectStore,
     private readonly keys: VaultKeys,
-    private readonly index: ChunkIndex,
+    private readonly index: ChunkLookup,
     private readonly target = PACK_TARGET_SIZE,
     private readonly maxFlushing = 2,
   ) {
@@ -149,8 +149,7 @@ export class PackWriter {
     this.packsWritten++;
     this.written.add(packId);
     this.bytesWritten += data.length + idx.length;
-    const key = packId;
-    for (const e of entries) this.index.add(e.id, 0, { pack: key, offset: e.offset, length: e.length, rawLength: e.rawLength, flags: e.flags });
+    this.index.addPack(packId, entries);
   }
 
   /** Writes what is left and waits until every pack and index is durable. */
@@ -181,6 +180,7 @@ export async function loadIndexes(
   skip?: (packId: string) => boolean,
   prefetched?: Map<string, Buffer>,
   cache?: IndexCache,
+  beforeRead?: (all: string[], toRead: number) => Promise<void>,
 ): Promise<{ loaded: number; bad: string[]; all: string[] }> {
   const listedAt = Date.now();
   const objs = await store.list(INDEX_PREFIX);
@@ -188,11 +188,8 @@ export async function loadIndexes(
   const bad: string[] = [];
   let loaded = 0;
   const queue = skip ? objs.filter((o) => !skip(o.key.slice(INDEX_PREFIX.length))) : [...objs];
-  const decode = (packId: string, blob: Buffer): DecodedIndex => {
-    const d = decodeIndex(open(keys.encKey, blob, indexAad(packId), 'index'));
-    if (d.packId !== packId) throw new Error('index names another pack');
-    return d;
-  };
+  await beforeRead?.(all, queue.length);
+  const decode = (packId: string, blob: Buffer): DecodedIndex => decodeSealedIndex(keys, packId, blob);
   const readOne = async (): Promise<void> => {
     for (let o = queue.shift(); o; o = queue.shift()) {
       const packId = o.key.slice(INDEX_PREFIX.length);
@@ -223,6 +220,23 @@ export async function loadIndexes(
   await Promise.all(Array.from({ length: 8 }, readOne));
   await cache?.retain(new Set(all), listedAt);
   return { loaded, bad, all };
+}
+
+/** Opens and decodes a sealed index object; throws when it does not authenticate or names another pack. */
+export function decodeSealedIndex(keys: VaultKeys, packId: string, blob: Buffer): DecodedIndex {
+  const d = decodeIndex(open(keys.encKey, blob, indexAad(packId), 'index'));
+  if (d.packId !== packId) throw new Error('index names another pack');
+  return d;
+}
+
+/** The cached index object of packId, decoded, or undefined when the cache lacks it or it fails its check. Never throws. */
+export async function decodeCachedIndex(cache: IndexCache, keys: VaultKeys, packId: string): Promise<DecodedIndex | undefined> {
+  const blob = PACK_ID_RE.test(packId) ? await cache.read(packId) : undefined;
+  try {
+    return blob && decodeSealedIndex(keys, packId, blob);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Reads every index object without decrypting it (Vault.open overlaps this with scrypt). Never throws. */
