@@ -4,7 +4,7 @@ import type { VaultKeys } from './config.js';
 import { open, seal } from './crypto.js';
 import { decodeIndex, encodeIndex, INDEX_PREFIX, indexKey, newPackId, PACK_ID_RE, PACK_TARGET_SIZE, packKey, type DecodedIndex } from './format.js';
 import type { IndexCache } from './index-cache.js';
-import type { ObjectStore } from './storage.js';
+import type { ObjectInfo, ObjectStore } from './storage.js';
 
 /** Every pack starts with this 8-byte header ("CFXP", version 1, 3 reserved bytes); blobs follow. */
 export const PACK_HEADER = Buffer.from([0x43, 0x46, 0x58, 0x50, 1, 0, 0, 0]);
@@ -205,7 +205,9 @@ export async function loadIndexes(
       }
       if (!d) {
         try {
-          const blob = prefetched?.get(o.key) ?? (await store.get(o.key));
+          const early = prefetched?.get(o.key);
+          prefetched?.delete(o.key); // held once: the load frees what it used
+          const blob = early ?? (await store.get(o.key));
           d = decode(packId, blob);
           if (cache && PACK_ID_RE.test(packId)) await cache.save(packId, blob);
         } catch {
@@ -239,11 +241,23 @@ export async function decodeCachedIndex(cache: IndexCache, keys: VaultKeys, pack
   }
 }
 
-/** Reads every index object without decrypting it (Vault.open overlaps this with scrypt). Never throws. */
-export async function prefetchIndexes(store: ObjectStore): Promise<Map<string, Buffer>> {
+/** Bytes of index objects a prefetch holds at most: RAM that must not grow with the vault (80M chunks are 3.6 GB of them). */
+export const PREFETCH_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Reads index objects without decrypting them (Vault.open overlaps this with scrypt), up to
+ * PREFETCH_BYTES of them: the rest are read by the load itself. Never throws.
+ */
+export async function prefetchIndexes(store: ObjectStore, budget = PREFETCH_BYTES): Promise<Map<string, Buffer>> {
   const out = new Map<string, Buffer>();
   try {
-    const queue = await store.list(INDEX_PREFIX);
+    const queue: ObjectInfo[] = [];
+    let bytes = 0;
+    for (const o of await store.list(INDEX_PREFIX)) {
+      if (bytes + o.size > budget) break;
+      bytes += o.size;
+      queue.push(o);
+    }
     const readOne = async (): Promise<void> => {
       for (let o = queue.shift(); o; o = queue.shift()) {
         const b = await store.get(o.key).catch(() => undefined);
