@@ -5,7 +5,7 @@
 // a child process with the install's cache folder (`cacheDir`, as the app opens vaults):
 //   build:  the first open, which builds the on-disk chunk index (chunks.db) from the index objects;
 //   backup: one backup of a fresh 256 MiB disk (--disk-mib) against the vault;
-//   lookup: 100,000 lookups of stored ids and 100,000 of absent ids in the db (CPU per lookup).
+//   lookup: 100,000 lookups of stored ids and 100,000 of absent ids in the db (CPU per lookup; 10,000 each with --smoke).
 // Figures: peak RSS (getrusage maxrss) and CPU-seconds of each child, db size on disk, lookup CPU
 // per GiB backed up (8,192 chunks of 128 KiB). Target: both peaks under 300 MB at 80 million
 // chunks. Adds index_scale to bench-results.json.
@@ -30,7 +30,8 @@ const PASS = 'index-scale-bench';
 
 if (process.argv[2] === '--child') {
   // A measured process (build, backup or lookup), reporting its peak RSS and CPU.
-  const [, , , what, vaultDir, cacheDir, disk] = process.argv;
+  const [, , , what, vaultDir, cacheDir, disk, lookups = '100000'] = process.argv;
+  const L = Number(lookups);
   const { Vault, LocalFolderStore, ChunkDb } = await import(bundle);
   const t0 = process.cpuUsage();
   const w0 = Date.now();
@@ -43,9 +44,9 @@ if (process.argv[2] === '--child') {
     const raw = new Database(path.join(cacheDir, 'chunks.db'), { readonly: true });
     const hits = raw.prepare('SELECT id FROM chunks WHERE id >= ? LIMIT 1').pluck();
     const known = [];
-    for (let i = 0; i < 100_000; i++) known.push(hits.get(randomBytes(32)) ?? Buffer.alloc(32));
+    for (let i = 0; i < L; i++) known.push(hits.get(randomBytes(32)) ?? Buffer.alloc(32));
     raw.close();
-    const absent = Array.from({ length: 100_000 }, () => randomBytes(32));
+    const absent = Array.from({ length: L }, () => randomBytes(32));
     const l0 = process.cpuUsage();
     let found = 0;
     for (const id of known) if (db.packOf(id) !== undefined) found++;
@@ -53,7 +54,7 @@ if (process.argv[2] === '--child') {
     for (const id of absent) if (db.packOf(id) !== undefined) found++;
     const l2 = process.cpuUsage(l0);
     db.close();
-    Object.assign(out, { hit_us: (l1.user + l1.system) / 1e5, miss_us: (l2.user + l2.system - l1.user - l1.system) / 1e5, found });
+    Object.assign(out, { hit_us: (l1.user + l1.system) / L, miss_us: (l2.user + l2.system - l1.user - l1.system) / L, found });
   } else {
     const v = await Vault.open(new LocalFolderStore(vaultDir), PASS, { cacheDir });
     if (what === 'backup') out.new_chunks = (await v.backup({ vmName: 'scale', disks: [{ name: 'disk.img', path: disk }] })).newChunks;
@@ -127,7 +128,7 @@ try {
   fs.closeSync(fd);
   const cacheDir = path.join(work, 'data', 'cache', 'vault');
   const child = (what) => {
-    const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', what, vaultDir, cacheDir, disk], { encoding: 'utf8', maxBuffer: 1 << 20 });
+    const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', what, vaultDir, cacheDir, disk, smoke ? '10000' : '100000'], { encoding: 'utf8', maxBuffer: 1 << 20 });
     if (r.status !== 0) throw new Error(`index_scale ${what} child failed (${r.status ?? r.signal}): ${r.stderr}`);
     return JSON.parse(r.stdout.trim().split('\n').at(-1));
   };
