@@ -6,3 +6,4 @@ export { createVaultConfig, writeVaultConfig } from '../../main/core/vault/confi
 export { seal } from '../../main/core/vault/crypto.js';
 export { encodeIndex, indexKey, newPackId, DEFAULT_CHUNK_SIZE } from '../../main/core/vault/format.js';
 export { indexAad } from '../../main/core/vault/packs.js';
+export { ChunkDb } from '../../main/core/vault/chunk-db.js';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { CofferError } from '../errors.js';
-import { ChunkIndex } from './chunk-index.js';
+import { ChunkIndex, type ChunkLookup } from './chunk-index.js';
 import { loadChunkIds, writeChunkList } from './chunk-lists.js';
 import type { VaultConfig, VaultKeys } from './config.js';
 import { ID_LEN, newPointId, pointKey, type Consistency, type DiskEntry, type Manifest } from './format.js';
@@ -85,7 +85,7 @@ export interface EngineContext {
   store: ObjectStore;
   keys: VaultKeys;
   config: VaultConfig;
-  index: ChunkIndex;
+  index: ChunkLookup;
   pool: WorkerPool;
 }
 
@@ -291,9 +291,9 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
       }
       hids.copy(ids, at, i * ID_LEN, (i + 1) * ID_LEN);
       // Known to the vault or already queued by this backup: nothing to compress or store.
-      const known = index.find(hids, i * ID_LEN);
-      if (known >= 0) {
-        reused.add(index.packOf(known));
+      const knownPack = index.packOf(hids, i * ID_LEN);
+      if (knownPack !== undefined) {
+        reused.add(knownPack);
         continue;
       }
       const queued = sessionNew.find(hids, i * ID_LEN);
@@ -369,12 +369,12 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
       for (let i = 0; i < nChunks; i++) {
         const clen = Math.min(chunkSize, size - i * chunkSize);
         if (actions[i] === CHUNK_PARENT) {
-          const known = index.find(parentIds!, i * ID_LEN);
-          if (known < 0) {
+          const knownPack = index.packOf(parentIds!, i * ID_LEN);
+          if (knownPack === undefined) {
             actions[i] = CHUNK_READ;
             continue;
           }
-          reused.add(index.packOf(known));
+          reused.add(knownPack);
           parentIds!.copy(ids, i * ID_LEN, i * ID_LEN, (i + 1) * ID_LEN);
           bytesDone += clen;
           bytesRead += clen;

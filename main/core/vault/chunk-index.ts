@@ -1,12 +1,37 @@
 import { ID_LEN, type ChunkLocation } from './format.js';
 
+/** One chunk of a pack as a writer records it (PackWriter, repack). */
+export interface PackEntry {
+  id: Uint8Array;
+  offset: number;
+  length: number;
+  rawLength: number;
+  flags: number;
+}
+
+/**
+ * What the engine asks of a vault's chunk index: the in-memory ChunkIndex below (sessions,
+ * scratch indexes, vaults opened without a cache folder) or the on-disk ChunkDb (chunk-db.ts).
+ * Ids are read at byte offset `off` of `id`.
+ */
+export interface ChunkLookup {
+  /** Chunks indexed (for ChunkDb: entries of the packs it knows, a copy in two packs counted twice). */
+  readonly size: number;
+  get(id: Uint8Array, off?: number): ChunkLocation | undefined;
+  has(id: Uint8Array, off?: number): boolean;
+  /** The pack that holds id, or undefined (the hot path of dedup: no ChunkLocation built). */
+  packOf(id: Uint8Array, off?: number): string | undefined;
+  /** Records a pack just written (its pack and index objects are durable). */
+  addPack(packId: string, entries: readonly PackEntry[]): void;
+}
+
 /**
  * In-memory map chunk id -> location, kept compact for large vaults: ids live in one growable
  * byte array, locations in typed arrays, and an open-addressing table of Int32 slots points into
  * them (about 56 bytes per chunk instead of several hundred for a Map of strings).
  * Chunk ids are HMAC outputs, so their first bytes are already a uniform hash.
  */
-export class ChunkIndex {
+export class ChunkIndex implements ChunkLookup {
   private ids = new Uint8Array(0);
   private packNo: Uint32Array<ArrayBuffer> = new Uint32Array(0);
   private offsets = new Uint32Array(0);
@@ -55,8 +80,17 @@ export class ChunkIndex {
   }
 
   /** The pack id of entry e (without building a ChunkLocation). */
-  packOf(e: number): string {
+  packAt(e: number): string {
     return this.packs[this.packNo[e]!]!;
+  }
+
+  packOf(id: Uint8Array, off = 0): string | undefined {
+    const e = this.find(id, off);
+    return e < 0 ? undefined : this.packAt(e);
+  }
+
+  addPack(packId: string, entries: readonly PackEntry[]): void {
+    for (const e of entries) this.add(e.id, 0, { pack: packId, offset: e.offset, length: e.length, rawLength: e.rawLength, flags: e.flags });
   }
 
   at(e: number): ChunkLocation {

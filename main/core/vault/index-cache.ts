@@ -113,10 +113,11 @@ const INDEX_KEY_RE = /^index\/([0-9a-f]{32})$/;
 
 /**
  * The store as the engine sees it when the vault has a cache: every index object it writes
- * (backup, GC repack) also lands in the cache, so the next open does not fetch it back.
+ * (backup, GC repack) also lands in the cache, so the next open does not fetch it back; one it
+ * deletes (GC) is reported to `onIndexDeleted` (the chunk db forgets it) before its copy goes.
  * Everything else passes through unchanged.
  */
-export function cachingIndexWrites(store: ObjectStore, cache: IndexCache): ObjectStore {
+export function cachingIndexWrites(store: ObjectStore, cache: IndexCache, onIndexDeleted?: (packId: string) => Promise<void>): ObjectStore {
   const wrapped: ObjectStore = {
     get location() {
       return store.location;
@@ -136,8 +137,9 @@ export function cachingIndexWrites(store: ObjectStore, cache: IndexCache): Objec
     stat: (key) => store.stat(key),
     list: (prefix): Promise<ObjectInfo[]> => store.list(prefix),
     delete: async (key) => {
-      await store.delete(key);
       const m = INDEX_KEY_RE.exec(key);
+      if (m) await onIndexDeleted?.(m[1]!);
+      await store.delete(key);
       if (m) await cache.drop(m[1]!);
     },
   };

@@ -1,10 +1,10 @@
 import { CofferError } from '../errors.js';
-import type { ChunkIndex } from './chunk-index.js';
+import type { ChunkLookup } from './chunk-index.js';
 import type { VaultKeys } from './config.js';
 import { open, seal } from './crypto.js';
 import { decodeIndex, encodeIndex, INDEX_PREFIX, indexKey, newPackId, PACK_ID_RE, PACK_TARGET_SIZE, packKey, type DecodedIndex } from './format.js';
 import type { IndexCache } from './index-cache.js';
-import type { ObjectStore } from './storage.js';
+import type { ObjectInfo, ObjectStore } from './storage.js';
 
 /** Every pack starts with this 8-byte header ("CFXP", version 1, 3 reserved bytes); blobs follow. */
 export const PACK_HEADER = Buffer.from([0x43, 0x46, 0x58, 0x50, 1, 0, 0, 0]);
@@ -58,7 +58,7 @@ export class PackWriter {
   constructor(
     private readonly store: ObjectStore,
     private readonly keys: VaultKeys,
-    private readonly index: ChunkIndex,
+    private readonly index: ChunkLookup,
     private readonly target = PACK_TARGET_SIZE,
     private readonly maxFlushing = 2,
   ) {
@@ -150,8 +150,7 @@ export class PackWriter {
     this.packsWritten++;
     this.written.add(packId);
     this.bytesWritten += data.length + idx.length;
-    const key = packId;
-    for (const e of entries) this.index.add(e.id, 0, { pack: key, offset: e.offset, length: e.length, rawLength: e.rawLength, flags: e.flags });
+    this.index.addPack(packId, entries);
   }
 
   /** Writes what is left and waits until every pack and index is durable. */
@@ -182,6 +181,7 @@ export async function loadIndexes(
   skip?: (packId: string) => boolean,
   prefetched?: Map<string, Buffer>,
   cache?: IndexCache,
+  beforeRead?: (all: string[], toRead: number) => Promise<void>,
 ): Promise<{ loaded: number; bad: string[]; all: string[] }> {
   const listedAt = Date.now();
   const objs = await store.list(INDEX_PREFIX);
@@ -189,11 +189,8 @@ export async function loadIndexes(
   const bad: string[] = [];
   let loaded = 0;
   const queue = skip ? objs.filter((o) => !skip(o.key.slice(INDEX_PREFIX.length))) : [...objs];
-  const decode = (packId: string, blob: Buffer): DecodedIndex => {
-    const d = decodeIndex(open(keys.encKey, blob, indexAad(packId), 'index'));
-    if (d.packId !== packId) throw new Error('index names another pack');
-    return d;
-  };
+  await beforeRead?.(all, queue.length);
+  const decode = (packId: string, blob: Buffer): DecodedIndex => decodeSealedIndex(keys, packId, blob);
   const readOne = async (): Promise<void> => {
     for (let o = queue.shift(); o; o = queue.shift()) {
       const packId = o.key.slice(INDEX_PREFIX.length);
@@ -209,7 +206,9 @@ export async function loadIndexes(
       }
       if (!d) {
         try {
-          const blob = prefetched?.get(o.key) ?? (await store.get(o.key));
+          const early = prefetched?.get(o.key);
+          prefetched?.delete(o.key); // held once: the load frees what it used
+          const blob = early ?? (await store.get(o.key));
           d = decode(packId, blob);
           if (cache && PACK_ID_RE.test(packId)) await cache.save(packId, blob);
         } catch {
@@ -226,11 +225,40 @@ export async function loadIndexes(
   return { loaded, bad, all };
 }
 
-/** Reads every index object without decrypting it (Vault.open overlaps this with scrypt). Never throws. */
-export async function prefetchIndexes(store: ObjectStore): Promise<Map<string, Buffer>> {
+/** Opens and decodes a sealed index object; throws when it does not authenticate or names another pack. */
+export function decodeSealedIndex(keys: VaultKeys, packId: string, blob: Buffer): DecodedIndex {
+  const d = decodeIndex(open(keys.encKey, blob, indexAad(packId), 'index'));
+  if (d.packId !== packId) throw new Error('index names another pack');
+  return d;
+}
+
+/** The cached index object of packId, decoded, or undefined when the cache lacks it or it fails its check. Never throws. */
+export async function decodeCachedIndex(cache: IndexCache, keys: VaultKeys, packId: string): Promise<DecodedIndex | undefined> {
+  const blob = PACK_ID_RE.test(packId) ? await cache.read(packId) : undefined;
+  try {
+    return blob && decodeSealedIndex(keys, packId, blob);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Bytes of index objects a prefetch holds at most: RAM that must not grow with the vault (80M chunks are 3.6 GB of them). */
+export const PREFETCH_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Reads index objects without decrypting them (Vault.open overlaps this with scrypt), up to
+ * PREFETCH_BYTES of them: the rest are read by the load itself. Never throws.
+ */
+export async function prefetchIndexes(store: ObjectStore, budget = PREFETCH_BYTES): Promise<Map<string, Buffer>> {
   const out = new Map<string, Buffer>();
   try {
-    const queue = await store.list(INDEX_PREFIX);
+    const queue: ObjectInfo[] = [];
+    let bytes = 0;
+    for (const o of await store.list(INDEX_PREFIX)) {
+      if (bytes + o.size > budget) break;
+      bytes += o.size;
+      queue.push(o);
+    }
     const readOne = async (): Promise<void> => {
       for (let o = queue.shift(); o; o = queue.shift()) {
         const b = await store.get(o.key).catch(() => undefined);

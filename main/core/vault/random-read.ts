@@ -5,7 +5,7 @@
 // of recent chunks in a small cache bounded by bytes.
 import zstd from 'zstd-napi';
 import { CofferError } from '../errors.js';
-import type { ChunkIndex } from './chunk-index.js';
+import type { ChunkLookup } from './chunk-index.js';
 import { loadChunkIds } from './chunk-lists.js';
 import type { VaultKeys } from './config.js';
 import { chunkIdFromDigest, open, sha256 } from './crypto.js';
@@ -16,7 +16,7 @@ import { ObjectNotFound, type ObjectStore } from './storage.js';
 export interface RandomReadContext {
   store: ObjectStore;
   keys: VaultKeys;
-  index: ChunkIndex;
+  index: ChunkLookup;
   /** The vault's id: chunk ids are per vault, so a cache shared by several vaults keys by it. */
   vaultId: string;
 }

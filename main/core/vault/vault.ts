@@ -1,12 +1,13 @@
 import { CofferError } from '../errors.js';
 import { runBackup, type BackupOptions, type EngineContext, type PointSummary } from './backup.js';
-import { ChunkIndex } from './chunk-index.js';
+import { ChunkDb, refreshChunkDb } from './chunk-db.js';
+import { ChunkIndex, type ChunkLookup } from './chunk-index.js';
 import { cachingIndexWrites, IndexCache } from './index-cache.js';
 import { checkConfigMac, createVaultConfig, readVaultConfig, unlockVaultConfig, writeVaultConfig, type KdfParams, type VaultConfig, type VaultKeys } from './config.js';
 import { DEFAULT_CHUNK_SIZE, ID_LEN, PACK_PREFIX, packKey, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, SafeFileName, ZSTD_LEVEL, type Manifest } from './format.js';
 import { LOCK_STALE_MS, VaultLock, type AcquireOptions } from './locks.js';
 import { listPointIds, readManifest } from './manifest.js';
-import { loadIndexes, prefetchIndexes } from './packs.js';
+import { decodeCachedIndex, loadIndexes, prefetchIndexes } from './packs.js';
 import { deletePointObjects, runGc, type GcReport } from './prune.js';
 import { runRestore, type RestoreOptions, type RestoreResult } from './restore.js';
 import type { RandomReadContext } from './random-read.js';
@@ -78,7 +79,9 @@ export interface OpenVaultOptions {
   /**
    * A folder of this install's data folder for this vault only (`<dataDir>/cache/<vaultId>`):
    * a copy of its index objects, so an open lists `index/` once and reads only what is new
-   * (see index-cache.ts). Without it every open reads every index object from the store.
+   * (see index-cache.ts), and the chunk index on disk (`chunks.db`, chunk-db.ts), so RAM does not
+   * grow with the vault. Without it every open reads every index object from the store into an
+   * in-memory index (ChunkIndex, about 150 bytes of RAM per chunk): fine for tools and tests.
    */
   cacheDir?: string;
 }
@@ -99,6 +102,8 @@ export interface CreateVaultOptions {
  */
 export class Vault {
   private index: ChunkIndex | undefined;
+  /** The on-disk chunk index (with a cache folder); opened on first use. */
+  private db: ChunkDb | undefined;
   private indexedPacks = new Set<string>();
   private pool: WorkerPool | undefined;
   private closed = false;
@@ -112,6 +117,7 @@ export class Vault {
 
   /** The local copy of the index objects, when the install gave a cache folder. */
   private readonly cache: IndexCache | undefined;
+  private readonly cacheDir: string | undefined;
   /** The store the engine writes through: with a cache, index objects written also land in it. */
   private readonly engineStore: ObjectStore;
 
@@ -127,7 +133,9 @@ export class Vault {
     opts: OpenVaultOptions = {},
   ) {
     this.cache = opts.cacheDir ? new IndexCache(opts.cacheDir) : undefined;
-    this.engineStore = this.cache ? cachingIndexWrites(store, this.cache) : store;
+    this.cacheDir = opts.cacheDir;
+    // An index object this process deletes (GC) leaves the db first, found by its cached ids.
+    this.engineStore = this.cache ? cachingIndexWrites(store, this.cache, (packId) => this.forgetPack(packId)) : store;
     // Temp files of writers that died: only those older than an hour (and than the stale-lock
     // horizon), so a backup running in another process never loses the file it is writing.
     this.sweep = store.sweepTemp?.(Math.max(TEMP_STALE_MS, LOCK_STALE_MS)).catch(() => 0);
@@ -196,7 +204,53 @@ export class Vault {
    * Brings the in-memory index up to date with the storage: packs that other processes or
    * consoles added are loaded; if any pack we know vanished (a prune elsewhere), it is rebuilt.
    */
-  private async refreshIndex(prefetched?: Map<string, Buffer>): Promise<ChunkIndex> {
+  private async refreshIndex(prefetched?: Map<string, Buffer>): Promise<ChunkLookup> {
+    const db = await this.refreshDb(prefetched);
+    return db ?? this.refreshMemoryIndex(prefetched);
+  }
+
+  /**
+   * With a cache folder: the on-disk index brought up to date. A db that fails (corrupt file, disk
+   * error) is rebuilt once; one that still fails, or that another process keeps locked, leaves this
+   * handle on the in-memory index (undefined): a cache problem never fails the operation.
+   */
+  private async refreshDb(prefetched?: Map<string, Buffer>): Promise<ChunkDb | undefined> {
+    if (!this.cacheDir || this.dbFailed) return undefined;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        this.db ??= ChunkDb.open(this.cacheDir, this.cfg.id);
+        await refreshChunkDb(this.db, this.store, this.keys, this.cache, prefetched);
+        return this.db;
+      } catch (e) {
+        const file = this.db?.file;
+        try {
+          this.db?.close();
+        } catch {
+          // closing a broken db: nothing more to do
+        }
+        this.db = undefined;
+        if (/^SQLITE_(BUSY|LOCKED)/.test((e as { code?: string }).code ?? '') || !file) break;
+        ChunkDb.remove(file);
+      }
+    }
+    this.dbFailed = true;
+    return undefined;
+  }
+
+  private dbFailed = false;
+
+  /** Removes a pack this process deletes from the db (before its cached index object goes). Never throws. */
+  private async forgetPack(packId: string): Promise<void> {
+    if (!this.db || !this.cache) return;
+    const d = await decodeCachedIndex(this.cache, this.keys, packId);
+    try {
+      this.db.removePacks([packId], () => d?.ids);
+    } catch {
+      // The next refresh sees the pack gone from the listing.
+    }
+  }
+
+  private async refreshMemoryIndex(prefetched?: Map<string, Buffer>): Promise<ChunkIndex> {
     const idx = this.index ?? new ChunkIndex();
     const known = this.indexedPacks;
     const loaded = new Set<string>();
@@ -217,17 +271,18 @@ export class Vault {
     if ([...known].some((p) => !present.has(p))) {
       this.index = undefined;
       this.indexedPacks = new Set();
-      return this.refreshIndex();
+      return this.refreshMemoryIndex();
     }
     for (const p of loaded) known.add(p);
     this.index = idx;
     return idx;
   }
 
-  private async loadIndex(): Promise<ChunkIndex> {
+  /** After a prune or GC: the in-memory index is read again whole; the db is refreshed (the listing shows what went). */
+  private async reloadIndex(): Promise<void> {
     this.index = undefined;
     this.indexedPacks = new Set();
-    return this.refreshIndex();
+    await this.refreshIndex();
   }
 
   /** Backs up one VM under a shared lock; the point exists only once its manifest is written. */
@@ -340,7 +395,7 @@ export class Vault {
       const ctx = await this.ctx();
       return await runGc(ctx, { beforeDelete: () => lock.check() });
     } finally {
-      this.index = await this.loadIndex();
+      await this.reloadIndex();
       await lock.release();
     }
   }
@@ -357,7 +412,7 @@ export class Vault {
       await deletePointObjects(ctx, ids);
       return await runGc(ctx, { beforeDelete: () => lock.check() });
     } finally {
-      this.index = await this.loadIndex();
+      await this.reloadIndex();
       await lock.release();
     }
   }
@@ -397,12 +452,12 @@ export class Vault {
     // The objects prefetched during open serve this refresh (the worker pool stays for later).
     const prefetched = this.warm?.indexes;
     if (this.warm) this.warm.indexes = undefined;
-    await this.refreshIndex(await prefetched);
+    const index = await this.refreshIndex(await prefetched);
     return {
       storedBytes: objs.reduce((s, o) => s + o.size, 0),
       logicalBytes: points.reduce((s, p) => s + p.logicalBytes, 0),
       pointCount: points.length,
-      chunkCount: this.index!.size,
+      chunkCount: index.size,
       packCount: objs.filter((o) => o.key.startsWith('packs/')).length,
     };
   }
@@ -414,5 +469,7 @@ export class Vault {
     await this.sweep;
     await this.pool?.close();
     this.pool = undefined;
+    this.db?.close();
+    this.db = undefined;
   }
 }

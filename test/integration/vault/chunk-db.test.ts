@@ -1,0 +1,146 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import * as esbuild from 'esbuild';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { LocalFolderStore } from '../../../main/core/vault/local-store.js';
+import { Vault } from '../../../main/core/vault/vault.js';
+import { makeDisk, sha256File, tempDir } from './helpers.js';
+
+/**
+ * The on-disk chunk index (chunk-db.ts) as an install uses it: `<dataDir>/cache/<vaultId>/chunks.db`
+ * next to the index-object cache, shared by the processes of one data folder, never trusted over
+ * the store. Real SQLite files in a temp folder; the store is a local folder.
+ */
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+// Inside the repo so the child finds <repo>/dist/vault-worker.mjs, outside git's view.
+const CHILD = path.join(root, 'node_modules', '.cache', 'coffer-test', 'chunk-db-child.mjs');
+const PW = 'pw';
+const CHUNK = 64 * 1024;
+
+let dir: string;
+let vdir: string;
+let cacheDir: string;
+let disk: string;
+
+beforeAll(async () => {
+  await esbuild.build({ entryPoints: [path.join(root, 'test', 'helpers', 'chunk-db-child.ts')], bundle: true, platform: 'node', format: 'esm', packages: 'external', outfile: CHILD, logLevel: 'warning' });
+});
+beforeEach(async () => {
+  dir = tempDir('coffer-chunk-db-');
+  vdir = path.join(dir, 'vault');
+  disk = path.join(dir, 'disk.img');
+  makeDisk(disk, 8, 7);
+  const v = await Vault.create(new LocalFolderStore(vdir), { name: 'v', region: 'local', passphrase: PW, chunkSize: CHUNK });
+  cacheDir = path.join(dir, 'data', 'cache', v.config.id);
+  await v.close();
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+const dbFile = (): string => path.join(cacheDir, 'chunks.db');
+const listedPacks = (): string[] => fs.readdirSync(path.join(vdir, 'index')).filter((n) => /^[0-9a-f]{32}$/.test(n)).sort();
+/** What the db file says, read by a separate SQLite connection. */
+function dbView(): { packs: string[]; vault: string; chunks: number } {
+  const db = new Database(dbFile(), { readonly: true });
+  try {
+    return {
+      packs: db.prepare<[], string>('SELECT id FROM packs ORDER BY id').pluck().all(),
+      vault: db.prepare<[], string>("SELECT v FROM meta WHERE k = 'vault'").pluck().get()!,
+      chunks: db.prepare<[], number>('SELECT count(*) FROM chunks c JOIN packs p ON p.no = c.pack').pluck().get()!,
+    };
+  } finally {
+    db.close();
+  }
+}
+async function withVault<T>(f: (v: Vault) => Promise<T>, opts: { cacheDir?: string } = { cacheDir: undefined }): Promise<T> {
+  const v = await Vault.open(new LocalFolderStore(vdir), PW, 'cacheDir' in opts ? opts : {});
+  try {
+    return await f(v);
+  } finally {
+    await v.close();
+  }
+}
+const here = <T>(f: (v: Vault) => Promise<T>): Promise<T> => withVault(f, { cacheDir });
+function childBackup(vm: string, file = disk): { newChunks: number; id: string } {
+  const r = spawnSync(process.execPath, [CHILD, vdir, cacheDir, PW, vm, file], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`child failed: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim()) as { newChunks: number; id: string };
+}
+
+describe('chunk db', () => {
+  it('is written by one process and deduplicates the backup of another on the same data folder; restore and verify read through it', async () => {
+    const first = childBackup('alpha');
+    expect(first.newChunks).toBeGreaterThan(0);
+    expect(dbView().packs).toEqual(listedPacks());
+    // Another VM (no parent point to take chunks from): every chunk is found through the db.
+    const second = await here((v) => v.backup({ vmName: 'beta', disks: [{ name: 'disk.img', path: disk }] }));
+    expect(second.newChunks).toBe(0);
+    const out = path.join(dir, 'restored');
+    await here(async (v) => {
+      await v.restore(first.id, out);
+      expect((await v.verify({ full: true })).ok).toBe(true);
+      expect((await v.stats()).chunkCount).toBe(dbView().chunks);
+    });
+    expect(sha256File(path.join(out, 'disk.img'))).toBe(sha256File(disk));
+  });
+
+  it('forgets the packs another install pruned, and backs the data up again', async () => {
+    const p = await here((v) => v.backup({ vmName: 'alpha', disks: [{ name: 'disk.img', path: disk }] }));
+    const before = dbView().packs;
+    expect(before.length).toBeGreaterThan(0);
+    // Another install (its own data folder: none here) prunes the only point.
+    await withVault((v) => v.prune([p.id]));
+    expect(listedPacks()).toEqual([]);
+    const again = await here((v) => v.backup({ vmName: 'alpha', disks: [{ name: 'disk.img', path: disk }] }));
+    expect(again.newChunks).toBe(p.newChunks);
+    const view = dbView();
+    expect(view.packs).toEqual(listedPacks());
+    expect(view.packs.some((x) => before.includes(x))).toBe(false);
+    const out = path.join(dir, 'restored');
+    await here((v) => v.restore(again.id, out));
+    expect(sha256File(path.join(out, 'disk.img'))).toBe(sha256File(disk));
+  });
+
+  it('a GC by this install removes the packs it deletes from the db', async () => {
+    const p = await here((v) => v.backup({ vmName: 'alpha', disks: [{ name: 'disk.img', path: disk }] }));
+    await here((v) => v.prune([p.id]));
+    expect(dbView()).toMatchObject({ packs: [], chunks: 0 });
+  });
+
+  it.each([
+    ['deleted', (): void => fs.rmSync(dbFile())],
+    ['corrupted', (): void => fs.writeFileSync(dbFile(), Buffer.alloc(64 * 1024, 0x5a))],
+  ])('a %s db is rebuilt from the index objects and the backup still deduplicates', async (_what, damage) => {
+    await here((v) => v.backup({ vmName: 'alpha', disks: [{ name: 'disk.img', path: disk }] }));
+    for (const s of ['-wal', '-shm']) fs.rmSync(dbFile() + s, { force: true });
+    damage();
+    const again = await here((v) => v.backup({ vmName: 'beta', disks: [{ name: 'disk.img', path: disk }] }));
+    expect(again.newChunks).toBe(0);
+    expect(dbView().packs).toEqual(listedPacks());
+  });
+
+  it('a db from another vault is not used', async () => {
+    await here((v) => v.backup({ vmName: 'alpha', disks: [{ name: 'disk.img', path: disk }] }));
+    // A second vault whose cache folder holds a copy of the first vault's db.
+    const vdir2 = path.join(dir, 'vault2');
+    const v2 = await Vault.create(new LocalFolderStore(vdir2), { name: 'w', region: 'local', passphrase: PW, chunkSize: CHUNK });
+    const cache2 = path.join(dir, 'data', 'cache', v2.config.id);
+    await v2.close();
+    fs.mkdirSync(cache2, { recursive: true });
+    fs.copyFileSync(dbFile(), path.join(cache2, 'chunks.db'));
+    const v = await Vault.open(new LocalFolderStore(vdir2), PW, { cacheDir: cache2 });
+    try {
+      expect((await v.stats()).chunkCount).toBe(0);
+      // Nothing of the first vault deduplicates here: the backup stores every chunk.
+      const p = await v.backup({ vmName: 'alpha', disks: [{ name: 'disk.img', path: disk }] });
+      expect(p.newChunks).toBeGreaterThan(0);
+      const out = path.join(dir, 'restored');
+      await v.restore(p.id, out);
+      expect(sha256File(path.join(out, 'disk.img'))).toBe(sha256File(disk));
+    } finally {
+      await v.close();
+    }
+  });
+});
