@@ -42,13 +42,23 @@ export interface StoreIoHints {
   readBatchesInFlight: number;
 }
 
+/** How a put may be done. */
+export interface PutOptions {
+  /**
+   * false: the object need not survive a crash of this machine, only be atomic and visible to
+   * other processes (lock objects: their holder dies with the machine, and a lost lock is what a
+   * stale one becomes). A local folder then skips its fsyncs; object stores are durable anyway.
+   */
+  durable?: boolean;
+}
+
 export interface ObjectStore {
   /** Human-readable location shown in the console (a path or a URL). */
   readonly location: string;
   /** Optional: request sizing for this store (see StoreIoHints); absent means local-folder sizing. */
   readonly ioHints?: StoreIoHints;
   /** Writes the whole object atomically: readers see the old object, or the new one, never a part. */
-  put(key: string, data: Uint8Array): Promise<void>;
+  put(key: string, data: Uint8Array, opts?: PutOptions): Promise<void>;
   /**
    * True when `putIfAbsent` is a real create-only write the backend enforces: two racing callers
    * can never both get `true`. False when the backend may ignore the condition (s3rver and some
