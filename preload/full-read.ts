@@ -23,6 +23,9 @@ export const fullReadReasons = [
   'bitmapUnsupported',
   'domainRestarted',
   'parentDeleted',
+  // The domain was defined anew (a transient domain recreated under its name): its checkpoints
+  // are gone, only their bitmaps were left in the disk image.
+  'domainRecreated',
 ] as const;
 export const FullReadReason = z.enum(fullReadReasons);
 export type FullReadReason = z.infer<typeof FullReadReason>;

@@ -120,6 +120,7 @@ export const englishFullReadReasons: FullReadReasonTexts = {
   bitmapUnsupported: 'the disk format cannot track changed blocks (raw or qcow2 v2)',
   domainRestarted: 'the domain restarted without keeping its changed-block bitmap',
   parentDeleted: "the point the domain's checkpoint belonged to was deleted",
+  domainRecreated: 'the domain was defined anew: its checkpoints are gone, only their bitmaps were left in the disk',
 };
 
 /** One language's sentences for how a disk was read: {disk}, {point}, {reason} are filled in. */

@@ -1,6 +1,4 @@
-// Bundled by test/bench/incremental-cbt.mjs into dist/bench-cbt.mjs: the vault engine and the
-// changed-block-tracking read of a running libvirt domain, as the Backup job uses them.
+// Bundled by test/bench/incremental-cbt.mjs into dist/bench-cbt.mjs: the vault engine, for the
+// check restore of the incremental point (the backups themselves go through `coffer serve`).
 export { Vault } from '../../main/core/vault/vault.js';
 export { LocalFolderStore } from '../../main/core/vault/local-store.js';
-export { withChangedBlocks } from '../../main/core/sources/libvirt-cbt.js';
-export { planCbtDisks } from '../../main/core/protection/cbt-backup.js';

@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startHost } from './coffer-host.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const args = process.argv.slice(2);
@@ -81,21 +82,7 @@ await coffer('vm', 'register', '--vault', 'bench', 'web');
 await coffer('protect', '--vault', 'bench', '--policy', 'DefaultPolicy', 'web');
 
 // The host: the scheduler's process, where backups run; the CLI below talks to it.
-const host = spawn(process.execPath, [cliPath, '--data-dir', data, 'serve', '--port', '0'], { env: { ...process.env, COFFER_PASSPHRASE: pass }, stdio: ['ignore', 'pipe', 'pipe'] });
-const hostExit = new Promise((resolve) => host.once('exit', resolve));
-await new Promise((resolve, reject) => {
-  let buf = '';
-  host.stdout.on('data', (d) => {
-    buf += d;
-    if (/Coffer console: \S+\n/.test(buf)) resolve();
-  });
-  host.once('exit', (code) => reject(new Error(`coffer serve exited ${code}`)));
-});
-const stopHost = async () => {
-  if (host.exitCode === null) host.kill('SIGTERM');
-  await hostExit;
-};
-process.on('exit', () => host.exitCode === null && host.kill('SIGKILL'));
+const stopHost = await startHost(cliPath, data, { COFFER_PASSPHRASE: pass });
 
 const results = [];
 const add = (tool, kase, r, extra = {}) => {
@@ -108,6 +95,7 @@ const add = (tool, kase, r, extra = {}) => {
 log('coffer:');
 const first = await coffer('backup', 'now', 'web', '--wait', '--json');
 add('coffer', 'first', first);
+const loadAtSecond = os.loadavg().map((x) => +x.toFixed(2));
 const second = await coffer('backup', 'now', 'web', '--wait', '--json');
 const [job] = JSON.parse(second.out);
 const s = job.summary;
@@ -134,6 +122,11 @@ log(
   `| unchanged | ${c.seconds.toFixed(2)} | ${jobSeconds.toFixed(3)} | ${c.cpu_seconds ?? '-'} | ${c.bytes_read} | ${restic.unchanged?.seconds.toFixed(2) ?? '-'} | ${restic.unchanged?.cpu_seconds ?? '-'} | ${ratio(restic.unchanged)} | ${restic.force?.seconds.toFixed(2) ?? '-'} | ${ratio(restic.force)} |`,
 );
 log(`(the Backup job itself took ${jobSeconds.toFixed(3)} s of the CLI's ${c.seconds.toFixed(2)} s; the rest is starting the CLI and reaching the host)`);
+// What the target (>= 50x restic) compares: the job time (a scheduled nightly of an off VM, run by
+// the host) against restic --force, the cost of a tool that reads the disk to know it is unchanged.
+// restic's plain run skips the file on metadata as Coffer does: with equal work both are fixed
+// costs (process start, repository or vault open), so that ratio says nothing of the disk's size.
+log(`target: the job time against restic --force: ${restic.force ? `${(restic.force.seconds / jobSeconds).toFixed(1)}x` : '-'} (load average ${loadAtSecond.join(' ')} at the second backup)`);
 
 await stopHost();
 const file = path.resolve('bench-results.json');
@@ -143,6 +136,7 @@ out.unchanged = {
   image_size: size,
   smoke,
   load_at_start: os.loadavg().map((x) => +x.toFixed(2)),
+  load_at_second_backup: loadAtSecond,
   speedup_vs_restic: restic.unchanged ? +(restic.unchanged.seconds / c.seconds).toFixed(2) : null,
   speedup_vs_restic_force: restic.force ? +(restic.force.seconds / c.seconds).toFixed(2) : null,
   job_speedup_vs_restic: restic.unchanged ? +(restic.unchanged.seconds / jobSeconds).toFixed(2) : null,

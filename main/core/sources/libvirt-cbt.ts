@@ -5,10 +5,10 @@ import path from 'node:path';
 import type { FullReadReason } from '../../../preload/contract.js';
 import type { ByteRange } from '../vault/plan.js';
 import { runTool } from './exec.js';
-import type { LibvirtDiskDefinition } from './formats/libvirt-xml.js';
-import { domainDefinition, domainState, domainUuid, isLocalUri, virsh, VirshError, type VirshOptions } from './libvirt.js';
+import { parseLibvirtDomainXml, type LibvirtDiskDefinition } from './formats/libvirt-xml.js';
+import { domainUuid, isLocalUri, powerStateFromDomstate, virsh, VirshError, type VirshOptions } from './libvirt.js';
 import { freezeFilesystems, thawFilesystems, type Consistency, type SnapshotWarning } from './libvirt-snapshot.js';
-import { openNbdExport, type NbdExport } from './nbd-client.js';
+import { nbdExtents, openNbdExport, type NbdExport } from './nbd-client.js';
 
 /*
  * Changed-block tracking for running libvirt domains (issue 13 §1): libvirt's backup API with
@@ -19,9 +19,14 @@ import { openNbdExport, type NbdExport } from './nbd-client.js';
  * meanwhile first copy the old data into a scratch image) and a <domaincheckpoint> created
  * atomically with it, so the next backup can ask for what changed since exactly this point.
  * A disk whose parent point's checkpoint still exists is backed up incrementally: its export
- * carries the dirty bitmap `qemu:dirty-bitmap:backup-<disk>`, read as extents with
- * `nbdinfo --map` (libnbd), and only the chunks those extents touch are read, through a small
- * NBD client (nbd-client.ts) straight into the vault's segment buffers.
+ * carries the dirty bitmap `qemu:dirty-bitmap:backup-<disk>`, read as extents (NBD block status)
+ * by a small NBD client (nbd-client.ts), and only the chunks those extents touch are read, through
+ * the same client, straight into the vault's segment buffers.
+ *
+ * Fixed costs per backup, each a process that takes 0.5-1 s to start on a busy host: one virsh for
+ * state, checkpoints and definition together, one `qemu-img info` per disk (in parallel: the
+ * image's format version and stored bitmaps), `backup-begin`, `domjobabort` (and the guest
+ * agent's freeze and thaw when it runs). No process per disk for the dirty extents.
  *
  * Why pull and not push: push mode copies every dirty block into a scratch qcow2 first (written
  * once, read again, then deleted: twice the I/O and as much free space as the change), and the
@@ -33,8 +38,10 @@ import { openNbdExport, type NbdExport } from './nbd-client.js';
  * The chain breaks (full read, with the reason in the job): the parent's checkpoint is gone from
  * the domain ('checkpointMissing'), the disk cannot keep a persistent bitmap ('bitmapUnsupported':
  * raw, qcow2 v2), QEMU refuses the bitmap (the domain stopped without saving it: 'domainRestarted'),
- * or the domain has only checkpoints whose points were deleted ('parentDeleted'). Checkpoints no
- * point refers to are deleted here; retention deletes those of the points it removes.
+ * the domain has only checkpoints whose points were deleted ('parentDeleted'), or the domain was
+ * defined anew (a transient domain recreated: its checkpoint metadata gone, the parent's bitmap
+ * left in the qcow2: 'domainRecreated'). Checkpoints no point refers to and coffer-* bitmaps no
+ * checkpoint describes are deleted here; retention deletes the checkpoints of the points it removes.
  */
 
 /** Names of the checkpoints Coffer creates (others on the domain are never touched). */
@@ -89,29 +96,61 @@ export interface CbtOptions extends VirshOptions {
   scratchDir?: string;
 }
 
-/** The Coffer checkpoints of a domain (`virsh checkpoint-list --name`). */
-export async function listCheckpoints(uri: string, domain: string, opts: VirshOptions = {}): Promise<string[]> {
-  const out = await virsh(uri, ['checkpoint-list', '--domain', domainUuid(domain), '--name'], opts);
-  return out
+/** The Coffer checkpoints in `virsh checkpoint-list --name` output. */
+const cofferCheckpoints = (out: string): string[] =>
+  out
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l.startsWith(CHECKPOINT_PREFIX));
+
+/** The Coffer checkpoints of a domain (`virsh checkpoint-list --name`). */
+export async function listCheckpoints(uri: string, domain: string, opts: VirshOptions = {}): Promise<string[]> {
+  return cofferCheckpoints(await virsh(uri, ['checkpoint-list', '--domain', domainUuid(domain), '--name'], opts));
 }
 
-/** Deletes checkpoints (their bitmaps go with them); one already gone counts as deleted. Returns the failures. */
+/** A checkpoint whose bitmap QEMU no longer has (the domain was killed): only its metadata can go. */
+const BROKEN_CHECKPOINT_RE = /bitmap .* not found|missing or broken bitmap|inconsistent/i;
+
+/**
+ * Deletes checkpoints (their bitmaps go with them); one already gone counts as deleted, one whose
+ * bitmap is gone loses its metadata. Returns the failures.
+ */
 export async function deleteCheckpoints(uri: string, domain: string, names: readonly string[], opts: VirshOptions = {}, known?: ReadonlySet<string>): Promise<string[]> {
   const failures: string[] = [];
   if (names.length === 0) return failures;
   const present = known ?? new Set(await listCheckpoints(uri, domain, opts));
   for (const n of names) {
     if (!n.startsWith(CHECKPOINT_PREFIX) || !present.has(n)) continue;
+    const del = (extra: string[]) => virsh(uri, ['checkpoint-delete', '--domain', domainUuid(domain), '--checkpointname', n, ...extra], opts);
     try {
-      await virsh(uri, ['checkpoint-delete', '--domain', domainUuid(domain), '--checkpointname', n], opts);
+      await del([]);
     } catch (e) {
-      failures.push(`${n}: ${e instanceof VirshError ? e.detail : (e as Error).message}`);
+      const detail = e instanceof VirshError ? e.detail : (e as Error).message;
+      if (e instanceof VirshError && BROKEN_CHECKPOINT_RE.test(detail)) {
+        const again = await del(['--metadata']).then(
+          () => undefined,
+          (e2: unknown) => (e2 instanceof VirshError ? e2.detail : (e2 as Error).message),
+        );
+        if (again === undefined) continue;
+      }
+      failures.push(`${n}: ${detail}`);
     }
   }
   return failures;
+}
+
+/** The separator between the outputs of one virsh session's commands (virsh's own `echo`). */
+const SEPARATOR = '---coffer-next---';
+
+/**
+ * One virsh process for several commands (`cmd1 ; echo SEP ; cmd2 …`): each output, in order.
+ * A virsh under load takes 0.5-1 s to start and connect; a backup asks several things at once.
+ */
+async function virshBatch(uri: string, commands: readonly (readonly string[])[], opts: VirshOptions): Promise<string[]> {
+  const quote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+  const script = commands.map((c) => c.map(quote).join(' ')).join(` ; echo ${SEPARATOR} ; `);
+  const out = await virsh(uri, [script], opts);
+  return out.split(`${SEPARATOR}\n`);
 }
 
 const xmlEscape = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/'/g, '&apos;').replace(/"/g, '&quot;');
@@ -135,34 +174,26 @@ export function checkpointXml(name: string, tracked: readonly string[], untracke
   return `<domaincheckpoint><name>${xmlEscape(name)}</name><disks>${disks.join('')}</disks></domaincheckpoint>`;
 }
 
-/** `nbdinfo --map --json` output -> the extents whose type has bit 0 set (dirty for a dirty-bitmap context). */
-export function dirtyFromMap(json: string): ByteRange[] {
-  const rows = JSON.parse(json) as Array<{ offset: number; length: number; type: number }>;
-  const out: ByteRange[] = [];
-  for (const r of rows) {
-    if (!(r.type & 1) || r.length <= 0) continue;
-    const last = out[out.length - 1];
-    if (last && last.offset + last.length === r.offset) last.length += r.length;
-    else out.push({ offset: r.offset, length: r.length });
-  }
-  return out;
+/** The <domaincheckpoint> that redefines a checkpoint for bitmaps left without one, so `checkpoint-delete` removes them. */
+export function redefineXml(name: string, disks: readonly string[]): string {
+  return `<domaincheckpoint><name>${xmlEscape(name)}</name><creationTime>1</creationTime><disks>${disks.map((d) => `<disk name='${xmlEscape(d)}' checkpoint='bitmap' bitmap='${xmlEscape(name)}'/>`).join('')}</disks></domaincheckpoint>`;
 }
 
-async function dirtyExtents(socket: string, exportName: string, bitmap: string, opts: VirshOptions): Promise<ByteRange[]> {
-  const uri = `nbd+unix:///${encodeURIComponent(exportName)}?socket=${encodeURIComponent(socket)}`;
-  const r = await runTool('nbdinfo', ['--json', `--map=qemu:dirty-bitmap:${bitmap}`, uri], { timeoutMs: opts.timeoutMs ?? 10 * 60_000, ...(opts.signal ? { signal: opts.signal } : {}) });
-  if (r.code !== 0) throw new Error(`nbdinfo --map of ${exportName} failed: ${r.stderr.trim() || `exit ${r.code}`}`);
-  return dirtyFromMap(r.stdout);
+/** What `qemu-img info` says of a disk: whether it can keep a persistent bitmap, and the bitmaps stored in it. */
+interface DiskBitmaps {
+  /** qcow2 version 3 (compat 1.1): raw and qcow2 v2 cannot. */
+  keeps: boolean;
+  /** Names of the bitmaps in the image (QEMU stores its bitmaps there when it closes the image). */
+  bitmaps: string[];
 }
 
-/** Whether a disk image can keep a persistent dirty bitmap: qcow2 version 3 (compat 1.1). */
-async function keepsBitmaps(uri: string, d: LibvirtDiskDefinition): Promise<boolean> {
-  if (d.format !== 'qcow2') return false;
-  if (!isLocalUri(uri) || d.sourceType !== 'file') return true; // libvirt refuses the checkpoint if not
+async function diskBitmaps(uri: string, d: LibvirtDiskDefinition): Promise<DiskBitmaps> {
+  if (d.format !== 'qcow2') return { keeps: false, bitmaps: [] };
+  if (!isLocalUri(uri) || d.sourceType !== 'file') return { keeps: true, bitmaps: [] }; // libvirt refuses the checkpoint if not
   const r = await runTool('qemu-img', ['info', '--force-share', '--output=json', d.path!]).catch(() => undefined);
-  if (!r || r.code !== 0) return true;
-  const compat = (JSON.parse(r.stdout) as { 'format-specific'?: { data?: { compat?: string } } })['format-specific']?.data?.compat;
-  return compat !== '0.10';
+  if (!r || r.code !== 0) return { keeps: true, bitmaps: [] };
+  const data = (JSON.parse(r.stdout) as { 'format-specific'?: { data?: { compat?: string; bitmaps?: Array<{ name?: string }> } } })['format-specific']?.data;
+  return { keeps: data?.compat !== '0.10', bitmaps: (data?.bitmaps ?? []).map((b) => b.name ?? '').filter(Boolean) };
 }
 
 async function domainHasBackupJob(uri: string, domain: string, opts: VirshOptions): Promise<boolean> {
@@ -175,25 +206,28 @@ async function endBackupJob(uri: string, domain: string, opts: VirshOptions, kno
   if (known || (await domainHasBackupJob(uri, domain, opts))) await virsh(uri, ['domjobabort', '--domain', domainUuid(domain)], opts).catch(() => undefined);
 }
 
-/** Whether changed-block tracking can run here at all: the domain runs and nbdinfo is installed. */
-export async function cbtAvailable(uri: string, domain: string, opts: VirshOptions = {}): Promise<boolean> {
-  const state = await domainState(uri, domain, opts);
-  if (state !== 'running' && state !== 'paused') return false;
-  if (!isLocalUri(uri)) return false; // the NBD socket is on the domain's host
-  return onPath('nbdinfo');
-}
-
-/** Whether a tool is on PATH (a look at the folders, not a process per backup). */
-async function onPath(tool: string): Promise<boolean> {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter).filter(Boolean)) {
-    try {
-      await fs.access(path.join(dir, tool), fs.constants.X_OK);
-      return true;
-    } catch {
-      // not in this folder
+/**
+ * Removes bitmaps no checkpoint describes (`name` → the disks that hold it), in one virsh: each
+ * is redefined as a checkpoint and deleted, which makes libvirt drop the bitmaps in QEMU and the
+ * image. Returns the failures.
+ */
+async function removeStaleBitmaps(uri: string, uuid: string, stale: ReadonlyMap<string, readonly string[]>, opts: VirshOptions): Promise<string[]> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'coffer-cbt-stale-'));
+  try {
+    const commands: string[][] = [];
+    let i = 0;
+    for (const [name, targets] of stale) {
+      const file = path.join(dir, `${i++}.xml`);
+      await fs.writeFile(file, redefineXml(name, targets));
+      commands.push(['checkpoint-create', '--domain', uuid, '--xmlfile', file, '--redefine'], ['checkpoint-delete', '--domain', uuid, '--checkpointname', name]);
     }
+    await virshBatch(uri, commands, opts);
+    return [];
+  } catch (e) {
+    return [`bitmaps ${[...stale.keys()].join(', ')} left by an earlier definition of the domain: ${e instanceof VirshError ? e.detail : (e as Error).message}`];
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
   }
-  return false;
 }
 
 const OVERLAY_RE = /\.coffer-[0-9a-z]+\.overlay\.qcow2$/;
@@ -214,22 +248,37 @@ export async function withChangedBlocks<T>(
   fn: (disks: CbtDisk[], consistency: Consistency, checkpoint: string | undefined) => Promise<T>,
   opts: CbtOptions = {},
 ): Promise<CbtReadResult<T> | undefined> {
-  if (!(await cbtAvailable(uri, domain, opts))) return undefined;
-  const def = await domainDefinition(uri, domain, opts);
+  // The NBD socket is on the domain's host.
+  if (!isLocalUri(uri)) return undefined;
+  const uuid = domainUuid(domain);
+  // One virsh for the state, the checkpoints and the definition.
+  let info: string, checkpointList: string, xml: string;
+  try {
+    [info = '', checkpointList = '', xml = ''] = await virshBatch(uri, [['dominfo', '--domain', uuid], ['checkpoint-list', '--domain', uuid, '--name'], ['dumpxml', '--domain', uuid]], opts);
+  } catch (e) {
+    // A driver without the checkpoint API (old libvirt) or a domain gone: read the files as before (that read says why it fails).
+    if (e instanceof VirshError) return undefined;
+    throw e;
+  }
+  const state = powerStateFromDomstate(/^State:\s*(.+)$/m.exec(info)?.[1] ?? '');
+  if (state !== 'running' && state !== 'paused') return undefined;
+  const def = parseLibvirtDomainXml(xml);
+  if (!def || def.uuid?.toLowerCase() !== uuid) return undefined;
   const take = def.disks.filter((d) => d.device === 'disk' && !d.readonly && d.path);
   if (take.length === 0 || take.some((d) => d.sourceType !== 'file' || OVERLAY_RE.test(d.path!))) return undefined;
   const skip = def.disks.filter((d) => !take.includes(d)).map((d) => d.target).filter(Boolean);
   const warnings: SnapshotWarning[] = [];
 
-  let existing: Set<string>;
-  try {
-    existing = new Set(await listCheckpoints(uri, domain, opts));
-  } catch (e) {
-    // A driver without the checkpoint API (libvirt's test driver, old libvirt): read the files as before.
-    if (e instanceof VirshError) return undefined;
-    throw e;
-  }
+  const existing = new Set(cofferCheckpoints(checkpointList));
   const orphans = [...existing].filter((c) => !history.referenced.has(c));
+  const inImage = await Promise.all(take.map((d) => diskBitmaps(uri, d)));
+  // Bitmaps named coffer-* without a checkpoint: the domain was undefined and defined again (a
+  // transient domain recreated under its name), its checkpoint metadata gone with it. QEMU would
+  // keep them tracking writes for nobody; they go (redefined as checkpoints, then deleted).
+  const stale = new Map<string, string[]>();
+  take.forEach((d, i) => {
+    for (const b of inImage[i]!.bitmaps) if (b.startsWith(CHECKPOINT_PREFIX) && !existing.has(b)) stale.set(b, [...(stale.get(b) ?? []), d.target]);
+  });
 
   interface Planned {
     d: LibvirtDiskDefinition;
@@ -238,21 +287,23 @@ export async function withChangedBlocks<T>(
     reason?: FullReadReason;
   }
   const planned: Planned[] = [];
-  for (const d of take) {
-    const tracked = await keepsBitmaps(uri, d);
+  take.forEach((d, i) => {
+    const tracked = inImage[i]!.keeps;
     if (!tracked) {
       planned.push({ d, tracked, reason: 'bitmapUnsupported' });
-      continue;
+      return;
     }
     const cands = history.candidates(d.path!);
     const usable = cands.find((c) => c.checkpoint && existing.has(c.checkpoint));
     if (usable) planned.push({ d, tracked, parent: { pointId: usable.pointId, checkpoint: usable.checkpoint! } });
     else if (cands.length === 0) planned.push({ d, tracked, reason: orphans.length > 0 ? 'parentDeleted' : 'firstBackup' });
+    else if (cands.some((c) => c.checkpoint && stale.has(c.checkpoint))) planned.push({ d, tracked, reason: 'domainRecreated' });
     else if (cands.some((c) => c.checkpoint)) planned.push({ d, tracked, reason: orphans.length > 0 ? 'parentDeleted' : 'checkpointMissing' });
     else planned.push({ d, tracked, reason: orphans.length > 0 ? 'parentDeleted' : 'noParent' });
-  }
+  });
   // Checkpoints no point refers to only make QEMU track writes for nobody.
   const orphanFailures = await deleteCheckpoints(uri, domain, orphans, opts, existing);
+  if (stale.size > 0) orphanFailures.push(...(await removeStaleBitmaps(uri, uuid, stale, opts)));
   if (orphanFailures.length) warnings.push({ code: 'SnapshotFailed', message: `${def.name}: cannot delete unused checkpoints: ${orphanFailures.join('; ')}`, subject: def.name, detail: orphanFailures.join('; ') });
 
   const work = await fs.mkdtemp(path.join(os.tmpdir(), 'coffer-cbt-'));
@@ -324,8 +375,7 @@ export async function withChangedBlocks<T>(
     }
     const disks: CbtDisk[] = [];
     for (const p of planned) {
-      const ex = { exportName: p.d.target, bitmap: p.parent ? exportBitmap(p.d.target) : undefined };
-      const nbd = await openNbdExport(socket, ex.exportName);
+      const nbd = await openNbdExport(socket, p.d.target);
       exports.push(nbd);
       const disk: CbtDisk = {
         target: p.d.target,
@@ -335,13 +385,17 @@ export async function withChangedBlocks<T>(
         tracked: p.tracked,
         readRange: (offset, length) => nbd.read(offset, length),
       };
-      if (p.parent) {
-        if (!ex.bitmap) throw new Error(`the incremental backup of ${def.name} exports no dirty bitmap for ${p.d.target}`);
-        disk.parentPointId = p.parent.pointId;
-        disk.changed = await dirtyExtents(socket, ex.exportName, ex.bitmap, opts);
-      } else disk.fullReadReason = p.reason ?? 'firstBackup';
+      if (p.parent) disk.parentPointId = p.parent.pointId;
+      else disk.fullReadReason = p.reason ?? 'firstBackup';
       disks.push(disk);
     }
+    // The dirty extents of every incremental disk at once, through the NBD client (block status
+    // of the export's dirty bitmap), not a process per disk.
+    await Promise.all(
+      planned.map(async (p, i) => {
+        if (p.parent) disks[i]!.changed = await nbdExtents(socket, p.d.target, `qemu:dirty-bitmap:${exportBitmap(p.d.target)}`);
+      }),
+    );
     const value = await fn(disks, consistency, checkpoint);
     done = true;
     return { value, consistency, warnings, checkpoint, disks, bytesRead: exports.reduce((s, x) => s + x.bytesRead, 0) };

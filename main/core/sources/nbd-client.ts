@@ -5,7 +5,9 @@ import { connect, type Socket } from 'node:net';
  * fixed-newstyle handshake with NBD_OPT_GO, then NBD_CMD_READ with simple replies, pipelined
  * (several reads in flight, matched by handle). Enough to read a libvirt pull-mode backup export
  * (QEMU's NBD server on a unix socket) chunk by chunk without spawning a process per range.
- * No structured replies are negotiated, so every read answers with one simple reply and its data.
+ * No structured replies are negotiated for reads, so every read answers with one simple reply and
+ * its data. The dirty extents (nbdExtents) come over a connection of their own that negotiates
+ * structured replies and the bitmap's metadata context, then asks NBD_CMD_BLOCK_STATUS.
  */
 
 const NBDMAGIC = Buffer.from('NBDMAGIC');
@@ -16,8 +18,16 @@ const SIMPLE_REPLY_MAGIC = 0x67446698;
 const FLAG_FIXED_NEWSTYLE = 1;
 const FLAG_NO_ZEROES = 2;
 const OPT_GO = 7;
+const OPT_STRUCTURED_REPLY = 8;
+const OPT_SET_META_CONTEXT = 10;
 const REP_ACK = 1;
 const REP_INFO = 3;
+const REP_META_CONTEXT = 4;
+const STRUCTURED_REPLY_MAGIC = 0x668e33ef;
+const REPLY_FLAG_DONE = 1;
+const REPLY_TYPE_BLOCK_STATUS = 5;
+const REPLY_TYPE_ERROR_BIT = 0x8000;
+const CMD_BLOCK_STATUS = 7;
 const INFO_EXPORT = 0;
 const CMD_READ = 0;
 const CMD_DISC = 2;
@@ -91,6 +101,47 @@ export interface NbdExport {
 
 /** Connects to `socketPath` and opens export `name` (NBD_OPT_GO). */
 export async function openNbdExport(socketPath: string, name: string): Promise<NbdExport> {
+  const { sock, r, size } = await handshake(socketPath, name);
+  return new Connection(sock, r, size);
+}
+
+/** Sends one option request (IHAVEOPT, option, length, data). */
+function sendOption(sock: Socket, option: number, data: Buffer): void {
+  const head = Buffer.alloc(16);
+  IHAVEOPT.copy(head, 0);
+  head.writeUInt32BE(option, 8);
+  head.writeUInt32BE(data.length, 12);
+  sock.write(Buffer.concat([head, data]));
+}
+
+/** Option replies until NBD_REP_ACK; each non-ACK reply goes to `onReply`. An error reply throws. */
+async function optionReplies(r: Reader, what: string, onReply: (type: number, body: Buffer) => void): Promise<void> {
+  for (;;) {
+    const rep = await r.read(20);
+    if (rep.readBigUInt64BE(0) !== OPT_REPLY_MAGIC) throw new NbdError('bad option reply from the NBD server');
+    const type = rep.readUInt32BE(12);
+    const len = rep.readUInt32BE(16);
+    const body = len ? await r.read(len) : Buffer.alloc(0);
+    if (type & 0x80000000) throw new NbdError(`the NBD server refused ${what}: ${body.toString('utf8') || `error ${type & 0x7fffffff}`}`);
+    if (type === REP_ACK) return;
+    onReply(type, body);
+  }
+}
+
+/** u32 length + UTF-8 bytes. */
+const lengthPrefixed = (s: string): Buffer => {
+  const b = Buffer.from(s, 'utf8');
+  const out = Buffer.alloc(4 + b.length);
+  out.writeUInt32BE(b.length, 0);
+  b.copy(out, 4);
+  return out;
+};
+
+/**
+ * The fixed-newstyle handshake up to NBD_OPT_GO. `metaContext`: also negotiate structured
+ * replies and that metadata context (NBD_OPT_SET_META_CONTEXT), answering its id.
+ */
+async function handshake(socketPath: string, name: string, metaContext?: string): Promise<{ sock: Socket; r: Reader; size: number; contextId?: number }> {
   const sock = connect(socketPath);
   await new Promise<void>((resolve, reject) => {
     sock.once('connect', resolve);
@@ -105,33 +156,100 @@ export async function openNbdExport(socketPath: string, name: string): Promise<N
     const noZeroes = (serverFlags & FLAG_NO_ZEROES) !== 0;
     const flags = Buffer.alloc(4);
     flags.writeUInt32BE(FLAG_FIXED_NEWSTYLE | (noZeroes ? FLAG_NO_ZEROES : 0));
-    const nameBuf = Buffer.from(name, 'utf8');
-    const data = Buffer.alloc(4 + nameBuf.length + 2);
-    data.writeUInt32BE(nameBuf.length, 0);
-    nameBuf.copy(data, 4);
-    data.writeUInt16BE(0, 4 + nameBuf.length); // no extra info requests: NBD_INFO_EXPORT always comes
-    const head = Buffer.alloc(16);
-    IHAVEOPT.copy(head, 0);
-    head.writeUInt32BE(OPT_GO, 8);
-    head.writeUInt32BE(data.length, 12);
-    sock.write(Buffer.concat([flags, head, data]));
-    let size: number | undefined;
-    for (;;) {
-      const rep = await r.read(20);
-      if (rep.readBigUInt64BE(0) !== OPT_REPLY_MAGIC) throw new NbdError('bad option reply from the NBD server');
-      const type = rep.readUInt32BE(12);
-      const len = rep.readUInt32BE(16);
-      const body = len ? await r.read(len) : Buffer.alloc(0);
-      if (type & 0x80000000) throw new NbdError(`the NBD server refused export ${JSON.stringify(name)}: ${body.subarray(0).toString('utf8') || `error ${type & 0x7fffffff}`}`);
-      if (type === REP_INFO && body.length >= 12 && body.readUInt16BE(0) === INFO_EXPORT) size = Number(body.readBigUInt64BE(2));
-      if (type === REP_ACK) break;
+    sock.write(flags);
+    let contextId: number | undefined;
+    if (metaContext !== undefined) {
+      sendOption(sock, OPT_STRUCTURED_REPLY, Buffer.alloc(0));
+      await optionReplies(r, 'structured replies', () => undefined);
+      const count = Buffer.alloc(4);
+      count.writeUInt32BE(1);
+      sendOption(sock, OPT_SET_META_CONTEXT, Buffer.concat([lengthPrefixed(name), count, lengthPrefixed(metaContext)]));
+      await optionReplies(r, `metadata context ${JSON.stringify(metaContext)}`, (type, body) => {
+        if (type === REP_META_CONTEXT && body.length >= 4 && body.subarray(4).toString('utf8') === metaContext) contextId = body.readUInt32BE(0);
+      });
+      if (contextId === undefined) throw new NbdError(`the NBD server has no metadata context ${JSON.stringify(metaContext)} on export ${JSON.stringify(name)}`);
     }
+    // No extra info requests: NBD_INFO_EXPORT always comes.
+    sendOption(sock, OPT_GO, Buffer.concat([lengthPrefixed(name), Buffer.alloc(2)]));
+    let size: number | undefined;
+    await optionReplies(r, `export ${JSON.stringify(name)}`, (type, body) => {
+      if (type === REP_INFO && body.length >= 12 && body.readUInt16BE(0) === INFO_EXPORT) size = Number(body.readBigUInt64BE(2));
+    });
     if (size === undefined) throw new NbdError(`the NBD server did not say the size of export ${JSON.stringify(name)}`);
-    return new Connection(sock, r, size);
+    return { sock, r, size, ...(contextId !== undefined ? { contextId } : {}) };
   } catch (e) {
     sock.destroy();
     throw e;
   }
+}
+
+/** Largest range asked in one NBD_CMD_BLOCK_STATUS (the length field is 32 bits). */
+const MAX_STATUS_REQUEST = 2 ** 31;
+
+/**
+ * The extents of export `name` in metadata context `context` (e.g. `qemu:dirty-bitmap:backup-vda`)
+ * whose status has any bit of `mask` set, merged where adjacent: NBD_CMD_BLOCK_STATUS over the
+ * whole export on a connection of its own (structured replies), then NBD_CMD_DISC. What
+ * `nbdinfo --map` answers, without a process per disk.
+ */
+export async function nbdExtents(socketPath: string, name: string, context: string, mask = 1): Promise<{ offset: number; length: number }[]> {
+  const { sock, r, size, contextId } = await handshake(socketPath, name, context);
+  const out: { offset: number; length: number }[] = [];
+  try {
+    let handle = 1n;
+    for (let at = 0; at < size; ) {
+      const req = Buffer.alloc(28);
+      req.writeUInt32BE(REQUEST_MAGIC, 0);
+      req.writeUInt16BE(CMD_BLOCK_STATUS, 6);
+      req.writeBigUInt64BE(handle, 8);
+      req.writeBigUInt64BE(BigInt(at), 16);
+      req.writeUInt32BE(Math.min(MAX_STATUS_REQUEST, size - at), 24);
+      sock.write(req);
+      let covered = 0;
+      for (let done = false; !done; ) {
+        const head = await r.read(20);
+        if (head.readUInt32BE(0) !== STRUCTURED_REPLY_MAGIC) throw new NbdError('bad structured reply from the NBD server');
+        const flags = head.readUInt16BE(4);
+        const type = head.readUInt16BE(6);
+        if (head.readBigUInt64BE(8) !== handle) throw new NbdError('the NBD server answered an unknown request');
+        const len = head.readUInt32BE(16);
+        const body = len ? await r.read(len) : Buffer.alloc(0);
+        done = (flags & REPLY_FLAG_DONE) !== 0;
+        if (type & REPLY_TYPE_ERROR_BIT) {
+          const msgLen = body.length >= 6 ? body.readUInt16BE(4) : 0;
+          throw new NbdError(`the NBD server failed the block status of ${JSON.stringify(name)}: ${body.subarray(6, 6 + msgLen).toString('utf8') || `error ${body.length >= 4 ? body.readUInt32BE(0) : '?'}`}`);
+        }
+        if (type !== REPLY_TYPE_BLOCK_STATUS || body.readUInt32BE(0) !== contextId) continue;
+        for (let i = 4; i + 8 <= body.length; i += 8) {
+          const length = body.readUInt32BE(i);
+          const status = body.readUInt32BE(i + 4);
+          const offset = at + covered;
+          covered += length;
+          if (!(status & mask) || length === 0) continue;
+          const last = out[out.length - 1];
+          if (last && last.offset + last.length === offset) last.length += length;
+          else out.push({ offset, length });
+        }
+      }
+      if (covered === 0) throw new NbdError(`the NBD server answered no extents for ${JSON.stringify(name)} at ${at}`);
+      at += covered;
+      handle++;
+    }
+    const disc = Buffer.alloc(28);
+    disc.writeUInt32BE(REQUEST_MAGIC, 0);
+    disc.writeUInt16BE(CMD_DISC, 6);
+    sock.write(disc);
+    await new Promise<void>((resolve) => {
+      sock.end(() => resolve());
+      setTimeout(resolve, 2000).unref();
+    });
+  } finally {
+    sock.destroy();
+  }
+  // The last extent may run past the export's end (a bitmap's granule): clip it.
+  const last = out[out.length - 1];
+  if (last && last.offset + last.length > size) last.length = size - last.offset;
+  return out;
 }
 
 class Connection implements NbdExport {

@@ -339,6 +339,8 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
 
   const diskEntries: DiskEntry[] = [];
   const reads: PointSummary['reads'] = [];
+  /** Parents whose chunk list a disk took whole (unchanged files). */
+  const unchangedParents = new Set<string>();
   try {
     for (let di = 0; di < opts.disks.length; di++) {
       const disk = opts.disks[di]!;
@@ -352,6 +354,27 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
         });
       }
       const size = sizes[di]!;
+      // A file unchanged since its parent (same stamp: planned and found again) whose list is in
+      // its own objects: the new point names the parent's list as it is. Nothing is read, no id
+      // loaded or looked up: the parent's chunks stay in the vault as long as the parent does,
+      // and its manifest is checked under the lock before the commit.
+      const same = plan?.basis && plan.parent && !plan.changed && !plan.readRange && plan.parent.entry.size === size && plan.parent.entry.list ? plan.parent : undefined;
+      if (same && config.version >= 2) {
+        const e = same.entry;
+        unchangedParents.add(same.pointId);
+        diskEntries.push({
+          ...e,
+          name: disk.name,
+          source: { path: path.resolve(disk.path), mtimeMs: b.mtimeMs, ino: b.ino, ctimeMs: b.ctimeMs },
+          incremental: { parent: same.pointId, depth: (e.incremental?.depth ?? 0) + 1 },
+          ...(disk.stored ? { stored: disk.stored } : {}),
+        });
+        zeroBytes += e.zeroBytes;
+        bytesDone += size;
+        bytesRead += size;
+        reads.push({ name: disk.name, bytesRead: 0, parent: same.pointId });
+        continue;
+      }
       const nChunks = Math.ceil(size / chunkSize);
       const ids = Buffer.alloc(nChunks * ID_LEN); // all-zero id = zero chunk
       // The per-chunk sha256 are hashed in order as segments complete: no per-disk array of them.
@@ -448,6 +471,10 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
     if (signal?.aborted) throw cancelled();
     await packs.finish();
     for (const p of packs.written) reused.delete(p);
+    // A parent whose list was taken whole must still exist: a prune waits for this lock, so it deleted it before.
+    for (const p of unchangedParents) {
+      if (!(await store.stat(pointKey(p)))) throw new CofferError('VaultChangedDuringBackup', `The point ${p} this backup reused was deleted from the vault while it ran; no recovery point was kept.`, { points: [p] });
+    }
     await opts.beforeCommit?.(reused);
   } catch (e) {
     if (timer) clearInterval(timer);

@@ -253,7 +253,7 @@ export class VaultLock {
       }
     } else {
       key = `${LOCK_PREFIX}${kind}-${owner}`;
-      await store.put(key, body);
+      await store.put(key, body, { durable: false });
     }
     const rival = (await otherLocks(store, key, clock.now(), me)).find((l) => conflicts(kind, l));
     if (rival) {
@@ -274,7 +274,7 @@ export class VaultLock {
       }
       const info = { ...this.info, refreshed: new Date(this.clock.now()).toISOString() };
       const body = Buffer.from(JSON.stringify(info));
-      await this.store.put(this.key, body);
+      await this.store.put(this.key, body, { durable: false });
       this.info = info;
       this.body = body;
       this.confirmed = this.clock.now();

@@ -42,13 +42,23 @@ export interface StoreIoHints {
   readBatchesInFlight: number;
 }
 
+/** How a put may be done. */
+export interface PutOptions {
+  /**
+   * false: the object need not survive a crash of this machine, only be atomic and visible to
+   * other processes (lock objects: their holder dies with the machine, and a lost lock is what a
+   * stale one becomes). A local folder then skips its fsyncs; object stores are durable anyway.
+   */
+  durable?: boolean;
+}
+
 export interface ObjectStore {
   /** Human-readable location shown in the console (a path or a URL). */
   readonly location: string;
   /** Optional: request sizing for this store (see StoreIoHints); absent means local-folder sizing. */
   readonly ioHints?: StoreIoHints;
   /** Writes the whole object atomically: readers see the old object, or the new one, never a part. */
-  put(key: string, data: Uint8Array): Promise<void>;
+  put(key: string, data: Uint8Array, opts?: PutOptions): Promise<void>;
   /**
    * Optional: a buffer this store's `put` writes cheapest (a local folder: page-aligned, written
    * with O_DIRECT). The pack writer builds its packs in these; without it, any Buffer.

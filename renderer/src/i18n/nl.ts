@@ -872,6 +872,7 @@ const nlFullReadReasons: FullReadReasonTexts = {
   bitmapUnsupported: 'de schijfindeling kan gewijzigde blokken niet bijhouden (raw of qcow2 v2)',
   domainRestarted: 'het domein is herstart zonder zijn bitmap van gewijzigde blokken te bewaren',
   parentDeleted: 'het punt waar het controlepunt van het domein bij hoorde is verwijderd',
+  domainRecreated: 'het domein is opnieuw gedefinieerd: zijn controlepunten zijn weg, alleen hun bitmaps stonden nog in de schijf',
 };
 
 const nlDiskReads: DiskReadTexts = {

@@ -3,8 +3,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { dirtyFromMap } from '../../../main/core/sources/libvirt-cbt.js';
-import { NbdError, openNbdExport } from '../../../main/core/sources/nbd-client.js';
+import { nbdExtents, NbdError, openNbdExport } from '../../../main/core/sources/nbd-client.js';
 import { touchedChunks } from '../../../main/core/vault/plan.js';
 import { useTmp } from '../../helpers/tmp.js';
 
@@ -55,22 +54,30 @@ describe.skipIf(!!noQemuNbd)(`NBD client against qemu-nbd${noQemuNbd ? ` (skippe
     }
     await expect(openNbdExport(sock, 'no-such-export')).rejects.toThrow(/refused export "no-such-export"/);
   });
+
+  it('answers the extents of a metadata context (block status), as a dirty bitmap is read', async () => {
+    const dir = tmp();
+    const file = path.join(dir, 'sparse.raw');
+    // 4 MiB with data at 1 MiB (64 KiB) and at the last 128 KiB: base:allocation's hole bit (1) marks the rest.
+    const fd = fs.openSync(file, 'w');
+    fs.writeSync(fd, randomBytes(64 * 1024), 0, 64 * 1024, 1024 * 1024);
+    fs.writeSync(fd, randomBytes(128 * 1024), 0, 128 * 1024, 4 * 1024 * 1024 - 128 * 1024);
+    fs.closeSync(fd);
+    const sock = await serve(file, 'vdb');
+    expect(await nbdExtents(sock, 'vdb', 'base:allocation', 1)).toEqual([
+      { offset: 0, length: 1024 * 1024 },
+      { offset: 1024 * 1024 + 64 * 1024, length: 3 * 1024 * 1024 - 64 * 1024 - 128 * 1024 },
+    ]);
+    await expect(nbdExtents(sock, 'vdb', 'qemu:dirty-bitmap:none')).rejects.toThrow(/no metadata context|refused/);
+  });
 });
 
-describe('dirty extents and touched chunks', () => {
-  it('keeps the dirty extents of an nbdinfo map, merged, and rounds them to whole chunks', () => {
-    const map = JSON.stringify([
-      { offset: 0, length: 65536, type: 0, description: 'clean' },
-      { offset: 65536, length: 65536, type: 1, description: 'dirty' },
-      { offset: 131072, length: 65536, type: 1, description: 'dirty' },
-      { offset: 196608, length: 1048576, type: 0, description: 'clean' },
-      { offset: 1245184, length: 4096, type: 1, description: 'dirty' },
-    ]);
-    const dirty = dirtyFromMap(map);
-    expect(dirty).toEqual([
+describe('touched chunks', () => {
+  it('rounds dirty extents to whole chunks', () => {
+    const dirty = [
       { offset: 65536, length: 131072 },
       { offset: 1245184, length: 4096 },
-    ]);
+    ];
     // 128 KiB chunks: the first extent spans chunks 0 and 1, the second lies in chunk 9.
     expect(touchedChunks(dirty, 128 * 1024, 2 * 1024 * 1024)).toEqual([0, 1, 9]);
     // A range past the end touches only the chunks that exist.

@@ -1,0 +1,22 @@
+// `coffer serve` for the benches that run Coffer as an admin does (unchanged, incremental_cbt):
+// the host where backups run with the vault unlocked once; `coffer backup now` talks to it.
+import { spawn } from 'node:child_process';
+
+/** Starts the host on a random port and waits until it serves; answers its stop(). */
+export async function startHost(cliPath, dataDir, env) {
+  const host = spawn(process.execPath, [cliPath, '--data-dir', dataDir, 'serve', '--port', '0'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise((resolve) => host.once('exit', resolve));
+  process.on('exit', () => host.exitCode === null && host.kill('SIGKILL'));
+  await new Promise((resolve, reject) => {
+    let buf = '';
+    host.stdout.on('data', (d) => {
+      buf += d;
+      if (/Coffer console: \S+\n/.test(buf)) resolve();
+    });
+    host.once('exit', (code) => reject(new Error(`coffer serve exited ${code}`)));
+  });
+  return async () => {
+    if (host.exitCode === null) host.kill('SIGTERM');
+    await exited;
+  };
+}
