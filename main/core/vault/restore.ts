@@ -1,11 +1,11 @@
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { CofferError } from '../errors.js';
-import { diskDigest, PROGRESS_INTERVAL_MS, zeroSha, ZERO_ID, type EngineContext, type Progress } from './backup.js';
+import { PROGRESS_INTERVAL_MS, zeroSha, ZERO_ID, type EngineContext, type Progress } from './backup.js';
 import { ID_LEN, packKey, type ChunkLocation, type Manifest } from './format.js';
-import { loadChunkIds } from './chunk-lists.js';
+import { chunkCountOf, forEachChunkRun } from './chunk-lists.js';
 import { readManifest } from './manifest.js';
-import { idsDigest } from './plan.js';
 import { PackBatcher } from './remote-fetch.js';
 import { ObjectNotFound } from './storage.js';
 
@@ -135,7 +135,22 @@ export async function runRestore(ctx: EngineContext, pointId: string, targetDir:
 interface Item {
   chunk: number;
   loc: ChunkLocation;
+  /** The chunk's id (a view into its run of the list). */
+  id: Buffer;
+  /** The run of the list it belongs to, and its place there: where its sha256 goes. */
+  slot: RunShas;
+  at: number;
 }
+
+/** The per-chunk sha256 of one run of the list, waiting for its chunks to come back from the workers. */
+interface RunShas {
+  shas: Buffer;
+  left: number;
+  walked: boolean;
+}
+
+/** Runs of the list whose shas wait: beyond this many the walk lets the batches in flight finish first. */
+const RUNS_WAITING = 4;
 
 async function restoreDisk(
   ctx: EngineContext,
@@ -148,10 +163,19 @@ async function restoreDisk(
 ): Promise<void> {
   const { store, keys, index, pool } = ctx;
   const chunkSize = m.chunkSize;
-  const ids = await loadChunkIds(store, keys, d);
   const nChunks = Math.ceil(d.size / chunkSize);
-  if (ids.length !== nChunks * ID_LEN) throw new CofferError('VaultCorrupt', `The chunk list of disk ${d.name} has the wrong length.`);
-  const shas = Buffer.alloc(nChunks * ID_LEN);
+  if (chunkCountOf(d) !== nChunks) throw new CofferError('VaultCorrupt', `The chunk list of disk ${d.name} has the wrong length.`);
+  // The list is walked one run at a time (forEachChunkRun); the disk digest is fed run by run in
+  // order as each run's chunks come back, so memory is a few runs' whatever the disk's size.
+  const digest = createHash('sha256');
+  const waiting = new Map<number, RunShas>();
+  let nextRun = 0;
+  const advance = (): void => {
+    for (let s = waiting.get(nextRun); s && s.walked && s.left === 0; s = waiting.get(nextRun)) {
+      if (d.digestOver !== 'ids') digest.update(s.shas);
+      waiting.delete(nextRun++);
+    }
+  };
   const fh = await fs.open(file, 'wx', FILE_MODE);
   const batchLimit = store.ioHints?.readBatchBytes ?? SEGMENT_BYTES;
   const maxInFlight = store.ioHints?.readBatchesInFlight ?? pool.size * 2;
@@ -205,7 +229,7 @@ async function restoreDisk(
         meta[k * 4 + 2] = it.loc.rawLength;
         meta[k * 4 + 3] = it.loc.flags;
         positions[k] = it.chunk * chunkSize;
-        ids.copy(sendIds, k * ID_LEN, it.chunk * ID_LEN, (it.chunk + 1) * ID_LEN);
+        it.id.copy(sendIds, k * ID_LEN);
         off += it.loc.length;
       });
       // Decrypt, decompress, check and write happen in the worker, in parallel with reading the next ones.
@@ -220,7 +244,11 @@ async function restoreDisk(
         throw new CofferError('ChunkCorrupt', `Chunk ${bad.chunk} of disk ${d.name} failed its integrity check.`, { disk: d.name, chunk: bad.chunk, pack: bad.loc.pack });
       }
       const got = Buffer.from(r.shas);
-      items.forEach((it, k) => got.copy(shas, it.chunk * ID_LEN, k * ID_LEN, (k + 1) * ID_LEN));
+      items.forEach((it, k) => {
+        if (it.slot.shas.length > 0) got.copy(it.slot.shas, it.at * ID_LEN, k * ID_LEN, (k + 1) * ID_LEN);
+        it.slot.left--;
+      });
+      advance();
       progress(items.reduce((s, it) => s + it.loc.rawLength, 0));
     };
     let batch: Item[] = [];
@@ -239,25 +267,45 @@ async function restoreDisk(
       void p.finally(() => inFlight.delete(p));
     };
     const byPack = store.ioHints ? new PackBatcher<Item>(batchLimit) : undefined;
-    for (let c = 0; c < nChunks; c++) {
-      if (signal?.aborted) throw new CofferError('OperationCancelled', 'The restore was cancelled; its partial files were removed.');
-      const clen = Math.min(chunkSize, d.size - c * chunkSize);
-      if (ids.subarray(c * ID_LEN, (c + 1) * ID_LEN).equals(ZERO_ID)) {
-        zeroSha(clen).copy(shas, c * ID_LEN);
-        progress(clen);
-        continue;
+    let runNo = 0;
+    await forEachChunkRun(store, keys, d, async (ids, first) => {
+      const count = ids.length / ID_LEN;
+      const slot: RunShas = { shas: Buffer.alloc(d.digestOver === 'ids' ? 0 : ids.length), left: 0, walked: false };
+      waiting.set(runNo++, slot);
+      if (d.digestOver === 'ids') digest.update(ids);
+      for (let k = 0; k < count; k++) {
+        if (signal?.aborted) throw new CofferError('OperationCancelled', 'The restore was cancelled; its partial files were removed.');
+        const c = first + k;
+        const clen = Math.min(chunkSize, d.size - c * chunkSize);
+        if (ZERO_ID.compare(ids, k * ID_LEN, (k + 1) * ID_LEN) === 0) {
+          if (slot.shas.length > 0) zeroSha(clen).copy(slot.shas, k * ID_LEN);
+          progress(clen);
+          continue;
+        }
+        const loc = index.get(ids, k * ID_LEN);
+        if (!loc) throw new CofferError('ChunkCorrupt', `Chunk ${c} of disk ${d.name} is missing from the vault.`, { disk: d.name, chunk: c });
+        const it: Item = { chunk: c, loc, id: ids.subarray(k * ID_LEN, (k + 1) * ID_LEN), slot, at: k };
+        slot.left++;
+        // remote-fetch.ts: on object storage, batches follow packs (fewer, longer ranged GETs).
+        if (byPack) {
+          for (const b of byPack.add(it)) await dispatch(b);
+          continue;
+        }
+        batch.push(it);
+        batchBytes += loc.length;
+        if (batchBytes >= batchLimit) await dispatch();
       }
-      const loc = index.get(ids, c * ID_LEN);
-      if (!loc) throw new CofferError('ChunkCorrupt', `Chunk ${c} of disk ${d.name} is missing from the vault.`, { disk: d.name, chunk: c });
-      // remote-fetch.ts: on object storage, batches follow packs (fewer, longer ranged GETs).
-      if (byPack) {
-        for (const b of byPack.add({ chunk: c, loc })) await dispatch(b);
-        continue;
+      slot.walked = true;
+      advance();
+      // Too many runs waiting for their chunks (a long hole after a run still in flight): send
+      // what is batched and let it finish, so the waiting shas stay a few runs'.
+      if (waiting.size > RUNS_WAITING) {
+        if (byPack) for (const b of byPack.flush()) await dispatch(b);
+        if (batch.length > 0) await dispatch();
+        while (inFlight.size > 0 && waiting.size > RUNS_WAITING) await Promise.race(inFlight);
+        if (failure) throw failure;
       }
-      batch.push({ chunk: c, loc });
-      batchBytes += loc.length;
-      if (batchBytes >= batchLimit) await dispatch();
-    }
+    });
     if (byPack) for (const b of byPack.flush()) await dispatch(b);
     if (batch.length > 0) await dispatch();
     while (inFlight.size > 0) await Promise.race(inFlight);
@@ -274,7 +322,8 @@ async function restoreDisk(
   }
   // A disk built from a parent point records the digest of its chunk ids (see plan.ts); each
   // chunk's plaintext was checked against its id above, so this check stays end to end.
-  if ((d.digestOver === 'ids' ? idsDigest(ids) : diskDigest(shas)) !== d.sha256) {
+  if (waiting.size > 0) throw new Error('restore: a run of the chunk list was not completed');
+  if (digest.digest('hex') !== d.sha256) {
     throw new CofferError('ChunkCorrupt', `The restored disk ${d.name} does not match the digest recorded at backup.`, { disk: d.name });
   }
 }
