@@ -166,8 +166,23 @@ interface DiskState {
   bytesRead: number;
 }
 
-/** The sha256 of `count` zero chunks from chunk `first` on, for the disk digest of a run not read. */
-function zeroShas(first: number, count: number, chunkSize: number, size: number): Buffer {
+/** `fullZeroShas(chunkSize)`: the sha256 of a whole zero chunk, CHUNK_LIST_RUN times (1 MiB, made once per chunk size). */
+const fullZeroShasCache = new Map<number, Buffer>();
+
+/**
+ * The sha256 of `count` zero chunks from chunk `first` on (at most CHUNK_LIST_RUN), for the disk
+ * digest of a hole: a view of one shared buffer unless the run holds the disk's short last chunk.
+ * Read only.
+ */
+export function zeroShas(first: number, count: number, chunkSize: number, size: number): Buffer {
+  let full = fullZeroShasCache.get(chunkSize);
+  if (!full) {
+    full = Buffer.alloc(CHUNK_LIST_RUN * ID_LEN);
+    const one = zeroSha(chunkSize);
+    for (let k = 0; k < CHUNK_LIST_RUN; k++) one.copy(full, k * ID_LEN);
+    fullZeroShasCache.set(chunkSize, full);
+  }
+  if ((first + count) * chunkSize <= size && count <= CHUNK_LIST_RUN) return full.subarray(0, count * ID_LEN);
   const out = Buffer.alloc(count * ID_LEN);
   for (let k = 0; k < count; k++) zeroSha(Math.min(chunkSize, size - (first + k) * chunkSize)).copy(out, k * ID_LEN);
   return out;
@@ -381,21 +396,17 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
           // Chunks taken from the parent must still be in the vault (a prune may have run since the
           // parent was chosen); one that is not is read again. Taken and zero chunks are done at once
           // (and count as passed by the reading, for the progress; not as bytes read from the disk).
-          for (let i = 0; i < n; i++) {
-            const clen = Math.min(chunkSize, size - (first + i) * chunkSize);
-            if (actions[i] === CHUNK_PARENT) {
-              const known = index.find(parentIds!, i * ID_LEN);
+          if (parentIds) {
+            for (let i = 0; i < n; i++) {
+              if (actions[i] !== CHUNK_PARENT) continue;
+              const known = index.find(parentIds, i * ID_LEN);
               if (known < 0) {
                 actions[i] = CHUNK_READ;
                 continue;
               }
               reused.add(index.packOf(known));
-              parentIds!.copy(ids, i * ID_LEN, i * ID_LEN, (i + 1) * ID_LEN);
-              bytesDone += clen;
-              bytesRead += clen;
-            } else if (actions[i] === CHUNK_ZERO) {
-              zeroBytes += clen;
-              state.zeroBytes += clen;
+              parentIds.copy(ids, i * ID_LEN, i * ID_LEN, (i + 1) * ID_LEN);
+              const clen = Math.min(chunkSize, size - (first + i) * chunkSize);
               bytesDone += clen;
               bytesRead += clen;
             }
@@ -406,6 +417,10 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
             const pos = at * chunkSize;
             const len = Math.min(run.count * chunkSize, size - pos);
             if (run.action === CHUNK_ZERO) {
+              zeroBytes += len;
+              state.zeroBytes += len;
+              bytesDone += len;
+              bytesRead += len;
               if (!byIds) state.digest.put(seq++, zeroShas(at, run.count, chunkSize, size));
               continue;
             }

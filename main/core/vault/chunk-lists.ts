@@ -38,14 +38,10 @@ export function encodeRun(ids: Uint8Array): Buffer {
   head[4] = 1;
   head.writeUInt32LE(count, 5);
   parts.push(head);
-  const isZero = (i: number): boolean => {
-    for (let b = i * ID_LEN, e = b + ID_LEN; b < e; b++) if (ids[b] !== 0) return false;
-    return true;
-  };
+  const buf = Buffer.from(ids.buffer, ids.byteOffset, ids.byteLength);
   for (let i = 0; i < count; ) {
-    const zero = isZero(i);
-    let j = i + 1;
-    while (j < count && isZero(j) === zero) j++;
+    const zero = isZeroIdAt(buf, i);
+    const j = zero ? zeroIdsEnd(buf, i, count) : dataIdsEnd(buf, i, count);
     const rec = Buffer.alloc(5);
     rec[0] = zero ? KIND_ZERO : KIND_IDS;
     rec.writeUInt32LE(j - i, 1);
@@ -54,6 +50,29 @@ export function encodeRun(ids: Uint8Array): Buffer {
     i = j;
   }
   return Buffer.concat(parts);
+}
+
+const ZERO_BLOCK_IDS = 256;
+const ZEROS = Buffer.alloc(ZERO_BLOCK_IDS * ID_LEN);
+
+/** Whether id number `i` of `ids` is all zero (a zero chunk). */
+export function isZeroIdAt(ids: Buffer, i: number): boolean {
+  return ZEROS.compare(ids, i * ID_LEN, (i + 1) * ID_LEN, 0, ID_LEN) === 0;
+}
+
+/** The first id at or after `from` (below `count`) that is not zero, else `count`: holes are skipped 256 ids per compare. */
+export function zeroIdsEnd(ids: Buffer, from: number, count: number): number {
+  let j = from;
+  while (j + ZERO_BLOCK_IDS <= count && ZEROS.compare(ids, j * ID_LEN, (j + ZERO_BLOCK_IDS) * ID_LEN) === 0) j += ZERO_BLOCK_IDS;
+  while (j < count && isZeroIdAt(ids, j)) j++;
+  return j;
+}
+
+/** The first id at or after `from` (below `count`) that is zero, else `count`. */
+function dataIdsEnd(ids: Buffer, from: number, count: number): number {
+  let j = from;
+  while (j < count && !isZeroIdAt(ids, j)) j++;
+  return j;
 }
 
 /** Inverse of encodeRun: the run's ids (zero chunks as 32 zero bytes). */

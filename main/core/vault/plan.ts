@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import { runTool } from '../sources/exec.js';
+import { isZeroIdAt, zeroIdsEnd } from './chunk-lists.js';
 import { ID_LEN, type DiskEntry } from './format.js';
 
 /*
@@ -127,7 +128,13 @@ export function windowActions(
   const actions = new Uint8Array(n);
   if (parentIds) {
     actions.fill(CHUNK_PARENT);
-    for (let i = 0; i < n; i++) if (isZeroId(parentIds, i * ID_LEN)) actions[i] = CHUNK_ZERO;
+    // Chunks the parent stored as zero stay zero; its holes are skipped many ids per compare.
+    for (let i = 0; i < n; i++) {
+      if (!isZeroIdAt(parentIds, i)) continue;
+      const j = zeroIdsEnd(parentIds, i, n);
+      actions.fill(CHUNK_ZERO, i, j);
+      i = j;
+    }
     const wStart = first * chunkSize;
     const wEnd = Math.min(size, (first + n) * chunkSize);
     for (let k = firstEndingAfter(changed, wStart); k < changed.length && changed[k]!.offset < wEnd; k++) {
@@ -201,11 +208,6 @@ function touched(r: ByteRange, size: number, chunkSize: number): [number, number
   return [Math.floor(start / chunkSize), Math.floor((end - 1) / chunkSize)];
 }
 
-function isZeroId(ids: Buffer, at: number): boolean {
-  for (let k = 0; k < ID_LEN; k++) if (ids[at + k] !== 0) return false;
-  return true;
-}
-
 /** A run of chunks with the same action, at most `maxChunks` long when it is read. */
 export interface ChunkRun {
   action: number;
@@ -213,13 +215,13 @@ export interface ChunkRun {
   count: number;
 }
 
-/** Runs of equal actions in disk order; read runs (and zero runs, for the digest) are cut at maxChunks. */
+/** Runs of equal actions in disk order; read runs are cut at maxChunks (a segment). */
 export function* chunkRuns(actions: Uint8Array, maxChunks: number): Generator<ChunkRun> {
   const n = actions.length;
   for (let i = 0; i < n; ) {
     const a = actions[i]!;
     let j = i + 1;
-    while (j < n && actions[j] === a && (a === CHUNK_PARENT || j - i < maxChunks)) j++;
+    while (j < n && actions[j] === a && (a !== CHUNK_READ || j - i < maxChunks)) j++;
     yield { action: a, first: i, count: j - i };
     i = j;
   }

@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { CofferError } from '../errors.js';
-import { PROGRESS_INTERVAL_MS, zeroSha, ZERO_ID, type EngineContext, type Progress } from './backup.js';
+import { PROGRESS_INTERVAL_MS, zeroShas, type EngineContext, type Progress } from './backup.js';
 import { ID_LEN, packKey, type ChunkLocation, type Manifest } from './format.js';
-import { chunkCountOf, forEachChunkRun } from './chunk-lists.js';
+import { chunkCountOf, forEachChunkRun, isZeroIdAt, zeroIdsEnd } from './chunk-lists.js';
 import { readManifest } from './manifest.js';
 import { PackBatcher } from './remote-fetch.js';
 import { ObjectNotFound } from './storage.js';
@@ -276,10 +276,12 @@ async function restoreDisk(
       for (let k = 0; k < count; k++) {
         if (signal?.aborted) throw new CofferError('OperationCancelled', 'The restore was cancelled; its partial files were removed.');
         const c = first + k;
-        const clen = Math.min(chunkSize, d.size - c * chunkSize);
-        if (ZERO_ID.compare(ids, k * ID_LEN, (k + 1) * ID_LEN) === 0) {
-          if (slot.shas.length > 0) zeroSha(clen).copy(slot.shas, k * ID_LEN);
-          progress(clen);
+        if (isZeroIdAt(ids, k)) {
+          // A stretch of zero chunks (a hole): never written, it stays a hole of the file.
+          const end = zeroIdsEnd(ids, k, count);
+          if (slot.shas.length > 0) zeroShas(c, end - k, chunkSize, d.size).copy(slot.shas, k * ID_LEN);
+          progress(Math.min(d.size, (first + end) * chunkSize) - c * chunkSize);
+          k = end - 1;
           continue;
         }
         const loc = index.get(ids, k * ID_LEN);
