@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as esbuild from 'esbuild';
+import { bundleWithWorker } from './bench-util.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const bundle = path.join(root, 'dist/bench-index.mjs');
@@ -35,17 +35,7 @@ if (process.argv[2] === '--child') {
   process.exit(0);
 }
 
-await esbuild.build({
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'esm',
-  packages: 'external',
-  logLevel: 'warning',
-  entryPoints: { 'bench-index': path.join(root, 'test/bench/index-scale-entry.ts'), 'vault-worker': path.join(root, 'main/core/vault/worker.ts') },
-  outdir: path.join(root, 'dist'),
-  outExtension: { '.js': '.mjs' },
-});
+await bundleWithWorker({ 'bench-index': path.join(root, 'test/bench/index-scale-entry.ts') });
 const { LocalFolderStore, createVaultConfig, writeVaultConfig, seal, encodeIndex, indexKey, newPackId, indexAad, DEFAULT_CHUNK_SIZE } = await import(bundle);
 
 const smoke = process.argv.includes('--smoke');

@@ -75,12 +75,25 @@ function dataIdsEnd(ids: Buffer, from: number, count: number): number {
   return j;
 }
 
-/** Inverse of encodeRun: the run's ids (zero chunks as 32 zero bytes). */
+/** The ids of a run that is all zero chunks, shared: read only. */
+const ZERO_RUN = Buffer.alloc(CHUNK_LIST_RUN * ID_LEN);
+
+/**
+ * Whether `ids` (from readRun, forEachChunkRun or ChunkListReader) is a run stored as one hole:
+ * every id zero, known without looking at them.
+ */
+export function isZeroRun(ids: Buffer): boolean {
+  return ids.buffer === ZERO_RUN.buffer && ids.length > 0;
+}
+
+/** Inverse of encodeRun (a run that is one hole answers a read-only view, see isZeroRun): the run's ids (zero chunks as 32 zero bytes). */
 export function decodeRun(plain: Buffer, runId: string): Buffer {
   const bad = (why: string): CofferError => new CofferError('ChunkCorrupt', `Chunk list ${runId} is not readable: ${why}.`, { chunkList: runId });
   if (plain.length < 9 || !plain.subarray(0, 4).equals(MAGIC) || plain[4] !== 1) throw bad('not a Coffer chunk list');
   const count = plain.readUInt32LE(5);
   if (count > 1 << 20) throw bad('too many chunks');
+  // A run that is one hole: a view of the shared zero run, not a megabyte of zeros to allocate and scan.
+  if (plain.length === 14 && plain[9] === KIND_ZERO && plain.readUInt32LE(10) === count && count > 0 && count <= CHUNK_LIST_RUN) return ZERO_RUN.subarray(0, count * ID_LEN);
   const out = Buffer.alloc(count * ID_LEN);
   let at = 0;
   let o = 9;

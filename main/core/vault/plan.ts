@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import { runTool } from '../sources/exec.js';
-import { isZeroIdAt, zeroIdsEnd } from './chunk-lists.js';
+import { isZeroIdAt, isZeroRun, zeroIdsEnd } from './chunk-lists.js';
 import { ID_LEN, type DiskEntry } from './format.js';
 
 /*
@@ -127,9 +127,9 @@ export function windowActions(
 ): Uint8Array {
   const actions = new Uint8Array(n);
   if (parentIds) {
-    actions.fill(CHUNK_PARENT);
+    actions.fill(isZeroRun(parentIds) ? CHUNK_ZERO : CHUNK_PARENT);
     // Chunks the parent stored as zero stay zero; its holes are skipped many ids per compare.
-    for (let i = 0; i < n; i++) {
+    for (let i = 0; i < n && !isZeroRun(parentIds); i++) {
       if (!isZeroIdAt(parentIds, i)) continue;
       const j = zeroIdsEnd(parentIds, i, n);
       actions.fill(CHUNK_ZERO, i, j);

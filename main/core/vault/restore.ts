@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { CofferError } from '../errors.js';
 import { PROGRESS_INTERVAL_MS, zeroShas, type EngineContext, type Progress } from './backup.js';
 import { ID_LEN, packKey, type ChunkLocation, type Manifest } from './format.js';
-import { chunkCountOf, forEachChunkRun, isZeroIdAt, zeroIdsEnd } from './chunk-lists.js';
+import { chunkCountOf, forEachChunkRun, isZeroIdAt, isZeroRun, zeroIdsEnd } from './chunk-lists.js';
 import { readManifest } from './manifest.js';
 import { PackBatcher } from './remote-fetch.js';
 import { ObjectNotFound } from './storage.js';
@@ -270,9 +270,16 @@ async function restoreDisk(
     let runNo = 0;
     await forEachChunkRun(store, keys, d, async (ids, first) => {
       const count = ids.length / ID_LEN;
+      if (d.digestOver === 'ids') digest.update(ids);
+      if (isZeroRun(ids)) {
+        // A run stored as one hole: nothing to write, its digest shas are the shared zero ones.
+        waiting.set(runNo++, { shas: d.digestOver === 'ids' ? Buffer.alloc(0) : zeroShas(first, count, chunkSize, d.size), left: 0, walked: true });
+        progress(Math.min(d.size, (first + count) * chunkSize) - first * chunkSize);
+        advance();
+        return;
+      }
       const slot: RunShas = { shas: Buffer.alloc(d.digestOver === 'ids' ? 0 : ids.length), left: 0, walked: false };
       waiting.set(runNo++, slot);
-      if (d.digestOver === 'ids') digest.update(ids);
       for (let k = 0; k < count; k++) {
         if (signal?.aborted) throw new CofferError('OperationCancelled', 'The restore was cancelled; its partial files were removed.');
         const c = first + k;

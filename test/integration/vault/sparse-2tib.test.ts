@@ -104,5 +104,5 @@ describe('a 2 TiB sparse disk', () => {
     } finally {
       fs.closeSync(rfd);
     }
-  });
+  }, 300_000);
 });
