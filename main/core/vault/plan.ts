@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
-import { runTool } from '../sources/exec.js';
+import { runToolLines } from '../sources/exec.js';
 import { isZeroIdAt, isZeroRun, zeroIdsEnd } from './chunk-lists.js';
 import { ID_LEN, type DiskEntry } from './format.js';
 
@@ -238,21 +238,28 @@ interface MapExtent {
 /**
  * The ranges of a file that read as zeros (holes and unallocated extents, from SEEK_DATA /
  * SEEK_HOLE), through `qemu-img map -f raw`: it maps any regular file's bytes, raw images and
- * qcow2 files alike. Without qemu-img (or when it fails) nothing is known: every byte is read.
+ * qcow2 files alike. Its JSON (one extent a line) is read line by line as it comes, adjacent zero
+ * extents joined: memory follows the number of holes, never the disk's size or the map's length.
+ * Without qemu-img (or when it fails) nothing is known: every byte is read.
  */
 export async function fileZeroRanges(file: string, signal?: AbortSignal): Promise<ByteRange[]> {
+  const out: ByteRange[] = [];
   try {
-    const r = await runTool('qemu-img', ['map', '--output=json', '-f', 'raw', file], { timeoutMs: 120_000, ...(signal ? { signal } : {}) });
-    if (r.code !== 0) return [];
-    const extents = JSON.parse(r.stdout) as MapExtent[];
-    const out: ByteRange[] = [];
-    for (const e of extents) {
-      if (!e.zero || !(e.length > 0)) continue;
-      const last = out[out.length - 1];
-      if (last && last.offset + last.length === e.start) last.length += e.length;
-      else out.push({ offset: e.start, length: e.length });
-    }
-    return out;
+    const r = await runToolLines(
+      'qemu-img',
+      ['map', '--output=json', '-f', 'raw', file],
+      (line) => {
+        const t = line.trim().replace(/^\[/, '').replace(/[\],]+$/, '');
+        if (t === '') return;
+        const e = JSON.parse(t) as MapExtent;
+        if (!e.zero || !(e.length > 0)) return;
+        const last = out[out.length - 1];
+        if (last && last.offset + last.length === e.start) last.length += e.length;
+        else out.push({ offset: e.start, length: e.length });
+      },
+      { timeoutMs: 120_000, ...(signal ? { signal } : {}) },
+    );
+    return r.code === 0 ? out : [];
   } catch {
     // No qemu-img (ToolMissingError), a timeout, output that does not parse: read everything.
     // Cancelled: the backup sees its signal next.
