@@ -90,18 +90,8 @@ if (why) {
 
 const shared = [path.resolve(root, '../shared/bench'), '/work/shared/bench'].find((p) => fs.existsSync(path.join(p, 'make-vm-image.mjs')));
 if (!shared) throw new Error('cannot find shared/bench/make-vm-image.mjs next to the repository');
-const esbuild = await import('esbuild');
-await esbuild.build({
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'esm',
-  packages: 'external',
-  logLevel: 'warning',
-  entryPoints: { 'vault-worker': path.join(root, 'main/core/vault/worker.ts'), 'bench-cbt': path.join(root, 'test/bench/incremental-cbt-entry.ts') },
-  outdir: path.join(root, 'dist'),
-  outExtension: { '.js': '.mjs' },
-});
+const { bundleWithWorker } = await import('./bench-util.mjs');
+await bundleWithWorker({ 'bench-cbt': path.join(root, 'test/bench/incremental-cbt-entry.ts') });
 
 const virsh = (...a) => {
   const r = spawnSync('virsh', ['-c', URI, ...a], { encoding: 'utf8' });

@@ -15,7 +15,7 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as esbuild from 'esbuild';
+import { bundleWithWorker } from './bench-util.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 // INDEX_SCALE_DIST=dir bundles elsewhere than dist/ (a long --chunks run keeps its own copy while dist/ is rebuilt).
@@ -67,17 +67,7 @@ if (process.argv[2] === '--child') {
   process.exit(0);
 }
 
-await esbuild.build({
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'esm',
-  packages: 'external',
-  logLevel: 'warning',
-  entryPoints: { 'bench-index': path.join(root, 'test/bench/index-scale-entry.ts'), 'vault-worker': path.join(root, 'main/core/vault/worker.ts') },
-  outdir: distDir,
-  outExtension: { '.js': '.mjs' },
-});
+await bundleWithWorker({ 'bench-index': path.join(root, 'test/bench/index-scale-entry.ts') }, distDir);
 const { LocalFolderStore, createVaultConfig, writeVaultConfig, seal, encodeIndex, newPackId, indexAad, DEFAULT_CHUNK_SIZE } = await import(bundle);
 
 const smoke = process.argv.includes('--smoke');

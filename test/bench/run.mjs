@@ -52,6 +52,9 @@ if (u.status !== 0) process.exit(u.status ?? 1);
 // A backup against a vault of 8,000,000 chunks (the 80,000,000 target projected; 200,000 with --smoke), peak RSS: adds index_scale to bench-results.json.
 const ix = spawnSync(process.execPath, [path.join(root, 'test/bench/index-scale.mjs'), ...process.argv.slice(2)], { stdio: 'inherit' });
 if (ix.status !== 0) process.exit(ix.status ?? 1);
+// A 2 TiB sparse raw disk (16 GiB with --smoke): backup, incremental, verify, restore, peak RSS each: adds sparse_2tib to bench-results.json.
+const sp = spawnSync(process.execPath, [path.join(root, 'test/bench/sparse-2tib.mjs'), ...process.argv.slice(2)], { stdio: 'inherit' });
+if (sp.status !== 0) process.exit(sp.status ?? 1);
 // A running VM's changed-block incremental against restic on the same qcow2: adds incremental_cbt (skips, with the reason, without qemu/libvirt).
 const cbt = spawnSync(process.execPath, [path.join(root, 'test/bench/incremental-cbt.mjs'), ...process.argv.slice(2)], { stdio: 'inherit' });
 process.exit(cbt.status ?? 1);

@@ -1,4 +1,5 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 
 /** The outcome of one run of a hypervisor's command-line tool. */
 export interface ToolResult {
@@ -51,6 +52,46 @@ export function runTool(cmd: string, args: readonly string[], opts: RunOptions =
         resolve({ code: typeof e.code === 'number' ? e.code : 1, stdout, stderr });
       },
     );
+  });
+}
+
+/**
+ * Runs a tool like runTool but hands its standard output to `onLine` line by line as it comes,
+ * without keeping it (for outputs that grow with the input, e.g. `qemu-img map` of a fragmented
+ * disk); `stdout` of the answer is empty. A throw from `onLine` stops the tool and is thrown.
+ */
+export function runToolLines(cmd: string, args: readonly string[], onLine: (line: string) => void, opts: RunOptions = {}): Promise<ToolResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, {
+      timeout: opts.timeoutMs ?? 60_000,
+      env: { ...process.env, ...opts.env, LC_ALL: 'C', LANG: 'C' },
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      windowsHide: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    let failed: unknown;
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      if (stderr.length < 64 * 1024) stderr += d;
+    });
+    createInterface({ input: child.stdout, crlfDelay: Infinity }).on('line', (line) => {
+      if (failed !== undefined) return;
+      try {
+        onLine(line);
+      } catch (e) {
+        failed = e;
+        child.kill();
+      }
+    });
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') reject(new ToolMissingError(cmd));
+      else reject(e);
+    });
+    child.on('close', (code, signal) => {
+      if (failed !== undefined) return reject(failed);
+      if (code === null) return reject(new Error(`${cmd} ${args[0] ?? ''} timed out or was killed (${signal ?? 'killed'}): ${stderr.trim()}`));
+      resolve({ code, stdout: '', stderr });
+    });
   });
 }
 

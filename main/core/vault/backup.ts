@@ -3,12 +3,12 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { CofferError } from '../errors.js';
 import { ChunkIndex, type ChunkLookup } from './chunk-index.js';
-import { loadChunkIds, writeChunkList } from './chunk-lists.js';
+import { chunkCountOf, ChunkListReader, ChunkListWriter } from './chunk-lists.js';
 import type { VaultConfig, VaultKeys } from './config.js';
-import { ID_LEN, newPointId, pointKey, type Consistency, type DiskEntry, type Manifest } from './format.js';
+import { CHUNK_LIST_RUN, ID_LEN, newPointId, pointKey, type Consistency, type DiskEntry, type Manifest } from './format.js';
 import { encodeManifest } from './manifest.js';
 import { crashPoint, mapStoreError, PackWriter } from './packs.js';
-import { CHUNK_PARENT, CHUNK_READ, CHUNK_ZERO, chunkActions, chunkRuns, fileZeroRanges, idsDigest, markZero, sameStamp, type DiskPlan } from './plan.js';
+import { CHUNK_PARENT, CHUNK_READ, CHUNK_ZERO, chunkRuns, fileZeroRanges, mergeRanges, sameStamp, windowActions, type DiskPlan } from './plan.js';
 import type { ObjectStore } from './storage.js';
 import type { WorkerPool } from './worker-pool.js';
 
@@ -166,8 +166,23 @@ interface DiskState {
   bytesRead: number;
 }
 
-/** The sha256 of `count` zero chunks from chunk `first` on, for the disk digest of a run not read. */
-function zeroShas(first: number, count: number, chunkSize: number, size: number): Buffer {
+/** `fullZeroShas(chunkSize)`: the sha256 of a whole zero chunk, CHUNK_LIST_RUN times (1 MiB, made once per chunk size). */
+const fullZeroShasCache = new Map<number, Buffer>();
+
+/**
+ * The sha256 of `count` zero chunks from chunk `first` on (at most CHUNK_LIST_RUN), for the disk
+ * digest of a hole: a view of one shared buffer unless the run holds the disk's short last chunk.
+ * Read only.
+ */
+export function zeroShas(first: number, count: number, chunkSize: number, size: number): Buffer {
+  let full = fullZeroShasCache.get(chunkSize);
+  if (!full) {
+    full = Buffer.alloc(CHUNK_LIST_RUN * ID_LEN);
+    const one = zeroSha(chunkSize);
+    for (let k = 0; k < CHUNK_LIST_RUN; k++) one.copy(full, k * ID_LEN);
+    fullZeroShasCache.set(chunkSize, full);
+  }
+  if ((first + count) * chunkSize <= size && count <= CHUNK_LIST_RUN) return full.subarray(0, count * ID_LEN);
   const out = Buffer.alloc(count * ID_LEN);
   for (let k = 0; k < count; k++) zeroSha(Math.min(chunkSize, size - (first + k) * chunkSize)).copy(out, k * ID_LEN);
   return out;
@@ -376,66 +391,84 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
         continue;
       }
       const nChunks = Math.ceil(size / chunkSize);
-      const ids = Buffer.alloc(nChunks * ID_LEN); // all-zero id = zero chunk
       // The per-chunk sha256 are hashed in order as segments complete: no per-disk array of them.
       const state: DiskState = { digest: new OrderedDigest(), zeroBytes: 0, bytesRead: 0 };
-      const usableParent = plan?.parent && plan.parent.entry.size === size ? plan.parent.entry : undefined;
-      const loadedParentIds = usableParent ? await loadChunkIds(store, keys, usableParent) : undefined;
-      const { actions, parentIds } = chunkActions(size, chunkSize, plan, loadedParentIds);
+      // The parent's list is read one run at a time, beside the window it covers.
+      const usableParent = plan?.parent && plan.parent.entry.size === size && chunkCountOf(plan.parent.entry) === nChunks ? plan.parent.entry : undefined;
+      const parentList = usableParent ? new ChunkListReader(store, keys, usableParent) : undefined;
+      const byIds = parentList !== undefined;
+      const changed = mergeRanges(byIds ? (plan?.changed ?? []) : []);
       // Holes and unallocated ranges of the file are not read (a guest view brings its own zero ranges).
-      if (plan?.zero === undefined && !plan?.readRange && actions.includes(CHUNK_READ)) {
-        markZero(actions, size, chunkSize, await fileZeroRanges(disk.path, signal));
-      }
-      // Chunks taken from the parent must still be in the vault (a prune may have run since the
-      // parent was chosen); one that is not is read again. Taken and zero chunks are done at once
-      // (and count as passed by the reading, for the progress; not as bytes read from the disk).
-      for (let i = 0; i < nChunks; i++) {
-        const clen = Math.min(chunkSize, size - i * chunkSize);
-        if (actions[i] === CHUNK_PARENT) {
-          const knownPack = index.packOf(parentIds!, i * ID_LEN);
-          if (knownPack === undefined) {
-            actions[i] = CHUNK_READ;
-            continue;
-          }
-          reused.add(knownPack);
-          parentIds!.copy(ids, i * ID_LEN, i * ID_LEN, (i + 1) * ID_LEN);
-          bytesDone += clen;
-          bytesRead += clen;
-        } else if (actions[i] === CHUNK_ZERO) {
-          zeroBytes += clen;
-          state.zeroBytes += clen;
-          bytesDone += clen;
-          bytesRead += clen;
-        }
-      }
-      const byIds = parentIds !== undefined;
+      const readsAny = !byIds || changed.length > 0;
+      const zero = mergeRanges(plan?.zero ?? (!plan?.readRange && readsAny && nChunks > 0 ? await fileZeroRanges(disk.path, signal) : []));
       const src: SegmentSource | undefined = plan?.readRange;
+      // The disk goes window by window, one chunk-list run (CHUNK_LIST_RUN ids, 1 MiB) at a time:
+      // its ids are written to the list (version 2) as soon as the window's segments are done, so
+      // memory is a window's, whatever the disk's size. Version 1 keeps them for the manifest.
+      const listWriter = config.version >= 2 ? new ChunkListWriter(store, keys) : undefined;
+      const v1Ids: Buffer[] = [];
+      const idsHash = createHash('sha256');
       let fh: fs.FileHandle | undefined;
       try {
-        if (!src && actions.includes(CHUNK_READ)) fh = await fs.open(disk.path, 'r');
-      } catch (e) {
-        throw new CofferError('DiskUnreadable', `The disk ${disk.path} cannot be opened: ${(e as Error).message}`, { path: disk.path });
-      }
-      try {
         let seq = 0;
-        for (const run of chunkRuns(actions, chunksPerSeg)) {
-          if (run.action === CHUNK_PARENT) continue;
-          const pos = run.first * chunkSize;
-          const len = Math.min(run.count * chunkSize, size - pos);
-          if (run.action === CHUNK_ZERO) {
-            if (!byIds) state.digest.put(seq++, zeroShas(run.first, run.count, chunkSize, size));
-            continue;
+        for (let first = 0; first < nChunks; first += CHUNK_LIST_RUN) {
+          const n = Math.min(CHUNK_LIST_RUN, nChunks - first);
+          const parentIds = parentList ? await parentList.ids(first, n) : undefined;
+          const actions = windowActions(first, n, size, chunkSize, parentIds, changed, zero);
+          const ids = Buffer.alloc(n * ID_LEN); // all-zero id = zero chunk
+          // Chunks taken from the parent must still be in the vault (a prune may have run since the
+          // parent was chosen); one that is not is read again. Taken and zero chunks are done at once
+          // (and count as passed by the reading, for the progress; not as bytes read from the disk).
+          if (parentIds) {
+            for (let i = 0; i < n; i++) {
+              if (actions[i] !== CHUNK_PARENT) continue;
+              const knownPack = index.packOf(parentIds, i * ID_LEN);
+              if (knownPack === undefined) {
+                actions[i] = CHUNK_READ;
+                continue;
+              }
+              reused.add(knownPack);
+              parentIds.copy(ids, i * ID_LEN, i * ID_LEN, (i + 1) * ID_LEN);
+              const clen = Math.min(chunkSize, size - (first + i) * chunkSize);
+              bytesDone += clen;
+              bytesRead += clen;
+            }
           }
-          if (signal?.aborted) throw cancelled();
+          for (const run of chunkRuns(actions, chunksPerSeg)) {
+            if (run.action === CHUNK_PARENT) continue;
+            const at = first + run.first;
+            const pos = at * chunkSize;
+            const len = Math.min(run.count * chunkSize, size - pos);
+            if (run.action === CHUNK_ZERO) {
+              zeroBytes += len;
+              state.zeroBytes += len;
+              bytesDone += len;
+              bytesRead += len;
+              if (!byIds) state.digest.put(seq++, zeroShas(at, run.count, chunkSize, size));
+              continue;
+            }
+            if (signal?.aborted) throw cancelled();
+            if (failure) throw failure;
+            if (!src && !fh) {
+              try {
+                fh = await fs.open(disk.path, 'r');
+              } catch (e) {
+                throw new CofferError('DiskUnreadable', `The disk ${disk.path} cannot be opened: ${(e as Error).message}`, { path: disk.path });
+              }
+            }
+            while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
+            if (failure) throw failure;
+            const ab = spare.pop() ?? new ArrayBuffer(slack + segBytes);
+            // The worker reads the segment itself (see worker.ts), checks for zeros and hashes it.
+            track(processSegment(ab, slack, src ?? fh!.fd, pos, len, run.first, byIds ? -1 : seq++, ids, state), disk.path);
+          }
+          // The window's ids are complete once its segments are: then they go to the list.
+          while (inFlight.size > 0) await Promise.race(inFlight);
           if (failure) throw failure;
-          while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
-          if (failure) throw failure;
-          const ab = spare.pop() ?? new ArrayBuffer(slack + segBytes);
-          // The worker reads the segment itself (see worker.ts), checks for zeros and hashes it.
-          track(processSegment(ab, slack, src ?? fh!.fd, pos, len, run.first, byIds ? -1 : seq++, ids, state), disk.path);
+          if (byIds) idsHash.update(ids);
+          if (listWriter) await listWriter.add(ids);
+          else v1Ids.push(ids);
         }
-        while (inFlight.size > 0) await Promise.race(inFlight);
-        if (failure) throw failure;
       } finally {
         // Workers read through this fd: never close it under them (nor let it be reused).
         while (inFlight.size > 0) await Promise.race(inFlight);
@@ -451,14 +484,14 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
         });
       }
       const parent = byIds ? plan!.parent! : undefined;
-      // Version 2 vaults: the chunk list goes into its own objects, written before the manifest.
-      const listed = config.version >= 2 ? await writeChunkList(store, keys, ids) : undefined;
+      // Version 2 vaults: the chunk list went into its own objects (the last run now), before the manifest.
+      const listed = listWriter ? await listWriter.finish() : undefined;
       if (listed) listBytes += listed.bytesWritten;
       diskEntries.push({
         name: disk.name,
         size,
-        sha256: byIds ? idsDigest(ids) : state.digest.hex(),
-        ...(listed ? { list: listed.list } : { chunks: ids.toString('base64') }),
+        sha256: byIds ? idsHash.digest('hex') : state.digest.hex(),
+        ...(listed ? { list: listed.list } : { chunks: Buffer.concat(v1Ids).toString('base64') }),
         zeroBytes: state.zeroBytes,
         // Read through a guest view, the file's stamp says nothing about the point: no ctime, never "unchanged".
         source: { path: path.resolve(disk.path), mtimeMs: b.mtimeMs, ino: b.ino, ...(src ? {} : { ctimeMs: b.ctimeMs }) },

@@ -38,14 +38,10 @@ export function encodeRun(ids: Uint8Array): Buffer {
   head[4] = 1;
   head.writeUInt32LE(count, 5);
   parts.push(head);
-  const isZero = (i: number): boolean => {
-    for (let b = i * ID_LEN, e = b + ID_LEN; b < e; b++) if (ids[b] !== 0) return false;
-    return true;
-  };
+  const buf = Buffer.from(ids.buffer, ids.byteOffset, ids.byteLength);
   for (let i = 0; i < count; ) {
-    const zero = isZero(i);
-    let j = i + 1;
-    while (j < count && isZero(j) === zero) j++;
+    const zero = isZeroIdAt(buf, i);
+    const j = zero ? zeroIdsEnd(buf, i, count) : dataIdsEnd(buf, i, count);
     const rec = Buffer.alloc(5);
     rec[0] = zero ? KIND_ZERO : KIND_IDS;
     rec.writeUInt32LE(j - i, 1);
@@ -56,12 +52,48 @@ export function encodeRun(ids: Uint8Array): Buffer {
   return Buffer.concat(parts);
 }
 
-/** Inverse of encodeRun: the run's ids (zero chunks as 32 zero bytes). */
+const ZERO_BLOCK_IDS = 256;
+const ZEROS = Buffer.alloc(ZERO_BLOCK_IDS * ID_LEN);
+
+/** Whether id number `i` of `ids` is all zero (a zero chunk). */
+export function isZeroIdAt(ids: Buffer, i: number): boolean {
+  return ZEROS.compare(ids, i * ID_LEN, (i + 1) * ID_LEN, 0, ID_LEN) === 0;
+}
+
+/** The first id at or after `from` (below `count`) that is not zero, else `count`: holes are skipped 256 ids per compare. */
+export function zeroIdsEnd(ids: Buffer, from: number, count: number): number {
+  let j = from;
+  while (j + ZERO_BLOCK_IDS <= count && ZEROS.compare(ids, j * ID_LEN, (j + ZERO_BLOCK_IDS) * ID_LEN) === 0) j += ZERO_BLOCK_IDS;
+  while (j < count && isZeroIdAt(ids, j)) j++;
+  return j;
+}
+
+/** The first id at or after `from` (below `count`) that is zero, else `count`. */
+function dataIdsEnd(ids: Buffer, from: number, count: number): number {
+  let j = from;
+  while (j < count && !isZeroIdAt(ids, j)) j++;
+  return j;
+}
+
+/** The ids of a run that is all zero chunks, shared: read only. */
+const ZERO_RUN = Buffer.alloc(CHUNK_LIST_RUN * ID_LEN);
+
+/**
+ * Whether `ids` (from readRun, forEachChunkRun or ChunkListReader) is a run stored as one hole:
+ * every id zero, known without looking at them.
+ */
+export function isZeroRun(ids: Buffer): boolean {
+  return ids.buffer === ZERO_RUN.buffer && ids.length > 0;
+}
+
+/** Inverse of encodeRun (a run that is one hole answers a read-only view, see isZeroRun): the run's ids (zero chunks as 32 zero bytes). */
 export function decodeRun(plain: Buffer, runId: string): Buffer {
   const bad = (why: string): CofferError => new CofferError('ChunkCorrupt', `Chunk list ${runId} is not readable: ${why}.`, { chunkList: runId });
   if (plain.length < 9 || !plain.subarray(0, 4).equals(MAGIC) || plain[4] !== 1) throw bad('not a Coffer chunk list');
   const count = plain.readUInt32LE(5);
   if (count > 1 << 20) throw bad('too many chunks');
+  // A run that is one hole: a view of the shared zero run, not a megabyte of zeros to allocate and scan.
+  if (plain.length === 14 && plain[9] === KIND_ZERO && plain.readUInt32LE(10) === count && count > 0 && count <= CHUNK_LIST_RUN) return ZERO_RUN.subarray(0, count * ID_LEN);
   const out = Buffer.alloc(count * ID_LEN);
   let at = 0;
   let o = 9;
@@ -89,28 +121,66 @@ export interface WrittenList {
 }
 
 /**
- * Writes a disk's chunk ids (count * 32 bytes, zero chunks as zero ids) as version 2 runs and
- * returns the entry's `list`. A run already in the store (same content, same name) is not written
- * again. Every run is durable when this resolves: write the manifest only after it.
+ * Writes a disk's chunk list as version 2 runs while the backup proceeds: `add` takes the next
+ * ids in disk order (any number; a run is sealed and stored as soon as it is full), `finish`
+ * stores the last run and answers the entry's `list`. At most one run of ids waits here. A run
+ * already in the store (same content, same name) is not written again. Every run is durable when
+ * `finish` resolves: write the manifest only after it.
  */
-export async function writeChunkList(store: ObjectStore, keys: VaultKeys, ids: Buffer, runChunks = CHUNK_LIST_RUN): Promise<WrittenList> {
-  const count = ids.length / ID_LEN;
-  const runs: string[] = [];
-  let bytesWritten = 0;
-  const seen = new Set<string>();
-  for (let first = 0; first < count; first += runChunks) {
-    const plain = encodeRun(ids.subarray(first * ID_LEN, Math.min(count, first + runChunks) * ID_LEN));
-    const runId = runIdOf(keys, plain);
-    runs.push(runId);
-    if (seen.has(runId)) continue;
-    seen.add(runId);
-    const blob = seal(keys.encKey, plain, aad(runId));
-    const have = await store.stat(chunkListKey(runId));
-    if (have && have.size === blob.length) continue;
-    await store.put(chunkListKey(runId), blob);
-    bytesWritten += blob.length;
+export class ChunkListWriter {
+  private readonly runs: string[] = [];
+  private readonly seen = new Set<string>();
+  private readonly pending: Buffer;
+  private fill = 0;
+  private count = 0;
+  /** Bytes of the run objects written (runs already in the store are not written again). */
+  bytesWritten = 0;
+
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly keys: VaultKeys,
+    private readonly runChunks = CHUNK_LIST_RUN,
+  ) {
+    this.pending = Buffer.alloc(runChunks * ID_LEN);
   }
-  return { list: { count, runChunks, runs }, bytesWritten };
+
+  /** Appends ids (a multiple of 32 bytes, zero chunks as zero ids); copied, the caller may reuse them. */
+  async add(ids: Buffer): Promise<void> {
+    for (let o = 0; o < ids.length; ) {
+      const take = Math.min(ids.length - o, this.pending.length - this.fill);
+      ids.copy(this.pending, this.fill, o, o + take);
+      this.fill += take;
+      o += take;
+      if (this.fill === this.pending.length) await this.flush();
+    }
+  }
+
+  async finish(): Promise<WrittenList> {
+    if (this.fill > 0) await this.flush();
+    return { list: { count: this.count, runChunks: this.runChunks, runs: [...this.runs] }, bytesWritten: this.bytesWritten };
+  }
+
+  private async flush(): Promise<void> {
+    const plain = encodeRun(this.pending.subarray(0, this.fill));
+    this.count += this.fill / ID_LEN;
+    this.fill = 0;
+    const runId = runIdOf(this.keys, plain);
+    this.runs.push(runId);
+    if (this.seen.has(runId)) return;
+    this.seen.add(runId);
+    const blob = seal(this.keys.encKey, plain, aad(runId));
+    const have = await this.store.stat(chunkListKey(runId));
+    if (have && have.size === blob.length) return;
+    await this.store.put(chunkListKey(runId), blob);
+    this.bytesWritten += blob.length;
+  }
+}
+
+/** Writes a whole list at once (the upgrade of a version 1 point); see ChunkListWriter. */
+export async function writeChunkList(store: ObjectStore, keys: VaultKeys, ids: Buffer, runChunks = CHUNK_LIST_RUN): Promise<WrittenList> {
+  const w = new ChunkListWriter(store, keys, runChunks);
+  await w.add(ids);
+  return w.finish();
 }
 
 /** Reads and checks one run: its AAD, its content hash (= its name) and its length. */
@@ -139,7 +209,8 @@ export function chunkCountOf(entry: DiskEntry): number {
 /**
  * Calls `fn` with the entry's chunk ids run by run, in order (`first`: the number of the run's
  * first chunk). Version 1: one call with the whole list from the manifest. Version 2: one run in
- * memory at a time. The ids of a call are valid only during the call unless copied.
+ * memory at a time. Each call gets a buffer of its own (version 1: the one list), kept alive only
+ * as long as the caller holds it.
  */
 export async function forEachChunkRun(
   store: ObjectStore,
@@ -169,6 +240,69 @@ export async function forEachChunkRun(
       continue;
     }
     await fn(ids, first);
+  }
+}
+
+/**
+ * Random access to a disk entry's chunk ids, both versions, holding a few runs at a time (version
+ * 2; version 1: the manifest's list, already in memory). `ids(first, n)` answers the ids of chunks
+ * first..first+n-1 (zero chunks as zero ids); reading forward in disk order reads each run once.
+ */
+export class ChunkListReader {
+  readonly count: number;
+  private readonly whole: Buffer | undefined;
+  private readonly cache = new Map<number, Buffer>();
+
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly keys: VaultKeys,
+    private readonly entry: DiskEntry,
+    private readonly keepRuns = 4,
+  ) {
+    this.count = chunkCountOf(entry);
+    if (!entry.list) {
+      if (entry.chunks === undefined) throw new CofferError('VaultCorrupt', `Disk ${entry.name} of the recovery point has no chunk list.`);
+      this.whole = Buffer.from(entry.chunks, 'base64');
+      if (this.whole.length % ID_LEN !== 0) throw new CofferError('VaultCorrupt', `The chunk list of disk ${entry.name} has the wrong length.`);
+    }
+  }
+
+  async ids(first: number, n: number): Promise<Buffer> {
+    if (first < 0 || n < 0 || first + n > this.count) throw new RangeError(`chunks ${first}..${first + n} outside a list of ${this.count}`);
+    if (this.whole) return this.whole.subarray(first * ID_LEN, (first + n) * ID_LEN);
+    const { runChunks } = this.entry.list!;
+    const r0 = Math.floor(first / runChunks);
+    const r1 = n === 0 ? r0 : Math.floor((first + n - 1) / runChunks);
+    if (r0 === r1) {
+      const run = await this.run(r0);
+      const at = first - r0 * runChunks;
+      return run.subarray(at * ID_LEN, (at + n) * ID_LEN);
+    }
+    const out = Buffer.alloc(n * ID_LEN);
+    for (let r = r0; r <= r1; r++) {
+      const run = await this.run(r);
+      const from = Math.max(first, r * runChunks);
+      const to = Math.min(first + n, r * runChunks + run.length / ID_LEN);
+      run.copy(out, (from - first) * ID_LEN, (from - r * runChunks) * ID_LEN, (to - r * runChunks) * ID_LEN);
+    }
+    return out;
+  }
+
+  private async run(r: number): Promise<Buffer> {
+    const hit = this.cache.get(r);
+    if (hit) {
+      this.cache.delete(r);
+      this.cache.set(r, hit);
+      return hit;
+    }
+    const { count, runChunks, runs } = this.entry.list!;
+    const ids = await readRun(this.store, this.keys, runs[r]!, Math.min(runChunks, count - r * runChunks));
+    this.cache.set(r, ids);
+    for (const k of this.cache.keys()) {
+      if (this.cache.size <= this.keepRuns) break;
+      this.cache.delete(k);
+    }
+    return ids;
   }
 }
 

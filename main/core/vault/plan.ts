@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
-import { runTool } from '../sources/exec.js';
+import { runToolLines } from '../sources/exec.js';
+import { isZeroIdAt, isZeroRun, zeroIdsEnd } from './chunk-lists.js';
 import { ID_LEN, type DiskEntry } from './format.js';
 
 /*
@@ -97,35 +98,93 @@ export interface ChunkActions {
  * parent's except those a changed range touches (read); without one every chunk is read. Chunks
  * wholly inside a zero range, and parent chunks the parent stored as zero, are zero.
  * `loadedParentIds`: the parent's list as loadChunkIds read it (required for version 2 entries).
+ * The whole disk at once: runBackup works window by window through windowActions.
  */
 export function chunkActions(size: number, chunkSize: number, plan: DiskPlan | undefined, loadedParentIds?: Buffer): ChunkActions {
   const n = Math.ceil(size / chunkSize);
-  const actions = new Uint8Array(n);
   let parentIds: Buffer | undefined;
   if (plan?.parent && plan.parent.entry.size === size) {
     parentIds = loadedParentIds ?? parentChunkIds(plan.parent.entry);
     if (parentIds.length !== n * ID_LEN) parentIds = undefined; // another chunk size: nothing to reuse
   }
-  if (parentIds) {
-    const ids = parentIds;
-    actions.fill(CHUNK_PARENT);
-    for (let i = 0; i < n; i++) if (isZeroId(ids, i * ID_LEN)) actions[i] = CHUNK_ZERO;
-    for (const r of plan?.changed ?? []) {
-      const [first, last] = touched(r, size, chunkSize);
-      for (let i = first; i <= last; i++) actions[i] = CHUNK_READ;
-    }
-  }
-  markZero(actions, size, chunkSize, plan?.zero ?? []);
+  const actions = windowActions(0, n, size, chunkSize, parentIds, mergeRanges(plan?.changed ?? []), mergeRanges(plan?.zero ?? []));
   return { actions, parentIds };
 }
 
-/** Marks the chunks wholly inside a zero range as zero (a chunk partly outside one must be read). */
-export function markZero(actions: Uint8Array, size: number, chunkSize: number, zero: readonly ByteRange[]): void {
+/**
+ * The actions of chunks first..first+n-1 (see chunkActions): `parentIds` the parent's ids of
+ * those chunks (undefined: no usable parent, all read), `changed` and `zero` as mergeRanges
+ * gives them (sorted, disjoint), so a window finds its ranges by binary search.
+ */
+export function windowActions(
+  first: number,
+  n: number,
+  size: number,
+  chunkSize: number,
+  parentIds: Buffer | undefined,
+  changed: readonly ByteRange[],
+  zero: readonly ByteRange[],
+): Uint8Array {
+  const actions = new Uint8Array(n);
+  if (parentIds) {
+    actions.fill(isZeroRun(parentIds) ? CHUNK_ZERO : CHUNK_PARENT);
+    // Chunks the parent stored as zero stay zero; its holes are skipped many ids per compare.
+    for (let i = 0; i < n && !isZeroRun(parentIds); i++) {
+      if (!isZeroIdAt(parentIds, i)) continue;
+      const j = zeroIdsEnd(parentIds, i, n);
+      actions.fill(CHUNK_ZERO, i, j);
+      i = j;
+    }
+    const wStart = first * chunkSize;
+    const wEnd = Math.min(size, (first + n) * chunkSize);
+    for (let k = firstEndingAfter(changed, wStart); k < changed.length && changed[k]!.offset < wEnd; k++) {
+      const [a, b] = touched(changed[k]!, size, chunkSize);
+      for (let c = Math.max(a, first); c <= Math.min(b, first + n - 1); c++) actions[c - first] = CHUNK_READ;
+    }
+  }
+  markZero(actions, size, chunkSize, zero, first);
+  return actions;
+}
+
+/** Sorted, disjoint ranges covering the same bytes (empty ones dropped; touching ones joined). */
+export function mergeRanges(ranges: readonly ByteRange[]): ByteRange[] {
+  const sorted = ranges.filter((r) => r.length > 0).sort((a, b) => a.offset - b.offset);
+  const out: ByteRange[] = [];
+  for (const r of sorted) {
+    const last = out[out.length - 1];
+    if (last && r.offset <= last.offset + last.length) last.length = Math.max(last.length, r.offset + r.length - last.offset);
+    else out.push({ offset: r.offset, length: r.length });
+  }
+  return out;
+}
+
+/** The index of the first of sorted, disjoint ranges that ends after `at`. */
+function firstEndingAfter(ranges: readonly ByteRange[], at: number): number {
+  let lo = 0;
+  let hi = ranges.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const r = ranges[mid]!;
+    if (r.offset + r.length <= at) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * Marks the chunks wholly inside a zero range as zero (a chunk partly outside one must be read).
+ * `actions` covers chunks first..first+actions.length-1; `zero` sorted and disjoint (mergeRanges)
+ * when first > 0, so only the ranges over the window are looked at.
+ */
+export function markZero(actions: Uint8Array, size: number, chunkSize: number, zero: readonly ByteRange[], first = 0): void {
   const n = actions.length;
-  for (const r of zero) {
+  const from = first > 0 ? firstEndingAfter(zero, first * chunkSize) : 0;
+  for (let k = from; k < zero.length; k++) {
+    const r = zero[k]!;
+    if (first > 0 && r.offset >= (first + n) * chunkSize) break;
     const start = Math.max(0, r.offset);
     const end = Math.min(size, r.offset + r.length);
-    for (let i = Math.ceil(start / chunkSize); i < n && Math.min(size, (i + 1) * chunkSize) <= end; i++) actions[i] = CHUNK_ZERO;
+    for (let i = Math.max(first, Math.ceil(start / chunkSize)); i < first + n && Math.min(size, (i + 1) * chunkSize) <= end; i++) actions[i - first] = CHUNK_ZERO;
   }
 }
 
@@ -149,11 +208,6 @@ function touched(r: ByteRange, size: number, chunkSize: number): [number, number
   return [Math.floor(start / chunkSize), Math.floor((end - 1) / chunkSize)];
 }
 
-function isZeroId(ids: Buffer, at: number): boolean {
-  for (let k = 0; k < ID_LEN; k++) if (ids[at + k] !== 0) return false;
-  return true;
-}
-
 /** A run of chunks with the same action, at most `maxChunks` long when it is read. */
 export interface ChunkRun {
   action: number;
@@ -161,13 +215,13 @@ export interface ChunkRun {
   count: number;
 }
 
-/** Runs of equal actions in disk order; read runs (and zero runs, for the digest) are cut at maxChunks. */
+/** Runs of equal actions in disk order; read runs are cut at maxChunks (a segment). */
 export function* chunkRuns(actions: Uint8Array, maxChunks: number): Generator<ChunkRun> {
   const n = actions.length;
   for (let i = 0; i < n; ) {
     const a = actions[i]!;
     let j = i + 1;
-    while (j < n && actions[j] === a && (a === CHUNK_PARENT || j - i < maxChunks)) j++;
+    while (j < n && actions[j] === a && (a !== CHUNK_READ || j - i < maxChunks)) j++;
     yield { action: a, first: i, count: j - i };
     i = j;
   }
@@ -184,21 +238,28 @@ interface MapExtent {
 /**
  * The ranges of a file that read as zeros (holes and unallocated extents, from SEEK_DATA /
  * SEEK_HOLE), through `qemu-img map -f raw`: it maps any regular file's bytes, raw images and
- * qcow2 files alike. Without qemu-img (or when it fails) nothing is known: every byte is read.
+ * qcow2 files alike. Its JSON (one extent a line) is read line by line as it comes, adjacent zero
+ * extents joined: memory follows the number of holes, never the disk's size or the map's length.
+ * Without qemu-img (or when it fails) nothing is known: every byte is read.
  */
 export async function fileZeroRanges(file: string, signal?: AbortSignal): Promise<ByteRange[]> {
+  const out: ByteRange[] = [];
   try {
-    const r = await runTool('qemu-img', ['map', '--output=json', '-f', 'raw', file], { timeoutMs: 120_000, ...(signal ? { signal } : {}) });
-    if (r.code !== 0) return [];
-    const extents = JSON.parse(r.stdout) as MapExtent[];
-    const out: ByteRange[] = [];
-    for (const e of extents) {
-      if (!e.zero || !(e.length > 0)) continue;
-      const last = out[out.length - 1];
-      if (last && last.offset + last.length === e.start) last.length += e.length;
-      else out.push({ offset: e.start, length: e.length });
-    }
-    return out;
+    const r = await runToolLines(
+      'qemu-img',
+      ['map', '--output=json', '-f', 'raw', file],
+      (line) => {
+        const t = line.trim().replace(/^\[/, '').replace(/[\],]+$/, '');
+        if (t === '') return;
+        const e = JSON.parse(t) as MapExtent;
+        if (!e.zero || !(e.length > 0)) return;
+        const last = out[out.length - 1];
+        if (last && last.offset + last.length === e.start) last.length += e.length;
+        else out.push({ offset: e.start, length: e.length });
+      },
+      { timeoutMs: 120_000, ...(signal ? { signal } : {}) },
+    );
+    return r.code === 0 ? out : [];
   } catch {
     // No qemu-img (ToolMissingError), a timeout, output that does not parse: read everything.
     // Cancelled: the backup sees its signal next.

@@ -6,7 +6,7 @@
 import zstd from 'zstd-napi';
 import { CofferError } from '../errors.js';
 import type { ChunkLookup } from './chunk-index.js';
-import { loadChunkIds } from './chunk-lists.js';
+import { ChunkListReader, loadChunkIds } from './chunk-lists.js';
 import type { VaultKeys } from './config.js';
 import { chunkIdFromDigest, open, sha256 } from './crypto.js';
 import { FLAG_ZSTD, ID_LEN, packKey, type ChunkLocation, type DiskEntry, type Manifest } from './format.js';
@@ -23,7 +23,8 @@ export interface RandomReadContext {
 
 /**
  * The chunk ids of one disk of a point, in disk order (32 bytes each, zero chunks as 32 zero
- * bytes), checked against the disk's size. The one place file browsing gets them.
+ * bytes), checked against the disk's size: the whole list (32 bytes per chunk), for a small disk
+ * or a tool; DiskReader reads the list a run at a time instead.
  */
 export async function pointDiskChunkIds(ctx: RandomReadContext, m: Manifest, disk: DiskEntry): Promise<Buffer> {
   // Both format versions: the list in the manifest (1) or in its own objects (2).
@@ -84,6 +85,13 @@ export interface ReadStats {
 
 const ZERO_ID = Buffer.alloc(ID_LEN);
 
+/** A chunk a read needs: its number, where it is stored, its id. */
+interface Piece {
+  chunk: number;
+  loc: ChunkLocation;
+  id: Buffer;
+}
+
 /** One disk of a point, readable at any offset. */
 export class DiskReader {
   readonly size: number;
@@ -95,7 +103,8 @@ export class DiskReader {
     private readonly ctx: RandomReadContext,
     disk: DiskEntry,
     chunkSize: number,
-    private readonly ids: Buffer,
+    /** The disk's chunk list, read a run at a time as reads reach it (never the whole list of a big disk). */
+    private readonly list: ChunkListReader,
     private readonly cache: ChunkCache,
     readonly stats: ReadStats = { bytesFetched: 0, requests: 0, chunksOpened: 0 },
   ) {
@@ -126,18 +135,20 @@ export class DiskReader {
     return Math.min(this.chunkSize, this.size - c * this.chunkSize);
   }
 
-  private cacheKey(c: number): string {
-    return `${this.ctx.vaultId}:${this.ids.toString('hex', c * ID_LEN, (c + 1) * ID_LEN)}`;
+  private cacheKey(id: Buffer): string {
+    return `${this.ctx.vaultId}:${id.toString('hex')}`;
   }
 
   /** The plaintext of chunks first..last (zero chunks absent from the answer). */
   private async chunks(first: number, last: number): Promise<Map<number, Buffer>> {
     const out = new Map<number, Buffer>();
-    const missing: Array<{ chunk: number; loc: ChunkLocation }> = [];
+    const missing: Piece[] = [];
     const waits: Array<Promise<void>> = [];
+    const ids = await this.list.ids(first, last - first + 1);
     for (let c = first; c <= last; c++) {
-      if (this.ids.subarray(c * ID_LEN, (c + 1) * ID_LEN).equals(ZERO_ID)) continue;
-      const cached = this.cache.get(this.cacheKey(c));
+      const id = ids.subarray((c - first) * ID_LEN, (c - first + 1) * ID_LEN);
+      if (id.equals(ZERO_ID)) continue;
+      const cached = this.cache.get(this.cacheKey(id));
       if (cached) {
         out.set(c, cached);
         continue;
@@ -147,12 +158,12 @@ export class DiskReader {
         waits.push(pending.then((b) => void out.set(c, b)));
         continue;
       }
-      const loc = this.ctx.index.get(this.ids, c * ID_LEN);
+      const loc = this.ctx.index.get(ids, (c - first) * ID_LEN);
       if (!loc) throw new CofferError('ChunkCorrupt', `Chunk ${c} of disk ${this.name} is missing from the vault.`, { disk: this.name, chunk: c });
-      missing.push({ chunk: c, loc });
+      missing.push({ chunk: c, loc, id });
     }
     // Runs of chunks stored back to back in one pack: one ranged get each.
-    const runs: Array<Array<{ chunk: number; loc: ChunkLocation }>> = [];
+    const runs: Piece[][] = [];
     for (const it of missing) {
       const run = runs[runs.length - 1];
       const prev = run?.[run.length - 1];
@@ -180,7 +191,7 @@ export class DiskReader {
     return out;
   }
 
-  private async fetchRun(run: Array<{ chunk: number; loc: ChunkLocation }>): Promise<Buffer[]> {
+  private async fetchRun(run: Piece[]): Promise<Buffer[]> {
     const head = run[0]!.loc;
     const length = run.reduce((n, it) => n + it.loc.length, 0);
     let blob: Buffer;
@@ -196,17 +207,16 @@ export class DiskReader {
     const out: Buffer[] = [];
     let at = 0;
     for (const it of run) {
-      const plain = this.openChunk(it.chunk, it.loc, blob.subarray(at, at + it.loc.length));
+      const plain = this.openChunk(it, blob.subarray(at, at + it.loc.length));
       at += it.loc.length;
-      this.cache.set(this.cacheKey(it.chunk), plain);
+      this.cache.set(this.cacheKey(it.id), plain);
       out.push(plain);
     }
     return out;
   }
 
   /** Decrypts, decompresses and checks one chunk against its id. */
-  private openChunk(c: number, loc: ChunkLocation, blob: Buffer): Buffer {
-    const id = this.ids.subarray(c * ID_LEN, (c + 1) * ID_LEN);
+  private openChunk({ chunk: c, loc, id }: Piece, blob: Buffer): Buffer {
     const bad = (): CofferError => new CofferError('ChunkCorrupt', `Chunk ${c} of disk ${this.name} failed its integrity check.`, { disk: this.name, chunk: c, pack: loc.pack });
     let plain: Buffer;
     try {
@@ -225,5 +235,9 @@ export class DiskReader {
 export async function openDiskReader(ctx: RandomReadContext, m: Manifest, diskName: string, cache: ChunkCache, stats?: ReadStats): Promise<DiskReader> {
   const disk = m.disks.find((d) => d.name === diskName);
   if (!disk) throw new CofferError('RecoveryPointNotFound', `The recovery point ${m.id} has no disk ${diskName}.`, { disk: diskName });
-  return new DiskReader(ctx, disk, m.chunkSize, await pointDiskChunkIds(ctx, m, disk), cache, stats);
+  const list = new ChunkListReader(ctx.store, ctx.keys, disk);
+  if (list.count !== Math.ceil(disk.size / m.chunkSize)) {
+    throw new CofferError('VaultCorrupt', `The chunk list of disk ${disk.name} has the wrong length.`, { disk: disk.name });
+  }
+  return new DiskReader(ctx, disk, m.chunkSize, list, cache, stats);
 }

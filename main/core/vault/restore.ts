@@ -1,11 +1,11 @@
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { CofferError } from '../errors.js';
-import { diskDigest, PROGRESS_INTERVAL_MS, zeroSha, ZERO_ID, type EngineContext, type Progress } from './backup.js';
+import { PROGRESS_INTERVAL_MS, zeroShas, type EngineContext, type Progress } from './backup.js';
 import { ID_LEN, packKey, type ChunkLocation, type Manifest } from './format.js';
-import { loadChunkIds } from './chunk-lists.js';
+import { chunkCountOf, forEachChunkRun, isZeroIdAt, isZeroRun, zeroIdsEnd } from './chunk-lists.js';
 import { readManifest } from './manifest.js';
-import { idsDigest } from './plan.js';
 import { PackBatcher } from './remote-fetch.js';
 import { ObjectNotFound } from './storage.js';
 
@@ -141,7 +141,22 @@ export async function runRestore(ctx: EngineContext, pointId: string, targetDir:
 interface Item {
   chunk: number;
   loc: ChunkLocation;
+  /** The chunk's id (a view into its run of the list). */
+  id: Buffer;
+  /** The run of the list it belongs to, and its place there: where its sha256 goes. */
+  slot: RunShas;
+  at: number;
 }
+
+/** The per-chunk sha256 of one run of the list, waiting for its chunks to come back from the workers. */
+interface RunShas {
+  shas: Buffer;
+  left: number;
+  walked: boolean;
+}
+
+/** Runs of the list whose shas wait: beyond this many the walk lets the batches in flight finish first. */
+const RUNS_WAITING = 4;
 
 async function restoreDisk(
   ctx: EngineContext,
@@ -155,10 +170,21 @@ async function restoreDisk(
 ): Promise<void> {
   const { store, keys, index, pool } = ctx;
   const chunkSize = m.chunkSize;
-  const ids = await loadChunkIds(store, keys, d);
   const nChunks = Math.ceil(d.size / chunkSize);
-  if (ids.length !== nChunks * ID_LEN) throw new CofferError('VaultCorrupt', `The chunk list of disk ${d.name} has the wrong length.`);
-  const shas = Buffer.alloc(checkContent ? nChunks * ID_LEN : 0);
+  if (chunkCountOf(d) !== nChunks) throw new CofferError('VaultCorrupt', `The chunk list of disk ${d.name} has the wrong length.`);
+  // The list is walked one run at a time (forEachChunkRun); the disk digest is fed run by run in
+  // order as each run's chunks come back, so memory is a few runs' whatever the disk's size.
+  // The digest over the chunks' sha256 needs their re-hash: kept only when checkContent asks for it.
+  const wantShas = d.digestOver !== 'ids' && checkContent;
+  const digest = createHash('sha256');
+  const waiting = new Map<number, RunShas>();
+  let nextRun = 0;
+  const advance = (): void => {
+    for (let s = waiting.get(nextRun); s && s.walked && s.left === 0; s = waiting.get(nextRun)) {
+      if (wantShas) digest.update(s.shas);
+      waiting.delete(nextRun++);
+    }
+  };
   const fh = await fs.open(file, 'wx', FILE_MODE);
   const batchLimit = store.ioHints?.readBatchBytes ?? SEGMENT_BYTES;
   const maxInFlight = store.ioHints?.readBatchesInFlight ?? pool.size * 2;
@@ -212,7 +238,7 @@ async function restoreDisk(
         meta[k * 4 + 2] = it.loc.rawLength;
         meta[k * 4 + 3] = it.loc.flags;
         positions[k] = it.chunk * chunkSize;
-        ids.copy(sendIds, k * ID_LEN, it.chunk * ID_LEN, (it.chunk + 1) * ID_LEN);
+        it.id.copy(sendIds, k * ID_LEN);
         off += it.loc.length;
       });
       // Decrypt, decompress, check and write happen in the worker, in parallel with reading the next ones.
@@ -226,10 +252,12 @@ async function restoreDisk(
         const bad = items[r.bad[0]!]!;
         throw new CofferError('ChunkCorrupt', `Chunk ${bad.chunk} of disk ${d.name} failed its integrity check.`, { disk: d.name, chunk: bad.chunk, pack: bad.loc.pack });
       }
-      if (checkContent) {
-        const got = Buffer.from(r.shas);
-        items.forEach((it, k) => got.copy(shas, it.chunk * ID_LEN, k * ID_LEN, (k + 1) * ID_LEN));
-      }
+      const got = wantShas ? Buffer.from(r.shas) : undefined;
+      items.forEach((it, k) => {
+        if (got && it.slot.shas.length > 0) got.copy(it.slot.shas, it.at * ID_LEN, k * ID_LEN, (k + 1) * ID_LEN);
+        it.slot.left--;
+      });
+      advance();
       progress(items.reduce((s, it) => s + it.loc.rawLength, 0));
     };
     let batch: Item[] = [];
@@ -248,25 +276,54 @@ async function restoreDisk(
       void p.finally(() => inFlight.delete(p));
     };
     const byPack = store.ioHints ? new PackBatcher<Item>(batchLimit) : undefined;
-    for (let c = 0; c < nChunks; c++) {
-      if (signal?.aborted) throw new CofferError('OperationCancelled', 'The restore was cancelled; its partial files were removed.');
-      const clen = Math.min(chunkSize, d.size - c * chunkSize);
-      if (ids.subarray(c * ID_LEN, (c + 1) * ID_LEN).equals(ZERO_ID)) {
-        if (checkContent) zeroSha(clen).copy(shas, c * ID_LEN);
-        progress(clen);
-        continue;
+    let runNo = 0;
+    await forEachChunkRun(store, keys, d, async (ids, first) => {
+      const count = ids.length / ID_LEN;
+      if (d.digestOver === 'ids') digest.update(ids);
+      if (isZeroRun(ids)) {
+        // A run stored as one hole: nothing to write, its digest shas are the shared zero ones.
+        waiting.set(runNo++, { shas: wantShas ? zeroShas(first, count, chunkSize, d.size) : Buffer.alloc(0), left: 0, walked: true });
+        progress(Math.min(d.size, (first + count) * chunkSize) - first * chunkSize);
+        advance();
+        return;
       }
-      const loc = index.get(ids, c * ID_LEN);
-      if (!loc) throw new CofferError('ChunkCorrupt', `Chunk ${c} of disk ${d.name} is missing from the vault.`, { disk: d.name, chunk: c });
-      // remote-fetch.ts: on object storage, batches follow packs (fewer, longer ranged GETs).
-      if (byPack) {
-        for (const b of byPack.add({ chunk: c, loc })) await dispatch(b);
-        continue;
+      const slot: RunShas = { shas: Buffer.alloc(wantShas ? ids.length : 0), left: 0, walked: false };
+      waiting.set(runNo++, slot);
+      for (let k = 0; k < count; k++) {
+        if (signal?.aborted) throw new CofferError('OperationCancelled', 'The restore was cancelled; its partial files were removed.');
+        const c = first + k;
+        if (isZeroIdAt(ids, k)) {
+          // A stretch of zero chunks (a hole): never written, it stays a hole of the file.
+          const end = zeroIdsEnd(ids, k, count);
+          if (slot.shas.length > 0) zeroShas(c, end - k, chunkSize, d.size).copy(slot.shas, k * ID_LEN);
+          progress(Math.min(d.size, (first + end) * chunkSize) - c * chunkSize);
+          k = end - 1;
+          continue;
+        }
+        const loc = index.get(ids, k * ID_LEN);
+        if (!loc) throw new CofferError('ChunkCorrupt', `Chunk ${c} of disk ${d.name} is missing from the vault.`, { disk: d.name, chunk: c });
+        const it: Item = { chunk: c, loc, id: ids.subarray(k * ID_LEN, (k + 1) * ID_LEN), slot, at: k };
+        slot.left++;
+        // remote-fetch.ts: on object storage, batches follow packs (fewer, longer ranged GETs).
+        if (byPack) {
+          for (const b of byPack.add(it)) await dispatch(b);
+          continue;
+        }
+        batch.push(it);
+        batchBytes += loc.length;
+        if (batchBytes >= batchLimit) await dispatch();
       }
-      batch.push({ chunk: c, loc });
-      batchBytes += loc.length;
-      if (batchBytes >= batchLimit) await dispatch();
-    }
+      slot.walked = true;
+      advance();
+      // Too many runs waiting for their chunks (a long hole after a run still in flight): send
+      // what is batched and let it finish, so the waiting shas stay a few runs'.
+      if (waiting.size > RUNS_WAITING) {
+        if (byPack) for (const b of byPack.flush()) await dispatch(b);
+        if (batch.length > 0) await dispatch();
+        while (inFlight.size > 0 && waiting.size > RUNS_WAITING) await Promise.race(inFlight);
+        if (failure) throw failure;
+      }
+    });
     if (byPack) for (const b of byPack.flush()) await dispatch(b);
     if (batch.length > 0) await dispatch();
     while (inFlight.size > 0) await Promise.race(inFlight);
@@ -282,11 +339,11 @@ async function restoreDisk(
     await fh.close();
   }
   // A disk built from a parent point records the digest of its chunk ids (see plan.ts): checked
-  // always (it costs one sha256 over the list). Each chunk opened under its id (the GCM tag), so
-  // the file is the list's chunks end to end. The digest over the chunks' sha256 needs their
-  // re-hash: checked when checkContent asked for it.
-  const digest = d.digestOver === 'ids' ? idsDigest(ids) : checkContent ? diskDigest(shas) : d.sha256;
-  if (digest !== d.sha256) {
+  // always (one sha256 over the list). Each chunk opened under its id (the GCM tag), so the file
+  // is the list's chunks end to end. The digest over the chunks' sha256 needs their re-hash:
+  // checked when checkContent asked for it.
+  if (waiting.size > 0) throw new Error('restore: a run of the chunk list was not completed');
+  if ((d.digestOver === 'ids' || wantShas) && digest.digest('hex') !== d.sha256) {
     throw new CofferError('ChunkCorrupt', `The restored disk ${d.name} does not match the digest recorded at backup.`, { disk: d.name });
   }
 }
