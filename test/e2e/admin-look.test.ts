@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Job } from '../../preload/contract.js';
 import { formatDateField, formatTimeField } from '../../renderer/src/i18n/dateTime.js';
 import { cofferIn } from '../helpers/cli.js';
-import { CLI, ROOT, axeProblems, launchChromium, makeVm, startConsole } from './console-host.js';
+import { CLI, ROOT, axeProblems, consolePage, launchChromium, makeVm, startConsole, visible } from './console-host.js';
 
 const SHOTS = path.join(ROOT, 'test-results');
 const T = 120_000;
@@ -29,12 +29,7 @@ let tmp = '';
 let hv = '';
 let backupJob: Job;
 
-const visible = (l: Locator, timeout = 20_000) => expect.poll(() => l.first().isVisible(), { timeout }).toBe(true);
-const dialog = () => page.getByRole('dialog');
-async function go(hash: string, heading: string | RegExp): Promise<void> {
-  await page.evaluate((h) => (window.location.hash = h), hash);
-  await visible(page.getByRole('heading', { level: 1, name: heading }));
-}
+const { dialog, go } = consolePage(() => page);
 async function setLocale(locale: 'en' | 'nl'): Promise<void> {
   await page.evaluate((l) => localStorage.setItem('coffer.locale', l), locale);
   await page.reload();

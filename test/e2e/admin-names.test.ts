@@ -6,10 +6,10 @@ import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Browser, Locator, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runCoffer } from '../helpers/cli.js';
-import { CLI, ROOT, axeProblems, launchChromium, makeVm, startConsole } from './console-host.js';
+import { CLI, ROOT, axeProblems, consolePage, launchChromium, makeVm, startConsole, stopConsole, visible } from './console-host.js';
 
 const SHOTS = path.join(ROOT, 'test-results');
 const T = 120_000;
@@ -20,22 +20,11 @@ let browser: Browser;
 let page: Page;
 let tmp = '';
 
-const visible = (l: Locator, timeout = 20_000) => expect.poll(() => l.first().isVisible(), { timeout }).toBe(true);
-const dialog = () => page.getByRole('dialog');
+const { go, useLanguage: language, dialog, row } = consolePage(() => page);
 const toastWith = (text: string) => page.locator('.fui-Toast').filter({ hasText: text }).first();
-const row = (...texts: string[]) => texts.reduce((l, text) => l.filter({ hasText: text }), page.getByRole('row'));
-async function go(hash: string): Promise<void> {
-  await page.evaluate((h) => (window.location.hash = h), hash);
-  await visible(page.locator('h1#page-title'));
-}
 /** Waits until the finite animations and transitions (a dialog's entrance, a theme's colours) have ended or were cancelled. */
 async function settled(): Promise<void> {
   await page.evaluate(() => Promise.all(document.getAnimations().filter((a) => a.effect?.getTiming().iterations !== Infinity).map((a) => a.finished.catch(() => undefined))));
-}
-async function language(lang: 'en' | 'nl'): Promise<void> {
-  await page.evaluate((l) => localStorage.setItem('coffer.locale', l), lang);
-  await page.reload();
-  await visible(page.locator('h1#page-title'));
 }
 
 describe('VM names that say which VM', () => {
@@ -83,7 +72,7 @@ describe('VM names that say which VM', () => {
 
   afterAll(async () => {
     await browser?.close().catch(() => {});
-    if (server && server.exitCode === null) server.kill('SIGTERM');
+    await stopConsole(server);
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 

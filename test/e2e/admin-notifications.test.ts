@@ -13,7 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { ArgsOf, Job, MethodName, Result, ResultOf } from '../../preload/contract.js';
 import { selfIdentity } from '../../main/core/vault/locks.js';
-import { CLI, ROOT, axeProblems, launchChromium, makeVm, startConsole } from './console-host.js';
+import { CLI, ROOT, axeProblems, consolePage, launchChromium, makeVm, startConsole, visible } from './console-host.js';
 
 const SHOTS = path.join(ROOT, 'test-results');
 const T = 120_000;
@@ -27,9 +27,8 @@ let tmp = '';
 let rpcSocket: WebSocket | undefined;
 const disks: Record<string, { raw: string; qcow: string }> = {};
 
-const visible = (l: Locator, timeout = 20_000) => expect.poll(() => l.first().isVisible(), { timeout }).toBe(true);
+const { dialog } = consolePage(() => page);
 const nav = () => page.getByRole('navigation', { name: /Main navigation|Hoofdnavigatie/ });
-const dialog = () => page.getByRole('dialog');
 /** Toasts on screen whose text matches. */
 const toasts = (text: string | RegExp) => page.locator('.fui-Toast').filter({ hasText: text });
 const bell = () => page.getByRole('button', { name: /^(Notifications|Meldingen)/ });

@@ -10,11 +10,11 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Browser, Locator, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { CofferApi, RecoveryPoint, Result } from '../../preload/contract.js';
+import type { RecoveryPoint } from '../../preload/contract.js';
 import { startS3rver, type Emulator } from '../helpers/emulators.js';
-import { CLI, ROOT, axeProblems, launchChromium, makeVm, startConsole } from './console-host.js';
+import { CLI, ROOT, consolePage, launchChromium, makeVm, startConsole, stopConsole, visible } from './console-host.js';
 
 const SHOTS = path.join(ROOT, 'test-results');
 const T = 120_000;
@@ -57,57 +57,7 @@ function startProxy(target: number): Promise<string> {
   return new Promise((resolve) => proxy!.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(proxy!.address() as AddressInfo).port}`)));
 }
 
-const visible = (l: Locator, timeout = 20_000) => expect.poll(() => l.first().isVisible(), { timeout }).toBe(true);
-const dialog = () => page.getByRole('dialog');
-const row = (...texts: string[]) => texts.reduce((l, text) => l.filter({ hasText: text }), page.getByRole('row'));
-
-/** An engine call through the page's own window.coffer (set-up steps that are not under test). */
-async function api<M extends keyof CofferApi>(method: M, args: unknown): Promise<unknown> {
-  const r = (await page.evaluate(([m, a]) => (window as unknown as { coffer: Record<string, (x: unknown) => Promise<unknown>> }).coffer[m as string]!(a), [method, args] as const)) as Result<unknown>;
-  if (!r.ok) throw new Error(`${String(method)}: ${r.error.code}: ${r.error.message}`);
-  return r.value;
-}
-
-async function go(hash: string, heading: string | RegExp): Promise<void> {
-  await page.evaluate((h) => (window.location.hash = h), hash);
-  await visible(page.getByRole('heading', { level: 1, name: heading }));
-}
-
-async function useLanguage(lang: 'en' | 'nl'): Promise<void> {
-  await page.evaluate((l) => localStorage.setItem('coffer.locale', l), lang);
-  await page.reload();
-  await page.locator('h1#page-title').waitFor({ timeout: 20_000 });
-}
-
-/**
- * Waits until the console wears the theme (Fluent's background token) and no finite animation or
- * transition runs (a toast fading in, colours changing theme): what axe measures is then what stays.
- */
-async function settled(theme: 'light' | 'dark'): Promise<void> {
-  await page.waitForFunction(
-    (dark) => {
-      const root = document.querySelector('.fui-FluentProvider');
-      if (!root) return false;
-      const bg = getComputedStyle(root).getPropertyValue('--colorNeutralBackground1').trim().toLowerCase();
-      if ((bg === '#ffffff') === dark) return false;
-      return document.getAnimations().every((a) => a.playState !== 'running' || a.effect?.getComputedTiming().iterations === Infinity);
-    },
-    theme === 'dark',
-    { timeout: 20_000, polling: 100 },
-  );
-}
-
-/** axe on the page now, light and dark. */
-async function axeBothThemes(where: string): Promise<string[]> {
-  const problems: string[] = [];
-  for (const theme of ['light', 'dark'] as const) {
-    await page.emulateMedia({ colorScheme: theme });
-    await settled(theme);
-    problems.push(...(await axeProblems(page, `${where} ${theme}`)));
-  }
-  await page.emulateMedia({ colorScheme: 'light' });
-  return problems;
-}
+const { api, go, useLanguage, axeBothThemes, dialog, row } = consolePage(() => page);
 
 describe('small things in the console: next steps, a running backup on its row, kept until', () => {
   beforeAll(async () => {
@@ -143,11 +93,7 @@ describe('small things in the console: next steps, a running backup on its row, 
   afterAll(async () => {
     release();
     await browser?.close().catch(() => {});
-    if (server && server.exitCode === null) {
-      const exited = new Promise((resolve) => server!.once('exit', resolve));
-      server.kill('SIGTERM');
-      await exited;
-    }
+    await stopConsole(server);
     await new Promise((resolve) => (proxy ? proxy.close(resolve) : resolve(undefined)));
     proxy?.closeAllConnections();
     await em?.dispose();

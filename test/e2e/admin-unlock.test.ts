@@ -9,9 +9,9 @@
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Browser, Locator, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, ROOT, axeProblems, launchChromium, makeVm, startConsole, type ConsoleHost } from './console-host.js';
+import { CLI, ROOT, axeProblems, consolePage, launchChromium, makeVm, startConsole, visible, type ConsoleHost } from './console-host.js';
 
 const SHOTS = path.join(ROOT, 'test-results');
 const T = 120_000;
@@ -23,8 +23,7 @@ let page: Page;
 let tmp = '';
 let keyFile = '';
 
-const visible = (l: Locator, timeout = 20_000) => expect.poll(() => l.first().isVisible(), { timeout }).toBe(true);
-const dialog = () => page.getByRole('dialog');
+const { dialog } = consolePage(() => page);
 const alert = () => page.getByRole('alertdialog');
 const nav = () => page.getByRole('navigation', { name: /Main navigation|Hoofdnavigatie/ });
 /** The Vaults table row of this vault. */

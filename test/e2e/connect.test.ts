@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, ROOT, axeProblems, launchChromium, makeVm, sha256, startConsole, type ConsoleHost } from './console-host.js';
+import { CLI, ROOT, axeProblems, consolePage, launchChromium, makeVm, sha256, startConsole, visible, type ConsoleHost } from './console-host.js';
 
 const SHOTS = path.join(ROOT, 'test-results');
 const T = 120_000;
@@ -21,10 +21,8 @@ let context: BrowserContext | undefined;
 let page: Page;
 let disks: { raw: string; qcow: string };
 
-const visible = (l: Locator, timeout = 20_000) => expect.poll(() => l.first().isVisible(), { timeout }).toBe(true);
-const dialog = () => page.getByRole('dialog');
+const { dialog, row } = consolePage(() => page);
 const nav = () => page.getByRole('navigation', { name: /Main navigation|Hoofdnavigatie/ });
-const row = (...texts: string[]) => texts.reduce((l, text) => l.filter({ hasText: text }), page.getByRole('row'));
 /** The texts that describe a form control (its Field's validation message and hint). */
 const described = (l: Locator) =>
   l.evaluate((el) =>

@@ -4,7 +4,9 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import { expect } from 'vitest';
+import type { CofferApi, Job, Result } from '../../preload/contract.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const CLI = path.join(ROOT, 'dist/cli.mjs');
@@ -44,6 +46,90 @@ export function startConsole(dataDir: string, extraArgs: string[] = []): Promise
       reject(new Error(`coffer serve exited with ${code}:\n${output}`));
     });
   });
+}
+
+/** Stops a `coffer serve` (SIGTERM) and waits until it has exited: its data folder can go then. */
+export async function stopConsole(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+/** Until the locator's first match is visible (polled, bounded). */
+export const visible = (l: Locator, timeout = 30_000): Promise<void> => expect.poll(() => l.first().isVisible(), { timeout }).toBe(true);
+
+/**
+ * What the e2e files do on the console page: engine calls through the page's own window.coffer
+ * (set-up steps that are not under test), going to a view, switching language, axe in both themes.
+ * `page` is a getter: files open their page in beforeAll.
+ */
+export function consolePage(page: () => Page) {
+  async function api<M extends keyof CofferApi>(method: M, args: unknown): Promise<unknown> {
+    const r = (await page().evaluate(([m, a]) => (window as unknown as { coffer: Record<string, (x: unknown) => Promise<unknown>> }).coffer[m as string]!(a), [method, args] as const)) as Result<unknown>;
+    if (!r.ok) throw new Error(`${String(method)}: ${r.error.code}: ${r.error.message}`);
+    return r.value;
+  }
+  /** The job once it has ended (polled, bounded), whatever its status. */
+  async function ended(job: Pick<Job, 'id'>, timeout = 120_000): Promise<Job> {
+    let now: Job | undefined;
+    await expect
+      .poll(async () => (now = (await api('showJob', { id: job.id })) as Job).endedAt, { timeout })
+      .not.toBeNull();
+    return now!;
+  }
+  /** Runs the call's jobs to their end; fails unless each Completed. */
+  async function completed(jobs: unknown): Promise<Job[]> {
+    const done: Job[] = [];
+    for (const j of jobs as Job[]) {
+      const e = await ended(j);
+      expect(e.status, JSON.stringify(e.error)).toBe('Completed');
+      done.push(e);
+    }
+    return done;
+  }
+  /** To the view at `hash`, once its page heading (that heading, when given) shows. */
+  async function go(hash: string, heading?: string | RegExp): Promise<void> {
+    await page().evaluate((h) => (window.location.hash = h), hash);
+    await visible(heading === undefined ? page().locator('h1#page-title') : page().getByRole('heading', { level: 1, name: heading }));
+  }
+  async function useLanguage(lang: 'en' | 'nl'): Promise<void> {
+    await page().evaluate((l) => localStorage.setItem('coffer.locale', l), lang);
+    await page().reload();
+    await page().locator('h1#page-title').waitFor({ timeout: 20_000 });
+  }
+  /**
+   * Until the console wears the theme (Fluent's background token) and no finite animation or
+   * transition runs (a toast fading in, colours changing theme): what axe measures is then what stays.
+   */
+  async function settled(theme: 'light' | 'dark'): Promise<void> {
+    await page().waitForFunction(
+      (dark) => {
+        const root = document.querySelector('.fui-FluentProvider');
+        if (!root) return false;
+        const bg = getComputedStyle(root).getPropertyValue('--colorNeutralBackground1').trim().toLowerCase();
+        if ((bg === '#ffffff') === dark) return false;
+        return document.getAnimations().every((a) => a.playState !== 'running' || a.effect?.getComputedTiming().iterations === Infinity);
+      },
+      theme === 'dark',
+      { timeout: 20_000, polling: 100 },
+    );
+  }
+  /** axe on the page now, light and dark (back to light after). */
+  async function axeBothThemes(where: string): Promise<string[]> {
+    const problems: string[] = [];
+    for (const theme of ['light', 'dark'] as const) {
+      await page().emulateMedia({ colorScheme: theme });
+      await settled(theme);
+      problems.push(...(await axeProblems(page(), `${where} ${theme}`)));
+    }
+    await page().emulateMedia({ colorScheme: 'light' });
+    return problems;
+  }
+  const dialog = () => page().getByRole('dialog');
+  /** The table rows holding every one of the texts. */
+  const row = (...texts: string[]) => texts.reduce((l, text) => l.filter({ hasText: text }), page().getByRole('row'));
+  return { api, ended, completed, go, useLanguage, settled, axeBothThemes, dialog, row };
 }
 
 export function launchChromium(): Promise<Browser> {

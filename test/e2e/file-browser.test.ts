@@ -6,11 +6,10 @@ import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Browser, Locator, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CofferApi, Job, Result } from '../../preload/contract.js';
 import { buildGptDisk, domainXml } from '../helpers/fs-images.js';
-import { ROOT, axeProblems, launchChromium, startConsole } from './console-host.js';
+import { ROOT, consolePage, launchChromium, startConsole, stopConsole, visible } from './console-host.js';
 
 const T = 180_000;
 const PASS = 'correct horse battery staple';
@@ -22,60 +21,7 @@ let page: Page;
 let tmp = '';
 let tree = '';
 
-const visible = (l: Locator, timeout = 30_000) => expect.poll(() => l.first().isVisible(), { timeout }).toBe(true);
-const dialog = () => page.getByRole('dialog');
-
-async function api<M extends keyof CofferApi>(method: M, args: unknown): Promise<unknown> {
-  const r = (await page.evaluate(([m, a]) => (window as unknown as { coffer: Record<string, (x: unknown) => Promise<unknown>> }).coffer[m as string]!(a), [method, args] as const)) as Result<unknown>;
-  if (!r.ok) throw new Error(`${String(method)}: ${r.error.code}: ${r.error.message}`);
-  return r.value;
-}
-
-/** Polls the job (bounded) until it has ended; fails unless Completed. */
-async function ended(job: Job): Promise<void> {
-  // Bounded polling of the job's state, in the page (about two minutes at most).
-  await page.evaluate(async (id) => {
-    const api = (window as unknown as { coffer: { showJob: (a: { id: number }) => Promise<{ ok: boolean; value?: { status: string } }> } }).coffer;
-    for (let i = 0; i < 480; i++) {
-      const r = await api.showJob({ id });
-      if (r.ok && ['Completed', 'CompletedWithWarnings', 'Failed', 'Cancelled'].includes(r.value!.status)) return;
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-  }, job.id);
-  const j = (await api('showJob', { id: job.id })) as Job;
-  expect(j.status, JSON.stringify(j.error)).toBe('Completed');
-}
-
-async function settled(theme: 'light' | 'dark'): Promise<void> {
-  await page.waitForFunction(
-    (dark) => {
-      const root = document.querySelector('.fui-FluentProvider');
-      if (!root) return false;
-      const bg = getComputedStyle(root).getPropertyValue('--colorNeutralBackground1').trim().toLowerCase();
-      if ((bg === '#ffffff') === dark) return false;
-      return document.getAnimations().every((a) => a.playState !== 'running' || a.effect?.getComputedTiming().iterations === Infinity);
-    },
-    theme === 'dark',
-    { timeout: 20_000, polling: 100 },
-  );
-}
-
-async function axeBothThemes(where: string): Promise<string[]> {
-  const problems: string[] = [];
-  for (const theme of ['light', 'dark'] as const) {
-    await page.emulateMedia({ colorScheme: theme });
-    await settled(theme);
-    problems.push(...(await axeProblems(page, `${where} ${theme}`)));
-  }
-  await page.emulateMedia({ colorScheme: 'light' });
-  return problems;
-}
-
-async function useLanguage(lang: 'en' | 'nl'): Promise<void> {
-  await page.evaluate((l) => localStorage.setItem('coffer.locale', l), lang);
-  await page.reload();
-  await page.locator('h1#page-title').waitFor({ timeout: 20_000 });
-}
+const { api, axeBothThemes, useLanguage, dialog, completed } = consolePage(() => page);
 
 async function openBrowser(heading: string, button: RegExp): Promise<void> {
   await page.evaluate(() => (window.location.hash = '#/recovery-points?vault=vault-files&vm='));
@@ -102,19 +48,15 @@ describe('Browse files of a recovery point', () => {
     await page.locator('h1#page-title').waitFor({ timeout: 20_000 });
     await api('addSource', { kind: 'folder', target: path.join(tmp, 'hv'), region: 'lab', name: 'lab-host' });
     await api('createVault', { name: 'vault-files', region: 'lab', path: path.join(tmp, 'vault'), passphrase: PASS });
-    await ended((await api('discoverVms', { vault: 'vault-files' })) as Job);
-    for (const j of (await api('registerVms', { vault: 'vault-files', vms: ['files01'] })) as Job[]) await ended(j);
-    for (const j of (await api('protectVms', { vault: 'vault-files', vms: ['files01'], policy: 'DefaultPolicy' })) as Job[]) await ended(j);
-    for (const j of (await api('backupNow', { vms: ['files01'] })) as Job[]) await ended(j);
+    await completed([await api('discoverVms', { vault: 'vault-files' })]);
+    await completed(await api('registerVms', { vault: 'vault-files', vms: ['files01'] }));
+    await completed(await api('protectVms', { vault: 'vault-files', vms: ['files01'], policy: 'DefaultPolicy' }));
+    await completed(await api('backupNow', { vms: ['files01'] }));
   }, T);
 
   afterAll(async () => {
     await browser?.close().catch(() => {});
-    if (server && server.exitCode === null) {
-      const exited = new Promise((resolve) => server!.once('exit', resolve));
-      server.kill('SIGTERM');
-      await exited;
-    }
+    await stopConsole(server);
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 

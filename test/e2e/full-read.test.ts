@@ -6,10 +6,10 @@ import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Browser, Locator, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { CofferApi, Job, Result } from '../../preload/contract.js';
-import { CLI, ROOT, axeProblems, launchChromium, makeVm, startConsole } from './console-host.js';
+import type { Job } from '../../preload/contract.js';
+import { CLI, ROOT, consolePage, launchChromium, makeVm, startConsole, stopConsole, visible } from './console-host.js';
 
 const SHOTS = path.join(ROOT, 'test-results');
 const T = 180_000;
@@ -20,51 +20,7 @@ let browser: Browser;
 let page: Page;
 let tmp = '';
 
-const visible = (l: Locator, timeout = 20_000) => expect.poll(() => l.first().isVisible(), { timeout }).toBe(true);
-const dialog = () => page.getByRole('dialog');
-const row = (...texts: string[]) => texts.reduce((l, text) => l.filter({ hasText: text }), page.getByRole('row'));
-
-async function api<M extends keyof CofferApi>(method: M, args: unknown): Promise<unknown> {
-  const r = (await page.evaluate(([m, a]) => (window as unknown as { coffer: Record<string, (x: unknown) => Promise<unknown>> }).coffer[m as string]!(a), [method, args] as const)) as Result<unknown>;
-  if (!r.ok) throw new Error(`${String(method)}: ${r.error.code}: ${r.error.message}`);
-  return r.value;
-}
-
-async function go(hash: string, heading: string | RegExp): Promise<void> {
-  await page.evaluate((h) => (window.location.hash = h), hash);
-  await visible(page.getByRole('heading', { level: 1, name: heading }));
-}
-
-async function useLanguage(lang: 'en' | 'nl'): Promise<void> {
-  await page.evaluate((l) => localStorage.setItem('coffer.locale', l), lang);
-  await page.reload();
-  await page.locator('h1#page-title').waitFor({ timeout: 20_000 });
-}
-
-async function settled(theme: 'light' | 'dark'): Promise<void> {
-  await page.waitForFunction(
-    (dark) => {
-      const root = document.querySelector('.fui-FluentProvider');
-      if (!root) return false;
-      const bg = getComputedStyle(root).getPropertyValue('--colorNeutralBackground1').trim().toLowerCase();
-      if ((bg === '#ffffff') === dark) return false;
-      return document.getAnimations().every((a) => a.playState !== 'running' || a.effect?.getComputedTiming().iterations === Infinity);
-    },
-    theme === 'dark',
-    { timeout: 20_000, polling: 100 },
-  );
-}
-
-async function axeBothThemes(where: string): Promise<string[]> {
-  const problems: string[] = [];
-  for (const theme of ['light', 'dark'] as const) {
-    await page.emulateMedia({ colorScheme: theme });
-    await settled(theme);
-    problems.push(...(await axeProblems(page, `${where} ${theme}`)));
-  }
-  await page.emulateMedia({ colorScheme: 'light' });
-  return problems;
-}
+const { api, go, useLanguage, axeBothThemes, dialog, row, completed } = consolePage(() => page);
 
 /** The VM's Backup jobs, newest first, once `count` of them have ended. */
 async function endedBackups(count: number): Promise<Job[]> {
@@ -106,19 +62,15 @@ describe('Backup now with a full read', () => {
 
   afterAll(async () => {
     await browser?.close().catch(() => {});
-    if (server && server.exitCode === null) {
-      const exited = new Promise((resolve) => server!.once('exit', resolve));
-      server.kill('SIGTERM');
-      await exited;
-    }
+    await stopConsole(server);
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   }, T);
 
   it('reads an unchanged disk in full when "Full read" is checked, and says why; without it, "unchanged since point"', { timeout: T }, async () => {
-    const discovery = (await api('discoverVms', { vault: 'vault-a' })) as Job;
-    await expect.poll(async () => ((await api('showJob', { id: discovery.id })) as Job).endedAt, { timeout: 60_000 }).not.toBeNull();
-    await api('registerVms', { vault: 'vault-a', vms: ['web01'] });
-    await expect.poll(async () => ((await api('listVms', { vault: 'vault-a', registered: true })) as unknown[]).length, { timeout: 60_000 }).toBe(1);
+    await completed([await api('discoverVms', { vault: 'vault-a' })]);
+    // Registration is a job: the VM counts as registered (and can be protected) once it has ended,
+    // not once listVms shows it in the vault (that is already so while it registers).
+    await completed(await api('registerVms', { vault: 'vault-a', vms: ['web01'] }));
     await api('protectVms', { vault: 'vault-a', vms: ['web01'], policy: 'DefaultPolicy' });
     await go('#/protected-items', 'Protected Items');
     const web = row('shop', 'web01');

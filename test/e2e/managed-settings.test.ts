@@ -13,7 +13,7 @@ import { Engine } from '../../main/core/engine.js';
 import { createRouter } from '../../main/rpc/router.js';
 import { discoverRegisterProtect } from '../helpers/engine.js';
 import { unwrap } from '../helpers/cli.js';
-import { CLI, ROOT, axeProblems, launchChromium, startConsole } from './console-host.js';
+import { CLI, ROOT, axeProblems, launchChromium, startConsole, stopConsole } from './console-host.js';
 
 const ON_BATTERY = path.join(ROOT, 'test/fixtures/power_supply/laptop-on-battery-20');
 
@@ -47,7 +47,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   process.env = savedEnv;
-  for (const s of servers) s.kill('SIGTERM');
+  await Promise.all(servers.map((s) => stopConsole(s)));
   await browser?.close();
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
@@ -69,11 +69,7 @@ async function consoleUnder(deployment: object): Promise<Page> {
 }
 
 async function stopLast(): Promise<void> {
-  const child = servers.pop()!;
-  await new Promise<void>((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
+  await stopConsole(servers.pop());
 }
 
 const cases = [

@@ -7,9 +7,9 @@ import { spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Browser, Locator, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, ROOT, axeProblems, launchChromium, makeVm, startConsole } from './console-host.js';
+import { CLI, ROOT, axeProblems, launchChromium, makeVm, startConsole, stopConsole, visible } from './console-host.js';
 
 const T = 180_000;
 const has = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status === 0;
@@ -20,8 +20,6 @@ let server: ChildProcess | undefined;
 let browser: Browser;
 let url = '';
 let tmp = '';
-
-const visible = (l: Locator, timeout = 30_000) => expect.poll(() => l.first().isVisible(), { timeout }).toBe(true);
 
 function coffer(...args: string[]): string {
   const r = spawnSync(process.execPath, [CLI, '--data-dir', path.join(tmp, 'data'), ...args], {
@@ -64,7 +62,7 @@ describe.skipIf(!!why)(`restore format and test restore in the console${why ? ` 
 
   afterAll(async () => {
     await browser?.close().catch(() => {});
-    if (server && server.exitCode === null) server.kill('SIGTERM');
+    await stopConsole(server);
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 

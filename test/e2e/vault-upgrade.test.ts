@@ -6,11 +6,11 @@
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LocalFolderStore } from '../../main/core/vault/local-store.js';
 import { Vault } from '../../main/core/vault/vault.js';
-import { CLI, ROOT, axeProblems, launchChromium, sha256, startConsole, type ConsoleHost } from './console-host.js';
+import { CLI, ROOT, axeProblems, consolePage, launchChromium, sha256, startConsole, stopConsole, visible, type ConsoleHost } from './console-host.js';
 
 const SHOTS = path.join(ROOT, 'test-results');
 const T = 180_000;
@@ -24,8 +24,7 @@ let context: BrowserContext | undefined;
 let page: Page;
 const points = new Map<string, string>();
 
-const visible = (l: Locator, timeout = 20_000) => expect.poll(() => l.first().isVisible(), { timeout }).toBe(true);
-const dialog = () => page.getByRole('dialog');
+const { dialog } = consolePage(() => page);
 /** The console's confirmations are alert dialogs. */
 const confirm = () => page.getByRole('alertdialog');
 const upgradeButton = () => page.getByRole('button', { name: /^(Upgrade vault|Kluis) old (from format|bijwerken van formaat) 1$/ });
@@ -67,7 +66,7 @@ describe('upgrade a version 1 vault from the console', () => {
   afterAll(async () => {
     await context?.close().catch(() => {});
     await browser?.close().catch(() => {});
-    if (host && host.child.exitCode === null) host.child.kill('SIGTERM');
+    await stopConsole(host?.child);
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 

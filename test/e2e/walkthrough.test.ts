@@ -5,9 +5,9 @@ import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Browser, Locator, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, ROOT, axeProblems, launchChromium, makeVm, sha256, startConsole } from './console-host.js';
+import { CLI, ROOT, axeProblems, consolePage, launchChromium, makeVm, sha256, startConsole, visible } from './console-host.js';
 
 const SHOTS = path.join(ROOT, 'test-results');
 const DOCS = path.join(ROOT, 'docs/screenshots');
@@ -22,13 +22,8 @@ let page: Page;
 let tmp = '';
 const disks: Record<string, { raw: string; qcow: string }> = {};
 
-const visible = (l: Locator, timeout = 20_000) => expect.poll(() => l.first().isVisible(), { timeout }).toBe(true);
-const dialog = () => page.getByRole('dialog');
+const { dialog, go, row } = consolePage(() => page);
 const nav = () => page.getByRole('navigation', { name: /Main navigation|Hoofdnavigatie/ });
-async function go(hash: string, heading: string | RegExp): Promise<void> {
-  await page.evaluate((h) => (window.location.hash = h), hash);
-  await visible(page.getByRole('heading', { level: 1, name: heading }));
-}
 /** A screenshot without the toasts on top (for the README). */
 async function cleanShot(file: string, docName?: string): Promise<void> {
   const style = await page.addStyleTag({ content: '.fui-Toaster, .fui-Toast { display: none !important; }' });
@@ -38,8 +33,6 @@ async function cleanShot(file: string, docName?: string): Promise<void> {
 }
 /** The toast with this text (Fluent renders each in a .fui-Toast). */
 const toastWith = (text: string | RegExp) => page.locator('.fui-Toast').filter({ hasText: text }).first();
-/** A table row holding all of these texts. */
-const row = (...texts: string[]) => texts.reduce((l, text) => l.filter({ hasText: text }), page.getByRole('row'));
 
 describe('the walkthrough in the browser console', () => {
   beforeAll(async () => {
