@@ -57,7 +57,8 @@ export async function stopConsole(child: ChildProcess | undefined): Promise<void
 }
 
 /** Until the locator's first match is visible (polled, bounded). */
-export const visible = (l: Locator, timeout = 30_000): Promise<void> => expect.poll(() => l.first().isVisible(), { timeout }).toBe(true);
+/** Until the first match is visible (a Playwright wait: usable in beforeAll, unlike expect.poll). */
+export const visible = (l: Locator, timeout = 30_000): Promise<void> => l.first().waitFor({ state: 'visible', timeout });
 
 /**
  * What the e2e files do on the console page: engine calls through the page's own window.coffer
@@ -70,13 +71,25 @@ export function consolePage(page: () => Page) {
     if (!r.ok) throw new Error(`${String(method)}: ${r.error.code}: ${r.error.message}`);
     return r.value;
   }
-  /** The job once it has ended (polled, bounded), whatever its status. */
+  /**
+   * The job once it has ended (polled in the page, bounded), whatever its status. No expect.poll:
+   * files call this from beforeAll too, where Vitest refuses it.
+   */
   async function ended(job: Pick<Job, 'id'>, timeout = 120_000): Promise<Job> {
-    let now: Job | undefined;
-    await expect
-      .poll(async () => (now = (await api('showJob', { id: job.id })) as Job).endedAt, { timeout })
-      .not.toBeNull();
-    return now!;
+    const last = await page().evaluate(
+      async ([id, ms]) => {
+        const coffer = (window as unknown as { coffer: { showJob: (a: { id: number }) => Promise<{ ok: boolean; value?: { endedAt: unknown } }> } }).coffer;
+        const until = Date.now() + ms;
+        for (;;) {
+          const r = await coffer.showJob({ id });
+          if ((r.ok && r.value!.endedAt !== null) || Date.now() > until) return r;
+          await new Promise((resolve) => setTimeout(resolve, 250));
+        }
+      },
+      [job.id, timeout] as const,
+    );
+    if (!last.ok || last.value!.endedAt === null) throw new Error(`job ${job.id} did not end within ${timeout} ms: ${JSON.stringify(last)}`);
+    return last.value as unknown as Job;
   }
   /** Runs the call's jobs to their end; fails unless each Completed. */
   async function completed(jobs: unknown): Promise<Job[]> {
