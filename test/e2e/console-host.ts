@@ -56,7 +56,6 @@ export async function stopConsole(child: ChildProcess | undefined): Promise<void
   await exited;
 }
 
-/** Until the locator's first match is visible (polled, bounded). */
 /** Until the first match is visible (a Playwright wait: usable in beforeAll, unlike expect.poll). */
 export const visible = (l: Locator, timeout = 30_000): Promise<void> => l.first().waitFor({ state: 'visible', timeout });
 
