@@ -54,6 +54,10 @@ process.stdout.write('listening ' + address.port + '\\n');
 const stop = () => server.close().then(() => process.exit(0));
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
+// Stops by itself when the test process that started it is gone (its end of stdin closes).
+process.stdin.on('end', stop);
+process.stdin.on('error', stop);
+process.stdin.resume();
 `;
 
 class ChildEmulator implements Emulator {
@@ -118,7 +122,8 @@ class ChildEmulator implements Emulator {
           spawn(process.execPath, ['--openssl-legacy-provider', '--input-type=module', '-e', S3RVER_MAIN], {
             cwd: repoRoot,
             env: { ...process.env, S3RVER_PORT: String(this.port), S3RVER_DIR: this.dir },
-            stdio: ['ignore', 'pipe', 'pipe'],
+            // stdin stays open while this process lives: s3rver stops when it closes.
+            stdio: ['pipe', 'pipe', 'pipe'],
           });
     this.child = child;
     this.port = await new Promise<number>((resolve, reject) => {
