@@ -5,7 +5,6 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as esbuild from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ArgsOf, Job, MethodName, ResultOf } from '../../preload/contract.js';
 import { Engine } from '../../main/core/engine.js';
@@ -16,6 +15,7 @@ import { startAzurite, startS3rver, type Emulator } from '../helpers/emulators.j
 import type { InstallReply, InstallRequest } from '../helpers/install-worker.js';
 import { makeDisk, sha256File, tempDir } from './vault/helpers.js';
 import { REMOTE_IO_HINTS } from '../../main/core/vault/remote.js';
+import { bundleChild } from '../helpers/bundle.js';
 
 /**
  * Issue 11 §2: two installs (two real processes, two data folders) backing up different VMs into
@@ -72,15 +72,7 @@ beforeAll(async () => {
     ['vault-racer.ts', RACER],
     ['install-worker.ts', INSTALL],
   ] as const) {
-    await esbuild.build({
-      entryPoints: [path.join(root, 'test', 'helpers', entry)],
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      packages: 'external',
-      outfile,
-      logLevel: 'warning',
-    });
+    await bundleChild(path.join(root, 'test', 'helpers', entry), outfile);
   }
   dir = tempDir('coffer-concurrent-');
   base = path.join(dir, 'base.img');

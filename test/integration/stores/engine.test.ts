@@ -3,7 +3,6 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as esbuild from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isCofferError } from '../../../main/core/errors.js';
 import { LocalFolderStore } from '../../../main/core/vault/local-store.js';
@@ -14,6 +13,7 @@ import { formatVaultLocation, openStore, type OpenStoreOptions, type VaultLocati
 import { Vault } from '../../../main/core/vault/vault.js';
 import { startAzurite, startS3rver, type Emulator } from '../../helpers/emulators.js';
 import { makeDisk, sha256File, tempDir } from '../vault/helpers.js';
+import { bundleChild } from '../../helpers/bundle.js';
 
 /**
  * The vault engine, unchanged, on object storage: back up, restore byte for byte, verify, open
@@ -30,15 +30,7 @@ let dir: string;
 let disk: string;
 
 beforeAll(async () => {
-  await esbuild.build({
-    entryPoints: [path.join(here, 'fixtures', 'backup-child.ts')],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    packages: 'external',
-    outfile: child,
-    logLevel: 'warning',
-  });
+  await bundleChild(path.join(here, 'fixtures', 'backup-child.ts'), child);
   dir = tempDir();
   disk = path.join(dir, 'disk.img');
   makeDisk(disk, 32, 21);

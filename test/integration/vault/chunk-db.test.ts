@@ -3,11 +3,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import * as esbuild from 'esbuild';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { LocalFolderStore } from '../../../main/core/vault/local-store.js';
 import { Vault } from '../../../main/core/vault/vault.js';
 import { makeDisk, sha256File, tempDir } from './helpers.js';
+import { bundleChild } from '../../helpers/bundle.js';
 
 /**
  * The on-disk chunk index (chunk-db.ts) as an install uses it: `<dataDir>/cache/<vaultId>/chunks.db`
@@ -26,7 +26,7 @@ let cacheDir: string;
 let disk: string;
 
 beforeAll(async () => {
-  await esbuild.build({ entryPoints: [path.join(root, 'test', 'helpers', 'chunk-db-child.ts')], bundle: true, platform: 'node', format: 'esm', packages: 'external', outfile: CHILD, logLevel: 'warning' });
+  await bundleChild(path.join(root, 'test', 'helpers', 'chunk-db-child.ts'), CHILD);
 });
 beforeEach(async () => {
   dir = tempDir('coffer-chunk-db-');

@@ -3,12 +3,12 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as esbuild from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PACK_TARGET_SIZE } from '../../../main/core/vault/format.js';
 import { LocalFolderStore } from '../../../main/core/vault/local-store.js';
 import { Vault } from '../../../main/core/vault/vault.js';
 import { listFiles, makeDisk, sha256File, tempDir } from './helpers.js';
+import { bundleChild } from '../../helpers/bundle.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../../..');
@@ -23,15 +23,7 @@ beforeAll(async () => {
     ['crash-child.ts', child],
     ['prune-child.ts', pruneChild],
   ] as const) {
-    await esbuild.build({
-      entryPoints: [path.join(here, 'fixtures', name)],
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      packages: 'external',
-      outfile,
-      logLevel: 'warning',
-    });
+    await bundleChild(path.join(here, 'fixtures', name), outfile);
   }
   dir = tempDir();
   disk = path.join(dir, 'disk.img');

@@ -3,13 +3,13 @@ import * as fs from 'node:fs';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as esbuild from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isCofferError } from '../../../main/core/errors.js';
 import { LocalFolderStore } from '../../../main/core/vault/local-store.js';
 import { LOCK_REFRESH_DEADLINE_MS, processStartTime, selfIdentity, VaultLock, type LockClock } from '../../../main/core/vault/locks.js';
 import { Vault } from '../../../main/core/vault/vault.js';
 import { listFiles, makeDisk, sha256File, tempDir } from './helpers.js';
+import { bundleChild } from '../../helpers/bundle.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../../..');
@@ -17,15 +17,7 @@ const child = path.join(root, 'node_modules', '.cache', 'coffer-test', 'lock-chi
 let dir: string;
 
 beforeAll(async () => {
-  await esbuild.build({
-    entryPoints: [path.join(here, 'fixtures', 'lock-child.ts')],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    packages: 'external',
-    outfile: child,
-    logLevel: 'warning',
-  });
+  await bundleChild(path.join(here, 'fixtures', 'lock-child.ts'), child);
   dir = tempDir();
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));

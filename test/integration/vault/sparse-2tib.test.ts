@@ -7,9 +7,9 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as esbuild from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from './helpers.js';
+import { bundleChild } from '../../helpers/bundle.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../../..');
@@ -37,15 +37,7 @@ function job(...args: string[]): ChildOut {
 }
 
 beforeAll(async () => {
-  await esbuild.build({
-    entryPoints: [path.join(here, 'fixtures', 'sparse-child.ts')],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    packages: 'external',
-    outfile: child,
-    logLevel: 'warning',
-  });
+  await bundleChild(path.join(here, 'fixtures', 'sparse-child.ts'), child);
   dir = tempDir();
   disk = path.join(dir, 'big.raw');
   vaultDir = path.join(dir, 'vault');
