@@ -6,7 +6,7 @@
 import zstd from 'zstd-napi';
 import { CofferError } from '../errors.js';
 import type { ChunkLookup } from './chunk-index.js';
-import { ChunkListReader, loadChunkIds } from './chunk-lists.js';
+import { ChunkListReader } from './chunk-lists.js';
 import type { VaultKeys } from './config.js';
 import { chunkIdFromDigest, open, sha256 } from './crypto.js';
 import { FLAG_ZSTD, ID_LEN, packKey, type ChunkLocation, type DiskEntry, type Manifest } from './format.js';
@@ -19,20 +19,6 @@ export interface RandomReadContext {
   index: ChunkLookup;
   /** The vault's id: chunk ids are per vault, so a cache shared by several vaults keys by it. */
   vaultId: string;
-}
-
-/**
- * The chunk ids of one disk of a point, in disk order (32 bytes each, zero chunks as 32 zero
- * bytes), checked against the disk's size: the whole list (32 bytes per chunk), for a small disk
- * or a tool; DiskReader reads the list a run at a time instead.
- */
-export async function pointDiskChunkIds(ctx: RandomReadContext, m: Manifest, disk: DiskEntry): Promise<Buffer> {
-  // Both format versions: the list in the manifest (1) or in its own objects (2).
-  const ids = await loadChunkIds(ctx.store, ctx.keys, disk);
-  if (ids.length !== Math.ceil(disk.size / m.chunkSize) * ID_LEN) {
-    throw new CofferError('VaultCorrupt', `The chunk list of disk ${disk.name} has the wrong length.`, { disk: disk.name });
-  }
-  return ids;
 }
 
 /** Plaintext of recently read chunks, least recently used dropped first, bounded by bytes. */

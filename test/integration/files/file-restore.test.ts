@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { pointDiskChunkIds } from '../../../main/core/vault/random-read.js';
+import { ChunkListReader } from '../../../main/core/vault/chunk-lists.js';
 import { packKey } from '../../../main/core/vault/format.js';
 import { cliPath, useTmp } from '../../helpers/tmp.js';
 import { cofferIn, errorOf, unwrap } from '../../helpers/cli.js';
@@ -191,7 +191,8 @@ describe('file-level restore: damage and the CLI', () => {
     const m = await vault.readManifest(pointId);
     const block = extBlockOf(img.disk, img.ext.start, '/big.bin', 1280);
     const chunk = Math.floor((img.ext.start + block * 4096) / m.chunkSize);
-    const loc = await vault.withReadAccess('test', async (ctx) => ctx.index.get(await pointDiskChunkIds(ctx, m, m.disks[0]!), chunk * 32));
+    // Where that chunk is stored, found as a file read finds it: the disk's chunk list, then the vault's index.
+    const loc = await vault.withReadAccess('test', async (ctx) => ctx.index.get(await new ChunkListReader(ctx.store, ctx.keys, m.disks[0]!).ids(chunk, 1)));
     const pack = path.join(dir, 'vault', packKey(loc!.pack));
     const fd = fs.openSync(pack, 'r+');
     const b = Buffer.alloc(1);
