@@ -114,6 +114,15 @@ export class ChunkDb implements ChunkLookup {
     return this.count;
   }
 
+  /**
+   * Distinct chunk ids in the packs the db knows: a chunk stored in two packs (two installs that
+   * backed up the same data at once) counts once. A scan of the table (about 0.3 µs per row), for
+   * Vault.stats, not for a hot path.
+   */
+  distinctChunks(): number {
+    return this.db.prepare<[], number>('SELECT count(DISTINCT id) FROM chunks WHERE pack IN (SELECT no FROM packs)').pluck().get() ?? 0;
+  }
+
   private recount(): void {
     this.count = this.db.prepare<[], number>('SELECT total(count) FROM packs').pluck().get() ?? 0;
   }

@@ -45,6 +45,7 @@ export interface VaultStats {
   /** Sum of the disk sizes of every point. */
   logicalBytes: number;
   pointCount: number;
+  /** Distinct chunks stored (a chunk that concurrent backups stored in two packs counts once). */
   chunkCount: number;
   packCount: number;
 }
@@ -105,7 +106,11 @@ export class Vault {
   /** The on-disk chunk index (with a cache folder); opened on first use. */
   private db: ChunkDb | undefined;
   private indexedPacks = new Set<string>();
-  private pool: WorkerPool | undefined;
+  /**
+   * The handle's one worker pool, started by the first operation: a promise, so operations that
+   * start at once share it (two pools, one of them never closed, kept the process alive).
+   */
+  private pool: Promise<WorkerPool> | undefined;
   private closed = false;
   /** Pool size override (tests, bench); default is one worker per core. */
   workers: number | undefined;
@@ -192,12 +197,24 @@ export class Vault {
     const warm = this.warm;
     this.warm = undefined;
     const index = await this.refreshIndex(await warm?.indexes);
-    if (!this.pool && warm && (this.workers === undefined || this.workers === warm.pool.size)) {
-      this.pool = warm.pool;
-      await this.pool.init(this.keys, this.config.chunking.chunkSize, ZSTD_LEVEL);
+    if (this.closed) {
+      await warm?.pool.close();
+      throw new CofferError('VaultLocked', 'This vault handle was closed.');
+    }
+    // No await between the check and the assignment: the first operation starts the pool, the others wait for it.
+    let pool = this.pool;
+    if (!pool) {
+      const reuse = warm && (this.workers === undefined || this.workers === warm.pool.size) ? warm.pool : undefined;
+      const { chunkSize } = this.config.chunking;
+      const started = reuse ? reuse.init(this.keys, chunkSize, ZSTD_LEVEL).then(() => reuse) : WorkerPool.start(this.keys, chunkSize, ZSTD_LEVEL, this.workers);
+      pool = this.pool = started;
+      // A pool that failed to start is not kept: the next operation tries again.
+      started.catch(() => {
+        if (this.pool === started) this.pool = undefined;
+      });
+      if (warm && !reuse) await warm.pool.close();
     } else await warm?.pool.close();
-    this.pool ??= await WorkerPool.start(this.keys, this.config.chunking.chunkSize, ZSTD_LEVEL, this.workers);
-    return { store: this.engineStore, keys: this.keys, config: this.config, index, pool: this.pool };
+    return { store: this.engineStore, keys: this.keys, config: this.config, index, pool: await pool };
   }
 
   /**
@@ -457,7 +474,8 @@ export class Vault {
       storedBytes: objs.reduce((s, o) => s + o.size, 0),
       logicalBytes: points.reduce((s, p) => s + p.logicalBytes, 0),
       pointCount: points.length,
-      chunkCount: index.size,
+      // The db counts a chunk stored in two packs twice; the in-memory index keeps one copy.
+      chunkCount: index instanceof ChunkDb ? index.distinctChunks() : index.size,
       packCount: objs.filter((o) => o.key.startsWith('packs/')).length,
     };
   }
@@ -467,8 +485,9 @@ export class Vault {
     await this.warm?.pool.close();
     this.warm = undefined;
     await this.sweep;
-    await this.pool?.close();
+    const pool = this.pool;
     this.pool = undefined;
+    await (await pool?.catch(() => undefined))?.close();
     this.db?.close();
     this.db = undefined;
   }

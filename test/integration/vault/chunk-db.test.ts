@@ -121,6 +121,37 @@ describe('chunk db', () => {
     expect(dbView().packs).toEqual(listedPacks());
   });
 
+  it('counts a chunk that two installs stored at once (one copy in each of two packs) once', async () => {
+    // Install B plans its backup (its chunk index has no packs yet), then waits at its first read
+    // while install A backs up the same disk: B cannot know A's chunks and stores them again.
+    const cacheB = path.join(dir, 'data-b', 'cache', 'v');
+    let reading!: () => void;
+    const bReading = new Promise<void>((resolve) => (reading = resolve));
+    let aDone!: () => void;
+    const aFinished = new Promise<void>((resolve) => (aDone = resolve));
+    const fd = fs.openSync(disk, 'r');
+    const size = fs.fstatSync(fd).size;
+    const readRange = async (offset: number, length: number): Promise<Buffer> => {
+      reading();
+      await aFinished;
+      const b = Buffer.alloc(length);
+      fs.readSync(fd, b, 0, length, offset);
+      return b;
+    };
+    const b = withVault((v) => v.backup({ vmName: 'beta', disks: [{ name: 'disk.img', path: disk, plan: { readRange, size } }] }), { cacheDir: cacheB });
+    await bReading;
+    const a = await here((v) => v.backup({ vmName: 'alpha', disks: [{ name: 'disk.img', path: disk }] }));
+    aDone();
+    const second = await b.finally(() => fs.closeSync(fd));
+    expect(second.newChunks).toBe(a.newChunks);
+    // This install's db now has both packs' rows: every stored chunk twice.
+    const stats = await here((v) => v.stats());
+    expect(dbView().chunks).toBe(2 * a.newChunks);
+    expect(stats.chunkCount).toBe(a.newChunks);
+    // The in-memory index of a handle without a cache folder says the same.
+    expect((await withVault((v) => v.stats())).chunkCount).toBe(a.newChunks);
+  });
+
   it('a db from another vault is not used', async () => {
     await here((v) => v.backup({ vmName: 'alpha', disks: [{ name: 'disk.img', path: disk }] }));
     // A second vault whose cache folder holds a copy of the first vault's db.
