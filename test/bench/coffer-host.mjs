@@ -4,7 +4,8 @@ import { spawn } from 'node:child_process';
 
 /** Starts the host on a random port and waits until it serves; answers its stop(). */
 export async function startHost(cliPath, dataDir, env) {
-  const host = spawn(process.execPath, [cliPath, '--data-dir', dataDir, 'serve', '--port', '0'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // stdin open while this process lives: the host stops by itself when it closes (a killed bench).
+  const host = spawn(process.execPath, [cliPath, '--data-dir', dataDir, 'serve', '--port', '0'], { env: { ...process.env, COFFER_TEST_EXIT_WITH_STDIN: '1', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
   const exited = new Promise((resolve) => host.once('exit', resolve));
   process.on('exit', () => host.exitCode === null && host.kill('SIGKILL'));
   await new Promise((resolve, reject) => {

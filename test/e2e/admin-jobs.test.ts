@@ -17,7 +17,7 @@ import { Engine } from '../../main/core/engine.js';
 import { Scheduler } from '../../main/core/scheduler.js';
 import { createRouter } from '../../main/rpc/router.js';
 import { unwrap } from '../helpers/cli.js';
-import { axeProblems, launchChromium, makeVm, ROOT, startConsole } from './console-host.js';
+import { ROOT, axeProblems, launchChromium, makeVm, startConsole, stopConsole } from './console-host.js';
 
 const SHOTS = path.join(ROOT, 'test-results');
 const TIMEOUT = 120_000;
@@ -107,7 +107,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close().catch(() => {});
-  if (server && server.exitCode === null) server.kill('SIGTERM');
+  await stopConsole(server);
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 

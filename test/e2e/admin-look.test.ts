@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Job } from '../../preload/contract.js';
 import { formatDateField, formatTimeField } from '../../renderer/src/i18n/dateTime.js';
 import { cofferIn } from '../helpers/cli.js';
-import { CLI, ROOT, axeProblems, consolePage, launchChromium, makeVm, startConsole, visible } from './console-host.js';
+import { CLI, ROOT, axeProblems, consolePage, launchChromium, makeVm, startConsole, stopConsole, visible } from './console-host.js';
 
 const SHOTS = path.join(ROOT, 'test-results');
 const T = 120_000;
@@ -106,7 +106,7 @@ describe('one look, one language', () => {
 
   afterAll(async () => {
     await browser?.close().catch(() => {});
-    if (server && server.exitCode === null) server.kill('SIGTERM');
+    await stopConsole(server);
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 

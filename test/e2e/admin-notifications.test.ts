@@ -13,7 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { ArgsOf, Job, MethodName, Result, ResultOf } from '../../preload/contract.js';
 import { selfIdentity } from '../../main/core/vault/locks.js';
-import { CLI, ROOT, axeProblems, consolePage, launchChromium, makeVm, startConsole, visible } from './console-host.js';
+import { CLI, ROOT, axeProblems, consolePage, launchChromium, makeVm, startConsole, stopConsole, visible } from './console-host.js';
 
 const SHOTS = path.join(ROOT, 'test-results');
 const T = 120_000;
@@ -154,7 +154,7 @@ describe('notifications that survive a reload', () => {
   afterAll(async () => {
     rpcSocket?.close();
     await browser?.close().catch(() => {});
-    if (server && server.exitCode === null) server.kill('SIGTERM');
+    await stopConsole(server);
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 

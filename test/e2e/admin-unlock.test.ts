@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, ROOT, axeProblems, consolePage, launchChromium, makeVm, startConsole, visible, type ConsoleHost } from './console-host.js';
+import { CLI, ROOT, axeProblems, consolePage, launchChromium, makeVm, startConsole, stopConsole, visible, type ConsoleHost } from './console-host.js';
 
 const SHOTS = path.join(ROOT, 'test-results');
 const T = 120_000;
@@ -71,14 +71,6 @@ async function openConsole(): Promise<void> {
   await page.getByRole('heading', { level: 1, name: /^(Vaults|Kluizen)$/ }).waitFor({ timeout: 20_000 });
 }
 
-async function stopConsole(): Promise<void> {
-  const child = host?.child;
-  if (!child || child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
-}
-
 async function setLanguage(lang: 'en' | 'nl'): Promise<void> {
   await page.evaluate((l) => localStorage.setItem('coffer.locale', l), lang);
   await page.reload();
@@ -122,7 +114,7 @@ describe('unattended backups and the vault choice, from the browser console', ()
 
   afterAll(async () => {
     await browser?.close().catch(() => {});
-    await stopConsole();
+    await stopConsole(host?.child);
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 
@@ -292,7 +284,7 @@ describe('unattended backups and the vault choice, from the browser console', ()
   });
 
   it('after a restart of the host the vault opens from its key file: a backup runs with nobody typing a passphrase', { timeout: T }, async () => {
-    await stopConsole();
+    await stopConsole(host?.child);
     await openConsole();
     await visible(vaultRow('vault-zulu').filter({ has: page.getByRole('gridcell', { name: 'Locked', exact: true }) }).filter({ hasText: `Key file (${keyFile})` }));
     const [job] = await api<{ id: number }[]>('backupNow', { vms: ['app01'] });

@@ -12,7 +12,7 @@ import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { translate, type Locale } from '../../renderer/src/i18n/index.js';
 import type { MessageKey } from '../../renderer/src/i18n/en.js';
-import { CLI, ROOT, axeProblems, launchChromium, startConsole } from './console-host.js';
+import { CLI, ROOT, axeProblems, launchChromium, startConsole, stopConsole } from './console-host.js';
 
 const T = 120_000;
 const SHOTS = path.join(ROOT, 'test-results');
@@ -196,7 +196,7 @@ describe('axe on the dialogs above', () => {
 
   afterAll(async () => {
     await browser?.close().catch(() => {});
-    if (server && server.exitCode === null) server.kill('SIGTERM');
+    await stopConsole(server);
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 });

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, ROOT, axeProblems, consolePage, launchChromium, makeVm, sha256, startConsole, visible, type ConsoleHost } from './console-host.js';
+import { CLI, ROOT, axeProblems, consolePage, launchChromium, makeVm, sha256, startConsole, stopConsole, visible, type ConsoleHost } from './console-host.js';
 
 const SHOTS = path.join(ROOT, 'test-results');
 const T = 120_000;
@@ -65,7 +65,7 @@ describe('connect an existing vault from a second install', () => {
 
   afterAll(async () => {
     await browser?.close().catch(() => {});
-    for (const h of hosts) if (h.child.exitCode === null) h.child.kill('SIGTERM');
+    await Promise.all(hosts.map((h) => stopConsole(h.child)));
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import { expect } from 'vitest';
 import type { CofferApi, Job, Result } from '../../preload/contract.js';
+import { HOST_STOP_GRACE_MS, stopChild } from '../helpers/processes.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const CLI = path.join(ROOT, 'dist/cli.mjs');
@@ -27,8 +28,9 @@ export function startConsole(dataDir: string, extraArgs: string[] = []): Promise
     let output = '';
     const child = spawn(process.execPath, [CLI, '--data-dir', dataDir, 'serve', '--port', '0', ...extraArgs], {
       cwd: ROOT,
-      env: { ...process.env, COFFER_TEST_KDF_N: '1024' },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      // stdin stays open while this process lives: the host stops by itself when it closes.
+      env: { ...process.env, COFFER_TEST_KDF_N: '1024', COFFER_TEST_EXIT_WITH_STDIN: '1' },
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
     const timer = setTimeout(() => reject(new Error(`coffer serve printed no URL within 30 s:\n${output}`)), 30_000);
     const onData = (chunk: Buffer) => {
@@ -48,12 +50,14 @@ export function startConsole(dataDir: string, extraArgs: string[] = []): Promise
   });
 }
 
-/** Stops a `coffer serve` (SIGTERM) and waits until it has exited: its data folder can go then. */
+/**
+ * Stops a `coffer serve` (SIGTERM) and waits until it has exited: its data folder can go then.
+ * A host still there 30 s after SIGTERM is killed and fails the caller (a host that does not stop
+ * is a bug: it outlived the test run before).
+ */
 export async function stopConsole(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
+  const stopped = await stopChild(child, HOST_STOP_GRACE_MS);
+  if (stopped?.killed) throw new Error(`coffer serve (pid ${child!.pid}) did not exit within ${HOST_STOP_GRACE_MS / 1000} s of SIGTERM and was killed`);
 }
 
 /** Until the first match is visible (a Playwright wait: usable in beforeAll, unlike expect.poll). */

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { CHROMIUM, CLI, ROOT, launchChromium, startConsole } from './console-host.js';
+import { CHROMIUM, CLI, ROOT, launchChromium, startConsole, stopConsole } from './console-host.js';
 
 const SHOTS = path.join(ROOT, 'test-results');
 const TIMEOUT = 60_000;
@@ -79,7 +79,7 @@ describe('browser console', () => {
 
   afterAll(async () => {
     await browser?.close().catch(() => {});
-    if (server && server.exitCode === null) server.kill('SIGTERM');
+    await stopConsole(server);
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, launchChromium, startConsole } from './console-host.js';
+import { CLI, launchChromium, startConsole, stopConsole } from './console-host.js';
 
 const TOTAL = 100_000;
 let server: ChildProcess | undefined;
@@ -38,7 +38,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  server?.kill('SIGTERM');
+  await stopConsole(server);
   fs.rmSync(dir, { recursive: true, force: true });
 });
 

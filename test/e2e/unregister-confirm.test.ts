@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCoffer } from '../helpers/cli.js';
-import { CLI, axeProblems, launchChromium, makeVm, startConsole } from './console-host.js';
+import { CLI, axeProblems, launchChromium, makeVm, startConsole, stopConsole } from './console-host.js';
 
 const T = 180_000;
 const PASSPHRASE = 'correct horse battery staple';
@@ -63,7 +63,7 @@ describe('unregistering a VM is confirmed', () => {
 
   afterAll(async () => {
     await browser?.close().catch(() => {});
-    if (server && server.exitCode === null) server.kill('SIGTERM');
+    await stopConsole(server);
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 

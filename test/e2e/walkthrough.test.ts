@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, ROOT, axeProblems, consolePage, launchChromium, makeVm, sha256, startConsole, visible } from './console-host.js';
+import { CLI, ROOT, axeProblems, consolePage, launchChromium, makeVm, sha256, startConsole, stopConsole, visible } from './console-host.js';
 
 const SHOTS = path.join(ROOT, 'test-results');
 const DOCS = path.join(ROOT, 'docs/screenshots');
@@ -62,7 +62,7 @@ describe('the walkthrough in the browser console', () => {
 
   afterAll(async () => {
     await browser?.close().catch(() => {});
-    if (server && server.exitCode === null) server.kill('SIGTERM');
+    await stopConsole(server);
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 

@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import type { ApiError, Result } from '../../preload/contract.js';
+import { HOST_STOP_GRACE_MS, stopChild } from './processes.js';
 import { cliPath, repoRoot } from './tmp.js';
 
 export interface CliRun {
@@ -30,15 +31,12 @@ export function cofferIn(dataDir: string, env: Record<string, string | undefined
 export function startServe(dataDir: string, extraArgs: string[] = [], env: Record<string, string | undefined> = {}): Promise<{ child: ChildProcessWithoutNullStreams; url: URL; stop: () => Promise<number | null> }> {
   const child = spawn(process.execPath, [cliPath, '--data-dir', dataDir, 'serve', '--port', '0', ...extraArgs], {
     cwd: repoRoot,
-    env: { ...process.env, ...env },
+    // stdin stays open while this process lives: the host stops by itself when it closes.
+    env: { ...process.env, COFFER_TEST_EXIT_WITH_STDIN: '1', ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
-  const stop = (): Promise<number | null> =>
-    new Promise((resolve) => {
-      if (child.exitCode !== null) return resolve(child.exitCode);
-      child.once('exit', (code) => resolve(code));
-      child.kill('SIGTERM');
-    });
+  /** SIGTERM, awaited; the exit code (null: it had to be killed after the grace period). */
+  const stop = async (): Promise<number | null> => (await stopChild(child, HOST_STOP_GRACE_MS))?.code ?? null;
   return new Promise((resolve, reject) => {
     let buf = '';
     let errBuf = '';

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { AZURITE_DEV, type StoreCredentials, type VaultLocation } from '../../main/core/vault/stores.js';
+import { stopChild } from './processes.js';
 
 /** The repository (where node_modules holds the emulators), found upwards: this file is also bundled into dist/ for the bench. */
 const repoRoot = ((): string => {
@@ -60,6 +61,25 @@ process.stdin.on('error', stop);
 process.stdin.resume();
 `;
 
+/**
+ * azurite's blob service, run in a process that also stops when its stdin closes (the test process
+ * that started it is gone), like s3rver above: azurite has no such option, so this runs its own
+ * entry (process.argv[1], with its options after it) and hands it SIGTERM, its graceful stop.
+ */
+const AZURITE_MAIN = `
+const stop = () => {
+  process.stdin.destroy();
+  setTimeout(() => process.exit(0), 10_000).unref();
+};
+process.once('SIGTERM', stop);
+process.once('SIGINT', stop);
+const orphaned = () => process.kill(process.pid, 'SIGTERM');
+process.stdin.on('end', orphaned);
+process.stdin.on('error', orphaned);
+process.stdin.resume();
+require(process.argv[1]);
+`;
+
 class ChildEmulator implements Emulator {
   private child: ChildProcess | undefined;
   port = 0;
@@ -104,6 +124,8 @@ class ChildEmulator implements Emulator {
         ? spawn(
             process.execPath,
             [
+              '-e',
+              AZURITE_MAIN,
               fs.realpathSync(path.join(repoRoot, 'node_modules/.bin/azurite-blob')),
               '--blobHost',
               '127.0.0.1',
@@ -116,7 +138,8 @@ class ChildEmulator implements Emulator {
               '--skipApiVersionCheck',
               '--loose',
             ],
-            { cwd: this.dir, stdio: ['ignore', 'pipe', 'pipe'] },
+            // stdin stays open while this process lives: azurite stops when it closes.
+            { cwd: this.dir, stdio: ['pipe', 'pipe', 'pipe'] },
           )
         : // s3rver's list continuation tokens use DES, which OpenSSL 3 only has in its legacy provider.
           spawn(process.execPath, ['--openssl-legacy-provider', '--input-type=module', '-e', S3RVER_MAIN], {
@@ -156,11 +179,7 @@ class ChildEmulator implements Emulator {
   async stop(): Promise<void> {
     const child = this.child;
     if (!child) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    await exited;
-    clearTimeout(timer);
+    await stopChild(child, 20_000);
     this.child = undefined;
   }
 

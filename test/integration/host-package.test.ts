@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Job } from '../../preload/contract.js';
+import { HOST_STOP_GRACE_MS, stopChild } from '../helpers/processes.js';
 import { repoRoot } from '../helpers/tmp.js';
 
 const has = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
@@ -48,8 +49,8 @@ let serve: ChildProcess | undefined;
 let installed = false;
 const work = fs.mkdtempSync(path.join(tmpdir(), 'coffer-hostpkg-'));
 
-afterAll(() => {
-  serve?.kill('SIGTERM');
+afterAll(async () => {
+  await stopChild(serve, HOST_STOP_GRACE_MS);
   // Whatever happened: the package, its user and its folders go.
   if (installed) run('dpkg', ['--purge', 'coffer-host']);
   fs.rmSync(work, { recursive: true, force: true });
@@ -125,7 +126,8 @@ describe.skipIf(skip !== null)(`the host package (${skip ?? 'root, dpkg and syst
     const [user] = value('User');
     const argv = value('ExecStart')[0]!.split(/\s+/).map((a) => a.replace(/\$\{(\w+)\}/g, (_, n: string) => env[n] ?? ''));
     expect(argv.slice(0, 3)).toEqual(['/usr/bin/node', '/usr/lib/coffer/dist/cli.mjs', 'serve']);
-    serve = spawn('setpriv', ['--reuid', user!, '--regid', user!, '--init-groups', '--no-new-privs', '--', ...argv], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // The unit's environment, and stdin open while this process lives: the host stops by itself when it closes.
+    serve = spawn('setpriv', ['--reuid', user!, '--regid', user!, '--init-groups', '--no-new-privs', '--', ...argv], { env: { ...env, COFFER_TEST_EXIT_WITH_STDIN: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
     let output = '';
     const url = await new Promise<string>((resolve, reject) => {
       const onData = (b: Buffer) => {

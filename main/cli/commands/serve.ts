@@ -34,13 +34,29 @@ export function serveCommand(program: Command, cli: Cli): void {
       const hosting = await startHosting({ engine, staticDir: rendererDir(), port: o.port, scheduler: o.scheduler });
       cli.io.out(`Coffer console: ${hosting.server.url}\n`);
       await new Promise<void>((resolve) => {
+        // Tests only (COFFER_TEST_EXIT_WITH_STDIN=1): the host also stops when the test process that
+        // started it is gone, which closes its end of stdin, and leaves at the latest 30 s later.
+        const watchStdin = process.env.COFFER_TEST_EXIT_WITH_STDIN === '1';
+        let stopping = false;
         const stop = (): void => {
+          if (stopping) return;
+          stopping = true;
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
+          if (watchStdin) process.stdin.destroy();
           void hosting.stop().then(resolve);
         };
         process.on('SIGINT', stop);
         process.on('SIGTERM', stop);
+        if (watchStdin) {
+          const orphaned = (): void => {
+            setTimeout(() => process.exit(1), 30_000).unref();
+            stop();
+          };
+          process.stdin.on('end', orphaned);
+          process.stdin.on('error', orphaned);
+          process.stdin.resume();
+        }
       });
     });
 }
