@@ -8,7 +8,8 @@ import { methods, type Job, type RecoveryPoint, type Vm, type VmNameParts } from
 import { call } from '../api.js';
 import { useI18n } from '../i18n/index.js';
 import { vmNames } from '../items/VmName.js';
-import { JobDialog, StartedJobStatus, useStartedJob } from '../shell/JobDialog.js';
+import { CheckedField } from '../shell/FormDialog.js';
+import { PointJobDialog, useStartedJob } from '../shell/JobDialog.js';
 import { useFieldVisibility } from '../shell/ui.js';
 
 const useStyles = makeStyles({
@@ -36,59 +37,52 @@ function serialLines(job: Job | undefined): string[] {
 }
 
 export function TestRestoreDialog({ vm, point, among = [], onClose }: { vm: Vm; point: RecoveryPoint | undefined; among?: readonly VmNameParts[]; onClose: () => void }): ReactElement {
-  const { t, formatDateTime, formatBytes } = useI18n();
+  const { t } = useI18n();
   const styles = useStyles();
   const started = useStartedJob();
-  const { job, done } = started;
   const [uri, setUri] = useState('qemu:///system');
   const [heartbeat, setHeartbeat] = useState('login:');
   const [timeout, setTimeoutText] = useState('600');
   const fields = useFieldVisibility<'uri' | 'heartbeat' | 'timeout'>();
   const parsed = argsSchema.safeParse({ vm: vm.id, pointId: point?.id ?? 'x', uri, heartbeat, timeoutSeconds: Number(timeout) });
   const issue = (field: string) => (parsed.success ? undefined : parsed.error.issues.find((i) => i.path[0] === field));
-  const uriError = fields.show('uri', issue('uri') ? t('restoreTest.uriInvalid') : undefined);
-  const heartbeatError = fields.show('heartbeat', issue('heartbeat') ? t('restoreTest.heartbeatInvalid') : undefined);
-  const timeoutError = fields.show('timeout', issue('timeoutSeconds') || !/^\d+$/.test(timeout.trim()) ? t('restoreTest.timeoutInvalid') : undefined);
-
-  const submit = async () => {
-    fields.submit();
-    if (!point || !parsed.success || !/^\d+$/.test(timeout.trim())) return;
-    await started.start(() => call('testRestore', { vm: vm.id, pointId: point.id, uri: uri.trim(), heartbeat, timeoutSeconds: Number(timeout) }));
-  };
-  const lines = serialLines(job);
+  const wholeSeconds = /^\d+$/.test(timeout.trim());
+  const lines = serialLines(started.job);
 
   return (
-    <JobDialog
-      open={point !== undefined}
+    <PointJobDialog
+      point={point}
       title={t('restoreTest.title', { name: vmNames([vm], among) })}
       className={styles.surface}
       started={started}
-      onClose={() => (fields.reset(), onClose())}
-      submit={{ label: t('restoreTest.submit'), icon: <HeartPulse20Regular />, onSubmit: submit }}
+      fields={fields}
+      valid={parsed.success && wholeSeconds}
+      submitLabel={t('restoreTest.submit')}
+      submitIcon={<HeartPulse20Regular />}
+      begin={(p) => call('testRestore', { vm: vm.id, pointId: p.id, uri: uri.trim(), heartbeat, timeoutSeconds: Number(timeout) })}
+      progressLabel={t('restoreTest.progress')}
+      onClose={onClose}
+      after={
+        started.done &&
+        lines.length > 0 && (
+          <Field label={t('restoreTest.serial')}>
+            <pre className={styles.serial} tabIndex={0} aria-label={t('restoreTest.serial')}>
+              {lines.join('\n')}
+            </pre>
+          </Field>
+        )
+      }
     >
-      {point && <Text>{t('restore.point', { created: formatDateTime(point.created), size: formatBytes(point.logicalBytes) })}</Text>}
-      {!job && (
-        <>
-          <Text>{t('restoreTest.intro')}</Text>
-          <Field label={t('restoreTest.uri')} hint={t('restoreTest.uriHint')} required validationMessage={uriError} validationState={uriError ? 'error' : 'none'}>
-            <Input value={uri} onChange={(_, d) => (setUri(d.value), fields.edit('uri'))} onBlur={fields.blur('uri')} autoComplete="off" spellCheck={false} />
-          </Field>
-          <Field label={t('restoreTest.heartbeat')} hint={t('restoreTest.heartbeatHint')} required validationMessage={heartbeatError} validationState={heartbeatError ? 'error' : 'none'}>
-            <Input value={heartbeat} onChange={(_, d) => (setHeartbeat(d.value), fields.edit('heartbeat'))} onBlur={fields.blur('heartbeat')} autoComplete="off" spellCheck={false} />
-          </Field>
-          <Field label={t('restoreTest.timeout')} required validationMessage={timeoutError} validationState={timeoutError ? 'error' : 'none'}>
-            <Input type="number" min={5} value={timeout} onChange={(_, d) => (setTimeoutText(d.value), fields.edit('timeout'))} onBlur={fields.blur('timeout')} />
-          </Field>
-        </>
-      )}
-      {job && <StartedJobStatus job={job} label={t('restoreTest.progress')} field />}
-      {done && lines.length > 0 && (
-        <Field label={t('restoreTest.serial')}>
-          <pre className={styles.serial} tabIndex={0} aria-label={t('restoreTest.serial')}>
-            {lines.join('\n')}
-          </pre>
-        </Field>
-      )}
-    </JobDialog>
+      <Text>{t('restoreTest.intro')}</Text>
+      <CheckedField label={t('restoreTest.uri')} hint={t('restoreTest.uriHint')} required error={fields.show('uri', issue('uri') ? t('restoreTest.uriInvalid') : undefined)}>
+        <Input value={uri} onChange={(_, d) => (setUri(d.value), fields.edit('uri'))} onBlur={fields.blur('uri')} autoComplete="off" spellCheck={false} />
+      </CheckedField>
+      <CheckedField label={t('restoreTest.heartbeat')} hint={t('restoreTest.heartbeatHint')} required error={fields.show('heartbeat', issue('heartbeat') ? t('restoreTest.heartbeatInvalid') : undefined)}>
+        <Input value={heartbeat} onChange={(_, d) => (setHeartbeat(d.value), fields.edit('heartbeat'))} onBlur={fields.blur('heartbeat')} autoComplete="off" spellCheck={false} />
+      </CheckedField>
+      <CheckedField label={t('restoreTest.timeout')} required error={fields.show('timeout', issue('timeoutSeconds') || !wholeSeconds ? t('restoreTest.timeoutInvalid') : undefined)}>
+        <Input type="number" min={5} value={timeout} onChange={(_, d) => (setTimeoutText(d.value), fields.edit('timeout'))} onBlur={fields.blur('timeout')} />
+      </CheckedField>
+    </PointJobDialog>
   );
 }

@@ -2,19 +2,20 @@
 // the Fluent dialog shell, the busy flag and the engine's error, the started job kept current
 // through `jobUpdated` (with the catch-up read for an update that came before its id was known),
 // and the job's progress, status, link and result. Each dialog brings only its fields.
-import { Button, Dialog, DialogActions, DialogBody, DialogContent, DialogSurface, DialogTitle, Link, Spinner, Text, makeStyles, tokens } from '@fluentui/react-components';
-import { useState, type FormEvent, type ReactElement, type ReactNode } from 'react';
-import { finishedStatuses, type Job } from '../../../preload/contract.js';
+import { Link, Text, makeStyles, tokens } from '@fluentui/react-components';
+import { useState, type ReactElement, type ReactNode } from 'react';
+import { finishedStatuses, type Job, type RecoveryPoint } from '../../../preload/contract.js';
 import { catchUpStartedJob, useAction, useEngineEvent, type Action } from '../api.js';
 import { useI18n } from '../i18n/index.js';
 import { hrefOf } from '../routes.js';
 import { JobProgress } from './JobProgress.js';
 import { JobStatusBadge } from './labels.js';
 import { useTrackJobs } from './notify.js';
+import { FormDialog } from './FormDialog.js';
 import { ErrorBar } from './Page.js';
+import type { FieldVisibility } from './ui.js';
 
 const useStyles = makeStyles({
-  form: { display: 'flex', flexDirection: 'column', gap: tokens.spacingVerticalM },
   badges: { display: 'flex', gap: tokens.spacingHorizontalXS, flexWrap: 'wrap', alignItems: 'center' },
 });
 
@@ -85,50 +86,78 @@ export interface JobDialogProps {
   children: ReactNode;
 }
 
+/** A FormDialog that follows its started job: Cancel and the submit button until the job starts, then Close. */
 export function JobDialog({ open, title, className, started, onClose, submit, actions, children }: JobDialogProps): ReactElement {
   const t = useI18n().t;
-  const styles = useStyles();
   const { job, action } = started;
-  const close = () => {
-    if (action.busy) return;
-    started.reset();
-    onClose();
-  };
-  const body = (
-    <DialogBody>
-      <DialogTitle>{title}</DialogTitle>
-      <DialogContent className={styles.form}>
-        {children}
-        {action.error && <ErrorBar error={action.error} />}
-      </DialogContent>
-      <DialogActions>
-        {actions}
-        <Button appearance={submit && job ? 'primary' : submit ? 'secondary' : 'primary'} onClick={close} disabled={action.busy}>
-          {submit && !job ? t('common.cancel') : t('common.close')}
-        </Button>
-        {submit && !job && (
-          <Button appearance="primary" type="submit" disabled={action.busy} icon={action.busy ? <Spinner size="tiny" /> : submit.icon}>
-            {submit.label}
-          </Button>
-        )}
-      </DialogActions>
-    </DialogBody>
+  return (
+    <FormDialog
+      open={open}
+      title={title}
+      className={className}
+      action={action}
+      onClose={() => {
+        started.reset();
+        onClose();
+      }}
+      submit={submit && { ...submit, hidden: job !== undefined }}
+      close={submit && !job ? undefined : { label: t('common.close'), appearance: 'primary' }}
+      actions={actions}
+    >
+      {children}
+    </FormDialog>
   );
-  const onSubmit = (ev: FormEvent) => {
-    ev.preventDefault();
-    void submit?.onSubmit();
+}
+
+/**
+ * A job dialog about one recovery point of a VM (Restore, Test restore): the point's time and size,
+ * the dialog's fields until its job starts, then the job's status. The submit checks the fields
+ * (every error shows) and starts the job only when `valid`.
+ */
+export function PointJobDialog({
+  point,
+  title,
+  className,
+  started,
+  fields,
+  valid,
+  submitLabel,
+  submitIcon,
+  begin,
+  progressLabel,
+  onClose,
+  children,
+  after,
+}: {
+  point: RecoveryPoint | undefined;
+  title: string;
+  className?: string;
+  started: StartedJob;
+  fields: Pick<FieldVisibility<string>, 'submit' | 'reset'>;
+  valid: boolean;
+  submitLabel: string;
+  submitIcon: ReactElement;
+  begin: (point: RecoveryPoint) => Promise<Job>;
+  progressLabel: string;
+  onClose: () => void;
+  /** The fields, shown until the job starts. */
+  children: ReactNode;
+  /** Shown under the job's status once it started. */
+  after?: ReactNode;
+}): ReactElement {
+  const { t, formatDateTime, formatBytes } = useI18n();
+  const { job } = started;
+  const submit = async () => {
+    fields.submit();
+    if (!point || !valid) return;
+    await started.start(() => begin(point));
   };
   return (
-    <Dialog open={open} onOpenChange={(_, d) => !d.open && close()}>
-      <DialogSurface className={className}>
-        {submit ? (
-          <form onSubmit={onSubmit} noValidate>
-            {body}
-          </form>
-        ) : (
-          body
-        )}
-      </DialogSurface>
-    </Dialog>
+    <JobDialog open={point !== undefined} title={title} className={className} started={started} onClose={() => (fields.reset(), onClose())} submit={{ label: submitLabel, icon: submitIcon, onSubmit: submit }}>
+      {point && <Text>{t('restore.point', { created: formatDateTime(point.created), size: formatBytes(point.logicalBytes) })}</Text>}
+      {!job && children}
+      {job && <StartedJobStatus job={job} label={progressLabel} field />}
+      {job && after}
+    </JobDialog>
   );
 }

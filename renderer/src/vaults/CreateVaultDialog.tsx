@@ -1,34 +1,14 @@
-import {
-  Button,
-  Checkbox,
-  Dialog,
-  DialogActions,
-  DialogBody,
-  DialogContent,
-  DialogSurface,
-  DialogTitle,
-  Field,
-  Input,
-  MessageBar,
-  MessageBarBody,
-  MessageBarTitle,
-  ProgressBar,
-  Text,
-  makeStyles,
-  tokens,
-} from '@fluentui/react-components';
-import type { FormEvent, ReactElement } from 'react';
+import { Checkbox, Field, Input, MessageBar, MessageBarBody, MessageBarTitle, ProgressBar, Text, makeStyles, tokens } from '@fluentui/react-components';
+import type { ReactElement } from 'react';
 import { isWeakPassphrase, passphraseStrength, PASSPHRASE_MIN, type VaultSummary } from '../../../preload/contract.js';
 import { call, useAction } from '../api.js';
 import { useT, type MessageKey } from '../i18n/index.js';
-import { ActionButton } from '../shell/ActionButton.js';
-import { ErrorBar } from '../shell/Page.js';
+import { FormDialog } from '../shell/FormDialog.js';
 import { storageArgs, weakPassphraseArgs } from './validation.js';
 import { FormField, StorageFields, useVaultForm } from './vaultForm.js';
 
 const useStyles = makeStyles({
   surface: { maxWidth: '560px', width: '100%' },
-  form: { display: 'flex', flexDirection: 'column', gap: tokens.spacingVerticalM },
   intro: { color: tokens.colorNeutralForeground2 },
   strength: { display: 'flex', flexDirection: 'column', gap: tokens.spacingVerticalXXS },
 });
@@ -48,7 +28,6 @@ export function CreateVaultDialog({ open, onClose, onCreated }: { open: boolean;
   };
 
   const close = () => {
-    if (action.busy) return;
     reset();
     onClose();
   };
@@ -57,8 +36,7 @@ export function CreateVaultDialog({ open, onClose, onCreated }: { open: boolean;
     <Input type={type} value={values[field]} onChange={(_, d) => form.setValue(field, d.value)} onBlur={form.blur(field)} autoComplete={autoComplete} spellCheck={false} autoFocus={field === 'name'} />
   );
 
-  const submit = async (ev: FormEvent) => {
-    ev.preventDefault();
+  const submit = async () => {
     action.clearError();
     if (!form.check()) return;
     await action.run(async () => {
@@ -74,55 +52,44 @@ export function CreateVaultDialog({ open, onClose, onCreated }: { open: boolean;
   const offerRisk = values.passphrase.length >= PASSPHRASE_MIN && isWeakPassphrase(values.passphrase);
 
   return (
-    <Dialog open={open} onOpenChange={(_, data) => !data.open && close()} modalType="modal">
-      <DialogSurface className={styles.surface}>
-        <form onSubmit={submit} noValidate>
-          <DialogBody>
-            <DialogTitle>{t('vaults.createDialog.title')}</DialogTitle>
-            <DialogContent className={styles.form}>
-              <Text className={styles.intro}>{t('vaults.createDialog.intro')}</Text>
-              <FormField form={form} name="name" label="vaults.createDialog.name" hint="vaults.createDialog.nameHint">
-                {text('name')}
-              </FormField>
-              <FormField form={form} name="region" label="vaults.createDialog.region" hint="vaults.createDialog.regionHint">
-                {text('region')}
-              </FormField>
-              <StorageFields form={form} mode="create" />
-              <FormField form={form} name="passphrase" label="vaults.createDialog.passphrase">
-                {text('passphrase', 'password', 'new-password')}
-              </FormField>
-              <div className={styles.strength}>
-                <Field
-                  label={t('vaults.strength.label')}
-                  validationMessage={values.passphrase ? `${t(strengthKey)}${strength < 3 ? ` · ${t('vaults.strength.tip')}` : ''}` : t('vaults.strength.tip')}
-                  validationState="none"
-                  size="small"
-                >
-                  <ProgressBar value={strength / 4} max={1} thickness="large" color={strengthColor[strength]} aria-valuetext={t(strengthKey)} />
-                </Field>
-              </div>
-              {offerRisk && <Checkbox checked={values.acceptWeak} onChange={(_, d) => form.setAcceptWeak(d.checked === true)} label={t('vaults.createDialog.acceptWeak')} />}
-              <FormField form={form} name="confirm" label="vaults.createDialog.confirm">
-                {text('confirm', 'password', 'new-password')}
-              </FormField>
-              <MessageBar intent="warning" layout="multiline">
-                <MessageBarBody>
-                  <MessageBarTitle>{t('vaults.createDialog.warningTitle')}</MessageBarTitle> {t('vaults.createDialog.warning')}
-                </MessageBarBody>
-              </MessageBar>
-              {action.error && <ErrorBar error={action.error} />}
-            </DialogContent>
-            <DialogActions>
-              <Button appearance="secondary" onClick={close} disabled={action.busy}>
-                {t('common.cancel')}
-              </Button>
-              <ActionButton action={action} appearance="primary" type="submit">
-                {action.busy ? t('vaults.createDialog.submitting') : t('vaults.createDialog.submit')}
-              </ActionButton>
-            </DialogActions>
-          </DialogBody>
-        </form>
-      </DialogSurface>
-    </Dialog>
+    <FormDialog
+      open={open}
+      title={t('vaults.createDialog.title')}
+      className={styles.surface}
+      action={action}
+      onClose={close}
+      submit={{ label: action.busy ? t('vaults.createDialog.submitting') : t('vaults.createDialog.submit'), onSubmit: submit }}
+    >
+      <Text className={styles.intro}>{t('vaults.createDialog.intro')}</Text>
+      <FormField form={form} name="name" label="vaults.createDialog.name" hint="vaults.createDialog.nameHint">
+        {text('name')}
+      </FormField>
+      <FormField form={form} name="region" label="vaults.createDialog.region" hint="vaults.createDialog.regionHint">
+        {text('region')}
+      </FormField>
+      <StorageFields form={form} mode="create" />
+      <FormField form={form} name="passphrase" label="vaults.createDialog.passphrase">
+        {text('passphrase', 'password', 'new-password')}
+      </FormField>
+      <div className={styles.strength}>
+        <Field
+          label={t('vaults.strength.label')}
+          validationMessage={values.passphrase ? `${t(strengthKey)}${strength < 3 ? ` · ${t('vaults.strength.tip')}` : ''}` : t('vaults.strength.tip')}
+          validationState="none"
+          size="small"
+        >
+          <ProgressBar value={strength / 4} max={1} thickness="large" color={strengthColor[strength]} aria-valuetext={t(strengthKey)} />
+        </Field>
+      </div>
+      {offerRisk && <Checkbox checked={values.acceptWeak} onChange={(_, d) => form.setAcceptWeak(d.checked === true)} label={t('vaults.createDialog.acceptWeak')} />}
+      <FormField form={form} name="confirm" label="vaults.createDialog.confirm">
+        {text('confirm', 'password', 'new-password')}
+      </FormField>
+      <MessageBar intent="warning" layout="multiline">
+        <MessageBarBody>
+          <MessageBarTitle>{t('vaults.createDialog.warningTitle')}</MessageBarTitle> {t('vaults.createDialog.warning')}
+        </MessageBarBody>
+      </MessageBar>
+    </FormDialog>
   );
 }

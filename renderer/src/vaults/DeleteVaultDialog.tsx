@@ -1,29 +1,11 @@
-import {
-  Button,
-  Checkbox,
-  Dialog,
-  DialogActions,
-  DialogBody,
-  DialogContent,
-  DialogSurface,
-  DialogTitle,
-  Field,
-  Input,
-  MessageBar,
-  MessageBarBody,
-  Spinner,
-  Text,
-  makeStyles,
-  tokens,
-} from '@fluentui/react-components';
-import { useState, type FormEvent, type ReactElement } from 'react';
+import { Checkbox, Input, MessageBar, MessageBarBody, Text, makeStyles, tokens } from '@fluentui/react-components';
+import { useState, type ReactElement } from 'react';
 import type { ResultOf, VaultSummary } from '../../../preload/contract.js';
 import { call, useAction } from '../api.js';
 import { useT } from '../i18n/index.js';
-import { ErrorBar } from '../shell/Page.js';
+import { CheckedField, FormDialog } from '../shell/FormDialog.js';
 
 const useStyles = makeStyles({
-  content: { display: 'flex', flexDirection: 'column', gap: tokens.spacingVerticalM },
   danger: {
     backgroundColor: tokens.colorPaletteRedBackground3,
     color: tokens.colorNeutralForegroundOnBrand,
@@ -47,20 +29,18 @@ export function DeleteVaultDialog({
   const [typed, setTyped] = useState('');
   const [deleteData, setDeleteData] = useState(false);
   const action = useAction();
-  const { busy, error } = action;
+  const { busy } = action;
   const name = vault?.name ?? '';
   const matches = typed === name && name !== '';
 
   const close = () => {
-    if (busy) return;
     setTyped('');
     setDeleteData(false);
     action.clearError();
     onClose();
   };
 
-  const submit = async (ev: FormEvent) => {
-    ev.preventDefault();
+  const submit = async () => {
     if (!matches) return;
     const result = await action.run(() => call('deleteVault', { name, deleteData }));
     if (!result) return;
@@ -70,44 +50,29 @@ export function DeleteVaultDialog({
   };
 
   return (
-    <Dialog open={vault !== undefined} onOpenChange={(_, data) => !data.open && close()} modalType="alert">
-      <DialogSurface>
-        <form onSubmit={submit} noValidate>
-          <DialogBody>
-            <DialogTitle>{t('vaults.deleteDialog.title', { name })}</DialogTitle>
-            <DialogContent className={styles.content}>
-              <Text>{t('vaults.deleteDialog.body')}</Text>
-              <Text>{t('vaults.deleteDialog.keepData')}</Text>
-              <Checkbox
-                checked={deleteData}
-                onChange={(_, data) => setDeleteData(data.checked === true)}
-                label={t('vaults.deleteDialog.deleteData', { location: vault?.location ?? '' })}
-              />
-              {deleteData && (
-                <MessageBar intent="warning">
-                  <MessageBarBody>{t('vaults.deleteDialog.deleteDataWarning')}</MessageBarBody>
-                </MessageBar>
-              )}
-              <Field
-                label={t('vaults.deleteDialog.typeName', { name })}
-                validationMessage={typed !== '' && !matches ? t('vaults.deleteDialog.typeNameMismatch') : undefined}
-                validationState={typed !== '' && !matches ? 'error' : 'none'}
-              >
-                <Input value={typed} onChange={(_, data) => setTyped(data.value)} autoComplete="off" spellCheck={false} autoFocus />
-              </Field>
-              {error && <ErrorBar error={error} />}
-            </DialogContent>
-            <DialogActions>
-              <Button appearance="secondary" onClick={close} disabled={busy}>
-                {t('common.cancel')}
-              </Button>
-              <Button type="submit" appearance="primary" className={matches && !busy ? styles.danger : undefined} disabled={!matches || busy} icon={busy ? <Spinner size="tiny" /> : undefined}>
-                {busy ? t('vaults.deleteDialog.submitting') : t('vaults.deleteDialog.submit')}
-              </Button>
-            </DialogActions>
-          </DialogBody>
-        </form>
-      </DialogSurface>
-    </Dialog>
+    <FormDialog
+      open={vault !== undefined}
+      title={t('vaults.deleteDialog.title', { name })}
+      modalType="alert"
+      action={action}
+      onClose={close}
+      submit={{ label: busy ? t('vaults.deleteDialog.submitting') : t('vaults.deleteDialog.submit'), disabled: !matches, className: matches && !busy ? styles.danger : undefined, onSubmit: submit }}
+    >
+      <Text>{t('vaults.deleteDialog.body')}</Text>
+      <Text>{t('vaults.deleteDialog.keepData')}</Text>
+      <Checkbox
+        checked={deleteData}
+        onChange={(_, data) => setDeleteData(data.checked === true)}
+        label={t('vaults.deleteDialog.deleteData', { location: vault?.location ?? '' })}
+      />
+      {deleteData && (
+        <MessageBar intent="warning">
+          <MessageBarBody>{t('vaults.deleteDialog.deleteDataWarning')}</MessageBarBody>
+        </MessageBar>
+      )}
+      <CheckedField label={t('vaults.deleteDialog.typeName', { name })} error={typed !== '' && !matches ? t('vaults.deleteDialog.typeNameMismatch') : undefined}>
+        <Input value={typed} onChange={(_, data) => setTyped(data.value)} autoComplete="off" spellCheck={false} autoFocus />
+      </CheckedField>
+    </FormDialog>
   );
 }

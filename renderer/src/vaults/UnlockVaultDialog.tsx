@@ -1,30 +1,11 @@
-import {
-  Button,
-  Checkbox,
-  Dialog,
-  DialogActions,
-  DialogBody,
-  DialogContent,
-  DialogSurface,
-  DialogTitle,
-  Field,
-  Input,
-  MessageBar,
-  MessageBarActions,
-  MessageBarBody,
-  Spinner,
-  Text,
-  makeStyles,
-  tokens,
-} from '@fluentui/react-components';
-import { useState, type FormEvent, type ReactElement } from 'react';
+import { Button, Checkbox, Input, MessageBar, MessageBarActions, MessageBarBody, Text, makeStyles } from '@fluentui/react-components';
+import { useState, type ReactElement } from 'react';
 import type { VaultSummary } from '../../../preload/contract.js';
 import { call, useAction, useApi } from '../api.js';
 import { useT } from '../i18n/index.js';
-import { ErrorBar } from '../shell/Page.js';
+import { CheckedField, FormDialog } from '../shell/FormDialog.js';
 
 const useStyles = makeStyles({
-  content: { display: 'flex', flexDirection: 'column', gap: tokens.spacingVerticalM },
   surface: { maxWidth: '520px', width: '100%' },
 });
 
@@ -58,12 +39,10 @@ export function UnlockVaultDialog({
     action.clearError();
   };
   const close = () => {
-    if (busy) return;
     reset();
     onClose();
   };
-  const submit = async (ev: FormEvent) => {
-    ev.preventDefault();
+  const submit = async () => {
     if (!vault || passphrase === '') return;
     const v = await action.run(() => call('unlockVault', { name: vault.name, passphrase, remember: keepsSecrets && remember }));
     if (!v) return;
@@ -72,54 +51,44 @@ export function UnlockVaultDialog({
   };
   const wrong = error?.code === 'WrongPassphrase';
   return (
-    <Dialog open={vault !== undefined} onOpenChange={(_, d) => !d.open && close()}>
-      <DialogSurface className={styles.surface}>
-        <form onSubmit={submit} noValidate>
-          <DialogBody>
-            <DialogTitle>{t('vaults.unlockDialog.title', { name: vault?.name ?? '' })}</DialogTitle>
-            <DialogContent className={styles.content}>
-              <Text>{t('vaults.unlockDialog.intro')}</Text>
-              <Field label={t('vaults.createDialog.passphrase')} required validationMessage={wrong ? t('vaults.unlockDialog.wrong') : undefined} validationState={wrong ? 'error' : 'none'}>
-                <Input type="password" value={passphrase} onChange={(_, d) => setPassphrase(d.value)} autoComplete="current-password" autoFocus />
-              </Field>
-              {keepsSecrets ? (
-                <>
-                  <Checkbox checked={remember} onChange={(_, d) => setRemember(d.checked === true)} label={t('vaults.unlockDialog.remember')} />
-                  <Text size={200}>{t('vaults.unlockDialog.rememberHint')}</Text>
-                </>
-              ) : vault?.unlocksAtStart.via === 'keyFile' ? (
-                <Text size={200}>{t('vaults.unlockDialog.viaKeyFile', { path: vault.unlocksAtStart.keyFile })}</Text>
-              ) : (
-                info.data && (
-                  <MessageBar intent="info" layout="multiline">
-                    <MessageBarBody>{t('vaults.unlockDialog.noKeychain')}</MessageBarBody>
-                    <MessageBarActions>
-                      <Button
-                        onClick={() => {
-                          if (!vault || busy) return;
-                          reset();
-                          onSetUpKeyFile(vault);
-                        }}
-                      >
-                        {t('vaults.unlockDialog.setUpKeyFile')}
-                      </Button>
-                    </MessageBarActions>
-                  </MessageBar>
-                )
-              )}
-              {error && !wrong && <ErrorBar error={error} />}
-            </DialogContent>
-            <DialogActions>
-              <Button appearance="secondary" onClick={close} disabled={busy}>
-                {t('common.cancel')}
+    <FormDialog
+      open={vault !== undefined}
+      title={t('vaults.unlockDialog.title', { name: vault?.name ?? '' })}
+      className={styles.surface}
+      action={action}
+      showError={!wrong}
+      onClose={close}
+      submit={{ label: t('vaults.unlock'), disabled: passphrase === '', onSubmit: submit }}
+    >
+      <Text>{t('vaults.unlockDialog.intro')}</Text>
+      <CheckedField label={t('vaults.createDialog.passphrase')} required error={wrong ? t('vaults.unlockDialog.wrong') : undefined}>
+        <Input type="password" value={passphrase} onChange={(_, d) => setPassphrase(d.value)} autoComplete="current-password" autoFocus />
+      </CheckedField>
+      {keepsSecrets ? (
+        <>
+          <Checkbox checked={remember} onChange={(_, d) => setRemember(d.checked === true)} label={t('vaults.unlockDialog.remember')} />
+          <Text size={200}>{t('vaults.unlockDialog.rememberHint')}</Text>
+        </>
+      ) : vault?.unlocksAtStart.via === 'keyFile' ? (
+        <Text size={200}>{t('vaults.unlockDialog.viaKeyFile', { path: vault.unlocksAtStart.keyFile })}</Text>
+      ) : (
+        info.data && (
+          <MessageBar intent="info" layout="multiline">
+            <MessageBarBody>{t('vaults.unlockDialog.noKeychain')}</MessageBarBody>
+            <MessageBarActions>
+              <Button
+                onClick={() => {
+                  if (!vault || busy) return;
+                  reset();
+                  onSetUpKeyFile(vault);
+                }}
+              >
+                {t('vaults.unlockDialog.setUpKeyFile')}
               </Button>
-              <Button appearance="primary" type="submit" disabled={busy || passphrase === ''} icon={busy ? <Spinner size="tiny" /> : undefined}>
-                {t('vaults.unlock')}
-              </Button>
-            </DialogActions>
-          </DialogBody>
-        </form>
-      </DialogSurface>
-    </Dialog>
+            </MessageBarActions>
+          </MessageBar>
+        )
+      )}
+    </FormDialog>
   );
 }

@@ -5,6 +5,7 @@ import { useState, type ReactElement } from 'react';
 import type { ApiError } from '../../../preload/contract.js';
 import { useI18n, type MessageKey } from '../i18n/index.js';
 import { FolderInput } from '../shell/FolderInput.js';
+import { CheckedField } from '../shell/FormDialog.js';
 import { useFieldVisibility } from '../shell/ui.js';
 import {
   emptyValues,
@@ -93,9 +94,9 @@ export function FormField({ form, name, label, hint, required = true, children }
   const { t } = useI18n();
   const error = form.errorOf(name);
   return (
-    <Field label={t(label)} required={required} hint={hint ? t(hint) : undefined} validationMessage={error} validationState={error ? 'error' : 'none'}>
+    <CheckedField label={t(label)} required={required} hint={hint ? t(hint) : undefined} error={error}>
       {children}
-    </Field>
+    </CheckedField>
   );
 }
 
