@@ -23,7 +23,8 @@ function folderVm(dir: string): void {
 }
 
 describe('CLI and a running host on one data folder', () => {
-  it('hands commands to `coffer serve` instead of opening a second writer', async () => {
+  // About fifteen CLI processes of 2-4 s each on a loaded machine: more than the default 60 s.
+  it('hands commands to `coffer serve` instead of opening a second writer', { timeout: 180_000 }, async () => {
     const dir = tmp();
     const data = path.join(dir, 'data');
     const coffer = cofferIn(data, { COFFER_PASSPHRASE: PASSPHRASE });
