@@ -131,9 +131,9 @@ export class ChunkDb implements ChunkLookup {
     return r && { pack: r.pack, offset: r.off, length: r.len, rawLength: r.raw, flags: r.flags };
   }
 
-  /** Pack ids the db knows. */
-  packs(): Set<string> {
-    return new Set(this.db.prepare<[], string>('SELECT id FROM packs').pluck().all());
+  /** Pack ids the db knows, in ascending order, read row by row (the UNIQUE index on id: no sort, nothing held). */
+  packIds(): IterableIterator<string> {
+    return this.db.prepare<[], string>('SELECT id FROM packs ORDER BY id').pluck().iterate();
   }
 
   /** Reserves n pack numbers (in its own transaction: other processes number their packs too). */
@@ -276,18 +276,13 @@ export class ChunkDb implements ChunkLookup {
  * Returns the index objects that could not be read.
  */
 export async function refreshChunkDb(db: ChunkDb, store: ObjectStore, keys: VaultKeys, cache?: IndexCache, prefetched?: Map<string, Buffer>): Promise<string[]> {
-  const known = db.packs();
   let adder: { add: (d: DecodedIndex) => void; end: () => void } | undefined;
-  const { bad } = await loadIndexes(
-    store,
-    keys,
-    (d) => (adder ? adder.add(d) : db.addIndex(d)),
-    (packId) => known.has(packId),
-    prefetched,
-    cache,
-    async (all, fresh) => {
-      const listed = new Set(all);
-      const gone = [...known].filter((p) => !listed.has(p));
+  const { bad } = await loadIndexes(store, keys, (d) => (adder ? adder.add(d) : db.addIndex(d)), {
+    ...(prefetched ? { prefetched } : {}),
+    ...(cache ? { cache } : {}),
+    select: async (listing) => {
+      // One merge of two sorted sequences: the listing and the db's pack ids.
+      const { fresh, gone } = listing.diff(db.packIds());
       if (gone.length > 0) {
         const ids = new Map<string, Buffer>();
         for (const p of gone) {
@@ -296,9 +291,10 @@ export async function refreshChunkDb(db: ChunkDb, store: ObjectStore, keys: Vaul
         }
         db.removePacks(gone, (p) => ids.get(p));
       }
-      if (fresh > BULK_PACKS) adder = db.bulk(fresh);
+      if (fresh.length > BULK_PACKS) adder = db.bulk(fresh.length);
+      return fresh;
     },
-  );
+  });
   adder?.end();
   return bad;
 }

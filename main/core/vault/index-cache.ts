@@ -84,15 +84,15 @@ export class IndexCache {
    * an object created since (another process on this data folder cached it), so it stays.
    * Returns how many files were removed. Never throws.
    */
-  async retain(listed: ReadonlySet<string>, listedAt: number): Promise<number> {
-    let names: string[];
+  async retain(listed: { has(packId: string): boolean }, listedAt: number): Promise<number> {
+    let dir;
     try {
-      names = await fs.readdir(this.dir);
+      dir = await fs.opendir(this.dir, { bufferSize: 256 }); // entry by entry: 470,000 files at 80M chunks
     } catch {
       return 0;
     }
     let removed = 0;
-    for (const name of names) {
+    for await (const { name } of dir) {
       const isTemp = name.startsWith('.tmp-');
       if (!isTemp && (!PACK_ID_RE.test(name) || listed.has(name))) continue;
       const file = path.join(this.dir, name);
@@ -136,6 +136,7 @@ export function cachingIndexWrites(store: ObjectStore, cache: IndexCache, onInde
     getRange: (key, offset, length) => store.getRange(key, offset, length),
     stat: (key) => store.stat(key),
     list: (prefix): Promise<ObjectInfo[]> => store.list(prefix),
+    ...(store.listPages ? { listPages: (prefix: string) => store.listPages!(prefix) } : {}),
     delete: async (key) => {
       const m = INDEX_KEY_RE.exec(key);
       if (m) await onIndexDeleted?.(m[1]!);
