@@ -13,6 +13,8 @@ export const CHUNK_DB_SCHEMA = 1;
 const DB_FILE = 'chunks.db';
 /** A refresh that reads more new packs than this stages their chunks and inserts them sorted (random inserts cost ~5x more). */
 const BULK_PACKS = 1000;
+/** Chunks staged per INSERT statement in a bulk refresh (6 values each: 384 of SQLite's 32,766 variables). */
+const STAGE_ROWS = 64;
 /** SQLite page cache of the connection (KiB): the db's RAM, whatever the vault's size. */
 const CACHE_KIB = 16 * 1024;
 /** How long a write waits for another process's (a rebuild's last step can hold the lock for minutes at 80M chunks). */
@@ -190,6 +192,9 @@ export class ChunkDb implements ChunkLookup {
     const db = this.db;
     db.exec('DROP TABLE IF EXISTS temp.stage; CREATE TEMP TABLE stage(id BLOB, pack INTEGER, off INTEGER, len INTEGER, raw INTEGER, flags INTEGER)');
     const stage = db.prepare('INSERT INTO temp.stage VALUES (?, ?, ?, ?, ?, ?)');
+    // STAGE_ROWS rows per statement: one step instead of 64 (about a third less CPU per staged row).
+    const stageMany = db.prepare(`INSERT INTO temp.stage VALUES ${Array<string>(STAGE_ROWS).fill('(?, ?, ?, ?, ?, ?)').join(', ')}`);
+    const args = new Array<Buffer | number>(STAGE_ROWS * 6);
     let next = this.reserve(expected);
     let left = expected;
     const staged: Array<[number, string, number]> = [];
@@ -202,7 +207,19 @@ export class ChunkDb implements ChunkLookup {
         }
         const no = next++;
         left--;
-        for (let i = 0; i < d.count; i++) stage.run(d.ids.subarray(i * ID_LEN, (i + 1) * ID_LEN), no, d.offsets[i]!, d.lengths[i]!, d.rawLengths[i]!, d.flags[i]!);
+        let i = 0;
+        for (; i + STAGE_ROWS <= d.count; i += STAGE_ROWS) {
+          for (let j = 0, r = i; j < args.length; j += 6, r++) {
+            args[j] = d.ids.subarray(r * ID_LEN, (r + 1) * ID_LEN);
+            args[j + 1] = no;
+            args[j + 2] = d.offsets[r]!;
+            args[j + 3] = d.lengths[r]!;
+            args[j + 4] = d.rawLengths[r]!;
+            args[j + 5] = d.flags[r]!;
+          }
+          stageMany.run(args);
+        }
+        for (; i < d.count; i++) stage.run(d.ids.subarray(i * ID_LEN, (i + 1) * ID_LEN), no, d.offsets[i]!, d.lengths[i]!, d.rawLengths[i]!, d.flags[i]!);
         staged.push([no, d.packId, d.count]);
       }
     });
