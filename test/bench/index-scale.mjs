@@ -9,6 +9,9 @@
 // Figures: peak RSS (getrusage maxrss) and CPU-seconds of each child, db size on disk, lookup CPU
 // per GiB backed up (8,192 chunks of 128 KiB). Target: both peaks under 300 MB at 80 million
 // chunks. Adds index_scale to bench-results.json.
+// --dir DIR keeps the vault in DIR (not a temporary folder, not deleted): a later run with the same
+// --dir and --chunks reuses it (the generator takes minutes at 80M) and rebuilds the db from scratch;
+// --generate-only stops after writing the vault.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -76,9 +79,18 @@ const smoke = process.argv.includes('--smoke');
 const TARGET_CHUNKS = 80_000_000;
 const chunks = Number(arg('--chunks', smoke ? '200000' : '8000000'));
 const diskMib = Number(arg('--disk-mib', smoke ? '64' : '256'));
-const work = fs.mkdtempSync(path.join(arg('--work', tmpdir()), 'coffer-index-scale-'));
+const keepDir = arg('--dir', undefined);
+const work = keepDir ? path.resolve(keepDir) : fs.mkdtempSync(path.join(arg('--work', tmpdir()), 'coffer-index-scale-'));
+const generated = path.join(work, 'generated.json');
 try {
   const vaultDir = path.join(work, 'vault');
+  const disk = path.join(work, 'disk.img');
+  let genSeconds;
+  const reuse = keepDir && fs.existsSync(generated) && JSON.parse(fs.readFileSync(generated, 'utf8')).chunks === chunks;
+  if (reuse) genSeconds = JSON.parse(fs.readFileSync(generated, 'utf8')).generate_seconds;
+  else {
+  if (keepDir) fs.rmSync(work, { recursive: true, force: true });
+  fs.mkdirSync(work, { recursive: true });
   const store = new LocalFolderStore(vaultDir);
   const { config, keys } = await createVaultConfig({ name: 'scale', region: 'bench', passphrase: PASS, chunkSize: DEFAULT_CHUNK_SIZE, kdf: { N: 1024, r: 8, p: 1 } });
   await writeVaultConfig(store, config);
@@ -110,12 +122,17 @@ try {
     fs.writeFileSync(path.join(indexDir, packId), seal(keys.encKey, plain, indexAad(packId)));
     written += n;
   }
-  const genSeconds = (Date.now() - t0) / 1000;
+  genSeconds = (Date.now() - t0) / 1000;
   // A disk of fresh data (new chunks, as a first backup of a VM into a big vault).
-  const disk = path.join(work, 'disk.img');
   const fd = fs.openSync(disk, 'w');
   for (let i = 0; i < diskMib; i++) fs.writeSync(fd, randomBytes(MiB), 0, MiB, i * MiB);
   fs.closeSync(fd);
+  if (keepDir) fs.writeFileSync(generated, `${JSON.stringify({ chunks, generate_seconds: genSeconds })}\n`);
+  console.log(`index_scale: ${chunks} chunks written to ${vaultDir} in ${genSeconds.toFixed(1)} s`);
+  }
+  if (process.argv.includes('--generate-only')) process.exit(0);
+  // The install's data folder starts empty: the first open builds the db.
+  fs.rmSync(path.join(work, 'data'), { recursive: true, force: true });
   const cacheDir = path.join(work, 'data', 'cache', 'vault');
   const child = (what) => {
     const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', what, vaultDir, cacheDir, disk, smoke ? '10000' : '100000'], { encoding: 'utf8', maxBuffer: 1 << 20 });
@@ -160,5 +177,5 @@ try {
   out.index_scale = result;
   fs.writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
 } finally {
-  fs.rmSync(work, { recursive: true, force: true });
+  if (!keepDir) fs.rmSync(work, { recursive: true, force: true });
 }

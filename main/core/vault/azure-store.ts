@@ -17,7 +17,7 @@ import {
   type RemoteStoreOptions,
   type StoreCounters,
 } from './remote.js';
-import { checkKey, ObjectNotFound, type ObjectInfo, type ObjectStore, type StoreIoHints } from './storage.js';
+import { checkKey, collectPages, ObjectNotFound, type ObjectInfo, type ObjectStore, type StoreIoHints } from './storage.js';
 
 export interface AzureStoreParams {
   /** The account's blob endpoint without query: https://ACCOUNT.blob.core.windows.net or http://127.0.0.1:10000/devstoreaccount1 */
@@ -165,11 +165,15 @@ export class AzureBlobStore implements ObjectStore {
   }
 
   async list(prefix: string): Promise<ObjectInfo[]> {
-    return (await this.listWithDates(prefix)).map(({ key, size }) => ({ key, size }));
+    return collectPages(this.listPages(prefix));
   }
 
-  private async listWithDates(prefix: string): Promise<ListedObject[]> {
-    const out: ListedObject[] = [];
+  /** The service's own pages (listPageSize keys each), one request at a time. */
+  async *listPages(prefix: string): AsyncGenerator<ObjectInfo[]> {
+    for await (const page of this.pagesWithDates(prefix)) yield page.map(({ key, size }) => ({ key, size }));
+  }
+
+  private async *pagesWithDates(prefix: string): AsyncGenerator<ListedObject[]> {
     const strip = this.prefix ? this.prefix.length + 1 : 0;
     const full = prefixed(this.prefix, prefix);
     let token: string | undefined;
@@ -181,12 +185,13 @@ export class AzureBlobStore implements ObjectStore {
         return (await it.next()).value;
       });
       if (!page) break;
+      const out: ListedObject[] = [];
       for (const b of page.segment.blobItems) {
         out.push({ key: b.name.slice(strip), size: b.properties.contentLength ?? 0, lastModified: b.properties.lastModified.getTime() });
       }
+      yield out;
       token = page.continuationToken || undefined;
     } while (token);
-    return out;
   }
 
   async delete(key: string): Promise<void> {
@@ -204,7 +209,7 @@ export class AzureBlobStore implements ObjectStore {
   async sweepTemp(olderThanMs: number): Promise<number> {
     const limit = Date.now() - olderThanMs;
     let removed = 0;
-    for (const o of await this.listWithDates(PROBE_PREFIX)) {
+    for (const o of await collectPages(this.pagesWithDates(PROBE_PREFIX))) {
       if (o.lastModified < limit) {
         await this.delete(o.key);
         removed++;

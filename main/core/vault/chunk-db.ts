@@ -13,6 +13,8 @@ export const CHUNK_DB_SCHEMA = 1;
 const DB_FILE = 'chunks.db';
 /** A refresh that reads more new packs than this stages their chunks and inserts them sorted (random inserts cost ~5x more). */
 const BULK_PACKS = 1000;
+/** Chunks staged per INSERT statement in a bulk refresh (6 values each: 384 of SQLite's 32,766 variables). */
+const STAGE_ROWS = 64;
 /** SQLite page cache of the connection (KiB): the db's RAM, whatever the vault's size. */
 const CACHE_KIB = 16 * 1024;
 /** How long a write waits for another process's (a rebuild's last step can hold the lock for minutes at 80M chunks). */
@@ -140,9 +142,9 @@ export class ChunkDb implements ChunkLookup {
     return r && { pack: r.pack, offset: r.off, length: r.len, rawLength: r.raw, flags: r.flags };
   }
 
-  /** Pack ids the db knows. */
-  packs(): Set<string> {
-    return new Set(this.db.prepare<[], string>('SELECT id FROM packs').pluck().all());
+  /** Pack ids the db knows, in ascending order, read row by row (the UNIQUE index on id: no sort, nothing held). */
+  packIds(): IterableIterator<string> {
+    return this.db.prepare<[], string>('SELECT id FROM packs ORDER BY id').pluck().iterate();
   }
 
   /** Reserves n pack numbers (in its own transaction: other processes number their packs too). */
@@ -199,6 +201,9 @@ export class ChunkDb implements ChunkLookup {
     const db = this.db;
     db.exec('DROP TABLE IF EXISTS temp.stage; CREATE TEMP TABLE stage(id BLOB, pack INTEGER, off INTEGER, len INTEGER, raw INTEGER, flags INTEGER)');
     const stage = db.prepare('INSERT INTO temp.stage VALUES (?, ?, ?, ?, ?, ?)');
+    // STAGE_ROWS rows per statement: one step instead of 64 (about a third less CPU per staged row).
+    const stageMany = db.prepare(`INSERT INTO temp.stage VALUES ${Array<string>(STAGE_ROWS).fill('(?, ?, ?, ?, ?, ?)').join(', ')}`);
+    const args = new Array<Buffer | number>(STAGE_ROWS * 6);
     let next = this.reserve(expected);
     let left = expected;
     const staged: Array<[number, string, number]> = [];
@@ -211,7 +216,19 @@ export class ChunkDb implements ChunkLookup {
         }
         const no = next++;
         left--;
-        for (let i = 0; i < d.count; i++) stage.run(d.ids.subarray(i * ID_LEN, (i + 1) * ID_LEN), no, d.offsets[i]!, d.lengths[i]!, d.rawLengths[i]!, d.flags[i]!);
+        let i = 0;
+        for (; i + STAGE_ROWS <= d.count; i += STAGE_ROWS) {
+          for (let j = 0, r = i; j < args.length; j += 6, r++) {
+            args[j] = d.ids.subarray(r * ID_LEN, (r + 1) * ID_LEN);
+            args[j + 1] = no;
+            args[j + 2] = d.offsets[r]!;
+            args[j + 3] = d.lengths[r]!;
+            args[j + 4] = d.rawLengths[r]!;
+            args[j + 5] = d.flags[r]!;
+          }
+          stageMany.run(args);
+        }
+        for (; i < d.count; i++) stage.run(d.ids.subarray(i * ID_LEN, (i + 1) * ID_LEN), no, d.offsets[i]!, d.lengths[i]!, d.rawLengths[i]!, d.flags[i]!);
         staged.push([no, d.packId, d.count]);
       }
     });
@@ -285,18 +302,13 @@ export class ChunkDb implements ChunkLookup {
  * Returns the index objects that could not be read.
  */
 export async function refreshChunkDb(db: ChunkDb, store: ObjectStore, keys: VaultKeys, cache?: IndexCache, prefetched?: Map<string, Buffer>): Promise<string[]> {
-  const known = db.packs();
   let adder: { add: (d: DecodedIndex) => void; end: () => void } | undefined;
-  const { bad } = await loadIndexes(
-    store,
-    keys,
-    (d) => (adder ? adder.add(d) : db.addIndex(d)),
-    (packId) => known.has(packId),
-    prefetched,
-    cache,
-    async (all, fresh) => {
-      const listed = new Set(all);
-      const gone = [...known].filter((p) => !listed.has(p));
+  const { bad } = await loadIndexes(store, keys, (d) => (adder ? adder.add(d) : db.addIndex(d)), {
+    ...(prefetched ? { prefetched } : {}),
+    ...(cache ? { cache } : {}),
+    select: async (listing) => {
+      // One merge of two sorted sequences: the listing and the db's pack ids.
+      const { fresh, gone } = listing.diff(db.packIds());
       if (gone.length > 0) {
         const ids = new Map<string, Buffer>();
         for (const p of gone) {
@@ -305,9 +317,10 @@ export async function refreshChunkDb(db: ChunkDb, store: ObjectStore, keys: Vaul
         }
         db.removePacks(gone, (p) => ids.get(p));
       }
-      if (fresh > BULK_PACKS) adder = db.bulk(fresh);
+      if (fresh.length > BULK_PACKS) adder = db.bulk(fresh.length);
+      return fresh;
     },
-  );
+  });
   adder?.end();
   return bad;
 }

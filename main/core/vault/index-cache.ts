@@ -24,6 +24,7 @@ const CACHE_TEMP_STALE_MS = 60 * 60 * 1000;
  */
 export class IndexCache {
   private readonly dir: string;
+  private made: Promise<unknown> | undefined;
 
   constructor(cacheDir: string) {
     this.dir = path.join(cacheDir, 'index');
@@ -63,12 +64,15 @@ export class IndexCache {
     let tmp: string | undefined;
     try {
       const target = this.file(packId);
-      await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
+      // The folder once per handle (a rebuild saves 470,000 objects at 80M chunks), again after a failure.
+      this.made ??= fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
+      await this.made;
       tmp = path.join(this.dir, `.tmp-${randomBytes(8).toString('hex')}`);
       await fs.writeFile(tmp, blob, { flag: 'wx', mode: 0o600 });
       await fs.rename(tmp, target);
       tmp = undefined;
     } catch {
+      this.made = undefined; // the folder may be gone (removed by hand): made again by the next save
       if (tmp) await fs.rm(tmp, { force: true }).catch(() => undefined);
     }
   }
@@ -84,15 +88,15 @@ export class IndexCache {
    * an object created since (another process on this data folder cached it), so it stays.
    * Returns how many files were removed. Never throws.
    */
-  async retain(listed: ReadonlySet<string>, listedAt: number): Promise<number> {
-    let names: string[];
+  async retain(listed: { has(packId: string): boolean }, listedAt: number): Promise<number> {
+    let dir;
     try {
-      names = await fs.readdir(this.dir);
+      dir = await fs.opendir(this.dir, { bufferSize: 256 }); // entry by entry: 470,000 files at 80M chunks
     } catch {
       return 0;
     }
     let removed = 0;
-    for (const name of names) {
+    for await (const { name } of dir) {
       const isTemp = name.startsWith('.tmp-');
       if (!isTemp && (!PACK_ID_RE.test(name) || listed.has(name))) continue;
       const file = path.join(this.dir, name);
@@ -136,6 +140,7 @@ export function cachingIndexWrites(store: ObjectStore, cache: IndexCache, onInde
     getRange: (key, offset, length) => store.getRange(key, offset, length),
     stat: (key) => store.stat(key),
     list: (prefix): Promise<ObjectInfo[]> => store.list(prefix),
+    ...(store.listPages ? { listPages: (prefix: string) => store.listPages!(prefix) } : {}),
     delete: async (key) => {
       const m = INDEX_KEY_RE.exec(key);
       if (m) await onIndexDeleted?.(m[1]!);

@@ -4,7 +4,8 @@ import type { VaultKeys } from './config.js';
 import { open, seal } from './crypto.js';
 import { decodeIndex, encodeIndex, INDEX_PREFIX, indexKey, newPackId, PACK_ID_RE, PACK_TARGET_SIZE, packKey, type DecodedIndex } from './format.js';
 import type { IndexCache } from './index-cache.js';
-import type { ObjectInfo, ObjectStore } from './storage.js';
+import { IndexListing } from './index-listing.js';
+import { listPages, type ObjectInfo, type ObjectStore } from './storage.js';
 
 /** Every pack starts with this 8-byte header ("CFXP", version 1, 3 reserved bytes); blobs follow. */
 export const PACK_HEADER = Buffer.from([0x43, 0x46, 0x58, 0x50, 1, 0, 0, 0]);
@@ -169,36 +170,51 @@ export class PackWriter {
   }
 }
 
+/** How loadIndexes reads (every option is optional: prune and verify read everything from the store). */
+export interface LoadIndexOptions {
+  /**
+   * Which listed objects to read, given the listing (positions in it, ascending); every one when
+   * absent or when it resolves undefined. Runs once, after the listing and before any read: the
+   * chunk db compares the listing with what it holds here.
+   */
+  select?: (listing: IndexListing) => Promise<Uint32Array | undefined>;
+  /** Sealed objects already read (prefetchIndexes), by key; each is used once and dropped. */
+  prefetched?: Map<string, Buffer>;
+  cache?: IndexCache;
+}
+
 /**
- * Reads and decrypts every index object; unreadable ones are reported, not fatal. With a cache
- * (index-cache.ts), an object the cache holds with the listed size and that authenticates is not
- * read from the store; one fetched from the store is cached; cached objects the listing lacks are dropped.
+ * Reads and decrypts the index objects of one listing of `index/` (IndexListing: compact, read
+ * page by page); unreadable ones are reported, not fatal. With a cache (index-cache.ts), an object
+ * the cache holds with the listed size and that authenticates is not read from the store; one
+ * fetched from the store is cached; cached objects the listing lacks are dropped.
  */
 export async function loadIndexes(
   store: ObjectStore,
   keys: VaultKeys,
   onIndex: (d: DecodedIndex) => void,
-  skip?: (packId: string) => boolean,
-  prefetched?: Map<string, Buffer>,
-  cache?: IndexCache,
-  beforeRead?: (all: string[], toRead: number) => Promise<void>,
-): Promise<{ loaded: number; bad: string[]; all: string[] }> {
+  opts: LoadIndexOptions = {},
+): Promise<{ loaded: number; bad: string[]; listing: IndexListing }> {
+  const { prefetched, cache } = opts;
   const listedAt = Date.now();
-  const objs = await store.list(INDEX_PREFIX);
-  const all = objs.map((o) => o.key.slice(INDEX_PREFIX.length));
-  const bad: string[] = [];
+  const listing = await IndexListing.read(store);
+  // A key under index/ that is no pack id was never written by Coffer: unreadable as an index object.
+  const bad: string[] = [...listing.odd];
   let loaded = 0;
-  const queue = skip ? objs.filter((o) => !skip(o.key.slice(INDEX_PREFIX.length))) : [...objs];
-  await beforeRead?.(all, queue.length);
+  const picked = await opts.select?.(listing);
+  const total = picked ? picked.length : listing.count;
+  let next = 0;
   const decode = (packId: string, blob: Buffer): DecodedIndex => decodeSealedIndex(keys, packId, blob);
   const readOne = async (): Promise<void> => {
-    for (let o = queue.shift(); o; o = queue.shift()) {
-      const packId = o.key.slice(INDEX_PREFIX.length);
+    for (let n = next++; n < total; n = next++) {
+      const at = picked ? picked[n]! : n;
+      const packId = listing.id(at);
+      const key = indexKey(packId);
       let d: DecodedIndex | undefined;
-      const cached = cache && PACK_ID_RE.test(packId) ? await cache.read(packId) : undefined;
+      const cached = cache ? await cache.read(packId) : undefined;
       if (cached) {
         try {
-          if (cached.length !== o.size) throw new Error('size differs from the listing');
+          if (cached.length !== listing.size(at)) throw new Error('size differs from the listing');
           d = decode(packId, cached);
         } catch {
           await cache!.drop(packId); // stale or damaged: the store's copy decides
@@ -206,11 +222,11 @@ export async function loadIndexes(
       }
       if (!d) {
         try {
-          const early = prefetched?.get(o.key);
-          prefetched?.delete(o.key); // held once: the load frees what it used
-          const blob = early ?? (await store.get(o.key));
+          const early = prefetched?.get(key);
+          prefetched?.delete(key); // held once: the load frees what it used
+          const blob = early ?? (await store.get(key));
           d = decode(packId, blob);
-          if (cache && PACK_ID_RE.test(packId)) await cache.save(packId, blob);
+          if (cache) await cache.save(packId, blob);
         } catch {
           bad.push(packId);
           continue;
@@ -221,8 +237,8 @@ export async function loadIndexes(
     }
   };
   await Promise.all(Array.from({ length: 8 }, readOne));
-  await cache?.retain(new Set(all), listedAt);
-  return { loaded, bad, all };
+  await cache?.retain(listing, listedAt);
+  return { loaded, bad, listing };
 }
 
 /** Opens and decodes a sealed index object; throws when it does not authenticate or names another pack. */
@@ -247,17 +263,20 @@ export const PREFETCH_BYTES = 32 * 1024 * 1024;
 
 /**
  * Reads index objects without decrypting them (Vault.open overlaps this with scrypt), up to
- * PREFETCH_BYTES of them: the rest are read by the load itself. Never throws.
+ * PREFETCH_BYTES of them: the rest are read by the load itself. Only the first pages of the
+ * listing are read (the load lists again, after the lock). Never throws.
  */
 export async function prefetchIndexes(store: ObjectStore, budget = PREFETCH_BYTES): Promise<Map<string, Buffer>> {
   const out = new Map<string, Buffer>();
   try {
     const queue: ObjectInfo[] = [];
     let bytes = 0;
-    for (const o of await store.list(INDEX_PREFIX)) {
-      if (bytes + o.size > budget) break;
-      bytes += o.size;
-      queue.push(o);
+    pages: for await (const page of listPages(store, INDEX_PREFIX)) {
+      for (const o of page) {
+        if (bytes + o.size > budget) break pages;
+        bytes += o.size;
+        queue.push(o);
+      }
     }
     const readOne = async (): Promise<void> => {
       for (let o = queue.shift(); o; o = queue.shift()) {

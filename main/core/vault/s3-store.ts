@@ -21,7 +21,7 @@ import {
   type ResponseBody,
   type StoreCounters,
 } from './remote.js';
-import { checkKey, ObjectNotFound, type ObjectInfo, type ObjectStore, type StoreIoHints } from './storage.js';
+import { checkKey, collectPages, ObjectNotFound, type ObjectInfo, type ObjectStore, type StoreIoHints } from './storage.js';
 
 export interface S3Credentials {
   accessKeyId: string;
@@ -249,11 +249,15 @@ export class S3Store implements ObjectStore {
   }
 
   async list(prefix: string): Promise<ObjectInfo[]> {
-    return (await this.listWithDates(prefix)).map(({ key, size }) => ({ key, size }));
+    return collectPages(this.listPages(prefix));
   }
 
-  private async listWithDates(prefix: string): Promise<ListedObject[]> {
-    const out: ListedObject[] = [];
+  /** The service's own pages (listPageSize keys each), one request at a time. */
+  async *listPages(prefix: string): AsyncGenerator<ObjectInfo[]> {
+    for await (const page of this.pagesWithDates(prefix)) yield page.map(({ key, size }) => ({ key, size }));
+  }
+
+  private async *pagesWithDates(prefix: string): AsyncGenerator<ListedObject[]> {
     const strip = this.prefix ? this.prefix.length + 1 : 0;
     const Prefix = prefixed(this.prefix, prefix);
     let token: string | undefined;
@@ -264,13 +268,14 @@ export class S3Store implements ObjectStore {
           { abortSignal },
         ),
       );
+      const out: ListedObject[] = [];
       for (const o of page.Contents ?? []) {
         if (!o.Key) continue;
         out.push({ key: o.Key.slice(strip), size: o.Size ?? 0, lastModified: o.LastModified?.getTime() ?? 0 });
       }
+      yield out;
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
-    return out;
   }
 
   async delete(key: string): Promise<void> {
@@ -325,7 +330,7 @@ export class S3Store implements ObjectStore {
       // up that Coffer could see: skip quietly. Anything else (unreachable, auth) is a real failure.
       if (!lacksMultipartListing(e)) throw e;
     }
-    for (const o of await this.listWithDates(PROBE_PREFIX)) {
+    for (const o of await collectPages(this.pagesWithDates(PROBE_PREFIX))) {
       if (o.lastModified < limit) {
         await this.delete(o.key);
         removed++;

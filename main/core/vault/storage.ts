@@ -87,10 +87,29 @@ export interface ObjectStore {
   stat(key: string): Promise<ObjectInfo | null>;
   /** Every object whose key starts with `prefix`, in no particular order. */
   list(prefix: string): Promise<ObjectInfo[]>;
+  /**
+   * Optional: the same listing in pages (the services' own pages of up to 1000 keys; a folder's
+   * directory entries as they are read), so a caller that folds it (counts, sums, a compact copy)
+   * never holds it whole. Use `listPages(store, prefix)`, which falls back to `list`.
+   */
+  listPages?(prefix: string): AsyncIterable<ObjectInfo[]>;
   /** Removes an object; removing an absent one is not an error. */
   delete(key: string): Promise<void>;
   /** Optional: removes abandoned temporary files older than `olderThanMs` (see LocalFolderStore). */
   sweepTemp?(olderThanMs: number): Promise<number>;
+}
+
+/** The store's listing of `prefix` page by page (one page holding everything when the store has no `listPages`). */
+export async function* listPages(store: ObjectStore, prefix: string): AsyncGenerator<ObjectInfo[]> {
+  if (store.listPages) yield* store.listPages(prefix);
+  else yield await store.list(prefix);
+}
+
+/** Collects a paged listing (what `list` returns, for stores that implement `listPages`). */
+export async function collectPages<T>(pages: AsyncIterable<T[]>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const page of pages) for (const o of page) out.push(o);
+  return out;
 }
 
 export class ObjectNotFound extends Error {
