@@ -7,3 +7,6 @@ export { seal } from '../../main/core/vault/crypto.js';
 export { encodeIndex, indexKey, newPackId, DEFAULT_CHUNK_SIZE } from '../../main/core/vault/format.js';
 export { indexAad } from '../../main/core/vault/packs.js';
 export { ChunkDb } from '../../main/core/vault/chunk-db.js';
+export { ChunkListWriter } from '../../main/core/vault/chunk-lists.js';
+export { encodeManifest } from '../../main/core/vault/manifest.js';
+export { newPointId, pointKey, packKey } from '../../main/core/vault/format.js';

@@ -5,9 +5,14 @@
 // a child process with the install's cache folder (`cacheDir`, as the app opens vaults):
 //   build:  the first open, which builds the on-disk chunk index (chunks.db) from the index objects;
 //   backup: one backup of a fresh 256 MiB disk (--disk-mib) against the vault;
-//   lookup: 100,000 lookups of stored ids and 100,000 of absent ids in the db (CPU per lookup; 10,000 each with --smoke).
+//   lookup: 100,000 lookups of stored ids and 100,000 of absent ids in the db (CPU per lookup; 10,000 each with --smoke);
+//   verify: a quick verify (metadata: every referenced chunk indexed in a pack that is long enough);
+//   gc:     a garbage collection (the weekly prune's second half).
+// For verify and GC the vault also holds its packs (sparse files of the right size, no payload)
+// and two recovery points sharing one version 2 chunk list that names the chunks of 9 packs in 10:
+// GC deletes the 10th pack and its index object (no repack: every other pack is wholly live).
 // Figures: peak RSS (getrusage maxrss) and CPU-seconds of each child, db size on disk, lookup CPU
-// per GiB backed up (8,192 chunks of 128 KiB). Target: both peaks under 300 MB at 80 million
+// per GiB backed up (8,192 chunks of 128 KiB). Target: every peak under 300 MB at 80 million
 // chunks. Adds index_scale to bench-results.json.
 // --dir DIR keeps the vault in DIR (not a temporary folder, not deleted): a later run with the same
 // --dir and --chunks reuses it (the generator takes minutes at 80M) and rebuilds the db from scratch;
@@ -58,6 +63,16 @@ if (process.argv[2] === '--child') {
     const l2 = process.cpuUsage(l0);
     db.close();
     Object.assign(out, { hit_us: (l1.user + l1.system) / L, miss_us: (l2.user + l2.system - l1.user - l1.system) / L, found });
+  } else if (what === 'verify' || what === 'gc') {
+    const v = await Vault.open(new LocalFolderStore(vaultDir), PASS, { cacheDir });
+    if (what === 'verify') {
+      const r = await v.verify();
+      Object.assign(out, { ok: r.ok, points: r.pointsChecked, chunks_checked: r.chunksChecked, missing: r.missingChunks });
+    } else {
+      const r = await v.collectGarbage({ wait: false });
+      Object.assign(out, { packs_deleted: r.packsDeleted, packs_repacked: r.packsRepacked, bytes_freed: r.bytesFreed });
+    }
+    await v.close();
   } else {
     const v = await Vault.open(new LocalFolderStore(vaultDir), PASS, { cacheDir });
     if (what === 'backup') out.new_chunks = (await v.backup({ vmName: 'scale', disks: [{ name: 'disk.img', path: disk }] })).newChunks;
@@ -71,7 +86,8 @@ if (process.argv[2] === '--child') {
 }
 
 await bundleWithWorker({ 'bench-index': path.join(root, 'test/bench/index-scale-entry.ts') }, distDir);
-const { LocalFolderStore, createVaultConfig, writeVaultConfig, seal, encodeIndex, newPackId, indexAad, DEFAULT_CHUNK_SIZE } = await import(bundle);
+const { LocalFolderStore, createVaultConfig, writeVaultConfig, seal, encodeIndex, newPackId, indexAad, DEFAULT_CHUNK_SIZE, ChunkListWriter, encodeManifest, newPointId, pointKey, packKey } =
+  await import(bundle);
 
 const smoke = process.argv.includes('--smoke');
 // The target is 80,000,000 chunks (`--chunks 80000000`: about 470,000 index objects, 3.4 GB of
@@ -111,8 +127,11 @@ try {
     }
     return templates.get(n);
   };
+  // The packs: sparse files as long as their index says (verify checks lengths, GC deletes whole dead packs).
+  const list = new ChunkListWriter(store, keys);
   let written = 0;
-  while (written < chunks) {
+  let listed = 0;
+  for (let k = 0; written < chunks; k++) {
     const n = Math.min(perPack, chunks - written);
     const plain = template(n);
     const packId = newPackId();
@@ -120,7 +139,24 @@ try {
     const ids = randomBytes(n * 32);
     for (let i = 0; i < n; i++) ids.copy(plain, 25 + i * 45, i * 32, i * 32 + 32);
     fs.writeFileSync(path.join(indexDir, packId), seal(keys.encKey, plain, indexAad(packId)));
+    const packFile = path.join(vaultDir, ...packKey(packId).split('/'));
+    fs.mkdirSync(path.dirname(packFile), { recursive: true });
+    fs.closeSync(fs.openSync(packFile, 'w'));
+    fs.truncateSync(packFile, 8 + n * 98_000);
+    if (k % 10 !== 9) {
+      await list.add(ids);
+      listed += n;
+    }
     written += n;
+  }
+  // Two points (a VM backed up twice, unchanged) naming the same chunk list.
+  const { list: ref } = await list.finish();
+  for (let p = 0; p < 2; p++) {
+    const id = newPointId(new Date(Date.UTC(2026, 0, 1 + p)));
+    const disk = { name: 'disk.img', size: listed * DEFAULT_CHUNK_SIZE, sha256: '0'.repeat(64), zeroBytes: 0, digestOver: 'ids', list: ref };
+    const stats = { logicalBytes: disk.size, zeroBytes: 0, newChunks: 0, newRawBytes: 0, addedBytes: 0, seconds: 0 };
+    const m = { format: 'coffer-point', version: 2, id, created: new Date().toISOString(), vm: { name: 'synthetic' }, consistency: 'crash', retainUntil: null, policy: null, chunkSize: DEFAULT_CHUNK_SIZE, definition: null, disks: [disk], stats };
+    await store.put(pointKey(id), encodeManifest(keys, m));
   }
   genSeconds = (Date.now() - t0) / 1000;
   // A disk of fresh data (new chunks, as a first backup of a VM into a big vault).
@@ -143,13 +179,22 @@ try {
   const dbBytes = ['', '-wal'].reduce((s, x) => s + (fs.statSync(path.join(cacheDir, `chunks.db${x}`), { throwIfNoEntry: false })?.size ?? 0), 0);
   const backup = child('backup');
   const lookup = child('lookup');
+  const verify = child('verify');
+  const gc = child('gc');
+  // A reused --dir keeps the points of earlier runs' backups (and the pack an earlier GC deleted).
+  if (!verify.ok || (reuse ? verify.points < 3 : verify.points !== 3)) throw new Error(`index_scale: the synthetic vault does not verify: ${JSON.stringify(verify)}`);
   const chunksPerGiB = 1024 / (DEFAULT_CHUNK_SIZE / MiB);
-  const peak = Math.max(build.peak_rss_bytes, backup.peak_rss_bytes);
+  const peak = Math.max(build.peak_rss_bytes, backup.peak_rss_bytes, verify.peak_rss_bytes, gc.peak_rss_bytes);
   const result = {
     chunks,
     disk_bytes: diskMib * MiB,
     peak_rss_bytes: backup.peak_rss_bytes,
     build_peak_rss_bytes: build.peak_rss_bytes,
+    verify_peak_rss_bytes: verify.peak_rss_bytes,
+    verify_cpu_seconds: +verify.cpu_seconds.toFixed(1),
+    gc_peak_rss_bytes: gc.peak_rss_bytes,
+    gc_cpu_seconds: +gc.cpu_seconds.toFixed(1),
+    gc_packs_deleted: gc.packs_deleted,
     target_rss_bytes: 300e6,
     within_target: peak < 300e6,
     chunk_count_after: backup.chunk_count,
@@ -167,7 +212,7 @@ try {
   };
   console.log(`\nindex_scale: a vault of ${chunks.toLocaleString('en')} chunks (synthetic index objects, written in ${result.generate_seconds} s), one backup of ${diskMib} MiB`);
   console.log('case'.padEnd(14), 'chunks'.padStart(12), 'peak RSS MiB'.padStart(13), 'cpu s'.padStart(8), 'wall s'.padStart(8), 'target'.padStart(8));
-  for (const [name, m] of [['build (db)', build], ['backup', backup]]) {
+  for (const [name, m] of [['build (db)', build], ['backup', backup], ['verify', verify], ['gc', gc]]) {
     console.log(name.padEnd(14), String(chunks).padStart(12), (m.peak_rss_bytes / MiB).toFixed(0).padStart(13), m.cpu_seconds.toFixed(1).padStart(8), m.wall_seconds.toFixed(1).padStart(8), (m.peak_rss_bytes < 300e6 ? 'met' : 'MISSED').padStart(8));
   }
   console.log(`  chunks.db: ${(dbBytes / MiB).toFixed(0)} MiB (${result.db_bytes_per_chunk} B/chunk); lookup ${result.lookup_hit_us} µs (stored id) / ${result.lookup_miss_us} µs (absent) CPU: ${result.lookup_cpu_seconds_per_gib} CPU-s per GiB backed up`);

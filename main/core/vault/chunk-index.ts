@@ -157,18 +157,3 @@ export class ChunkIndex implements ChunkLookup {
     return true;
   }
 }
-
-/** A compact set of chunk ids (used by GC and verify). */
-export class ChunkIdSet {
-  private readonly idx = new ChunkIndex();
-  private static readonly none: ChunkLocation = { pack: '', offset: 0, length: 0, rawLength: 0, flags: 0 };
-  add(id: Uint8Array, off = 0): boolean {
-    return this.idx.add(id, off, ChunkIdSet.none);
-  }
-  has(id: Uint8Array, off = 0): boolean {
-    return this.idx.has(id, off);
-  }
-  get size(): number {
-    return this.idx.size;
-  }
-}

@@ -325,6 +325,24 @@ export async function loadChunkIds(store: ObjectStore, keys: VaultKeys, entry: D
   return out;
 }
 
+/**
+ * Like forEachChunkRun for GC's mark: a version 2 run named in `seen` is skipped, and its name is
+ * added once read (a run is shared by every point that has the same stretch, so a vault's points
+ * are marked in one read of each distinct run); a run that is one hole is not passed on. Throws
+ * when a run cannot be read.
+ */
+export async function forEachUnseenRun(store: ObjectStore, keys: VaultKeys, entry: DiskEntry, seen: Set<string>, fn: (ids: Buffer) => void | Promise<void>): Promise<void> {
+  if (!entry.list) return forEachChunkRun(store, keys, entry, fn);
+  const { count, runChunks, runs } = entry.list;
+  for (let r = 0; r < runs.length; r++) {
+    const runId = runs[r]!;
+    if (seen.has(runId)) continue;
+    const ids = await readRun(store, keys, runId, Math.min(runChunks, count - r * runChunks));
+    seen.add(runId);
+    if (!isZeroRun(ids)) await fn(ids);
+  }
+}
+
 /** Run names a disk entry references (version 1: none). */
 export function runsOf(entry: DiskEntry): readonly string[] {
   return entry.list?.runs ?? [];

@@ -3,11 +3,11 @@ import zstd from 'zstd-napi';
 import { CofferError } from '../errors.js';
 import type { VaultKeys } from './config.js';
 import { open } from './crypto.js';
-import { ChunkIdSet, ChunkIndex } from './chunk-index.js';
-import { forEachChunkRun, runsOf, sweepChunkLists } from './chunk-lists.js';
+import { ChunkIndex } from './chunk-index.js';
+import { forEachUnseenRun, sweepChunkLists } from './chunk-lists.js';
+import { ChunkScratch, type ScratchPack } from './chunk-scratch.js';
 import type { EngineContext } from './backup.js';
-import { ZERO_ID } from './backup.js';
-import { FLAG_ZSTD, ID_LEN, indexKey, PACK_PREFIX, packKey, pointKey, type DecodedIndex } from './format.js';
+import { FLAG_ZSTD, indexKey, PACK_PREFIX, packKey, pointKey } from './format.js';
 import { decodeManifest, listPointIds } from './manifest.js';
 import { crashPoint, loadIndexes, mapStoreError, PackWriter } from './packs.js';
 
@@ -62,12 +62,29 @@ export async function deletePointObjects(ctx: EngineContext, ids: string[]): Pro
 export interface GcOptions {
   /** Called before the first deletion (after new packs are written): Vault re-checks its lock here. */
   beforeDelete?: () => Promise<void>;
+  /** Folder for the working tables of a large vault (the install's cache folder for it); default: the system's temporary folder. */
+  scratchDir?: string;
+  /** Chunks up to which the working tables stay in RAM (default SCRATCH_RAM_CHUNKS; tests force the file with 0). */
+  ramChunks?: number;
 }
 
+/**
+ * Memory does not grow with the vault: what GC needs per chunk (every referenced id, every stored
+ * copy, which copy is kept) is in a ChunkScratch (chunk-scratch.ts), on disk for a large vault;
+ * RAM holds one index object, one chunk-list run or one pack at a time, and names per run.
+ */
 export async function runGc(ctx: EngineContext, opts: GcOptions = {}): Promise<GcReport> {
+  const scratch = ChunkScratch.open(ctx.index.size, opts.scratchDir, opts.ramChunks);
+  try {
+    return await gcWith(ctx, scratch, opts);
+  } finally {
+    scratch.close();
+  }
+}
+
+async function gcWith(ctx: EngineContext, scratch: ChunkScratch, opts: GcOptions): Promise<GcReport> {
   const { store, keys } = ctx;
   const started = Date.now();
-  const referenced = new ChunkIdSet();
   const referencedRuns = new Set<string>();
   const points = await listPointIds(store);
   for (const id of points) {
@@ -82,12 +99,9 @@ export async function runGc(ctx: EngineContext, opts: GcOptions = {}): Promise<G
       });
     }
     for (const d of m.disks) {
-      for (const r of runsOf(d)) referencedRuns.add(r);
-      // A chunk list that cannot be read stops GC like an unreadable manifest (forEachChunkRun throws).
+      // A chunk list that cannot be read stops GC like an unreadable manifest; a run shared with a point already marked is not read again.
       try {
-        await forEachChunkRun(store, keys, d, (list) => {
-          for (let o = 0; o < list.length; o += ID_LEN) if (!list.subarray(o, o + ID_LEN).equals(ZERO_ID)) referenced.add(list, o);
-        });
+        await forEachUnseenRun(store, keys, d, referencedRuns, (list) => scratch.addReferenced(list));
       } catch (e) {
         throw new CofferError('VaultCorrupt', `A chunk list of recovery point ${id} cannot be read, so garbage collection stopped without deleting anything.`, {
           pointId: id,
@@ -97,15 +111,22 @@ export async function runGc(ctx: EngineContext, opts: GcOptions = {}): Promise<G
     }
   }
 
-  const indexes: DecodedIndex[] = [];
-  const { bad } = await loadIndexes(store, keys, (d) => indexes.push(d));
+  const { bad } = await loadIndexes(
+    store,
+    keys,
+    (d) => scratch.addIndex(d),
+    undefined,
+    undefined,
+    undefined,
+    async (all) => scratch.setPacks(all),
+  );
   if (bad.length > 0) {
     throw new CofferError('VaultCorrupt', `${bad.length} index object(s) cannot be read, so garbage collection stopped without deleting anything.`, { packs: bad });
   }
-  const packObjs = new Map((await store.list(PACK_PREFIX)).map((o) => [o.key, o.size]));
+  // Packs without an index object: left by a crash between pack and index writes, or by a deletion below.
+  const orphans = scratch.setPackSizes(await store.list(PACK_PREFIX));
   // Stable order: the copy of a chunk that is kept is the one in the pack that sorts first.
-  indexes.sort((a, b) => (a.packId < b.packId ? -1 : 1));
-  const kept = new ChunkIdSet();
+  const plan = scratch.planGc(REPACK_THRESHOLD);
   const report: GcReport = {
     pointsKept: points.length,
     packsDeleted: 0,
@@ -118,95 +139,71 @@ export async function runGc(ctx: EngineContext, opts: GcOptions = {}): Promise<G
     badChunks: 0,
     packsKeptDamaged: [],
   };
-  const toDelete: DecodedIndex[] = [];
-  const toRepack: Array<{ d: DecodedIndex; live: number[] }> = [];
-  for (const d of indexes) {
-    const size = packObjs.get(packKey(d.packId));
-    const live: number[] = [];
-    let liveBytes = 0;
-    let total = 0;
-    for (let i = 0; i < d.count; i++) {
-      total += d.lengths[i]!;
-      if (size !== undefined && referenced.has(d.ids, i * ID_LEN) && kept.add(d.ids, i * ID_LEN)) {
-        live.push(i);
-        liveBytes += d.lengths[i]!;
-      }
-    }
-    if (live.length === 0) toDelete.push(d);
-    else if (liveBytes < total * REPACK_THRESHOLD) toRepack.push({ d, live });
-  }
+  const DELETE = 1;
+  const REPACK = 2;
 
   try {
     const keepDamaged = new Set<string>();
-    if (toRepack.length > 0) {
-      const scratch = new ChunkIndex();
-      const writer = new PackWriter(store, keys, scratch);
-      /** Another intact copy of chunk `id` (from any other pack), or null. */
-      const otherCopy = async (id: Buffer, notIn: string): Promise<{ blob: Buffer; rawLength: number; flags: number } | null> => {
-        for (const o of indexes) {
-          if (o.packId === notIn || !packObjs.has(packKey(o.packId))) continue;
-          for (let j = 0; j < o.count; j++) {
-            if (!o.ids.subarray(j * ID_LEN, (j + 1) * ID_LEN).equals(id)) continue;
-            let blob: Buffer;
-            try {
-              blob = await store.getRange(packKey(o.packId), o.offsets[j]!, o.lengths[j]!);
-            } catch {
-              continue;
-            }
-            if (chunkIntact(keys, id, blob, o.rawLengths[j]!, o.flags[j]!)) return { blob, rawLength: o.rawLengths[j]!, flags: o.flags[j]! };
+    if (plan.toRepack > 0) {
+      const writer = new PackWriter(store, keys, new ChunkIndex());
+      /** Another intact copy of chunk `id` (from any other listed pack), or null. */
+      const otherCopy = async (id: Buffer, notIn: number): Promise<{ blob: Buffer; rawLength: number; flags: number } | null> => {
+        for (const o of scratch.otherCopies(id, notIn)) {
+          let blob: Buffer;
+          try {
+            blob = await store.getRange(packKey(o.packId), o.off, o.len);
+          } catch {
+            continue;
           }
+          if (chunkIntact(keys, id, blob, o.raw, o.flags)) return { blob, rawLength: o.raw, flags: o.flags };
         }
         return null;
       };
-      for (const { d, live } of toRepack) {
-        const pack = await store.get(packKey(d.packId));
-        for (const i of live) {
-          const off = d.offsets[i]!;
-          const id = Buffer.from(d.ids.subarray(i * ID_LEN, (i + 1) * ID_LEN));
+      await scratch.forEachPack(REPACK, async (p) => {
+        const pack = await store.get(packKey(p.id));
+        for (const e of scratch.keptEntries(p)) {
           // Sealed blobs are position independent (nonce inside, AAD = chunk id): copied as they
           // are, once checked, so a repack never spreads a damaged chunk and drops the last good one.
-          const blob = Buffer.from(pack.subarray(off, off + d.lengths[i]!));
-          if (blob.length === d.lengths[i] && chunkIntact(keys, id, blob, d.rawLengths[i]!, d.flags[i]!)) {
-            await writer.addRaw(id, blob, d.rawLengths[i]!, d.flags[i]!);
+          const blob = Buffer.from(pack.subarray(e.off, e.off + e.len));
+          if (blob.length === e.len && chunkIntact(keys, e.id, blob, e.raw, e.flags)) {
+            await writer.addRaw(e.id, blob, e.raw, e.flags);
             continue;
           }
-          const alt = await otherCopy(id, d.packId);
-          if (alt) await writer.addRaw(id, alt.blob, alt.rawLength, alt.flags);
+          const alt = await otherCopy(e.id, p.no);
+          if (alt) await writer.addRaw(e.id, alt.blob, alt.rawLength, alt.flags);
           else {
             report.badChunks++;
-            keepDamaged.add(d.packId);
+            keepDamaged.add(p.id);
           }
         }
-      }
+      });
       await writer.finish();
       report.packsWritten = writer.packsWritten;
       report.bytesWritten = writer.bytesWritten;
-      report.packsRepacked = toRepack.length - keepDamaged.size;
+      report.packsRepacked = plan.toRepack - keepDamaged.size;
     }
     report.packsKeptDamaged = [...keepDamaged];
     await opts.beforeDelete?.();
-    for (const d of [...toDelete, ...toRepack.map((r) => r.d).filter((x) => !keepDamaged.has(x.packId))]) {
-      const key = packKey(d.packId);
-      report.bytesFreed += packObjs.get(key) ?? 0;
-      const delIndex = store.delete(indexKey(d.packId));
+    const deletePack = async (p: ScratchPack): Promise<void> => {
+      if (keepDamaged.has(p.id)) return;
+      report.bytesFreed += p.size ?? 0;
+      const delIndex = store.delete(indexKey(p.id));
       crashPoint('gc', report.packsDeleted * 2 + 1);
       await delIndex;
-      const delPack = store.delete(key);
+      const delPack = store.delete(packKey(p.id));
       crashPoint('gc', report.packsDeleted * 2 + 2);
       await delPack;
-      packObjs.delete(key);
       report.packsDeleted++;
-    }
+    };
+    await scratch.forEachPack(DELETE, deletePack);
+    await scratch.forEachPack(REPACK, deletePack);
     // Chunk lists (version 2) no manifest names: left by a backup that failed, or by deleted points.
     const lists = await sweepChunkLists(store, referencedRuns);
     report.bytesFreed += lists.bytes;
-    // Packs without an index: left by a crash between pack and index writes, or by step 2 above.
-    const indexed = new Set(indexes.map((d) => packKey(d.packId)));
-    for (const [key, size] of packObjs) {
-      if (indexed.has(key)) continue;
-      await store.delete(key);
+    for (const o of orphans) {
+      await store.delete(o.key);
       report.orphanPacksDeleted++;
-      report.bytesFreed += size;
+      report.bytesFreed += o.size;
     }
   } catch (e) {
     throw mapStoreError(e);

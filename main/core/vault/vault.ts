@@ -114,6 +114,8 @@ export class Vault {
   private closed = false;
   /** Pool size override (tests, bench); default is one worker per core. */
   workers: number | undefined;
+  /** Override of SCRATCH_RAM_CHUNKS for GC and verify (tests force the on-disk tables with 0). */
+  scratchRamChunks: number | undefined;
   /** Started by open() while scrypt runs: worker threads and the raw index objects. */
   private warm: { pool: WorkerPool; indexes: Promise<Map<string, Buffer>> | undefined } | undefined;
 
@@ -391,10 +393,15 @@ export class Vault {
     const lock = await VaultLock.acquire(this.store, 'shared', opts.full ? 'full verify' : 'quick verify');
     try {
       const ctx = await this.ctx();
-      return await runVerify(ctx, opts);
+      return await runVerify(ctx, { ...this.scratch(), ...opts });
     } finally {
       await lock.release();
     }
+  }
+
+  /** Where GC and verify of a large vault keep their working tables (chunk-scratch.ts): the cache folder, when there is one. */
+  private scratch(): { scratchDir?: string; ramChunks?: number } {
+    return { ...(this.cacheDir ? { scratchDir: this.cacheDir } : {}), ...(this.scratchRamChunks !== undefined ? { ramChunks: this.scratchRamChunks } : {}) };
   }
 
   /** Removes recovery points (their manifests); run collectGarbage() to reclaim space. */
@@ -413,7 +420,7 @@ export class Vault {
     const lock = await VaultLock.acquire(this.store, 'exclusive', 'prune', waitOptions(opts));
     try {
       const ctx = await this.ctx();
-      return await runGc(ctx, { beforeDelete: () => lock.check() });
+      return await runGc(ctx, { beforeDelete: () => lock.check(), ...this.scratch() });
     } finally {
       await this.reloadIndex();
       await lock.release();
@@ -430,7 +437,7 @@ export class Vault {
       const ctx = await this.ctx();
       await lock.check();
       await deletePointObjects(ctx, ids);
-      return await runGc(ctx, { beforeDelete: () => lock.check() });
+      return await runGc(ctx, { beforeDelete: () => lock.check(), ...this.scratch() });
     } finally {
       await this.reloadIndex();
       await lock.release();

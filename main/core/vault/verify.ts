@@ -1,8 +1,7 @@
-import { ChunkIdSet } from './chunk-index.js';
-import { forEachChunkRun } from './chunk-lists.js';
+import { forEachChunkRun, isZeroRun, readRun } from './chunk-lists.js';
+import { ChunkScratch, type ScratchPack } from './chunk-scratch.js';
 import type { EngineContext, Progress } from './backup.js';
-import { ZERO_ID } from './backup.js';
-import { ID_LEN, PACK_PREFIX, packKey, type DecodedIndex, type Manifest } from './format.js';
+import { ID_LEN, PACK_PREFIX, packKey, type Manifest } from './format.js';
 import { decodeManifest, listPointIds } from './manifest.js';
 import { loadIndexes } from './packs.js';
 import { pointKey } from './format.js';
@@ -33,27 +32,52 @@ export interface VerifyReport {
 export interface VerifyOptions {
   full?: boolean;
   onProgress?: (p: Progress) => void;
+  /** Folder for the working tables of a large vault (the install's cache folder for it); default: the system's temporary folder. */
+  scratchDir?: string;
+  /** Chunks up to which the working tables stay in RAM (default SCRATCH_RAM_CHUNKS; tests force the file with 0). */
+  ramChunks?: number;
 }
 
 /**
  * Quick: every manifest readable, every referenced chunk indexed in a pack that exists and is long
  * enough. Full: also every indexed chunk read, decrypted, decompressed and its keyed hash checked.
+ * Memory does not grow with the vault: the stored copies, their verdicts and the referenced ids
+ * are in a ChunkScratch (chunk-scratch.ts); a chunk-list run shared by several points is read once.
  */
 export async function runVerify(ctx: EngineContext, opts: VerifyOptions = {}): Promise<VerifyReport> {
+  const scratch = ChunkScratch.open(ctx.index.size, opts.scratchDir, opts.ramChunks);
+  try {
+    return await verifyWith(ctx, scratch, opts);
+  } finally {
+    scratch.close();
+  }
+}
+
+/** A disk as verify reports it: its runs (numbers given by verifyWith; a run it could not read counts `unreadable` missing chunks). */
+interface DiskRuns {
+  name: string;
+  runs: Array<{ no: number; unreadable: number }>;
+}
+
+async function verifyWith(ctx: EngineContext, scratch: ChunkScratch, opts: VerifyOptions): Promise<VerifyReport> {
   const { store, keys, pool } = ctx;
   const started = Date.now();
   const full = opts.full ?? false;
-  const indexes: DecodedIndex[] = [];
-  const { bad: unreadableIndexes } = await loadIndexes(store, keys, (d) => indexes.push(d));
-  const packSizes = new Map<string, number>();
-  for (const o of await store.list(PACK_PREFIX)) packSizes.set(o.key, o.size);
+  let bytesTotal = 0;
+  const { bad: unreadableIndexes } = await loadIndexes(
+    store,
+    keys,
+    (d) => {
+      scratch.addIndex(d);
+      for (let i = 0; i < d.count; i++) bytesTotal += d.lengths[i]!;
+    },
+    undefined,
+    undefined,
+    undefined,
+    async (all) => scratch.setPacks(all),
+  );
+  scratch.setPackSizes(await store.list(PACK_PREFIX));
 
-  // A chunk is good when at least one stored copy is good (repack may leave two copies for a while).
-  const good = new ChunkIdSet();
-  const corrupt = new ChunkIdSet();
-  let chunksChecked = 0;
-  let packsChecked = 0;
-  const bytesTotal = indexes.reduce((s, d) => s + d.lengths.reduce((a, b) => a + b, 0), 0);
   let bytesDone = 0;
   const emit = (): void => {
     const sec = (Date.now() - started) / 1000;
@@ -61,103 +85,125 @@ export async function runVerify(ctx: EngineContext, opts: VerifyOptions = {}): P
   };
   const timer = opts.onProgress ? setInterval(emit, 250) : undefined;
   try {
-    const checkPack = async (d: DecodedIndex): Promise<void> => {
-      const size = packSizes.get(packKey(d.packId));
-      if (size === undefined) return; // missing pack: its chunks stay "not good"
-      packsChecked++;
-      if (!full) {
-        for (let i = 0; i < d.count; i++) {
-          if (d.offsets[i]! + d.lengths[i]! <= size) good.add(d.ids, i * ID_LEN);
-          else corrupt.add(d.ids, i * ID_LEN);
+    if (!full) scratch.markListedChecked();
+    else {
+      // A chunk is good when at least one stored copy is good (repack may leave two copies for a while).
+      const checkPack = async (p: ScratchPack): Promise<void> => {
+        let blob: Buffer;
+        try {
+          blob = await store.get(packKey(p.id));
+        } catch {
+          return; // its chunks stay "not good"
         }
-        chunksChecked += d.count;
-        return;
+        const entries = scratch.entries(p);
+        const meta = new Uint32Array(entries.length * 4);
+        const idBuf = Buffer.alloc(entries.length * ID_LEN);
+        entries.forEach((e, i) => {
+          meta[i * 4] = e.off;
+          meta[i * 4 + 1] = e.len;
+          meta[i * 4 + 2] = e.raw;
+          meta[i * 4 + 3] = e.flags;
+          e.id.copy(idBuf, i * ID_LEN);
+        });
+        const ab = blob.byteOffset === 0 && blob.byteLength === blob.buffer.byteLength ? (blob.buffer as ArrayBuffer) : new Uint8Array(blob).buffer;
+        const ids = new Uint8Array(idBuf).buffer;
+        const r = await pool.send<'opened'>(pool.leastBusy(), { type: 'open', blob: ab, items: meta, ids, fd: -1, check: true }, [ab, ids]);
+        scratch.markChecked(p, r.bad);
+        bytesDone += blob.length;
+      };
+      // One page of packs at a time, a pack per worker.
+      for (let after = 0; ; ) {
+        const queue = scratch.packs(after);
+        if (queue.length === 0) break;
+        after = queue.at(-1)!.no;
+        await Promise.all(
+          Array.from({ length: Math.max(1, pool.size) }, async () => {
+            for (let p = queue.shift(); p; p = queue.shift()) await checkPack(p);
+          }),
+        );
       }
-      let blob: Buffer;
-      try {
-        blob = await store.get(packKey(d.packId));
-      } catch {
-        return;
-      }
-      const meta = new Uint32Array(d.count * 4);
-      for (let i = 0; i < d.count; i++) {
-        meta[i * 4] = d.offsets[i]!;
-        meta[i * 4 + 1] = d.lengths[i]!;
-        meta[i * 4 + 2] = d.rawLengths[i]!;
-        meta[i * 4 + 3] = d.flags[i]!;
-      }
-      const ab = blob.byteOffset === 0 && blob.byteLength === blob.buffer.byteLength ? (blob.buffer as ArrayBuffer) : new Uint8Array(blob).buffer;
-      const ids = new Uint8Array(d.ids).buffer;
-      const r = await pool.send<'opened'>(pool.leastBusy(), { type: 'open', blob: ab, items: meta, ids, fd: -1, check: true }, [ab, ids]);
-      const bad = new Set(r.bad);
-      for (let i = 0; i < d.count; i++) {
-        if (bad.has(i)) corrupt.add(d.ids, i * ID_LEN);
-        else good.add(d.ids, i * ID_LEN);
-      }
-      chunksChecked += d.count;
-      bytesDone += blob.length;
-    };
-    const queue = [...indexes];
-    await Promise.all(
-      Array.from({ length: Math.max(1, pool.size) }, async () => {
-        for (let d = queue.shift(); d; d = queue.shift()) await checkPack(d);
-      }),
-    );
+    }
   } finally {
     if (timer) clearInterval(timer);
   }
 
   const damaged: DamagedPoint[] = [];
-  let missingChunks = 0;
-  let corruptChunks = 0;
-  const countedMissing = new ChunkIdSet();
+  const points: Array<{ id: string; vmName: string; disks: DiskRuns[] } | { id: string; unreadable: true }> = [];
+  /** Runs read so far, by name and length: a run shared by several points (an unchanged stretch) is read and counted once. */
+  const runs = new Map<string, { no: number; unreadable: number }>();
+  let nextRun = 0;
   const ids = await listPointIds(store);
   for (const id of ids) {
     let m: Manifest;
     try {
       m = decodeManifest(keys, id, await store.get(pointKey(id)));
     } catch {
-      damaged.push({ pointId: id, vmName: '?', disks: [], manifestUnreadable: true });
+      points.push({ id, unreadable: true });
+      continue;
+    }
+    const disks: DiskRuns[] = [];
+    for (const disk of m.disks) {
+      const dr: DiskRuns = { name: disk.name, runs: [] };
+      disks.push(dr);
+      if (!disk.list) {
+        // Version 1: the list is in the manifest, one run of its own.
+        const no = nextRun++;
+        await forEachChunkRun(store, keys, disk, (list) => scratch.addRunIds(no, list));
+        dr.runs.push({ no, unreadable: 0 });
+        continue;
+      }
+      const { count, runChunks, runs: names } = disk.list;
+      for (let r = 0; r < names.length; r++) {
+        const n = Math.min(runChunks, count - r * runChunks);
+        const key = `${names[r]}:${n}`;
+        let run = runs.get(key);
+        if (!run) {
+          run = { no: nextRun++, unreadable: 0 };
+          runs.set(key, run);
+          try {
+            const list = await readRun(store, keys, names[r]!, n);
+            if (!isZeroRun(list)) scratch.addRunIds(run.no, list);
+          } catch {
+            run.unreadable = n; // a run that is missing or damaged makes its chunks missing
+          }
+        }
+        dr.runs.push(run);
+      }
+    }
+    points.push({ id, vmName: m.vm.name, disks });
+  }
+
+  const v = scratch.verdicts();
+  let missingChunks = v.missing;
+  for (const p of points) {
+    if ('unreadable' in p) {
+      damaged.push({ pointId: p.id, vmName: '?', disks: [], manifestUnreadable: true });
       continue;
     }
     const dd: DamagedPoint['disks'] = [];
-    for (const disk of m.disks) {
+    for (const disk of p.disks) {
       let miss = 0;
       let bad = 0;
-      // One run of the chunk list at a time (version 2); a run that is missing or damaged makes its chunks missing.
-      await forEachChunkRun(
-        store,
-        keys,
-        disk,
-        (list) => {
-          for (let o = 0; o < list.length; o += ID_LEN) {
-            if (list.subarray(o, o + ID_LEN).equals(ZERO_ID) || good.has(list, o)) continue;
-            if (corrupt.has(list, o)) bad++;
-            else miss++;
-            if (countedMissing.add(list, o)) {
-              if (corrupt.has(list, o)) corruptChunks++;
-              else missingChunks++;
-            }
-          }
-        },
-        (_first, n) => {
-          miss += n;
-          missingChunks += n;
-        },
-      );
+      for (const r of disk.runs) {
+        const d = v.runs.get(r.no);
+        miss += r.unreadable + (d?.missing ?? 0);
+        bad += d?.corrupt ?? 0;
+        missingChunks += r.unreadable;
+      }
       if (miss + bad > 0) dd.push({ name: disk.name, missingChunks: miss, corruptChunks: bad });
     }
-    if (dd.length > 0) damaged.push({ pointId: id, vmName: m.vm.name, disks: dd });
+    if (dd.length > 0) damaged.push({ pointId: p.id, vmName: p.vmName, disks: dd });
   }
+  const checked = scratch.checkedCounts();
   emit();
   return {
     full,
-    ok: damaged.length === 0 && unreadableIndexes.length === 0 && corrupt.size === 0,
+    ok: damaged.length === 0 && unreadableIndexes.length === 0 && !v.anyCorrupt,
     pointsChecked: ids.length,
-    chunksChecked,
-    packsChecked,
+    chunksChecked: checked.chunks,
+    packsChecked: checked.packs,
     missingChunks,
-    corruptChunks: Math.max(corruptChunks, 0),
+    corruptChunks: v.corrupt,
     unreadableIndexes,
     damaged,
     damagedVms: [...new Set(damaged.map((d) => d.vmName))].sort(),

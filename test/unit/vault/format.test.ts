@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { isCofferError } from '../../../main/core/errors.js';
-import { ChunkIdSet, ChunkIndex } from '../../../main/core/vault/chunk-index.js';
+import { ChunkIndex } from '../../../main/core/vault/chunk-index.js';
 import { open, seal } from '../../../main/core/vault/crypto.js';
 import { decodeIndex, encodeIndex, newPointId, POINT_ID_RE } from '../../../main/core/vault/format.js';
 import { safeJoin } from '../../../main/core/vault/restore.js';
@@ -17,10 +17,6 @@ describe('chunk index', () => {
     // The first stored copy wins.
     expect(idx.add(ids, 0, { pack: 'other', offset: 0, length: 0, rawLength: 0, flags: 0 })).toBe(false);
     expect(idx.get(ids, 0)!.pack).toBe('p0');
-    const set = new ChunkIdSet();
-    expect(set.add(ids, 32)).toBe(true);
-    expect(set.add(ids, 32)).toBe(false);
-    expect(set.has(ids, 64)).toBe(false);
   });
 });
 
