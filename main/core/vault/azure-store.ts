@@ -8,8 +8,10 @@ import {
   newCounters,
   prefixed,
   PROBE_PREFIX,
+  prepareOnly,
   probeCreateOnly,
   REMOTE_IO_HINTS,
+  RequestPrepared,
   readBody,
   readBodyInto,
   remoteContext,
@@ -17,7 +19,7 @@ import {
   type RemoteStoreOptions,
   type StoreCounters,
 } from './remote.js';
-import { checkKey, collectPages, ObjectNotFound, type ObjectInfo, type ObjectStore, type StoreIoHints } from './storage.js';
+import { checkKey, collectPages, ObjectNotFound, type ObjectInfo, type ObjectStore, type PreparedRequest, type StoreIoHints } from './storage.js';
 
 export interface AzureStoreParams {
   /** The account's blob endpoint without query: https://ACCOUNT.blob.core.windows.net or http://127.0.0.1:10000/devstoreaccount1 */
@@ -46,6 +48,8 @@ export class AzureBlobStore implements ObjectStore {
   readonly ioHints: StoreIoHints = REMOTE_IO_HINTS;
   readonly counters: StoreCounters;
   private readonly container: ContainerClient;
+  /** The same container through a pipeline that signs each request and hands it back unsent (rangeRequest). */
+  private readonly preparer: ContainerClient;
   private readonly ctx: RemoteContext;
   private readonly prefix: string;
   private readonly singlePutMax: number;
@@ -71,6 +75,17 @@ export class AzureBlobStore implements ObjectStore {
     this.container = new sdk.ContainerClient(url, credential, {
       retryOptions: { maxTries: 1, tryTimeoutInMs: this.ctx.policy.tryTimeoutMs },
       keepAliveOptions: { enable: true },
+    });
+    const timeoutMs = this.ctx.policy.tryTimeoutMs;
+    this.preparer = new sdk.ContainerClient(url, credential, {
+      retryOptions: { maxTries: 1, tryTimeoutInMs: timeoutMs },
+      httpClient: {
+        sendRequest: async (req) => {
+          const headers: Record<string, string> = {};
+          for (const h of req.headers.headersArray()) headers[h.name] = h.value;
+          throw new RequestPrepared({ url: req.url, headers, timeoutMs });
+        },
+      },
     });
     this.singlePutMax = opts.singlePutMax ?? DEFAULT_SINGLE_PUT_MAX;
     this.partSize = opts.partSize ?? DEFAULT_PART_SIZE;
@@ -154,6 +169,18 @@ export class AzureBlobStore implements ObjectStore {
     });
     if (found === null) throw new ObjectNotFound(key);
     this.counters.bytesDown += into.length;
+  }
+
+  /**
+   * The Get Blob that getRangeInto sends (x-ms-range, x-ms-version, x-ms-date and the SharedKey
+   * Authorization header, or the SAS in the URL), signed by the SDK's own pipeline and not sent.
+   */
+  async rangeRequest(key: string, offset: number, length: number): Promise<PreparedRequest> {
+    const blob = this.preparer.getBlockBlobClient(prefixed(this.prefix, checkKey(key)));
+    const req = await prepareOnly(() => blob.download(offset, length));
+    this.ctx.count(1);
+    this.counters.bytesDown += length;
+    return req;
   }
 
   async stat(key: string): Promise<ObjectInfo | null> {

@@ -149,6 +149,7 @@ export function cachingIndexWrites(store: ObjectStore, cache: IndexCache, onInde
     },
   };
   if (store.getRangeInto) wrapped.getRangeInto = (key, offset, into) => store.getRangeInto!(key, offset, into);
+  if (store.rangeRequest) wrapped.rangeRequest = (key, offset, length) => store.rangeRequest!(key, offset, length);
   if (store.sweepTemp) wrapped.sweepTemp = (ms) => store.sweepTemp!(ms);
   return wrapped;
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_RETRY, redactor, type RemoteContext, type RetryPolicy } from './retry.js';
-import type { ObjectInfo, StoreIoHints } from './storage.js';
+import type { ObjectInfo, PreparedRequest, StoreIoHints } from './storage.js';
 
 /** What both object-store backends share: counters, options, body reading and the probe. */
 
@@ -160,4 +160,26 @@ export async function probeCreateOnly(store: {
   } finally {
     await store.delete(key);
   }
+}
+
+/**
+ * Thrown by the last step of an SDK's pipeline instead of sending (rangeRequest): the request as
+ * the SDK built and signed it. Its message names nothing: the request holds a signature.
+ */
+export class RequestPrepared extends Error {
+  constructor(readonly request: PreparedRequest) {
+    super('request prepared, not sent');
+    this.name = 'RequestPrepared';
+  }
+}
+
+/** Runs an SDK call whose pipeline ends in RequestPrepared and returns that request. */
+export async function prepareOnly(call: () => Promise<unknown>): Promise<PreparedRequest> {
+  try {
+    await call();
+  } catch (e) {
+    if (e instanceof RequestPrepared) return e.request;
+    throw e;
+  }
+  throw new Error('the storage SDK sent a request that was to be prepared only');
 }

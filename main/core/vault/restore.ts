@@ -211,23 +211,32 @@ async function restoreDisk(
       let ab = spare.pop();
       if (!ab || ab.byteLength < total) ab = new ArrayBuffer(Math.max(total, batchLimit + BATCH_SLACK_BYTES));
       const blob = Buffer.from(ab, 0, total);
+      const starts: number[] = [];
       let at = 0;
-      await Promise.all(
-        ranges.map((r) => {
-          const into = blob.subarray(at, at + r.length);
-          at += r.length;
-          const read = store.getRangeInto
-            ? store.getRangeInto(packKey(r.pack), r.offset, into)
-            : store.getRange(packKey(r.pack), r.offset, r.length).then((b) => {
-                if (b.length !== r.length) throw new Error(`short read of pack ${r.pack}`);
-                b.copy(into);
-              });
-          return read.catch((e: unknown) => {
-            if (e instanceof ObjectNotFound) throw new CofferError('ChunkCorrupt', `Pack ${r.pack} is missing from the vault.`, { pack: r.pack });
-            throw e;
-          });
-        }),
-      );
+      for (const r of ranges) {
+        starts.push(at);
+        at += r.length;
+      }
+      const readThroughStore = (i: number, into: Buffer): Promise<void> => {
+        const r = ranges[i]!;
+        const read = store.getRangeInto
+          ? store.getRangeInto(packKey(r.pack), r.offset, into)
+          : store.getRange(packKey(r.pack), r.offset, r.length).then((b) => {
+              if (b.length !== r.length) throw new Error(`short read of pack ${r.pack}`);
+              b.copy(into);
+            });
+        return read.catch((e: unknown) => {
+          if (e instanceof ObjectNotFound) throw new CofferError('ChunkCorrupt', `Pack ${r.pack} is missing from the vault.`, { pack: r.pack });
+          throw e;
+        });
+      };
+      // Object storage: the store signs each ranged GET here and a worker sends it, reading the
+      // body straight into the batch buffer it then opens (the receive runs on the workers, not on
+      // this thread). A local folder is read here, with pread into the buffer.
+      const fetch = store.rangeRequest
+        ? await Promise.all(ranges.map(async (r, i) => ({ ...(await store.rangeRequest!(packKey(r.pack), r.offset, r.length)), at: starts[i]!, length: r.length })))
+        : undefined;
+      if (!fetch) await Promise.all(ranges.map((_, i) => readThroughStore(i, blob.subarray(starts[i]!, starts[i]! + ranges[i]!.length))));
       const meta = new Uint32Array(items.length * 4);
       const positions = new Float64Array(items.length);
       const sendIds = Buffer.alloc(items.length * ID_LEN);
@@ -242,11 +251,15 @@ async function restoreDisk(
         off += it.loc.length;
       });
       // Decrypt, decompress, check and write happen in the worker, in parallel with reading the next ones.
-      const r = await pool.send<'opened'>(
-        pool.leastBusy(),
-        { type: 'open', blob: ab, items: meta, ids: sendIds.buffer as ArrayBuffer, fd: fh.fd, positions, check: checkContent },
-        [ab],
-      );
+      const open = { type: 'open' as const, items: meta, ids: sendIds.buffer as ArrayBuffer, fd: fh.fd, positions, check: checkContent };
+      let r = await pool.send<'opened' | 'fetchFailed'>(pool.leastBusy(), { ...open, blob: ab, ...(fetch ? { fetch } : {}) }, [ab]);
+      if (r.type === 'fetchFailed') {
+        // A worker GET failed (status, reset, timeout): those ranges are read again through the
+        // store, whose retries decide between a hiccup and StorageUnreachable / StorageAuthFailed.
+        const back = Buffer.from(r.blob, 0, total);
+        await Promise.all(r.failed.map((i) => readThroughStore(i, back.subarray(starts[i]!, starts[i]! + ranges[i]!.length))));
+        r = await pool.send<'opened'>(pool.leastBusy(), { ...open, blob: r.blob }, [r.blob]);
+      }
       spare.push(r.blob);
       if (r.bad.length > 0) {
         const bad = items[r.bad[0]!]!;

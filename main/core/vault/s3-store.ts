@@ -11,8 +11,10 @@ import {
   newCounters,
   prefixed,
   PROBE_PREFIX,
+  prepareOnly,
   probeCreateOnly,
   REMOTE_IO_HINTS,
+  RequestPrepared,
   readBody,
   readBodyInto,
   remoteContext,
@@ -21,7 +23,7 @@ import {
   type ResponseBody,
   type StoreCounters,
 } from './remote.js';
-import { checkKey, collectPages, ObjectNotFound, type ObjectInfo, type ObjectStore, type StoreIoHints } from './storage.js';
+import { checkKey, collectPages, ObjectNotFound, type ObjectInfo, type ObjectStore, type PreparedRequest, type StoreIoHints } from './storage.js';
 
 export interface S3Credentials {
   accessKeyId: string;
@@ -240,6 +242,25 @@ export class S3Store implements ObjectStore {
     this.counters.bytesDown += into.length;
   }
 
+  /**
+   * The GetObject that getRangeInto sends, run through the SDK's whole pipeline (endpoint, path
+   * style, SigV4 header signing with the session token if any) and stopped just before it is sent.
+   */
+  async rangeRequest(key: string, offset: number, length: number): Promise<PreparedRequest> {
+    const cmd = new this.sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.key(key), Range: `bytes=${offset}-${offset + length - 1}` });
+    // The deserialize step runs after signing (finalizeRequest); priority low: after the deserializer, where the handler would send.
+    cmd.middlewareStack.add(
+      () => async (args) => {
+        throw new RequestPrepared({ url: smithyUrl(args.request as SmithyRequest), headers: { ...(args.request as SmithyRequest).headers }, timeoutMs: this.ctx.policy.tryTimeoutMs });
+      },
+      { step: 'deserialize', priority: 'low', name: 'cofferPrepareOnly' },
+    );
+    const req = await prepareOnly(() => this.client.send(cmd));
+    this.ctx.count(1);
+    this.counters.bytesDown += length;
+    return req;
+  }
+
   async stat(key: string): Promise<ObjectInfo | null> {
     const Key = this.key(key);
     return readOrNull(this.ctx, key, async (abortSignal) => {
@@ -338,6 +359,26 @@ export class S3Store implements ObjectStore {
     }
     return removed;
   }
+}
+
+/** The parts of a smithy HttpRequest a URL is made of. */
+interface SmithyRequest {
+  protocol: string;
+  hostname: string;
+  port?: number;
+  path: string;
+  query?: Record<string, string | string[] | null>;
+  headers: Record<string, string>;
+}
+
+/** The URL a smithy HttpRequest goes to (path as the SDK encoded and signed it). */
+function smithyUrl(r: SmithyRequest): string {
+  const q: string[] = [];
+  for (const [k, v] of Object.entries(r.query ?? {})) {
+    for (const one of Array.isArray(v) ? v : [v]) q.push(one === null ? encodeURIComponent(k) : `${encodeURIComponent(k)}=${encodeURIComponent(one)}`);
+  }
+  const host = r.hostname.includes(':') && !r.hostname.startsWith('[') ? `[${r.hostname}]` : r.hostname;
+  return `${r.protocol}//${host}${r.port ? `:${r.port}` : ''}${r.path}${q.length > 0 ? `?${q.join('&')}` : ''}`;
 }
 
 /**

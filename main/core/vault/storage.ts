@@ -42,6 +42,16 @@ export interface StoreIoHints {
   readBatchesInFlight: number;
 }
 
+/** A signed request another thread may send as is (see ObjectStore.rangeRequest). */
+export interface PreparedRequest {
+  /** http: or https: URL with path and query (a SAS token, if the vault's credential is one). */
+  url: string;
+  /** Every header to send, signature included (host, range, date, authorization...). */
+  headers: Record<string, string>;
+  /** The sender gives up on an attempt that makes no progress for this long (the store's policy). */
+  timeoutMs: number;
+}
+
 /** How a put may be done. */
 export interface PutOptions {
   /**
@@ -84,6 +94,16 @@ export interface ObjectStore {
    * reuse its buffers. Restore falls back to getRange + copy when a store lacks it.
    */
   getRangeInto?(key: string, offset: number, into: Uint8Array): Promise<void>;
+  /**
+   * Optional (object stores): the ranged GET that `getRangeInto` would send, built and signed by
+   * the store's SDK but not sent, so that a restore worker can send it with plain node:http(s)
+   * and read the body straight into its batch buffer (docs/performance.md, "Object storage").
+   * The request is counted as sent (each is sent once). It carries a signature (Authorization
+   * header, or a SAS in the URL): it lives in this process only and is never logged or shown.
+   * A request that fails is not retried by its sender: the caller falls back to `getRangeInto`,
+   * which retries and classifies the failure (StorageUnreachable, StorageAuthFailed).
+   */
+  rangeRequest?(key: string, offset: number, length: number): Promise<PreparedRequest>;
   stat(key: string): Promise<ObjectInfo | null>;
   /** Every object whose key starts with `prefix`, in no particular order. */
   list(prefix: string): Promise<ObjectInfo[]>;

@@ -22,7 +22,22 @@ export type WorkerRequest =
        * AES-GCM tag, whose AAD is the id (docs/vault-format.md, "Chunks").
        */
       check: boolean;
+      /**
+       * Object storage: fill blob first by sending these prepared ranged GETs (ObjectStore.rangeRequest),
+       * each body read into blob[at, at + length). If any fails, nothing is opened: the reply is
+       * 'fetchFailed' with the buffer, and the engine reads those ranges through the store.
+       */
+      fetch?: FetchRange[];
     };
+
+/** One prepared ranged GET and where its body goes in the batch buffer. */
+export interface FetchRange {
+  url: string;
+  headers: Record<string, string>;
+  timeoutMs: number;
+  at: number;
+  length: number;
+}
 
 export type WorkerReply =
   | { type: 'ok'; job: number; seg?: ArrayBuffer }
@@ -32,4 +47,6 @@ export type WorkerReply =
   /** blob is the request's buffer, handed back so the engine reuses it for the next batch. */
   /** shas: 32 bytes per chunk when the request asked for check, else empty. */
   | { type: 'opened'; job: number; shas: ArrayBuffer; bad: number[]; blob: ArrayBuffer }
+  /** failed: indices into the request's fetch; reason names the status or error code, never the request. */
+  | { type: 'fetchFailed'; job: number; blob: ArrayBuffer; failed: number[]; reason: string }
   | { type: 'error'; job: number; message: string; code?: string | undefined };

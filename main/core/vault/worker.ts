@@ -1,10 +1,13 @@
 // Worker thread of the vault engine: zero check, hashing, compression, encryption on backup;
 // decryption, decompression, verification and writing on restore. Bundled to dist/vault-worker.mjs.
 import { readSync, writeSync, writevSync } from 'node:fs';
+import * as http from 'node:http';
+import * as https from 'node:https';
 import { parentPort } from 'node:worker_threads';
 import { ChunkCompressor, ChunkDecompressor, hashChunk, openChunk, sealInto } from './chunk-codec.js';
 import { collectGarbage } from './gc.js';
-import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
+import { readBodyInto } from './remote.js';
+import type { FetchRange, WorkerReply, WorkerRequest } from './worker-protocol.js';
 
 const NONCE = 12;
 const TAG = 16;
@@ -133,54 +136,131 @@ function handle(m: WorkerRequest): void {
       return;
     }
     case 'open': {
-      // Restore (fd >= 0: write each chunk at its place) or full verify (fd < 0: check only).
-      const blob = Buffer.from(m.blob);
-      const n = m.items.length / 4;
-      const shas = Buffer.alloc(m.check ? n * ID : 0);
-      const bad: number[] = [];
-      const check = Buffer.alloc(ID);
-      const out = m.fd >= 0 ? runs.start(m.fd) : undefined;
-      for (let i = 0; i < n; i++) {
-        const off = m.items[i * 4]!;
-        const len = m.items[i * 4 + 1]!;
-        const rawLen = m.items[i * 4 + 2]!;
-        const flag = m.items[i * 4 + 3]!;
-        const id = Buffer.from(m.ids, i * ID, ID);
-        const pos = out ? m.positions![i]! : 0;
-        out?.before(pos, rawLen);
-        let plain: Buffer;
-        try {
-          if (len < NONCE + TAG || off + len > blob.length) throw new Error('truncated');
-          // The tag authenticates the stored bytes under AAD = id: a flipped bit or a blob of
-          // another chunk fails here, on restore as on verify.
-          const body = openChunk(encKey, blob.subarray(off, off + len), id);
-          dead(body.length);
-          if (flag & 1) {
-            // Straight into the write run's buffer on restore: no copy before the write.
-            let into: Buffer;
-            if (out) into = out.room(rawLen);
-            else {
-              if (scratch.length < rawLen) scratch = Buffer.alloc(rawLen);
-              into = scratch;
-            }
-            plain = decompressor.decompress(body, into, rawLen);
-          } else plain = body;
-          if (plain.length !== rawLen) throw new Error('wrong length');
-          if (m.check) {
-            hashChunk(macKey, plain, shas, i * ID, check, 0);
-            if (!check.equals(id)) throw new Error('wrong hash');
-          }
-        } catch {
-          bad.push(i);
-          continue;
-        }
-        out?.add(plain, pos);
+      if (m.fetch) {
+        fetchThenOpen(m, m.fetch);
+        return;
       }
-      out?.flush();
-      reply({ type: 'opened', job: m.job, shas: ab(shas), bad, blob: m.blob }, m.check ? [shas.buffer as ArrayBuffer, m.blob] : [m.blob]);
+      openBatch(m);
       return;
     }
   }
+}
+
+type OpenRequest = Extract<WorkerRequest, { type: 'open' }>;
+
+/**
+ * Object storage: sends the batch's prepared ranged GETs (all at once, one keep-alive connection
+ * each) straight into the batch buffer, then opens it as any batch. Runs while this thread keeps
+ * handling other messages. A failure is handed back, not retried here: the engine reads the
+ * failed ranges through the store, whose retries and error classification are the one home.
+ */
+function fetchThenOpen(m: OpenRequest, fetch: FetchRange[]): void {
+  const blob = Buffer.from(m.blob);
+  const reasons: string[] = [];
+  const failed: number[] = [];
+  void Promise.all(
+    fetch.map((f, i) =>
+      getInto(f, blob.subarray(f.at, f.at + f.length)).catch((e: unknown) => {
+        failed.push(i);
+        reasons.push(failureOf(e));
+      }),
+    ),
+  ).then(() => {
+    if (failed.length > 0) {
+      reply({ type: 'fetchFailed', job: m.job, blob: m.blob, failed: failed.sort((a, b) => a - b), reason: reasons[0]! }, [m.blob]);
+      return;
+    }
+    try {
+      openBatch(m);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      reply({ type: 'error', job: m.job, message: err?.message ?? String(e), code: err?.code });
+    }
+  });
+}
+
+/** Keep-alive connections per protocol, reused by this thread's GETs (a few batches in flight). */
+const agents = { http: new http.Agent({ keepAlive: true, maxSockets: 8 }), https: new https.Agent({ keepAlive: true, maxSockets: 8 }) };
+
+/** An error of a worker GET: only a status or a code, never the URL or headers (they carry the signature). */
+class GetFailed extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+  }
+}
+
+function getInto(f: FetchRange, into: Buffer): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const url = new URL(f.url);
+    const https_ = url.protocol === 'https:';
+    const req = (https_ ? https : http).request(url, { method: 'GET', headers: f.headers, agent: https_ ? agents.https : agents.http, timeout: f.timeoutMs }, (res) => {
+      // 206 for a range; 200 only if the body is exactly the range (a server that sends the whole object of that size).
+      const len = Number(res.headers['content-length']);
+      if (res.statusCode !== 206 && !(res.statusCode === 200 && len === into.length)) {
+        res.resume();
+        reject(new GetFailed(`HTTP ${res.statusCode}`));
+        return;
+      }
+      readBodyInto(res, into, 'a ranged get').then(resolve, reject);
+    });
+    req.once('timeout', () => req.destroy(new GetFailed(`no answer within ${Math.round(f.timeoutMs / 1000)} s`)));
+    req.once('error', reject);
+    req.end();
+  });
+}
+
+function failureOf(e: unknown): string {
+  if (e instanceof GetFailed) return e.reason;
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  return code && /^[A-Z_]+$/.test(code) ? code : 'connection lost';
+}
+
+function openBatch(m: OpenRequest): void {
+  // Restore (fd >= 0: write each chunk at its place) or full verify (fd < 0: check only).
+  const blob = Buffer.from(m.blob);
+  const n = m.items.length / 4;
+  const shas = Buffer.alloc(m.check ? n * ID : 0);
+  const bad: number[] = [];
+  const check = Buffer.alloc(ID);
+  const out = m.fd >= 0 ? runs.start(m.fd) : undefined;
+  for (let i = 0; i < n; i++) {
+    const off = m.items[i * 4]!;
+    const len = m.items[i * 4 + 1]!;
+    const rawLen = m.items[i * 4 + 2]!;
+    const flag = m.items[i * 4 + 3]!;
+    const id = Buffer.from(m.ids, i * ID, ID);
+    const pos = out ? m.positions![i]! : 0;
+    out?.before(pos, rawLen);
+    let plain: Buffer;
+    try {
+      if (len < NONCE + TAG || off + len > blob.length) throw new Error('truncated');
+      // The tag authenticates the stored bytes under AAD = id: a flipped bit or a blob of
+      // another chunk fails here, on restore as on verify.
+      const body = openChunk(encKey, blob.subarray(off, off + len), id);
+      dead(body.length);
+      if (flag & 1) {
+        // Straight into the write run's buffer on restore: no copy before the write.
+        let into: Buffer;
+        if (out) into = out.room(rawLen);
+        else {
+          if (scratch.length < rawLen) scratch = Buffer.alloc(rawLen);
+          into = scratch;
+        }
+        plain = decompressor.decompress(body, into, rawLen);
+      } else plain = body;
+      if (plain.length !== rawLen) throw new Error('wrong length');
+      if (m.check) {
+        hashChunk(macKey, plain, shas, i * ID, check, 0);
+        if (!check.equals(id)) throw new Error('wrong hash');
+      }
+    } catch {
+      bad.push(i);
+      continue;
+    }
+    out?.add(plain, pos);
+  }
+  out?.flush();
+  reply({ type: 'opened', job: m.job, shas: ab(shas), bad, blob: m.blob }, m.check ? [shas.buffer as ArrayBuffer, m.blob] : [m.blob]);
 }
 
 /**

@@ -8,7 +8,7 @@ import { isCofferError } from '../../../main/core/errors.js';
 import { LocalFolderStore } from '../../../main/core/vault/local-store.js';
 import { REMOTE_IO_HINTS } from '../../../main/core/vault/remote.js';
 import type { RetryPolicy } from '../../../main/core/vault/retry.js';
-import type { ObjectStore } from '../../../main/core/vault/storage.js';
+import type { ObjectStore, PreparedRequest } from '../../../main/core/vault/storage.js';
 import { formatVaultLocation, openStore, type OpenStoreOptions, type VaultLocation, type VaultStore } from '../../../main/core/vault/stores.js';
 import { Vault } from '../../../main/core/vault/vault.js';
 import { startAzurite, startS3rver, type Emulator } from '../../helpers/emulators.js';
@@ -123,6 +123,96 @@ describe.each(['azure', 's3'] as const)('vault engine on %s', (kind) => {
     } finally {
       await after.close();
     }
+  });
+
+  /** A vault with one point of the disk, and a store that counts how the restore reads packs. */
+  async function backedUp(): Promise<{ loc: VaultLocation; pointId: string }> {
+    const loc = fresh();
+    await createVault(loc);
+    const v = await Vault.open(await open(loc), 'pw');
+    try {
+      return { loc, pointId: (await v.backup({ vmName: 'web01', disks: [{ name: 'disk.img', path: disk }] })).id };
+    } finally {
+      await v.close();
+    }
+  }
+  function counting(store: ObjectStore, alter?: (req: PreparedRequest) => Promise<PreparedRequest> | PreparedRequest): { store: ObjectStore; prepared: () => number; readByStore: () => number } {
+    let prepared = 0;
+    let readByStore = 0;
+    const s: ObjectStore = Object.create(store) as ObjectStore;
+    s.rangeRequest = async (key, offset, length) => {
+      prepared++;
+      const req = await store.rangeRequest!(key, offset, length);
+      return alter ? alter(req) : req;
+    };
+    s.getRangeInto = (key, offset, into) => {
+      if (key.startsWith('packs/')) readByStore++;
+      return store.getRangeInto!(key, offset, into);
+    };
+    return { store: s, prepared: () => prepared, readByStore: () => readByStore };
+  }
+
+  it('restores through the workers: each pack range is signed here and fetched by a worker, none read on the main thread', async () => {
+    const { loc, pointId } = await backedUp();
+    const c = counting(await open(loc));
+    const vault = await Vault.open(c.store, 'pw');
+    try {
+      const out = path.join(dir, `restore-workers-${kind}`);
+      await vault.restore(pointId, out);
+      expect(sha256File(path.join(out, 'disk.img'))).toBe(sha256File(disk));
+      expect(c.prepared()).toBeGreaterThan(0);
+      expect(c.readByStore()).toBe(0);
+    } finally {
+      await vault.close();
+    }
+  });
+
+  it('reads a range again through the store when the worker GET is refused (bad signature), and the restore completes', async () => {
+    const { loc, pointId } = await backedUp();
+    // Azure checks the SharedKey signature; s3rver checks the key id only, so the key id is the one spoiled there.
+    const spoil = (req: PreparedRequest): PreparedRequest => {
+      const headers = { ...req.headers };
+      const auth = Object.keys(headers).find((h) => h.toLowerCase() === 'authorization')!;
+      headers[auth] = kind === 'azure' ? headers[auth]!.replace(/:[^:]+$/, ':AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=') : headers[auth]!.replace(/Credential=[^/]+/, 'Credential=NOBODY');
+      return { ...req, headers };
+    };
+    const c = counting(await open(loc), spoil);
+    const vault = await Vault.open(c.store, 'pw');
+    try {
+      const out = path.join(dir, `restore-badsig-${kind}`);
+      await vault.restore(pointId, out);
+      expect(sha256File(path.join(out, 'disk.img'))).toBe(sha256File(disk));
+      expect(c.prepared()).toBeGreaterThan(0);
+      expect(c.readByStore()).toBe(c.prepared());
+    } finally {
+      await vault.close();
+    }
+  });
+
+  it('fails a restore with StorageUnreachable when the server stops mid-restore, and removes the partial files', async () => {
+    const { loc, pointId } = await backedUp();
+    let stopped = false;
+    const c = counting(await open(loc, { retry: FAST_RETRY }), async (req) => {
+      if (!stopped) {
+        stopped = true;
+        await em.stop();
+      }
+      return req;
+    });
+    const vault = await Vault.open(c.store, 'pw');
+    const out = path.join(dir, `restore-stopped-${kind}`);
+    let failure: unknown;
+    try {
+      await vault.restore(pointId, out).catch((e: unknown) => (failure = e));
+    } finally {
+      await vault.close().catch(() => undefined);
+      await em.restart();
+    }
+    expect(isCofferError(failure, 'StorageUnreachable'), String(failure)).toBe(true);
+    expect((failure as Error).message).toContain(em.endpoint);
+    expect((failure as Error).message).not.toMatch(/Signature|SharedKey|sig=/);
+    expect(c.readByStore()).toBeGreaterThan(0);
+    expect(fs.readdirSync(out)).toEqual([]);
   });
 
   it('leaves a consistent vault when the uploading process is killed (SIGKILL), and the next backup reuses the upload', async () => {
