@@ -191,14 +191,29 @@ export class Vault {
     if (this.closed) throw new CofferError('VaultLocked', 'This vault handle was closed.');
     const warm = this.warm;
     this.warm = undefined;
-    const index = await this.refreshIndex(await warm?.indexes);
-    if (!this.pool && warm && (this.workers === undefined || this.workers === warm.pool.size)) {
-      this.pool = warm.pool;
-      await this.pool.init(this.keys, this.config.chunking.chunkSize, ZSTD_LEVEL);
-    } else await warm?.pool.close();
-    this.pool ??= await WorkerPool.start(this.keys, this.config.chunking.chunkSize, ZSTD_LEVEL, this.workers);
-    return { store: this.engineStore, keys: this.keys, config: this.config, index, pool: this.pool };
+    // The workers load their module and take the keys on their own threads while this thread
+    // brings the index up to date: the two waits of a process's start overlap.
+    this.poolReady ??= this.startPool(warm);
+    const [index, started] = await Promise.allSettled([(async () => this.refreshIndex(await warm?.indexes))(), this.poolReady]);
+    if (started.status === 'rejected') this.poolReady = undefined; // the next operation starts one again
+    if (index.status === 'rejected') throw index.reason;
+    if (started.status === 'rejected') throw started.reason;
+    return { store: this.engineStore, keys: this.keys, config: this.config, index: index.value, pool: started.value };
   }
+
+  /** The pool open() spawned (given the keys now), or a new one; once per handle, shared by concurrent operations. */
+  private async startPool(warm: Vault['warm']): Promise<WorkerPool> {
+    if (warm && (this.workers === undefined || this.workers === warm.pool.size)) {
+      this.pool = warm.pool; // close() stops it, whatever init does
+      await warm.pool.init(this.keys, this.config.chunking.chunkSize, ZSTD_LEVEL);
+      return warm.pool;
+    }
+    await warm?.pool.close();
+    this.pool = await WorkerPool.start(this.keys, this.config.chunking.chunkSize, ZSTD_LEVEL, this.workers);
+    return this.pool;
+  }
+
+  private poolReady: Promise<WorkerPool> | undefined;
 
   /**
    * Brings the in-memory index up to date with the storage: packs that other processes or
