@@ -1,8 +1,9 @@
 // `coffer serve` for the benches that run Coffer as an admin does (unchanged, incremental_cbt):
 // the host where backups run with the vault unlocked once; `coffer backup now` talks to it.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
-/** Starts the host on a random port and waits until it serves; answers its stop(). */
+/** Starts the host on a random port and waits until it serves; answers its stop() (with the host's `pid`, to read its CPU time). */
 export async function startHost(cliPath, dataDir, env) {
   // stdin open while this process lives: the host stops by itself when it closes (a killed bench).
   const host = spawn(process.execPath, [cliPath, '--data-dir', dataDir, 'serve', '--port', '0'], { env: { ...process.env, COFFER_TEST_EXIT_WITH_STDIN: '1', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -16,8 +17,21 @@ export async function startHost(cliPath, dataDir, env) {
     });
     host.once('exit', (code) => reject(new Error(`coffer serve exited ${code}`)));
   });
-  return async () => {
+  const stop = async () => {
     if (host.exitCode === null) host.kill('SIGTERM');
     await exited;
   };
+  stop.pid = host.pid;
+  return stop;
+}
+
+/** CPU-seconds (user + system, every thread) the process has used so far (Linux; null elsewhere). */
+export function processCpuSeconds(pid) {
+  try {
+    const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return null;
+  }
 }

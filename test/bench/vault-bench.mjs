@@ -1,6 +1,10 @@
 #!/usr/bin/env node
 // Coffer vs restic vs borg on the reference VM images (see ../shared/bench/README.md).
-// node test/bench/vault-bench.mjs [--smoke] [--size 4G] [--work DIR] [--chunk-size N] [--tools coffer,restic,borg] [--keep]
+// node test/bench/vault-bench.mjs [--smoke] [--size 4G] [--work DIR] [--chunk-size N] [--tools coffer,restic,borg] [--keep] [--no-host]
+// Coffer's `full` and `restore` are timed twice: as one CLI process each (start, scrypt unlock
+// included: `full`, `restore`), and as jobs in the resident host (`coffer serve`, the vault unlocked
+// once, as admins and the desktop app run them: `full_host`, `restore_host`, the job log's time).
+// The host cases need dist/cli.mjs (built when missing); --no-host skips them.
 // Needs dist/bench-engine.mjs and dist/vault-worker.mjs (test/bench/run.mjs builds them).
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -8,6 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { processCpuSeconds, startHost } from './coffer-host.mjs';
 import { compressionChoices, printCompression, printStages, stageCosts } from './stages.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -187,7 +192,7 @@ const mainCpu = (r) => {
     return undefined;
   }
 };
-const add = (tool, kase, r, added) => {
+const add = (tool, kase, r, added, extra = {}) => {
   const row = {
     tool,
     case: kase,
@@ -201,11 +206,12 @@ const add = (tool, kase, r, added) => {
     cores_busy_pct: r.busy,
     ...(mainCpu(r) !== undefined ? { main_thread_cpu_seconds: mainCpu(r) } : {}),
     load_1min: +loadNow().toFixed(2),
+    ...extra,
   };
   results.push(row);
   const busy = r.busy.map((b) => `${b.mean}/${b.min}`).join(' ');
   log(
-    `  ${tool.padEnd(6)} ${kase.padEnd(11)} ${row.seconds.toFixed(2).padStart(7)} s ${row.mib_per_s.toFixed(0).padStart(6)} MiB/s  +${(added / 1e6).toFixed(1).padStart(8)} MB  rss ${(r.peak / MiB).toFixed(0)} MiB  cpu ${r.cpu ?? '?'} s${row.main_thread_cpu_seconds !== undefined ? ` (main thread ${row.main_thread_cpu_seconds})` : ''} (${row.cpu_share_pct ?? '?'}% of the cores)  cores busy mean/min % ${busy}  load ${row.load_1min}`,
+    `  ${tool.padEnd(6)} ${kase.padEnd(11)} ${row.seconds.toFixed(2).padStart(7)} s ${row.mib_per_s.toFixed(0).padStart(6)} MiB/s  +${(added / 1e6).toFixed(1).padStart(8)} MB  rss ${(r.peak / MiB).toFixed(0)} MiB  cpu ${r.cpu ?? '?'} s${row.main_thread_cpu_seconds !== undefined ? ` (main thread ${row.main_thread_cpu_seconds})` : ''} (${row.cpu_share_pct ?? '?'}% of the cores)  cores busy mean/min % ${busy}  load ${row.load_1min}${row.cli ? `  [job in the host; cpu and rss the host's; the CLI took ${row.cli.seconds} s]` : ''}`,
   );
 };
 
@@ -264,19 +270,88 @@ for (const tool of tools) {
   if (!keep) fs.rmSync(repo, { recursive: true, force: true });
 }
 
+// ---- Coffer through the resident host: the same full backup and restore as jobs ----
+// The images become the disks of two VMs of a folder source (hard links: nothing copied); the
+// host unlocks the vault once at its start, then runs `backup now` of the first VM (the `full`
+// case), of the second (as `second_vm`: against the first's chunks), and the restore of the
+// second's point into an empty folder (the `restore` case). Each row: the job's own time from the
+// job log (endedAt - startedAt: what the admin's nightly or restore costs), the CPU-seconds the
+// host used meanwhile (every thread), and the CLI's wall time (its own start and polling included).
+// A vault made by the console has the default chunk size: with --chunk-size the host cases are skipped.
+if (chunkSize) log('host cases skipped: the console makes vaults with the default chunk size only');
+if (tools.includes('coffer') && !args.includes('--no-host') && !chunkSize) {
+  const cliPath = path.join(root, 'dist/cli.mjs');
+  if (!fs.existsSync(cliPath)) spawnSync(process.execPath, [path.join(root, 'scripts/build.mjs')], { cwd: root, stdio: 'inherit' });
+  log('coffer through the host (coffer serve):');
+  const hv = path.join(work, 'hypervisor');
+  const vmDef = (name, uuid) =>
+    `<domain type='kvm'><name>${name}</name><uuid>${uuid}</uuid><memory unit='MiB'>512</memory>
+  <devices><disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='disk.img'/><target dev='vda' bus='virtio'/></disk></devices></domain>`;
+  for (const [vm, file, uuid] of [
+    ['a', 'base.img', '5d6e7f80-1111-4222-8333-44445555aaaa'],
+    ['b', 'second.img', '5d6e7f80-1111-4222-8333-44445555bbbb'],
+  ]) {
+    fs.mkdirSync(path.join(hv, vm), { recursive: true });
+    fs.linkSync(img(file), path.join(hv, vm, 'disk.img'));
+    fs.writeFileSync(path.join(hv, vm, `${vm}.xml`), vmDef(vm, uuid));
+  }
+  const pass = 'bench passphrase';
+  const data = path.join(work, 'host-data');
+  const cli = (...a) => run(process.execPath, [cliPath, '--data-dir', data, ...a], { env: { COFFER_PASSPHRASE: pass } });
+  await cli('vault', 'create', 'bench', '--region', 'local', '--path', path.join(work, 'repo-host'));
+  await cli('source', 'add', 'folder', hv, '--region', 'local', '--name', 'lab');
+  await cli('vm', 'discover', '--vault', 'bench');
+  await cli('vm', 'register', '--vault', 'bench', 'a', 'b');
+  await cli('protect', '--vault', 'bench', '--policy', 'DefaultPolicy', 'a', 'b');
+  const stopHost = await startHost(cliPath, data, { COFFER_PASSPHRASE: pass });
+  // Unlocked once, before the timed jobs (scrypt is the host's start, not a job's cost).
+  await cli('vault', 'unlock', 'bench');
+  /** Runs one job through the CLI and the host; the row's seconds are the job's, cpu_seconds the host's. */
+  const job = async (kase, argv, warmFile) => {
+    if (warmFile) warm(img(warmFile));
+    const cpu0 = processCpuSeconds(stopHost.pid);
+    const r = await cli(...argv, '--wait', '--json');
+    const cpu1 = processCpuSeconds(stopHost.pid);
+    const [j] = JSON.parse(r.out);
+    if (j.status !== 'Completed') throw new Error(`${kase} through the host: ${j.status} ${JSON.stringify(j.error ?? j.summary)}`);
+    const jobSeconds = (Date.parse(j.endedAt) - Date.parse(j.startedAt)) / 1000;
+    const hostCpu = cpu0 !== null && cpu1 !== null ? +(cpu1 - cpu0).toFixed(2) : null;
+    // The row as the process rows: its time is the job's; the CLI process's own wall and CPU beside it.
+    // Peak RSS: the host's own (VmHWM, its whole life so far), not the CLI's.
+    const hwm = /VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${stopHost.pid}/status`, 'utf8'));
+    const row = { ...r, seconds: jobSeconds, cpu: hostCpu, peak: hwm ? Number(hwm[1]) * 1024 : r.peak, out: '' };
+    return { row, cli: { seconds: +r.seconds.toFixed(3), cpu_seconds: r.cpu }, job: j };
+  };
+  const before = dirBytes(path.join(work, 'repo-host'));
+  const full = await job('full_host', ['backup', 'now', 'a'], 'base.img');
+  add('coffer', 'full_host', full.row, dirBytes(path.join(work, 'repo-host')) - before, { cli: full.cli });
+  const second = await job('second_vm_host', ['backup', 'now', 'b'], 'second.img');
+  const points = JSON.parse((await cli('point', 'list', 'b', '--json')).out);
+  const target = path.join(work, 'restore-host');
+  const restore = await job('restore_host', ['restore', 'b', '--point', points.at(-1).id, '--disks-to', target]);
+  if (sha256File(findFile(target, 'disk.img')) !== want.second) throw new Error('the restore through the host does not match second.img');
+  add('coffer', 'restore_host', restore.row, 0, { cli: restore.cli });
+  log(`    (second VM through the host, not timed against restic: job ${((Date.parse(second.job.endedAt) - Date.parse(second.job.startedAt)) / 1000).toFixed(2)} s)`);
+  await stopHost();
+  fs.rmSync(target, { recursive: true, force: true });
+}
+
 // ---- table ----
 const get = (tool, kase) => results.find((r) => r.tool === tool && r.case === kase);
 log(`\n| case | ${tools.map((t) => `${t} s | MiB/s | added MB | RSS MiB`).join(' | ')} | ${tools.filter((t) => t !== 'coffer').map((t) => `coffer/${t} speed | bytes`).join(' | ')} |`);
-for (const kase of ['full', 'incremental', 'second_vm', 'restore']) {
+// full_host / restore_host: Coffer's job time in the host, against the same tool rows as full / restore.
+const against = { full_host: 'full', restore_host: 'restore' };
+for (const kase of ['full', 'incremental', 'second_vm', 'restore', 'full_host', 'restore_host']) {
+  if (!get('coffer', kase)) continue;
   const cells = tools.map((t) => {
-    const r = get(t, kase);
+    const r = get(t, t === 'coffer' ? kase : (against[kase] ?? kase));
     return `${r.seconds.toFixed(2)} | ${r.mib_per_s.toFixed(0)} | ${(r.added_bytes / 1e6).toFixed(1)} | ${(r.peak_rss_bytes / MiB).toFixed(0)}`;
   });
   const ratios = tools
     .filter((t) => t !== 'coffer')
     .map((t) => {
       const c = get('coffer', kase);
-      const o = get(t, kase);
+      const o = get(t, against[kase] ?? kase);
       const speed = (c.mib_per_s / o.mib_per_s).toFixed(2);
       const bytes = o.added_bytes > 0 ? (c.added_bytes / o.added_bytes).toFixed(2) : '-';
       return `${speed}x | ${bytes}`;
@@ -296,11 +371,15 @@ const ratios = {
   restore_over_restic: ratio(get('coffer', 'restore'), get('restic', 'restore')),
   restore_over_limit_write: ratio(get('coffer', 'restore'), get('system', 'limit_write')),
   full_over_limit_read: ratio(get('coffer', 'full'), get('system', 'limit_read')),
+  // The same, for Coffer's jobs in the resident host (vault unlocked once; the job log's time).
+  full_host_over_restic: ratio(get('coffer', 'full_host'), get('restic', 'full')),
+  restore_host_over_restic: ratio(get('coffer', 'restore_host'), get('restic', 'restore')),
+  restore_host_over_limit_write: ratio(get('coffer', 'restore_host'), get('system', 'limit_write')),
 };
 log(`ratios: ${Object.entries(ratios).map(([k, v]) => `${k} ${v ?? '-'}`).join(', ')}`);
-for (const kase of ['full', 'restore']) {
+for (const kase of ['full', 'restore', 'full_host', 'restore_host']) {
   const r = get('coffer', kase);
-  if (r) log(`coffer ${kase}: ${r.cpu_seconds ?? '?'} CPU-s (${r.cpu_share_pct ?? '?'}% of the cores), cores busy mean/min % ${r.cores_busy_pct.map((b) => `${b.mean}/${b.min}`).join(' ')}, load ${r.load_1min}`);
+  if (r) log(`coffer ${kase}${r.cli ? ' (job in the host)' : ' (one CLI process)'}: ${r.cpu_seconds ?? '?'} CPU-s (${r.cpu_share_pct ?? '?'}% of the cores), cores busy mean/min % ${r.cores_busy_pct.map((b) => `${b.mean}/${b.min}`).join(' ')}, load ${r.load_1min}`);
 }
 
 const version = (cmd, a) => (has(cmd) ? spawnSync(cmd, a, { encoding: 'utf8' }).stdout.trim().split('\n')[0] : null);

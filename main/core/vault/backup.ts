@@ -80,6 +80,12 @@ export interface PointSummary {
 
 export const PROGRESS_INTERVAL_MS = 250;
 const SEGMENT_BYTES = 4 * 1024 * 1024;
+/**
+ * Windows (chunk-list runs) read ahead of the one the list is waiting for. Each holds its run's ids
+ * (1 MiB) until its segments are done; two let the next window start while the last segments of
+ * the previous one finish, so the workers never wait for the list.
+ */
+const WINDOWS_AHEAD = 2;
 
 export interface EngineContext {
   store: ObjectStore;
@@ -344,12 +350,14 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
     else awaiting.push({ claims, len });
   };
 
-  const track = (p: Promise<void>, diskPath: string): void => {
+  /** Tracks a segment in flight; the returned promise settles (never rejects) when it is done. */
+  const track = (p: Promise<void>, diskPath: string): Promise<void> => {
     const q = p.catch((e: unknown) => {
       failure ??= readError(e, diskPath);
     });
     inFlight.add(q);
     void q.finally(() => inFlight.delete(q));
+    return q;
   };
 
   const diskEntries: DiskEntry[] = [];
@@ -409,13 +417,20 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
       const v1Ids: Buffer[] = [];
       const idsHash = createHash('sha256');
       let fh: fs.FileHandle | undefined;
+      /** The list runs written so far, in order (never rejects: a failure lands in `failure`). */
+      let written: Promise<void> = Promise.resolve();
+      /** Windows whose ids are not in the list yet: at most WINDOWS_AHEAD (their ids are a MiB each). */
+      const unlisted: Array<Promise<void>> = [];
       try {
         let seq = 0;
         for (let first = 0; first < nChunks; first += CHUNK_LIST_RUN) {
+          while (unlisted.length >= WINDOWS_AHEAD) await unlisted.shift();
+          if (failure) throw failure;
           const n = Math.min(CHUNK_LIST_RUN, nChunks - first);
           const parentIds = parentList ? await parentList.ids(first, n) : undefined;
           const actions = windowActions(first, n, size, chunkSize, parentIds, changed, zero);
           const ids = Buffer.alloc(n * ID_LEN); // all-zero id = zero chunk
+          const segments: Array<Promise<void>> = [];
           // Chunks taken from the parent must still be in the vault (a prune may have run since the
           // parent was chosen); one that is not is read again. Taken and zero chunks are done at once
           // (and count as passed by the reading, for the progress; not as bytes read from the disk).
@@ -460,18 +475,29 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
             if (failure) throw failure;
             const ab = spare.pop() ?? new ArrayBuffer(slack + segBytes);
             // The worker reads the segment itself (see worker.ts), checks for zeros and hashes it.
-            track(processSegment(ab, slack, src ?? fh!.fd, pos, len, run.first, byIds ? -1 : seq++, ids, state), disk.path);
+            segments.push(track(processSegment(ab, slack, src ?? fh!.fd, pos, len, run.first, byIds ? -1 : seq++, ids, state), disk.path));
           }
-          // The window's ids are complete once its segments are: then they go to the list.
-          while (inFlight.size > 0) await Promise.race(inFlight);
-          if (failure) throw failure;
-          if (byIds) idsHash.update(ids);
-          if (listWriter) await listWriter.add(ids);
-          else v1Ids.push(ids);
+          // The window's ids are complete once its own segments are: then they go to the list, in
+          // order, while the next window's segments are already read (the pipeline never drains here).
+          const before = written;
+          written = (async () => {
+            await before;
+            await Promise.all(segments);
+            if (failure) return;
+            if (byIds) idsHash.update(ids);
+            if (listWriter) await listWriter.add(ids);
+            else v1Ids.push(ids);
+          })().catch((e: unknown) => {
+            failure ??= e;
+          });
+          unlisted.push(written);
         }
+        await written;
+        if (failure) throw failure;
       } finally {
         // Workers read through this fd: never close it under them (nor let it be reused).
         while (inFlight.size > 0) await Promise.race(inFlight);
+        await written;
         await fh?.close();
       }
       const after = src ? b : await statDisk(disk.path);

@@ -198,25 +198,39 @@ export class Vault {
     if (this.closed) throw new CofferError('VaultLocked', 'This vault handle was closed.');
     const warm = this.warm;
     this.warm = undefined;
-    const index = await this.refreshIndex(await warm?.indexes);
-    if (this.closed) {
-      await warm?.pool.close();
-      throw new CofferError('VaultLocked', 'This vault handle was closed.');
-    }
-    // No await between the check and the assignment: the first operation starts the pool, the others wait for it.
+    // No await between the check and the assignment: the first operation starts the pool, the others share it.
     let pool = this.pool;
     if (!pool) {
-      const reuse = warm && (this.workers === undefined || this.workers === warm.pool.size) ? warm.pool : undefined;
-      const { chunkSize } = this.config.chunking;
-      const started = reuse ? reuse.init(this.keys, chunkSize, ZSTD_LEVEL).then(() => reuse) : WorkerPool.start(this.keys, chunkSize, ZSTD_LEVEL, this.workers);
+      const started = this.startPool(warm);
       pool = this.pool = started;
       // A pool that failed to start is not kept: the next operation tries again.
       started.catch(() => {
         if (this.pool === started) this.pool = undefined;
       });
-      if (warm && !reuse) await warm.pool.close();
     } else await warm?.pool.close();
-    return { store: this.engineStore, keys: this.keys, config: this.config, index, pool: await pool };
+    // The workers load their module and take the keys on their own threads while this thread
+    // brings the index up to date: the two waits of a process's start overlap.
+    const [index, started] = await Promise.allSettled([(async () => this.refreshIndex(await warm?.indexes))(), pool]);
+    if (this.closed) throw new CofferError('VaultLocked', 'This vault handle was closed.'); // close() stopped the pool
+    if (index.status === 'rejected') throw index.reason;
+    if (started.status === 'rejected') throw started.reason;
+    return { store: this.engineStore, keys: this.keys, config: this.config, index: index.value, pool: started.value };
+  }
+
+  /** The pool open() spawned (given the keys now), or a new one; once per handle (ctx keeps the promise, close() stops it). */
+  private async startPool(warm: Vault['warm']): Promise<WorkerPool> {
+    const { chunkSize } = this.config.chunking;
+    if (warm && (this.workers === undefined || this.workers === warm.pool.size)) {
+      try {
+        await warm.pool.init(this.keys, chunkSize, ZSTD_LEVEL);
+      } catch (err) {
+        await warm.pool.close();
+        throw err;
+      }
+      return warm.pool;
+    }
+    await warm?.pool.close();
+    return WorkerPool.start(this.keys, chunkSize, ZSTD_LEVEL, this.workers);
   }
 
   /**
