@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { isZeroIdAt } from './chunk-lists.js';
 import { ID_LEN, packKey, type DecodedIndex } from './format.js';
 import type { ObjectInfo } from './storage.js';
+import type { IndexListing } from './index-listing.js';
 
 /**
  * The one rule for where GC and verify keep their working tables: a vault whose chunk index
@@ -139,10 +140,10 @@ export class ChunkScratch {
   }
 
   /** Every listed index object's pack, numbered in the order of their ids (the copy of a chunk that GC keeps is the first in that order). */
-  setPacks(packIds: readonly string[]): void {
+  setPacks(listing: IndexListing): void {
     const ins = this.db.prepare('INSERT OR IGNORE INTO packs(no, id) VALUES (?, ?)');
-    let no = 0;
-    for (const id of [...packIds].sort()) ins.run(++no, id);
+    // The listing is sorted by id: pack numbers follow the ids' order.
+    for (let i = 0; i < listing.count; i++) ins.run(i + 1, listing.id(i));
   }
 
   /** One decoded index object of a pack given to setPacks. */

@@ -115,10 +115,12 @@ async function gcWith(ctx: EngineContext, scratch: ChunkScratch, opts: GcOptions
     store,
     keys,
     (d) => scratch.addIndex(d),
-    undefined,
-    undefined,
-    undefined,
-    async (all) => scratch.setPacks(all),
+    {
+      select: async (listing) => {
+        scratch.setPacks(listing);
+        return undefined; // every listed object is read
+      },
+    },
   );
   if (bad.length > 0) {
     throw new CofferError('VaultCorrupt', `${bad.length} index object(s) cannot be read, so garbage collection stopped without deleting anything.`, { packs: bad });

@@ -71,10 +71,12 @@ async function verifyWith(ctx: EngineContext, scratch: ChunkScratch, opts: Verif
       scratch.addIndex(d);
       for (let i = 0; i < d.count; i++) bytesTotal += d.lengths[i]!;
     },
-    undefined,
-    undefined,
-    undefined,
-    async (all) => scratch.setPacks(all),
+    {
+      select: async (listing) => {
+        scratch.setPacks(listing);
+        return undefined; // every listed object is read
+      },
+    },
   );
   scratch.setPackSizes(await store.list(PACK_PREFIX));
 
