@@ -192,6 +192,8 @@ export interface LoadIndexOptions {
    * chunk db compares the listing with what it holds here.
    */
   select?: (listing: IndexListing) => Promise<Uint32Array | undefined>;
+  /** Called once with the listing, before any read (prune, GC and verify number the packs from it). */
+  onListing?: (listing: IndexListing) => void;
   /** Sealed objects already read (prefetchIndexes), by key; each is used once and dropped. */
   prefetched?: Map<string, Buffer>;
   cache?: IndexCache;
@@ -215,6 +217,7 @@ export async function loadIndexes(
   // A key under index/ that is no pack id was never written by Coffer: unreadable as an index object.
   const bad: string[] = [...listing.odd];
   let loaded = 0;
+  opts.onListing?.(listing);
   const picked = await opts.select?.(listing);
   const total = picked ? picked.length : listing.count;
   let next = 0;

@@ -116,10 +116,7 @@ async function gcWith(ctx: EngineContext, scratch: ChunkScratch, opts: GcOptions
     keys,
     (d) => scratch.addIndex(d),
     {
-      select: async (listing) => {
-        scratch.setPacks(listing);
-        return undefined; // every listed object is read
-      },
+      onListing: (listing) => scratch.setPacks(listing),
     },
   );
   if (bad.length > 0) {

@@ -72,10 +72,7 @@ async function verifyWith(ctx: EngineContext, scratch: ChunkScratch, opts: Verif
       for (let i = 0; i < d.count; i++) bytesTotal += d.lengths[i]!;
     },
     {
-      select: async (listing) => {
-        scratch.setPacks(listing);
-        return undefined; // every listed object is read
-      },
+      onListing: (listing) => scratch.setPacks(listing),
     },
   );
   await scratch.setPackSizes(store);
