@@ -282,6 +282,9 @@ try {
   if (cOut.reads[0].read !== 'changed') throw new Error(`Coffer's second backup was not incremental: ${JSON.stringify(cOut.reads)}`);
   const cAdded = dirBytes(repo) - before;
   log(`  coffer incremental: CLI ${c.seconds.toFixed(2)} s, job ${c.jobSeconds.toFixed(3)} s, read ${cOut.readBytes} bytes`);
+  // Where the job's time went (its own timestamps, from the job's details): start and length of each step.
+  const steps = c.job.details.steps ?? [];
+  for (const s of steps) log(`    ${String(s.at).padStart(6)} ms +${String(s.ms).padStart(6)} ms  ${s.step}`);
   before = dirBytes(restic);
   const r = await resticBackup();
   const rAdded = dirBytes(restic) - before;
@@ -307,7 +310,7 @@ try {
   // the host, the job); cpu_seconds: the CLI process only (the job's CPU is the host's); job_seconds:
   // the Backup job alone, from the job log (a scheduled backup costs this). restic: its process.
   const rows = [
-    row('coffer', c, cAdded, { read_bytes: cOut.readBytes, job_seconds: cOut.jobSeconds, load_average: load }),
+    row('coffer', c, cAdded, { read_bytes: cOut.readBytes, job_seconds: cOut.jobSeconds, load_average: load, steps }),
     row('restic', r, rAdded, { read_bytes: fs.statSync(disk).size, load_average: load }),
   ];
   const [rc, rr] = rows;

@@ -11,6 +11,7 @@ import { crashPoint, mapStoreError, PackWriter } from './packs.js';
 import { CHUNK_PARENT, CHUNK_READ, CHUNK_ZERO, chunkRuns, fileZeroRanges, mergeRanges, sameStamp, windowActions, type DiskPlan } from './plan.js';
 import type { ObjectStore } from './storage.js';
 import type { WorkerPool } from './worker-pool.js';
+import type { StepLog } from '../step-log.js';
 
 export interface Progress {
   bytesDone: number;
@@ -55,6 +56,10 @@ export interface BackupOptions {
    * re-checks its lock and that those packs still exist here; a throw keeps no point.
    */
   beforeCommit?: (reusedPacks: ReadonlySet<string>) => Promise<void>;
+  /** Called once every disk byte is read (before the last packs and the commit): a reader may let its source go. */
+  onReadsDone?: () => void;
+  /** Where the time goes (the job's details): the reads, the last packs, the commit. */
+  steps?: StepLog;
 }
 
 export interface PointSummary {
@@ -364,6 +369,7 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
   const reads: PointSummary['reads'] = [];
   /** Parents whose chunk list a disk took whole (unchanged files). */
   const unchangedParents = new Set<string>();
+  const readsFrom = opts.steps?.now() ?? 0;
   try {
     for (let di = 0; di < opts.disks.length; di++) {
       const disk = opts.disks[di]!;
@@ -431,51 +437,69 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
           const actions = windowActions(first, n, size, chunkSize, parentIds, changed, zero);
           const ids = Buffer.alloc(n * ID_LEN); // all-zero id = zero chunk
           const segments: Array<Promise<void>> = [];
-          // Chunks taken from the parent must still be in the vault (a prune may have run since the
-          // parent was chosen); one that is not is read again. Taken and zero chunks are done at once
-          // (and count as passed by the reading, for the progress; not as bytes read from the disk).
-          if (parentIds) {
-            for (let i = 0; i < n; i++) {
-              if (actions[i] !== CHUNK_PARENT) continue;
-              const knownPack = index.packOf(parentIds, i * ID_LEN);
-              if (knownPack === undefined) {
-                actions[i] = CHUNK_READ;
+          /** Queues the segments of the chunks `acts` marks to read (or zero), as the workers take them. */
+          const readRuns = async (acts: Uint8Array): Promise<void> => {
+            for (const run of chunkRuns(acts, chunksPerSeg)) {
+              if (run.action === CHUNK_PARENT) continue;
+              const at = first + run.first;
+              const pos = at * chunkSize;
+              const len = Math.min(run.count * chunkSize, size - pos);
+              if (run.action === CHUNK_ZERO) {
+                zeroBytes += len;
+                state.zeroBytes += len;
+                bytesDone += len;
+                bytesRead += len;
+                if (!byIds) state.digest.put(seq++, zeroShas(at, run.count, chunkSize, size));
                 continue;
               }
-              reused.add(knownPack);
-              parentIds.copy(ids, i * ID_LEN, i * ID_LEN, (i + 1) * ID_LEN);
-              const clen = Math.min(chunkSize, size - (first + i) * chunkSize);
-              bytesDone += clen;
-              bytesRead += clen;
-            }
-          }
-          for (const run of chunkRuns(actions, chunksPerSeg)) {
-            if (run.action === CHUNK_PARENT) continue;
-            const at = first + run.first;
-            const pos = at * chunkSize;
-            const len = Math.min(run.count * chunkSize, size - pos);
-            if (run.action === CHUNK_ZERO) {
-              zeroBytes += len;
-              state.zeroBytes += len;
-              bytesDone += len;
-              bytesRead += len;
-              if (!byIds) state.digest.put(seq++, zeroShas(at, run.count, chunkSize, size));
-              continue;
-            }
-            if (signal?.aborted) throw cancelled();
-            if (failure) throw failure;
-            if (!src && !fh) {
-              try {
-                fh = await fs.open(disk.path, 'r');
-              } catch (e) {
-                throw new CofferError('DiskUnreadable', `The disk ${disk.path} cannot be opened: ${(e as Error).message}`, { path: disk.path });
+              if (signal?.aborted) throw cancelled();
+              if (failure) throw failure;
+              if (!src && !fh) {
+                try {
+                  fh = await fs.open(disk.path, 'r');
+                } catch (e) {
+                  throw new CofferError('DiskUnreadable', `The disk ${disk.path} cannot be opened: ${(e as Error).message}`, { path: disk.path });
+                }
               }
+              while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
+              if (failure) throw failure;
+              const ab = spare.pop() ?? new ArrayBuffer(slack + segBytes);
+              // The worker reads the segment itself (see worker.ts), checks for zeros and hashes it.
+              segments.push(track(processSegment(ab, slack, src ?? fh!.fd, pos, len, run.first, byIds ? -1 : seq++, ids, state), disk.path));
             }
-            while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
-            if (failure) throw failure;
-            const ab = spare.pop() ?? new ArrayBuffer(slack + segBytes);
-            // The worker reads the segment itself (see worker.ts), checks for zeros and hashes it.
-            segments.push(track(processSegment(ab, slack, src ?? fh!.fd, pos, len, run.first, byIds ? -1 : seq++, ids, state), disk.path));
+          };
+          if (!parentIds) await readRuns(actions);
+          else {
+            // The changed chunks are asked first (over NBD each is a round trip); while they are on
+            // their way, the chunks taken from the parent are checked: they must still be in the
+            // vault (a prune may have run since the parent was chosen), and one that is not is read
+            // again. Taken and zero chunks are done at once (and count as passed by the reading,
+            // for the progress; not as bytes read from the disk).
+            const checking = (async () => {
+              const again = new Uint8Array(n).fill(CHUNK_PARENT);
+              let rereads = false;
+              for (let i = 0; i < n; i++) {
+                // A slice at a time: the reads' answers (NBD replies, workers) come in between.
+                if ((i & 1023) === 1023) await new Promise<void>((resolve) => setImmediate(resolve));
+                if (actions[i] !== CHUNK_PARENT) continue;
+                const knownPack = index.packOf(parentIds, i * ID_LEN);
+                if (knownPack === undefined) {
+                  again[i] = CHUNK_READ;
+                  rereads = true;
+                  continue;
+                }
+                reused.add(knownPack);
+                parentIds.copy(ids, i * ID_LEN, i * ID_LEN, (i + 1) * ID_LEN);
+                const clen = Math.min(chunkSize, size - (first + i) * chunkSize);
+                bytesDone += clen;
+                bytesRead += clen;
+              }
+              return rereads ? again : undefined;
+            })();
+            checking.catch(() => undefined); // awaited below; a read that fails first must not leave it unhandled
+            await readRuns(actions);
+            const again = await checking;
+            if (again) await readRuns(again);
           }
           // The window's ids are complete once its own segments are: then they go to the list, in
           // order, while the next window's segments are already read (the pipeline never drains here).
@@ -528,13 +552,17 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
       reads.push({ name: disk.name, bytesRead: state.bytesRead, parent: parent?.pointId ?? null });
     }
     if (signal?.aborted) throw cancelled();
+    opts.steps?.add('vault: disks read, hashed, sealed', readsFrom);
+    opts.onReadsDone?.();
+    const finishAt = opts.steps?.now() ?? 0;
     await packs.finish();
+    opts.steps?.add('vault: last packs and index durable', finishAt);
     for (const p of packs.written) reused.delete(p);
     // A parent whose list was taken whole must still exist: a prune waits for this lock, so it deleted it before.
     for (const p of unchangedParents) {
       if (!(await store.stat(pointKey(p)))) throw new CofferError('VaultChangedDuringBackup', `The point ${p} this backup reused was deleted from the vault while it ran; no recovery point was kept.`, { points: [p] });
     }
-    await opts.beforeCommit?.(reused);
+    if (opts.beforeCommit) await (opts.steps ? opts.steps.time('vault: lock and packs re-checked', () => opts.beforeCommit!(reused)) : opts.beforeCommit(reused));
   } catch (e) {
     if (timer) clearInterval(timer);
     while (inFlight.size > 0) await Promise.race(inFlight);
@@ -565,9 +593,11 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
   try {
     if (signal?.aborted) throw cancelled();
     // The manifest is the commit point: written last, after every pack and index is durable.
+    const putAt = opts.steps?.now() ?? 0;
     const put = store.put(pointKey(id), blob);
     crashPoint('manifest');
     await put;
+    opts.steps?.add('vault: manifest written', putAt);
     manifestBytes = blob.length;
   } catch (e) {
     throw mapStoreError(e);
