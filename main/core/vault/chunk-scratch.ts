@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { isZeroIdAt } from './chunk-lists.js';
-import { ID_LEN, packKey, type DecodedIndex } from './format.js';
-import type { ObjectInfo } from './storage.js';
+import { ID_LEN, PACK_PREFIX, packKey, type DecodedIndex } from './format.js';
+import { listPages, type ObjectInfo, type ObjectStore } from './storage.js';
 import type { IndexListing } from './index-listing.js';
 
 /**
@@ -161,15 +161,18 @@ export class ChunkScratch {
   }
 
   /**
-   * The listing of `packs/`: each object's size on its pack's row. Answers the objects no index
-   * object names (a key that is not `packKey(id)` of a known pack included): orphans.
+   * Lists `packs/` of the store, page by page (the listing is never held whole: ~1 KB per object
+   * as JavaScript objects), and puts each object's size on its pack's row. Answers the objects no
+   * index object names (a key that is not `packKey(id)` of a known pack included): orphans.
    */
-  setPackSizes(objs: readonly ObjectInfo[]): ObjectInfo[] {
+  async setPackSizes(store: ObjectStore): Promise<ObjectInfo[]> {
     const set = this.db.prepare<[number, string]>('UPDATE packs SET size = ? WHERE id = ?');
     const orphans: ObjectInfo[] = [];
-    for (const o of objs) {
-      const id = o.key.slice(o.key.lastIndexOf('/') + 1);
-      if (packKey(id) !== o.key || set.run(o.size, id).changes === 0) orphans.push(o);
+    for await (const page of listPages(store, PACK_PREFIX)) {
+      for (const o of page) {
+        const id = o.key.slice(o.key.lastIndexOf('/') + 1);
+        if (packKey(id) !== o.key || set.run(o.size, id).changes === 0) orphans.push(o);
+      }
     }
     return orphans;
   }

@@ -7,7 +7,7 @@ import { ChunkIndex } from './chunk-index.js';
 import { forEachUnseenRun, sweepChunkLists } from './chunk-lists.js';
 import { ChunkScratch, type ScratchPack } from './chunk-scratch.js';
 import type { EngineContext } from './backup.js';
-import { FLAG_ZSTD, indexKey, PACK_PREFIX, packKey, pointKey } from './format.js';
+import { FLAG_ZSTD, indexKey, packKey, pointKey } from './format.js';
 import { decodeManifest, listPointIds } from './manifest.js';
 import { crashPoint, loadIndexes, mapStoreError, PackWriter } from './packs.js';
 
@@ -126,7 +126,7 @@ async function gcWith(ctx: EngineContext, scratch: ChunkScratch, opts: GcOptions
     throw new CofferError('VaultCorrupt', `${bad.length} index object(s) cannot be read, so garbage collection stopped without deleting anything.`, { packs: bad });
   }
   // Packs without an index object: left by a crash between pack and index writes, or by a deletion below.
-  const orphans = scratch.setPackSizes(await store.list(PACK_PREFIX));
+  const orphans = await scratch.setPackSizes(store);
   // Stable order: the copy of a chunk that is kept is the one in the pack that sorts first.
   const plan = scratch.planGc(REPACK_THRESHOLD);
   const report: GcReport = {

@@ -1,7 +1,7 @@
 import { forEachChunkRun, isZeroRun, readRun } from './chunk-lists.js';
 import { ChunkScratch, type ScratchPack } from './chunk-scratch.js';
 import type { EngineContext, Progress } from './backup.js';
-import { ID_LEN, PACK_PREFIX, packKey, type Manifest } from './format.js';
+import { ID_LEN, packKey, type Manifest } from './format.js';
 import { decodeManifest, listPointIds } from './manifest.js';
 import { loadIndexes } from './packs.js';
 import { pointKey } from './format.js';
@@ -78,7 +78,7 @@ async function verifyWith(ctx: EngineContext, scratch: ChunkScratch, opts: Verif
       },
     },
   );
-  scratch.setPackSizes(await store.list(PACK_PREFIX));
+  await scratch.setPackSizes(store);
 
   let bytesDone = 0;
   const emit = (): void => {
