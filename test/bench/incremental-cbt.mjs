@@ -18,6 +18,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { guestDomainXml, QEMU_DOMAIN_TYPE } from '../helpers/guest-domain.mjs';
 import { startHost } from './coffer-host.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -214,7 +215,7 @@ const disk = path.join(work, 'disk.qcow2');
 const repo = path.join(work, 'repo-coffer');
 const restic = path.join(work, 'repo-restic');
 const env = { RESTIC_PASSWORD: 'bench passphrase', RESTIC_CACHE_DIR: path.join(work, 'restic-cache') };
-const domainType = fs.existsSync('/dev/kvm') ? 'kvm' : 'qemu';
+const domainType = QEMU_DOMAIN_TYPE;
 let defined = false;
 let stopHost = async () => undefined;
 try {
@@ -224,13 +225,7 @@ try {
   fs.rmSync(path.join(work, 'base.img'));
   fs.rmSync(path.join(work, 'base.img.layout.json'), { force: true });
   const xml = path.join(work, 'domain.xml');
-  fs.writeFileSync(
-    xml,
-    `<domain type='${domainType}'><name>${name}</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>
-      <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
-      <devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${disk}'/><target dev='vda' bus='virtio'/></disk></devices>
-      <seclabel type='static' model='dac' relabel='no'><label>+0:+0</label></seclabel></domain>`,
-  );
+  fs.writeFileSync(xml, guestDomainXml({ name, disk }));
   virsh('define', xml);
   defined = true;
   virsh('start', name);

@@ -5,7 +5,9 @@
 //  - nbdcopy (libnbd-bin: the reference client) to null:, sequentially, with 1, 4, 16 requests in
 //    flight and request sizes of 128 KiB, 1 MiB, 4 MiB;
 //  - Coffer's own NBD client (main/core/sources/nbd-client.ts), sequentially with the same
-//    in-flight counts and sizes, and as the incremental reads: scattered 128 KiB chunk reads;
+//    in-flight counts and request sizes, as the full backup reads (4 MiB segments, 5 in flight,
+//    split into 128 KiB to 1 MiB requests) and as the incremental reads (scattered 128 KiB chunk
+//    reads, 1 to 64 in flight), each read into a reused buffer of its own;
 // each with its wall time and the CPU-seconds of QEMU (all its threads, /proc/PID/stat) and of
 // this process. Prints a table; no target (a probe of the export's limit, not a bench case).
 // node test/bench/nbd-probe.mjs [--size 1G] [--work DIR] [--read 512M]
@@ -16,6 +18,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { guestDomainXml, QEMU_DOMAIN_TYPE } from '../helpers/guest-domain.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const URI = 'qemu:///system';
@@ -68,15 +71,9 @@ try {
   spawnSync(process.execPath, [path.join(shared, 'make-vm-image.mjs'), path.join(work, 'base.img'), size], { stdio: 'ignore' });
   spawnSync('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', '-o', 'compat=1.1', path.join(work, 'base.img'), disk]);
   fs.rmSync(path.join(work, 'base.img'), { force: true });
-  const domainType = fs.existsSync('/dev/kvm') ? 'kvm' : 'qemu';
+  const domainType = QEMU_DOMAIN_TYPE;
   const xml = path.join(work, 'domain.xml');
-  fs.writeFileSync(
-    xml,
-    `<domain type='${domainType}'><name>${name}</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>
-      <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
-      <devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${disk}'/><target dev='vda' bus='virtio'/></disk></devices>
-      <seclabel type='static' model='dac' relabel='no'><label>+0:+0</label></seclabel></domain>`,
-  );
+  fs.writeFileSync(xml, guestDomainXml({ name, disk }));
   virsh('create', xml); // transient: gone when destroyed
   started = true;
   const qemuPid = Number(fs.readFileSync(`/run/libvirt/qemu/${name}.pid`, 'utf8'));
@@ -97,12 +94,17 @@ try {
     rows.push(row);
     log(`  ${tool.padEnd(7)} ${label.padEnd(34)} ${String(row.mib).padStart(5)} MiB ${row.seconds.toFixed(2).padStart(7)} s ${String(row.mib_per_s).padStart(7)} MiB/s  qemu ${row.qemu_cpu_s} CPU-s  client ${row.client_cpu_s}  load ${row.load}`);
   };
-  /** Coffer's client: `inFlight` reads of `req` bytes at the given offsets, on one connection. */
-  const ours = async (offsets, req, inFlight) => {
-    const c = await openNbdExport(socket, 'vda');
+  /**
+   * Coffer's client: `inFlight` reads of `req` bytes at the given offsets, on one connection, each
+   * into a buffer of its own that is reused (as the backup's segment buffers); `requestBytes`: the
+   * largest request a read is split into (the client's default when not given).
+   */
+  const ours = async (offsets, req, inFlight, requestBytes) => {
+    const c = await openNbdExport(socket, 'vda', requestBytes ? { requestBytes } : {});
     let next = 0;
     const worker = async () => {
-      while (next < offsets.length) await c.read(offsets[next++], req);
+      const into = Buffer.allocUnsafe(req);
+      while (next < offsets.length) await c.read(offsets[next++], req, into);
     };
     await Promise.all(Array.from({ length: inFlight }, worker));
     const n = c.bytesRead;
@@ -130,8 +132,12 @@ try {
     [16, 4 * MiB],
   ]) {
     await measure('nbdcopy', `whole export, ${requests} x ${req / 1024} KiB`, () => nbdcopyRun(requests, req));
-    await measure('coffer', `first ${readBytes / MiB} MiB, ${requests} x ${req / 1024} KiB`, () => ours(seq(req), req, requests));
+    await measure('coffer', `first ${readBytes / MiB} MiB, ${requests} x ${req / 1024} KiB`, () => ours(seq(req), req, requests, req));
   }
+  // As the full backup reads: 4 MiB segments, 5 in flight (two workers' queue), each split into
+  // requests of 128 KiB, 256 KiB (the client's default) and 1 MiB.
+  await measure('nbdcopy', 'whole export, 16 x 256 KiB', () => nbdcopyRun(16, 256 * 1024));
+  for (const rb of [128 * 1024, 256 * 1024, MiB]) await measure('coffer', `first ${readBytes / MiB} MiB, 5 x 4 MiB in ${rb / 1024} KiB requests`, () => ours(seq(4 * MiB), 4 * MiB, 5, rb));
   // As the incremental reads: 128 KiB chunks at scattered chunk-aligned offsets (2% of the disk
   // dirtied by 64 KiB writes is about 1.5 chunks per write).
   const chunk = 128 * 1024;
@@ -140,11 +146,11 @@ try {
   const picks = new Set();
   let a = 42;
   while (picks.size < want) {
-    a = (a * 1103515245 + 12345) >>> 0;
-    picks.add(a % nChunks);
+    a = (Math.imul(a, 1103515245) + 12345) >>> 0; // 32-bit arithmetic: a float product would lose the low bits
+    picks.add((a >>> 8) % nChunks);
   }
   const scattered = [...picks].sort((x, y) => x - y).map((i) => i * chunk);
-  for (const inFlight of [1, 4, 16, 64]) await measure('coffer', `scattered ${scattered.length} x 128 KiB, ${inFlight} in flight`, () => ours(scattered, chunk, inFlight));
+  for (const inFlight of [1, 5, 16, 32, 64]) await measure('coffer', `scattered ${scattered.length} x 128 KiB, ${inFlight} in flight`, () => ours(scattered, chunk, inFlight));
   fs.writeFileSync(path.join(root, 'nbd-probe-results.json'), `${JSON.stringify({ size, domainType, rows }, null, 2)}\n`);
   log(`wrote ${path.join(root, 'nbd-probe-results.json')}`);
 } finally {

@@ -75,8 +75,8 @@ export interface CbtDisk {
   changed?: ByteRange[];
   /** Full read: why. */
   fullReadReason?: FullReadReason;
-  /** Reads the point-in-time view. */
-  readRange: (offset: number, length: number) => Promise<Buffer>;
+  /** Reads the point-in-time view (into the caller's buffer when given). */
+  readRange: (offset: number, length: number, into?: Buffer) => Promise<Buffer>;
   /** Whether the new checkpoint covers this disk (a bitmap is kept). */
   tracked: boolean;
 }
@@ -415,12 +415,12 @@ async function changedBlocksIn<T>(
         format: p.d.format ?? 'raw',
         size: nbd.size,
         tracked: p.tracked,
-        readRange: async (offset, length) => {
+        readRange: async (offset, length, into) => {
           const at = steps.now();
           if (reads.from < 0) reads.from = at;
           reads.calls++;
           try {
-            return await nbd.read(offset, length);
+            return await nbd.read(offset, length, into);
           } finally {
             reads.to = steps.now();
             reads.busy += reads.to - at;

@@ -86,6 +86,13 @@ export interface PointSummary {
 export const PROGRESS_INTERVAL_MS = 250;
 const SEGMENT_BYTES = 4 * 1024 * 1024;
 /**
+ * Segments of a readRange source (an NBD export) in flight at once, while their bytes stay within
+ * what the file reads hold (maxInFlight full segments). An incremental reads runs of one or two
+ * chunks: each a round trip to the server, which answers several concurrently (QEMU up to 16 per
+ * connection), so small runs need more in flight than the workers' queue.
+ */
+const RANGE_SEGMENTS_IN_FLIGHT = 32;
+/**
  * Windows (chunk-list runs) read ahead of the one the list is waiting for. Each holds its run's ids
  * (1 MiB) until its segments are done; two let the next window start while the last segments of
  * the previous one finish, so the workers never wait for the list.
@@ -200,7 +207,7 @@ export function zeroShas(first: number, count: number, chunkSize: number, size: 
 }
 
 /** Where a segment's bytes come from: the disk's fd (the worker reads it), or a plan's readRange. */
-type SegmentSource = number | ((offset: number, length: number) => Promise<Buffer>);
+type SegmentSource = number | ((offset: number, length: number, into: Buffer) => Promise<Buffer>);
 
 export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promise<PointSummary> {
   const { store, keys, config, index, pool } = ctx;
@@ -279,19 +286,33 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
   let failure: unknown;
   /** Segment buffers come back from the workers and are reused: flat memory, no page faults. */
   const spare: ArrayBuffer[] = [];
+  /** A spare buffer for `len` bytes of data after the slack: the smallest that fits, else a new one (a whole segment's, or a range read's own size). */
+  const takeBuffer = (len: number, ranged: boolean): ArrayBuffer => {
+    let best = -1;
+    for (let i = 0; i < spare.length; i++) {
+      const b = spare[i]!.byteLength;
+      if (b >= slack + len && (best < 0 || b < spare[best]!.byteLength)) best = i;
+    }
+    if (best >= 0) return spare.splice(best, 1)[0]!;
+    return new ArrayBuffer(slack + (ranged ? Math.ceil(len / chunkSize) * chunkSize : segBytes));
+  };
+  /** Bytes of the segments in flight. */
+  let inFlightBytes = 0;
 
   /** seq: the segment's place in the disk digest (-1: the digest is over the ids, see plan.ts). */
   const processSegment = async (buf: ArrayBuffer, at: number, src: SegmentSource, pos: number, len: number, firstChunk: number, seq: number, ids: Buffer, disk: DiskState): Promise<void> => {
     let fd = -1;
     if (typeof src === 'number') fd = src;
     else {
-      const got = await src(pos, len);
+      // The reader fills the segment's buffer itself (an NBD reply's data lands there), or answers its own.
+      const into = Buffer.from(buf, at, len);
+      const got = await src(pos, len, into);
       if (got.length !== len) {
         const e = new Error(`short read at ${pos}: ${got.length} of ${len} bytes`) as NodeJS.ErrnoException;
         e.code = 'ESHORTREAD';
         throw e;
       }
-      got.copy(Buffer.from(buf, at, len));
+      if (got.buffer !== buf || got.byteOffset !== at) got.copy(into);
     }
     const w = pool.leastBusy();
     const job = pool.newJob();
@@ -461,11 +482,15 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
                   throw new CofferError('DiskUnreadable', `The disk ${disk.path} cannot be opened: ${(e as Error).message}`, { path: disk.path });
                 }
               }
-              while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
+              if (src) while (inFlight.size >= RANGE_SEGMENTS_IN_FLIGHT || (inFlight.size > 0 && inFlightBytes + len > maxInFlight * segBytes)) await Promise.race(inFlight);
+              else while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
               if (failure) throw failure;
-              const ab = spare.pop() ?? new ArrayBuffer(slack + segBytes);
+              const ab = takeBuffer(len, !!src);
+              inFlightBytes += len;
               // The worker reads the segment itself (see worker.ts), checks for zeros and hashes it.
-              segments.push(track(processSegment(ab, slack, src ?? fh!.fd, pos, len, run.first, byIds ? -1 : seq++, ids, state), disk.path));
+              const seg = track(processSegment(ab, slack, src ?? fh!.fd, pos, len, run.first, byIds ? -1 : seq++, ids, state), disk.path);
+              void seg.then(() => (inFlightBytes -= len));
+              segments.push(seg);
             }
           };
           if (!parentIds) await readRuns(actions);
