@@ -18,7 +18,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { startHost } from './coffer-host.mjs';
+import { guestDomainXml, QEMU_DOMAIN_TYPE } from '../helpers/guest-domain.mjs';
+import { processCpuSeconds, startHost } from './coffer-host.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const URI = 'qemu:///system';
@@ -214,7 +215,7 @@ const disk = path.join(work, 'disk.qcow2');
 const repo = path.join(work, 'repo-coffer');
 const restic = path.join(work, 'repo-restic');
 const env = { RESTIC_PASSWORD: 'bench passphrase', RESTIC_CACHE_DIR: path.join(work, 'restic-cache') };
-const domainType = fs.existsSync('/dev/kvm') ? 'kvm' : 'qemu';
+const domainType = QEMU_DOMAIN_TYPE;
 let defined = false;
 let stopHost = async () => undefined;
 try {
@@ -224,13 +225,7 @@ try {
   fs.rmSync(path.join(work, 'base.img'));
   fs.rmSync(path.join(work, 'base.img.layout.json'), { force: true });
   const xml = path.join(work, 'domain.xml');
-  fs.writeFileSync(
-    xml,
-    `<domain type='${domainType}'><name>${name}</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>
-      <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
-      <devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${disk}'/><target dev='vda' bus='virtio'/></disk></devices>
-      <seclabel type='static' model='dac' relabel='no'><label>+0:+0</label></seclabel></domain>`,
-  );
+  fs.writeFileSync(xml, guestDomainXml({ name, disk }));
   virsh('define', xml);
   defined = true;
   virsh('start', name);
@@ -277,11 +272,26 @@ try {
 
   let before = dirBytes(repo);
   const load = os.loadavg().map((x) => +x.toFixed(2));
+  // CPU of the host (the job) and of QEMU (the NBD export, all its threads) over the incremental.
+  const qemuPid = Number(fs.readFileSync(`/run/libvirt/qemu/${name}.pid`, 'utf8'));
+  // and the bytes QEMU had the storage (not the page cache) fetch for it (/proc/PID/io read_bytes).
+  const storageRead = () => Number(/read_bytes: (\d+)/.exec(fs.readFileSync(`/proc/${qemuPid}/io`, 'utf8'))?.[1] ?? NaN);
+  const cpu0 = { host: processCpuSeconds(stopHost.pid), qemu: processCpuSeconds(qemuPid), storage: storageRead() };
   const c = await backupNow();
+  const cpuOf = (what, pid) => {
+    const now = processCpuSeconds(pid);
+    return now === null || cpu0[what] === null ? null : +(now - cpu0[what]).toFixed(2);
+  };
+  const hostCpu = cpuOf('host', stopHost.pid);
+  const qemuCpu = cpuOf('qemu', qemuPid);
+  const qemuStorageBytes = storageRead() - cpu0.storage;
   const cOut = { readBytes: c.job.details.bytesRead, reads: c.job.details.reads, jobSeconds: c.jobSeconds };
   if (cOut.reads[0].read !== 'changed') throw new Error(`Coffer's second backup was not incremental: ${JSON.stringify(cOut.reads)}`);
   const cAdded = dirBytes(repo) - before;
-  log(`  coffer incremental: CLI ${c.seconds.toFixed(2)} s, job ${c.jobSeconds.toFixed(3)} s, read ${cOut.readBytes} bytes`);
+  log(`  coffer incremental: CLI ${c.seconds.toFixed(2)} s, job ${c.jobSeconds.toFixed(3)} s, read ${cOut.readBytes} bytes; CPU: host ${hostCpu} s, QEMU ${qemuCpu} s; QEMU read ${qemuStorageBytes} bytes from the storage`);
+  // Where the job's time went (its own timestamps, from the job's details): start and length of each step.
+  const steps = c.job.details.steps ?? [];
+  for (const s of steps) log(`    ${String(s.at).padStart(6)} ms +${String(s.ms).padStart(6)} ms  ${s.step}`);
   before = dirBytes(restic);
   const r = await resticBackup();
   const rAdded = dirBytes(restic) - before;
@@ -305,9 +315,10 @@ try {
   });
   // seconds: the CLI's wall time (`coffer backup now --wait` through the host: CLI start, reaching
   // the host, the job); cpu_seconds: the CLI process only (the job's CPU is the host's); job_seconds:
-  // the Backup job alone, from the job log (a scheduled backup costs this). restic: its process.
+  // the Backup job alone, from the job log (a scheduled backup costs this); host_cpu_seconds and
+  // qemu_cpu_seconds: the host's and QEMU's CPU over the incremental. restic: its process.
   const rows = [
-    row('coffer', c, cAdded, { read_bytes: cOut.readBytes, job_seconds: cOut.jobSeconds, load_average: load }),
+    row('coffer', c, cAdded, { read_bytes: cOut.readBytes, job_seconds: cOut.jobSeconds, host_cpu_seconds: hostCpu, qemu_cpu_seconds: qemuCpu, qemu_storage_read_bytes: qemuStorageBytes, load_average: load, steps }),
     row('restic', r, rAdded, { read_bytes: fs.statSync(disk).size, load_average: load }),
   ];
   const [rc, rr] = rows;

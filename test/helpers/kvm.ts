@@ -15,11 +15,8 @@ export function whyNoKvm(tools: string[] = ['virsh', 'libvirtd', 'virtlogd', 'qe
   return whyNoQemu(tools);
 }
 
-/**
- * The libvirt domain type a test guest runs under here: 'kvm' with /dev/kvm, else 'qemu'
- * (QEMU's TCG emulation: slower, but a real QEMU process with real block jobs, bitmaps and NBD).
- */
-export const QEMU_DOMAIN_TYPE: 'kvm' | 'qemu' = existsSync('/dev/kvm') ? 'kvm' : 'qemu';
+/** The domain type ('kvm' with /dev/kvm, else QEMU's TCG) and the test guest's domain XML. */
+export { guestDomainXml, QEMU_DOMAIN_TYPE } from './guest-domain.mjs';
 
 /**
  * Why this machine cannot run a real QEMU guest under the system libvirt (KVM or, without

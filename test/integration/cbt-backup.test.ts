@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Job } from '../../preload/contract.js';
 import { unwrap } from '../helpers/cli.js';
 import { useEngines, type Installed } from '../helpers/engine.js';
-import { KVM_URI, QEMU_DOMAIN_TYPE, whyNoQemu } from '../helpers/kvm.js';
+import { guestDomainXml, KVM_URI, QEMU_DOMAIN_TYPE, whyNoQemu } from '../helpers/kvm.js';
 import { useTmp } from '../helpers/tmp.js';
 
 /*
@@ -41,13 +41,7 @@ function defineDomain(dir: string, name: string, format: 'qcow2' | 'raw'): strin
   // Data before the first backup, written as a guest would (through QEMU's block layer).
   execFileSync('qemu-io', ['-f', format, '-c', 'write -P 0x5a 0 3M', '-c', 'write -P 0x17 12M 1M', disk], { stdio: 'ignore' });
   const xml = path.join(dir, `${name}.xml`);
-  fs.writeFileSync(
-    xml,
-    `<domain type='${QEMU_DOMAIN_TYPE}'><name>${name}</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>
-      <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
-      <devices><disk type='file' device='disk'><driver name='qemu' type='${format}'/><source file='${disk}'/><target dev='vda' bus='virtio'/></disk></devices>
-      <seclabel type='static' model='dac' relabel='no'><label>+0:+0</label></seclabel></domain>`,
-  );
+  fs.writeFileSync(xml, guestDomainXml({ name, disk, format }));
   virsh('define', xml);
   domains.push(name);
   virsh('start', name);

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { unwrap } from '../helpers/cli.js';
 import { useEngines } from '../helpers/engine.js';
-import { KVM_URI, QEMU_DOMAIN_TYPE, whyNoQemu } from '../helpers/kvm.js';
+import { guestDomainXml, KVM_URI, whyNoQemu } from '../helpers/kvm.js';
 import { useTmp } from '../helpers/tmp.js';
 
 /*
@@ -37,13 +37,7 @@ describe.skipIf(!!noKvm)(`live backup of a running KVM domain${noKvm ? ` (skippe
     const disk = path.join(dir, `${name}.qcow2`);
     execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', disk, '32M']);
     const xml = path.join(dir, `${name}.xml`);
-    fs.writeFileSync(
-      xml,
-      `<domain type='${QEMU_DOMAIN_TYPE}'><name>${name}</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>
-        <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='hd'/></os>
-        <devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${disk}'/><target dev='vda' bus='virtio'/></disk></devices>
-        <seclabel type='static' model='dac' relabel='no'><label>+0:+0</label></seclabel></domain>`,
-    );
+    fs.writeFileSync(xml, guestDomainXml({ name, disk }));
     execFileSync('virsh', ['-c', URI, 'create', xml]);
     domains.push(name);
 

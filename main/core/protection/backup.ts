@@ -9,6 +9,7 @@ import { fullReadInterval } from '../policy/spec.js';
 import { MAX_POINTS_PER_VM } from '../policy/spec.js';
 import { hypervisorOf } from '../sources/capabilities.js';
 import { diskPathChanges, diskPaths, refusedDiskError } from '../sources/confinement.js';
+import { StepLog } from '../step-log.js';
 import { backupChangedBlocks } from './cbt-backup.js';
 import type { ProtectionContext, RegisteredVm } from './context.js';
 import { plainFileName, readDefinition } from './definition.js';
@@ -62,7 +63,7 @@ export class BackupService {
         this.points.applyRetention(vm.id);
         return {
           summary: { code: 'BackupDone', params: { pointId: point.id, disks: point.disks.length, bytesRead: point.bytesRead, bytesStored: point.addedBytes, reads: point.diskReads } },
-          details: { pointId: point.id, logicalBytes: point.logicalBytes, addedBytes: point.addedBytes, bytesRead: point.bytesRead, consistency: point.consistency, reads: point.diskReads },
+          details: { pointId: point.id, logicalBytes: point.logicalBytes, addedBytes: point.addedBytes, bytesRead: point.bytesRead, consistency: point.consistency, reads: point.diskReads, ...('steps' in point ? { steps: point.steps } : {}) },
         };
       } catch (e) {
         if (!(e instanceof CofferError && e.code === 'OperationCancelled') && !job.signal.aborted) {
@@ -95,8 +96,9 @@ export class BackupService {
   }
 
   private async run(job: JobContext, vm: RegisteredVm, policy: Policy, retainUntil: string | null, manual: boolean, retainBasis: RetainUntilBasis | null, fullRead: boolean) {
+    const steps = new StepLog();
     this.gateDisks(vm);
-    const vault = await this.ctx.vaults.openVault(vm.vaultName);
+    const vault = await steps.time('open vault', () => this.ctx.vaults.openVault(vm.vaultName));
     const definition = vm.definitionPath ? readDefinition(vm.definitionPath) : undefined;
     const files = diskFiles(vm);
     const missing = files.filter((f) => !fs.existsSync(f.path));
@@ -109,11 +111,11 @@ export class BackupService {
     const address = { stableId: vm.stableId, name: vm.name, diskPaths: files.map((f) => f.path) };
     // A running libvirt domain: only what changed since the parent point (each disk's reads in the job).
     const base = { vmName: vm.name, vmId: vm.id, ...(definition ? { definition } : {}), retainUntil, policy: policy.name, signal: job.signal, onProgress: (p: { bytesDone: number; bytesTotal: number; bytesPerSecond: number }) => job.progress({ bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, bytesPerSecond: p.bytesPerSecond }) };
-    const cbt = await backupChangedBlocks(this.ctx, vm, hypervisor, address, vault, nameOf, base);
+    const cbt = await backupChangedBlocks(this.ctx, vm, hypervisor, address, vault, nameOf, base, steps);
     if (cbt) {
       for (const w of cbt.warnings) job.warn(w);
-      this.points.record(vm, cbt.value, manual, retainBasis);
-      return { ...cbt.value, diskReads: cbt.reads };
+      await steps.time('catalog', async () => this.points.record(vm, cbt.value, manual, retainBasis));
+      return { ...cbt.value, diskReads: cbt.reads, steps: steps.steps };
     }
     // Parents: this VM's points in this vault, newest first (the catalog's copy of the vault's list).
     const points: CandidatePoint[] = this.ctx

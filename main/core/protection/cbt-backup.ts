@@ -7,6 +7,7 @@ import type { DiskEntry } from '../vault/format.js';
 import type { DiskPlan } from '../vault/plan.js';
 import type { BackupOptions, PointSummary, Vault } from '../vault/vault.js';
 import type { ProtectionContext, RegisteredVm } from './context.js';
+import type { StepLog } from '../step-log.js';
 
 /*
  * The backup of a running VM through changed-block tracking (issue 13 §1), between protection
@@ -81,14 +82,21 @@ export async function backupChangedBlocks(
   vault: Vault,
   nameOfPath: ReadonlyMap<string, string>,
   base: Omit<BackupOptions, 'disks' | 'consistency'>,
+  steps?: StepLog,
 ): Promise<CbtBackupResult | undefined> {
   if (!hypervisor.changedBlockRead) return undefined;
   let reads: DiskRead[] = [];
-  const r = await hypervisor.changedBlockRead(address, cbtHistory(ctx, vm, nameOfPath), async (disks, consistency, checkpoint) => {
-    const plan = await planCbtDisks(vault, disks, checkpoint, nameOfPath);
-    reads = plan.reads;
-    return vault.backup({ ...base, disks: plan.disks, consistency });
-  });
+  const r = await hypervisor.changedBlockRead(
+    address,
+    cbtHistory(ctx, vm, nameOfPath),
+    async (disks, consistency, checkpoint, readsDone) => {
+      const plan = await (steps ? steps.time('parent manifests', () => planCbtDisks(vault, disks, checkpoint, nameOfPath)) : planCbtDisks(vault, disks, checkpoint, nameOfPath));
+      reads = plan.reads;
+      // The domain's backup job ends as soon as the disks are read, while the vault commits.
+      return vault.backup({ ...base, disks: plan.disks, consistency, onReadsDone: readsDone, ...(steps ? { steps } : {}) });
+    },
+    steps,
+  );
   return r ? { ...r, reads } : undefined;
 }
 

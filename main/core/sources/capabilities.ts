@@ -8,6 +8,7 @@ import { domainState, isLocalUri, virsh, VirshError } from './libvirt.js';
 import { deleteCheckpoints, withChangedBlocks, type CbtDisk, type CbtHistory, type CbtReadResult } from './libvirt-cbt.js';
 import { LiveSnapshotError, withConsistentSnapshot, type Consistency, type SnapshotWarning } from './libvirt-snapshot.js';
 import type { PowerState } from './types.js';
+import type { StepLog } from '../step-log.js';
 
 /*
  * What protection asks of a hypervisor, behind one interface: the power state right now, and a
@@ -53,7 +54,7 @@ export interface HypervisorActions {
    * disk with what changed since its parent point (or why it is read in full). Undefined where it
    * does not apply right now (then consistentRead reads the files).
    */
-  changedBlockRead?<T>(vm: VmAddress, history: CbtHistory, read: (disks: CbtDisk[], consistency: Consistency, checkpoint: string | undefined) => Promise<T>): Promise<CbtReadResult<T> | undefined>;
+  changedBlockRead?<T>(vm: VmAddress, history: CbtHistory, read: (disks: CbtDisk[], consistency: Consistency, checkpoint: string | undefined, readsDone: () => void) => Promise<T>, steps?: StepLog): Promise<CbtReadResult<T> | undefined>;
   /** Deletes the checkpoints of deleted points; returns what could not be deleted. */
   removeCheckpoints?(vm: VmAddress, names: readonly string[]): Promise<string[]>;
 }
@@ -103,17 +104,23 @@ function libvirtActions(uri: string): HypervisorActions {
         throw hypervisorError(e, uri, vm);
       }
     },
-    async changedBlockRead(vm, history, read) {
+    async changedBlockRead(vm, history, read, steps) {
       let readError: { e: unknown } | undefined;
       try {
-        return await withChangedBlocks(uri, vm.stableId, history, async (disks, consistency, checkpoint) => {
-          try {
-            return await read(disks, consistency, checkpoint);
-          } catch (e) {
-            readError = { e };
-            throw e;
-          }
-        });
+        return await withChangedBlocks(
+          uri,
+          vm.stableId,
+          history,
+          async (disks, consistency, checkpoint, readsDone) => {
+            try {
+              return await read(disks, consistency, checkpoint, readsDone);
+            } catch (e) {
+              readError = { e };
+              throw e;
+            }
+          },
+          { diskPaths: vm.diskPaths, ...(steps ? { steps } : {}) },
+        );
       } catch (e) {
         if (readError && e === readError.e) throw e;
         throw hypervisorError(e, uri, vm);

@@ -6,9 +6,10 @@ import type { FullReadReason } from '../../../preload/contract.js';
 import type { ByteRange } from '../vault/plan.js';
 import { runTool } from './exec.js';
 import { parseLibvirtDomainXml, type LibvirtDiskDefinition } from './formats/libvirt-xml.js';
-import { domainUuid, isLocalUri, powerStateFromDomstate, virsh, VirshError, type VirshOptions } from './libvirt.js';
+import { domainUuid, isLocalUri, powerStateFromDomstate, virsh, VirshError, VirshSession, type VirshOptions } from './libvirt.js';
 import { freezeFilesystems, thawFilesystems, type Consistency, type SnapshotWarning } from './libvirt-snapshot.js';
 import { nbdExtents, openNbdExport, type NbdExport } from './nbd-client.js';
+import { StepLog } from '../step-log.js';
 
 /*
  * Changed-block tracking for running libvirt domains (issue 13 §1): libvirt's backup API with
@@ -74,8 +75,8 @@ export interface CbtDisk {
   changed?: ByteRange[];
   /** Full read: why. */
   fullReadReason?: FullReadReason;
-  /** Reads the point-in-time view. */
-  readRange: (offset: number, length: number) => Promise<Buffer>;
+  /** Reads the point-in-time view (into the caller's buffer when given). */
+  readRange: (offset: number, length: number, into?: Buffer) => Promise<Buffer>;
   /** Whether the new checkpoint covers this disk (a bitmap is kept). */
   tracked: boolean;
 }
@@ -94,6 +95,10 @@ export interface CbtReadResult<T> {
 export interface CbtOptions extends VirshOptions {
   /** Where scratch images go while the backup runs (default: beside each disk). */
   scratchDir?: string;
+  /** Where each step's time goes (the job's details). */
+  steps?: StepLog;
+  /** The disk files the catalog knows for the domain: their `qemu-img info` starts while virsh connects. */
+  diskPaths?: readonly string[];
 }
 
 /** The Coffer checkpoints in `virsh checkpoint-list --name` output. */
@@ -139,19 +144,8 @@ export async function deleteCheckpoints(uri: string, domain: string, names: read
   return failures;
 }
 
-/** The separator between the outputs of one virsh session's commands (virsh's own `echo`). */
-const SEPARATOR = '---coffer-next---';
-
-/**
- * One virsh process for several commands (`cmd1 ; echo SEP ; cmd2 …`): each output, in order.
- * A virsh under load takes 0.5-1 s to start and connect; a backup asks several things at once.
- */
-async function virshBatch(uri: string, commands: readonly (readonly string[])[], opts: VirshOptions): Promise<string[]> {
-  const quote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
-  const script = commands.map((c) => c.map(quote).join(' ')).join(` ; echo ${SEPARATOR} ; `);
-  const out = await virsh(uri, [script], opts);
-  return out.split(`${SEPARATOR}\n`);
-}
+/** Several virsh commands' outputs, in order (through the job's session: no process of their own). */
+const virshBatch = (uri: string, commands: readonly (readonly string[])[], opts: VirshOptions): Promise<string[]> => Promise.all(commands.map((c) => virsh(uri, c, opts)));
 
 const xmlEscape = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/'/g, '&apos;').replace(/"/g, '&quot;');
 
@@ -187,10 +181,13 @@ interface DiskBitmaps {
   bitmaps: string[];
 }
 
-async function diskBitmaps(uri: string, d: LibvirtDiskDefinition): Promise<DiskBitmaps> {
+/** `qemu-img info` of a file (undefined when it fails). */
+const qemuImgInfo = (file: string) => runTool('qemu-img', ['info', '--force-share', '--output=json', file]).catch(() => undefined);
+
+async function diskBitmaps(uri: string, d: LibvirtDiskDefinition, prefetched?: ReturnType<typeof qemuImgInfo>): Promise<DiskBitmaps> {
   if (d.format !== 'qcow2') return { keeps: false, bitmaps: [] };
   if (!isLocalUri(uri) || d.sourceType !== 'file') return { keeps: true, bitmaps: [] }; // libvirt refuses the checkpoint if not
-  const r = await runTool('qemu-img', ['info', '--force-share', '--output=json', d.path!]).catch(() => undefined);
+  const r = await (prefetched ?? qemuImgInfo(d.path!));
   if (!r || r.code !== 0) return { keeps: true, bitmaps: [] };
   const data = (JSON.parse(r.stdout) as { 'format-specific'?: { data?: { compat?: string; bitmaps?: Array<{ name?: string }> } } })['format-specific']?.data;
   return { keeps: data?.compat !== '0.10', bitmaps: (data?.bitmaps ?? []).map((b) => b.name ?? '').filter(Boolean) };
@@ -245,16 +242,38 @@ export async function withChangedBlocks<T>(
   uri: string,
   domain: string,
   history: CbtHistory,
-  fn: (disks: CbtDisk[], consistency: Consistency, checkpoint: string | undefined) => Promise<T>,
+  fn: (disks: CbtDisk[], consistency: Consistency, checkpoint: string | undefined, readsDone: () => void) => Promise<T>,
   opts: CbtOptions = {},
 ): Promise<CbtReadResult<T> | undefined> {
   // The NBD socket is on the domain's host.
   if (!isLocalUri(uri)) return undefined;
+  // One virsh for the whole backup (state, checkpoints, definition, backup-begin, the end of the
+  // job): each further process would cost its start and connection again.
+  const session = new VirshSession(uri, opts);
+  try {
+    return await changedBlocksIn(uri, domain, history, fn, { ...opts, session });
+  } finally {
+    await session.close();
+  }
+}
+
+async function changedBlocksIn<T>(
+  uri: string,
+  domain: string,
+  history: CbtHistory,
+  fn: (disks: CbtDisk[], consistency: Consistency, checkpoint: string | undefined, readsDone: () => void) => Promise<T>,
+  opts: CbtOptions,
+): Promise<CbtReadResult<T> | undefined> {
   const uuid = domainUuid(domain);
+  const steps = opts.steps ?? new StepLog();
+  // The images the catalog knows are asked while virsh connects (a disk the definition names otherwise is asked after).
+  const infoAt = steps.now();
+  const prefetched = new Map((opts.diskPaths ?? []).map((p) => [p, qemuImgInfo(p)] as const));
+  void Promise.all(prefetched.values()).then(() => steps.add('qemu-img info (while virsh connects)', infoAt));
   // One virsh for the state, the checkpoints and the definition.
   let info: string, checkpointList: string, xml: string;
   try {
-    [info = '', checkpointList = '', xml = ''] = await virshBatch(uri, [['dominfo', '--domain', uuid], ['checkpoint-list', '--domain', uuid, '--name'], ['dumpxml', '--domain', uuid]], opts);
+    [info = '', checkpointList = '', xml = ''] = await steps.time('virsh dominfo, checkpoint-list, dumpxml', () => virshBatch(uri, [['dominfo', '--domain', uuid], ['checkpoint-list', '--domain', uuid, '--name'], ['dumpxml', '--domain', uuid]], opts));
   } catch (e) {
     // A driver without the checkpoint API (old libvirt) or a domain gone: read the files as before (that read says why it fails).
     if (e instanceof VirshError) return undefined;
@@ -271,7 +290,7 @@ export async function withChangedBlocks<T>(
 
   const existing = new Set(cofferCheckpoints(checkpointList));
   const orphans = [...existing].filter((c) => !history.referenced.has(c));
-  const inImage = await Promise.all(take.map((d) => diskBitmaps(uri, d)));
+  const inImage = await steps.time('qemu-img info (what is left of it)', () => Promise.all(take.map((d) => diskBitmaps(uri, d, prefetched.get(d.path!)))));
   // Bitmaps named coffer-* without a checkpoint: the domain was undefined and defined again (a
   // transient domain recreated under its name), its checkpoint metadata gone with it. QEMU would
   // keep them tracking writes for nobody; they go (redefined as checkpoints, then deleted).
@@ -302,8 +321,8 @@ export async function withChangedBlocks<T>(
     else planned.push({ d, tracked, reason: orphans.length > 0 ? 'parentDeleted' : 'noParent' });
   });
   // Checkpoints no point refers to only make QEMU track writes for nobody.
-  const orphanFailures = await deleteCheckpoints(uri, domain, orphans, opts, existing);
-  if (stale.size > 0) orphanFailures.push(...(await removeStaleBitmaps(uri, uuid, stale, opts)));
+  const orphanFailures = orphans.length ? await steps.time('virsh checkpoint-delete (unused)', () => deleteCheckpoints(uri, domain, orphans, opts, existing)) : [];
+  if (stale.size > 0) orphanFailures.push(...(await steps.time('virsh remove stale bitmaps', () => removeStaleBitmaps(uri, uuid, stale, opts))));
   if (orphanFailures.length) warnings.push({ code: 'SnapshotFailed', message: `${def.name}: cannot delete unused checkpoints: ${orphanFailures.join('; ')}`, subject: def.name, detail: orphanFailures.join('; ') });
 
   const work = await fs.mkdtemp(path.join(os.tmpdir(), 'coffer-cbt-'));
@@ -316,6 +335,17 @@ export async function withChangedBlocks<T>(
   let begun = false;
   let consistency: Consistency = 'crash';
   let done = false;
+  /**
+   * Closes the exports and ends the backup job on the domain (a pull backup runs until aborted),
+   * once: as soon as fn says every byte is read, so it runs while the vault commits, or at the end.
+   * Cleanup ignores the abort signal: a cancelled backup must still end the job on the domain.
+   */
+  let released: Promise<void> | undefined;
+  const release = (): Promise<void> =>
+    (released ??= (async () => {
+      for (const x of exports) await steps.time('NBD close', () => x.close().catch(() => undefined));
+      if (begun) await steps.time('virsh domjobabort', () => endBackupJob(uri, domain, { ...opts, signal: undefined }, true));
+    })());
   try {
     const begin = async (): Promise<void> => {
       const bxml = path.join(work, 'backup.xml');
@@ -326,7 +356,7 @@ export async function withChangedBlocks<T>(
         await fs.writeFile(cxml, checkpointXml(checkpoint, planned.filter((p) => p.tracked).map((p) => p.d.target), [...planned.filter((p) => !p.tracked).map((p) => p.d.target), ...skip]));
         args.push('--checkpointxml', cxml);
       }
-      await virsh(uri, args, opts);
+      await steps.time('virsh backup-begin', () => virsh(uri, args, opts));
       begun = true;
     };
     // The consistency of the point is as for a live snapshot: the guest agent freezes the
@@ -334,7 +364,7 @@ export async function withChangedBlocks<T>(
     let frozen = false;
     if (def.guestAgent !== 'absent' && def.guestAgent !== 'disconnected') {
       try {
-        await freezeFilesystems(uri, domain, opts);
+        await steps.time('guest agent freeze', () => freezeFilesystems(uri, domain, opts));
         frozen = true;
       } catch (e) {
         const why = e instanceof VirshError ? e.detail : (e as Error).message;
@@ -371,11 +401,13 @@ export async function withChangedBlocks<T>(
       }
       consistency = frozen ? 'filesystem' : 'crash';
     } finally {
-      if (frozen) await thawFilesystems(uri, domain, { ...opts, signal: undefined }).catch(() => undefined);
+      if (frozen) await steps.time('guest agent thaw', () => thawFilesystems(uri, domain, { ...opts, signal: undefined }).catch(() => undefined));
     }
     const disks: CbtDisk[] = [];
+    /** The NBD reads: first call, last answer, calls, and the sum of their times (over the span: the mean in flight). */
+    const reads = { from: -1, to: 0, calls: 0, busy: 0 };
     for (const p of planned) {
-      const nbd = await openNbdExport(socket, p.d.target);
+      const nbd = await steps.time('NBD connect', () => openNbdExport(socket, p.d.target));
       exports.push(nbd);
       const disk: CbtDisk = {
         target: p.d.target,
@@ -383,7 +415,17 @@ export async function withChangedBlocks<T>(
         format: p.d.format ?? 'raw',
         size: nbd.size,
         tracked: p.tracked,
-        readRange: (offset, length) => nbd.read(offset, length),
+        readRange: async (offset, length, into) => {
+          const at = steps.now();
+          if (reads.from < 0) reads.from = at;
+          reads.calls++;
+          try {
+            return await nbd.read(offset, length, into);
+          } finally {
+            reads.to = steps.now();
+            reads.busy += reads.to - at;
+          }
+        },
       };
       if (p.parent) disk.parentPointId = p.parent.pointId;
       else disk.fullReadReason = p.reason ?? 'firstBackup';
@@ -391,22 +433,31 @@ export async function withChangedBlocks<T>(
     }
     // The dirty extents of every incremental disk at once, through the NBD client (block status
     // of the export's dirty bitmap), not a process per disk.
-    await Promise.all(
-      planned.map(async (p, i) => {
-        if (p.parent) disks[i]!.changed = await nbdExtents(socket, p.d.target, `qemu:dirty-bitmap:${exportBitmap(p.d.target)}`);
-      }),
-    );
-    const value = await fn(disks, consistency, checkpoint);
+    if (planned.some((p) => p.parent)) {
+      await steps.time('NBD block status', () =>
+        Promise.all(
+          planned.map(async (p, i) => {
+            if (p.parent) disks[i]!.changed = await nbdExtents(socket, p.d.target, `qemu:dirty-bitmap:${exportBitmap(p.d.target)}`);
+          }),
+        ),
+      );
+    }
+    const value = await steps.time('vault backup', () => fn(disks, consistency, checkpoint, () => void release()));
+    if (reads.calls > 0) {
+      const bytes = exports.reduce((s, x) => s + x.bytesRead, 0);
+      const span = reads.to - reads.from;
+      steps.steps.push({ step: `NBD reads: ${reads.calls} calls, ${(bytes / 1048576).toFixed(1)} MiB, ${span > 0 ? (reads.busy / span).toFixed(1) : '-'} in flight`, at: Math.round(reads.from), ms: Math.round(span) });
+    }
     done = true;
     return { value, consistency, warnings, checkpoint, disks, bytesRead: exports.reduce((s, x) => s + x.bytesRead, 0) };
   } finally {
-    // Cleanup ignores the abort signal: a cancelled backup must still end the job on the domain.
     const cleanup: VirshOptions = { ...opts, signal: undefined };
-    for (const x of exports) await x.close().catch(() => undefined);
-    if (begun) await endBackupJob(uri, domain, cleanup, true);
+    await release();
     // No point refers to the new checkpoint unless fn (the vault's backup) committed one.
     if (begun && checkpoint && !done) await deleteCheckpoints(uri, domain, [checkpoint], cleanup).catch(() => undefined);
-    for (const p of planned) await fs.rm(scratchOf(p.d), { force: true }).catch(() => undefined);
-    await fs.rm(work, { recursive: true, force: true });
+    await steps.time('scratch and socket removal', async () => {
+      for (const p of planned) await fs.rm(scratchOf(p.d), { force: true }).catch(() => undefined);
+      await fs.rm(work, { recursive: true, force: true });
+    });
   }
 }

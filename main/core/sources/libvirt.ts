@@ -1,3 +1,4 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { CofferError } from '../errors.js';
 import { runTool, ToolMissingError, type ToolResult } from './exec.js';
@@ -9,7 +10,8 @@ import type { DiscoveredVm, DiskRef, PowerState, SourceStatus, VmProvider } from
 
 /*
  * libvirt through the real `virsh` (any URI). Domains are always named with `--domain X` so a name
- * that starts with "--" cannot turn into an option; virsh gets an argument array, never a shell line.
+ * that starts with "--" cannot turn into an option; virsh gets an argument array, never a shell line
+ * (a VirshSession quotes each argument for virsh's own parser, as virsh's batch mode reads it).
  * Domains are addressed by UUID only: virsh tries an argument as an id, then a UUID, then a name,
  * so a domain named "3", or named like another domain's UUID, would be taken for another domain.
  */
@@ -20,6 +22,8 @@ export interface VirshOptions {
   signal?: AbortSignal;
   /** The virsh binary (tests and unusual installs). */
   virsh?: string;
+  /** Run the commands in this running virsh (same URI) instead of a process each. */
+  session?: VirshSession;
 }
 
 /** A virsh command that ran and failed; `detail` is virsh's own error text. */
@@ -43,10 +47,129 @@ export function virshErrorText(r: ToolResult): string {
 export async function virsh(uri: string, args: readonly string[], opts: VirshOptions = {}): Promise<string> {
   // Every call, not only adding a source: a catalog row from an older Coffer may hold any URI.
   checkLibvirtUri(uri);
+  if (opts.session) return opts.session.run(args, { signal: opts.signal });
   const full = ['-c', uri, ...args];
   const r = await runTool(opts.virsh ?? 'virsh', full, { timeoutMs: opts.timeoutMs ?? 60_000, ...(opts.signal ? { signal: opts.signal } : {}) });
   if (r.code !== 0) throw new VirshError(args, virshErrorText(r));
   return r.stdout;
+}
+
+/** A virsh argument as virsh's own command parser (and the shell) reads it back. */
+export const virshQuote = (a: string): string => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+
+/**
+ * One interactive virsh for a job's commands, one after another: a virsh takes 0.5-1 s to start
+ * and connect on a busy host, a command in a running session is one call to libvirtd (10-30 ms).
+ * stderr is merged into stdout (through `sh -c 'exec virsh … 2>&1'`), so a command's errors come
+ * before the `echo` mark that ends it; a command with an `error:` line throws VirshError as
+ * `virsh()` does. A session that died (killed, timed out, virsh gone) runs each later command as
+ * its own `virsh()`, so cleanup still works.
+ */
+export class VirshSession {
+  private readonly child: ChildProcess;
+  private out = '';
+  private dead: Error | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private n = 0;
+  private waiter: (() => void) | undefined;
+  private readonly exited: Promise<void>;
+
+  private readonly opts: VirshOptions;
+
+  constructor(
+    private readonly uri: string,
+    opts: VirshOptions = {},
+  ) {
+    checkLibvirtUri(uri);
+    const { session: _, ...own } = opts;
+    this.opts = own;
+    this.child = spawn('sh', ['-c', 'exec "$0" -q -c "$1" 2>&1', opts.virsh ?? 'virsh', uri], { env: { ...process.env, LC_ALL: 'C', LANG: 'C' }, stdio: ['pipe', 'pipe', 'ignore'], windowsHide: true });
+    this.child.stdout!.setEncoding('utf8');
+    this.child.stdout!.on('data', (d: string) => {
+      this.out += d;
+      this.waiter?.();
+    });
+    this.child.stdin!.on('error', () => undefined);
+    this.exited = new Promise((resolve) => {
+      this.child.on('error', (e) => {
+        this.dead ??= e;
+        this.waiter?.();
+        resolve();
+      });
+      this.child.on('close', () => {
+        this.dead ??= new Error('virsh ended');
+        this.waiter?.();
+        resolve();
+      });
+    });
+  }
+
+  /** Runs one virsh command in the session (after those already asked); its output. */
+  run(args: readonly string[], opts: { signal?: AbortSignal | undefined } = {}): Promise<string> {
+    const next = this.queue.then(
+      () => this.one(args, opts.signal),
+      () => this.one(args, opts.signal),
+    );
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async one(args: readonly string[], signal: AbortSignal | undefined): Promise<string> {
+    if (this.dead) return virsh(this.uri, args, { ...this.opts, signal });
+    const mark = `@@coffer-virsh-${++this.n}@@`;
+    const line = args.map(virshQuote).join(' ');
+    this.child.stdin!.write(`${line}\necho ${mark}\n`);
+    const timeoutMs = this.opts.timeoutMs ?? 60_000;
+    const started = Date.now();
+    // The mark as echo prints it (not the command line readline echoes back: "echo <mark>").
+    const found = (): number => {
+      for (let at = this.out.indexOf(mark); at >= 0; at = this.out.indexOf(mark, at + 1)) if (!this.out.slice(Math.max(0, at - 5), at).endsWith('echo ')) return at;
+      return -1;
+    };
+    let at: number;
+    while ((at = found()) < 0) {
+      const gone = this.dead as Error | undefined; // set by the child's events meanwhile
+      if (gone) throw new VirshError(args, gone.message);
+      if (signal?.aborted || Date.now() - started > timeoutMs) {
+        this.kill();
+        throw signal?.aborted ? (signal.reason instanceof Error ? signal.reason : new Error('aborted')) : new VirshError(args, `no answer in ${timeoutMs} ms`);
+      }
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 250);
+        this.waiter = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      this.waiter = undefined;
+    }
+    let text = this.out.slice(0, at);
+    this.out = this.out.slice(at + mark.length);
+    // What readline echoes: the prompt and the command line before, the prompt and `echo <mark>` after.
+    const echoAt = text.lastIndexOf(`echo ${mark}`);
+    if (echoAt >= 0) text = text.slice(0, echoAt);
+    text = text.replace(/(?:virsh # )+$/, '');
+    const lines = text.split('\n');
+    while (lines.length && lines[0]!.replace(/^(virsh # )+/, '').trim() === '') lines.shift();
+    if (lines.length && lines[0]!.replace(/^(virsh # )+/, '') === line) lines.shift();
+    const errs = lines.map((l) => l.trim()).filter((l) => l.startsWith('error:'));
+    if (errs.length) throw new VirshError(args, errs.map((l) => l.replace(/^error:\s*/, '')).join('; '));
+    return lines.join('\n');
+  }
+
+  private kill(): void {
+    this.dead ??= new Error('virsh was stopped');
+    this.child.kill('SIGKILL');
+  }
+
+  /** Ends the session (`quit`), after the commands already asked. */
+  async close(): Promise<void> {
+    await this.queue;
+    if (!this.dead) this.child.stdin!.end('quit\n');
+    const t = setTimeout(() => this.kill(), 5000);
+    await this.exited;
+    clearTimeout(t);
+  }
 }
 
 /** The cloud service of a libvirt source: the URI's host (qemu:///system → localhost, test:///… → test). */

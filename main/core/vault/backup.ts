@@ -11,6 +11,7 @@ import { crashPoint, mapStoreError, PackWriter } from './packs.js';
 import { CHUNK_PARENT, CHUNK_READ, CHUNK_ZERO, chunkRuns, fileZeroRanges, mergeRanges, sameStamp, windowActions, type DiskPlan } from './plan.js';
 import type { ObjectStore } from './storage.js';
 import type { WorkerPool } from './worker-pool.js';
+import type { StepLog } from '../step-log.js';
 
 export interface Progress {
   bytesDone: number;
@@ -55,6 +56,10 @@ export interface BackupOptions {
    * re-checks its lock and that those packs still exist here; a throw keeps no point.
    */
   beforeCommit?: (reusedPacks: ReadonlySet<string>) => Promise<void>;
+  /** Called once every disk byte is read (before the last packs and the commit): a reader may let its source go. */
+  onReadsDone?: () => void;
+  /** Where the time goes (the job's details): the reads, the last packs, the commit. */
+  steps?: StepLog;
 }
 
 export interface PointSummary {
@@ -80,6 +85,13 @@ export interface PointSummary {
 
 export const PROGRESS_INTERVAL_MS = 250;
 const SEGMENT_BYTES = 4 * 1024 * 1024;
+/**
+ * Segments of a readRange source (an NBD export) in flight at once, while their bytes stay within
+ * what the file reads hold (maxInFlight full segments). An incremental reads runs of one or two
+ * chunks: each a round trip to the server, which answers several concurrently (QEMU up to 16 per
+ * connection), so small runs need more in flight than the workers' queue.
+ */
+const RANGE_SEGMENTS_IN_FLIGHT = 32;
 /**
  * Windows (chunk-list runs) read ahead of the one the list is waiting for. Each holds its run's ids
  * (1 MiB) until its segments are done; two let the next window start while the last segments of
@@ -195,7 +207,7 @@ export function zeroShas(first: number, count: number, chunkSize: number, size: 
 }
 
 /** Where a segment's bytes come from: the disk's fd (the worker reads it), or a plan's readRange. */
-type SegmentSource = number | ((offset: number, length: number) => Promise<Buffer>);
+type SegmentSource = number | ((offset: number, length: number, into: Buffer) => Promise<Buffer>);
 
 export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promise<PointSummary> {
   const { store, keys, config, index, pool } = ctx;
@@ -274,19 +286,33 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
   let failure: unknown;
   /** Segment buffers come back from the workers and are reused: flat memory, no page faults. */
   const spare: ArrayBuffer[] = [];
+  /** A spare buffer for `len` bytes of data after the slack: the smallest that fits, else a new one (a whole segment's, or a range read's own size). */
+  const takeBuffer = (len: number, ranged: boolean): ArrayBuffer => {
+    let best = -1;
+    for (let i = 0; i < spare.length; i++) {
+      const b = spare[i]!.byteLength;
+      if (b >= slack + len && (best < 0 || b < spare[best]!.byteLength)) best = i;
+    }
+    if (best >= 0) return spare.splice(best, 1)[0]!;
+    return new ArrayBuffer(slack + (ranged ? Math.ceil(len / chunkSize) * chunkSize : segBytes));
+  };
+  /** Bytes of the segments in flight. */
+  let inFlightBytes = 0;
 
   /** seq: the segment's place in the disk digest (-1: the digest is over the ids, see plan.ts). */
   const processSegment = async (buf: ArrayBuffer, at: number, src: SegmentSource, pos: number, len: number, firstChunk: number, seq: number, ids: Buffer, disk: DiskState): Promise<void> => {
     let fd = -1;
     if (typeof src === 'number') fd = src;
     else {
-      const got = await src(pos, len);
+      // The reader fills the segment's buffer itself (an NBD reply's data lands there), or answers its own.
+      const into = Buffer.from(buf, at, len);
+      const got = await src(pos, len, into);
       if (got.length !== len) {
         const e = new Error(`short read at ${pos}: ${got.length} of ${len} bytes`) as NodeJS.ErrnoException;
         e.code = 'ESHORTREAD';
         throw e;
       }
-      got.copy(Buffer.from(buf, at, len));
+      if (got.buffer !== buf || got.byteOffset !== at) got.copy(into);
     }
     const w = pool.leastBusy();
     const job = pool.newJob();
@@ -364,6 +390,7 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
   const reads: PointSummary['reads'] = [];
   /** Parents whose chunk list a disk took whole (unchanged files). */
   const unchangedParents = new Set<string>();
+  const readsFrom = opts.steps?.now() ?? 0;
   try {
     for (let di = 0; di < opts.disks.length; di++) {
       const disk = opts.disks[di]!;
@@ -431,51 +458,73 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
           const actions = windowActions(first, n, size, chunkSize, parentIds, changed, zero);
           const ids = Buffer.alloc(n * ID_LEN); // all-zero id = zero chunk
           const segments: Array<Promise<void>> = [];
-          // Chunks taken from the parent must still be in the vault (a prune may have run since the
-          // parent was chosen); one that is not is read again. Taken and zero chunks are done at once
-          // (and count as passed by the reading, for the progress; not as bytes read from the disk).
-          if (parentIds) {
-            for (let i = 0; i < n; i++) {
-              if (actions[i] !== CHUNK_PARENT) continue;
-              const knownPack = index.packOf(parentIds, i * ID_LEN);
-              if (knownPack === undefined) {
-                actions[i] = CHUNK_READ;
+          /** Queues the segments of the chunks `acts` marks to read (or zero), as the workers take them. */
+          const readRuns = async (acts: Uint8Array): Promise<void> => {
+            for (const run of chunkRuns(acts, chunksPerSeg)) {
+              if (run.action === CHUNK_PARENT) continue;
+              const at = first + run.first;
+              const pos = at * chunkSize;
+              const len = Math.min(run.count * chunkSize, size - pos);
+              if (run.action === CHUNK_ZERO) {
+                zeroBytes += len;
+                state.zeroBytes += len;
+                bytesDone += len;
+                bytesRead += len;
+                if (!byIds) state.digest.put(seq++, zeroShas(at, run.count, chunkSize, size));
                 continue;
               }
-              reused.add(knownPack);
-              parentIds.copy(ids, i * ID_LEN, i * ID_LEN, (i + 1) * ID_LEN);
-              const clen = Math.min(chunkSize, size - (first + i) * chunkSize);
-              bytesDone += clen;
-              bytesRead += clen;
-            }
-          }
-          for (const run of chunkRuns(actions, chunksPerSeg)) {
-            if (run.action === CHUNK_PARENT) continue;
-            const at = first + run.first;
-            const pos = at * chunkSize;
-            const len = Math.min(run.count * chunkSize, size - pos);
-            if (run.action === CHUNK_ZERO) {
-              zeroBytes += len;
-              state.zeroBytes += len;
-              bytesDone += len;
-              bytesRead += len;
-              if (!byIds) state.digest.put(seq++, zeroShas(at, run.count, chunkSize, size));
-              continue;
-            }
-            if (signal?.aborted) throw cancelled();
-            if (failure) throw failure;
-            if (!src && !fh) {
-              try {
-                fh = await fs.open(disk.path, 'r');
-              } catch (e) {
-                throw new CofferError('DiskUnreadable', `The disk ${disk.path} cannot be opened: ${(e as Error).message}`, { path: disk.path });
+              if (signal?.aborted) throw cancelled();
+              if (failure) throw failure;
+              if (!src && !fh) {
+                try {
+                  fh = await fs.open(disk.path, 'r');
+                } catch (e) {
+                  throw new CofferError('DiskUnreadable', `The disk ${disk.path} cannot be opened: ${(e as Error).message}`, { path: disk.path });
+                }
               }
+              if (src) while (inFlight.size >= RANGE_SEGMENTS_IN_FLIGHT || (inFlight.size > 0 && inFlightBytes + len > maxInFlight * segBytes)) await Promise.race(inFlight);
+              else while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
+              if (failure) throw failure;
+              const ab = takeBuffer(len, !!src);
+              inFlightBytes += len;
+              // The worker reads the segment itself (see worker.ts), checks for zeros and hashes it.
+              const seg = track(processSegment(ab, slack, src ?? fh!.fd, pos, len, run.first, byIds ? -1 : seq++, ids, state), disk.path);
+              void seg.then(() => (inFlightBytes -= len));
+              segments.push(seg);
             }
-            while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
-            if (failure) throw failure;
-            const ab = spare.pop() ?? new ArrayBuffer(slack + segBytes);
-            // The worker reads the segment itself (see worker.ts), checks for zeros and hashes it.
-            segments.push(track(processSegment(ab, slack, src ?? fh!.fd, pos, len, run.first, byIds ? -1 : seq++, ids, state), disk.path));
+          };
+          if (!parentIds) await readRuns(actions);
+          else {
+            // The changed chunks are asked first (over NBD each is a round trip); while they are on
+            // their way, the chunks taken from the parent are checked: they must still be in the
+            // vault (a prune may have run since the parent was chosen), and one that is not is read
+            // again. Taken and zero chunks are done at once (and count as passed by the reading,
+            // for the progress; not as bytes read from the disk).
+            const checking = (async () => {
+              const again = new Uint8Array(n).fill(CHUNK_PARENT);
+              let rereads = false;
+              for (let i = 0; i < n; i++) {
+                // A slice at a time: the reads' answers (NBD replies, workers) come in between.
+                if ((i & 1023) === 1023) await new Promise<void>((resolve) => setImmediate(resolve));
+                if (actions[i] !== CHUNK_PARENT) continue;
+                const knownPack = index.packOf(parentIds, i * ID_LEN);
+                if (knownPack === undefined) {
+                  again[i] = CHUNK_READ;
+                  rereads = true;
+                  continue;
+                }
+                reused.add(knownPack);
+                parentIds.copy(ids, i * ID_LEN, i * ID_LEN, (i + 1) * ID_LEN);
+                const clen = Math.min(chunkSize, size - (first + i) * chunkSize);
+                bytesDone += clen;
+                bytesRead += clen;
+              }
+              return rereads ? again : undefined;
+            })();
+            checking.catch(() => undefined); // awaited below; a read that fails first must not leave it unhandled
+            await readRuns(actions);
+            const again = await checking;
+            if (again) await readRuns(again);
           }
           // The window's ids are complete once its own segments are: then they go to the list, in
           // order, while the next window's segments are already read (the pipeline never drains here).
@@ -528,13 +577,17 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
       reads.push({ name: disk.name, bytesRead: state.bytesRead, parent: parent?.pointId ?? null });
     }
     if (signal?.aborted) throw cancelled();
+    opts.steps?.add('vault: disks read, hashed, sealed', readsFrom);
+    opts.onReadsDone?.();
+    const finishAt = opts.steps?.now() ?? 0;
     await packs.finish();
+    opts.steps?.add('vault: last packs and index durable', finishAt);
     for (const p of packs.written) reused.delete(p);
     // A parent whose list was taken whole must still exist: a prune waits for this lock, so it deleted it before.
     for (const p of unchangedParents) {
       if (!(await store.stat(pointKey(p)))) throw new CofferError('VaultChangedDuringBackup', `The point ${p} this backup reused was deleted from the vault while it ran; no recovery point was kept.`, { points: [p] });
     }
-    await opts.beforeCommit?.(reused);
+    if (opts.beforeCommit) await (opts.steps ? opts.steps.time('vault: lock and packs re-checked', () => opts.beforeCommit!(reused)) : opts.beforeCommit(reused));
   } catch (e) {
     if (timer) clearInterval(timer);
     while (inFlight.size > 0) await Promise.race(inFlight);
@@ -565,9 +618,11 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
   try {
     if (signal?.aborted) throw cancelled();
     // The manifest is the commit point: written last, after every pack and index is durable.
+    const putAt = opts.steps?.now() ?? 0;
     const put = store.put(pointKey(id), blob);
     crashPoint('manifest');
     await put;
+    opts.steps?.add('vault: manifest written', putAt);
     manifestBytes = blob.length;
   } catch (e) {
     throw mapStoreError(e);

@@ -37,9 +37,11 @@ export interface DiskPlan {
   zero?: ByteRange[];
   /**
    * Where touched chunks are read from when not the disk's `path` (e.g. an NBD export of a
-   * running guest's point-in-time view). Reads whole chunks: (offset, length) -> exactly length bytes.
+   * running guest's point-in-time view). Reads whole chunks: (offset, length, into) -> exactly
+   * length bytes, in `into` (the segment's buffer, the bytes land there without another copy)
+   * or in a buffer of its own.
    */
-  readRange?: (offset: number, length: number) => Promise<Buffer>;
+  readRange?: (offset: number, length: number, into: Buffer) => Promise<Buffer>;
   /** The disk's size when it is not the file's (a guest view read through readRange). */
   size?: number;
   /**

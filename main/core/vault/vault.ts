@@ -326,9 +326,14 @@ export class Vault {
     }
     // The lock first, the index after: a prune that ends before the lock is taken has already
     // deleted what it deletes, and the refresh (ctx) sees that; none can start until release.
+    const steps = opts.steps;
+    const lockAt = steps?.now() ?? 0;
     const lock = await VaultLock.acquire(this.store, 'shared', `backup of ${opts.vmName}`);
+    steps?.add('vault: shared lock', lockAt);
     try {
+      const ctxAt = steps?.now() ?? 0;
       const ctx = await this.ctx();
+      steps?.add('vault: index refreshed', ctxAt);
       return await runBackup(ctx, {
         ...opts,
         beforeCommit: async (reused) => {
@@ -337,7 +342,9 @@ export class Vault {
         },
       });
     } finally {
+      const releaseAt = steps?.now() ?? 0;
       await lock.release();
+      steps?.add('vault: lock released', releaseAt);
     }
   }
 
