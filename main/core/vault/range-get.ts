@@ -1,3 +1,4 @@
+import * as http from 'node:http';
 import * as https from 'node:https';
 import * as net from 'node:net';
 import { readBodyInto } from './remote.js';
@@ -36,16 +37,19 @@ export function failureOf(e: unknown): string {
 /** Sends one prepared GET and reads its body into `into` exactly (206, or 200 of exactly that length). */
 export function getRangeInto(f: FetchRange, into: Buffer): Promise<void> {
   const url = new URL(f.url);
-  if (url.protocol === 'http:') return plainGet(url, f, into);
-  return tlsGet(url, f, into);
+  // COFFER_BENCH_NODE_HTTP=1 (bench only): plain http through node:http as well, to compare the two.
+  if (url.protocol === 'http:' && !nodeHttp) return plainGet(url, f, into);
+  return streamGet(url, f, into);
 }
 
+const nodeHttp = process.env.COFFER_BENCH_NODE_HTTP === '1';
 /** Keep-alive connections reused by this thread's https GETs (a few batches in flight). */
-const tlsAgent = new https.Agent({ keepAlive: true, maxSockets: 8 });
+const agents = { 'https:': new https.Agent({ keepAlive: true, maxSockets: 8 }), 'http:': new http.Agent({ keepAlive: true, maxSockets: 8 }) };
 
-function tlsGet(url: URL, f: FetchRange, into: Buffer): Promise<void> {
+function streamGet(url: URL, f: FetchRange, into: Buffer): Promise<void> {
+  const tls = url.protocol === 'https:';
   return new Promise<void>((resolve, reject) => {
-    const req = https.request(url, { method: 'GET', headers: f.headers, agent: tlsAgent, timeout: f.timeoutMs }, (res) => {
+    const req = (tls ? https : http).request(url, { method: 'GET', headers: f.headers, agent: tls ? agents['https:'] : agents['http:'], timeout: f.timeoutMs }, (res) => {
       const len = Number(res.headers['content-length']);
       if (!rangeStatus(res.statusCode ?? 0, len, into.length)) {
         res.resume();
