@@ -5,8 +5,9 @@
 // data folder (<dataDir>/cache/<vaultId>): a restore after a backup by the same install then lists
 // the index objects instead of reading each one again.
 // COFFER_BENCH_THREADS=1: also CPU seconds per thread (store-bench.mjs --threads). The threads
-// that exist before the engine loads are V8's platform helpers (GC, compiler) and node's own;
-// restore and backup workers name themselves coffer-worker; the rest is libuv's pool.
+// that exist before the engine loads are V8's platform helpers (concurrent GC, compiler), node's
+// own and libuv's pool (started by the module loader's reads: a local folder's preads, fsyncs
+// and scrypt run there); restore and backup workers name themselves coffer-worker.
 import fs from 'node:fs';
 
 const early = new Set(fs.readdirSync('/proc/self/task'));
@@ -20,7 +21,7 @@ function threadTimes() {
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       const cpu = (Number(f[11]) + Number(f[12])) / TICK;
       const comm = fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim();
-      const name = Number(tid) === process.pid ? 'main' : comm === 'coffer-worker' ? `worker ${tid}` : early.has(tid) ? 'V8/node helpers' : 'libuv pool, other';
+      const name = Number(tid) === process.pid ? 'main' : comm === 'coffer-worker' ? `worker ${tid}` : early.has(tid) ? 'helpers (V8, libuv)' : 'other';
       const g = groups.get(name) ?? { name, cpuSeconds: 0, count: 0 };
       g.cpuSeconds += cpu;
       g.count++;
