@@ -1,6 +1,7 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as net from 'node:net';
+import * as tls from 'node:tls';
 import { readBodyInto } from './remote.js';
 import type { FetchRange } from './worker-protocol.js';
 
@@ -8,16 +9,16 @@ import type { FetchRange } from './worker-protocol.js';
  * The restore workers' ranged GETs (worker.ts): a prepared, signed request (ObjectStore.rangeRequest)
  * sent as is, its body read into the caller's buffer.
  *
- * Over plain http (the emulators, an S3-compatible server on the LAN) the socket reads straight
- * into the batch buffer: `net.Socket`'s `onread` hands the kernel a view of the buffer where the
- * body's next bytes go, so each byte is copied once, by the kernel. node:http would copy every
- * socket read twice more (into a Buffer of its own, then its parser's body slice into another)
- * and allocate both: measured on s3rver, those copies, their page faults and the stream events
- * per 64 KiB were most of the CPU a remote restore spent over a local one. The response framing
- * this needs is small and is all checked: a status line, headers up to HEAD_MAX bytes, a
- * Content-Length equal to the range; anything else (chunked, a 1xx, a longer body) fails the
- * GET, and the engine reads that range through the store. Over https node:https reads as before
- * (TLS decrypts into buffers of its own).
+ * The socket reads straight into the batch buffer: `onread` (net.Socket, and tls.TLSSocket, whose
+ * decryption then writes there) gets a view of the buffer where the body's next bytes go, so each
+ * byte is copied once, by the kernel or by TLS. node:http(s) would copy every socket read twice
+ * more (into a Buffer of its own, then its parser's body slice into another) and allocate both:
+ * measured on s3rver and azurite, those copies, their page faults and the stream events per 64 KiB
+ * were most of the CPU a remote restore spent over a local one. The response framing this needs
+ * is small and is all checked: a status line, headers up to HEAD_MAX bytes, a Content-Length equal
+ * to the range; anything else (chunked, a 1xx, a longer body) fails the GET, and the engine reads
+ * that range through the store. TLS checks the certificate and host name as node:https does
+ * (the system's CAs, NODE_EXTRA_CA_CERTS).
  */
 
 /** An error of a worker GET: only a status or a code, never the URL or headers (they carry the signature). */
@@ -34,22 +35,26 @@ export function failureOf(e: unknown): string {
   return code && /^[A-Z_]+$/.test(code) ? code : 'connection lost';
 }
 
-/** Sends one prepared GET and reads its body into `into` exactly (206, or 200 of exactly that length). */
-export function getRangeInto(f: FetchRange, into: Buffer): Promise<void> {
+/**
+ * Sends one prepared GET and reads its body into `into` exactly (206, or 200 of exactly that length).
+ * `ca`: certificates to trust instead of the system's (tests with a server of their own).
+ */
+export function getRangeInto(f: FetchRange, into: Buffer, ca?: string): Promise<void> {
   const url = new URL(f.url);
-  // COFFER_BENCH_NODE_HTTP=1 (bench only): plain http through node:http as well, to compare the two.
-  if (url.protocol === 'http:' && !nodeHttp) return plainGet(url, f, into);
-  return streamGet(url, f, into);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return Promise.reject(new GetFailed(`not an http(s) URL`));
+  // COFFER_BENCH_NODE_HTTP=1 (bench only): through node:http(s) instead, to compare the two.
+  if (nodeHttp) return streamGet(url, f, into);
+  return directGet(url, f, into, ca);
 }
 
 const nodeHttp = process.env.COFFER_BENCH_NODE_HTTP === '1';
-/** Keep-alive connections reused by this thread's https GETs (a few batches in flight). */
+/** Keep-alive connections of the node:http(s) comparison (COFFER_BENCH_NODE_HTTP). */
 const agents = { 'https:': new https.Agent({ keepAlive: true, maxSockets: 8 }), 'http:': new http.Agent({ keepAlive: true, maxSockets: 8 }) };
 
 function streamGet(url: URL, f: FetchRange, into: Buffer): Promise<void> {
-  const tls = url.protocol === 'https:';
+  const secure = url.protocol === 'https:';
   return new Promise<void>((resolve, reject) => {
-    const req = (tls ? https : http).request(url, { method: 'GET', headers: f.headers, agent: tls ? agents['https:'] : agents['http:'], timeout: f.timeoutMs }, (res) => {
+    const req = (secure ? https : http).request(url, { method: 'GET', headers: f.headers, agent: secure ? agents['https:'] : agents['http:'], timeout: f.timeoutMs }, (res) => {
       const len = Number(res.headers['content-length']);
       if (!rangeStatus(res.statusCode ?? 0, len, into.length)) {
         res.resume();
@@ -75,10 +80,12 @@ const IDLE_MS = 4000;
 
 const idle = new Map<string, Conn[]>();
 
-async function plainGet(url: URL, f: FetchRange, into: Buffer): Promise<void> {
+async function directGet(url: URL, f: FetchRange, into: Buffer, ca: string | undefined): Promise<void> {
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-  const port = Number(url.port || 80);
-  const key = `${host}:${port}`;
+  const secure = url.protocol === 'https:';
+  const port = Number(url.port || (secure ? 443 : 80));
+  // Kept connections are reused only for the same server under the same trust.
+  const key = `${url.protocol}//${host}:${port}${ca ? `\n${ca}` : ''}`;
   let head = `GET ${url.pathname}${url.search} HTTP/1.1\r\n`;
   let hasHost = false;
   for (const [k, v] of Object.entries(f.headers)) {
@@ -99,7 +106,7 @@ async function plainGet(url: URL, f: FetchRange, into: Buffer): Promise<void> {
       if (!(e instanceof Stale)) throw e;
     }
   }
-  await new Conn(host, port, key).get(head, into, f.timeoutMs);
+  await new Conn(host, port, key, secure ? { ca } : undefined).get(head, into, f.timeoutMs);
 }
 
 /** A reused connection that closed before any byte of the response. */
@@ -131,13 +138,15 @@ class Conn {
     host: string,
     port: number,
     private readonly key: string,
+    secure?: { ca: string | undefined },
   ) {
-    this.socket = net.connect({
-      host,
-      port,
-      noDelay: true,
-      onread: { buffer: () => this.nextBuffer(), callback: (n) => this.onRead(n) },
-    });
+    const onread = { buffer: () => this.nextBuffer(), callback: (n: number) => this.onRead(n) };
+    this.socket = secure
+      ? // SNI and the host-name check use the name; an IP address is checked against the certificate's IP entries.
+        // tls.connect takes onread since Node 15.1 (nodejs/node#35753: decrypted bytes go to the given buffer); @types/node lacks it.
+        tls.connect({ host, port, onread, ...(net.isIP(host) ? {} : { servername: host }), ...(secure.ca ? { ca: secure.ca } : {}) } as tls.ConnectionOptions)
+      : net.connect({ host, port, onread });
+    this.socket.setNoDelay(true);
     this.socket.on('error', (e) => this.fail(e));
     this.socket.on('close', () => this.fail(new GetFailed('connection lost')));
     this.socket.on('timeout', () => this.fail(new GetFailed(`no answer within ${Math.round(this.timeoutMs / 1000)} s`)));

@@ -1,19 +1,26 @@
 import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { failureOf, getRangeInto } from '../../../main/core/vault/range-get.js';
 
-// The restore workers' GET over plain http reads the body straight into the batch buffer
-// (range-get.ts). A raw TCP server sends each response the way a test asks: split at any byte,
+// The restore workers' GET reads the body straight into the batch buffer (range-get.ts). A raw
+// TCP server (and the same over TLS) sends each response the way a test asks: split at any byte,
 // with a wrong status, length or framing, or closed half way, so every path a server can take is
-// one the reader meets here.
+// one the reader meets here. The TLS certificate (127.0.0.1 and localhost, self-signed, valid
+// until 2126) is a fixture for these tests only.
+const fixture = (f: string): string => fs.readFileSync(new URL(`./fixtures/${f}`, import.meta.url), 'utf8');
+const cert = fixture('tls-test-only.crt');
 
 const object = randomBytes(300 * 1024);
 type Answer = (socket: net.Socket, range: { from: number; to: number }, head: string) => void;
 let answer: Answer;
 let server: net.Server;
+let tlsServer: tls.Server;
 let base = '';
+let tlsBase = '';
 let connections = 0;
 let requests: string[] = [];
 
@@ -38,7 +45,7 @@ const partial =
   };
 
 beforeAll(async () => {
-  server = net.createServer((socket) => {
+  const serve = (socket: net.Socket): void => {
     connections++;
     let pending = '';
     socket.on('data', (d) => {
@@ -52,16 +59,21 @@ beforeAll(async () => {
       }
     });
     socket.on('error', () => {});
-  });
+  };
+  server = net.createServer(serve);
+  tlsServer = tls.createServer({ key: fixture('tls-test-only.key'), cert }, serve);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => tlsServer.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  tlsBase = `https://127.0.0.1:${(tlsServer.address() as AddressInfo).port}`;
 });
 afterAll(async () => {
   await new Promise<void>((resolve) => server.close(() => resolve()));
+  await new Promise<void>((resolve) => tlsServer.close(() => resolve()));
 });
 
-const range = (from: number, length: number, path = '/bucket/pack') => ({
-  url: `${base}${path}?x-id=GetObject`,
+const range = (from: number, length: number, path = '/bucket/pack', at = base) => ({
+  url: `${at}${path}?x-id=GetObject`,
   headers: { range: `bytes=${from}-${from + length - 1}`, authorization: 'AWS4-HMAC-SHA256 Credential=test', 'x-amz-date': '20261202T000000Z' },
   timeoutMs: 5000,
   at: 0,
@@ -164,5 +176,23 @@ describe('a worker GET over plain http', () => {
     await new Promise<void>((resolve) => closed.close(() => resolve()));
     const r = { ...range(0, 100), url: `http://127.0.0.1:${port}/x` };
     expect(await reason(getRangeInto(r, Buffer.alloc(100)))).toBe('ECONNREFUSED');
+  });
+});
+
+describe('a worker GET over https', () => {
+  it('reads the range into the buffer through TLS whatever the pieces, on one kept connection', async () => {
+    connections = 0;
+    for (const piece of [13, 7001, 400 * 1024]) {
+      answer = partial(piece);
+      const into = Buffer.alloc(200 * 1024);
+      await getRangeInto(range(999, into.length, '/bucket/pack', tlsBase), into, cert);
+      expect(into.equals(object.subarray(999, 999 + into.length))).toBe(true);
+    }
+    expect(connections).toBe(1);
+  });
+
+  it('refuses a server whose certificate is not trusted, naming the TLS error only', async () => {
+    answer = partial();
+    expect(await reason(getRangeInto(range(0, 100, '/bucket/pack', tlsBase), Buffer.alloc(100)))).toBe('DEPTH_ZERO_SELF_SIGNED_CERT');
   });
 });
