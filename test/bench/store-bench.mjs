@@ -11,6 +11,12 @@
 // more than MiB/s. Each vault keeps the install's index cache (as the app does, per vault in its
 // data folder), so the restore after the backup lists the index objects instead of reading them.
 // node test/bench/store-bench.mjs [--smoke] [--size 4G] [--work DIR] [--chunk-size N] [--keep]
+//   [--stores local,azure,s3] [--threads] [--node-args "--cpu-prof ..."] [--wrap "perf record -g --"]
+// --stores runs only those vaults (one case in isolation, e.g. `--stores s3`; the ratio needs
+// `local` among them; a partial run leaves bench-results.json alone). --threads prints each
+// operation's CPU seconds per thread (main, each restore or backup worker, libuv pool, V8
+// helpers) from /proc/self/task. --node-args / --wrap go in front of each operation's process
+// (profilers: `--node-args --cpu-prof`, `--wrap "perf record -g -o F --" --node-args --perf-basic-prof`).
 // Needs dist/bench-store.mjs and dist/vault-worker.mjs (test/bench/run.mjs builds them).
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -30,6 +36,11 @@ const size = opt('--size', smoke ? '64M' : '4G');
 const work = path.resolve(opt('--work', path.join(os.tmpdir(), 'coffer-bench')) + '-stores');
 const chunkSize = opt('--chunk-size');
 const keep = args.includes('--keep');
+const stores = opt('--stores', 'local,azure,s3').split(',');
+const partial = ['local', 'azure', 's3'].some((k) => !stores.includes(k));
+const threads = args.includes('--threads');
+const nodeArgs = (opt('--node-args', '') ?? '').split(' ').filter(Boolean);
+const wrap = (opt('--wrap', '') ?? '').split(' ').filter(Boolean);
 const shared = [path.resolve(root, '../shared/bench'), '/work/shared/bench'].find((p) => fs.existsSync(path.join(p, 'make-vm-image.mjs')));
 if (!shared) throw new Error('cannot find shared/bench/make-vm-image.mjs next to the repository');
 const MiB = 1024 * 1024;
@@ -75,7 +86,11 @@ function cli(env, emulatorPid, ...a) {
   return new Promise((resolve, reject) => {
     const emStart = emulatorPid ? cpuOf(emulatorPid) : 0;
     const t0 = process.hrtime.bigint();
-    const child = spawn(process.execPath, [path.join(root, 'test/bench/store-cli.mjs'), ...a], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const argv = [...nodeArgs, path.join(root, 'test/bench/store-cli.mjs'), ...a];
+    const child = spawn(wrap[0] ?? process.execPath, wrap.length > 0 ? [...wrap.slice(1), process.execPath, ...argv] : argv, {
+      env: { ...process.env, ...env, ...(threads ? { COFFER_BENCH_THREADS: '1' } : {}) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -85,7 +100,12 @@ function cli(env, emulatorPid, ...a) {
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
       if (code !== 0) return reject(new Error(`store-cli ${a[0]} failed (${code}): ${err.slice(-2000)}`));
       const emulatorCpuSeconds = emulatorPid ? cpuOf(emulatorPid) - emStart : 0;
-      resolve({ seconds, emulatorCpuSeconds, ...JSON.parse(out.trim().split('\n').at(-1)) });
+      const m = JSON.parse(out.trim().split('\n').at(-1));
+      if (threads && m.threads) {
+        log(`  threads of ${a[0]} ${a[1]}: ${m.cpuSeconds.toFixed(2)} CPU-s in all${emulatorPid ? `, emulator ${emulatorCpuSeconds.toFixed(2)}` : ''}`);
+        for (const t of m.threads) log(`    ${t.name.padEnd(18)} ${t.cpuSeconds.toFixed(2).padStart(6)} CPU-s${t.count > 1 ? ` (${t.count} threads)` : ''}`);
+      }
+      resolve({ seconds, emulatorCpuSeconds, ...m });
     });
   });
 }
@@ -101,7 +121,7 @@ const loadAtStart = os.loadavg().map((x) => +x.toFixed(2));
 const fixedCosts = {};
 // The local-folder reference of this run: the same image, backed up and restored the same way.
 const localFigures = {};
-{
+if (stores.includes('local')) {
   const where = path.join(work, 'vault-local');
   // Each vault has the install's index cache, as the app keeps one per vault in its data folder.
   const env = { COFFER_BENCH_CACHE_DIR: path.join(work, 'cache-local') };
@@ -120,13 +140,13 @@ const localFigures = {};
     localFigures[kase] = { seconds: m.seconds, mib_per_s: logical / MiB / m.seconds, peak_rss_bytes: m.maxRssBytes, cpu_s_per_gib: m.cpuSeconds / (logical / GiB) };
   }
 }
-const local = (kase) => localFigures[kase];
+const local = (kase) => localFigures[kase] ?? { mib_per_s: NaN };
 const lockModes = {};
 log(`\nvault on object storage (${size} image, emulators on 127.0.0.1 sharing the cores; ${startedAt}, load ${loadAtStart.join(' ')}):`);
 for (const [kind, start] of [
   ['azure', startAzurite],
   ['s3', startS3rver],
-]) {
+].filter(([k]) => stores.includes(k))) {
   const em = await start();
   try {
     const loc = em.location('bench', 'vault');
@@ -170,7 +190,7 @@ for (const [kind, start] of [
 log(`\n| case | s | MiB/s | RSS MiB | requests/GiB | Coffer CPU-s/GiB | emulator CPU-s/GiB | vs local folder |`);
 log(`|---|---|---|---|---|---|---|---|`);
 for (const kase of ['full', 'restore']) {
-  const l = local(kase);
+  const l = localFigures[kase];
   if (l) log(`| ${kase} (local folder, this run) | ${l.seconds.toFixed(2)} | ${l.mib_per_s.toFixed(0)} | ${(l.peak_rss_bytes / MiB).toFixed(0)} | - | ${l.cpu_s_per_gib.toFixed(2)} | - | 1.00x |`);
   for (const r of results.filter((x) => x.case.startsWith(`${kase}_`))) {
     log(`| ${r.case} | ${r.seconds.toFixed(2)} | ${r.mib_per_s.toFixed(0)} | ${(r.peak_rss_bytes / MiB).toFixed(0)} | ${r.requests_per_gib} | ${r.cpu_s_per_gib.toFixed(2)} | ${r.emulator_cpu_s_per_gib.toFixed(2)} | ${r.ratio_to_local.toFixed(2)}x |`);
@@ -181,6 +201,11 @@ for (const [kind, m] of Object.entries(fixedCosts)) {
 }
 for (const [kind, mode] of Object.entries(lockModes)) log(`lock mode on ${kind === 'azure' ? 'azurite' : 's3rver'}: ${mode}`);
 
+if (partial) {
+  log(`a partial run (--stores ${stores.join(',')}): ${file} left as it was`);
+  if (!keep) fs.rmSync(work, { recursive: true, force: true });
+  process.exit(0);
+}
 const version = (pkg) => JSON.parse(fs.readFileSync(path.join(root, 'node_modules', pkg, 'package.json'), 'utf8')).version;
 prior.results = [...(prior.results ?? []).filter((r) => !/_(azure|s3)$/.test(r.case)), ...results];
 const localRef = Object.fromEntries(Object.entries(localFigures).map(([k, v]) => [k, { seconds: +v.seconds.toFixed(3), mib_per_s: +v.mib_per_s.toFixed(1), peak_rss_bytes: v.peak_rss_bytes, cpu_s_per_gib: +v.cpu_s_per_gib.toFixed(2) }]));

@@ -4,7 +4,34 @@
 // COFFER_BENCH_CACHE_DIR: the install's index cache for this vault, as the app keeps one in its
 // data folder (<dataDir>/cache/<vaultId>): a restore after a backup by the same install then lists
 // the index objects instead of reading each one again.
-import { Vault, openStore, parseStoredLocation } from '../../dist/bench-store.mjs';
+// COFFER_BENCH_THREADS=1: also CPU seconds per thread (store-bench.mjs --threads). The threads
+// that exist before the engine loads are V8's platform helpers (concurrent GC, compiler), node's
+// own and libuv's pool (started by the module loader's reads: a local folder's preads, fsyncs
+// and scrypt run there); restore and backup workers name themselves coffer-worker.
+import fs from 'node:fs';
+
+const early = new Set(fs.readdirSync('/proc/self/task'));
+const { Vault, openStore, parseStoredLocation } = await import('../../dist/bench-store.mjs');
+const TICK = 100; // USER_HZ on Linux
+function threadTimes() {
+  const groups = new Map();
+  for (const tid of fs.readdirSync('/proc/self/task')) {
+    try {
+      const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const cpu = (Number(f[11]) + Number(f[12])) / TICK;
+      const comm = fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim();
+      const name = Number(tid) === process.pid ? 'main' : comm === 'coffer-worker' ? `worker ${tid}` : early.has(tid) ? 'helpers (V8, libuv)' : 'other';
+      const g = groups.get(name) ?? { name, cpuSeconds: 0, count: 0 };
+      g.cpuSeconds += cpu;
+      g.count++;
+      groups.set(name, g);
+    } catch {
+      // the thread has just ended
+    }
+  }
+  return [...groups.values()];
+}
 
 const [op, location, ...rest] = process.argv.slice(2);
 const pass = process.env.COFFER_BENCH_PASSPHRASE ?? 'bench passphrase';
@@ -23,6 +50,7 @@ if (op === 'init') {
   const v = await Vault.open(store, pass, opts);
   const p = await v.backup({ vmName: vm, disks: [{ name: 'disk.img', path: img }] });
   out = { id: p.id, addedBytes: p.addedBytes, newChunks: p.newChunks, opSeconds: p.seconds };
+  if (process.env.COFFER_BENCH_THREADS) out.threads = threadTimes();
   await v.close();
 } else if (op === 'restore') {
   const [target] = rest;
@@ -30,6 +58,7 @@ if (op === 'init') {
   const points = await v.listPoints();
   const r = await v.restore(points.at(-1).id, target);
   out = { file: r.files[0].path, opSeconds: r.seconds };
+  if (process.env.COFFER_BENCH_THREADS) out.threads = threadTimes();
   await v.close();
 } else if (op === 'open') {
   // The fixed cost of one process: connect (SDK import, probe), open the vault, list its points.

@@ -1,5 +1,6 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
+import { createRequire } from 'node:module';
 import type * as S3Sdk from '@aws-sdk/client-s3';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { CofferError } from '../errors.js';
@@ -72,7 +73,10 @@ export class S3Store implements ObjectStore {
   static async create(params: S3StoreParams, opts: RemoteStoreOptions = {}): Promise<S3Store> {
     // The SDK warns on every Node below 22 from 2027 on; Coffer supports Node 20.19 and the admin can do nothing about it.
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-    return new S3Store(await import('@aws-sdk/client-s3'), params, opts);
+    // require, not import(): the package is CommonJS, and import() of it runs the ESM loader's
+    // export scan over its bundle and every module it re-exports, which doubled the load
+    // (Node 20: 0.42-0.48 CPU-s with import(), 0.24-0.29 with require; once per process).
+    return new S3Store(createRequire(import.meta.url)('@aws-sdk/client-s3') as typeof S3Sdk, params, opts);
   }
 
   private constructor(sdk: typeof S3Sdk, params: S3StoreParams, opts: RemoteStoreOptions) {

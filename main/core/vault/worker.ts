@@ -1,12 +1,10 @@
 // Worker thread of the vault engine: zero check, hashing, compression, encryption on backup;
 // decryption, decompression, verification and writing on restore. Bundled to dist/vault-worker.mjs.
-import { readSync, writeSync, writevSync } from 'node:fs';
-import * as http from 'node:http';
-import * as https from 'node:https';
+import { readSync, writeFileSync, writeSync, writevSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { ChunkCompressor, ChunkDecompressor, hashChunk, openChunk, sealInto } from './chunk-codec.js';
 import { collectGarbage } from './gc.js';
-import { readBodyInto } from './remote.js';
+import { failureOf, getRangeInto } from './range-get.js';
 import type { FetchRange, WorkerReply, WorkerRequest } from './worker-protocol.js';
 
 const NONCE = 12;
@@ -160,7 +158,7 @@ function fetchThenOpen(m: OpenRequest, fetch: FetchRange[]): void {
   const failed: number[] = [];
   void Promise.all(
     fetch.map((f, i) =>
-      getInto(f, blob.subarray(f.at, f.at + f.length)).catch((e: unknown) => {
+      getRangeInto(f, blob.subarray(f.at, f.at + f.length)).catch((e: unknown) => {
         failed.push(i);
         reasons.push(failureOf(e));
       }),
@@ -177,42 +175,6 @@ function fetchThenOpen(m: OpenRequest, fetch: FetchRange[]): void {
       reply({ type: 'error', job: m.job, message: err?.message ?? String(e), code: err?.code });
     }
   });
-}
-
-/** Keep-alive connections per protocol, reused by this thread's GETs (a few batches in flight). */
-const agents = { http: new http.Agent({ keepAlive: true, maxSockets: 8 }), https: new https.Agent({ keepAlive: true, maxSockets: 8 }) };
-
-/** An error of a worker GET: only a status or a code, never the URL or headers (they carry the signature). */
-class GetFailed extends Error {
-  constructor(readonly reason: string) {
-    super(reason);
-  }
-}
-
-function getInto(f: FetchRange, into: Buffer): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const url = new URL(f.url);
-    const https_ = url.protocol === 'https:';
-    const req = (https_ ? https : http).request(url, { method: 'GET', headers: f.headers, agent: https_ ? agents.https : agents.http, timeout: f.timeoutMs }, (res) => {
-      // 206 for a range; 200 only if the body is exactly the range (a server that sends the whole object of that size).
-      const len = Number(res.headers['content-length']);
-      if (res.statusCode !== 206 && !(res.statusCode === 200 && len === into.length)) {
-        res.resume();
-        reject(new GetFailed(`HTTP ${res.statusCode}`));
-        return;
-      }
-      readBodyInto(res, into, 'a ranged get').then(resolve, reject);
-    });
-    req.once('timeout', () => req.destroy(new GetFailed(`no answer within ${Math.round(f.timeoutMs / 1000)} s`)));
-    req.once('error', reject);
-    req.end();
-  });
-}
-
-function failureOf(e: unknown): string {
-  if (e instanceof GetFailed) return e.reason;
-  const code = (e as NodeJS.ErrnoException | undefined)?.code;
-  return code && /^[A-Z_]+$/.test(code) ? code : 'connection lost';
 }
 
 function openBatch(m: OpenRequest): void {
@@ -333,6 +295,16 @@ function ab(b: Buffer): ArrayBuffer {
   const copy = new Uint8Array(b.byteLength);
   copy.set(b);
   return copy.buffer;
+}
+
+// COFFER_BENCH_THREADS (bench diagnostics, Linux): this thread names itself, so the bench can
+// tell its CPU seconds from the main thread's and V8's helpers' (test/bench/store-cli.mjs).
+if (process.env.COFFER_BENCH_THREADS) {
+  try {
+    writeFileSync('/proc/thread-self/comm', 'coffer-worker');
+  } catch {
+    // not Linux: the bench then shows these threads among the others
+  }
 }
 
 // COFFER_MEMTRACE (bench diagnostics): this thread's own heap and buffer peaks, to stderr as they grow.
