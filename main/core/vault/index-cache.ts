@@ -119,7 +119,8 @@ const INDEX_KEY_RE = /^index\/([0-9a-f]{32})$/;
  * The store as the engine sees it when the vault has a cache: every index object it writes
  * (backup, GC repack) also lands in the cache, so the next open does not fetch it back; one it
  * deletes (GC) is reported to `onIndexDeleted` (the chunk db forgets it) before its copy goes.
- * Everything else passes through unchanged.
+ * Everything else passes through unchanged, every optional member and option included (a lock's
+ * `durable: false`, a local folder's aligned pack buffers).
  */
 export function cachingIndexWrites(store: ObjectStore, cache: IndexCache, onIndexDeleted?: (packId: string) => Promise<void>): ObjectStore {
   const wrapped: ObjectStore = {
@@ -130,8 +131,8 @@ export function cachingIndexWrites(store: ObjectStore, cache: IndexCache, onInde
       return store.conditionalCreate;
     },
     ...(store.ioHints ? { ioHints: store.ioHints } : {}),
-    put: async (key, data) => {
-      await store.put(key, data);
+    put: async (key, data, opts) => {
+      await store.put(key, data, opts);
       const m = INDEX_KEY_RE.exec(key);
       if (m) await cache.save(m[1]!, data);
     },
@@ -148,6 +149,8 @@ export function cachingIndexWrites(store: ObjectStore, cache: IndexCache, onInde
       if (m) await cache.drop(m[1]!);
     },
   };
+  // Packs are built in the store's own buffers (a local folder writes those with O_DIRECT).
+  if (store.allocPutBuffer) wrapped.allocPutBuffer = (size) => store.allocPutBuffer!(size);
   if (store.getRangeInto) wrapped.getRangeInto = (key, offset, into) => store.getRangeInto!(key, offset, into);
   if (store.rangeRequest) wrapped.rangeRequest = (key, offset, length) => store.rangeRequest!(key, offset, length);
   if (store.sweepTemp) wrapped.sweepTemp = (ms) => store.sweepTemp!(ms);
