@@ -149,19 +149,20 @@ class ChildEmulator implements Emulator {
             stdio: ['pipe', 'pipe', 'pipe'],
           });
     this.child = child;
+    let out = '';
+    let err = '';
+    const errText = (): string => err || out;
+    child.stdout!.on('data', (d: Buffer) => (out = tail(out + d.toString())));
+    child.stderr!.on('data', (d: Buffer) => (err = tail(err + d.toString())));
     this.port = await new Promise<number>((resolve, reject) => {
-      let out = '';
-      let err = '';
       const timer = setTimeout(() => reject(new Error(`${this.kind} emulator did not start within 30 s: ${out}${err}`)), 30_000);
-      child.stdout!.on('data', (d: Buffer) => {
-        out += d.toString();
+      child.stdout!.on('data', () => {
         const m = LISTENING.exec(out);
         if (m) {
           clearTimeout(timer);
           resolve(Number(m[1] ?? m[2]));
         }
       });
-      child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
       child.once('exit', (code) => {
         clearTimeout(timer);
         reject(new Error(`${this.kind} emulator exited (${code}) before listening: ${out}${err}`));
@@ -171,16 +172,19 @@ class ChildEmulator implements Emulator {
       child.kill('SIGKILL');
       throw e;
     });
-    child.once('exit', () => {
-      if (this.child === child) this.child = undefined;
+    child.once('exit', (code, signal) => {
+      if (this.child !== child) return;
+      this.child = undefined;
+      // Not stopped by stop(): the tests that follow would only see ECONNREFUSED. Say why it ended.
+      console.error(`${this.kind} emulator on port ${this.port} exited by itself (${signal ?? `code ${code}`}): ${tail(errText())}`);
     });
   }
 
   async stop(): Promise<void> {
     const child = this.child;
     if (!child) return;
+    this.child = undefined; // stopped on purpose: its exit is not reported
     await stopChild(child, 20_000);
-    this.child = undefined;
   }
 
   async restart(): Promise<void> {
@@ -193,6 +197,9 @@ class ChildEmulator implements Emulator {
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }
+
+/** The last 4 KiB of an emulator's output (what it said before it ended). */
+const tail = (s: string): string => (s.length > 4096 ? s.slice(-4096) : s);
 
 async function startEmulator(kind: 'azure' | 's3'): Promise<Emulator> {
   const em = new ChildEmulator(kind, fs.mkdtempSync(path.join(os.tmpdir(), `coffer-${kind}-`)));
