@@ -137,7 +137,13 @@ export class PackWriter {
     const packNo = this.filling++;
     const packId = newPackId();
     const putPack = this.store.put(packKey(packId), data);
-    crashPoint('pack', this.packsWritten + 1);
+    if (process.env.COFFER_TEST_CRASH_AT === 'pack') {
+      // Test hook: dies while pack number COFFER_TEST_CRASH_AFTER (packNo counts from 1) is on its
+      // way, once the packs before it are durable. Counting durable packs alone let a slow store
+      // start every pack of a backup before the first index was written, and never crash.
+      while (this.packsWritten < packNo - 1 && this.writing.size > 0) await Promise.race(this.writing);
+      crashPoint('pack', packNo);
+    }
     const stored = putPack.then(() => {
       if (whole.length === this.target + PACK_HEADER.length) this.free.push(whole);
     });
