@@ -39,7 +39,11 @@ const CMD_DISC = 2;
  * (test/bench/nbd-probe.mjs, docs/performance.md).
  */
 export const NBD_REQUEST_BYTES = 256 * 1024;
-/** The socket's receive buffer (Node's `onread`): replies are copied from it straight to the reader's buffer. */
+/**
+ * The socket's receive buffer (Node's `onread`) for the handshake and block status. A read's reply
+ * needs none: its 16-byte header is read into the header buffer, then its data straight into the
+ * reader's buffer (see Connection.next), so no data byte is copied after the kernel's copy.
+ */
 const RECEIVE_BUFFER = 256 * 1024;
 
 export class NbdError extends Error {
@@ -51,17 +55,20 @@ export class NbdError extends Error {
 
 /**
  * A unix socket whose received bytes go to one consumer at a time (`sink`; the chunk is only
- * valid during the call: it is the socket's one receive buffer, reused): the handshake's Reader,
- * then a Connection's reply parser. `fail` hears the socket's error or close once.
+ * valid during the call: it is the socket's one receive buffer, reused, or the memory `next`
+ * chose): the handshake's Reader, then a Connection's reply parser. `next` chooses where the
+ * socket's next read lands (the receive buffer unless the consumer says otherwise). `fail` hears
+ * the socket's error or close once.
  */
 interface Wire {
   sock: Socket;
   sink: (chunk: Buffer) => void;
+  next: (() => Buffer | undefined) | undefined;
   fail: (e: Error) => void;
 }
 
 function dial(socketPath: string): Promise<Wire> {
-  const wire: Wire = { sock: undefined as unknown as Socket, sink: () => undefined, fail: () => undefined };
+  const wire: Wire = { sock: undefined as unknown as Socket, sink: () => undefined, next: undefined, fail: () => undefined };
   let failed = false;
   const fail = (e: Error) => {
     if (failed) return;
@@ -69,12 +76,14 @@ function dial(socketPath: string): Promise<Wire> {
     wire.fail(e);
   };
   const recv = Buffer.allocUnsafe(RECEIVE_BUFFER);
+  /** Where the read in progress lands: onread asks for the next buffer after each callback. */
+  let into: Buffer = recv;
   wire.sock = connect({
     path: socketPath,
     onread: {
-      buffer: recv,
+      buffer: () => (into = wire.next?.() ?? recv),
       callback: (n) => {
-        wire.sink(recv.subarray(0, n));
+        wire.sink(into.subarray(0, n));
         return true;
       },
     },
@@ -333,6 +342,11 @@ const REPLY_HEADER = 16;
  * per read); replies are parsed as the socket's bytes come, each reply's data copied once from
  * the receive buffer to its place in the reader's buffer (no per-reply allocation, no concat).
  */
+/** Whether chunk[i..] is the memory at dest[at..] (the socket read it into place). */
+function landed(chunk: Buffer, i: number, dest: Buffer, at: number): boolean {
+  return chunk.buffer === dest.buffer && chunk.byteOffset + i === dest.byteOffset + at;
+}
+
 class Connection implements NbdExport {
   bytesRead = 0;
   private nextHandle = 1;
@@ -345,6 +359,8 @@ class Connection implements NbdExport {
   /** The request whose data is coming, and how much of it came. */
   private cur: Part | undefined;
   private curAt = 0;
+  /** Writes are corked until the end of this tick (see send). */
+  private corked = false;
 
   constructor(
     private readonly wire: Wire,
@@ -353,8 +369,21 @@ class Connection implements NbdExport {
     private readonly requestBytes: number,
   ) {
     wire.sink = (chunk) => this.onData(chunk);
+    wire.next = () => this.next();
     wire.fail = (e) => this.fail(e);
     for (const b of rest) this.onData(b);
+  }
+
+  /**
+   * Where the socket's next read lands: the rest of the data of the reply being received (so the
+   * kernel copies it where the reader wants it), or the rest of a reply header while requests are
+   * waiting (so the read stops before the data, which then goes straight to its place). An idle
+   * connection or a failed read's bytes use the receive buffer.
+   */
+  private next(): Buffer | undefined {
+    const cur = this.cur;
+    if (cur) return cur.op.failed ? undefined : cur.into.subarray(this.curAt);
+    return this.pending.size > 0 ? this.head.subarray(this.headHave) : undefined;
   }
 
   private fail(e: Error): void {
@@ -380,8 +409,9 @@ class Connection implements NbdExport {
       const cur = this.cur;
       if (cur) {
         const n = Math.min(chunk.length - i, cur.into.length - this.curAt);
-        // A read that failed already (another of its requests): its bytes are passed over.
-        if (!cur.op.failed) chunk.copy(cur.into, this.curAt, i, i + n);
+        // A read that failed already (another of its requests): its bytes are passed over. Bytes
+        // the socket read into their place (next()) need no copy.
+        if (!cur.op.failed && !landed(chunk, i, cur.into, this.curAt)) chunk.copy(cur.into, this.curAt, i, i + n);
         i += n;
         this.curAt += n;
         if (this.curAt === cur.into.length) {
@@ -399,7 +429,7 @@ class Connection implements NbdExport {
         i += REPLY_HEADER;
       } else {
         const n = Math.min(REPLY_HEADER - this.headHave, chunk.length - i);
-        chunk.copy(this.head, this.headHave, i, i + n);
+        if (!landed(chunk, i, this.head, this.headHave)) chunk.copy(this.head, this.headHave, i, i + n);
         i += n;
         this.headHave += n;
         if (this.headHave < REPLY_HEADER) return;
@@ -459,9 +489,23 @@ class Connection implements NbdExport {
       reqs.writeUInt32BE(len, o + 24);
       this.pending.set(handle, { op, into: buf.subarray(at, at + len) });
     }
-    this.wire.sock.write(reqs);
+    this.send(reqs);
     await done;
     return buf;
+  }
+
+  /** Requests asked in one turn of the event loop go out in one write (a gathered segment asks several at once). */
+  private send(reqs: Buffer): void {
+    const sock = this.wire.sock;
+    if (!this.corked) {
+      this.corked = true;
+      sock.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        sock.uncork();
+      });
+    }
+    sock.write(reqs);
   }
 
   async close(): Promise<void> {

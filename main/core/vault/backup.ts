@@ -206,6 +206,13 @@ export function zeroShas(first: number, count: number, chunkSize: number, size: 
   return out;
 }
 
+/** A run of chunks of a segment: `len` bytes at `pos` of the disk, chunk `first` of its window. */
+interface Piece {
+  pos: number;
+  len: number;
+  first: number;
+}
+
 /** Where a segment's bytes come from: the disk's fd (the worker reads it), or a plan's readRange. */
 type SegmentSource = number | ((offset: number, length: number, into: Buffer) => Promise<Buffer>);
 
@@ -299,24 +306,40 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
   /** Bytes of the segments in flight. */
   let inFlightBytes = 0;
 
-  /** seq: the segment's place in the disk digest (-1: the digest is over the ids, see plan.ts). */
-  const processSegment = async (buf: ArrayBuffer, at: number, src: SegmentSource, pos: number, len: number, firstChunk: number, seq: number, ids: Buffer, disk: DiskState): Promise<void> => {
+  /**
+   * seq: the segment's place in the disk digest (-1: the digest is over the ids, see plan.ts).
+   * pieces: the runs of chunks it holds, back to back (several only for a ranged source); len: their bytes.
+   */
+  const processSegment = async (buf: ArrayBuffer, at: number, src: SegmentSource, pieces: readonly Piece[], len: number, seq: number, ids: Buffer, disk: DiskState): Promise<void> => {
     let fd = -1;
     if (typeof src === 'number') fd = src;
     else {
       // The reader fills the segment's buffer itself (an NBD reply's data lands there), or answers its own.
-      const into = Buffer.from(buf, at, len);
-      const got = await src(pos, len, into);
-      if (got.length !== len) {
-        const e = new Error(`short read at ${pos}: ${got.length} of ${len} bytes`) as NodeJS.ErrnoException;
-        e.code = 'ESHORTREAD';
-        throw e;
-      }
-      if (got.buffer !== buf || got.byteOffset !== at) got.copy(into);
+      let off = at;
+      const reads = pieces.map(async (p) => {
+        const into = Buffer.from(buf, off, p.len);
+        off += p.len;
+        const got = await src(p.pos, p.len, into);
+        if (got.length !== p.len) {
+          const e = new Error(`short read at ${p.pos}: ${got.length} of ${p.len} bytes`) as NodeJS.ErrnoException;
+          e.code = 'ESHORTREAD';
+          throw e;
+        }
+        if (got.buffer !== buf || got.byteOffset !== into.byteOffset) got.copy(into);
+      });
+      await Promise.all(reads);
+    }
+    // Chunk i of the segment is chunk chunkAt(i) of the window.
+    const firstChunk = pieces[0]!.first;
+    let chunkAt: Int32Array | undefined;
+    if (pieces.length > 1) {
+      chunkAt = new Int32Array(Math.ceil(len / chunkSize));
+      let k = 0;
+      for (const p of pieces) for (let c = 0; c * chunkSize < p.len; c++) chunkAt[k++] = p.first + c;
     }
     const w = pool.leastBusy();
     const job = pool.newJob();
-    const h = await pool.send<'hashed'>(w, { type: 'hash', buf, at, len, fd, pos, ...(fd < 0 ? { filled: true } : {}) }, [buf], job);
+    const h = await pool.send<'hashed'>(w, { type: 'hash', buf, at, len, fd, pos: pieces[0]!.pos, ...(fd < 0 ? { filled: true } : {}) }, [buf], job);
     // Read now: counted before its new bytes, so progress never shows more new bytes than read.
     bytesRead += len;
     disk.bytesRead += len;
@@ -328,7 +351,7 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
     let claim = 0;
     const needs = new Set<number>();
     for (let i = 0; i < n; i++) {
-      const at = (firstChunk + i) * ID_LEN;
+      const at = (chunkAt ? chunkAt[i]! : firstChunk + i) * ID_LEN;
       const clen = Math.min(chunkSize, len - i * chunkSize);
       if (h.zeroMask[i]) {
         zeroSha(clen).copy(hshas, i * ID_LEN);
@@ -458,8 +481,38 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
           const actions = windowActions(first, n, size, chunkSize, parentIds, changed, zero);
           const ids = Buffer.alloc(n * ID_LEN); // all-zero id = zero chunk
           const segments: Array<Promise<void>> = [];
-          /** Queues the segments of the chunks `acts` marks to read (or zero), as the workers take them. */
+          /** Sends one segment (its pieces back to back in one buffer) on its way, once there is room. */
+          const queueSegment = async (pieces: Piece[]): Promise<void> => {
+            if (signal?.aborted) throw cancelled();
+            if (failure) throw failure;
+            if (!src && !fh) {
+              try {
+                fh = await fs.open(disk.path, 'r');
+              } catch (e) {
+                throw new CofferError('DiskUnreadable', `The disk ${disk.path} cannot be opened: ${(e as Error).message}`, { path: disk.path });
+              }
+            }
+            const len = pieces.reduce((t, p) => t + p.len, 0);
+            if (src) while (inFlight.size >= RANGE_SEGMENTS_IN_FLIGHT || (inFlight.size > 0 && inFlightBytes + len > maxInFlight * segBytes)) await Promise.race(inFlight);
+            else while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
+            if (failure) throw failure;
+            const ab = takeBuffer(len, !!src);
+            inFlightBytes += len;
+            // The worker reads the segment itself (see worker.ts), checks for zeros and hashes it.
+            const seg = track(processSegment(ab, slack, src ?? fh!.fd, pieces, len, byIds ? -1 : seq++, ids, state), disk.path);
+            void seg.then(() => (inFlightBytes -= len));
+            segments.push(seg);
+          };
+          /**
+           * Queues the segments of the chunks `acts` marks to read (or zero), as the workers take
+           * them. A changed-block read (a ranged source, digest over the ids) gathers its short
+           * runs into whole segments: one worker round trip, one pack copy and one set of NBD
+           * requests written at once per 4 MiB, not per run of one or two chunks.
+           */
           const readRuns = async (acts: Uint8Array): Promise<void> => {
+            const gathers = !!src && byIds;
+            let gathered: Piece[] = [];
+            let gatheredChunks = 0;
             for (const run of chunkRuns(acts, chunksPerSeg)) {
               if (run.action === CHUNK_PARENT) continue;
               const at = first + run.first;
@@ -473,25 +526,21 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
                 if (!byIds) state.digest.put(seq++, zeroShas(at, run.count, chunkSize, size));
                 continue;
               }
-              if (signal?.aborted) throw cancelled();
-              if (failure) throw failure;
-              if (!src && !fh) {
-                try {
-                  fh = await fs.open(disk.path, 'r');
-                } catch (e) {
-                  throw new CofferError('DiskUnreadable', `The disk ${disk.path} cannot be opened: ${(e as Error).message}`, { path: disk.path });
-                }
+              const piece = { pos, len, first: run.first };
+              if (!gathers) {
+                await queueSegment([piece]);
+                continue;
               }
-              if (src) while (inFlight.size >= RANGE_SEGMENTS_IN_FLIGHT || (inFlight.size > 0 && inFlightBytes + len > maxInFlight * segBytes)) await Promise.race(inFlight);
-              else while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
-              if (failure) throw failure;
-              const ab = takeBuffer(len, !!src);
-              inFlightBytes += len;
-              // The worker reads the segment itself (see worker.ts), checks for zeros and hashes it.
-              const seg = track(processSegment(ab, slack, src ?? fh!.fd, pos, len, run.first, byIds ? -1 : seq++, ids, state), disk.path);
-              void seg.then(() => (inFlightBytes -= len));
-              segments.push(seg);
+              // Only the disk's last chunk may be short, and it is the last piece of its segment.
+              if (gatheredChunks + run.count > chunksPerSeg) {
+                await queueSegment(gathered);
+                gathered = [];
+                gatheredChunks = 0;
+              }
+              gathered.push(piece);
+              gatheredChunks += run.count;
             }
+            if (gathered.length > 0) await queueSegment(gathered);
           };
           if (!parentIds) await readRuns(actions);
           else {

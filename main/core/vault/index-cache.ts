@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { PACK_ID_RE } from './format.js';
-import type { ObjectInfo, ObjectStore } from './storage.js';
+import type { ObjectStore } from './storage.js';
 
 /** Age after which a `.tmp-*` file of the cache belongs to a writer that died. */
 const CACHE_TEMP_STALE_MS = 60 * 60 * 1000;
@@ -123,36 +123,25 @@ const INDEX_KEY_RE = /^index\/([0-9a-f]{32})$/;
  * `durable: false`, a local folder's aligned pack buffers).
  */
 export function cachingIndexWrites(store: ObjectStore, cache: IndexCache, onIndexDeleted?: (packId: string) => Promise<void>): ObjectStore {
-  const wrapped: ObjectStore = {
-    get location() {
-      return store.location;
-    },
-    get conditionalCreate() {
-      return store.conditionalCreate;
-    },
-    ...(store.ioHints ? { ioHints: store.ioHints } : {}),
-    put: async (key, data, opts) => {
-      await store.put(key, data, opts);
-      const m = INDEX_KEY_RE.exec(key);
-      if (m) await cache.save(m[1]!, data);
-    },
-    putIfAbsent: (key, data) => store.putIfAbsent(key, data),
-    get: (key) => store.get(key),
-    getRange: (key, offset, length) => store.getRange(key, offset, length),
-    stat: (key) => store.stat(key),
-    list: (prefix): Promise<ObjectInfo[]> => store.list(prefix),
-    ...(store.listPages ? { listPages: (prefix: string) => store.listPages!(prefix) } : {}),
-    delete: async (key) => {
-      const m = INDEX_KEY_RE.exec(key);
-      if (m) await onIndexDeleted?.(m[1]!);
-      await store.delete(key);
-      if (m) await cache.drop(m[1]!);
-    },
+  const put: ObjectStore['put'] = async (key, data, opts) => {
+    await store.put(key, data, opts);
+    const m = INDEX_KEY_RE.exec(key);
+    if (m) await cache.save(m[1]!, data);
   };
-  // Packs are built in the store's own buffers (a local folder writes those with O_DIRECT).
-  if (store.allocPutBuffer) wrapped.allocPutBuffer = (size) => store.allocPutBuffer!(size);
-  if (store.getRangeInto) wrapped.getRangeInto = (key, offset, into) => store.getRangeInto!(key, offset, into);
-  if (store.rangeRequest) wrapped.rangeRequest = (key, offset, length) => store.rangeRequest!(key, offset, length);
-  if (store.sweepTemp) wrapped.sweepTemp = (ms) => store.sweepTemp!(ms);
-  return wrapped;
+  const del: ObjectStore['delete'] = async (key) => {
+    const m = INDEX_KEY_RE.exec(key);
+    if (m) await onIndexDeleted?.(m[1]!);
+    await store.delete(key);
+    if (m) await cache.drop(m[1]!);
+  };
+  // A proxy, not a copy of the members: one the store lacks stays absent (the engine tests for
+  // optional ones), and one added to ObjectStore later passes through without a line here.
+  return new Proxy(store, {
+    get(target, prop) {
+      if (prop === 'put') return put;
+      if (prop === 'delete') return del;
+      const v: unknown = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
 }

@@ -25,6 +25,10 @@ export { DEFAULT_CHUNK_SIZE } from './format.js';
 
 /** Age after which a `.tmp-*` file in the store is abandoned for sure. */
 export const TEMP_STALE_MS = 60 * 60 * 1000;
+/** A local folder checks the packs a backup reused with a stat each, up to this many (more: one listing). */
+const STAT_REUSED_PACKS_MAX = 20_000;
+/** Stats of reused packs in flight at once. */
+const STATS_AT_ONCE = 32;
 
 export interface PointListing {
   id: string;
@@ -351,11 +355,23 @@ export class Vault {
   /** Every pack a backup deduplicated against must still be in the storage before its manifest names it. */
   private async checkPacksExist(packIds: ReadonlySet<string>): Promise<void> {
     if (packIds.size === 0) return;
-    // One listing instead of a stat per pack: object stores charge and wait per request. Read
-    // page by page, holding only the reused packs not seen yet (not the vault's 470,000 at 80M chunks).
-    const unseen = new Set([...packIds].map((p) => packKey(p)));
-    for await (const page of listPages(this.store, PACK_PREFIX)) for (const o of page) unseen.delete(o.key);
-    const missing = [...packIds].filter((p) => unseen.has(packKey(p)));
+    let missing: string[];
+    if (!this.store.ioHints && packIds.size <= STAT_REUSED_PACKS_MAX) {
+      // A local folder: a stat is a system call, and listing packs/ opens each of its 256 folders
+      // (about 0.2 s for an incremental that reused 170 packs).
+      missing = [];
+      const ids = [...packIds];
+      for (let i = 0; i < ids.length; i += STATS_AT_ONCE) {
+        const got = await Promise.all(ids.slice(i, i + STATS_AT_ONCE).map(async (p) => ((await this.store.stat(packKey(p))) ? undefined : p)));
+        for (const p of got) if (p !== undefined) missing.push(p);
+      }
+    } else {
+      // One listing instead of a stat per pack: object stores charge and wait per request. Read
+      // page by page, holding only the reused packs not seen yet (not the vault's 470,000 at 80M chunks).
+      const unseen = new Set([...packIds].map((p) => packKey(p)));
+      for await (const page of listPages(this.store, PACK_PREFIX)) for (const o of page) unseen.delete(o.key);
+      missing = [...packIds].filter((p) => unseen.has(packKey(p)));
+    }
     if (missing.length > 0) {
       this.index = undefined;
       this.indexedPacks = new Set();

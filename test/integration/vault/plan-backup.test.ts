@@ -118,6 +118,47 @@ describe('backups that follow a disk plan', () => {
     expect((await vault.readManifest(grown.id)).disks[0]!.digestOver).toBeUndefined();
   });
 
+  it('gathers many short changed runs into whole segments (one of them the short last chunk, two alike), read into place, and restores byte-identical', async () => {
+    const disk = path.join(dir, 'odd.raw');
+    // 64 chunks of 64 KiB and a last chunk of 1000 bytes; every other one of the first 40 changes below.
+    makeDisk(disk, 4, 9);
+    fs.appendFileSync(disk, Buffer.alloc(1000, 0x5a));
+    const size = fs.statSync(disk).size;
+    const first = await vault.backup({ vmName: 'web', disks: [{ name: 'disk.raw', path: disk }] });
+    const parent = (await vault.readManifest(first.id)).disks[0]!;
+    const fd = fs.openSync(disk, 'r+');
+    const changed: Array<{ offset: number; length: number }> = [];
+    for (let c = 0; c < 40; c += 2) {
+      fs.writeSync(fd, Buffer.alloc(100, c + 1), 0, 100, c * CHUNK + 50);
+      changed.push({ offset: c * CHUNK + 50, length: 100 });
+    }
+    fs.writeSync(fd, Buffer.alloc(10, 0x11), 0, 10, size - 10);
+    changed.push({ offset: size - 10, length: 10 });
+    // Chunk 2 becomes a copy of chunk 0: a duplicate within the backup.
+    const c0 = Buffer.alloc(CHUNK);
+    fs.readSync(fd, c0, 0, CHUNK, 0);
+    fs.writeSync(fd, c0, 0, CHUNK, 2 * CHUNK);
+    const asked: Array<[number, number]> = [];
+    // As the NBD client does: the data lands in the buffer it is given.
+    const readRange = async (offset: number, length: number, into: Buffer): Promise<Buffer> => {
+      asked.push([offset, length]);
+      fs.readSync(fd, into, 0, length, offset);
+      return into.subarray(0, length);
+    };
+    const p = await vault.backup({ vmName: 'web', disks: [{ name: 'disk.raw', path: disk, plan: { parent: { pointId: first.id, entry: parent }, changed, readRange } }] });
+    fs.closeSync(fd);
+    // Every changed chunk once, each run its own request: 20 single chunks and the short last one.
+    expect(asked.length).toBe(21);
+    expect(asked.at(-1)).toEqual([64 * CHUNK, 1000]);
+    expect(p.bytesRead).toBe(20 * CHUNK + 1000);
+    expect(p.reads[0]!.parent).toBe(first.id);
+    // The duplicate is stored once: 20 changed chunks, one of them twice, and the last.
+    expect(p.newChunks).toBe(20);
+    const out = path.join(dir, 'out');
+    await vault.restore(p.id, out);
+    expect(sha256File(path.join(out, 'disk.raw'))).toBe(sha256File(disk));
+  });
+
   it.skipIf(whyNoQemuImg() !== null)('backs up a 64 GiB sparse file by reading only its data, and restores it byte-identical and sparse', async () => {
     const disk = path.join(dir, 'big.raw');
     const size = 64 * 1024 * MiB;
