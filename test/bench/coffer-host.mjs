@@ -1,7 +1,7 @@
 // `coffer serve` for the benches that run Coffer as an admin does (unchanged, incremental_cbt):
 // the host where backups run with the vault unlocked once; `coffer backup now` talks to it.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** Starts the host on a random port and waits until it serves; answers its stop() (with the host's `pid`, to read its CPU time). */
 export async function startHost(cliPath, dataDir, env) {
@@ -28,6 +28,30 @@ export async function startHost(cliPath, dataDir, env) {
 }
 
 /** CPU-seconds (user + system, every thread) the process has used so far (Linux; null elsewhere). */
+/**
+ * CPU-seconds of each thread of process `pid` (Linux /proc), grouped: its main thread, its vault
+ * workers (named coffer-worker) and the rest (V8 helpers, libuv's pool). Null where /proc is not readable.
+ */
+export function threadCpuSeconds(pid) {
+  try {
+    const out = { main: 0, workers: 0, helpers: 0 };
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const st = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+        const cpu = (Number(f[11]) + Number(f[12])) / 100;
+        const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+        out[Number(tid) === pid ? 'main' : comm === 'coffer-worker' ? 'workers' : 'helpers'] += cpu;
+      } catch {
+        // the thread ended between the listing and the read
+      }
+    }
+    return out;
+  } catch {
+    return null;
+  }
+}
+
 export function processCpuSeconds(pid) {
   try {
     const st = readFileSync(`/proc/${pid}/stat`, 'utf8');

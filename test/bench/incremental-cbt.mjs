@@ -19,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { guestDomainXml, QEMU_DOMAIN_TYPE } from '../helpers/guest-domain.mjs';
-import { processCpuSeconds, startHost } from './coffer-host.mjs';
+import { processCpuSeconds, startHost, threadCpuSeconds } from './coffer-host.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const URI = 'qemu:///system';
@@ -277,7 +277,10 @@ try {
   // and the bytes QEMU had the storage (not the page cache) fetch for it (/proc/PID/io read_bytes).
   const storageRead = () => Number(/read_bytes: (\d+)/.exec(fs.readFileSync(`/proc/${qemuPid}/io`, 'utf8'))?.[1] ?? NaN);
   const cpu0 = { host: processCpuSeconds(stopHost.pid), qemu: processCpuSeconds(qemuPid), storage: storageRead() };
+  const threads0 = threadCpuSeconds(stopHost.pid);
   const c = await backupNow();
+  const threads1 = threadCpuSeconds(stopHost.pid);
+  const hostThreads = threads0 && threads1 ? Object.fromEntries(Object.keys(threads0).map((k) => [k, +(threads1[k] - threads0[k]).toFixed(2)])) : null;
   const cpuOf = (what, pid) => {
     const now = processCpuSeconds(pid);
     return now === null || cpu0[what] === null ? null : +(now - cpu0[what]).toFixed(2);
@@ -288,7 +291,7 @@ try {
   const cOut = { readBytes: c.job.details.bytesRead, reads: c.job.details.reads, jobSeconds: c.jobSeconds };
   if (cOut.reads[0].read !== 'changed') throw new Error(`Coffer's second backup was not incremental: ${JSON.stringify(cOut.reads)}`);
   const cAdded = dirBytes(repo) - before;
-  log(`  coffer incremental: CLI ${c.seconds.toFixed(2)} s, job ${c.jobSeconds.toFixed(3)} s, read ${cOut.readBytes} bytes; CPU: host ${hostCpu} s, QEMU ${qemuCpu} s; QEMU read ${qemuStorageBytes} bytes from the storage`);
+  log(`  coffer incremental: CLI ${c.seconds.toFixed(2)} s, job ${c.jobSeconds.toFixed(3)} s, read ${cOut.readBytes} bytes; CPU: host ${hostCpu} s${hostThreads ? ` (main thread ${hostThreads.main}, workers ${hostThreads.workers}, V8 and libuv ${hostThreads.helpers})` : ''}, QEMU ${qemuCpu} s; QEMU read ${qemuStorageBytes} bytes from the storage`);
   // Where the job's time went (its own timestamps, from the job's details): start and length of each step.
   const steps = c.job.details.steps ?? [];
   for (const s of steps) log(`    ${String(s.at).padStart(6)} ms +${String(s.ms).padStart(6)} ms  ${s.step}`);
@@ -318,7 +321,7 @@ try {
   // the Backup job alone, from the job log (a scheduled backup costs this); host_cpu_seconds and
   // qemu_cpu_seconds: the host's and QEMU's CPU over the incremental. restic: its process.
   const rows = [
-    row('coffer', c, cAdded, { read_bytes: cOut.readBytes, job_seconds: cOut.jobSeconds, host_cpu_seconds: hostCpu, qemu_cpu_seconds: qemuCpu, qemu_storage_read_bytes: qemuStorageBytes, load_average: load, steps }),
+    row('coffer', c, cAdded, { read_bytes: cOut.readBytes, job_seconds: cOut.jobSeconds, host_cpu_seconds: hostCpu, host_thread_cpu_seconds: hostThreads, qemu_cpu_seconds: qemuCpu, qemu_storage_read_bytes: qemuStorageBytes, load_average: load, steps }),
     row('restic', r, rAdded, { read_bytes: fs.statSync(disk).size, load_average: load }),
   ];
   const [rc, rr] = rows;

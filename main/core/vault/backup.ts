@@ -206,6 +206,15 @@ export function zeroShas(first: number, count: number, chunkSize: number, size: 
   return out;
 }
 
+/** A call into the on-disk index's optional point records: a cache that fails answers nothing, and the backup goes on. */
+function cacheCall<T>(f: () => T): T | undefined {
+  try {
+    return f();
+  } catch {
+    return undefined;
+  }
+}
+
 /** A run of chunks of a segment: `len` bytes at `pos` of the disk, chunk `first` of its window. */
 interface Piece {
   pos: number;
@@ -254,6 +263,18 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
   const claimPack: number[] = [0];
   /** Packs known before this backup that it deduplicated against (checked before the commit). */
   const reused = new Set<string>();
+  /**
+   * The on-disk index's record of which packs hold a point's chunks (ChunkDb.pointPacks): `gone`
+   * is its count of forgotten packs as of the refresh before this backup (no prune can run while it
+   * holds the shared lock). `recordable` turns false when a disk takes chunks this backup cannot
+   * name the packs of; otherwise the new point's packs are recorded after the commit.
+   */
+  const gone = cacheCall(() => index.goneCount?.());
+  const packsOfPoint = (pointId: string): string[] | undefined => (gone === undefined ? undefined : cacheCall(() => index.pointPacks?.(pointId, gone)));
+  /** Packs holding chunks of the new point taken from its parents without a lookup per chunk. */
+  const takenPacks = new Set<string>();
+  const parentsTaken = new Set<string>();
+  let recordable = gone !== undefined;
   let bytesDone = 0;
   let bytesRead = 0;
   /** Bytes read whose chunks are still on their way to the store: the claims they wait for. */
@@ -435,6 +456,10 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
       if (same && config.version >= 2) {
         const e = same.entry;
         unchangedParents.add(same.pointId);
+        const sp = packsOfPoint(same.pointId);
+        if (sp) for (const p of sp) takenPacks.add(p);
+        else recordable = false;
+        parentsTaken.add(same.pointId);
         diskEntries.push({
           ...e,
           name: disk.name,
@@ -454,6 +479,11 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
       // The parent's list is read one run at a time, beside the window it covers.
       const usableParent = plan?.parent && plan.parent.entry.size === size && chunkCountOf(plan.parent.entry) === nChunks ? plan.parent.entry : undefined;
       const parentList = usableParent ? new ChunkListReader(store, keys, usableParent) : undefined;
+      // The parent's packs, when the index vouches for all of them: its chunks need no lookup each.
+      // They are checked before the commit like every pack this backup deduplicated against.
+      const parentPacks = usableParent ? packsOfPoint(plan!.parent!.pointId) : undefined;
+      if (parentPacks) for (const p of parentPacks) reused.add(p);
+      if (usableParent) parentsTaken.add(plan!.parent!.pointId);
       const byIds = parentList !== undefined;
       const changed = mergeRanges(byIds ? (plan?.changed ?? []) : []);
       // Holes and unallocated ranges of the file are not read (a guest view brings its own zero ranges).
@@ -550,6 +580,16 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
             // again. Taken and zero chunks are done at once (and count as passed by the reading,
             // for the progress; not as bytes read from the disk).
             const checking = (async () => {
+              if (parentPacks) {
+                for (const run of chunkRuns(actions, n)) {
+                  if (run.action !== CHUNK_PARENT) continue;
+                  parentIds.copy(ids, run.first * ID_LEN, run.first * ID_LEN, (run.first + run.count) * ID_LEN);
+                  const len = Math.min(run.count * chunkSize, size - (first + run.first) * chunkSize);
+                  bytesDone += len;
+                  bytesRead += len;
+                }
+                return undefined;
+              }
               const again = new Uint8Array(n).fill(CHUNK_PARENT);
               let rereads = false;
               for (let i = 0; i < n; i++) {
@@ -677,6 +717,12 @@ export async function runBackup(ctx: EngineContext, opts: BackupOptions): Promis
     throw mapStoreError(e);
   } finally {
     if (timer) clearInterval(timer);
+  }
+  if (recordable && gone !== undefined) {
+    // Every chunk of the point is in a pack it wrote, one it deduplicated against, or one of the
+    // packs its parents' records named (taken whole or without a lookup each).
+    const all = new Set([...packs.written, ...reused, ...takenPacks]);
+    cacheCall(() => index.recordPointPacks?.(id, all, gone, parentsTaken));
   }
   emit();
   return {

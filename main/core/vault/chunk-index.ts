@@ -23,6 +23,10 @@ export interface ChunkLookup {
   packOf(id: Uint8Array, off?: number): string | undefined;
   /** Records a pack just written (its pack and index objects are durable). */
   addPack(packId: string, entries: readonly PackEntry[]): void;
+  /** Optional (the on-disk index): see ChunkDb.goneCount, pointPacks and recordPointPacks. */
+  goneCount?(): number;
+  pointPacks?(pointId: string, gone: number): string[] | undefined;
+  recordPointPacks?(pointId: string, packs: Iterable<string>, gone: number, supersedes: Iterable<string>): void;
 }
 
 /**

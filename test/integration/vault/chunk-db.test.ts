@@ -103,6 +103,57 @@ describe('chunk db', () => {
     expect(sha256File(path.join(out, 'disk.img'))).toBe(sha256File(disk));
   });
 
+  it("takes an incremental's unchanged chunks by its parent's recorded packs, and looks each up again (re-reading what is gone) once a pack left the store", async () => {
+    /** Reads through a readRange as a changed-block backup does, counting the bytes asked. */
+    const incremental = (parent: string, changed: Array<{ offset: number; length: number }>) =>
+      here(async (v) => {
+        const entry = (await v.readManifest(parent)).disks[0]!;
+        const fd = fs.openSync(disk, 'r');
+        try {
+          const readRange = async (offset: number, length: number, into: Buffer): Promise<Buffer> => {
+            fs.readSync(fd, into, 0, length, offset);
+            return into.subarray(0, length);
+          };
+          return await v.backup({ vmName: 'alpha', disks: [{ name: 'disk.img', path: disk, plan: { parent: { pointId: parent, entry }, changed, readRange } }] });
+        } finally {
+          fs.closeSync(fd);
+        }
+      });
+    const recorded = (): Array<{ point: string; packs: string }> => {
+      const db = new Database(dbFile(), { readonly: true });
+      try {
+        return db.prepare<[], { point: string; packs: string }>('SELECT point, packs FROM point_packs ORDER BY point').all();
+      } finally {
+        db.close();
+      }
+    };
+    const write = (offset: number, fill: number): { offset: number; length: number } => {
+      const fd = fs.openSync(disk, 'r+');
+      fs.writeSync(fd, Buffer.alloc(100, fill), 0, 100, offset);
+      fs.closeSync(fd);
+      return { offset, length: 100 };
+    };
+    const a = await here((v) => v.backup({ vmName: 'alpha', disks: [{ name: 'disk.img', path: disk }] }));
+    // The full backup's packs are every pack of the vault.
+    expect(recorded()).toEqual([{ point: a.id, packs: listedPacks().join('') }]);
+    const b = await incremental(a.id, [write(3 * CHUNK + 10, 1)]);
+    expect(b.bytesRead).toBe(CHUNK);
+    // The incremental supersedes its parent's record: one row per chain.
+    expect(recorded().map((r) => r.point)).toEqual([b.id]);
+
+    // Another install's GC took one of the chain's packs (and its index object) out of the store.
+    const lost = listedPacks()[0]!;
+    fs.rmSync(path.join(vdir, 'index', lost));
+    fs.rmSync(path.join(vdir, 'packs', lost.slice(0, 2), lost));
+    const c = await incremental(b.id, [write(5 * CHUNK + 10, 2)]);
+    // The chunks that were in the lost pack are read again (besides the changed one), so the point is whole.
+    expect(c.bytesRead).toBeGreaterThan(CHUNK);
+    expect(dbView().packs).toEqual(listedPacks());
+    const out = path.join(dir, 'restored');
+    await here((v) => v.restore(c.id, out));
+    expect(sha256File(path.join(out, 'disk.img'))).toBe(sha256File(disk));
+  });
+
   it('a GC by this install removes the packs it deletes from the db', async () => {
     const p = await here((v) => v.backup({ vmName: 'alpha', disks: [{ name: 'disk.img', path: disk }] }));
     await here((v) => v.prune([p.id]));
