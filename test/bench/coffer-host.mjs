@@ -27,7 +27,13 @@ export async function startHost(cliPath, dataDir, env) {
   return stop;
 }
 
-/** CPU-seconds (user + system, every thread) the process has used so far (Linux; null elsewhere). */
+/** CPU-seconds (user + system) in a /proc `stat` file (a process's or one thread's); throws when it cannot be read. */
+export function statCpuSeconds(file) {
+  const st = readFileSync(file, 'utf8');
+  const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100; // USER_HZ on Linux
+}
+
 /**
  * CPU-seconds of each thread of process `pid` (Linux /proc), grouped: its main thread, its vault
  * workers (named coffer-worker) and the rest (V8 helpers, libuv's pool). Null where /proc is not readable.
@@ -37,9 +43,7 @@ export function threadCpuSeconds(pid) {
     const out = { main: 0, workers: 0, helpers: 0 };
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
       try {
-        const st = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-        const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-        const cpu = (Number(f[11]) + Number(f[12])) / 100;
+        const cpu = statCpuSeconds(`/proc/${pid}/task/${tid}/stat`);
         const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
         out[Number(tid) === pid ? 'main' : comm === 'coffer-worker' ? 'workers' : 'helpers'] += cpu;
       } catch {
@@ -52,11 +56,10 @@ export function threadCpuSeconds(pid) {
   }
 }
 
+/** CPU-seconds (user + system, every thread) the process has used so far (Linux; null elsewhere). */
 export function processCpuSeconds(pid) {
   try {
-    const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
+    return statCpuSeconds(`/proc/${pid}/stat`);
   } catch {
     return null;
   }

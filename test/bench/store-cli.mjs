@@ -9,17 +9,15 @@
 // own and libuv's pool (started by the module loader's reads: a local folder's preads, fsyncs
 // and scrypt run there); restore and backup workers name themselves coffer-worker.
 import fs from 'node:fs';
+import { statCpuSeconds } from './coffer-host.mjs';
 
 const early = new Set(fs.readdirSync('/proc/self/task'));
 const { Vault, openStore, parseStoredLocation } = await import('../../dist/bench-store.mjs');
-const TICK = 100; // USER_HZ on Linux
 function threadTimes() {
   const groups = new Map();
   for (const tid of fs.readdirSync('/proc/self/task')) {
     try {
-      const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const cpu = (Number(f[11]) + Number(f[12])) / TICK;
+      const cpu = statCpuSeconds(`/proc/self/task/${tid}/stat`);
       const comm = fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim();
       const name = Number(tid) === process.pid ? 'main' : comm === 'coffer-worker' ? `worker ${tid}` : early.has(tid) ? 'helpers (V8, libuv)' : 'other';
       const g = groups.get(name) ?? { name, cpuSeconds: 0, count: 0 };

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import type { ChunkLookup, PackEntry } from './chunk-index.js';
 import type { VaultKeys } from './config.js';
-import { ID_LEN, type ChunkLocation, type DecodedIndex } from './format.js';
+import { ID_LEN, PACK_ID_RE, type ChunkLocation, type DecodedIndex } from './format.js';
 import type { IndexCache } from './index-cache.js';
 import { decodeCachedIndex, loadIndexes } from './packs.js';
 import type { ObjectStore } from './storage.js';
@@ -162,7 +162,7 @@ export class ChunkDb implements ChunkLookup {
    */
   recordPointPacks(pointId: string, packs: Iterable<string>, gone: number, supersedes: Iterable<string>): void {
     const list = [...packs];
-    if (list.some((p) => p.length !== PACK_ID_CHARS)) return;
+    if (!list.every((p) => PACK_ID_RE.test(p))) return;
     try {
       this.db
         .transaction(() => {
