@@ -81,17 +81,17 @@ export function NotificationCentre(): ReactElement {
           <Text as="h2" weight="semibold" size={400}>
             {t('notify.centre')}
           </Text>
-          {notices.length > 0 && (
-            <span className={styles.actions}>
-              {/* Stays (focusable) once all is read, so focus does not drop out of the open centre. */}
-              <Button size="small" appearance="subtle" disabledFocusable={unread === 0} onClick={markRead}>
-                {t('notify.markRead')}
-              </Button>
-              <Button size="small" appearance="subtle" onClick={clear}>
-                {t('notify.clear')}
-              </Button>
-            </span>
-          )}
+          {/* Always there (focusable when disabled): the centre traps focus, and a surface with
+              nothing to focus when it opens (empty, or its list still on its way after a reload)
+              stays aria-hidden, to a screen reader and to the list that arrives. */}
+          <span className={styles.actions}>
+            <Button size="small" appearance="subtle" disabledFocusable={unread === 0} onClick={markRead}>
+              {t('notify.markRead')}
+            </Button>
+            <Button size="small" appearance="subtle" disabledFocusable={notices.length === 0} onClick={clear}>
+              {t('notify.clear')}
+            </Button>
+          </span>
         </div>
         {notices.length === 0 ? (
           <Text className={styles.body}>{t('notify.empty')}</Text>
