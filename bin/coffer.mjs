@@ -1,5 +1,6 @@
-#!/usr/bin/env node
-// The `coffer` command: the bundled CLI, built on first use when run from a fresh clone.
+#!/usr/bin/env -S node --single-threaded-gc
+// The `coffer` command: the bundled CLI, built on first use when run from a fresh clone. The V8
+// flags on the first line are scripts/node-flags.mjs's (why there).
 import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';

@@ -6,6 +6,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ELECTRON_FLAGS, NODE_FLAGS } from './node-flags.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const at = (...p) => path.join(root, ...p);
@@ -87,10 +88,10 @@ const detached = process.platform !== 'win32';
 if (electron.binary) {
   const env = { ...process.env };
   delete env.ELECTRON_RUN_AS_NODE; // would turn the app into a plain Node process
-  child = spawn(electron.binary, [root, ...args], { cwd: root, stdio: 'inherit', env, detached });
+  child = spawn(electron.binary, [...ELECTRON_FLAGS, root, ...args], { cwd: root, stdio: 'inherit', env, detached });
 } else {
   console.log(`${electron.reason}; serving the browser console instead`);
-  child = spawn(process.execPath, serveArgs(args), { cwd: root, stdio: 'inherit', detached });
+  child = spawn(process.execPath, [...NODE_FLAGS, ...serveArgs(args)], { cwd: root, stdio: 'inherit', detached });
 }
 
 for (const signal of ['SIGINT', 'SIGTERM']) {

@@ -3,4 +3,5 @@
 # service user so it talks to the running service: sudo -u coffer coffer dashboard
 : "${COFFER_DATA_DIR:=/var/lib/coffer}"
 export COFFER_DATA_DIR
-exec /usr/bin/node /usr/lib/coffer/dist/cli.mjs "$@"
+# The V8 flags: scripts/node-flags.mjs (why there).
+exec /usr/bin/node --single-threaded-gc /usr/lib/coffer/dist/cli.mjs "$@"

@@ -2,13 +2,14 @@
 // the host where backups run with the vault unlocked once; `coffer backup now` talks to it.
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { NODE_FLAGS } from '../../scripts/node-flags.mjs';
 
 /** Starts the host on a random port and waits until it serves; answers its stop() (with the host's `pid`, to read its CPU time). */
 export async function startHost(cliPath, dataDir, env) {
   // stdin open while this process lives: the host stops by itself when it closes (a killed bench).
   // COFFER_BENCH_HOST_PROFILE=DIR: the host writes a V8 CPU profile there when it stops (where the job's CPU goes).
   const prof = process.env.COFFER_BENCH_HOST_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.COFFER_BENCH_HOST_PROFILE] : [];
-  const host = spawn(process.execPath, [...prof, cliPath, '--data-dir', dataDir, 'serve', '--port', '0'], { env: { ...process.env, COFFER_TEST_EXIT_WITH_STDIN: '1', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const host = spawn(process.execPath, [...NODE_FLAGS, ...prof, cliPath, '--data-dir', dataDir, 'serve', '--port', '0'], { env: { ...process.env, COFFER_TEST_EXIT_WITH_STDIN: '1', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
   const exited = new Promise((resolve) => host.once('exit', resolve));
   process.on('exit', () => host.exitCode === null && host.kill('SIGKILL'));
   await new Promise((resolve, reject) => {

@@ -20,6 +20,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { guestDomainXml, QEMU_DOMAIN_TYPE } from '../helpers/guest-domain.mjs';
 import { processCpuSeconds, startHost, threadCpuSeconds } from './coffer-host.mjs';
+import { NODE_FLAGS } from '../../scripts/node-flags.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const URI = 'qemu:///system';
@@ -231,14 +232,14 @@ try {
   virsh('start', name);
   const uuid = virsh('domuuid', name).trim();
 
-  const child = (...a) => timed(process.execPath, [fileURLToPath(import.meta.url), '--child', ...a]);
+  const child = (...a) => timed(process.execPath, [...NODE_FLAGS, fileURLToPath(import.meta.url), '--child', ...a]);
   // Coffer as an admin runs it: a console data folder, the system libvirt as a source, the domain
   // registered and protected, `coffer serve` running, `coffer backup now` through it.
   const cliPath = path.join(root, 'dist/cli.mjs');
   if (!fs.existsSync(cliPath)) throw new Error('dist/cli.mjs is missing: run `npm run build` first');
   const data = path.join(work, 'data');
   const cenv = { COFFER_PASSPHRASE: 'bench passphrase' };
-  const coffer = (...a) => timed(process.execPath, [cliPath, '--data-dir', data, ...a], cenv);
+  const coffer = (...a) => timed(process.execPath, [...NODE_FLAGS, cliPath, '--data-dir', data, ...a], cenv);
   await coffer('vault', 'create', 'bench', '--region', 'local', '--path', repo);
   await coffer('source', 'add', 'libvirt', URI, '--region', 'local', '--name', 'kvm');
   await coffer('vm', 'discover', '--vault', 'bench');

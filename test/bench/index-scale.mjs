@@ -24,6 +24,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundleWithWorker } from './bench-util.mjs';
+import { NODE_FLAGS } from '../../scripts/node-flags.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 // INDEX_SCALE_DIST=dir bundles elsewhere than dist/ (a long --chunks run keeps its own copy while dist/ is rebuilt).
@@ -171,7 +172,7 @@ try {
   fs.rmSync(path.join(work, 'data'), { recursive: true, force: true });
   const cacheDir = path.join(work, 'data', 'cache', 'vault');
   const child = (what) => {
-    const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', what, vaultDir, cacheDir, disk, smoke ? '10000' : '100000'], { encoding: 'utf8', maxBuffer: 1 << 20 });
+    const r = spawnSync(process.execPath, [...NODE_FLAGS, fileURLToPath(import.meta.url), '--child', what, vaultDir, cacheDir, disk, smoke ? '10000' : '100000'], { encoding: 'utf8', maxBuffer: 1 << 20 });
     if (r.status !== 0) throw new Error(`index_scale ${what} child failed (${r.status ?? r.signal}): ${r.stderr}`);
     return JSON.parse(r.stdout.trim().split('\n').at(-1));
   };

@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { addBenchResult, benchArg as arg, benchRoot as root, bundleWithWorker } from './bench-util.mjs';
+import { NODE_FLAGS } from '../../scripts/node-flags.mjs';
 
 const child = path.join(root, 'dist/bench-sparse-child.mjs');
 const MiB = 1024 * 1024;
@@ -36,7 +37,7 @@ try {
   for (const o of offsets) fs.writeSync(fd, randomBytes(MiB), 0, MiB, o);
   fs.closeSync(fd);
   const job = (...args) => {
-    const r = spawnSync(process.execPath, [child, args[0], vaultDir, 'sparse-bench', ...args.slice(1)], { encoding: 'utf8', maxBuffer: 1 << 20 });
+    const r = spawnSync(process.execPath, [...NODE_FLAGS, child, args[0], vaultDir, 'sparse-bench', ...args.slice(1)], { encoding: 'utf8', maxBuffer: 1 << 20 });
     if (r.status !== 0) throw new Error(`sparse_2tib ${args[0]} failed (${r.status ?? r.signal}): ${r.stderr}`);
     return JSON.parse(r.stdout.trim().split('\n').at(-1));
   };

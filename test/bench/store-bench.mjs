@@ -24,6 +24,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NODE_FLAGS } from '../../scripts/node-flags.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const args = process.argv.slice(2);
@@ -39,7 +40,7 @@ const keep = args.includes('--keep');
 const stores = opt('--stores', 'local,azure,s3').split(',');
 const partial = ['local', 'azure', 's3'].some((k) => !stores.includes(k));
 const threads = args.includes('--threads');
-const nodeArgs = (opt('--node-args', '') ?? '').split(' ').filter(Boolean);
+const nodeArgs = [...NODE_FLAGS, ...(opt('--node-args', '') ?? '').split(' ').filter(Boolean)];
 const wrap = (opt('--wrap', '') ?? '').split(' ').filter(Boolean);
 const shared = [path.resolve(root, '../shared/bench'), '/work/shared/bench'].find((p) => fs.existsSync(path.join(p, 'make-vm-image.mjs')));
 if (!shared) throw new Error('cannot find shared/bench/make-vm-image.mjs next to the repository');

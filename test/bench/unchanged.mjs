@@ -15,6 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startHost } from './coffer-host.mjs';
+import { NODE_FLAGS } from '../../scripts/node-flags.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const args = process.argv.slice(2);
@@ -74,7 +75,7 @@ log(`unchanged: ${size} image in ${work}`);
 
 const pass = 'bench passphrase';
 const data = path.join(work, 'data');
-const coffer = (...a) => run(process.execPath, [cliPath, '--data-dir', data, ...a], { env: { COFFER_PASSPHRASE: pass } });
+const coffer = (...a) => run(process.execPath, [...NODE_FLAGS, cliPath, '--data-dir', data, ...a], { env: { COFFER_PASSPHRASE: pass } });
 await coffer('vault', 'create', 'bench', '--region', 'local', '--path', path.join(work, 'vault'));
 await coffer('source', 'add', 'folder', path.join(work, 'hypervisor'), '--region', 'local', '--name', 'lab');
 await coffer('vm', 'discover', '--vault', 'bench');

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { processCpuSeconds, startHost } from './coffer-host.mjs';
 import { compressionChoices, printCompression, printStages, stageCosts } from './stages.mjs';
+import { NODE_FLAGS } from '../../scripts/node-flags.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const args = process.argv.slice(2);
@@ -239,7 +240,7 @@ for (const tool of tools) {
     BORG_BASE_DIR: path.join(work, 'borg-base'),
     BORG_RELOCATED_REPO_ACCESS_IS_OK: 'yes',
   };
-  const coffer = (...a) => run(process.execPath, [path.join(root, 'test/bench/coffer-cli.mjs'), ...a], { env });
+  const coffer = (...a) => run(process.execPath, [...NODE_FLAGS, path.join(root, 'test/bench/coffer-cli.mjs'), ...a], { env });
   if (tool === 'coffer') await coffer('init', repo, ...(chunkSize ? [chunkSize] : []));
   if (tool === 'restic') await run('restic', ['-r', repo, 'init', '--repository-version', '2'], { env });
   if (tool === 'borg') await run('borg', ['init', '-e', 'repokey-blake2', repo], { env });
@@ -297,7 +298,7 @@ if (tools.includes('coffer') && !args.includes('--no-host') && !chunkSize) {
   }
   const pass = 'bench passphrase';
   const data = path.join(work, 'host-data');
-  const cli = (...a) => run(process.execPath, [cliPath, '--data-dir', data, ...a], { env: { COFFER_PASSPHRASE: pass } });
+  const cli = (...a) => run(process.execPath, [...NODE_FLAGS, cliPath, '--data-dir', data, ...a], { env: { COFFER_PASSPHRASE: pass } });
   await cli('vault', 'create', 'bench', '--region', 'local', '--path', path.join(work, 'repo-host'));
   await cli('source', 'add', 'folder', hv, '--region', 'local', '--name', 'lab');
   await cli('vm', 'discover', '--vault', 'bench');

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Job } from '../../preload/contract.js';
+import { NODE_FLAGS } from '../../scripts/node-flags.mjs';
 import { HOST_STOP_GRACE_MS, stopChild } from '../helpers/processes.js';
 import { repoRoot } from '../helpers/tmp.js';
 
@@ -125,7 +126,7 @@ describe.skipIf(skip !== null)(`the host package (${skip ?? 'root, dpkg and syst
     env.COFFER_PORT = '0'; // a free port: this machine may run other consoles
     const [user] = value('User');
     const argv = value('ExecStart')[0]!.split(/\s+/).map((a) => a.replace(/\$\{(\w+)\}/g, (_, n: string) => env[n] ?? ''));
-    expect(argv.slice(0, 3)).toEqual(['/usr/bin/node', '/usr/lib/coffer/dist/cli.mjs', 'serve']);
+    expect(argv.slice(0, 3 + NODE_FLAGS.length)).toEqual(['/usr/bin/node', ...NODE_FLAGS, '/usr/lib/coffer/dist/cli.mjs', 'serve']);
     // The unit's environment, and stdin open while this process lives: the host stops by itself when it closes.
     serve = spawn('setpriv', ['--reuid', user!, '--regid', user!, '--init-groups', '--no-new-privs', '--', ...argv], { env: { ...env, COFFER_TEST_EXIT_WITH_STDIN: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
     let output = '';
@@ -142,6 +143,8 @@ describe.skipIf(skip !== null)(`the host package (${skip ?? 'root, dpkg and syst
     expect((await fetch(url)).status).toBe(200);
     const hostFile = JSON.parse(fs.readFileSync('/var/lib/coffer/host.json', 'utf8')) as { pid: number; port: number };
     expect(hostFile.port).toBe(Number(new URL(url).port));
+    // The running service's runtime has the engine's V8 flags (scripts/node-flags.mjs).
+    expect(fs.readFileSync(`/proc/${hostFile.pid}/cmdline`, 'utf8').split('\0')).toEqual(expect.arrayContaining([...NODE_FLAGS]));
     expect(ok('stat', ['-c', '%U', '/var/lib/coffer/host.json']).trim()).toBe('coffer');
 
     // The scheduler of the service runs the backup at its slot, unlocking the vault from the key file.
