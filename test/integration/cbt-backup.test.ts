@@ -126,6 +126,9 @@ async function waitForState(name: string, state: string): Promise<void> {
 function assertNothingLeft(dir: string, name: string): void {
   expect(virsh('domjobinfo', name)).not.toMatch(/Operation:\s*Backup/);
   expect(fs.readdirSync(dir).filter((f) => f.includes('.scratch.') || f.endsWith('.sock'))).toEqual([]);
+  // No vault lock left: the one taken while the hypervisor prepared its view is released.
+  const locks = path.join(dir, 'vault', 'locks');
+  expect(fs.existsSync(locks) ? fs.readdirSync(locks) : []).toEqual([]);
 }
 
 interface DiskReadDetail {

@@ -86,18 +86,26 @@ export async function backupChangedBlocks(
 ): Promise<CbtBackupResult | undefined> {
   if (!hypervisor.changedBlockRead) return undefined;
   let reads: DiskRead[] = [];
-  const r = await hypervisor.changedBlockRead(
-    address,
-    cbtHistory(ctx, vm, nameOfPath),
-    async (disks, consistency, checkpoint, readsDone) => {
-      const plan = await (steps ? steps.time('parent manifests', () => planCbtDisks(vault, disks, checkpoint, nameOfPath)) : planCbtDisks(vault, disks, checkpoint, nameOfPath));
-      reads = plan.reads;
-      // The domain's backup job ends as soon as the disks are read, while the vault commits.
-      return vault.backup({ ...base, disks: plan.disks, consistency, onReadsDone: readsDone, ...(steps ? { steps } : {}) });
-    },
-    steps,
-  );
-  return r ? { ...r, reads } : undefined;
+  // The vault's shared lock and index refresh while the hypervisor prepares its view (virsh,
+  // `backup-begin`): released here when no backup follows (the VM is off, or the read failed).
+  const held = vault.holdForBackup(vm.name, steps);
+  held.catch(() => undefined); // its error reaches the job through the backup below, or not at all
+  try {
+    const r = await hypervisor.changedBlockRead(
+      address,
+      cbtHistory(ctx, vm, nameOfPath),
+      async (disks, consistency, checkpoint, readsDone) => {
+        const plan = await (steps ? steps.time('parent manifests', () => planCbtDisks(vault, disks, checkpoint, nameOfPath)) : planCbtDisks(vault, disks, checkpoint, nameOfPath));
+        reads = plan.reads;
+        // The domain's backup job ends as soon as the disks are read, while the vault commits.
+        return vault.backup({ ...base, disks: plan.disks, consistency, onReadsDone: readsDone, ...(steps ? { steps } : {}) }, await held);
+      },
+      steps,
+    );
+    return r ? { ...r, reads } : undefined;
+  } finally {
+    await held.then((h) => h.release(), () => undefined);
+  }
 }
 
 /**

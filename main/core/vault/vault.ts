@@ -1,4 +1,5 @@
 import { CofferError } from '../errors.js';
+import type { StepLog } from '../step-log.js';
 import { runBackup, type BackupOptions, type EngineContext, type PointSummary } from './backup.js';
 import { ChunkDb, refreshChunkDb } from './chunk-db.js';
 import { ChunkIndex, type ChunkLookup } from './chunk-index.js';
@@ -29,6 +30,14 @@ export const TEMP_STALE_MS = 60 * 60 * 1000;
 const STAT_REUSED_PACKS_MAX = 20_000;
 /** Stats of reused packs in flight at once. */
 const STATS_AT_ONCE = 32;
+
+/** A backup's shared lock and its refreshed index, taken by Vault.holdForBackup. */
+export interface HeldBackup {
+  readonly lock: VaultLock;
+  readonly ctx: EngineContext;
+  /** Releases the lock (again: nothing). */
+  release(): Promise<void>;
+}
 
 export interface PointListing {
   id: string;
@@ -323,21 +332,36 @@ export class Vault {
     await this.refreshIndex();
   }
 
+  /**
+   * A backup's shared lock and refreshed index taken ahead, so that they overlap with the
+   * hypervisor's own preparation (a changed-block read's `backup-begin`); `backup(opts, held)`
+   * uses and releases them. Whoever holds one and does not back up releases it.
+   */
+  async holdForBackup(vmName: string, steps?: StepLog): Promise<HeldBackup> {
+    const lockAt = steps?.now() ?? 0;
+    const lock = await VaultLock.acquire(this.store, 'shared', `backup of ${vmName}`);
+    steps?.add('vault: shared lock', lockAt);
+    try {
+      const ctxAt = steps?.now() ?? 0;
+      const ctx = await this.ctx();
+      steps?.add('vault: index refreshed', ctxAt);
+      return { lock, ctx, release: () => lock.release() };
+    } catch (e) {
+      await lock.release();
+      throw e;
+    }
+  }
+
   /** Backs up one VM under a shared lock; the point exists only once its manifest is written. */
-  async backup(opts: BackupOptions): Promise<PointSummary> {
+  async backup(opts: BackupOptions, held?: HeldBackup): Promise<PointSummary> {
     for (const n of [...opts.disks.map((d) => d.name), ...(opts.definition ? [opts.definition.fileName] : [])]) {
       if (!SafeFileName.safeParse(n).success) throw new CofferError('InvalidArgument', `"${n}" is not a plain file name.`);
     }
     // The lock first, the index after: a prune that ends before the lock is taken has already
     // deleted what it deletes, and the refresh (ctx) sees that; none can start until release.
     const steps = opts.steps;
-    const lockAt = steps?.now() ?? 0;
-    const lock = await VaultLock.acquire(this.store, 'shared', `backup of ${opts.vmName}`);
-    steps?.add('vault: shared lock', lockAt);
+    const { lock, ctx } = held ?? (await this.holdForBackup(opts.vmName, steps));
     try {
-      const ctxAt = steps?.now() ?? 0;
-      const ctx = await this.ctx();
-      steps?.add('vault: index refreshed', ctxAt);
       return await runBackup(ctx, {
         ...opts,
         beforeCommit: async (reused) => {
