@@ -109,8 +109,9 @@ export class BackupService {
     const hypervisor = hypervisorOf(source ?? { kind: 'folder', target: '' });
     const nameOf = new Map(files.map((f) => [f.path, f.name]));
     const address = { stableId: vm.stableId, name: vm.name, diskPaths: files.map((f) => f.path) };
-    // A running libvirt domain: only what changed since the parent point (each disk's reads in the job).
+    // What the vault's backup gets on either path below.
     const base = { vmName: vm.name, vmId: vm.id, ...(definition ? { definition } : {}), retainUntil, policy: policy.name, signal: job.signal, onProgress: (p: { bytesDone: number; bytesTotal: number; bytesPerSecond: number }) => job.progress({ bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, bytesPerSecond: p.bytesPerSecond }) };
+    // A running libvirt domain: only what changed since the parent point (each disk's reads in the job).
     const cbt = await backupChangedBlocks(this.ctx, vm, hypervisor, address, vault, nameOf, base, steps);
     if (cbt) {
       for (const w of cbt.warnings) job.warn(w);
@@ -133,17 +134,7 @@ export class BackupService {
         fullReadEvery: fullReadInterval(policy),
         readManifest: (id) => vault.readManifest(id),
       });
-      const point = await vault.backup({
-        vmName: vm.name,
-        vmId: vm.id,
-        ...(definition ? { definition } : {}),
-        disks: planned.map((d) => ({ name: d.name, path: d.path, ...(d.plan ? { plan: d.plan } : {}) })),
-        consistency,
-        retainUntil,
-        policy: policy.name,
-        signal: job.signal,
-        onProgress: (p) => job.progress({ bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, bytesPerSecond: p.bytesPerSecond }),
-      });
+      const point = await vault.backup({ ...base, disks: planned.map((d) => ({ name: d.name, path: d.path, ...(d.plan ? { plan: d.plan } : {}) })), consistency });
       return { ...point, diskReads: diskReads(planned, point) };
     });
     for (const w of read.warnings) job.warn(w);
