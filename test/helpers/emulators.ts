@@ -47,8 +47,25 @@ export const S3RVER_KEY = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } a
 
 const LISTENING = /successfully listens on http:\/\/127\.0\.0\.1:(\d+)|^listening (\d+)$/m;
 
+/**
+ * s3rver 3.7's store removes a key's parent folders once they are empty after a DELETE. That races
+ * a PUT under the same prefix which has just made them: its write stream then fails with ENOENT
+ * and, having no 'error' listener, ends the server (seen in CI with two installs' lock objects
+ * under locks/). S3 has no folders and s3rver lists keys from files, so the empty folders are kept:
+ * DELETE only unlinks the object's files. A crash still says why on stderr (the helper shows it).
+ */
 const S3RVER_MAIN = `
+import { promises as fsp } from 'node:fs';
 import S3rver from 's3rver';
+import FilesystemStore from 's3rver/lib/stores/filesystem.js';
+FilesystemStore.prototype.deleteObject = async function (bucket, key) {
+  await Promise.all(['object', 'object.md5', 'metadata.json'].map((r) =>
+    fsp.unlink(this.getResourcePath(bucket, key, r)).catch((e) => { if (e.code !== 'ENOENT') throw e; })));
+};
+process.on('uncaughtException', (e) => {
+  process.stderr.write('s3rver crashed: ' + (e && e.stack || e) + '\\n');
+  process.exit(70);
+});
 const server = new S3rver({ port: Number(process.env.S3RVER_PORT), address: '127.0.0.1', directory: process.env.S3RVER_DIR, silent: true });
 const address = await server.run();
 process.stdout.write('listening ' + address.port + '\\n');

@@ -63,12 +63,15 @@ export function runTool(cmd: string, args: readonly string[], opts: RunOptions =
 export function runToolLines(cmd: string, args: readonly string[], onLine: (line: string) => void, opts: RunOptions = {}): Promise<ToolResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, {
-      timeout: opts.timeoutMs ?? 60_000,
       env: { ...process.env, ...opts.env, LC_ALL: 'C', LANG: 'C' },
       ...(opts.signal ? { signal: opts.signal } : {}),
       windowsHide: true,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    // Our own timer, not spawn's `timeout`: spawn clears that one on 'exit' only, which a tool that
+    // is not installed never emits, so its timer held every process that had tried it (a backup
+    // without qemu-img stayed alive two minutes after it ended).
+    const timer = setTimeout(() => child.kill('SIGTERM'), opts.timeoutMs ?? 60_000);
     let stderr = '';
     let failed: unknown;
     child.stderr.setEncoding('utf8').on('data', (d: string) => {
@@ -84,10 +87,12 @@ export function runToolLines(cmd: string, args: readonly string[], onLine: (line
       }
     });
     child.on('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
       if (e.code === 'ENOENT') reject(new ToolMissingError(cmd));
       else reject(e);
     });
     child.on('close', (code, signal) => {
+      clearTimeout(timer);
       if (failed !== undefined) return reject(failed);
       if (code === null) return reject(new Error(`${cmd} ${args[0] ?? ''} timed out or was killed (${signal ?? 'killed'}): ${stderr.trim()}`));
       resolve({ code, stdout: '', stderr });

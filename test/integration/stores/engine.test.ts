@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -218,14 +218,24 @@ describe.each(['azure', 's3'] as const)('vault engine on %s', (kind) => {
   it('leaves a consistent vault when the uploading process is killed (SIGKILL), and the next backup reuses the upload', async () => {
     const loc = fresh();
     await createVault(loc);
-    const run = (crash?: string): ReturnType<typeof spawnSync> => {
+    // The child runs beside this process's event loop (spawn, not spawnSync): the emulators'
+    // output pipes and this test's own open vault keep being served while it runs.
+    const run = (crash?: string): Promise<{ status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> => {
       const env: NodeJS.ProcessEnv = { ...process.env, ...em.env };
       delete env.COFFER_TEST_CRASH_AT;
       if (crash) Object.assign(env, { COFFER_TEST_CRASH_AT: 'pack', COFFER_TEST_CRASH_AFTER: crash });
-      return spawnSync(process.execPath, [child, formatVaultLocation(loc), 'pw', disk], { env, encoding: 'utf8', timeout: 60_000 });
+      return new Promise((resolve, reject) => {
+        const c = spawn(process.execPath, [child, formatVaultLocation(loc), 'pw', disk], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        c.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+        c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        c.on('error', reject);
+        c.on('close', (status, signal) => resolve({ status, signal, stdout, stderr }));
+      });
     };
-    const killed = run('2');
-    expect(killed.signal).toBe('SIGKILL');
+    const killed = await run('2');
+    expect(killed.signal, killed.stderr).toBe('SIGKILL');
 
     const vault = await Vault.open(await open(loc), 'pw');
     try {
@@ -233,9 +243,9 @@ describe.each(['azure', 's3'] as const)('vault engine on %s', (kind) => {
       expect((await vault.verify({ full: true })).ok).toBe(true);
       expect((await vault.store.list('packs/')).length).toBeGreaterThan(0);
 
-      const ok = run();
-      expect(ok.status, String(ok.stderr)).toBe(0);
-      const point = JSON.parse(String(ok.stdout).trim()) as { id: string; newChunks: number };
+      const ok = await run();
+      expect(ok.status, ok.stderr).toBe(0);
+      const point = JSON.parse(ok.stdout.trim()) as { id: string; newChunks: number };
       expect(point.newChunks).toBeLessThan(await referenceChunks());
       expect((await vault.listPoints()).map((p) => p.id)).toEqual([point.id]);
       expect((await vault.verify({ full: true })).ok).toBe(true);
