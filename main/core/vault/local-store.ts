@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import { allocAligned, DIRECT, DIRECT_ALIGN, directWritable } from './direct-io.js';
 import { checkKey, collectPages, ObjectNotFound, type ObjectInfo, type ObjectStore, type PutOptions } from './storage.js';
 
 /** Objects per page of a folder's listing. */
@@ -271,30 +272,7 @@ export class LocalFolderStore implements ObjectStore {
   }
 }
 
-/** O_DIRECT (Linux); undefined where the platform has none (Windows, macOS). */
-const DIRECT: number | undefined = (fsc as { O_DIRECT?: number }).O_DIRECT;
-/** Address, length and offset alignment of an O_DIRECT write: 4096 covers every logical block size in use. */
-const DIRECT_ALIGN = 4096;
 const DIRECT_PIECE = 64 * 1024 * 1024;
-const aligned = new WeakSet<ArrayBufferLike>();
-
-/**
- * A zeroed buffer of `size` bytes on page-aligned memory, with room for the last O_DIRECT block.
- * WebAssembly memory is the one page-aligned allocation JavaScript offers; its pages are
- * mapped on first touch like any buffer's, and freed when the buffer is collected.
- */
-function allocAligned(size: number): Buffer {
-  const pages = Math.max(1, Math.ceil((size + DIRECT_ALIGN) / 65536));
-  const mem = new WebAssembly.Memory({ initial: pages, maximum: pages });
-  aligned.add(mem.buffer);
-  return Buffer.from(mem.buffer, 0, size);
-}
-
-/** data starts at an aligned address of an allocAligned buffer that holds its last block whole. */
-function directWritable(data: Uint8Array): boolean {
-  if (data.length === 0 || data.byteOffset % DIRECT_ALIGN !== 0 || !aligned.has(data.buffer)) return false;
-  return data.byteOffset + Math.ceil(data.length / DIRECT_ALIGN) * DIRECT_ALIGN <= data.buffer.byteLength;
-}
 
 /**
  * Makes a rename or create in `dir` durable. Windows cannot open or fsync a folder (EPERM,

@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
+import { constants as fsc } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { CofferError } from '../errors.js';
 import { PROGRESS_INTERVAL_MS, zeroShas, type EngineContext, type Progress } from './backup.js';
 import { ID_LEN, packKey, type ChunkLocation, type Manifest } from './format.js';
 import { chunkCountOf, forEachChunkRun, isZeroIdAt, isZeroRun, zeroIdsEnd } from './chunk-lists.js';
+import { DIRECT } from './direct-io.js';
 import { readManifest } from './manifest.js';
 import { PackBatcher } from './remote-fetch.js';
 import { ObjectNotFound } from './storage.js';
@@ -138,6 +140,21 @@ export async function runRestore(ctx: EngineContext, pointId: string, targetDir:
   return { pointId, targetDir: target, files, bytes: bytesTotal, seconds: (Date.now() - started) / 1000 };
 }
 
+/**
+ * The restored file opened a second time with O_DIRECT, for the workers' runs (worker.ts,
+ * RunWriter): undefined where there is no O_DIRECT or the filesystem refuses it (tmpfs, some FUSE
+ * and network mounts), and the runs then go through the page cache.
+ */
+async function openDirect(file: string): Promise<fs.FileHandle | undefined> {
+  if (DIRECT === undefined) return undefined;
+  try {
+    return await fs.open(file, fsc.O_WRONLY | DIRECT);
+  } catch (e) {
+    if (['EINVAL', 'EOPNOTSUPP', 'ENOTSUP'].includes((e as NodeJS.ErrnoException).code ?? '')) return undefined;
+    throw e;
+  }
+}
+
 interface Item {
   chunk: number;
   loc: ChunkLocation;
@@ -186,6 +203,7 @@ async function restoreDisk(
     }
   };
   const fh = await fs.open(file, 'wx', FILE_MODE);
+  let direct: fs.FileHandle | undefined;
   const batchLimit = store.ioHints?.readBatchBytes ?? SEGMENT_BYTES;
   const maxInFlight = store.ioHints?.readBatchesInFlight ?? pool.size * 2;
   const inFlight = new Set<Promise<void>>();
@@ -194,6 +212,7 @@ async function restoreDisk(
   try {
     // The file starts as one hole; zero chunks are never written, so they stay holes.
     await fh.truncate(d.size);
+    direct = await openDirect(file);
     const run = async (batch: Item[]): Promise<void> => {
       // Adjacent chunks of one pack are read with one ranged get. A backup's workers finish
       // segments out of order, so a pack holds runs of disk chunks in any order: sorted, a batch
@@ -251,7 +270,7 @@ async function restoreDisk(
         off += it.loc.length;
       });
       // Decrypt, decompress, check and write happen in the worker, in parallel with reading the next ones.
-      const open = { type: 'open' as const, items: meta, ids: sendIds.buffer as ArrayBuffer, fd: fh.fd, positions, check: checkContent };
+      const open = { type: 'open' as const, items: meta, ids: sendIds.buffer as ArrayBuffer, fd: fh.fd, ...(direct ? { directFd: direct.fd } : {}), positions, check: checkContent };
       let r = await pool.send<'opened' | 'fetchFailed'>(pool.leastBusy(), { ...open, blob: ab, ...(fetch ? { fetch } : {}) }, [ab]);
       if (r.type === 'fetchFailed') {
         // A worker GET failed (status, reset, timeout): those ranges are read again through the
@@ -349,6 +368,7 @@ async function restoreDisk(
     while (inFlight.size > 0) await Promise.race(inFlight);
     throw e;
   } finally {
+    await direct?.close();
     await fh.close();
   }
   // A disk built from a parent point records the digest of its chunk ids (see plan.ts): checked

@@ -15,6 +15,8 @@ export type WorkerRequest =
       ids: ArrayBuffer;
       /** Restore: the disk's fd, each chunk written at positions[i]; verify: -1 (check only). */
       fd: number;
+      /** Restore to a local file: the same file opened with O_DIRECT (runs go there, page-aligned), or absent. */
+      directFd?: number;
       positions?: Float64Array;
       /**
        * Re-hash each plaintext against its id (HMAC-SHA256(macKey, SHA-256(P)) = id) and return
