@@ -1,6 +1,7 @@
 // Worker thread of the vault engine: zero check, hashing, compression, encryption on backup;
 // decryption, decompression, verification and writing on restore. Bundled to dist/vault-worker.mjs.
 import { readSync, write, writeFileSync, writeSync, writevSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { parentPort } from 'node:worker_threads';
 import { ChunkCompressor, ChunkDecompressor, hashChunk, openChunk, sealInto } from './chunk-codec.js';
 import { allocAligned, DIRECT_ALIGN } from './direct-io.js';
@@ -265,11 +266,12 @@ async function decodeBatch(m: OpenRequest, blob: Buffer, n: number, shas: Buffer
  * decoded into another arena: chunks stored raw are copied into the arena first (a memcpy per
  * chunk), and the run's last partial block (a disk size that is not a multiple of 4096) is written
  * through the ordinary descriptor. On this machine a buffered write of 2.8 GiB cost 6.7 CPU-s of
- * kernel time, an O_DIRECT one 0.3 (docs/performance.md, "Restore writes"). Without one (a
+ * kernel time, an O_DIRECT one 0.3 (docs/performance.md, "Restore writes past the page cache"). Without one (a
  * filesystem that refuses O_DIRECT, Windows, macOS) raw chunks are written from their decrypted
  * buffer with one synchronous pwritev, through the page cache.
  */
 const RUN_BYTES = 2 * 1024 * 1024;
+const writeAsync = promisify(write);
 /** Linux's IOV_MAX. */
 const RUN_IOVECS = 1024;
 /** Arenas per worker with O_DIRECT: one being decoded into, the others' writes in flight. */
@@ -338,21 +340,22 @@ class RunWriter {
     this.end += plain.length;
   }
 
-  /** Ends the batch: its last run goes out; resolves once every write of the batch is done. */
+  /**
+   * Ends the batch: its last run goes out; settles once every write of the batch is done (a
+   * failed one does not cut the wait short: the engine closes the file when it hears back).
+   */
   finish(): Promise<void> {
-    let failed: unknown;
+    let flushed: Promise<void> = Promise.resolve();
     try {
       void this.flush();
     } catch (e) {
-      failed = e ?? new Error('write failed');
+      flushed = Promise.reject(e);
     }
-    const all = Promise.all(this.writes).then(() => undefined);
+    const writes = [...this.writes, flushed];
     this.writes = [];
-    if (failed === undefined) return all;
-    const fail = (): never => {
-      throw failed;
-    };
-    return all.then(fail, fail);
+    return Promise.allSettled(writes).then((rs) => {
+      for (const r of rs) if (r.status === 'rejected') throw r.reason;
+    });
   }
 
   /** Resolves when the arena the next run goes into is free (its earlier write done). */
@@ -375,7 +378,7 @@ class RunWriter {
         this.writes.push(w);
         a.busy = w.catch(() => undefined);
         this.cur = (this.cur + 1) % this.arenas.length;
-        return this.arenas[this.cur]!.busy;
+        return this.ready();
       }
       writeRuns(this.fd, bufs, at);
       return undefined;
@@ -392,7 +395,7 @@ class RunWriter {
     let done = 0;
     try {
       while (done < head) {
-        const n = await writeAt(directFd, buf, done, head - done, at + done);
+        const { bytesWritten: n } = await writeAsync(directFd, buf, done, head - done, at + done);
         done += n;
         // A short write that ends off a block boundary: the rest goes through the page cache.
         if (n % DIRECT_ALIGN !== 0) break;
@@ -405,10 +408,6 @@ class RunWriter {
     }
     if (done < total) writeRuns(fd, [buf.subarray(done, total)], at + done);
   }
-}
-
-function writeAt(fd: number, buf: Buffer, offset: number, length: number, position: number): Promise<number> {
-  return new Promise((resolve, reject) => write(fd, buf, offset, length, position, (e, n) => (e ? reject(e) : resolve(n))));
 }
 
 /** One pwritev of a run through the page cache; a short write (rare: a full disk reports ENOSPC instead) goes on chunk by chunk. */
