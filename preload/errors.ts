@@ -93,6 +93,10 @@ export const errorCatalog = {
     message: 'The restore target folder is not empty.',
     remedy: 'Choose an empty or new folder. Coffer never overwrites files when restoring.',
   },
+  RestoreTargetFull: {
+    message: 'The restore target ran out of space. The partly restored files were removed; the vault is unchanged.',
+    remedy: 'Free space where the restore writes, or choose a folder on a disk with room for the whole VM, then restore again.',
+  },
   RecoveryPointNotFound: {
     message: 'No recovery point with this id in the vault.',
     remedy: 'List the points of the VM and pick one of their ids.',

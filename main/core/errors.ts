@@ -28,6 +28,16 @@ export function isCofferError(e: unknown, code?: ErrorCode): e is CofferError {
   return e instanceof CofferError && (code === undefined || e.code === code);
 }
 
+/**
+ * A write into a restore target that ran out of room (ENOSPC, EDQUOT) as RestoreTargetFull naming
+ * the target: the admin's disk is full, not the vault's storage (StorageFull). Other errors pass as they are.
+ */
+export function restoreTargetError(e: unknown, target: string): unknown {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (code !== 'ENOSPC' && code !== 'EDQUOT') return e;
+  return new CofferError('RestoreTargetFull', `The restore target ${target} ran out of space; the partly restored files were removed.`, { target, cause: code });
+}
+
 /** Any thrown value as an API error; unexpected ones become `Internal` with their message kept. */
 export function toApiError(e: unknown): ApiError {
   if (e instanceof CofferError) return e.toApiError();

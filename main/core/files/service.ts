@@ -7,7 +7,7 @@ import { Readable, type Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import yazl from 'yazl';
 import { MAX_FILE_PIECE, type Job } from '../../../preload/contract.js';
-import { CofferError } from '../errors.js';
+import { CofferError, restoreTargetError } from '../errors.js';
 import { label } from '../inventory.js';
 import type { ProtectionContext, RegisteredVm } from '../protection/context.js';
 import { ChunkCache, type ReadStats } from '../vault/random-read.js';
@@ -308,7 +308,7 @@ export class FileService {
           } catch (e) {
             // Only what this job created is removed: nothing that was in the folder before.
             for (const c of created) await fs.rm(c, { recursive: true, force: true });
-            throw e;
+            throw restoreTargetError(e, target);
           }
           progress();
           return {

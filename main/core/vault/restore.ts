@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { CofferError } from '../errors.js';
+import { CofferError, restoreTargetError } from '../errors.js';
 import { PROGRESS_INTERVAL_MS, zeroShas, type EngineContext, type Progress } from './backup.js';
 import { ID_LEN, packKey, type ChunkLocation, type Manifest } from './format.js';
 import { chunkCountOf, forEachChunkRun, isZeroIdAt, isZeroRun, zeroIdsEnd } from './chunk-lists.js';
@@ -130,7 +130,7 @@ export async function runRestore(ctx: EngineContext, pointId: string, targetDir:
   } catch (e) {
     // Only what this restore created is removed; the folder was empty or absent before.
     for (const p of created) await fs.rm(p, { force: true });
-    throw e;
+    throw restoreTargetError(e, only && created.length > 0 ? path.dirname(created[created.length - 1]!) : target);
   } finally {
     if (timer) clearInterval(timer);
   }

@@ -747,6 +747,7 @@ export const nlErrors: Record<ErrorCode, ErrorInfo> = {
   DiskUnreadable: { message: 'Een schijfbestand van de VM kon niet worden gelezen.', remedy: 'Controleer of het bestand bestaat en of Coffer het mag lezen.' },
   ChunkCorrupt: { message: 'Opgeslagen gegevens kwamen niet door de integriteitscontrole.', remedy: 'Voer een volledige verificatie uit om te zien welke herstelpunten beschadigd zijn; maak opnieuw een back-up van de VM.' },
   RestoreTargetNotEmpty: { message: 'De doelmap voor het herstel is niet leeg.', remedy: 'Kies een lege of nieuwe map. Coffer overschrijft bij herstel nooit bestanden.' },
+  RestoreTargetFull: { message: 'Het doel van het herstel is vol. De deels herstelde bestanden zijn verwijderd; de kluis is ongewijzigd.', remedy: 'Maak ruimte vrij waar het herstel schrijft, of kies een map op een schijf met plaats voor de hele VM, en herstel opnieuw.' },
   RecoveryPointNotFound: { message: 'Geen herstelpunt met deze id in de kluis.', remedy: 'Toon de herstelpunten van de VM en kies een van hun id\'s.' },
   Interrupted: { message: 'De taak is onderbroken: Coffer stopte of de computer werd afgesloten tijdens de taak.', remedy: 'Er is niets half bewaard. Voer de bewerking opnieuw uit, of wacht op de volgende geplande run.' },
   OperationCancelled: { message: 'De taak is geannuleerd; er is niets half bewaard.', remedy: 'Start de bewerking opnieuw wanneer u wilt.' },
