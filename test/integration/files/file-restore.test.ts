@@ -15,6 +15,7 @@ const tmp = useTmp();
 const open = useEngines();
 const MiB = 1024 * 1024;
 const PASS = 'correct horse battery';
+const isRoot = process.platform === 'linux' && process.getuid?.() === 0;
 
 /** A folder source with one VM per disk file; every VM protected and backed up once. */
 async function backedUp(dir: string, vms: Array<{ name: string; file: string; type: 'raw' | 'qcow2' }>): Promise<Installed & { points: Record<string, string> }> {
@@ -132,6 +133,26 @@ describe('file-level restore from a 2 GiB GPT disk', () => {
     const both = await engine.jobs.wait(unwrap(await router.invoke('restorePointFiles', { vm: 'fsraw', pointId, paths: ['/hello.txt'], targetDir: target, keepBoth: true })).id);
     expect(both.status, JSON.stringify(both.error)).toBe('Completed');
     expect(fs.readFileSync(path.join(target, 'hello (1).txt'), 'utf8')).toBe('hello from the recovery point\n');
+
+    // A target disk too small for the pick: RestoreTargetFull naming it, and what was written removed.
+    if (isRoot) {
+      const small = path.join(dir, 'small.ext4');
+      fs.writeFileSync(small, '');
+      fs.truncateSync(small, 4 * MiB);
+      expect(spawnSync('mke2fs', ['-q', '-t', 'ext4', '-m', '0', '-O', '^has_journal', small]).status).toBe(0);
+      const mnt = path.join(dir, 'small');
+      fs.mkdirSync(mnt);
+      expect(spawnSync('mount', ['-o', 'loop', small, mnt]).status).toBe(0);
+      try {
+        const full = await engine.jobs.wait(unwrap(await router.invoke('restorePointFiles', { vm: 'fsraw', pointId, paths: ['/hello.txt', '/big.bin'], targetDir: path.join(mnt, 'out') })).id);
+        expect(full.status).toBe('Failed');
+        expect(full.error).toMatchObject({ code: 'RestoreTargetFull' });
+        expect(full.error!.message).toContain(path.join(mnt, 'out'));
+        expect(fs.readdirSync(path.join(mnt, 'out'))).toEqual([]);
+      } finally {
+        spawnSync('umount', [mnt]);
+      }
+    }
 
     // A path that is not there.
     expect(errorOf(await router.invoke('listPointFiles', { vm: 'fsraw', pointId, path: '/no/such' })).code).toBe('FileNotFoundInPoint');
