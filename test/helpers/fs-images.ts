@@ -146,3 +146,35 @@ export function domainXml(name: string, uuid: string, disks: Array<{ file: strin
     .map((d, i) => `<disk type='file' device='disk'><driver name='qemu' type='${d.type}'/><source file='${d.file}'/><target dev='vd${'abcdef'[i]}' bus='virtio'/></disk>`)
     .join('')}</devices></domain>`;
 }
+
+/** Root on Linux with mke2fs: what mounting a small filesystem through a loop device needs. */
+export const canLoopMount = process.platform === 'linux' && process.getuid?.() === 0 && (() => {
+  try {
+    sh('mke2fs', ['-V']);
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+/**
+ * A small ext4 filesystem (it takes O_DIRECT) of `mib` MiB in `<dir>/<name>.ext4`, mounted through
+ * a loop device at `<dir>/<name>` (as root): a disk that fills up for real. Returns the mount point
+ * and its unmount, which the test must call before removing `dir`.
+ */
+export function smallExt4(dir: string, mib: number, name = 'small'): { mnt: string; unmount: () => void } {
+  const img = path.join(dir, `${name}.ext4`);
+  fs.writeFileSync(img, '');
+  fs.truncateSync(img, mib * MiB);
+  sh('mke2fs', ['-q', '-t', 'ext4', '-m', '0', '-O', '^has_journal', img]);
+  const mnt = path.join(dir, name);
+  fs.mkdirSync(mnt);
+  sh('mount', ['-o', 'loop', img, mnt]);
+  return { mnt, unmount: () => void execFileSync('umount', [mnt], { stdio: 'ignore' }) };
+}
+
+/** Bytes free for an unprivileged writer on the filesystem holding `p`. */
+export function freeBytes(p: string): number {
+  const s = fs.statfsSync(p);
+  return s.bavail * s.bsize;
+}

@@ -7,7 +7,7 @@ import { packKey } from '../../../main/core/vault/format.js';
 import { cliPath, useTmp } from '../../helpers/tmp.js';
 import { cofferIn, errorOf, unwrap } from '../../helpers/cli.js';
 import { discoverRegisterProtect, useEngines, type Installed } from '../../helpers/engine.js';
-import { buildGptDisk, DEEP, domainXml, extBlockOf, NON_ASCII, patternBytes, qcow2Copy, TREE_TIME } from '../../helpers/fs-images.js';
+import { buildGptDisk, canLoopMount, DEEP, domainXml, extBlockOf, NON_ASCII, patternBytes, qcow2Copy, smallExt4, TREE_TIME } from '../../helpers/fs-images.js';
 
 /* File-level restore through the product: real GPT disks (ext4, FAT32, NTFS) and a compressed
    qcow2 copy, backed up from a folder source, then browsed, read and restored from the vault. */
@@ -15,7 +15,6 @@ const tmp = useTmp();
 const open = useEngines();
 const MiB = 1024 * 1024;
 const PASS = 'correct horse battery';
-const isRoot = process.platform === 'linux' && process.getuid?.() === 0;
 
 /** A folder source with one VM per disk file; every VM protected and backed up once. */
 async function backedUp(dir: string, vms: Array<{ name: string; file: string; type: 'raw' | 'qcow2' }>): Promise<Installed & { points: Record<string, string> }> {
@@ -135,22 +134,17 @@ describe('file-level restore from a 2 GiB GPT disk', () => {
     expect(fs.readFileSync(path.join(target, 'hello (1).txt'), 'utf8')).toBe('hello from the recovery point\n');
 
     // A target disk too small for the pick: RestoreTargetFull naming it, and what was written removed.
-    if (isRoot) {
-      const small = path.join(dir, 'small.ext4');
-      fs.writeFileSync(small, '');
-      fs.truncateSync(small, 4 * MiB);
-      expect(spawnSync('mke2fs', ['-q', '-t', 'ext4', '-m', '0', '-O', '^has_journal', small]).status).toBe(0);
-      const mnt = path.join(dir, 'small');
-      fs.mkdirSync(mnt);
-      expect(spawnSync('mount', ['-o', 'loop', small, mnt]).status).toBe(0);
+    if (canLoopMount) {
+      const { mnt, unmount } = smallExt4(dir, 4);
       try {
-        const full = await engine.jobs.wait(unwrap(await router.invoke('restorePointFiles', { vm: 'fsraw', pointId, paths: ['/hello.txt', '/big.bin'], targetDir: path.join(mnt, 'out') })).id);
+        const out = path.join(mnt, 'out');
+        const full = await engine.jobs.wait(unwrap(await router.invoke('restorePointFiles', { vm: 'fsraw', pointId, paths: ['/hello.txt', '/big.bin'], targetDir: out })).id);
         expect(full.status).toBe('Failed');
         expect(full.error).toMatchObject({ code: 'RestoreTargetFull' });
-        expect(full.error!.message).toContain(path.join(mnt, 'out'));
-        expect(fs.readdirSync(path.join(mnt, 'out'))).toEqual([]);
+        expect(full.error!.message).toContain(out);
+        expect(fs.readdirSync(out)).toEqual([]);
       } finally {
-        spawnSync('umount', [mnt]);
+        unmount();
       }
     }
 
