@@ -28,14 +28,19 @@ export function isCofferError(e: unknown, code?: ErrorCode): e is CofferError {
   return e instanceof CofferError && (code === undefined || e.code === code);
 }
 
+/** A write that failed for want of room: a full filesystem (ENOSPC) or a used-up quota (EDQUOT). */
+export function isOutOfSpace(e: unknown): e is NodeJS.ErrnoException {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
 /**
- * A write into a restore target that ran out of room (ENOSPC, EDQUOT) as RestoreTargetFull naming
- * the target: the admin's disk is full, not the vault's storage (StorageFull). Other errors pass as they are.
+ * A write into a restore target that ran out of room as RestoreTargetFull naming the target: the
+ * admin's disk is full, not the vault's storage (StorageFull, mapStoreError). Other errors pass as they are.
  */
 export function restoreTargetError(e: unknown, target: string): unknown {
-  const code = (e as NodeJS.ErrnoException | undefined)?.code;
-  if (code !== 'ENOSPC' && code !== 'EDQUOT') return e;
-  return new CofferError('RestoreTargetFull', `The restore target ${target} ran out of space; the partly restored files were removed.`, { target, cause: code });
+  if (!isOutOfSpace(e)) return e;
+  return new CofferError('RestoreTargetFull', `The restore target ${target} ran out of space; the partly restored files were removed.`, { target, cause: e.code });
 }
 
 /** Any thrown value as an API error; unexpected ones become `Internal` with their message kept. */

@@ -1,4 +1,4 @@
-import { CofferError } from '../errors.js';
+import { CofferError, isOutOfSpace } from '../errors.js';
 import type { ChunkLookup } from './chunk-index.js';
 import type { VaultKeys } from './config.js';
 import { open, seal } from './crypto.js';
@@ -14,8 +14,7 @@ export const indexAad = (packId: string): Buffer => Buffer.from(`index:${packId}
 
 /** Storage errors with a stable meaning become Coffer errors (ENOSPC -> StorageFull). */
 export function mapStoreError(e: unknown): unknown {
-  const code = (e as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'ENOSPC' || code === 'EDQUOT') return new CofferError('StorageFull', undefined, { cause: String((e as Error).message) });
+  if (isOutOfSpace(e)) return new CofferError('StorageFull', undefined, { cause: String(e.message) });
   return e;
 }
 

@@ -130,7 +130,8 @@ export async function runRestore(ctx: EngineContext, pointId: string, targetDir:
   } catch (e) {
     // Only what this restore created is removed; the folder was empty or absent before.
     for (const p of created) await fs.rm(p, { force: true });
-    throw restoreTargetError(e, only && created.length > 0 ? path.dirname(created[created.length - 1]!) : target);
+    // The folder of the file being written when it failed (replace-disks stages each beside its target).
+    throw restoreTargetError(e, created.length > 0 ? path.dirname(created[created.length - 1]!) : target);
   } finally {
     if (timer) clearInterval(timer);
   }

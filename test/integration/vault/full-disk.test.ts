@@ -21,8 +21,8 @@ afterEach(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-function mounted(mib: number, name?: string): string {
-  const { mnt, unmount } = smallExt4(dir, mib, name);
+function mounted(mib: number): string {
+  const { mnt, unmount } = smallExt4(dir, mib);
   unmounts.push(unmount);
   return mnt;
 }
@@ -81,7 +81,7 @@ describe.skipIf(!canLoopMount)('a disk that fills up (needs root and mke2fs for 
       const out = path.join(dir, 'out');
       await vault.restore(first.id, out);
       expect(sha256File(path.join(out, 'a.raw'))).toBe(sha256File(small));
-      // What still fits backs up; the failed backup's packs count as stored data, not debris.
+      // What still fits backs up.
       const again = await vault.backup({ vmName: 'a', disks: [{ name: 'a.raw', path: small }] });
       expect((await vault.listPoints()).map((p) => p.id).sort()).toEqual([first.id, again.id].sort());
     } finally {
