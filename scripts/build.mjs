@@ -7,6 +7,7 @@ import * as esbuild from 'esbuild';
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { bundledNode } from './bundle-options.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dist = path.join(root, 'dist');
@@ -22,24 +23,12 @@ const node = {
   logLevel: 'warning',
 };
 
-/**
- * The CLI starts for every `coffer` command, so its pure-JavaScript dependencies (zod, commander,
- * ws, croner, p-queue, yazl, fast-xml-parser) are bundled into dist/cli.mjs: resolving and
- * compiling their ESM files one by one was a third of its start (`coffer vault list`, ten runs: 0.45 s
- * and 0.56 CPU-s each with them external, 0.34 s and 0.37 CPU-s bundled). What stays in node_modules: native
- * bindings and WebAssembly (loaded from their own folders) and the storage SDKs (loaded only for a
- * vault on object storage, by `require`/`import()` at that moment).
- */
-const CLI_EXTERNAL = ['better-sqlite3', 'zstd-napi', 'lz4-napi', 'ext2fs', 'fatfs', '@aws-sdk/*', '@azure/*', 'electron'];
-
 const builds = [
   {
-    ...node,
-    packages: undefined,
-    external: CLI_EXTERNAL,
-    // Bundled CommonJS packages (ws, yazl) require Node's built-ins and their optional peers.
-    banner: { js: "import { createRequire as __cofferRequire } from 'node:module'; const require = __cofferRequire(import.meta.url);" },
-    format: 'esm',
+    // Started for every `coffer` command: its pure-JavaScript dependencies are bundled (bundle-options.mjs).
+    ...bundledNode,
+    sourcemap: 'linked',
+    logLevel: 'warning',
     entryPoints: { cli: at('main/cli/index.ts') },
     outdir: dist,
     outExtension: { '.js': '.mjs' },

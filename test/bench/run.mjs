@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
+import { bundledNode } from '../../scripts/bundle-options.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const args = process.argv.slice(2);
@@ -23,7 +24,8 @@ if (args.includes('--fuzz')) {
   });
   process.exit(f.status ?? 1);
 }
-const common = { bundle: true, platform: 'node', target: 'node20', format: 'esm', packages: 'external', logLevel: 'warning' };
+// Built like dist/cli.mjs (scripts/bundle-options.mjs): a bench process that stands for one CLI command starts as the CLI does.
+const common = { ...bundledNode, logLevel: 'warning' };
 await esbuild.build({
   ...common,
   entryPoints: {
