@@ -10,8 +10,9 @@
 // emulator (from /proc/PID/stat): on a shared machine those, and the ratios within one run, say
 // more than MiB/s. It also gives each operation's own seconds (Vault.backup / Vault.restore, without
 // the process start, the SDK import and the unlock, which are paid once in the host): that ratio
-// shows the per-byte work alone. Each vault keeps the install's index cache (as the app does, per vault in its
-// data folder), so the restore after the backup lists the index objects instead of reading them.
+// shows the per-byte work alone. Each vault keeps the install's index cache (as the app does, per
+// vault in its data folder), so the restore after the backup lists the index objects instead of
+// reading them.
 // node test/bench/store-bench.mjs [--smoke] [--size 4G] [--work DIR] [--chunk-size N] [--keep]
 //   [--stores local,azure,s3] [--threads] [--node-args "--cpu-prof ..."] [--wrap "perf record -g --"]
 // --stores runs only those vaults (one case in isolation, e.g. `--stores s3`; the ratio needs
