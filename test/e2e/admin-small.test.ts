@@ -154,11 +154,22 @@ describe('small things in the console: next steps, a running backup on its row, 
     await expect
       .poll(async () => Number(/^(\d+)%/.exec((await progress.first().innerText().catch(() => '')) || '')?.[1] ?? 0), { timeout: 60_000 })
       .toBeGreaterThan(0);
-    const text = await progress.first().innerText();
+    // The bar carries the same numbers as the text beside it (and as the Jobs page for that job).
+    // Read together until they agree: the backup goes on reading until the held packs stop it, so
+    // a progress event may land between two reads; if they never agree, the poll fails.
+    let text = '';
+    await expect
+      .poll(
+        async () => {
+          text = await progress.first().innerText();
+          const valueText = await bar.getAttribute('aria-valuetext');
+          return valueText === text ? 'same' : `text "${text}", bar "${valueText}"`;
+        },
+        { timeout: 30_000 },
+      )
+      .toBe('same');
     const percent = Number(/^(\d+)%/.exec(text)![1]);
     expect(percent, text).toBeLessThan(100);
-    // The same numbers the Jobs page shows for that job.
-    expect(await bar.getAttribute('aria-valuetext')).toBe(text);
     expect(await app.getByRole('button', { name: 'Backup now: shop/app01' }).isDisabled()).toBe(true);
     await page.screenshot({ path: path.join(SHOTS, 'small-protected-running.png') });
     const problems = await axeBothThemes('protected-items running en');
