@@ -154,7 +154,7 @@ describe('small things in the console: next steps, a running backup on its row, 
     await expect
       .poll(async () => Number(/^(\d+)%/.exec((await progress.first().innerText().catch(() => '')) || '')?.[1] ?? 0), { timeout: 60_000 })
       .toBeGreaterThan(0);
-    // The bar carries the same numbers as the text beside it (and as the Jobs page for that job).
+    // The bar carries the same numbers as the text beside it.
     // Read together until they agree: the backup goes on reading until the held packs stop it, so
     // a progress event may land between two reads; if they never agree, the poll fails.
     let text = '';
