@@ -27,15 +27,6 @@ function mounted(mib: number): string {
   return mnt;
 }
 
-const errorOf = async (p: Promise<unknown>): Promise<unknown> => {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected it to fail');
-};
-
 describe.skipIf(!canLoopMount)('a disk that fills up (needs root and mke2fs for the loop mounts)', () => {
   it('restore target: RestoreTargetFull naming it, the partial disk removed, and the point restores whole elsewhere', async () => {
     dir = tempDir();
@@ -47,9 +38,7 @@ describe.skipIf(!canLoopMount)('a disk that fills up (needs root and mke2fs for 
       const mnt = mounted(16);
       const before = freeBytes(mnt);
       const out = path.join(mnt, 'out');
-      const err = await errorOf(vault.restore(p.id, out));
-      expect(isCofferError(err, 'RestoreTargetFull'), String(err)).toBe(true);
-      expect((err as Error).message).toContain(out);
+      await expect(vault.restore(p.id, out)).rejects.toSatisfy((e) => isCofferError(e, 'RestoreTargetFull') && e.message.includes(out));
       // The half-written disk is gone and its space is back.
       expect(fs.readdirSync(out)).toEqual([]);
       expect(freeBytes(mnt)).toBeGreaterThanOrEqual(before - 64 * 1024);
@@ -72,8 +61,7 @@ describe.skipIf(!canLoopMount)('a disk that fills up (needs root and mke2fs for 
     const vault = await Vault.create(new LocalFolderStore(vdir), { name: 'v', region: 'local', passphrase: 'pw', chunkSize: 64 * 1024 });
     try {
       const first = await vault.backup({ vmName: 'a', disks: [{ name: 'a.raw', path: small }] });
-      const err = await errorOf(vault.backup({ vmName: 'b', disks: [{ name: 'b.raw', path: big }] }));
-      expect(isCofferError(err, 'StorageFull'), String(err)).toBe(true);
+      await expect(vault.backup({ vmName: 'b', disks: [{ name: 'b.raw', path: big }] })).rejects.toSatisfy((e) => isCofferError(e, 'StorageFull'));
       expect((await vault.listPoints()).map((p) => p.id)).toEqual([first.id]);
       expect(listFiles(vdir).filter((f) => f.includes('.tmp-') || f.startsWith('locks/'))).toEqual([]);
       const report = await vault.verify({ full: true });
