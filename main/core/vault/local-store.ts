@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { allocAligned, DIRECT, DIRECT_ALIGN, directWritable } from './direct-io.js';
+import { allocAligned, DIRECT, DIRECT_ALIGN, directWritable, refusesDirect } from './direct-io.js';
 import { checkKey, collectPages, ObjectNotFound, type ObjectInfo, type ObjectStore, type PutOptions } from './storage.js';
 
 /** Objects per page of a folder's listing. */
@@ -91,7 +91,7 @@ export class LocalFolderStore implements ObjectStore {
     try {
       fh = await this.create(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | DIRECT!);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
+      if (!refusesDirect(e)) throw e;
       this.direct = false;
       return false;
     }
@@ -105,7 +105,7 @@ export class LocalFolderStore implements ObjectStore {
     } catch (e) {
       await fh.close().catch(() => undefined);
       await fs.rm(tmp, { force: true });
-      if ((e as NodeJS.ErrnoException).code === 'EINVAL' && done === 0) {
+      if (refusesDirect(e) && done === 0) {
         this.direct = false;
         return false;
       }
@@ -158,6 +158,25 @@ export class LocalFolderStore implements ObjectStore {
     const buf = Buffer.allocUnsafe(length);
     await this.getRangeInto(key, offset, buf);
     return buf;
+  }
+
+  /** O_DIRECT reads work on this folder until an open says otherwise. */
+  private directRead = DIRECT !== undefined;
+
+  /**
+   * The object opened for O_DIRECT reads (see ObjectStore.openDirectRead), or undefined when this
+   * folder refuses O_DIRECT (then always undefined from here on).
+   */
+  async openDirectRead(key: string): Promise<fs.FileHandle | undefined> {
+    if (!this.directRead) return undefined;
+    try {
+      return await fs.open(this.file(key), fsc.O_RDONLY | DIRECT!);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new ObjectNotFound(key);
+      if (!refusesDirect(e)) throw e;
+      this.directRead = false;
+      return undefined;
+    }
   }
 
   async getRangeInto(key: string, offset: number, into: Uint8Array): Promise<void> {

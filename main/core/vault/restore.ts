@@ -6,7 +6,7 @@ import { CofferError, restoreTargetError } from '../errors.js';
 import { PROGRESS_INTERVAL_MS, zeroShas, type EngineContext, type Progress } from './backup.js';
 import { ID_LEN, packKey, type ChunkLocation, type Manifest } from './format.js';
 import { chunkCountOf, forEachChunkRun, isZeroIdAt, isZeroRun, zeroIdsEnd } from './chunk-lists.js';
-import { DIRECT } from './direct-io.js';
+import { alignedSpan, DIRECT, refusesDirect } from './direct-io.js';
 import { readManifest } from './manifest.js';
 import { PackBatcher } from './remote-fetch.js';
 import { ObjectNotFound } from './storage.js';
@@ -151,10 +151,18 @@ async function openDirect(file: string): Promise<fs.FileHandle | undefined> {
   try {
     return await fs.open(file, fsc.O_WRONLY | DIRECT);
   } catch (e) {
-    if (['EINVAL', 'EOPNOTSUPP', 'ENOTSUP'].includes((e as NodeJS.ErrnoException).code ?? '')) return undefined;
+    if (refusesDirect(e)) return undefined;
     throw e;
   }
 }
+
+/** A pack the vault's index names but the store has not: the chunks in it are lost. */
+const missingPack =
+  (pack: string) =>
+  (e: unknown): never => {
+    if (e instanceof ObjectNotFound) throw new CofferError('ChunkCorrupt', `Pack ${pack} is missing from the vault.`, { pack });
+    throw e;
+  };
 
 interface Item {
   chunk: number;
@@ -210,6 +218,28 @@ async function restoreDisk(
   const inFlight = new Set<Promise<void>>();
   const spare: ArrayBuffer[] = [];
   let failure: unknown;
+  // Packs are read with O_DIRECT where the store offers it, until a read says otherwise.
+  let directReads = store.openDirectRead !== undefined;
+  /** The batch's packs opened for O_DIRECT reads, or undefined (none left open) when the store refuses. */
+  const openPacksDirect = async (ranges: ReadonlyArray<{ pack: string }>): Promise<Map<string, fs.FileHandle> | undefined> => {
+    const handles = new Map<string, fs.FileHandle>();
+    const closeAll = (): Promise<unknown> => Promise.all([...handles.values()].map((h) => h.close()));
+    try {
+      for (const { pack } of ranges) {
+        if (handles.has(pack)) continue;
+        const h = await store.openDirectRead!(packKey(pack)).catch(missingPack(pack));
+        if (!h) {
+          await closeAll();
+          return undefined;
+        }
+        handles.set(pack, h);
+      }
+      return handles;
+    } catch (e) {
+      await closeAll();
+      throw e;
+    }
+  };
   try {
     // The file starts as one hole; zero chunks are never written, so they stay holes.
     await fh.truncate(d.size);
@@ -220,78 +250,102 @@ async function restoreDisk(
       // needs about one get per pack it touches instead of one per run.
       const items = batch.length > 1 ? [...batch].sort(byPackOffset) : batch;
       const ranges: Array<{ pack: string; offset: number; length: number }> = [];
-      for (const it of items) {
+      /** Per item: its range. */
+      const rangeOf = new Uint32Array(items.length);
+      items.forEach((it, k) => {
         const last = ranges[ranges.length - 1];
         if (last && last.pack === it.loc.pack && last.offset + last.length === it.loc.offset) last.length += it.loc.length;
         else ranges.push({ pack: it.loc.pack, offset: it.loc.offset, length: it.loc.length });
-      }
-      // Every range is read straight into one batch buffer; batch buffers come back from the
-      // workers and are reused, so restore memory is maxInFlight buffers for any disk size.
-      const total = ranges.reduce((n, r) => n + r.length, 0);
-      let ab = spare.pop();
-      if (!ab || ab.byteLength < total) ab = new ArrayBuffer(Math.max(total, batchLimit + BATCH_SLACK_BYTES));
-      const blob = Buffer.from(ab, 0, total);
+        rangeOf[k] = ranges.length - 1;
+      });
+      // A local folder: the worker reads the ranges with O_DIRECT into a buffer of its own.
+      const packs = directReads ? await openPacksDirect(ranges) : undefined;
+      if (!packs) directReads = false;
+      /** Per range: where its first byte lands in the batch's buffer. */
       const starts: number[] = [];
-      let at = 0;
-      for (const r of ranges) {
-        starts.push(at);
-        at += r.length;
-      }
-      const readThroughStore = (i: number, into: Buffer): Promise<void> => {
-        const r = ranges[i]!;
-        const read = store.getRangeInto
-          ? store.getRangeInto(packKey(r.pack), r.offset, into)
-          : store.getRange(packKey(r.pack), r.offset, r.length).then((b) => {
-              if (b.length !== r.length) throw new Error(`short read of pack ${r.pack}`);
-              b.copy(into);
-            });
-        return read.catch((e: unknown) => {
-          if (e instanceof ObjectNotFound) throw new CofferError('ChunkCorrupt', `Pack ${r.pack} is missing from the vault.`, { pack: r.pack });
-          throw e;
-        });
-      };
-      // Object storage: the store signs each ranged GET here and a worker sends it, reading the
-      // body straight into the batch buffer it then opens (the receive runs on the workers, not on
-      // this thread). A local folder is read here, with pread into the buffer.
-      const fetch = store.rangeRequest
-        ? await Promise.all(ranges.map(async (r, i) => ({ ...(await store.rangeRequest!(packKey(r.pack), r.offset, r.length)), at: starts[i]!, length: r.length })))
+      let total = 0;
+      const reads = packs
+        ? ranges.map((r) => {
+            const span = alignedSpan(r.offset, r.length);
+            const read = { fd: packs.get(r.pack)!.fd, offset: span.start, length: span.end - span.start, at: total, need: r.offset + r.length - span.start };
+            starts.push(total + r.offset - span.start);
+            total += read.length;
+            return read;
+          })
         : undefined;
-      if (!fetch) await Promise.all(ranges.map((_, i) => readThroughStore(i, blob.subarray(starts[i]!, starts[i]! + ranges[i]!.length))));
-      const meta = new Uint32Array(items.length * 4);
-      const positions = new Float64Array(items.length);
-      const sendIds = Buffer.alloc(items.length * ID_LEN);
-      let off = 0;
-      items.forEach((it, k) => {
-        meta[k * 4] = off;
-        meta[k * 4 + 1] = it.loc.length;
-        meta[k * 4 + 2] = it.loc.rawLength;
-        meta[k * 4 + 3] = it.loc.flags;
-        positions[k] = it.chunk * chunkSize;
-        it.id.copy(sendIds, k * ID_LEN);
-        off += it.loc.length;
-      });
-      // Decrypt, decompress, check and write happen in the worker, in parallel with reading the next ones.
-      const open = { type: 'open' as const, items: meta, ids: sendIds.buffer as ArrayBuffer, fd: fh.fd, ...(direct ? { directFd: direct.fd } : {}), positions, check: checkContent };
-      let r = await pool.send<'opened' | 'fetchFailed'>(pool.leastBusy(), { ...open, blob: ab, ...(fetch ? { fetch } : {}) }, [ab]);
-      if (r.type === 'fetchFailed') {
-        // A worker GET failed (status, reset, timeout): those ranges are read again through the
-        // store, whose retries decide between a hiccup and StorageUnreachable / StorageAuthFailed.
-        const back = Buffer.from(r.blob, 0, total);
-        await Promise.all(r.failed.map((i) => readThroughStore(i, back.subarray(starts[i]!, starts[i]! + ranges[i]!.length))));
-        r = await pool.send<'opened'>(pool.leastBusy(), { ...open, blob: r.blob }, [r.blob]);
+      if (!reads)
+        for (const r of ranges) {
+          starts.push(total);
+          total += r.length;
+        }
+      try {
+        // Every range is read straight into one batch buffer; batch buffers come back from the
+        // workers and are reused, so restore memory is maxInFlight buffers for any disk size.
+        // (With O_DIRECT reads the worker reads into a buffer of its own: the batch's is empty.)
+        const kept = reads ? undefined : spare.pop();
+        const ab = reads ? new ArrayBuffer(0) : kept && kept.byteLength >= total ? kept : new ArrayBuffer(Math.max(total, batchLimit + BATCH_SLACK_BYTES));
+        const blob = Buffer.from(ab, 0, reads ? 0 : total);
+        const readThroughStore = (i: number, into: Buffer): Promise<void> => {
+          const r = ranges[i]!;
+          const read = store.getRangeInto
+            ? store.getRangeInto(packKey(r.pack), r.offset, into)
+            : store.getRange(packKey(r.pack), r.offset, r.length).then((b) => {
+                if (b.length !== r.length) throw new Error(`short read of pack ${r.pack}`);
+                b.copy(into);
+              });
+          return read.catch(missingPack(r.pack));
+        };
+        // Object storage: the store signs each ranged GET here and a worker sends it, reading the
+        // body straight into the batch buffer it then opens (the receive runs on the workers, not on
+        // this thread). A local folder without O_DIRECT is read here, with pread into the buffer.
+        const fetch = store.rangeRequest
+          ? await Promise.all(ranges.map(async (r, i) => ({ ...(await store.rangeRequest!(packKey(r.pack), r.offset, r.length)), at: starts[i]!, length: r.length })))
+          : undefined;
+        if (!fetch && !reads) await Promise.all(ranges.map((_, i) => readThroughStore(i, blob.subarray(starts[i]!, starts[i]! + ranges[i]!.length))));
+        const meta = new Uint32Array(items.length * 4);
+        const positions = new Float64Array(items.length);
+        const sendIds = Buffer.alloc(items.length * ID_LEN);
+        items.forEach((it, k) => {
+          const r = rangeOf[k]!;
+          meta[k * 4] = starts[r]! + it.loc.offset - ranges[r]!.offset;
+          meta[k * 4 + 1] = it.loc.length;
+          meta[k * 4 + 2] = it.loc.rawLength;
+          meta[k * 4 + 3] = it.loc.flags;
+          positions[k] = it.chunk * chunkSize;
+          it.id.copy(sendIds, k * ID_LEN);
+        });
+        // Decrypt, decompress, check and write happen in the worker, in parallel with reading the next ones.
+        const open = { type: 'open' as const, items: meta, ids: sendIds.buffer as ArrayBuffer, fd: fh.fd, ...(direct ? { directFd: direct.fd } : {}), positions, check: checkContent };
+        let r = await pool.send<'opened' | 'fetchFailed'>(pool.leastBusy(), { ...open, blob: ab, ...(fetch ? { fetch } : {}), ...(reads ? { reads } : {}) }, [ab]);
+        if (r.type === 'fetchFailed' && reads) {
+          // An O_DIRECT read failed: this batch, and the rest of the disk, go through the store,
+          // which says what is wrong if anything is (a missing or short pack, EIO).
+          directReads = false;
+          return await run(batch);
+        }
+        if (r.type === 'fetchFailed') {
+          // A worker GET failed (status, reset, timeout): those ranges are read again through the
+          // store, whose retries decide between a hiccup and StorageUnreachable / StorageAuthFailed.
+          const back = Buffer.from(r.blob, 0, total);
+          await Promise.all(r.failed.map((i) => readThroughStore(i, back.subarray(starts[i]!, starts[i]! + ranges[i]!.length))));
+          r = await pool.send<'opened'>(pool.leastBusy(), { ...open, blob: r.blob }, [r.blob]);
+        }
+        if (r.blob.byteLength > 0) spare.push(r.blob);
+        if (r.bad.length > 0) {
+          const bad = items[r.bad[0]!]!;
+          throw new CofferError('ChunkCorrupt', `Chunk ${bad.chunk} of disk ${d.name} failed its integrity check.`, { disk: d.name, chunk: bad.chunk, pack: bad.loc.pack });
+        }
+        const got = wantShas ? Buffer.from(r.shas) : undefined;
+        items.forEach((it, k) => {
+          if (got && it.slot.shas.length > 0) got.copy(it.slot.shas, it.at * ID_LEN, k * ID_LEN, (k + 1) * ID_LEN);
+          it.slot.left--;
+        });
+        advance();
+        progress(items.reduce((s, it) => s + it.loc.rawLength, 0));
+      } finally {
+        // The worker has replied: its reads of these descriptors are over.
+        if (packs) await Promise.all([...packs.values()].map((h) => h.close()));
       }
-      spare.push(r.blob);
-      if (r.bad.length > 0) {
-        const bad = items[r.bad[0]!]!;
-        throw new CofferError('ChunkCorrupt', `Chunk ${bad.chunk} of disk ${d.name} failed its integrity check.`, { disk: d.name, chunk: bad.chunk, pack: bad.loc.pack });
-      }
-      const got = wantShas ? Buffer.from(r.shas) : undefined;
-      items.forEach((it, k) => {
-        if (got && it.slot.shas.length > 0) got.copy(it.slot.shas, it.at * ID_LEN, k * ID_LEN, (k + 1) * ID_LEN);
-        it.slot.left--;
-      });
-      advance();
-      progress(items.reduce((s, it) => s + it.loc.rawLength, 0));
     };
     let batch: Item[] = [];
     let batchBytes = 0;

@@ -1,3 +1,5 @@
+import type { FileHandle } from 'node:fs/promises';
+
 /**
  * Where a vault's objects live. Keys are `/`-separated relative names such as
  * `config`, `packs/ab/ab12...`, `points/<id>`. The engine only uses this interface,
@@ -104,6 +106,15 @@ export interface ObjectStore {
    * which retries and classifies the failure (StorageUnreachable, StorageAuthFailed).
    */
   rangeRequest?(key: string, offset: number, length: number): Promise<PreparedRequest>;
+  /**
+   * Optional (a local folder): the object opened for O_DIRECT reads, so that a restore worker
+   * reads ranges of a pack (aligned to DIRECT_ALIGN) into its own page-aligned buffer, past the
+   * page cache. A pack read through the page cache for the first time cost this machine's kernel
+   * 1.6 CPU-s per GB, an O_DIRECT read 0.03 (docs/performance.md, "Restore reads its packs past
+   * the page cache"). undefined when the folder refuses O_DIRECT; ObjectNotFound when it is missing.
+   * The caller closes the handle.
+   */
+  openDirectRead?(key: string): Promise<FileHandle | undefined>;
   stat(key: string): Promise<ObjectInfo | null>;
   /** Every object whose key starts with `prefix`, in no particular order. */
   list(prefix: string): Promise<ObjectInfo[]>;

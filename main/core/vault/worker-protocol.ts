@@ -30,7 +30,23 @@ export type WorkerRequest =
        * 'fetchFailed' with the buffer, and the engine reads those ranges through the store.
        */
       fetch?: FetchRange[];
+      /**
+       * A local folder: read these ranges of packs opened with O_DIRECT (ObjectStore.openDirectRead)
+       * into a page-aligned buffer of the worker's own, and open the batch from that buffer (items'
+       * offsets are in it; blob is empty). If any read fails, nothing is opened: the reply is
+       * 'fetchFailed', and the engine reads the batch through the store.
+       */
+      reads?: DirectRead[];
     };
+
+/** One O_DIRECT read: `length` bytes (whole aligned blocks) of fd at `offset` into the buffer at `at` (aligned too); the first `need` must arrive (the rest may lie past the file's end). */
+export interface DirectRead {
+  fd: number;
+  offset: number;
+  length: number;
+  at: number;
+  need: number;
+}
 
 /** One prepared ranged GET and where its body goes in the batch buffer. */
 export interface FetchRange {

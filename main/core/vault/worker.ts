@@ -1,13 +1,13 @@
 // Worker thread of the vault engine: zero check, hashing, compression, encryption on backup;
 // decryption, decompression, verification and writing on restore. Bundled to dist/vault-worker.mjs.
-import { readSync, write, writeFileSync, writeSync, writevSync } from 'node:fs';
+import { read, readSync, write, writeFileSync, writeSync, writevSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { parentPort } from 'node:worker_threads';
 import { ChunkCompressor, ChunkDecompressor, hashChunk, openChunk, sealInto } from './chunk-codec.js';
 import { allocAligned, DIRECT_ALIGN } from './direct-io.js';
 import { collectGarbage } from './gc.js';
 import { failureOf, getRangeInto } from './range-get.js';
-import type { FetchRange, WorkerReply, WorkerRequest } from './worker-protocol.js';
+import type { DirectRead, FetchRange, WorkerReply, WorkerRequest } from './worker-protocol.js';
 
 const NONCE = 12;
 const TAG = 16;
@@ -140,6 +140,10 @@ function handle(m: WorkerRequest): void {
         fetchThenOpen(m, m.fetch);
         return;
       }
+      if (m.reads) {
+        readThenOpen(m, m.reads);
+        return;
+      }
       enqueueOpen(m);
       return;
     }
@@ -174,6 +178,49 @@ function fetchThenOpen(m: OpenRequest, fetch: FetchRange[]): void {
   });
 }
 
+const readAsync = promisify(read);
+/** Page-aligned buffers for O_DIRECT pack reads, reused (one per batch being read or decoded). */
+const readBuffers: Buffer[] = [];
+/**
+ * A restore batch: 4 MiB of stored bytes, one chunk more, and each range's padding to whole
+ * blocks. Every buffer made is this big (or bigger), so that they are made once: each
+ * WebAssembly memory reserves gigabytes of address space, and V8 collects the whole heap when
+ * too many are reserved.
+ */
+const READ_BUFFER_BYTES = 6 * 1024 * 1024;
+
+/**
+ * A local folder: reads the batch's ranges of packs with O_DIRECT into a page-aligned buffer of
+ * this thread (libuv's pool does the reads while this thread decodes the batch before), then
+ * opens the batch from it. A failed read (a filesystem that takes O_DIRECT at open but not at
+ * read, an unaligned short read, EIO) is handed back: the engine reads the batch through the store.
+ */
+function readThenOpen(m: OpenRequest, reads: DirectRead[]): void {
+  const size = reads.reduce((n, r) => Math.max(n, r.at + r.length), 0);
+  let buf = readBuffers.pop();
+  if (!buf || buf.length < size) buf = allocAligned(Math.max(2 * size, READ_BUFFER_BYTES));
+  const into = buf;
+  const release = (): void => {
+    readBuffers.push(into);
+  };
+  void Promise.all(reads.map((r) => readFully(r, into))).then(
+    () => enqueueOpen(m, into, release),
+    (e: unknown) => {
+      release();
+      reply({ type: 'fetchFailed', job: m.job, blob: m.blob, failed: reads.map((_, i) => i), reason: failureOf(e) }, [m.blob]);
+    },
+  );
+}
+
+async function readFully(r: DirectRead, into: Buffer): Promise<void> {
+  let done = 0;
+  while (done < r.need) {
+    const { bytesRead } = await readAsync(r.fd, into, r.at + done, r.length - done, r.offset + done);
+    if (bytesRead === 0) throw Object.assign(new Error('short read'), { code: 'ESHORT' });
+    done += bytesRead;
+  }
+}
+
 function replyError(job: number, e: unknown): void {
   const err = e as NodeJS.ErrnoException;
   reply({ type: 'error', job, message: err?.message ?? String(e), code: err?.code });
@@ -184,13 +231,13 @@ function replyError(job: number, e: unknown): void {
  * before it is decoded: its writes may still be on their way, and its reply waits for them.
  */
 let opening: Promise<void> = Promise.resolve();
-function enqueueOpen(m: OpenRequest): void {
-  opening = opening.then(() => openBatch(m)).catch((e: unknown) => replyError(m.job, e));
+function enqueueOpen(m: OpenRequest, data?: Buffer, release?: () => void): void {
+  opening = opening.then(() => openBatch(m, data ?? Buffer.from(m.blob), release)).catch((e: unknown) => replyError(m.job, e));
 }
 
-async function openBatch(m: OpenRequest): Promise<void> {
+/** `release`: called once the batch's bytes are no longer read (every chunk decoded, or a failure). */
+async function openBatch(m: OpenRequest, blob: Buffer, release?: () => void): Promise<void> {
   // Restore (fd >= 0: write each chunk at its place) or full verify (fd < 0: check only).
-  const blob = Buffer.from(m.blob);
   const n = m.items.length / 4;
   const shas = Buffer.alloc(m.check ? n * ID : 0);
   const bad: number[] = [];
@@ -198,12 +245,16 @@ async function openBatch(m: OpenRequest): Promise<void> {
   const out = m.fd >= 0 ? runs.start(m.fd, m.directFd) : undefined;
   try {
     await out?.ready();
+    // Decoded chunks land in the run writer's arenas or buffers of their own: once decoded, the
+    // batch's bytes are not read again (a raw chunk is placed from its decrypted copy).
     await decodeBatch(m, blob, n, shas, bad, check, out);
   } catch (e) {
     // Nothing of this batch may still be writing once the engine hears of the failure (it then
     // closes the file, and a later write would reach whatever reuses the descriptor).
     await out?.finish().catch(() => undefined);
     throw e;
+  } finally {
+    release?.();
   }
   // The reply (the engine counts the batch as written, and closes the file after the last) waits
   // for this batch's writes; the next batch is decoded meanwhile.

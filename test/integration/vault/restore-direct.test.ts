@@ -9,8 +9,10 @@ import { makeDisk, sha256File, tempDir } from './helpers.js';
 
 /**
  * A restore writes the disk's runs with O_DIRECT where the target's filesystem takes it (worker.ts,
- * RunWriter): the bytes go to the device, not into the page cache. Byte for byte all the same,
- * holes kept, the last partial block included; and through the page cache where O_DIRECT is refused.
+ * RunWriter), and reads its packs so where the vault's folder takes it (restore.ts, readThenOpen):
+ * the bytes go between the device and the workers' buffers, not through the page cache. Byte for
+ * byte all the same, holes kept, the last partial block included; and through the page cache
+ * where O_DIRECT is refused or a read fails.
  */
 let dir: string;
 const mounts: string[] = [];
@@ -25,13 +27,16 @@ const fsType = (p: string): string => spawnSync('stat', ['-f', '-c', '%T', p], {
 const resident = (file: string): number => Number(spawnSync('fincore', ['--bytes', '--noheadings', '--output', 'RES', file], { encoding: 'utf8' }).stdout.trim());
 const isRoot = process.getuid?.() === 0;
 
-async function backedUp(): Promise<{ vault: Vault; pointId: string; disk: string }> {
+const files = (root: string): string[] => fs.readdirSync(root, { recursive: true, encoding: 'utf8' }).map((f) => path.join(root, f)).filter((f) => fs.statSync(f).isFile());
+
+async function backedUp(vaultDir?: (dir: string) => string, store?: (root: string) => LocalFolderStore): Promise<{ vault: Vault; pointId: string; disk: string }> {
   dir = tempDir();
   const disk = path.join(dir, 'disk.raw');
   makeDisk(disk, 24, 7);
   // A size that is not a multiple of 4096: the last block cannot go through O_DIRECT.
   fs.appendFileSync(disk, Buffer.from('a tail shorter than a block'));
-  const vault = await Vault.create(new LocalFolderStore(path.join(dir, 'vault')), { name: 'v', region: 'local', passphrase: 'pw', chunkSize: 64 * 1024 });
+  const root = vaultDir ? vaultDir(dir) : path.join(dir, 'vault');
+  const vault = await Vault.create(store ? store(root) : new LocalFolderStore(root), { name: 'v', region: 'local', passphrase: 'pw', chunkSize: 64 * 1024 });
   const p = await vault.backup({ vmName: 'web01', disks: [{ name: 'disk.raw', path: disk }] });
   return { vault, pointId: p.id, disk };
 }
@@ -66,6 +71,68 @@ describe('restore writes', () => {
       const out = path.join(mnt, 'out');
       await vault.restore(pointId, out);
       expect(sha256File(path.join(out, 'disk.raw'))).toBe(sha256File(disk));
+    } finally {
+      await vault.close();
+    }
+  });
+});
+
+/** A folder whose O_DIRECT handles read nothing (each names /dev/null): every worker read comes up short. */
+class ShortDirectReads extends LocalFolderStore {
+  opened = 0;
+  override async openDirectRead(): Promise<fs.promises.FileHandle> {
+    this.opened++;
+    return fs.promises.open('/dev/null', 'r');
+  }
+}
+
+describe('restore reads its packs', () => {
+  it.skipIf(!fincore || fsType(os.tmpdir()) === 'tmpfs')('past the page cache from a vault on a local disk (needs fincore, a non-tmpfs temp folder)', async () => {
+    const { vault, pointId, disk } = await backedUp();
+    try {
+      const packs = files(path.join(dir, 'vault', 'packs'));
+      const packBytes = packs.reduce((n, f) => n + fs.statSync(f).size, 0);
+      expect(packBytes).toBeGreaterThan(4 * 1024 * 1024);
+      // Written with O_DIRECT, so not cached now; a buffered read would leave them all cached.
+      const cached = (): number => packs.reduce((n, f) => n + resident(f), 0);
+      expect(cached()).toBeLessThan(packBytes / 8);
+      const out = path.join(dir, 'out');
+      await vault.restore(pointId, out);
+      expect(cached()).toBeLessThan(packBytes / 8);
+      expect(sha256File(path.join(out, 'disk.raw'))).toBe(sha256File(disk));
+    } finally {
+      await vault.close();
+    }
+  });
+
+  it.skipIf(!linux || !isRoot)('through the page cache from a vault on a folder that refuses O_DIRECT (tmpfs; needs root to mount it)', async () => {
+    const { vault, pointId, disk } = await backedUp((d) => {
+      const mnt = path.join(d, 'tmpfs');
+      fs.mkdirSync(mnt);
+      expect(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', mnt]).status).toBe(0);
+      mounts.push(mnt);
+      return path.join(mnt, 'vault');
+    });
+    try {
+      expect(fsType(path.join(dir, 'tmpfs'))).toBe('tmpfs');
+      const out = path.join(dir, 'out');
+      await vault.restore(pointId, out);
+      expect(sha256File(path.join(out, 'disk.raw'))).toBe(sha256File(disk));
+    } finally {
+      await vault.close();
+    }
+  });
+
+  it.skipIf(!linux)('through the store when a worker read fails, byte for byte (a store whose O_DIRECT handles read nothing)', async () => {
+    let store: ShortDirectReads | undefined;
+    const { vault, pointId, disk } = await backedUp(undefined, (root) => (store = new ShortDirectReads(root)));
+    try {
+      const out = path.join(dir, 'out');
+      await vault.restore(pointId, out);
+      expect(sha256File(path.join(out, 'disk.raw'))).toBe(sha256File(disk));
+      // The first batch's reads failed; the rest of the disk was read through the store, not tried again.
+      expect(store!.opened).toBeGreaterThan(0);
+      expect(store!.opened).toBeLessThanOrEqual(8);
     } finally {
       await vault.close();
     }
